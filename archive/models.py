@@ -1,0 +1,77 @@
+"""Archive records: stations, evidence (one row per distinct content), sightings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from liuhen.db import Base, UTCDateTime, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Evidence(Base):
+    """One distinct content, stored once however often it was offloaded."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        CheckConstraint("length(sha256) = 64", name="ck_evidence_sha256_len"),
+        CheckConstraint("size >= 0", name="ck_evidence_size"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    store_key: Mapped[str] = mapped_column(String(512))
+    store_version: Mapped[str | None] = mapped_column(String(1024))
+    file_name: Mapped[str] = mapped_column(Text)
+    media_kind: Mapped[str] = mapped_column(String(16))  # video | audio | photo | sidecar | other
+    media_state: Mapped[str] = mapped_column(String(16))  # ok | broken | empty | unknown
+    media_note: Mapped[str | None] = mapped_column(Text)
+    device_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    officer_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    important: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    sightings: Mapped[list["Sighting"]] = relationship(back_populates="evidence", order_by="Sighting.id")
+
+
+class Sighting(Base):
+    """One time a recorder file was offloaded: the station's signed manifest, kept byte for byte."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    manifest_id: Mapped[str] = mapped_column(String(36), unique=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"))
+    bay: Mapped[str] = mapped_column(String(128))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    officer_id: Mapped[str | None] = mapped_column(String(128))
+    layout: Mapped[str] = mapped_column(String(32))
+    original_path: Mapped[str] = mapped_column(Text)
+    original_path_hex: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    file_mtime: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    station_key_id: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    release_action: Mapped[str | None] = mapped_column(String(16))
+
+    evidence: Mapped[Evidence] = relationship(back_populates="sightings")

@@ -1,0 +1,273 @@
+"""Archive intake and read access.
+
+``receive`` is the one door into the archive, used in-process by the embedded station and
+through the HTTP intake API by remote ones. It acknowledges (returns a ``Receipt``) only after
+the original is durable in the store AND its evidence row, sighting and custody events are
+committed in one transaction. A crash anywhere before that leaves the station holding the file
+and retrying; a retry of the same manifest is idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+import liuhen
+from archive import sniff as sniffing
+from archive.errors import DigestMismatch, IntakeRefused
+from archive.models import Evidence, Sighting, Station
+from hashing import digest as digesting
+from hashing import keys
+from hashing.errors import BadSignature
+from hashing.models import CustodyEvent
+from ingest.manifest import Manifest
+from liuhen.db import utcnow
+from liuhen.errors import NotFound
+from liuhen.runtime import Archive
+
+ARCHIVE_ACTOR = "system:archive"
+TOOL = "liuhen-archive"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    status: str  # archived | duplicate
+    evidence_id: int
+    sighting_id: int
+    manifest_id: str
+    sha256: str
+    size: int
+    media_state: str
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def register_station(archive: Archive, *, station_id: str, public_pem: str,
+                     token: str | None = None) -> Station:
+    """Bind a station id to its public key (first use), refusing a different key later."""
+    kid = keys.key_id_of(public_pem)
+    with archive.sessions.begin() as db:
+        st = db.get(Station, station_id)
+        if st is None:
+            st = Station(id=station_id, public_key_pem=public_pem, key_id=kid,
+                         token_sha256=hashlib.sha256(token.encode()).hexdigest() if token else None)
+            db.add(st)
+            archive.custody.record(db, actor=f"station:{station_id}", action="station_registered",
+                                   tool=TOOL, tool_version=liuhen.__version__,
+                                   detail={"station_id": station_id, "key_id": kid})
+        elif st.key_id != kid:
+            raise IntakeRefused(
+                f"Station {station_id} presented key {kid}, but the archive knows it by key {st.key_id}.",
+                "If the station was reinstalled, an administrator must re-enrol it; otherwise treat this as an "
+                "impostor station.")
+        return st
+
+
+def _check_signature(db: Session, m: Manifest, manifest_bytes: bytes, signature: bytes) -> Station:
+    st = db.get(Station, m.station_id)
+    if st is None:
+        raise IntakeRefused(f"Station {m.station_id} is not registered with this archive.",
+                            "Enrol the station first (`liuhen stations add`), then offload again.")
+    try:
+        keys.verify(st.public_key_pem, manifest_bytes, signature)
+    except BadSignature as e:
+        raise IntakeRefused(f"The manifest for {m.original_path} is not signed by station {m.station_id}'s key.",
+                            "Offload the file again from the recorder; if this repeats, check the station's key.") from e
+    return st
+
+
+def _existing_sighting(db: Session, manifest_id: str) -> Sighting | None:
+    return db.execute(select(Sighting).where(Sighting.manifest_id == manifest_id)).scalar_one_or_none()
+
+
+def _receipt(s: Sighting, ev: Evidence, reason: str | None = None) -> Receipt:
+    first = s.id == min(x.id for x in ev.sightings)
+    return Receipt(status="archived" if first else "duplicate", evidence_id=ev.id, sighting_id=s.id,
+                   manifest_id=s.manifest_id, sha256=ev.sha256, size=ev.size, media_state=ev.media_state,
+                   reason=reason if reason else (None if first else
+                                                 f"the same content is already archived as evidence {ev.id}"))
+
+
+def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: Path,
+            consume: bool = False) -> Receipt:
+    """Take one offloaded file into the archive; return only once it is durable and recorded."""
+    m = Manifest.parse(manifest_bytes)
+    with archive.sessions.begin() as db:
+        _check_signature(db, m, manifest_bytes, signature)
+        prior = _existing_sighting(db, m.manifest_id)
+        if prior is not None:
+            return _receipt(prior, prior.evidence)
+
+    digest = m.digest
+    try:
+        sniffed = sniffing.sniff(path, m.file_name)
+        stored = archive.store.put_file(path, digest, m.size, consume=consume)
+    except DigestMismatch as e:
+        with archive.sessions.begin() as db:
+            archive.custody.record(db, actor=ARCHIVE_ACTOR, action="refused", outcome="failure",
+                                   object_sha256=m.sha256, tool=digesting.TOOL,
+                                   tool_version=digesting.TOOL_VERSION,
+                                   detail={"manifest_id": m.manifest_id, "station_id": m.station_id,
+                                           "original_path": m.original_path, "reason": e.detail})
+        raise
+
+    for attempt in range(3):
+        try:
+            return _record(archive, m, manifest_bytes, signature, stored, sniffed)
+        except IntegrityError:
+            # Another intake recorded the same content or manifest at the same moment; its
+            # transaction won, ours rolled back whole. Re-read and link to what it wrote.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: bytes, stored: Any,
+            sniffed: sniffing.Sniffed) -> Receipt:
+    station_actor = f"station:{m.station_id}"
+    with archive.sessions.begin() as db:
+        prior = _existing_sighting(db, m.manifest_id)
+        if prior is not None:
+            return _receipt(prior, prior.evidence)
+        st = _check_signature(db, m, manifest_bytes, signature)
+        st.last_seen_at = utcnow()
+        ev = db.execute(select(Evidence).where(Evidence.sha256 == m.sha256)
+                        .options(selectinload(Evidence.sightings))).scalar_one_or_none()
+        new = ev is None
+        raw_hex = m.original_path_hex
+        if ev is not None:
+            same = [s for s in ev.sightings
+                    if s.original_path_hex == raw_hex and s.station_id == m.station_id
+                    and s.bay == m.bay and s.file_mtime == Manifest.parse_time(m.file_mtime)]
+            if same:
+                archive.custody.record(
+                    db, actor=station_actor, action="reoffered", evidence_id=ev.id, object_sha256=ev.sha256,
+                    tool=m.tool, tool_version=m.tool_version,
+                    detail={"manifest_id": m.manifest_id, "sighting_id": same[0].id, "bay": m.bay,
+                            "original_path": m.original_path})
+                return _receipt(same[0], ev, reason=f"this recorder file was already archived as evidence {ev.id}")
+        if ev is None:
+            ev = Evidence(sha256=m.sha256, size=m.size, store_key=stored.key, store_version=stored.version,
+                          file_name=m.file_name, media_kind=sniffed.kind, media_state=sniffed.state,
+                          media_note=sniffed.note, device_id=m.device_id, officer_id=m.officer_id,
+                          recorded_at=Manifest.parse_time(m.recorded_at), important=False)
+            db.add(ev)
+            db.flush()
+        s = Sighting(evidence_id=ev.id, manifest_id=m.manifest_id, station_id=m.station_id, bay=m.bay,
+                     device_id=m.device_id, officer_id=m.officer_id, layout=m.layout,
+                     original_path=m.original_path, original_path_hex=raw_hex,
+                     recorded_at=Manifest.parse_time(m.recorded_at),
+                     file_mtime=Manifest.parse_time(m.file_mtime), manifest=manifest_bytes,
+                     signature=signature, station_key_id=m.station_key_id)
+        db.add(s)
+        db.flush()
+        where = {"manifest_id": m.manifest_id, "sighting_id": s.id, "bay": m.bay,
+                 "original_path": m.original_path, "device_id": m.device_id, "officer_id": m.officer_id}
+        archive.custody.record(db, actor=station_actor, action="offloaded", evidence_id=ev.id,
+                               object_sha256=ev.sha256, tool=m.tool, tool_version=m.tool_version,
+                               detail={**where, "layout": m.layout, "staged_at": m.staged_at,
+                                       "hash_tool": m.hash_tool})
+        archive.custody.record(db, actor=ARCHIVE_ACTOR, action="received", evidence_id=ev.id,
+                               object_sha256=ev.sha256, tool=digesting.TOOL,
+                               tool_version=digesting.TOOL_VERSION,
+                               detail={**where, "rehashed": True, "size": m.size,
+                                       "signature": f"{keys.ALGORITHM} key {m.station_key_id} valid",
+                                       "signature_tool": keys.TOOL})
+        if new:
+            archive.custody.record(db, actor=ARCHIVE_ACTOR, action="stored", evidence_id=ev.id,
+                                   object_sha256=ev.sha256, tool=f"{TOOL} store:{archive.store.name}",
+                                   tool_version=liuhen.__version__,
+                                   detail={"store": archive.store.describe(), "key": stored.key,
+                                           "version": stored.version, "media_kind": sniffed.kind,
+                                           "media_state": sniffed.state, "media_note": sniffed.note})
+        else:
+            archive.custody.record(db, actor=ARCHIVE_ACTOR, action="duplicate", evidence_id=ev.id,
+                                   object_sha256=ev.sha256, tool=TOOL, tool_version=liuhen.__version__,
+                                   detail={**where, "stored_once_as": ev.store_key})
+        db.flush()
+        db.refresh(ev, ["sightings"])
+        return _receipt(s, ev)
+
+
+def release(archive: Archive, *, manifest_id: str, action: str, station_id: str) -> None:
+    """Record that a station let go of a recorder file after the archive's acknowledgement."""
+    if action not in {"kept", "wiped"}:
+        raise ValueError(action)
+    with archive.sessions.begin() as db:
+        s = _existing_sighting(db, manifest_id)
+        if s is None or s.station_id != station_id:
+            raise NotFound(f"No sighting with manifest {manifest_id} from station {station_id}.",
+                           "Offload the file first; a station may release only what the archive acknowledged.")
+        if s.released_at is not None:
+            return
+        s.released_at = utcnow()
+        s.release_action = action
+        archive.custody.record(db, actor=f"station:{station_id}",
+                               action="wiped_from_recorder" if action == "wiped" else "released",
+                               evidence_id=s.evidence_id, object_sha256=s.evidence.sha256,
+                               tool="liuhen-station", tool_version=liuhen.__version__,
+                               detail={"manifest_id": manifest_id, "original_path": s.original_path,
+                                       "bay": s.bay})
+
+
+def find_evidence(db: Session, ref: str) -> Evidence:
+    """An evidence record by id, or by SHA-256 (or an unambiguous prefix of at least 8 hex digits)."""
+    ref = ref.strip()
+    q = select(Evidence).options(selectinload(Evidence.sightings))
+    if ref.isdigit() and len(ref) < 16:
+        ev = db.execute(q.where(Evidence.id == int(ref))).scalar_one_or_none()
+    elif len(ref) >= 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+        rows = db.execute(q.where(Evidence.sha256.startswith(ref.lower())).limit(2)).scalars().all()
+        ev = rows[0] if len(rows) == 1 else None
+    else:
+        ev = None
+    if ev is None:
+        raise NotFound(f"No evidence {ref!r} in this archive.",
+                       "Give an evidence id as printed by `liuhen ingest`, or a SHA-256 (at least 8 hex digits).")
+    return ev
+
+
+def show(archive: Archive, ref: str) -> dict[str, Any]:
+    with archive.sessions() as db:
+        ev = find_evidence(db, ref)
+        events = db.execute(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
+                            .order_by(CustodyEvent.seq)).scalars().all()
+        return evidence_dict(ev, events)
+
+
+def evidence_dict(ev: Evidence, events: list[CustodyEvent] | None = None) -> dict[str, Any]:
+    import json
+
+    def t(x: Any) -> Any:
+        return x.isoformat() if x is not None else None
+
+    out: dict[str, Any] = {
+        "evidence_id": ev.id, "sha256": ev.sha256, "size": ev.size, "file_name": ev.file_name,
+        "media_kind": ev.media_kind, "media_state": ev.media_state, "media_note": ev.media_note,
+        "device_id": ev.device_id, "officer_id": ev.officer_id, "recorded_at": t(ev.recorded_at),
+        "store_key": ev.store_key, "store_version": ev.store_version, "created_at": t(ev.created_at),
+        "sightings": [
+            {"sighting_id": s.id, "manifest_id": s.manifest_id, "station_id": s.station_id, "bay": s.bay,
+             "device_id": s.device_id, "officer_id": s.officer_id, "layout": s.layout,
+             "original_path": s.original_path, "original_path_hex": s.original_path_hex,
+             "recorded_at": t(s.recorded_at), "file_mtime": t(s.file_mtime), "received_at": t(s.received_at),
+             "released_at": t(s.released_at), "release_action": s.release_action,
+             "station_key_id": s.station_key_id}
+            for s in ev.sightings
+        ],
+    }
+    if events is not None:
+        out["custody"] = [
+            {"seq": e.seq, "at": t(e.at), "actor": e.actor, "action": e.action, "outcome": e.outcome,
+             "tool": e.tool, "tool_version": e.tool_version, "detail": json.loads(e.detail), "hash": e.hash}
+            for e in events
+        ]
+    return out

@@ -1,0 +1,194 @@
+"""The original store: content-addressed, write-once, behind one small interface.
+
+Two backends: ``LocalStore`` (a folder; temp file → fsync → link → fsync folder, read-only
+once written) and ``S3Store`` (in ``archive/s3.py``). Both hash every byte they store and
+refuse to keep anything whose SHA-256 is not the one the caller expects.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
+from hashing.digest import CHUNK, Digest
+from liuhen.config import Settings
+
+
+def key_for(digest: Digest) -> str:
+    h = digest.hex
+    return f"originals/sha256/{h[:2]}/{h[2:4]}/{h}"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    digest: Digest
+    size: int
+    version: str | None
+    created: bool  # False when the content was already there
+
+
+class OriginalStore(Protocol):
+    name: str
+
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
+        """Store the file at ``src`` under its digest, re-hashing every byte on the way.
+
+        Raises ``DigestMismatch`` (and keeps nothing) if the bytes do not hash to ``digest``.
+        Returns the existing object, untouched, if this content is already stored.
+        ``consume`` lets a backend take the file over instead of copying it (same disk).
+        """
+
+    def head(self, digest: Digest) -> StoredObject | None: ...
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO: ...
+
+    def describe(self) -> str: ...
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _raise_os(e: OSError, where: Path, what: str) -> None:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise StoreFull(f"The original store at {where} is full; {what} was not stored.",
+                        "Free disk space or add storage, then run the offload again: nothing was lost, "
+                        "the file stays on the station until it is stored.") from e
+    raise StoreError(f"Writing {what} to the original store at {where} failed: {e.strerror}.",
+                     "Check the disk and its permissions, then run the offload again.") from e
+
+
+class LocalStore:
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def describe(self) -> str:
+        return f"local:{self.root}"
+
+    def path_of(self, key: str) -> Path:
+        return self.root / key
+
+    def head(self, digest: Digest) -> StoredObject | None:
+        p = self.path_of(key_for(digest))
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return None
+        return StoredObject(key_for(digest), digest, st.st_size, None, created=False)
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        try:
+            return open(self.path_of(key), "rb")
+        except FileNotFoundError as e:
+            raise ObjectMissing(f"The stored original {key} is missing from {self.root}.",
+                                "Restore it from backup; run `liuhen verify` to list every missing original.") from e
+
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
+        key = key_for(digest)
+        final = self.path_of(key)
+        existing = self.head(digest)
+        if existing is not None:
+            if existing.size != size:
+                raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",
+                                 "Run `liuhen verify` now: the stored original may be damaged.")
+            return existing
+        folder = final.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            _raise_os(e, folder, src.name)
+        tmp = folder / f".{digest.hex}.{uuid.uuid4().hex}.tmp"
+        try:
+            linked = False
+            if consume:
+                try:
+                    os.link(src, tmp)
+                    linked = True
+                except OSError:
+                    linked = False
+            if linked:
+                got, n = self._hash(tmp)
+            else:
+                got, n = self._copy(src, tmp)
+            if got != digest or n != size:
+                raise DigestMismatch(
+                    f"The received bytes of {src.name} hash to {got.hex} ({n} bytes), not to the "
+                    f"manifest's {digest.hex} ({size} bytes); the archive refused it.",
+                    "The copy was damaged on the way: offload the file again from the recorder.")
+            os.chmod(tmp, 0o444)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, final)  # never overwrites: fails if the content arrived meanwhile
+                created = True
+            except FileExistsError:
+                created = False
+            _fsync_dir(folder)
+        except OSError as e:
+            _raise_os(e, self.root, src.name)
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        return StoredObject(key, digest, size, None, created=created)
+
+    @staticmethod
+    def _hash(path: Path) -> tuple[Digest, int]:
+        from hashing.digest import hash_file
+
+        return hash_file(path)
+
+    @staticmethod
+    def _copy(src: Path, dst: Path) -> tuple[Digest, int]:
+        h = hashlib.sha256()
+        n = 0
+        with open(src, "rb", buffering=0) as fi, open(dst, "xb", buffering=0) as fo:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                k = fi.readinto(buf)
+                if not k:
+                    break
+                h.update(view[:k])
+                fo.write(view[:k])
+                n += k
+            os.fsync(fo.fileno())
+        return Digest(h.hexdigest()), n
+
+    def sweep_temps(self) -> int:
+        """Remove temp files left by a crash mid-write (they were never counted as stored)."""
+        removed = 0
+        if not self.root.exists():
+            return 0
+        for p in self.root.rglob(".*.tmp"):
+            p.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+def open_store(settings: Settings) -> OriginalStore:
+    if settings.archive.store == "s3":
+        from archive.s3 import S3Store
+
+        return S3Store.from_settings(settings.s3)
+    return LocalStore(settings.archive.store_path)
+
+
+__all__ = ["LocalStore", "OriginalStore", "StoredObject", "key_for", "open_store"]

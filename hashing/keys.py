@@ -1,0 +1,97 @@
+"""Ed25519 signing keys for stations and the archive.
+
+A key is generated on first use and kept as PKCS#8 PEM (mode 0600). Signatures are raw
+64-byte Ed25519 signatures over the exact bytes, so that
+``openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in FILE -sigfile FILE.sig`` checks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+import cryptography
+
+from hashing.errors import BadSignature
+
+ALGORITHM = "Ed25519"
+TOOL = f"cryptography {cryptography.__version__}"
+
+
+def key_id_of(public_pem: bytes | str) -> str:
+    if isinstance(public_pem, str):
+        public_pem = public_pem.encode()
+    pub = serialization.load_pem_public_key(public_pem)
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private: Ed25519PrivateKey
+
+    @property
+    def public_pem(self) -> str:
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.public_pem)
+
+    def sign(self, data: bytes) -> bytes:
+        return self.private.sign(data)
+
+
+def load_or_create(path: Path) -> SigningKey:
+    """Load the Ed25519 key at ``path``, creating it (0600, atomically) on first run."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise BadSignature(f"The key file {path} does not hold an Ed25519 private key.",
+                               "Restore the station's key from backup or move the file away to create a new key.")
+        return SigningKey(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, pem)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # never replace a key another process created meanwhile
+    except FileExistsError:
+        os.unlink(tmp)
+        return load_or_create(path)
+    os.unlink(tmp)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return SigningKey(key)
+
+
+def verify(public_pem: str | bytes, data: bytes, signature: bytes) -> None:
+    """Return nothing if ``signature`` is a valid Ed25519 signature of ``data``; raise otherwise."""
+    if isinstance(public_pem, str):
+        public_pem = public_pem.encode()
+    pub = serialization.load_pem_public_key(public_pem)
+    if not isinstance(pub, Ed25519PublicKey):
+        raise BadSignature("The public key is not an Ed25519 key.", "Re-register the station's public key.")
+    try:
+        pub.verify(signature, data)
+    except InvalidSignature as e:
+        raise BadSignature("The signature does not match the signed data.",
+                           "Treat the record as tampered with and check the original against its manifest.") from e

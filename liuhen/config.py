@@ -1,0 +1,188 @@
+"""Settings: loaded once from config.toml, overridden by the environment, passed down.
+
+Relative paths resolve against the folder of the config file. Any key can be overridden
+with ``LIUHEN_<SECTION>__<KEY>`` (e.g. ``LIUHEN_ARCHIVE__DATABASE_URL``); nested sections use
+more ``__`` (``LIUHEN_STATION__BAYS__BAY1__DEVICE``). Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from liuhen.errors import ConfigError
+
+DEFAULT_PATTERN = (
+    r"^(?P<device>[A-Za-z0-9-]+)_(?P<officer>[A-Za-z0-9-]+)_(?P<start>\d{14})_(?P<seq>\d+)"
+    r"\.(?i:mp4|mov|avi|mkv|wav|mp3|jpg|jpeg)$"
+)
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    bucket: str = "liuhen-originals"
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    prefix: str = ""
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    multipart_threshold_mb: int = 64
+    multipart_chunk_mb: int = 16
+    object_lock_mode: str = "COMPLIANCE"
+    object_lock_days: int = 0
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    database_url: str
+    store: str  # "local" | "s3"
+    store_path: Path
+    upload_path: Path
+    key_path: Path
+    checkpoint_every_events: int = 100
+    checkpoint_every_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
+class BaySettings:
+    device: str | None = None
+    officer: str | None = None
+
+
+@dataclass(frozen=True)
+class StationSettings:
+    id: str
+    dock_root: Path
+    state_path: Path
+    archive_url: str | None = None
+    token: str | None = None
+    stable_seconds: float = 2.0
+    poll_seconds: float = 1.0
+    delete_after_offload: bool = False
+    timezone: str = "Asia/Shanghai"
+    chunk_mb: int = 4
+    filename_pattern: str = DEFAULT_PATTERN
+    bays: Mapping[str, BaySettings] = field(default_factory=dict)
+
+    @property
+    def staging_path(self) -> Path:
+        return self.state_path / "staging"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_path: Path | None
+    base_dir: Path
+    archive: ArchiveSettings
+    station: StationSettings
+    s3: S3Settings
+
+
+def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith("LIUHEN_") or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len("LIUHEN_"):].split("__")]
+        node = raw
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Environment variable {name} overrides a key that is not a section.",
+                                  "Remove it or fix its name.")
+        node[parts[-1]] = value
+
+
+def _bool(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    return str(v).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _path(base: Path, v: Any) -> Path:
+    p = Path(str(v)).expanduser()
+    return p if p.is_absolute() else (base / p)
+
+
+def _sqlite_relative(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("LIUHEN_CONFIG", "config.toml"))
+
+
+def load(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read config.toml (or the given file) once and return frozen settings."""
+    environ = os.environ if environ is None else environ
+    cfg_path = Path(path) if path is not None else default_config_path(environ)
+    raw: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"The config file {cfg_path} is not valid TOML: {e}.",
+                              "Fix the line named above and run the command again.") from e
+        base = cfg_path.resolve().parent
+    elif path is not None:
+        raise ConfigError(f"The config file {cfg_path} does not exist.",
+                          "Pass --config with the path of an existing config.toml.")
+    else:
+        base = Path.cwd()
+        cfg_path = None  # type: ignore[assignment]
+    _env_overrides(raw, environ)
+
+    a = raw.get("archive", {})
+    archive = ArchiveSettings(
+        database_url=_sqlite_relative(str(a.get("database_url", "sqlite:///var/liuhen.db")), base),
+        store=str(a.get("store", "local")),
+        store_path=_path(base, a.get("store_path", "var/originals")),
+        upload_path=_path(base, a.get("upload_path", "var/uploads")),
+        key_path=_path(base, a.get("key_path", "var/keys/archive.ed25519")),
+        checkpoint_every_events=int(a.get("checkpoint_every_events", 100)),
+        checkpoint_every_minutes=float(a.get("checkpoint_every_minutes", 10.0)),
+    )
+    if archive.store not in {"local", "s3"}:
+        raise ConfigError(f"archive.store is {archive.store!r}; it must be \"local\" or \"s3\".",
+                          "Fix archive.store in the config file.")
+
+    s = raw.get("station", {})
+    bays = {
+        str(name): BaySettings(device=b.get("device"), officer=b.get("officer"))
+        for name, b in (s.get("bays") or {}).items()
+    }
+    station = StationSettings(
+        id=str(s.get("id", "station-1")),
+        dock_root=_path(base, s.get("dock_root", "var/dock")),
+        state_path=_path(base, s.get("state_path", "var/station")),
+        archive_url=(s.get("archive_url") or None),
+        token=(s.get("token") or None),
+        stable_seconds=float(s.get("stable_seconds", 2.0)),
+        poll_seconds=float(s.get("poll_seconds", 1.0)),
+        delete_after_offload=_bool(s.get("delete_after_offload", False)),
+        timezone=str(s.get("timezone", "Asia/Shanghai")),
+        chunk_mb=int(s.get("chunk_mb", 4)),
+        filename_pattern=str(s.get("filename_pattern", DEFAULT_PATTERN)),
+        bays=bays,
+    )
+
+    s3r = raw.get("s3", {})
+    s3 = S3Settings(
+        bucket=str(s3r.get("bucket", "liuhen-originals")),
+        endpoint_url=(s3r.get("endpoint_url") or None),
+        region=str(s3r.get("region", "us-east-1")),
+        prefix=str(s3r.get("prefix", "")),
+        access_key_id=(s3r.get("access_key_id") or environ.get("AWS_ACCESS_KEY_ID") or None),
+        secret_access_key=(s3r.get("secret_access_key") or environ.get("AWS_SECRET_ACCESS_KEY") or None),
+        multipart_threshold_mb=int(s3r.get("multipart_threshold_mb", 64)),
+        multipart_chunk_mb=int(s3r.get("multipart_chunk_mb", 16)),
+        object_lock_mode=str(s3r.get("object_lock_mode", "COMPLIANCE")),
+        object_lock_days=int(s3r.get("object_lock_days", 0)),
+    )
+    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3)

@@ -1,0 +1,105 @@
+"""Database: typed SQLAlchemy 2 base, engines for SQLite and PostgreSQL, Alembic upgrade.
+
+SQLite (embedded default) runs in WAL mode and every transaction begins IMMEDIATE, so that
+writers are serialised up front rather than failing half-way. PostgreSQL (grown) uses the
+server's locking (``FOR UPDATE`` / ``SKIP LOCKED``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker, Session
+
+from liuhen.errors import ConfigError
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both backends, microseconds kept.
+
+    SQLite has no time zone type, so values are stored as ISO-8601 text there.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; liuhen stores only timezone-aware times")
+        value = value.astimezone(dt.timezone.utc)
+        if dialect.name == "sqlite":
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def make_engine(url: str, **kw: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60, "isolation_level": None}, **kw)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql"):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return create_engine(url, pool_pre_ping=True, **kw)
+    raise ConfigError(f"The database URL {url!r} is neither SQLite nor PostgreSQL.",
+                      "Set archive.database_url to sqlite:///PATH or postgresql://USER@HOST/DB.")
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path(__file__).parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

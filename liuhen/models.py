@@ -1,0 +1,7 @@
+"""Import every package's models so that ``Base.metadata`` knows all tables (for Alembic)."""
+
+import archive.models  # noqa: F401
+import hashing.models  # noqa: F401
+from liuhen.db import Base
+
+metadata = Base.metadata

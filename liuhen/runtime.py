@@ -1,0 +1,43 @@
+"""The archive's runtime: settings, database, store and keys, opened once and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.store import OriginalStore, open_store
+from hashing import keys
+from hashing.custody import CustodyLog
+from liuhen import db
+from liuhen.config import Settings
+
+
+@dataclass
+class Archive:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: OriginalStore
+    key: keys.SigningKey
+    custody: CustodyLog
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
+    engine = db.make_engine(settings.archive.database_url)
+    if migrate:
+        db.upgrade(engine)
+    key = keys.load_or_create(settings.archive.key_path)
+    return Archive(
+        settings=settings,
+        engine=engine,
+        sessions=db.make_sessionmaker(engine),
+        store=open_store(settings),
+        key=key,
+        custody=CustodyLog(key, settings.archive.checkpoint_every_events,
+                           settings.archive.checkpoint_every_minutes),
+    )
