@@ -1,0 +1,127 @@
+"""``liuhen verify``: prove that nothing was lost or altered.
+
+Re-hashes every stored original, checks every station manifest's signature and digest, and
+walks the custody chain and its signed checkpoints. Each original's fixity check is itself a
+custody event ("verified", success or failure). Returns a report naming every failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import func, select
+
+import liuhen
+from archive.errors import StoreError
+from archive.models import Evidence, Sighting, Station
+from hashing import digest as digesting
+from hashing import keys
+from hashing.custody import verify_chain
+from hashing.digest import Digest, hash_stream
+from hashing.errors import BadSignature
+from ingest.manifest import Manifest, ManifestInvalid
+from liuhen.runtime import Archive
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    detail: str
+    action: str
+    evidence_id: int | None = None
+    sha256: str | None = None
+    seq: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class Report:
+    originals: int = 0
+    signatures: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
+                "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
+                "failures": [f.to_dict() for f in self.failures]}
+
+
+def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None) -> Report:
+    r = Report()
+    with archive.sessions() as db:
+        r.events, problems = verify_chain(db, archive.key.public_pem)
+        from hashing.models import CustodyCheckpoint
+
+        r.checkpoints = db.scalar(select(func.count()).select_from(CustodyCheckpoint)) or 0
+        for p in problems:
+            r.failures.append(Failure(f"custody_{p.kind}", p.detail,
+                                      "The custody log was edited outside liuhen: restore the database from backup "
+                                      "and investigate who had write access.", seq=p.seq))
+        stations = {s.id: s for s in db.execute(select(Station)).scalars()}
+        total = db.scalar(select(func.count()).select_from(Evidence)) or 0
+        ids = list(db.execute(select(Evidence.id).order_by(Evidence.id)).scalars())
+
+    for i, eid in enumerate(ids, 1):
+        with archive.sessions() as db:
+            ev = db.get(Evidence, eid)
+            assert ev is not None
+            sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
+            sha, size, key, version = ev.sha256, ev.size, ev.store_key, ev.store_version
+        outcome = _fixity(archive, r, eid, sha, size, key, version)
+        for s in sightings:
+            r.signatures += 1
+            st = stations.get(s.station_id)
+            try:
+                if st is None:
+                    raise BadSignature(f"station {s.station_id} is not registered", "")
+                keys.verify(st.public_key_pem, s.manifest, s.signature)
+                m = Manifest.parse(s.manifest)
+                if m.sha256 != sha or m.manifest_id != s.manifest_id:
+                    raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
+            except (BadSignature, ManifestInvalid) as e:
+                outcome = "failure"
+                r.failures.append(Failure(
+                    "manifest_signature", f"Evidence {eid}: station {s.station_id}'s manifest {s.manifest_id} for "
+                    f"{s.original_path} does not verify ({e.detail}).",
+                    "The record was altered after intake: restore the database from backup.",
+                    evidence_id=eid, sha256=sha))
+        with archive.sessions.begin() as db:
+            archive.custody.record(db, actor=actor, action="verified", evidence_id=eid, object_sha256=sha,
+                                   outcome=outcome, tool=digesting.TOOL, tool_version=digesting.TOOL_VERSION,
+                                   detail={"store": archive.store.describe(), "key": key,
+                                           "signatures": len(sightings), "liuhen": liuhen.__version__})
+        r.originals += 1
+        if progress:
+            progress(i, total)
+    with archive.sessions.begin() as db:
+        archive.custody.checkpoint(db)
+    return r
+
+
+def _fixity(archive: Archive, r: Report, eid: int, sha: str, size: int, key: str, version: str | None) -> str:
+    try:
+        with archive.store.open(key, version) as f:
+            got, n = hash_stream(f)
+    except StoreError as e:
+        r.failures.append(Failure("original_missing", f"Evidence {eid}: {e.detail}", e.action or
+                                  "Restore the original from backup.", evidence_id=eid, sha256=sha))
+        return "failure"
+    if got != Digest(sha) or n != size:
+        r.failures.append(Failure(
+            "original_altered", f"Evidence {eid}: the stored original {key} now hashes to {got.hex} "
+            f"({n} bytes), not {sha} ({size} bytes).",
+            "The stored copy is damaged: restore it from backup or re-offload it from the recorder; "
+            "keep the damaged copy for investigation.", evidence_id=eid, sha256=sha))
+        return "failure"
+    return "success"

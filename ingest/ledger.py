@@ -1,0 +1,110 @@
+"""The station's durable queue and memory: which recorder files are staged, acknowledged, released.
+
+A small SQLite file of the station's own (the station is a separate program from the archive
+and needs no archive database). A file's identity on a recorder is
+(recorder, raw path, size, mtime): the same file docked again is recognised; a file rewritten
+in place is a new file.
+
+States: ``staged`` (copied, hashed, manifest signed; waiting for the archive) → ``acked``
+(the archive holds it durably) → ``released`` (the station let go: kept or wiped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+  recorder TEXT NOT NULL,
+  path_hex TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  bay TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('staged', 'acked', 'released')),
+  manifest_id TEXT NOT NULL UNIQUE,
+  sha256 TEXT NOT NULL,
+  evidence_id INTEGER,
+  status TEXT,
+  reason TEXT,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (recorder, path_hex, size, mtime_ns, fingerprint)
+);
+"""
+
+
+@dataclass(frozen=True)
+class FileKey:
+    recorder: str
+    path_hex: str
+    size: int
+    mtime_ns: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: FileKey
+    bay: str
+    state: str
+    manifest_id: str
+    sha256: str
+    evidence_id: int | None
+    status: str | None
+    reason: str | None
+    updated_at: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @staticmethod
+    def _entry(row: tuple) -> Entry:
+        return Entry(FileKey(row[0], row[1], row[2], row[3], row[4]), row[5], row[6], row[7], row[8], row[9],
+                     row[10], row[11], row[12])
+
+    _COLS = "recorder, path_hex, size, mtime_ns, fingerprint, bay, state, manifest_id, sha256, evidence_id, status, reason, updated_at"
+
+    def get(self, key: FileKey) -> Entry | None:
+        row = self.db.execute(f"SELECT {self._COLS} FROM files WHERE recorder=? AND path_hex=? AND size=? AND mtime_ns=? AND fingerprint=?",
+                              (key.recorder, key.path_hex, key.size, key.mtime_ns, key.fingerprint)).fetchone()
+        return self._entry(row) if row else None
+
+    def by_state(self, state: str) -> list[Entry]:
+        rows = self.db.execute(f"SELECT {self._COLS} FROM files WHERE state=? ORDER BY updated_at", (state,)).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def manifest_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT manifest_id FROM files")}
+
+    def staged(self, key: FileKey, *, bay: str, manifest_id: str, sha256: str) -> None:
+        self.db.execute(
+            "INSERT INTO files (recorder, path_hex, size, mtime_ns, fingerprint, bay, state, manifest_id, sha256,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, 'staged', ?, ?, ?)",
+            (key.recorder, key.path_hex, key.size, key.mtime_ns, key.fingerprint, bay, manifest_id, sha256, _now()))
+
+    def acked(self, manifest_id: str, *, evidence_id: int, status: str, reason: str | None) -> None:
+        self.db.execute("UPDATE files SET state='acked', evidence_id=?, status=?, reason=?, updated_at=? "
+                        "WHERE manifest_id=?", (evidence_id, status, reason, _now(), manifest_id))
+
+    def released(self, manifest_id: str) -> None:
+        self.db.execute("UPDATE files SET state='released', updated_at=? WHERE manifest_id=?", (_now(), manifest_id))
+
+    def forget_staged(self, manifest_id: str) -> None:
+        """Drop a staged entry whose file the archive refused for good (it stays on the recorder)."""
+        self.db.execute("DELETE FROM files WHERE manifest_id=? AND state='staged'", (manifest_id,))

@@ -1,0 +1,152 @@
+"""Copy a recorder file into the station's staging store and hash it in the same pass.
+
+Reading+hashing and writing overlap (a writer thread drains a small ring of buffers), so the
+copy runs at about the speed of the slower of the two disks. The partial copy is kept under
+``staging/partial`` while it grows: a recorder unplugged mid-copy resumes from where it
+stopped when it comes back (the kept part is re-hashed locally, never trusted blindly).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import queue
+import stat
+import threading
+from pathlib import Path
+from typing import Callable
+
+from hashing.digest import CHUNK, Digest
+from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
+
+Progress = Callable[[int], None]
+
+
+def open_recorder_file(path: bytes, size: int, mtime_ns: int, display: str) -> int:
+    """Open without following links and without blocking; insist on the same regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError as e:
+        raise RecorderGone(f"{display} disappeared before it could be copied (recorder unplugged?).",
+                           "Dock the recorder again; the offload resumes where it stopped.") from e
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise FileRefused(f"{display} became a symbolic link; it was not opened.",
+                              "Copy the real file onto the recorder and dock it again.") from e
+        raise RecorderGone(f"{display} could not be opened: {e.strerror}.",
+                           "Re-dock the recorder; if this repeats, check it on another computer.") from e
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise FileRefused(f"{display} is not a regular file; it was not read.",
+                          "Nothing to do for evidence; remove it from the recorder if it should not be there.")
+    if st.st_size != size or st.st_mtime_ns != mtime_ns:
+        os.close(fd)
+        raise RecorderGone(f"{display} changed while it was being offloaded.",
+                           "Wait for the recorder to finish writing; the file is offloaded once it is stable.")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _full(e: OSError, where: Path, display: str) -> StationError:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StagingFull(
+            f"The station's staging disk at {where} is full while copying {display}; intake has stopped.",
+            "Free space on the station disk (or wait for queued files to reach the archive), then offload again. "
+            "Nothing was lost: the file is still on the recorder and nothing half-copied was counted.")
+    return StationError(f"Writing {display} to the station's staging folder {where} failed: {e.strerror}.",
+                        "Check the station's disk, then offload again; the file is still on the recorder.")
+
+
+def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, chunk: int = CHUNK,
+                  progress: Progress | None = None) -> Digest:
+    """Append the recorder file's bytes to ``part`` (resuming after what it holds) and return
+    the SHA-256 of the whole file. ``part`` is fsynced before returning."""
+    h = hashlib.sha256()
+    offset = 0
+    try:
+        if part.exists():
+            with open(part, "rb", buffering=0) as f:
+                buf = bytearray(chunk)
+                view = memoryview(buf)
+                while offset < size:
+                    k = f.readinto(buf)
+                    if not k:
+                        break
+                    k = min(k, size - offset)
+                    h.update(view[:k])
+                    offset += k
+            if offset > size:
+                offset = 0
+                h = hashlib.sha256()
+        out = os.open(part, os.O_WRONLY | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise _full(e, part.parent, display) from e
+    try:
+        os.ftruncate(out, offset)
+        os.lseek(out, offset, os.SEEK_SET)
+        if progress and offset:
+            progress(offset)
+        _pipe(src_fd, out, offset, size, h, display, part, chunk, progress)
+        try:
+            os.fsync(out)
+        except OSError as e:
+            raise _full(e, part.parent, display) from e
+    finally:
+        os.close(out)
+    return Digest(h.hexdigest())
+
+
+def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", display: str, part: Path,
+          chunk: int, progress: Progress | None) -> None:
+    free: queue.Queue[bytearray] = queue.Queue()
+    for _ in range(4):
+        free.put(bytearray(chunk))
+    full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+    failure: list[OSError] = []
+
+    def writer() -> None:
+        while True:
+            item = full.get()
+            if item is None:
+                return
+            buf, k = item
+            if not failure:
+                try:
+                    view = memoryview(buf)[:k]
+                    while view:
+                        n = os.write(out, view)
+                        view = view[n:]
+                except OSError as e:
+                    failure.append(e)
+            free.put(buf)
+
+    t = threading.Thread(target=writer, name="staging-writer", daemon=True)
+    t.start()
+    done = offset
+    try:
+        while done < size and not failure:
+            buf = free.get()
+            want = min(chunk, size - done)
+            try:
+                k = os.preadv(src, [memoryview(buf)[:want]], done)
+            except OSError as e:
+                free.put(buf)
+                raise RecorderGone(
+                    f"Reading {display} failed at byte {done} of {size}: {e.strerror} (recorder unplugged?).",
+                    f"Dock the recorder again; the copy resumes from byte {done}.") from e
+            if k == 0:
+                free.put(buf)
+                raise RecorderGone(f"{display} ended at byte {done}, short of its {size} bytes (recorder unplugged?).",
+                                   "Dock the recorder again; the copy resumes where it stopped.")
+            h.update(memoryview(buf)[:k])
+            full.put((buf, k))
+            done += k
+            if progress:
+                progress(done)
+    finally:
+        full.put(None)
+        t.join()
+    if failure:
+        raise _full(failure[0], part.parent, display) from failure[0]
