@@ -105,6 +105,7 @@ class Station:
         self.staging = settings.staging_path
         (self.staging / "partial").mkdir(parents=True, exist_ok=True)
         self._registered = False
+        self._answered: set[str] = set()  # manifests already reported in this run (by recover)
 
     def close(self) -> None:
         self.ledger.close()
@@ -126,6 +127,7 @@ class Station:
         results = []
         for e in self.ledger.by_state("staged"):
             results.append(self._send(e))
+            self._answered.add(e.manifest_id)
         for e in self.ledger.by_state("acked"):
             self._release(e)
         for e in self.ledger.by_state("released"):
@@ -164,7 +166,9 @@ class Station:
                         continue
                     done.add(ident)
                     try:
-                        results.append(self.offload_file(item))
+                        r = self.offload_file(item)
+                        if r is not None:
+                            results.append(r)
                     except (StagingFull, StoreFull) as e:
                         results.append(self._result(item, "refused", reason=e.diagnostics()))
                         raise IngestHalted(e, results) from e
@@ -175,7 +179,7 @@ class Station:
                     if (bay, rel) not in done:
                         done.add((bay, rel))
                         results.append(FileResult(
-                            bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(rel),
+                            bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(bay, rel),
                             reason=f"the file was still being written after {unstable_timeout:.0f} s; "
                                    "run the offload again once the recorder has finished writing"))
                 return results
@@ -183,7 +187,8 @@ class Station:
 
     # ------------------------------------------------------------------ one file
 
-    def offload_file(self, c: Candidate) -> FileResult:
+    def offload_file(self, c: Candidate) -> FileResult | None:
+        """Offload one stable file; None if this run already reported it (re-sent by ``recover``)."""
         display = f"{c.bay}/{c.display}"
         try:
             fd = open_recorder_file(c.abs, c.size, c.mtime_ns, display)
@@ -251,7 +256,7 @@ class Station:
     def _send(self, e: Entry, display: str | None = None) -> FileResult:
         d = self.staging / e.manifest_id
         display = display or f"{e.bay}/{display_path(bytes.fromhex(e.key.path_hex))[0]}"
-        base = dict(bay=e.bay, path=display, path_hex=self._hex(bytes.fromhex(e.key.path_hex)),
+        base = dict(bay=e.bay, path=display, path_hex=self._hex(e.bay, bytes.fromhex(e.key.path_hex)),
                     sha256=e.sha256, size=e.key.size)
         if not (d / "manifest.json").exists():
             self.ledger.forget_staged(e.manifest_id)
@@ -314,21 +319,24 @@ class Station:
     # ------------------------------------------------------------------ results
 
     @staticmethod
-    def _hex(raw: bytes) -> str | None:
+    def _hex(bay: str, rel: bytes) -> str | None:
+        """Raw bytes of "<bay>/<path>" when the name is not UTF-8 (so it can be found exactly)."""
         try:
-            raw.decode("utf-8")
+            rel.decode("utf-8")
             return None
         except UnicodeDecodeError:
-            return raw.hex()
+            return (bay.encode() + b"/" + rel).hex()
 
     def _result(self, c: Candidate, status: str, **kw: Any) -> FileResult:
-        return FileResult(c.bay, f"{c.bay}/{c.display}", status, path_hex=self._hex(c.rel), size=c.size, **kw)
+        return FileResult(c.bay, f"{c.bay}/{c.display}", status, path_hex=self._hex(c.bay, c.rel), size=c.size, **kw)
 
     def refusal_result(self, r: Refusal) -> FileResult:
-        return FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.rel),
+        return FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.bay, r.rel),
                           reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}")
 
-    def _known(self, c: Candidate, prior: Entry) -> FileResult:
+    def _known(self, c: Candidate, prior: Entry) -> FileResult | None:
+        if prior.manifest_id in self._answered:
+            return None
         if prior.state == "staged":
             return self._send(prior)
         if prior.state == "acked":

@@ -92,6 +92,9 @@ def watch(settings: Settings, intake: Intake, dock_root: Path, *, stop: threadin
                         on_result(FileResult(item.bay, f"{item.bay}/{item.display}", "refused", reason=e.diagnostics()))
                         stop.wait(30)
                         continue
+                    if r is None:
+                        answered[ident] = sig
+                        continue
                     if r.status != "interrupted":
                         answered[ident] = sig
                     on_result(r)

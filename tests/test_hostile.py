@@ -1,0 +1,269 @@
+"""Bad input gets a clear answer and loses nothing.
+
+Broken media is archived as-is and marked; links, FIFOs and device files are never opened;
+files still being written wait; an unplugged recorder resumes; a full disk stops intake
+cleanly; non-UTF-8 names are kept byte for byte. Every refusal names the file, the reason and
+what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from archive.models import Evidence, Sighting
+from ingest.intake import LocalIntake
+from ingest.station import IngestHalted, Station
+from tests.docks import put, sha256_of
+
+
+def offload(settings, archive, listener=None, **kw):
+    station = Station(settings.station, LocalIntake(archive), listener=listener)
+    try:
+        return station.offload_once(settings.station.dock_root, **kw)
+    finally:
+        station.close()
+
+
+def test_broken_media_is_archived_as_is_and_marked(settings, archive, make_clip):
+    dock = settings.station.dock_root
+    good = make_clip(seconds=2.0).read_bytes()
+    files = {
+        "truncated": put(dock, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", good[: len(good) * 2 // 3]),
+        "random": put(dock, "bay1/DSJ-A001_000123_20261123094000_0002.MP4", os.urandom(300_000)),
+        "empty": put(dock, "bay1/DSJ-A001_000123_20261123095000_0003.MP4", b""),
+        "fine": put(dock, "bay1/DSJ-A001_000123_20261123096000_0004.MP4", good),
+    }
+    results = {r.path.encode(): r for r in offload(settings, archive)}
+    assert {r.status for r in results.values()} == {"archived"}
+    with archive.sessions() as db:
+        for name, f in files.items():
+            ev = db.execute(select(Evidence).where(Evidence.sha256 == f.sha256)).scalar_one()
+            assert sha256_of(archive.store.path_of(ev.store_key)) == f.sha256
+            assert ev.size == f.size
+            expected = {"truncated": "broken", "random": "broken", "empty": "empty", "fine": "ok"}[name]
+            assert ev.media_state == expected, (name, ev.media_note)
+            if expected != "ok":
+                assert ev.media_note  # the reason is there for users to read
+    assert results[files["truncated"].rel].media_state == "broken"
+
+
+def test_links_fifos_and_devices_are_refused_unopened_with_reason_and_action(settings, archive, make_clip, tmp_path):
+    dock = settings.station.dock_root
+    put(dock, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    bay = dock / "bay1"
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not evidence")
+    os.symlink(secret, bay / "link_out.MP4")
+    os.symlink(bay / "DSJ-A001_000123_20261123093000_0001.MP4", bay / "link_in.MP4")
+    os.symlink("/etc", bay / "etcdir")
+    os.mkfifo(bay / "pipe.MP4")  # opening it for reading would block forever
+    dev = bay / "null.MP4"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        have_dev = True
+    except PermissionError:
+        have_dev = False  # needs root; the other cases still run
+
+    t0 = time.monotonic()
+    results = {r.path: r for r in offload(settings, archive)}
+    assert time.monotonic() - t0 < 30  # no hang on the FIFO
+
+    refused = {p: r for p, r in results.items() if r.status == "refused"}
+    expected = {"bay1/link_out.MP4", "bay1/link_in.MP4", "bay1/etcdir", "bay1/pipe.MP4"}
+    if have_dev:
+        expected.add("bay1/null.MP4")
+    assert set(refused) == expected
+    for p, r in refused.items():
+        assert p in r.reason  # names the file
+        assert any(w in r.reason for w in ("symbolic link", "named pipe", "device file"))  # says why
+        assert any(w in r.reason for w in ("Copy", "copy", "remove", "Nothing to do"))  # says what to do
+    with archive.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Evidence)) == 1
+        names = [s.original_path for s in db.execute(select(Sighting)).scalars()]
+    assert names == ["DSJ-A001_000123_20261123093000_0001.MP4"]
+
+
+def test_a_file_still_being_written_is_archived_only_once_stable(settings, archive, make_clip):
+    dock = settings.station.dock_root
+    path = dock / "bay1" / "DSJ-A001_000123_20261123093000_0001.MP4"
+    path.parent.mkdir(parents=True)
+    data = make_clip(seconds=2.0).read_bytes()
+    step = len(data) // 10
+
+    def recorder_writing() -> None:
+        with open(path, "wb") as f:
+            for i in range(0, len(data), step):
+                f.write(data[i:i + step])
+                f.flush()
+                time.sleep(0.15)
+
+    with open(path, "wb"):
+        pass
+    t = threading.Thread(target=recorder_writing)
+    t.start()
+    try:
+        (r,) = offload(settings, archive)
+    finally:
+        t.join()
+    assert r.status == "archived"
+    assert r.size == len(data) and r.sha256 == sha256_of(path)  # the finished file, not a partial one
+
+
+def test_a_file_that_never_settles_is_refused_without_hanging(settings, archive):
+    path = settings.station.dock_root / "bay1" / "DSJ-A001_000123_20261123093000_0001.MP4"
+    path.parent.mkdir(parents=True)
+    stop = threading.Event()
+
+    def endless() -> None:
+        with open(path, "ab") as f:
+            while not stop.is_set():
+                f.write(b"x" * 1000)
+                f.flush()
+                time.sleep(0.05)
+
+    t = threading.Thread(target=endless)
+    t.start()
+    try:
+        (r,) = offload(settings, archive, unstable_timeout=2.0)
+    finally:
+        stop.set()
+        t.join()
+    assert r.status == "refused"
+    assert "still being written" in r.reason and "run the offload again" in r.reason
+    with archive.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+
+
+def test_recorder_unplugged_mid_copy_resumes_when_it_returns(settings, archive):
+    dock = settings.station.dock_root
+    data = os.urandom(24 * 1024 * 1024)
+    f = put(dock, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", data)
+    path = os.fsencode(dock) + b"/" + f.rel
+    st = os.stat(path)
+    pulled = {"done": False}
+
+    def unplug_at_half(event: dict) -> None:
+        # the recorder vanishes mid-copy: its file ends early under the reader
+        if event["event"] == "progress" and event["done"] >= len(data) // 2 and not pulled["done"]:
+            pulled["done"] = True
+            os.truncate(path, event["done"])
+
+    (r,) = offload(settings, archive, listener=unplug_at_half)
+    assert r.status == "interrupted"
+    assert "Dock the recorder again" in r.reason
+    with archive.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Evidence)) == 0  # nothing half-archived
+
+    # the recorder comes back with its file intact
+    with open(path, "wb") as fh:
+        fh.write(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    firsts: list[int] = []
+    (r,) = offload(settings, archive, listener=lambda e: firsts.append(e["done"]) if e["event"] == "progress" else None)
+    assert r.status == "archived" and r.sha256 == f.sha256
+    assert firsts[0] >= len(data) // 2  # resumed from the kept part, not from byte 0
+    with archive.sessions() as db:
+        ev = db.execute(select(Evidence)).scalar_one()
+        assert sha256_of(archive.store.path_of(ev.store_key)) == f.sha256
+
+
+def _mount_tmpfs(where: Path, size: str) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up (needs root): {r.stderr.strip()}")
+
+
+def test_full_station_disk_stops_intake_clearly_and_loses_nothing(make_settings, tmp_path, make_clip):
+    from liuhen.runtime import open_archive
+
+    small = tmp_path / "small"
+    _mount_tmpfs(small, "3m")
+    try:
+        cfg = make_settings(folder=tmp_path / "cfg")
+        import dataclasses
+
+        st = dataclasses.replace(cfg.station, state_path=small / "station")
+        s = dataclasses.replace(cfg, station=st)
+        a = open_archive(s)
+        try:
+            big = put(s.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", os.urandom(5 << 20))
+            with pytest.raises(IngestHalted) as e:
+                offload(s, a)
+            assert e.value.code == "staging_full"
+            assert "full" in e.value.detail and "Free space" in e.value.action
+            assert "Nothing was lost" in e.value.action
+            with a.sessions() as db:
+                assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+            assert sha256_of(os.fsencode(s.station.dock_root) + b"/" + big.rel) == big.sha256  # recorder untouched
+        finally:
+            a.close()
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_full_archive_store_stops_intake_and_counts_no_half_object(make_settings, tmp_path):
+    import dataclasses
+
+    from liuhen.runtime import open_archive
+
+    small = tmp_path / "store"
+    _mount_tmpfs(small, "3m")
+    try:
+        cfg = make_settings(folder=tmp_path / "cfg")
+        s = dataclasses.replace(cfg, archive=dataclasses.replace(cfg.archive, store_path=small / "originals"))
+        a = open_archive(s)
+        try:
+            put(s.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", os.urandom(5 << 20))
+            with pytest.raises(IngestHalted) as e:
+                offload(s, a)
+            assert e.value.code == "store_full"
+            with a.sessions() as db:
+                assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+            leftovers = [p for p in (small / "originals").rglob("*") if p.is_file()]
+            assert leftovers == []  # no half-written object, not even a temp file
+        finally:
+            a.close()
+        # space is freed (the store moves to a bigger disk): the staged file goes through
+        s2 = dataclasses.replace(s, archive=dataclasses.replace(s.archive, store_path=tmp_path / "big"))
+        a2 = open_archive(s2)
+        try:
+            results = offload(s2, a2)
+            assert [r.status for r in results] == ["archived"]
+        finally:
+            a2.close()
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_non_utf8_file_names_are_kept_exactly(settings, archive, make_clip):
+    dock = settings.station.dock_root
+    gbk = "现场检查_张三.MP4".encode("gbk")
+    junk = b"\xff\xfe\xfd_rec.MP4"
+    put(dock, b"bay1/DCIM/" + gbk, make_clip())
+    put(dock, b"bay1/DCIM/" + junk, make_clip(tone=999))
+    results = offload(settings, archive)
+    by_hex = {r.path_hex: r for r in results}
+    assert (b"bay1/DCIM/" + gbk).hex() in by_hex
+    assert (b"bay1/DCIM/" + junk).hex() in by_hex
+    assert by_hex[(b"bay1/DCIM/" + gbk).hex()].path == "bay1/DCIM/现场检查_张三.MP4"  # readable for people
+    with archive.sessions() as db:
+        raw = {bytes.fromhex(s.original_path_hex): s for s in db.execute(select(Sighting)).scalars()}
+    assert set(raw) == {b"DCIM/" + gbk, b"DCIM/" + junk}  # the exact bytes, kept
+    assert raw[b"DCIM/" + gbk].original_path == "DCIM/现场检查_张三.MP4"
+    import json
+
+    from ingest.manifest import Manifest
+
+    m = Manifest.parse(raw[b"DCIM/" + junk].manifest)
+    assert m.raw_path == b"DCIM/" + junk and m.path_encoding == "unknown"
+    json.loads(raw[b"DCIM/" + gbk].manifest)
