@@ -172,14 +172,25 @@ class LocalStore:
             os.fsync(fo.fileno())
         return Digest(h.hexdigest()), n
 
-    def sweep_temps(self) -> int:
-        """Remove temp files left by a crash mid-write (they were never counted as stored)."""
+    def sweep_temps(self, older_than_s: float = 3600.0) -> int:
+        """Remove temp files left by a crash mid-write (they were never counted as stored).
+
+        Only old ones: a temp file younger than ``older_than_s`` may belong to a write still
+        running in another process.
+        """
+        import time
+
         removed = 0
         if not self.root.exists():
             return 0
+        cutoff = time.time() - older_than_s
         for p in self.root.rglob(".*.tmp"):
-            p.unlink(missing_ok=True)
-            removed += 1
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
         return removed
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.store import OriginalStore, open_store
+from archive.store import LocalStore, OriginalStore, open_store
 from hashing import keys
 from hashing.custody import CustodyLog
 from liuhen import db
@@ -32,11 +32,14 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     if migrate:
         db.upgrade(engine)
     key = keys.load_or_create(settings.archive.key_path)
+    store = open_store(settings)
+    if isinstance(store, LocalStore):
+        store.sweep_temps()
     return Archive(
         settings=settings,
         engine=engine,
         sessions=db.make_sessionmaker(engine),
-        store=open_store(settings),
+        store=store,
         key=key,
         custody=CustodyLog(key, settings.archive.checkpoint_every_events,
                            settings.archive.checkpoint_every_minutes),
