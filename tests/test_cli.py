@@ -1,0 +1,139 @@
+"""The ``liuhen`` command line, run as a user runs it: a real process, real files, its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.docks import BAY3_BINDING, build_multi_bay_dock, put
+
+
+def liuhen(cfg: Path, *args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), *args],
+                          capture_output=True, text=True, timeout=300, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def jsonl(out: str) -> list[dict]:
+    return [json.loads(x) for x in out.splitlines() if x.strip()]
+
+
+@pytest.fixture
+def settings(make_settings):
+    return make_settings(BAY3_BINDING)
+
+
+def test_ingest_once_json_reports_every_file_then_exits(settings, make_clip, tmp_path):
+    files = build_multi_bay_dock(settings.station.dock_root, make_clip)
+    gbk = put(settings.station.dock_root, b"bay3/DCIM/" + "询问笔录.MP4".encode("gbk"), make_clip(tone=1234))
+    r = liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = jsonl(r.stdout)
+    assert len(rows) == len(files) + 1
+    for row in rows:
+        assert {"path", "status", "sha256", "size", "evidence_id", "reason"} <= set(row)
+        assert row["status"] in {"archived", "duplicate"}
+        assert isinstance(row["evidence_id"], int)
+    by_path = {row["path"]: row for row in rows}
+    for f in files:
+        assert by_path[f.rel.decode()]["sha256"] == f.sha256
+    g = next(row for row in rows if row["path_hex"])
+    assert bytes.fromhex(g["path_hex"]) == gbk.rel and g["path"] == "bay3/DCIM/询问笔录.MP4"
+
+
+def test_ingest_exits_non_zero_and_names_refused_files(settings, make_clip, tmp_path):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    os.mkfifo(settings.station.dock_root / "bay1" / "fifo.MP4")
+    r = liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
+    assert r.returncode == 3
+    refused = [x for x in jsonl(r.stdout) if x["status"] == "refused"]
+    assert [x["path"] for x in refused] == ["bay1/fifo.MP4"]
+    assert "named pipe" in refused[0]["reason"]
+
+
+def test_missing_dock_folder_is_a_clear_error(settings):
+    r = liuhen(settings.config_path, "ingest", "/nonexistent/dock", "--once")
+    assert r.returncode == 1
+    assert "/nonexistent/dock does not exist" in r.stderr and "one sub-folder per bay" in r.stderr
+    r = liuhen(settings.config_path, "ingest", "/nonexistent/dock", "--once", "--json")
+    err = json.loads(r.stdout)
+    assert err["code"] == "error" and "does not exist" in err["detail"]
+
+
+def test_show_json_gives_metadata_sightings_and_custody(settings, make_clip):
+    f = put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    for ref in (str(row["evidence_id"]), f.sha256[:12]):
+        r = liuhen(settings.config_path, "show", ref, "--json")
+        assert r.returncode == 0, r.stderr
+        rec = json.loads(r.stdout)
+        assert rec["sha256"] == f.sha256 and rec["device_id"] == "DSJ-A001" and rec["officer_id"] == "000123"
+        (s,) = rec["sightings"]
+        assert (s["station_id"], s["bay"], s["device_id"]) == ("st-test", "bay1", "DSJ-A001")
+        assert s["original_path"] == "DSJ-A001_000123_20261123093000_0001.MP4"
+        assert [e["action"] for e in rec["custody"]][:3] == ["offloaded", "received", "stored"]
+    r = liuhen(settings.config_path, "show", "999999", "--json")
+    assert r.returncode == 1 and json.loads(r.stdout)["code"] == "not_found"
+
+
+def test_station_public_key_verifies_manifests_with_openssl(settings, make_clip, tmp_path):
+    from sqlalchemy import select
+
+    from archive.models import Sighting
+    from liuhen.runtime import open_archive
+
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
+    r = liuhen(settings.config_path, "keys", "public", "--station", "st-test")
+    assert r.returncode == 0 and r.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+    (tmp_path / "station.pem").write_text(r.stdout)
+    a = open_archive(settings)
+    with a.sessions() as db:
+        s = db.execute(select(Sighting)).scalar_one()
+        (tmp_path / "manifest.json").write_bytes(s.manifest)
+        (tmp_path / "manifest.sig").write_bytes(s.signature)
+    a.close()
+    ok = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "station.pem", "-rawin",
+                         "-in", "manifest.json", "-sigfile", "manifest.sig"], cwd=tmp_path, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_verify_exit_code_and_json_name_a_damaged_original(settings, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    r = liuhen(settings.config_path, "verify", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+    stored = next(p for p in settings.archive.store_path.rglob(row["sha256"]))
+    os.chmod(stored, 0o644)
+    with open(stored, "r+b") as fh:
+        fh.seek(100)
+        c = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([c[0] ^ 0x80]))
+    r = liuhen(settings.config_path, "verify", "--json")
+    report = json.loads(r.stdout)
+    assert r.returncode == 3 and report["ok"] is False
+    assert report["failures"][0]["evidence_id"] == row["evidence_id"]
+    human = liuhen(settings.config_path, "verify")
+    assert f"Evidence {row['evidence_id']}" in human.stdout and "FAILED original_altered" in human.stdout
+
+
+def test_config_paths_resolve_against_the_config_file_and_env_overrides(tmp_path, database_url, make_clip):
+    from tests.conftest import write_config
+
+    cfg = write_config(tmp_path / "site", database_url)
+    put(tmp_path / "site" / "dock", "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = liuhen(cfg, "ingest", "--once", "--json", cwd=elsewhere)  # dock_root from config, relative to it
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "site" / "var" / "originals").is_dir()
+    assert not (elsewhere / "var").exists()
+    r = liuhen(cfg, "ingest", "--once", "--json", cwd=elsewhere,
+               env={"LIUHEN_STATION__DOCK_ROOT": str(tmp_path / "nowhere")})
+    assert r.returncode == 1 and "nowhere does not exist" in r.stderr
