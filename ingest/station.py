@@ -278,6 +278,11 @@ class Station:
             return FileResult(status="queued", reason=f"{err.diagnostics()} The file is kept on the station and "
                               "sent on the next offload.", device_id=m.device_id, officer_id=m.officer_id,
                               **base)  # type: ignore[arg-type]
+        if receipt.sha256 != m.sha256 or receipt.manifest_id != m.manifest_id or receipt.size != m.size:
+            return FileResult(status="queued", reason=f"The archive acknowledged {display} with digest "
+                              f"{receipt.sha256}, not the station's {m.sha256}; the file is kept on the station. "
+                              "Report this to the archive administrator.", device_id=m.device_id,
+                              officer_id=m.officer_id, **base)  # type: ignore[arg-type]
         self.ledger.acked(e.manifest_id, evidence_id=receipt.evidence_id, status=receipt.status,
                           reason=receipt.reason)
         self.listener({"event": "file_done", "bay": e.bay, "path": display, "status": receipt.status})

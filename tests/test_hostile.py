@@ -267,3 +267,36 @@ def test_non_utf8_file_names_are_kept_exactly(settings, archive, make_clip):
     m = Manifest.parse(raw[b"DCIM/" + junk].manifest)
     assert m.raw_path == b"DCIM/" + junk and m.path_encoding == "unknown"
     json.loads(raw[b"DCIM/" + gbk].manifest)
+
+
+class CorruptingIntake(LocalIntake):
+    """The real in-process intake, with one bit flipped in the staged bytes on the way (as a bad
+    disk or cable would) — the archive's own re-hash must catch it."""
+
+    def submit(self, *, manifest, signature, path):
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x04
+        os.chmod(path, 0o644)
+        path.write_bytes(bytes(data))
+        return super().submit(manifest=manifest, signature=signature, path=path)
+
+
+def test_archive_refuses_bytes_that_do_not_match_the_signed_manifest(settings, archive, make_clip):
+    from hashing.models import CustodyEvent
+
+    f = put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    station = Station(settings.station, CorruptingIntake(archive))
+    try:
+        (r,) = station.offload_once(settings.station.dock_root)
+    finally:
+        station.close()
+    assert r.status == "refused"
+    assert "not to the manifest's" in r.reason and "offload the file again" in r.reason
+    with archive.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+        refused = db.execute(select(CustodyEvent).where(CustodyEvent.action == "refused")).scalar_one()
+        assert refused.outcome == "failure" and refused.object_sha256 == f.sha256
+    assert not [p for p in archive.settings.archive.store_path.rglob("*") if p.is_file()]
+    # the recorder still has the file; the next, clean offload archives it
+    (r,) = offload(settings, archive)
+    assert r.status == "archived" and r.sha256 == f.sha256
