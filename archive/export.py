@@ -1,0 +1,480 @@
+"""``export_bag``: evidence as a BagIt bag that anyone can check without liuhen.
+
+The bag holds the original bytes, each station's signed manifest with its raw Ed25519
+signature, the public keys, the custody events of the exported evidence and the archive's
+signed checkpoints, plus ``data/VERIFY.txt`` saying how to check it all with ``sha256sum`` and
+``openssl``. Every original is re-hashed while it is copied; a damaged one stops the export
+(and is a custody event), it is never exported silently.
+
+The bag is built in a hidden sibling folder and renamed into place only when it is complete,
+in the same transaction that records the "exported" custody events, so a crash leaves either
+no bag or a whole one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import unicodedata
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import bagit
+from sqlalchemy import or_, select
+
+import liuhen
+from archive.models import Evidence, Station
+from archive.service import evidence_dict, find_evidence
+from hashing import digest as digesting
+from hashing import keys
+from hashing.custody import _iso as custody_time
+from hashing.digest import CHUNK, Digest
+from hashing.errors import BadSignature
+from hashing.models import CustodyCheckpoint, CustodyEvent
+from ingest.manifest import Manifest, ManifestInvalid
+from liuhen.errors import LiuhenError
+from liuhen.runtime import Archive
+
+TOOL = "bagit"
+TOOL_VERSION = bagit.VERSION
+CHECKSUMS = ["sha256", "sha512"]
+_NAME_MAX_BYTES = 200  # well under the 255-byte limit of common file systems
+
+
+class ExportError(LiuhenError):
+    code = "export_error"
+
+
+class ExportTargetNotEmpty(ExportError):
+    code = "export_target_not_empty"
+
+
+class ExportFixityFailed(ExportError):
+    """A stored original or a signed manifest no longer matches what was recorded at intake."""
+
+    code = "fixity_failed"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    evidence_ids: tuple[int, ...]
+    files: int
+    total_bytes: int
+    payload_oxum: str
+    tagmanifest_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["evidence_ids"] = list(self.evidence_ids)
+        return d
+
+
+@dataclass(frozen=True)
+class _SignedManifest:
+    manifest_id: str
+    station_id: str
+    original_path: str
+    manifest: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class _Item:
+    evidence_id: int
+    sha256: str
+    size: int
+    store_key: str
+    store_version: str | None
+    folder: str  # data/originals/<folder>/<name>
+    name: str
+    record: dict[str, Any]  # evidence_dict(...)
+    manifests: tuple[_SignedManifest, ...]
+
+    @property
+    def original(self) -> str:
+        return f"originals/{self.folder}/{self.name}"
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    items: tuple[_Item, ...]
+    stations: dict[str, str]  # station id -> public key PEM
+    events: tuple[dict[str, Any], ...]
+    checkpoints: tuple[dict[str, Any], ...]
+
+
+def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str = "cli:local") -> ExportResult:
+    """Write the evidence named by ``refs`` (ids or SHA-256) as a complete BagIt bag at ``out_dir``."""
+    if not refs:
+        raise ExportError("No evidence was named for the export.",
+                          "Give one or more evidence ids or SHA-256 digests.")
+    out_dir = Path(out_dir).absolute()
+    _check_target(out_dir)
+    snap = _snapshot(archive, refs)
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"The folder {out_dir.parent} could not be created: {e.strerror}.",
+                          "Choose an export folder on a disk you can write to.") from e
+    tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
+    placed = False
+    try:
+        tmp.mkdir()
+        for it in snap.items:
+            _check_manifests(archive, it, snap.stations, actor)
+            _copy_original(archive, it, tmp / it.original, actor)
+        _write_records(archive, snap, tmp)
+        bag = bagit.make_bag(str(tmp), bag_info=_bag_info(archive, snap), checksums=CHECKSUMS)
+        oxum = bag.info["Payload-Oxum"]
+        total_bytes, files = (int(x) for x in oxum.split("."))
+        tagmanifest = hashlib.sha256((tmp / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
+        _fsync_tree(tmp)
+        with archive.sessions.begin() as db:
+            for it in snap.items:
+                archive.custody.record(
+                    db, actor=actor, action="exported", evidence_id=it.evidence_id, object_sha256=it.sha256,
+                    tool=TOOL, tool_version=TOOL_VERSION,
+                    detail={"bag": str(out_dir), "files": files, "bytes": total_bytes, "payload_oxum": oxum,
+                            "tagmanifest_sha256": tagmanifest, "original": f"data/{it.original}",
+                            "evidence_ids": [i.evidence_id for i in snap.items],
+                            "checksums": CHECKSUMS, "liuhen": liuhen.__version__})
+            archive.custody.checkpoint(db)
+            _move_into_place(tmp, out_dir)
+            placed = True
+            # The transaction commits on leaving this block; if that fails the bag is taken back below.
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if placed:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        if isinstance(e, (OSError, bagit.BagError)):
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise ExportError(
+                f"Writing the bag for {out_dir} failed: {why}. Nothing was exported.",
+                "Check that the disk has room for the whole export and that you may write there, "
+                "then export again.") from e
+        raise
+    _fsync_dir(out_dir.parent)
+    return ExportResult(path=out_dir, evidence_ids=tuple(i.evidence_id for i in snap.items), files=files,
+                        total_bytes=total_bytes, payload_oxum=oxum, tagmanifest_sha256=tagmanifest)
+
+
+# ---------------------------------------------------------------- reading the archive
+
+
+def _check_target(out_dir: Path) -> None:
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_dir() and not out_dir.is_symlink() and not any(out_dir.iterdir()):
+        return
+    raise ExportTargetNotEmpty(
+        f"The export folder {out_dir} already exists and is not an empty folder; nothing was exported.",
+        "Choose a new folder name (it will be created), or empty that folder first.")
+
+
+def _snapshot(archive: Archive, refs: list[str]) -> _Snapshot:
+    with archive.sessions() as db:
+        found: dict[int, Evidence] = {}
+        for ref in refs:
+            ev = find_evidence(db, ref)
+            found.setdefault(ev.id, ev)
+        station_ids = {s.station_id for ev in found.values() for s in ev.sightings}
+        stations = {st.id: st.public_key_pem
+                    for st in db.execute(select(Station).where(Station.id.in_(station_ids))).scalars()}
+        items = tuple(
+            _Item(evidence_id=ev.id, sha256=ev.sha256, size=ev.size, store_key=ev.store_key,
+                  store_version=ev.store_version, folder=f"{ev.id}_{ev.sha256[:12]}",
+                  name=_safe_name(ev.file_name, fallback=f"{ev.sha256[:12]}.bin"),
+                  record=evidence_dict(ev),
+                  manifests=tuple(_SignedManifest(s.manifest_id, s.station_id, s.original_path,
+                                                  s.manifest, s.signature) for s in ev.sightings))
+            for ev in found.values())
+        ids = list(found)
+        shas = [ev.sha256 for ev in found.values()]
+        events = tuple(
+            _event_row(e) for e in db.execute(
+                select(CustodyEvent).where(or_(CustodyEvent.evidence_id.in_(ids),
+                                               CustodyEvent.object_sha256.in_(shas)))
+                .order_by(CustodyEvent.seq)).scalars())
+        checkpoints = tuple(
+            {"seq": cp.seq, "head_hash": cp.head_hash, "at": custody_time(cp.at), "key_id": cp.key_id,
+             "public_key_pem": cp.public_key_pem, "statement": cp.statement, "signature": cp.signature}
+            for cp in db.execute(select(CustodyCheckpoint).order_by(CustodyCheckpoint.seq)).scalars())
+    return _Snapshot(items=items, stations=stations, events=events, checkpoints=checkpoints)
+
+
+def _event_row(e: CustodyEvent) -> dict[str, Any]:
+    # ``at`` in the exact form that was hashed, ``detail`` as the exact text that was hashed.
+    return {"seq": e.seq, "at": custody_time(e.at), "actor": e.actor, "action": e.action,
+            "evidence_id": e.evidence_id, "object_sha256": e.object_sha256, "outcome": e.outcome,
+            "tool": e.tool, "tool_version": e.tool_version, "detail": e.detail,
+            "prev_hash": e.prev_hash, "hash": e.hash}
+
+
+def _safe_name(name: str, *, fallback: str) -> str:
+    """A file or folder name that every file system, ``sha256sum -c`` and BagIt read back unchanged.
+
+    The exact original name stays in ``evidence.json`` and in the signed manifests.
+    """
+    name = unicodedata.normalize("NFC", name)
+    name = "".join("_" if c in "/\\" or unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in name)
+    name = name.strip()
+    if name in ("", ".", ".."):
+        return fallback
+    if len(name.encode("utf-8")) > _NAME_MAX_BYTES:
+        stem, dot, ext = name.rpartition(".")
+        if dot and stem and 0 < len(ext.encode("utf-8")) <= 16:
+            ext = "." + ext
+        else:
+            stem, ext = name, ""
+        while len((stem + ext).encode("utf-8")) > _NAME_MAX_BYTES:
+            stem = stem[:-1]
+        name = stem + ext
+    return name
+
+
+# ---------------------------------------------------------------- checking while copying
+
+
+def _fixity_failed(archive: Archive, it: _Item, actor: str, detail: dict[str, Any]) -> None:
+    with archive.sessions.begin() as db:
+        archive.custody.record(db, actor=actor, action="fixity_failed", outcome="failure",
+                               evidence_id=it.evidence_id, object_sha256=it.sha256, tool=digesting.TOOL,
+                               tool_version=digesting.TOOL_VERSION,
+                               detail={"during": "export", "store": archive.store.describe(), "key": it.store_key,
+                                       **detail})
+
+
+def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str) -> None:
+    """Copy the stored original to ``dst``, hashing every byte; refuse if it no longer matches."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    n = 0
+    try:
+        src = archive.store.open(it.store_key, it.store_version)
+    except LiuhenError as e:  # the store cannot give the original back (missing, unreachable)
+        _fixity_failed(archive, it, actor, {"object": "original", "problem": e.detail})
+        raise ExportFixityFailed(
+            f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: {e.detail}",
+            (e.action or "Restore the original from backup.") + " Nothing was exported.") from e
+    with src, open(dst, "xb", buffering=0) as fo:
+        while True:
+            try:
+                chunk = src.read(CHUNK)
+            except OSError as e:
+                _fixity_failed(archive, it, actor, {"object": "original", "problem": str(e), "read_bytes": n})
+                raise ExportFixityFailed(
+                    f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: reading the "
+                    f"stored original {it.store_key} failed after {n} bytes ({e.strerror or e}).",
+                    "Check the store's disk, restore the original from backup if it is damaged, and run "
+                    "`liuhen verify`. Nothing was exported.") from e
+            if not chunk:
+                break
+            h.update(chunk)
+            fo.write(chunk)
+            n += len(chunk)
+    got = Digest(h.hexdigest())
+    if got != Digest(it.sha256) or n != it.size:
+        _fixity_failed(archive, it, actor, {"object": "original", "expected_sha256": it.sha256,
+                                            "expected_size": it.size, "got_sha256": got.hex, "got_size": n})
+        raise ExportFixityFailed(
+            f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: the stored original "
+            f"{it.store_key} now hashes to {got.hex} ({n} bytes), not to the {it.sha256} ({it.size} bytes) "
+            f"recorded at intake.",
+            "The stored copy is damaged: keep it for investigation, restore the original from backup or "
+            "re-offload it from the recorder, and run `liuhen verify` to find any other damage. "
+            "Nothing was exported.")
+
+
+def _check_manifests(archive: Archive, it: _Item, stations: dict[str, str], actor: str) -> None:
+    """Every signed manifest must still verify and name this content, or the export is refused."""
+    for m in it.manifests:
+        try:
+            pem = stations.get(m.station_id)
+            if pem is None:
+                raise BadSignature(f"station {m.station_id} is not registered", "")
+            keys.verify(pem, m.manifest, m.signature)
+            parsed = Manifest.parse(m.manifest)
+            if parsed.sha256 != it.sha256 or parsed.manifest_id != m.manifest_id:
+                raise ManifestInvalid("the signed manifest names other content than the evidence record", "")
+        except (BadSignature, ManifestInvalid) as e:
+            _fixity_failed(archive, it, actor, {"object": "manifest", "manifest_id": m.manifest_id,
+                                                "station_id": m.station_id, "problem": e.detail})
+            raise ExportFixityFailed(
+                f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: station "
+                f"{m.station_id}'s manifest {m.manifest_id} for {m.original_path} does not verify ({e.detail}).",
+                "The record was altered after intake: restore the database from backup and run "
+                "`liuhen verify`. Nothing was exported.") from e
+
+
+# ---------------------------------------------------------------- writing the payload
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as f:
+        f.write(data)
+
+
+def _json(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _jsonl(rows: tuple[dict[str, Any], ...]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+                    + b"\n" for r in rows)
+
+
+def _manifest_file(m: _SignedManifest) -> str:
+    return _safe_name(m.manifest_id, fallback=hashlib.sha256(m.manifest).hexdigest()[:16])
+
+
+def _station_file(station_id: str) -> str:
+    return f"station-{_safe_name(station_id, fallback=hashlib.sha256(station_id.encode()).hexdigest()[:16])}"
+
+
+def _write_records(archive: Archive, snap: _Snapshot, root: Path) -> None:
+    """Everything but the originals, laid out as the payload (``make_bag`` moves it under ``data/``)."""
+    for it in snap.items:
+        for m in it.manifests:
+            _write(root / "manifests" / f"{_manifest_file(m)}.json", m.manifest)
+            _write(root / "manifests" / f"{_manifest_file(m)}.sig", m.signature)
+    for sid, pem in sorted(snap.stations.items()):
+        _write(root / "keys" / f"{_station_file(sid)}.pem", pem.encode())
+    _write(root / "keys" / "archive.pem", archive.key.public_pem.encode())
+    _write(root / "custody" / "events.jsonl", _jsonl(snap.events))
+    _write(root / "custody" / "checkpoints.jsonl", _jsonl(snap.checkpoints))
+    evidence = []
+    for it in snap.items:
+        evidence.append({**it.record, "bag": {
+            "original": f"data/{it.original}",
+            "manifests": [{"manifest": f"data/manifests/{_manifest_file(m)}.json",
+                           "signature": f"data/manifests/{_manifest_file(m)}.sig",
+                           "station_key": f"data/keys/{_station_file(m.station_id)}.pem"} for m in it.manifests]}})
+    _write(root / "evidence.json", _json({
+        "liuhen": liuhen.__version__, "archive_key_id": archive.key.key_id,
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(), "evidence": evidence}))
+    _write(root / "VERIFY.txt", _verify_text(snap).encode("utf-8"))
+
+
+def _bag_info(archive: Archive, snap: _Snapshot) -> dict[str, Any]:
+    ids = [str(i.evidence_id) for i in snap.items]
+    return {
+        "Source-Organization": "liuhen",
+        "External-Description": (
+            f"Evidence {', '.join(ids)} exported from a liuhen archive: original files, the stations' signed "
+            "manifests and public keys, and the custody log. How to check it: data/VERIFY.txt."),
+        "Bagging-Date": dt.datetime.now(dt.UTC).date().isoformat(),
+        "Bag-Software-Agent": f"liuhen {liuhen.__version__} (bagit.py {bagit.VERSION})",
+        "Liuhen-Version": liuhen.__version__,
+        "Liuhen-Archive-Key-Id": archive.key.key_id,
+        "Liuhen-Evidence-Id": ids,
+        "Liuhen-Evidence-Sha256": [i.sha256 for i in snap.items],
+    }
+
+
+def _verify_text(snap: _Snapshot) -> str:
+    cmds = []
+    for it in snap.items:
+        for m in it.manifests:
+            f = _manifest_file(m)
+            cmds.append(f"  openssl pkeyutl -verify -pubin -inkey data/keys/{_station_file(m.station_id)}.pem "
+                        f"-rawin -in data/manifests/{f}.json -sigfile data/manifests/{f}.sig")
+    commands = "\n".join(cmds) if cmds else "  (none)"
+    return f"""\
+如何核验本证据包（无需安装 liuhen）
+====================================
+
+以下命令均在证据包的根目录（bagit.txt 所在目录）中执行。
+
+1. 文件完整性：每个文件的 SHA-256 都记录在 manifest-sha256.txt 中（SHA-512 见 manifest-sha512.txt）。
+
+  sha256sum -c manifest-sha256.txt
+  sha256sum -c tagmanifest-sha256.txt
+
+   每一行都应显示"成功"/"OK"。任何"失败"/"FAILED"都说明该文件在导出后被改动过。
+
+2. 执法记录仪文件的来源：每个采集站对它卸载的每个文件签署一份清单（data/manifests/*.json，
+   原样保存），签名为原始 64 字节 Ed25519 签名（同名 .sig 文件），采集站公钥在 data/keys/ 中。
+   清单中的 sha256 必须与 data/originals/ 中对应原始文件的 SHA-256 一致。
+   需要 OpenSSL 3.0 或更高版本：
+
+{commands}
+
+   每条命令都应输出 "Signature Verified Successfully"。
+
+3. 保管链：data/custody/events.jsonl 是这些证据的全部保管事件（每行一个）。每个事件的 hash 等于
+   SHA-256( prev_hash + 换行符 + JSON )，其中 JSON 为事件的 seq、at、actor、action、evidence_id、
+   object_sha256、outcome、tool、tool_version、detail 十个字段，按键名排序、无空格、UTF-8。
+   data/custody/checkpoints.jsonl 中的 statement 由归档密钥（data/keys/archive.pem）签名，
+   signature 为 base64 编码。data/evidence.json 列出每项证据的记录及其在包内的位置。
+
+How to check this bag (liuhen not needed)
+=========================================
+
+Run every command below in the bag's top folder (where bagit.txt is).
+
+1. Fixity: the SHA-256 of every file is listed in manifest-sha256.txt (SHA-512 in manifest-sha512.txt).
+
+  sha256sum -c manifest-sha256.txt
+  sha256sum -c tagmanifest-sha256.txt
+
+   Every line must say OK. Any FAILED line means that file was changed after the export.
+
+2. Where each recorder file came from: a station signs a manifest for every file it offloads
+   (data/manifests/*.json, kept byte for byte), with a raw 64-byte Ed25519 signature (the .sig file
+   of the same name); the station's public key is in data/keys/. The manifest's sha256 must equal
+   the SHA-256 of the matching file under data/originals/. This needs OpenSSL 3.0 or newer:
+
+{commands}
+
+   Each command must print "Signature Verified Successfully".
+
+3. Custody: data/custody/events.jsonl holds every custody event of this evidence, one per line.
+   Each event's hash is SHA-256( prev_hash + a newline + JSON ), where JSON is the event's ten
+   fields seq, at, actor, action, evidence_id, object_sha256, outcome, tool, tool_version, detail
+   with sorted keys, no spaces, UTF-8. Each statement in data/custody/checkpoints.jsonl is signed
+   by the archive key (data/keys/archive.pem); the signature is base64. data/evidence.json lists
+   each item's record and where its files are in this bag.
+"""
+
+
+# ---------------------------------------------------------------- putting the bag in place
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    try:
+        os.rename(tmp, out_dir)  # replaces only a missing or empty folder
+    except OSError as e:
+        raise ExportTargetNotEmpty(
+            f"The export folder {out_dir} could not be put in place ({e.strerror}); something was written "
+            "there during the export. Nothing was exported.",
+            "Choose a new folder name, or empty that folder, and export again.") from e
+
+
+__all__ = ["ExportError", "ExportFixityFailed", "ExportResult", "ExportTargetNotEmpty", "export_bag"]
