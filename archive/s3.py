@@ -1,0 +1,419 @@
+"""The original store on any S3-compatible server (AWS S3, MinIO, Ceph RGW, ...).
+
+Write-once and content-addressed, like ``LocalStore``:
+
+- the key is ``prefix + key_for(digest)``; an existing key is never overwritten: a ``head``
+  comes first, and every write is conditional (``If-None-Match: *``), so a concurrent writer
+  of the same content makes the second put a no-op instead of a second copy;
+- every byte is hashed on its way out, in the one read of the file, and nothing is kept unless
+  it hashes to the expected SHA-256: single-part bodies are checked before they are sent;
+  multipart uploads are aborted when the whole file does not match;
+- the server checks the bytes too: each request carries the SHA-256 of its body
+  (``ChecksumSHA256``), and the full-object SHA-256 is kept in ``x-amz-meta-sha256``;
+- with ``object_lock_days > 0`` on a bucket that has Object Lock enabled, each object is written
+  with a retention period (``object_lock_mode``), so not even the archive can delete it early.
+
+Single-part bodies (up to ``multipart_threshold_mb``) are held in memory once; larger files
+go in ``multipart_chunk_mb`` parts, one part in memory at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from archive.errors import DigestMismatch, ObjectMissing, StoreError
+from archive.store import StoredObject, key_for
+from hashing.digest import CHUNK, Digest
+from liuhen.config import S3Settings
+from liuhen.errors import ConfigError
+
+S3Client = Any  # a boto3 S3 client (no stubs installed)
+
+MB = 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit on parts per multipart upload
+MIN_PART = 5 * MB  # S3's smallest part, except the last
+
+_MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
+_BAD_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
+_NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NotImplemented"}
+
+RETRY_OFFLOAD = "Check the S3 endpoint and credentials, then run the offload again: nothing was lost."
+
+
+class _AlreadyStored(Exception):
+    """A conditional write found the key taken: another writer stored this content first."""
+
+
+def _code(e: ClientError) -> str:
+    return str(e.response.get("Error", {}).get("Code", ""))
+
+
+def _version(resp: dict[str, Any]) -> str | None:
+    # "null" is S3's version id for an object written while versioning was off; it is the
+    # object reached without a version id, so it is recorded as no version.
+    v = resp.get("VersionId")
+    return None if v in (None, "", "null") else str(v)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+class _BodyReader(io.RawIOBase):
+    """A raw, read-only stream over a botocore ``StreamingBody``; read errors become ``StoreError``."""
+
+    def __init__(self, body: Any, where: str) -> None:
+        self._body = body
+        self._where = where
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        view = memoryview(b).cast("B")
+        try:
+            data = self._body.read(len(view))
+        except (BotoCoreError, OSError) as e:
+            raise StoreError(f"Reading {self._where} from S3 broke off: {e}.",
+                             "Check the network to the S3 endpoint and read it again.") from e
+        n = len(data)
+        view[:n] = data
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
+
+
+class S3Store:
+    name = "s3"
+
+    def __init__(self, client: S3Client, bucket: str, *, prefix: str = "",
+                 multipart_threshold: int = 64 * MB, multipart_chunk: int = 16 * MB,
+                 object_lock_mode: str = "COMPLIANCE", object_lock_days: int = 0) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunk = max(multipart_chunk, MIN_PART)
+        self.object_lock_mode = object_lock_mode
+        self.object_lock_days = object_lock_days
+        self._lock_enabled: bool | None = None  # asked once per store, on the first put that needs it
+
+    @classmethod
+    def from_settings(cls, s3: S3Settings) -> S3Store:
+        config = Config(
+            s3={"addressing_style": "path"},  # works with any S3-compatible server, dotted bucket names too
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=10,
+            read_timeout=120,
+            # Every request that carries a body names its own SHA-256 below; reads are hashed by
+            # whoever reads them (verify), so the SDK adds no checksums of its own either way.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        try:
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
+                aws_access_key_id=s3.access_key_id, aws_secret_access_key=s3.secret_access_key,
+                config=config)
+        except (ValueError, BotoCoreError) as e:
+            raise ConfigError(f"The S3 settings for bucket {s3.bucket} are not usable: {e}.",
+                              "Fix the [s3] section of the config file (endpoint_url, region).") from e
+        return cls(client, s3.bucket, prefix=s3.prefix,
+                   multipart_threshold=s3.multipart_threshold_mb * MB,
+                   multipart_chunk=s3.multipart_chunk_mb * MB,
+                   object_lock_mode=s3.object_lock_mode, object_lock_days=s3.object_lock_days)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key_of(self, digest: Digest) -> str:
+        return self.prefix + key_for(digest)
+
+    # ------------------------------------------------------------------ errors
+
+    def _failed(self, e: Exception, doing: str, action: str = RETRY_OFFLOAD) -> StoreError:
+        if isinstance(e, ClientError):
+            code = _code(e)
+            if code == "NoSuchBucket":
+                return StoreError(f"The S3 bucket {self.bucket} does not exist ({doing}).",
+                                  "Create it (with versioning and Object Lock for evidence) or fix s3.bucket "
+                                  "in the config file, then run the offload again: nothing was lost.")
+            if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
+                return StoreError(f"The S3 server refused access to bucket {self.bucket} ({doing}): {code}.",
+                                  "Check the S3 credentials and the bucket's policy, then run the offload "
+                                  "again: nothing was lost.")
+            msg = e.response.get("Error", {}).get("Message", "") or code
+            return StoreError(f"The S3 server failed {doing} in bucket {self.bucket}: {code} {msg}".rstrip() + ".",
+                              action)
+        return StoreError(f"Could not reach the S3 server for bucket {self.bucket} ({doing}): {e}.", action)
+
+    def _mismatch(self, src: Path, got: Digest, n: int, digest: Digest, size: int) -> DigestMismatch:
+        count = f"{n} bytes" if n <= size else f"more than {size} bytes"
+        return DigestMismatch(
+            f"The bytes of {src.name} hash to {got.hex} ({count}), not to the manifest's "
+            f"{digest.hex} ({size} bytes); the archive refused it and stored nothing in {self.describe()}.",
+            "The copy was damaged on the way: offload the file again from the recorder.")
+
+    def _server_bad_digest(self, src: Path, digest: Digest) -> DigestMismatch:
+        return DigestMismatch(
+            f"The S3 server for bucket {self.bucket} found that the bytes of {src.name} it received do not "
+            f"hash to {digest.hex}; it refused them and stored nothing.",
+            "The bytes were damaged on the way to the server: run the offload again, and check the network "
+            "if it happens again.")
+
+    def _read_failed(self, e: OSError, src: Path) -> StoreError:
+        return StoreError(f"Reading {src} for upload to {self.describe()} failed: {e.strerror or e}.",
+                          "Check the disk the file is on, then run the offload again: nothing was stored.")
+
+    # ------------------------------------------------------------------ reads
+
+    def _head_key(self, key: str, digest: Digest) -> StoredObject | None:
+        try:
+            r = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if _code(e) in _MISSING:
+                return None
+            raise self._failed(e, f"looking up {key}") from e
+        except BotoCoreError as e:
+            raise self._failed(e, f"looking up {key}") from e
+        meta = {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
+        recorded = meta.get("sha256")
+        if recorded is not None and recorded.lower() != digest.hex:
+            raise StoreError(f"The S3 object {key} in bucket {self.bucket} says it holds sha256 {recorded}, "
+                             f"not the {digest.hex} its key names.",
+                             "Run `liuhen verify` now: the stored original may have been replaced.")
+        return StoredObject(key, digest, int(r["ContentLength"]), _version(r), created=False)
+
+    def head(self, digest: Digest) -> StoredObject | None:
+        return self._head_key(self.key_of(digest), digest)
+
+    def open(self, key: str, version: str | None = None) -> BinaryIO:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version is not None:
+            args["VersionId"] = version
+        where = f"s3://{self.bucket}/{key}" + (f" (version {version})" if version else "")
+        try:
+            r = self.client.get_object(**args)
+        except ClientError as e:
+            if _code(e) in _MISSING:
+                raise ObjectMissing(f"The stored original {where} is missing.",
+                                    "Restore it from backup; run `liuhen verify` to list every missing "
+                                    "original.") from e
+            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
+        except BotoCoreError as e:
+            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
+        return io.BufferedReader(_BodyReader(r["Body"], where), buffer_size=CHUNK)  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ Object Lock
+
+    def lock_enabled(self) -> bool:
+        if self._lock_enabled is None:
+            try:
+                r = self.client.get_object_lock_configuration(Bucket=self.bucket)
+                state = r.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled")
+                self._lock_enabled = state == "Enabled"
+            except ClientError as e:
+                if _code(e) not in _NO_LOCK_CONFIG:
+                    raise self._failed(e, "reading the bucket's Object Lock configuration") from e
+                self._lock_enabled = False
+            except BotoCoreError as e:
+                raise self._failed(e, "reading the bucket's Object Lock configuration") from e
+        return self._lock_enabled
+
+    def _lock_args(self) -> dict[str, Any]:
+        if self.object_lock_days <= 0 or not self.lock_enabled():
+            return {}
+        until = datetime.now(UTC) + timedelta(days=self.object_lock_days)
+        return {"ObjectLockMode": self.object_lock_mode, "ObjectLockRetainUntilDate": until}
+
+    def _ensure_retention(self, key: str, version: str | None, lock: dict[str, Any]) -> None:
+        """Confirm the new object carries its retention; set it where the server ignored the
+        lock headers of the write (some servers do for multipart uploads)."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version is not None:
+            args["VersionId"] = version
+        doing = f"setting the Object Lock retention of {key}"
+        action = (f"The original is stored but not yet locked: set its retention by hand "
+                  f"({lock['ObjectLockMode']} until {lock['ObjectLockRetainUntilDate']:%Y-%m-%d}), "
+                  "and check the S3 endpoint and credentials.")
+        try:
+            if self.client.head_object(**args).get("ObjectLockMode"):
+                return
+            self.client.put_object_retention(**args, Retention={
+                "Mode": lock["ObjectLockMode"], "RetainUntilDate": lock["ObjectLockRetainUntilDate"]})
+        except (ClientError, BotoCoreError) as e:
+            raise self._failed(e, doing, action) from e
+
+    def set_legal_hold(self, key: str, version: str | None, on: bool) -> None:
+        """Put (``on=True``) or lift a legal hold on one stored object: while on, nobody can delete it."""
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key,
+                                "LegalHold": {"Status": "ON" if on else "OFF"}}
+        if version is not None:
+            args["VersionId"] = version
+        doing = f"{'placing' if on else 'lifting'} a legal hold on {key}"
+        action = "Check the S3 endpoint and credentials, then set the legal hold again."
+        try:
+            self.client.put_object_legal_hold(**args)
+        except ClientError as e:
+            if _code(e) in _MISSING:
+                raise ObjectMissing(f"The stored original s3://{self.bucket}/{key} is missing; no legal hold was "
+                                    "set.", "Restore it from backup; run `liuhen verify`.") from e
+            if _code(e) == "InvalidRequest":
+                raise StoreError(f"The S3 bucket {self.bucket} refused {doing}: "
+                                 f"{e.response.get('Error', {}).get('Message', '')}",
+                                 "Legal holds need a bucket created with Object Lock enabled; move the "
+                                 "originals to such a bucket.") from e
+            raise self._failed(e, doing, action) from e
+        except BotoCoreError as e:
+            raise self._failed(e, doing, action) from e
+
+    # ------------------------------------------------------------------ writes
+
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
+        """Upload ``src`` (``consume`` is ignored: S3 cannot take a local file over)."""
+        key = self.key_of(digest)
+        existing = self._head_key(key, digest)
+        if existing is None:
+            try:
+                lock = self._lock_args()
+                if size > self.multipart_threshold:
+                    version = self._put_multipart(src, key, digest, size, lock)
+                else:
+                    version = self._put_single(src, key, digest, size, lock)
+                if lock:
+                    self._ensure_retention(key, version, lock)
+                return StoredObject(key, digest, size, version, created=True)
+            except _AlreadyStored:
+                existing = self._head_key(key, digest)
+                if existing is None:
+                    raise StoreError(f"The S3 server said {key} already exists in bucket {self.bucket}, "
+                                     "but it cannot be found.", RETRY_OFFLOAD) from None
+        if existing.size != size:
+            raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",
+                             "Run `liuhen verify` now: the stored original may be damaged.")
+        return existing
+
+    def _put_single(self, src: Path, key: str, digest: Digest, size: int, lock: dict[str, Any]) -> str | None:
+        try:
+            with open(src, "rb") as f:
+                data = f.read(size + 1)
+        except OSError as e:
+            raise self._read_failed(e, src) from e
+        got = Digest(hashlib.sha256(data).hexdigest())
+        if got != digest or len(data) != size:
+            raise self._mismatch(src, got, len(data), digest, size)
+        try:
+            r = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*",
+                ChecksumAlgorithm="SHA256", ChecksumSHA256=digest.b64,
+                ContentType="application/octet-stream", Metadata={"sha256": digest.hex},
+                **lock)
+        except ClientError as e:
+            if _code(e) in _CONDITION_FAILED:
+                raise _AlreadyStored() from e
+            if _code(e) in _BAD_DIGEST:
+                raise self._server_bad_digest(src, digest) from e
+            raise self._failed(e, f"storing {src.name}") from e
+        except BotoCoreError as e:
+            raise self._failed(e, f"storing {src.name}") from e
+        return _version(r)
+
+    def _put_multipart(self, src: Path, key: str, digest: Digest, size: int, lock: dict[str, Any]) -> str | None:
+        chunk = max(self.multipart_chunk, math.ceil(size / MAX_PARTS))
+        try:
+            up = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256",
+                ContentType="application/octet-stream", Metadata={"sha256": digest.hex},
+                **lock)
+        except (ClientError, BotoCoreError) as e:
+            raise self._failed(e, f"starting the upload of {src.name}") from e
+        upload_id = up["UploadId"]
+        try:
+            parts = self._send_parts(src, key, upload_id, chunk, digest, size)
+            return self._complete(src, key, digest, upload_id, parts)
+        except BaseException:
+            # Nothing of an aborted upload stays stored. If the abort itself fails, the parts are
+            # invisible and never become an object; a bucket lifecycle rule removes them.
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def _send_parts(self, src: Path, key: str, upload_id: str, chunk: int,
+                    digest: Digest, size: int) -> list[dict[str, Any]]:
+        whole = hashlib.sha256()
+        n = 0
+        parts: list[dict[str, Any]] = []
+        try:
+            with open(src, "rb") as f:
+                while n <= size:
+                    data = f.read(chunk)
+                    if not data:
+                        break
+                    whole.update(data)
+                    n += len(data)
+                    parts.append(self._send_part(src, key, upload_id, len(parts) + 1, data, digest))
+        except OSError as e:
+            raise self._read_failed(e, src) from e
+        got = Digest(whole.hexdigest())
+        if got != digest or n != size:
+            raise self._mismatch(src, got, n, digest, size)
+        return parts
+
+    def _send_part(self, src: Path, key: str, upload_id: str, number: int, data: bytes,
+                   digest: Digest) -> dict[str, Any]:
+        checksum = _b64(hashlib.sha256(data).digest())
+        doing = f"uploading part {number} of {src.name}"
+        try:
+            r = self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
+                ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+        except ClientError as e:
+            if _code(e) in _BAD_DIGEST:
+                raise self._server_bad_digest(src, digest) from e
+            raise self._failed(e, doing) from e
+        except BotoCoreError as e:
+            raise self._failed(e, doing) from e
+        return {"PartNumber": number, "ETag": r["ETag"], "ChecksumSHA256": checksum}
+
+    def _complete(self, src: Path, key: str, digest: Digest, upload_id: str,
+                  parts: list[dict[str, Any]]) -> str | None:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
+                                "MultipartUpload": {"Parts": parts}}
+        doing = f"completing the upload of {src.name}"
+        try:
+            try:
+                r = self.client.complete_multipart_upload(**args, IfNoneMatch="*")
+            except ClientError as e:
+                if _code(e) != "NotImplemented":
+                    raise
+                # A server without conditional completes: look once more, then complete plainly.
+                if self._head_key(key, digest) is not None:
+                    raise _AlreadyStored() from e
+                r = self.client.complete_multipart_upload(**args)
+        except ClientError as e:
+            if _code(e) in _CONDITION_FAILED:
+                raise _AlreadyStored() from e
+            if _code(e) in _BAD_DIGEST:
+                raise self._server_bad_digest(src, digest) from e
+            raise self._failed(e, doing) from e
+        except BotoCoreError as e:
+            raise self._failed(e, doing) from e
+        return _version(r)
+
+
+__all__ = ["S3Store"]
