@@ -167,7 +167,9 @@ class LocalStore:
                 if not k:
                     break
                 h.update(view[:k])
-                fo.write(view[:k])
+                done = 0
+                while done < k:  # a raw write may be short (e.g. a disk filling up): the next one raises
+                    done += fo.write(view[done:k])
                 n += k
             os.fsync(fo.fileno())
         return Digest(h.hexdigest()), n
