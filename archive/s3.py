@@ -236,8 +236,15 @@ class S3Store:
         return self._lock_enabled
 
     def _lock_args(self) -> dict[str, Any]:
-        if self.object_lock_days <= 0 or not self.lock_enabled():
+        if self.object_lock_days <= 0:
             return {}
+        if not self.lock_enabled():
+            # Config promises locked originals; storing them unlocked would break that promise silently.
+            raise ConfigError(
+                f"s3.object_lock_days is {self.object_lock_days}, but bucket {self.bucket} has no Object Lock, "
+                "so originals could not be locked; nothing was stored.",
+                "Use a bucket created with Object Lock enabled, or set s3.object_lock_days = 0 to store "
+                "without retention.")
         until = datetime.now(UTC) + timedelta(days=self.object_lock_days)
         return {"ObjectLockMode": self.object_lock_mode, "ObjectLockRetainUntilDate": until}
 

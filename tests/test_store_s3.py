@@ -293,15 +293,24 @@ def test_lock_status_is_asked_once_per_store(s3_server: S3Server, tmp_path: Path
     assert len(asked) == 1
 
 
-def test_no_retention_without_lock_days_or_without_a_lock_bucket(s3_server: S3Server,  # noqa: F811
-                                                                 tmp_path: Path) -> None:
+def test_no_retention_without_lock_days(s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
     src, digest = random_file(tmp_path, 5000)
-    lock_bucket = s3_server.make_bucket(object_lock=True)
-    plain_bucket = s3_server.make_bucket()
-    for bucket, days in [(lock_bucket, 0), (plain_bucket, 30)]:
-        stored = store_for(s3_server, bucket, object_lock_days=days).put_file(src, digest, 5000)
-        head = s3_server.client().head_object(Bucket=bucket, Key=stored.key)
-        assert "ObjectLockMode" not in head
+    bucket = s3_server.make_bucket(object_lock=True)
+    stored = store_for(s3_server, bucket, object_lock_days=0).put_file(src, digest, 5000)
+    head = s3_server.client().head_object(Bucket=bucket, Key=stored.key)
+    assert "ObjectLockMode" not in head
+
+
+def test_lock_days_on_a_bucket_without_object_lock_is_refused_not_stored_unlocked(
+        s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    from liuhen.errors import ConfigError
+
+    src, digest = random_file(tmp_path, 5000)
+    bucket = s3_server.make_bucket()
+    store = store_for(s3_server, bucket, object_lock_days=30)
+    with pytest.raises(ConfigError, match="has no Object Lock"):
+        store.put_file(src, digest, 5000)
+    assert s3_server.client().list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 
 
 def test_legal_hold_goes_on_and_off(s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
