@@ -172,11 +172,12 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
         result = export_bag(archive, list(args.evidence_id), Path(args.out))
     finally:
         archive.close()
-    out = {k: (str(v) if isinstance(v, Path) else v) for k, v in result.__dict__.items()}
     if args.json:
-        _print_json(out)
+        _print_json(result.to_dict())
     else:
-        print(f"Exported {len(result.evidence_ids)} evidence item(s) to the BagIt bag {result.bag}.")
+        print(f"Exported {len(result.evidence_ids)} evidence item(s), {result.files} files, to the BagIt bag "
+              f"{result.path}.\nCheck it without liuhen: see {result.path}/data/VERIFY.txt "
+              "(sha256sum -c manifest-sha256.txt; openssl pkeyutl -verify ...).")
     return EXIT_OK
 
 

@@ -137,3 +137,16 @@ def test_config_paths_resolve_against_the_config_file_and_env_overrides(tmp_path
     r = liuhen(cfg, "ingest", "--once", "--json", cwd=elsewhere,
                env={"LIUHEN_STATION__DOCK_ROOT": str(tmp_path / "nowhere")})
     assert r.returncode == 1 and "nowhere does not exist" in r.stderr
+
+
+def test_export_cli_makes_a_bag_that_bagit_validates(settings, make_clip, tmp_path):
+    import bagit
+
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    r = liuhen(settings.config_path, "export", str(row["evidence_id"]), "--out", str(tmp_path / "bag"))
+    assert r.returncode == 0, r.stderr
+    assert "VERIFY.txt" in r.stdout
+    bagit.Bag(str(tmp_path / "bag")).validate()
+    again = liuhen(settings.config_path, "export", str(row["evidence_id"]), "--out", str(tmp_path / "bag"), "--json")
+    assert again.returncode == 1 and json.loads(again.stdout)["code"]  # a non-empty target is refused
