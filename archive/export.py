@@ -32,7 +32,7 @@ from archive.models import Evidence, Station
 from archive.service import evidence_dict, find_evidence
 from hashing import digest as digesting
 from hashing import keys
-from hashing.custody import _iso as custody_time
+from hashing.custody import iso_utc as custody_time
 from hashing.digest import CHUNK, Digest
 from hashing.errors import BadSignature
 from hashing.models import CustodyCheckpoint, CustodyEvent

@@ -30,7 +30,8 @@ def canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _iso(t: dt.datetime) -> str:
+def iso_utc(t: dt.datetime) -> str:
+    """The exact text form of a time inside hashed and signed custody records."""
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -38,7 +39,7 @@ def event_hash(prev_hash: str, *, seq: int, at: dt.datetime, actor: str, action:
                evidence_id: int | None, object_sha256: str | None, outcome: str, tool: str,
                tool_version: str, detail: str) -> str:
     body = {
-        "seq": seq, "at": _iso(at), "actor": actor, "action": action, "evidence_id": evidence_id,
+        "seq": seq, "at": iso_utc(at), "actor": actor, "action": action, "evidence_id": evidence_id,
         "object_sha256": object_sha256, "outcome": outcome, "tool": tool,
         "tool_version": tool_version, "detail": detail,
     }
@@ -87,7 +88,7 @@ class CustodyLog:
 
     def _checkpoint(self, db: Session, head: CustodyHead, at: dt.datetime) -> CustodyCheckpoint:
         statement = canonical({"log": "liuhen custody", "seq": head.seq, "head_hash": head.hash,
-                               "at": _iso(at), "key_id": self.key.key_id}).decode()
+                               "at": iso_utc(at), "key_id": self.key.key_id}).decode()
         sig = base64.b64encode(self.key.sign(statement.encode())).decode()
         cp = CustodyCheckpoint(seq=head.seq, head_hash=head.hash, at=at, key_id=self.key.key_id,
                                public_key_pem=self.key.public_pem, statement=statement, signature=sig)
