@@ -37,7 +37,7 @@ class BayProgress:
         kind = event["event"]
         b = self.bays.setdefault(event["bay"], {"files": 0, "path": "", "done": 0, "size": 0, "t0": time.monotonic()})
         if kind == "file_started":
-            b.update(path=event["path"], done=0, size=event["size"], t0=time.monotonic())
+            b.update(path=event["path"], done=0, size=event["size"], t0=time.monotonic(), t1=None)
             if not self.tty:
                 print(f"[{event['bay']}] offloading {event['path']} ({human(event['size'])})", file=self.stream)
         elif kind == "progress":
@@ -45,6 +45,7 @@ class BayProgress:
         elif kind == "file_done":
             b["files"] += 1
             b["done"] = b["size"]
+            b["t1"] = time.monotonic()
             if not self.tty:
                 print(f"[{event['bay']}] {event['status']}: {event['path']}", file=self.stream)
         if self.tty and (kind != "progress" or time.monotonic() - self._last > 0.1):
@@ -56,9 +57,9 @@ class BayProgress:
         if self._drawn:
             out.write(f"\x1b[{self._drawn}F")
         for name, b in sorted(self.bays.items()):
-            secs = max(1e-6, time.monotonic() - b["t0"])
+            secs = max(1e-6, (b.get("t1") or time.monotonic()) - b["t0"])
             rate = human(b["done"] / secs) + "/s"
-            path = b["path"][-40:]
+            path = b["path"] if len(b["path"]) <= 40 else "…" + b["path"][-39:]
             out.write(f"\x1b[2K{name:<8} {bar(b['done'], b['size'])} {rate:>11}  {b['files']} 个文件  {path}\n")
         self._drawn = len(self.bays)
         out.flush()
