@@ -1,0 +1,39 @@
+"""The archive's HTTP API: ``create_app(archive)``; OpenAPI at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+import liuhen
+from api import errors, intake
+from api.deps import ArchiveDep
+from liuhen.runtime import Archive
+
+PREFIX = "/api/v1"
+
+
+def create_app(archive: Archive) -> FastAPI:
+    app = FastAPI(title="liuhen", version=liuhen.__version__,
+                  description="留痕 liuhen: evidence archive for law-enforcement body cameras.",
+                  openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
+    app.state.archive = archive
+    errors.install(app)
+    app.include_router(intake.router, prefix=f"{PREFIX}/intake")
+
+    @app.get(f"{PREFIX}/health", tags=["health"])
+    def health(archive: ArchiveDep) -> Any:
+        try:
+            with archive.engine.connect() as c:
+                c.execute(text("SELECT 1"))
+        except SQLAlchemyError as e:
+            return JSONResponse({"code": "database_unavailable",
+                                 "detail": f"The archive cannot reach its database: {type(e).__name__}. "
+                                           "Check that the database server is running."}, status_code=503)
+        return {"status": "ok", "version": liuhen.__version__}
+
+    return app

@@ -1,0 +1,119 @@
+"""Remote docking stations: enrolment tokens and key binding.
+
+An administrator enrols a station with ``add_station``, which prints a random token once and
+keeps only its SHA-256. The station presents the token on every intake call
+(``Authorization: Bearer``) and binds its Ed25519 key on its first ``register``; after that the
+archive refuses any other key for that station (``archive.service.register_station``).
+A station row enrolled but not yet registered has an empty ``public_key_pem`` and ``key_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from sqlalchemy import select, update
+
+import liuhen
+from archive.errors import IntakeRefused, StationNotEnrolled, TokenRefused
+from archive.models import Station
+from archive.service import TOOL, register_station
+from hashing import keys
+from liuhen.errors import LiuhenError
+from liuhen.runtime import Archive
+
+ADMIN_ACTOR = "admin:cli"
+UNBOUND = ""
+
+
+class StationIdInvalid(LiuhenError):
+    code = "station_id_invalid"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _check_id(station_id: str) -> None:
+    if not 1 <= len(station_id) <= 64 or any(c.isspace() or not c.isprintable() for c in station_id):
+        raise StationIdInvalid(f"{station_id!r} is not a usable station id.",
+                               "Use 1 to 64 printable characters without spaces, as in the station's "
+                               "config.toml ([station] id).")
+
+
+def add_station(archive: Archive, *, station_id: str) -> str:
+    """Enrol a remote station (or issue a new token for a known one); return the token, once.
+
+    Only the token's SHA-256 is stored. A new token replaces the old one at once; the station's
+    bound key, if any, is kept.
+    """
+    _check_id(station_id)
+    token = secrets.token_urlsafe(32)
+    with archive.sessions.begin() as db:
+        st = db.get(Station, station_id)
+        if st is None:
+            db.add(Station(id=station_id, public_key_pem=UNBOUND, key_id=UNBOUND, token_sha256=token_hash(token)))
+            action = "station_enrolled"
+        else:
+            st.token_sha256 = token_hash(token)
+            action = "station_token_reissued"
+        archive.custody.record(db, actor=ADMIN_ACTOR, action=action, tool=TOOL, tool_version=liuhen.__version__,
+                               detail={"station_id": station_id, "token": "sha256 only"})
+    return token
+
+
+def authenticate(archive: Archive, token: str | None) -> str:
+    """The id of the station holding ``token``; ``TokenRefused`` if there is none.
+
+    Every issued token's hash is compared in constant time, with no early exit.
+    """
+    if not token:
+        raise TokenRefused("The request carries no station token.",
+                           "Put the token printed by `liuhen stations add STATION` in the station's "
+                           "config.toml ([station] token = ...) and restart the station.")
+    want = token_hash(token)
+    with archive.sessions() as db:
+        rows = db.execute(select(Station.id, Station.token_sha256)
+                          .where(Station.token_sha256.is_not(None))).all()
+    found: str | None = None
+    for station_id, have in rows:
+        if hmac.compare_digest(want, have) and found is None:
+            found = station_id
+    if found is None:
+        raise TokenRefused("The station token is not one this archive issued (or it was replaced).",
+                           "Ask the archive administrator to run `liuhen stations add STATION` and put "
+                           "the new token in the station's config.toml ([station] token = ...).")
+    return found
+
+
+def bind_key(archive: Archive, *, station_id: str, public_pem: str) -> None:
+    """Bind the station's key on first use; refuse a different key later (``IntakeRefused``)."""
+    try:
+        kid = keys.key_id_of(public_pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+        raise IntakeRefused(f"Station {station_id} sent a public key that is not a PEM public key.",
+                            "Upgrade or reinstall the station software; its key file may be damaged.") from e
+    with archive.sessions.begin() as db:
+        bound = db.execute(update(Station)
+                           .where(Station.id == station_id, Station.key_id == UNBOUND)
+                           .values(public_key_pem=public_pem, key_id=kid))
+        if bound.rowcount == 1:
+            archive.custody.record(db, actor=f"station:{station_id}", action="station_registered",
+                                   tool=TOOL, tool_version=liuhen.__version__,
+                                   detail={"station_id": station_id, "key_id": kid})
+            return
+    register_station(archive, station_id=station_id, public_pem=public_pem)
+
+
+def bound_station(archive: Archive, *, station_id: str) -> Station:
+    """The station's row, which must already hold its key (else ``StationNotEnrolled``)."""
+    with archive.sessions() as db:
+        st = db.get(Station, station_id)
+        if st is None or st.key_id == UNBOUND:
+            raise StationNotEnrolled(f"Station {station_id} has not presented its signing key to the archive yet.",
+                                     "Start the station once while the archive is reachable: it registers its "
+                                     "key first, then offloads.")
+        db.expunge(st)
+        return st

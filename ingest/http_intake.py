@@ -1,0 +1,186 @@
+"""``HttpIntake``: the ``Intake`` of a station that offloads to a remote archive over HTTP.
+
+It speaks ``/api/v1/intake`` (``api/intake.py``): open the upload (the archive checks the
+signature before any byte is sent), ask how many bytes it already holds, send the rest in
+offset-checked chunks, then ask it to complete. A dropped connection is resumed from the
+archive's offset after a short backoff, so accepted bytes are never sent twice. The archive's
+``{"code", "detail"}`` errors come back as the same ``LiuhenError`` classes the in-process
+``LocalIntake`` raises, so the station cannot tell the two apart; an archive that cannot be
+reached is ``ArchiveUnreachable``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+import liuhen
+from archive.errors import (
+    DigestMismatch,
+    IntakeRefused,
+    ObjectMissing,
+    StationMismatch,
+    StationNotEnrolled,
+    StoreError,
+    StoreFull,
+    TokenRefused,
+    UploadConflict,
+)
+from archive.service import Receipt
+from hashing.errors import BadSignature
+from ingest.errors import ArchiveUnreachable, StationError
+from ingest.manifest import Manifest, ManifestInvalid
+from liuhen.errors import ConfigError, LiuhenError, NotFound
+
+PREFIX = "/api/v1/intake"
+_KNOWN: dict[str, type[LiuhenError]] = {
+    cls.code: cls
+    for cls in (IntakeRefused, DigestMismatch, StoreError, StoreFull, ObjectMissing, TokenRefused,
+                StationMismatch, StationNotEnrolled, ManifestInvalid, BadSignature, NotFound, ConfigError)
+}
+
+
+def _receipt(data: dict[str, Any]) -> Receipt:
+    return Receipt(**{f.name: data[f.name] for f in dataclasses.fields(Receipt) if f.name in data})
+
+
+class _Retry(Exception):
+    """The upload vanished or is busy on the archive: start again from its offset."""
+
+
+class HttpIntake:
+    def __init__(self, base_url: str, token: str, *, chunk_bytes: int = 8 * 1024 * 1024,
+                 timeout: float = 60.0, complete_timeout: float = 1800.0, retries: int = 5, backoff: float = 0.5,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.chunk_bytes = chunk_bytes
+        self.timeout = timeout
+        self.complete_timeout = complete_timeout  # the archive re-hashes (and may copy) the whole file
+        self.retries = retries
+        self.backoff = backoff
+        self.client = httpx.Client(
+            base_url=self.base_url, transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Authorization": f"Bearer {token}", "User-Agent": f"liuhen-station/{liuhen.__version__}"})
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ Intake
+
+    def register(self, *, station_id: str, public_pem: str) -> None:
+        self._retrying(lambda: self._call("POST", "/register",
+                                          json={"station_id": station_id, "public_key_pem": public_pem}))
+
+    def release(self, *, station_id: str, manifest_id: str, action: str) -> None:
+        self._retrying(lambda: self._call("POST", "/release", json={"station_id": station_id,
+                                                                    "manifest_id": manifest_id, "action": action}))
+
+    def submit(self, *, manifest: bytes, signature: bytes, path: Path) -> Receipt:
+        m = Manifest.parse(manifest)
+        try:
+            local = path.stat().st_size
+        except FileNotFoundError:
+            raise DigestMismatch(f"The staged copy of {m.original_path} is missing; it was not sent.",
+                                 "It is copied again from the recorder on the next offload.") from None
+        if local != m.size:
+            raise DigestMismatch(f"The staged copy of {m.original_path} has {local} bytes, not the {m.size} its "
+                                 "manifest promises; it was not sent.", "Offload the file again from the recorder.")
+        body = {"manifest_b64": base64.b64encode(manifest).decode(),
+                "signature_b64": base64.b64encode(signature).decode()}
+        failures = 0
+        while True:
+            try:
+                up = self._call("POST", "/uploads", json=body).json()
+                if up.get("receipt"):
+                    return _receipt(up["receipt"])
+                uid = up["upload_id"]
+                offset = self.offset(uid)
+                with open(path, "rb") as f:
+                    while offset < m.size:
+                        f.seek(offset)
+                        chunk = f.read(min(self.chunk_bytes, m.size - offset))
+                        if not chunk:
+                            raise DigestMismatch(f"The staged copy of {m.original_path} ended at byte {offset} "
+                                                 f"while being sent.", "Offload the file again from the recorder.")
+                        offset = self._patch(uid, offset, chunk)
+                        failures = 0
+                done = self._call("POST", f"/uploads/{uid}/complete",
+                                  timeout=httpx.Timeout(self.timeout, read=self.complete_timeout))
+                return _receipt(done.json())
+            except (httpx.TransportError, _Retry) as e:
+                failures += 1
+                if failures > self.retries:
+                    raise self._unreachable(e) from e
+                time.sleep(self.backoff * 2 ** (failures - 1))
+            except OSError as e:
+                raise StationError(f"Reading the staged copy of {m.original_path} failed: {e.strerror}.",
+                                         "The file stays staged and is sent on the next offload.") from e
+
+    # ------------------------------------------------------------------ protocol
+
+    def offset(self, upload_id: str) -> int:
+        """How many bytes of the upload the archive holds (``HEAD``, header ``Upload-Offset``)."""
+        r = self._call("HEAD", f"/uploads/{upload_id}")
+        return int(r.headers["Upload-Offset"])
+
+    def _patch(self, upload_id: str, offset: int, chunk: bytes) -> int:
+        r = self._call("PATCH", f"/uploads/{upload_id}", content=chunk,
+                       headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+        return int(r.headers["Upload-Offset"])
+
+    def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        r = self.client.request(method, PREFIX + path, **kw)
+        if r.is_success:
+            return r
+        raise self._error(r)
+
+    def _retrying(self, fn: Any) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return fn()
+            except (httpx.TransportError, _Retry) as e:
+                if attempt == self.retries:
+                    raise self._unreachable(e) from e
+                time.sleep(self.backoff * 2 ** attempt)
+
+    def _error(self, r: httpx.Response) -> Exception:
+        if r.request.method == "HEAD":
+            # A HEAD answer carries no body: ask again with GET to learn what went wrong.
+            again = self.client.get(r.request.url)
+            return _Retry("the upload changed meanwhile") if again.is_success else self._error(again)
+        try:
+            data = r.json()
+            code, detail = str(data["code"]), str(data["detail"])
+        except (ValueError, KeyError, TypeError):
+            return ArchiveUnreachable(
+                f"The archive at {self.base_url} answered HTTP {r.status_code} {r.reason_phrase} without an "
+                "archive error. The files stay safely on the station and will be sent when it answers properly.",
+                "Check [station] archive_url in the station's config.toml (it should be the archive's base "
+                "address, e.g. http://archive:8000) and any proxy in between.")
+        if code == UploadConflict.code or (code == NotFound.code and "/uploads/" in r.request.url.path):
+            return _Retry(detail)
+        cls = _KNOWN.get(code)
+        if cls is None:
+            err = LiuhenError(detail)
+            err.code = code
+            return err
+        return cls(detail)
+
+    def _unreachable(self, e: Exception) -> ArchiveUnreachable:
+        why = str(e) or type(e).__name__
+        return ArchiveUnreachable(
+            f"The archive at {self.base_url} cannot be reached: {why}. The files stay safely on the station and "
+            "will be sent when it is back.",
+            "Check the network cable and that the archive is running; the station retries on the next offload.")
