@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,11 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._lock = threading.Lock()  # the station stages in one thread and sends in another
+
+    def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
 
     def close(self) -> None:
         self.db.close()
@@ -81,30 +87,30 @@ class Ledger:
     _COLS = "recorder, path_hex, size, mtime_ns, fingerprint, bay, state, manifest_id, sha256, evidence_id, status, reason, updated_at"
 
     def get(self, key: FileKey) -> Entry | None:
-        row = self.db.execute(f"SELECT {self._COLS} FROM files WHERE recorder=? AND path_hex=? AND size=? AND mtime_ns=? AND fingerprint=?",
-                              (key.recorder, key.path_hex, key.size, key.mtime_ns, key.fingerprint)).fetchone()
-        return self._entry(row) if row else None
+        rows = self._run(f"SELECT {self._COLS} FROM files WHERE recorder=? AND path_hex=? AND size=? AND mtime_ns=? "
+                         "AND fingerprint=?", (key.recorder, key.path_hex, key.size, key.mtime_ns, key.fingerprint))
+        return self._entry(rows[0]) if rows else None
 
     def by_state(self, state: str) -> list[Entry]:
-        rows = self.db.execute(f"SELECT {self._COLS} FROM files WHERE state=? ORDER BY updated_at", (state,)).fetchall()
+        rows = self._run(f"SELECT {self._COLS} FROM files WHERE state=? ORDER BY updated_at", (state,))
         return [self._entry(r) for r in rows]
 
     def manifest_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT manifest_id FROM files")}
+        return {r[0] for r in self._run("SELECT manifest_id FROM files")}
 
     def staged(self, key: FileKey, *, bay: str, manifest_id: str, sha256: str) -> None:
-        self.db.execute(
+        self._run(
             "INSERT INTO files (recorder, path_hex, size, mtime_ns, fingerprint, bay, state, manifest_id, sha256,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, 'staged', ?, ?, ?)",
             (key.recorder, key.path_hex, key.size, key.mtime_ns, key.fingerprint, bay, manifest_id, sha256, _now()))
 
     def acked(self, manifest_id: str, *, evidence_id: int, status: str, reason: str | None) -> None:
-        self.db.execute("UPDATE files SET state='acked', evidence_id=?, status=?, reason=?, updated_at=? "
+        self._run("UPDATE files SET state='acked', evidence_id=?, status=?, reason=?, updated_at=? "
                         "WHERE manifest_id=?", (evidence_id, status, reason, _now(), manifest_id))
 
     def released(self, manifest_id: str) -> None:
-        self.db.execute("UPDATE files SET state='released', updated_at=? WHERE manifest_id=?", (_now(), manifest_id))
+        self._run("UPDATE files SET state='released', updated_at=? WHERE manifest_id=?", (_now(), manifest_id))
 
     def forget_staged(self, manifest_id: str) -> None:
         """Drop a staged entry whose file the archive refused for good (it stays on the recorder)."""
-        self.db.execute("DELETE FROM files WHERE manifest_id=? AND state='staged'", (manifest_id,))
+        self._run("DELETE FROM files WHERE manifest_id=? AND state='staged'", (manifest_id,))

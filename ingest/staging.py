@@ -22,6 +22,27 @@ from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
 
 Progress = Callable[[int], None]
 
+_SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
+
+
+def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux sync_file_range(2): start writing a range back now, so the disk works while we
+    read the next chunk instead of all at the final fsync. Missing elsewhere: then None."""
+    try:
+        import ctypes
+        import ctypes.util
+
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+        fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+        fn.restype = ctypes.c_int
+        return fn  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_sync_file_range = _load_sync_file_range()
+
 
 def open_recorder_file(path: bytes, size: int, mtime_ns: int, display: str) -> int:
     """Open without following links and without blocking; insist on the same regular file."""
@@ -107,6 +128,8 @@ def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", displa
     failure: list[OSError] = []
 
     def writer() -> None:
+        pos = offset
+        flushed: list[tuple[int, int]] = []
         while True:
             item = full.get()
             if item is None:
@@ -118,10 +141,21 @@ def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", displa
                     while view:
                         n = os.write(out, view)
                         view = view[n:]
+                    if _sync_file_range is not None:
+                        # start writeback of this chunk; wait for the one two chunks back, so
+                        # reading, hashing and the disk's writing overlap with bounded dirty pages
+                        _sync_file_range(out, pos, k, _SFR_WRITE)
+                        flushed.append((pos, k))
+                        if len(flushed) > 2:
+                            p0, k0 = flushed.pop(0)
+                            _sync_file_range(out, p0, k0, _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER)
+                    pos += k
                 except OSError as e:
                     failure.append(e)
             free.put(buf)
 
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(src, offset, 0, os.POSIX_FADV_SEQUENTIAL)
     t = threading.Thread(target=writer, name="staging-writer", daemon=True)
     t.start()
     done = offset

@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -139,56 +140,104 @@ class Station:
     # ------------------------------------------------------------------ one pass
 
     def offload_once(self, dock_root: Path, *, unstable_timeout: float = 120.0) -> list[FileResult]:
-        """Offload everything docked now; return when every file is archived or answered."""
-        results = list(self.recover())
+        """Offload everything docked now; return when every file is archived or answered.
+
+        Staging (copy + hash + sign, in this thread) and sending (the archive's re-hash, store and
+        commit, in a sender thread) overlap: file N is sent while file N+1 is copied. Each file's
+        state machine is the same as in ``offload_file``, so a crash anywhere is recovered alike.
+        """
+        results: list[FileResult | tuple[Future[FileResult], Entry]] = list(self.recover())
         done: set[tuple[str, bytes]] = set()
         seen: dict[tuple[str, bytes], tuple[int, int, float]] = {}
         started = time.monotonic()
-        while True:
-            waiting = False
-            for bay, bay_path in list_bays(dock_root):
-                for item in scan_bay(bay, bay_path):
-                    ident = (item.bay, item.rel)
-                    if ident in done:
-                        continue
-                    if isinstance(item, Refusal):
-                        done.add(ident)
-                        results.append(self.refusal_result(item))
-                        continue
-                    now = time.monotonic()
-                    prev = seen.get(ident)
-                    if prev is None or prev[:2] != (item.size, item.mtime_ns):
-                        seen[ident] = (item.size, item.mtime_ns, now)
-                        waiting = True
-                        continue
-                    if now - prev[2] < self.settings.stable_seconds:
-                        waiting = True
-                        continue
-                    done.add(ident)
-                    try:
-                        r = self.offload_file(item)
-                        if r is not None:
-                            results.append(r)
-                    except (StagingFull, StoreFull) as e:
-                        results.append(self._result(item, "refused", reason=e.diagnostics()))
-                        raise IngestHalted(e, results) from e
-            if not waiting:
-                return results
-            if time.monotonic() - started > unstable_timeout:
-                for (bay, rel), _ in seen.items():
-                    if (bay, rel) not in done:
-                        done.add((bay, rel))
-                        results.append(FileResult(
-                            bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(bay, rel),
-                            reason=f"the file was still being written after {unstable_timeout:.0f} s; "
-                                   "run the offload again once the recorder has finished writing"))
-                return results
-            time.sleep(self.settings.poll_seconds)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-send") as sender:
+            inflight: list[Future[FileResult]] = []
+            try:
+                while True:
+                    waiting = False
+                    for bay, bay_path in list_bays(dock_root):
+                        for item in scan_bay(bay, bay_path):
+                            ident = (item.bay, item.rel)
+                            if ident in done:
+                                continue
+                            if isinstance(item, Refusal):
+                                done.add(ident)
+                                results.append(self.refusal_result(item))
+                                continue
+                            now = time.monotonic()
+                            prev = seen.get(ident)
+                            if prev is None or prev[:2] != (item.size, item.mtime_ns):
+                                seen[ident] = (item.size, item.mtime_ns, now)
+                                waiting = True
+                                continue
+                            if now - prev[2] < self.settings.stable_seconds:
+                                waiting = True
+                                continue
+                            done.add(ident)
+                            for f in [f for f in inflight if f.done()]:
+                                f.result()  # a full store halts intake here, before staging more
+                                inflight.remove(f)
+                            try:
+                                staged = self.stage(item)
+                            except StagingFull as e:
+                                results.append(self._result(item, "refused", reason=e.diagnostics()))
+                                raise
+                            if isinstance(staged, Entry):
+                                while len(inflight) >= 2:
+                                    inflight.pop(0).result()
+                                fut = sender.submit(self._send, staged)
+                                inflight.append(fut)
+                                results.append((fut, staged))
+                            elif staged is not None:
+                                results.append(staged)
+                    if not waiting:
+                        break
+                    if time.monotonic() - started > unstable_timeout:
+                        for (bay, rel), _ in seen.items():
+                            if (bay, rel) not in done:
+                                done.add((bay, rel))
+                                results.append(FileResult(
+                                    bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(bay, rel),
+                                    reason=f"the file was still being written after {unstable_timeout:.0f} s; "
+                                           "run the offload again once the recorder has finished writing"))
+                        break
+                    time.sleep(self.settings.poll_seconds)
+                return self._resolve(results)
+            except (StagingFull, StoreFull) as e:
+                raise IngestHalted(e, self._resolve(results, halted=True)) from e
+
+    def _resolve(self, results: list[FileResult | tuple[Future[FileResult], Entry]],
+                 halted: bool = False) -> list[FileResult]:
+        out = []
+        for r in results:
+            if isinstance(r, tuple):
+                fut, e = r
+                try:
+                    r = fut.result()
+                except (StagingFull, StoreFull) as err:
+                    if not halted:
+                        raise
+                    r = FileResult(e.bay, f"{e.bay}/{display_path(bytes.fromhex(e.key.path_hex))[0]}", "queued",
+                                   path_hex=self._hex(e.bay, bytes.fromhex(e.key.path_hex)), sha256=e.sha256,
+                                   size=e.key.size, reason=f"{err.diagnostics()} The file is kept staged on the "
+                                   "station and sent on the next offload.")
+            out.append(r)
+        return out
 
     # ------------------------------------------------------------------ one file
 
     def offload_file(self, c: Candidate) -> FileResult | None:
         """Offload one stable file; None if this run already reported it (re-sent by ``recover``)."""
+        staged = self.stage(c)
+        if isinstance(staged, Entry):
+            return self._send(staged)
+        return staged
+
+    def stage(self, c: Candidate) -> Entry | FileResult | None:
+        """Copy, hash, sign and record one file as staged (the durable half of an offload).
+
+        Returns the ledger entry to send, or a final answer for this file (refused, interrupted,
+        already offloaded), or None if this run already reported it."""
         display = f"{c.bay}/{c.display}"
         try:
             fd = open_recorder_file(c.abs, c.size, c.mtime_ns, display)
@@ -249,7 +298,7 @@ class Station:
         self.ledger.staged(key, bay=c.bay, manifest_id=m.manifest_id, sha256=digest.hex)
         entry = self.ledger.get(key)
         assert entry is not None
-        return self._send(entry, display=display)
+        return entry
 
     # ------------------------------------------------------------------ talking to the archive
 

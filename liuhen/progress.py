@@ -7,6 +7,7 @@ it prints one line when a file starts and when it is done, never a flood.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -32,8 +33,13 @@ class BayProgress:
         self.bays: dict[str, dict[str, Any]] = {}
         self._drawn = 0
         self._last = 0.0
+        self._lock = threading.Lock()  # events come from the copying and the sending thread
 
     def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: dict[str, Any]) -> None:
         kind = event["event"]
         b = self.bays.setdefault(event["bay"], {"files": 0, "path": "", "done": 0, "size": 0, "t0": time.monotonic()})
         if kind == "file_started":

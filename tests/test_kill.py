@@ -74,16 +74,25 @@ def test_kill_9_at_many_points_loses_and_duplicates_nothing(settings, make_clip)
 
     def dock_more() -> None:
         nonlocal serial
-        for _ in range(2):
+        for _ in range(3):
             serial += 1
             bay = f"bay{rng.randint(1, 3)}"
             name = f"{bay}/DSJ-{bay[-1]}00_000123_202611230{serial // 60 % 10}{serial % 60:02d}00_{serial:04d}.MP4"
             if rng.random() < 0.3:
                 docked.append(put(dock, name, rng.choice(clips)))  # the same recording again: a duplicate
             else:
-                docked.append(put(dock, name, rng.randbytes(rng.randint(2, 12) << 20)))
+                docked.append(put(dock, name, rng.randbytes(rng.randint(4, 24) << 20)))
 
     dock_more()
+    # how long a run takes before it starts on the dock (start-up, recovery, stability wait):
+    # kills are aimed at the work that follows it
+    first = _start(cfg, dock)
+    first.communicate(timeout=300)
+    assert first.returncode == 0
+    t = time.monotonic()
+    idle = _start(cfg, dock)
+    idle.communicate(timeout=300)
+    startup = time.monotonic() - t
     interrupted = 0
     seen_phases: Counter[str] = Counter()
     for _ in range(KILLS * 3):
@@ -91,7 +100,7 @@ def test_kill_9_at_many_points_loses_and_duplicates_nothing(settings, make_clip)
             break
         dock_more()
         p = _start(cfg, dock)
-        time.sleep(rng.uniform(0.4, 2.2))
+        time.sleep(max(0.05, startup + rng.uniform(-0.3, 0.8)))
         if p.poll() is None:
             p.send_signal(signal.SIGKILL)
             interrupted += 1
