@@ -122,7 +122,7 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, chunk: in
 def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", display: str, part: Path,
           chunk: int, progress: Progress | None) -> None:
     free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(4):
+    for _ in range(6):
         free.put(bytearray(chunk))
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[OSError] = []
@@ -154,33 +154,55 @@ def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", displa
                     failure.append(e)
             free.put(buf)
 
+    read: queue.Queue[tuple[bytearray, int] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    def reader() -> None:
+        """Read ahead from the recorder, so its I/O overlaps hashing (the GIL is free in both)."""
+        pos = offset
+        while pos < size and not stop.is_set():
+            buf = free.get()
+            if stop.is_set():
+                return
+            want = min(chunk, size - pos)
+            try:
+                k = os.preadv(src, [memoryview(buf)[:want]], pos)
+            except OSError as e:
+                read.put(RecorderGone(
+                    f"Reading {display} failed at byte {pos} of {size}: {e.strerror} (recorder unplugged?).",
+                    f"Dock the recorder again; the copy resumes from byte {pos}."))
+                return
+            if k == 0:
+                read.put(RecorderGone(f"{display} ended at byte {pos}, short of its {size} bytes "
+                                      "(recorder unplugged?).", "Dock the recorder again; the copy resumes where "
+                                      "it stopped."))
+                return
+            read.put((buf, k))
+            pos += k
+
     if hasattr(os, "posix_fadvise"):
         os.posix_fadvise(src, offset, 0, os.POSIX_FADV_SEQUENTIAL)
-    t = threading.Thread(target=writer, name="staging-writer", daemon=True)
-    t.start()
+    tw = threading.Thread(target=writer, name="staging-writer", daemon=True)
+    tr = threading.Thread(target=reader, name="staging-reader", daemon=True)
+    tw.start()
+    tr.start()
     done = offset
     try:
         while done < size and not failure:
-            buf = free.get()
-            want = min(chunk, size - done)
-            try:
-                k = os.preadv(src, [memoryview(buf)[:want]], done)
-            except OSError as e:
-                free.put(buf)
-                raise RecorderGone(
-                    f"Reading {display} failed at byte {done} of {size}: {e.strerror} (recorder unplugged?).",
-                    f"Dock the recorder again; the copy resumes from byte {done}.") from e
-            if k == 0:
-                free.put(buf)
-                raise RecorderGone(f"{display} ended at byte {done}, short of its {size} bytes (recorder unplugged?).",
-                                   "Dock the recorder again; the copy resumes where it stopped.")
+            item = read.get()
+            if isinstance(item, BaseException):
+                raise item
+            buf, k = item
             h.update(memoryview(buf)[:k])
             full.put((buf, k))
             done += k
             if progress:
                 progress(done)
     finally:
+        stop.set()
+        free.put(bytearray(0))  # wake the reader if it waits for a buffer
         full.put(None)
-        t.join()
+        tw.join()
+        tr.join()
     if failure:
         raise _full(failure[0], part.parent, display) from failure[0]
