@@ -144,7 +144,7 @@ def test_a_file_that_never_settles_is_refused_without_hanging(settings, archive)
 
 def test_recorder_unplugged_mid_copy_resumes_when_it_returns(settings, archive):
     dock = settings.station.dock_root
-    data = os.urandom(24 * 1024 * 1024)
+    data = os.urandom(64 * 1024 * 1024)  # larger than the read-ahead, so the unplug hits a read
     f = put(dock, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", data)
     path = os.fsencode(dock) + b"/" + f.rel
     st = os.stat(path)
