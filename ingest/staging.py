@@ -80,10 +80,17 @@ def _full(e: OSError, where: Path, display: str) -> StationError:
                         "Check the station's disk, then offload again; the file is still on the recorder.")
 
 
-def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, chunk: int = CHUNK,
+def buffers(chunk: int = CHUNK, n: int = 6) -> list[bytearray]:
+    """The copy's ring of buffers; a station keeps one and reuses it for every file."""
+    return [bytearray(chunk) for _ in range(n)]
+
+
+def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, ring: list[bytearray] | None = None,
                   progress: Progress | None = None) -> Digest:
     """Append the recorder file's bytes to ``part`` (resuming after what it holds) and return
     the SHA-256 of the whole file. ``part`` is fsynced before returning."""
+    ring = ring or buffers()
+    chunk = len(ring[0])
     h = hashlib.sha256()
     offset = 0
     try:
@@ -109,7 +116,7 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, chunk: in
         os.lseek(out, offset, os.SEEK_SET)
         if progress and offset:
             progress(offset)
-        _pipe(src_fd, out, offset, size, h, display, part, chunk, progress)
+        _pipe(src_fd, out, offset, size, h, display, part, ring, progress)
         try:
             os.fsync(out)
         except OSError as e:
@@ -120,10 +127,11 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, chunk: in
 
 
 def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", display: str, part: Path,
-          chunk: int, progress: Progress | None) -> None:
+          ring: list[bytearray], progress: Progress | None) -> None:
+    chunk = len(ring[0])
     free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(6):
-        free.put(bytearray(chunk))
+    for b in ring:
+        free.put(b)
     full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
     failure: list[OSError] = []
 

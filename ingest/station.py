@@ -31,6 +31,7 @@ from ingest.layouts import Recogniser
 from ingest.ledger import Entry, FileKey, Ledger
 from ingest.manifest import Manifest, display_path
 from ingest.scan import Candidate, Refusal, list_bays, scan_bay
+from ingest.staging import buffers as staging_buffers
 from ingest.staging import copy_and_hash, open_recorder_file
 from liuhen.config import StationSettings
 from liuhen.errors import LiuhenError
@@ -106,6 +107,7 @@ class Station:
         self.staging = settings.staging_path
         (self.staging / "partial").mkdir(parents=True, exist_ok=True)
         self._registered = False
+        self._ring = staging_buffers(settings.chunk_mb << 20)  # reused by every copy (one at a time)
         self._answered: set[str] = set()  # manifests already reported in this run (by recover)
 
     def close(self) -> None:
@@ -256,7 +258,7 @@ class Station:
             self.listener({"event": "file_started", "bay": c.bay, "path": display, "size": c.size})
             part = self.staging / "partial" / (hashlib.sha256(repr(key).encode()).hexdigest()[:32] + ".part")
             try:
-                digest = copy_and_hash(fd, part, c.size, display, chunk=self.settings.chunk_mb << 20,
+                digest = copy_and_hash(fd, part, c.size, display, ring=self._ring,
                                        progress=lambda n: self.listener(
                                            {"event": "progress", "bay": c.bay, "path": display,
                                             "done": n, "size": c.size}))
