@@ -108,7 +108,8 @@ class Station:
         (self.staging / "partial").mkdir(parents=True, exist_ok=True)
         self._registered = False
         self._ring = staging_buffers(settings.chunk_mb << 20)  # reused by every copy (one at a time)
-        self._answered: set[str] = set()  # manifests already reported in this run (by recover)
+        self._answered: set[str] = set()
+        self._offline: LiuhenError | None = None  # why the archive could not be reached this run  # manifests already reported in this run (by recover)
 
     def close(self) -> None:
         self.ledger.close()
@@ -120,9 +121,18 @@ class Station:
             self.intake.register(station_id=self.settings.id, public_pem=self.key.public_pem)
             self._registered = True
 
+    def _try_register(self) -> None:
+        """Register if the archive answers; if it does not, keep staging (the station works offline)."""
+        try:
+            self.register()
+        except IntakeRefused:
+            raise
+        except LiuhenError as e:
+            self._offline = e
+
     def recover(self) -> list[FileResult]:
         """Finish what a previous run left: re-send staged files, release acknowledged ones."""
-        self.register()
+        self._try_register()
         known = self.ledger.manifest_ids()
         for d in self.staging.iterdir():
             if d.name != "partial" and d.name not in known:
@@ -316,6 +326,10 @@ class Station:
         body = (d / "manifest.json").read_bytes()
         sig = (d / "manifest.sig").read_bytes()
         m = Manifest.parse(body)
+        if self._offline is not None:
+            return FileResult(status="queued", reason=f"{self._offline.diagnostics()} The file is kept on the "
+                              "station and sent on the next offload.", device_id=m.device_id,
+                              officer_id=m.officer_id, **base)  # type: ignore[arg-type]
         try:
             receipt = self.intake.submit(manifest=body, signature=sig, path=d / "data")
         except IntakeRefused as err:
