@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
 from api import errors, intake
+from archive.uploads import sweep_abandoned
 from api.deps import ArchiveDep
 from liuhen.runtime import Archive
 
@@ -22,6 +23,7 @@ def create_app(archive: Archive) -> FastAPI:
                   description="留痕 liuhen: evidence archive for law-enforcement body cameras.",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
     app.state.archive = archive
+    sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
     errors.install(app)
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
 

@@ -71,7 +71,7 @@ def register_station(archive: Archive, *, station_id: str, public_pem: str,
         return st
 
 
-def _check_signature(db: Session, m: Manifest, manifest_bytes: bytes, signature: bytes) -> Station:
+def check_signature(db: Session, m: Manifest, manifest_bytes: bytes, signature: bytes) -> Station:
     st = db.get(Station, m.station_id)
     if st is None:
         raise IntakeRefused(f"Station {m.station_id} is not registered with this archive.",
@@ -101,7 +101,7 @@ def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: 
     """Take one offloaded file into the archive; return only once it is durable and recorded."""
     m = Manifest.parse(manifest_bytes)
     with archive.sessions.begin() as db:
-        _check_signature(db, m, manifest_bytes, signature)
+        check_signature(db, m, manifest_bytes, signature)
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
             return _receipt(prior, prior.evidence)
@@ -137,7 +137,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
             return _receipt(prior, prior.evidence)
-        st = _check_signature(db, m, manifest_bytes, signature)
+        st = check_signature(db, m, manifest_bytes, signature)
         st.last_seen_at = utcnow()
         ev = db.execute(select(Evidence).where(Evidence.sha256 == m.sha256)
                         .options(selectinload(Evidence.sightings))).scalar_one_or_none()

@@ -35,7 +35,7 @@ from archive.errors import (
     UploadConflict,
 )
 from archive.models import Sighting
-from archive.service import Receipt, _check_signature, receive
+from archive.service import Receipt, check_signature, receive
 from archive.stations import bound_station
 from ingest.manifest import Manifest
 from liuhen.errors import NotFound
@@ -163,7 +163,7 @@ def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, sig
     _own(m, station_id)
     bound_station(archive, station_id=station_id)
     with archive.sessions() as db:
-        _check_signature(db, m, manifest_bytes, signature)
+        check_signature(db, m, manifest_bytes, signature)
     upload_id = upload_id_for(station_id, m.manifest_id)
     folder = _root(archive) / upload_id
 
@@ -309,3 +309,26 @@ def complete(archive: Archive, *, station_id: str, upload_id: str) -> Receipt:
         return receipt
     finally:
         os.close(fd)
+
+
+def sweep_abandoned(archive: Archive, *, older_than_s: float = 7 * 86400) -> int:
+    """Remove uploads no station has touched for ``older_than_s`` (default a week).
+
+    Safe: an upload is only ever a copy of what the station still holds staged and signed; a
+    station that comes back later simply opens the upload again and sends it from the start.
+    """
+    import time
+
+    root = _root(archive)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for d in root.iterdir():
+        if not _ID.match(d.name) or not d.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in d.iterdir()), default=d.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed

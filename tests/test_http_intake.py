@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import os
 import shutil
 import socket
 import threading
@@ -394,3 +395,17 @@ def test_health_and_openapi_are_published(server: str) -> None:
             "/api/v1/intake/uploads/{upload_id}/complete", "/api/v1/intake/register",
             "/api/v1/intake/release"} <= set(spec["paths"])
     assert httpx.get(f"{server}/api/v1/docs").status_code == 200
+
+
+def test_abandoned_uploads_are_swept_and_fresh_ones_kept(archive):
+    from archive.uploads import sweep_abandoned
+
+    root = archive.settings.archive.upload_path
+    old, fresh = root / ("a" * 32), root / ("b" * 32)
+    for d in (old, fresh):
+        d.mkdir(parents=True)
+        (d / "data").write_bytes(b"partial")
+    week_ago = time.time() - 8 * 86400
+    os.utime(old / "data", (week_ago, week_ago))
+    assert sweep_abandoned(archive) == 1
+    assert not old.exists() and fresh.exists()
