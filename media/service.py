@@ -1,0 +1,205 @@
+"""Media jobs: ``probe`` then ``render`` for every original, as idempotent functions of a job.
+
+probe   ffprobe the original → duration, streams, rotation, creation time (the container's
+        time wins over the file name's), GPS track from sidecars → evidence row; enqueue render.
+render  proxy for the browser (remux when the source is already browser-safe, else transcode),
+        poster, thumbnail sprite + WebVTT (video), waveform (audio), preview (photo); each file
+        hashed and stored like an original under ``derived/``, pointing back to its original, with
+        the exact ffmpeg command, version, exit status and stderr tail in its custody event.
+
+Media that cannot be probed or rendered is marked ``unplayable`` with the reason; its original
+is never touched. Both jobs write their results and finish in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import liuhen
+from archive.models import Evidence
+from hashing.digest import hash_file
+from jobs.queue import enqueue
+from jobs.worker import Handler, JobContext
+from liuhen.errors import LiuhenError
+from media import probe as probing
+from media import render
+from media.errors import MediaError, Unplayable
+from media.models import DerivedFile
+
+ACTOR = "system:media"
+GPS_SUFFIXES = ("_gpstrail.json", ".nmea", ".gpx")
+
+
+def _local_original(ctx: JobContext, ev: Evidence) -> Path:
+    """A readable path of the original: the store's own file, or a copy fetched from S3."""
+    store = ctx.archive.store
+    path_of = getattr(store, "path_of", None)
+    if path_of is not None:
+        return Path(path_of(ev.store_key))
+    dst = ctx.workdir / ("original" + Path(ev.file_name).suffix.lower())
+    with store.open(ev.store_key, ev.store_version) as src, open(dst, "wb") as out:
+        shutil.copyfileobj(src, out, 4 << 20)
+    return dst
+
+
+def _run_detail(run: Any) -> dict[str, Any]:
+    return {"command": list(run.args), "tool_version": run.tool_version, "exit_code": run.exit_code,
+            "seconds": round(run.seconds, 3), "timed_out": run.timed_out, "stderr_tail": run.stderr_tail[-800:]}
+
+
+def _load(ctx: JobContext) -> Evidence:
+    with ctx.archive.sessions() as db:
+        ev = db.get(Evidence, ctx.job.evidence_id)
+        if ev is None:
+            raise LiuhenError(f"Evidence {ctx.job.evidence_id} does not exist.", "Nothing to do.")
+        return ev
+
+
+def _unplayable(ctx: JobContext, ev: Evidence, step: str, err: MediaError, run: Any = None) -> None:
+    with ctx.commit() as db:
+        row = db.get(Evidence, ev.id)
+        assert row is not None
+        row.playback = "unplayable"
+        row.playback_note = err.diagnostics()
+        detail: dict[str, Any] = {"reason": err.diagnostics(), "original_untouched": True}
+        if run is not None:
+            detail.update(_run_detail(run))
+        ctx.archive.custody.record(db, actor=ACTOR, action=f"{step}_failed", evidence_id=ev.id,
+                                   object_sha256=ev.sha256, outcome="failure",
+                                   tool="ffprobe" if step == "probe" else "ffmpeg",
+                                   tool_version=getattr(run, "tool_version", "") or "", detail=detail)
+
+
+def probe_job(ctx: JobContext) -> None:
+    ev = _load(ctx)
+    name = ev.file_name
+    if ev.media_kind in ("sidecar", "other") or name.lower().endswith(GPS_SUFFIXES):
+        _probe_sidecar(ctx, ev)
+        return
+    src = _local_original(ctx, ev)
+    try:
+        p = probing.probe(src, name=name)
+    except Unplayable as e:
+        _unplayable(ctx, ev, "probe", e, getattr(e, "run", None))
+        return
+    with ctx.commit() as db:
+        row = db.get(Evidence, ev.id)
+        assert row is not None
+        row.duration_s = p.duration_s
+        row.width, row.height = (p.video.width, p.video.height) if p.video else (None, None)
+        row.video_codec = p.video.codec if p.video else None
+        row.audio_codec = p.audio.codec if p.audio else None
+        row.probe_json = json.dumps(p.raw, ensure_ascii=False)
+        if p.creation_time is not None:
+            row.recorded_at = p.creation_time
+            row.recorded_at_source = "container"
+        elif row.recorded_at is not None and row.recorded_at_source is None:
+            row.recorded_at_source = "file_name"
+        enqueue(db, kind="render", evidence_id=ev.id)
+        ctx.archive.custody.record(db, actor=ACTOR, action="probed", evidence_id=ev.id, object_sha256=ev.sha256,
+                                   tool="ffprobe", tool_version=p.run.tool_version,
+                                   detail={**_run_detail(p.run), "kind": p.kind, "duration_s": p.duration_s,
+                                           "browser_safe": p.browser_safe,
+                                           "rotation": p.video.rotation if p.video else None})
+
+
+def _probe_sidecar(ctx: JobContext, ev: Evidence) -> None:
+    track = None
+    problem = None
+    if ev.file_name.lower().endswith(GPS_SUFFIXES):
+        try:
+            track = probing.gps_track(_local_original(ctx, ev))
+        except MediaError as e:
+            problem = e.diagnostics()
+    with ctx.commit() as db:
+        row = db.get(Evidence, ev.id)
+        assert row is not None
+        row.playback = "none"
+        row.playback_note = problem
+        if track is not None:
+            row.gps_json = json.dumps(track, ensure_ascii=False)
+        ctx.archive.custody.record(db, actor=ACTOR, action="probed", evidence_id=ev.id, object_sha256=ev.sha256,
+                                   outcome="failure" if problem else "success", tool="liuhen-media",
+                                   tool_version=liuhen.__version__,
+                                   detail={"sidecar": True, "gps_points": len(track) if track else 0,
+                                           "problem": problem})
+
+
+def render_job(ctx: JobContext) -> None:
+    ev = _load(ctx)
+    src = _local_original(ctx, ev)
+    out = ctx.workdir / "out"
+    out.mkdir()
+    w = ctx.archive.settings.workers
+    opts = {"max_height": w.proxy_max_height, "encoder": w.encoder}
+    try:
+        p = probing.probe(src, name=ev.file_name)
+        made: list[render.Rendered] = []
+        if p.kind == "photo":
+            made.append(render.proxy(src, out, p, **opts))
+        elif p.kind == "audio":
+            made.append(render.proxy(src, out, p, progress=lambda f: ctx.progress(0.9 * f, "proxy"), **opts))
+            made.append(render.waveform(src, out, p))
+        else:
+            made.append(render.proxy(src, out, p, progress=lambda f: ctx.progress(0.8 * f, "proxy"), **opts))
+            ctx.progress(0.8, "poster")
+            made.append(render.poster(src, out, p))
+            ctx.progress(0.85, "thumbnails")
+            made.append(render.thumbnails(src, out, p))
+    except Unplayable as e:
+        _unplayable(ctx, ev, "render", e, getattr(e, "run", None))
+        return
+    files: list[tuple[str, Path, str, Any, dict[str, Any]]] = []
+    for r in made:
+        runs = r.run if isinstance(r.run, list) else [r.run]
+        extra = {k: (str(v) if isinstance(v, Path) else v) for k, v in r.extra.items()}
+        files.append((r.kind, r.path, r.mime, runs[-1], extra))
+        if "vtt" in r.extra:
+            files.append(("vtt", Path(r.extra["vtt"]), "text/vtt", runs[-1], {"for": "sprite"}))
+    stored = []
+    for kind, path, mime, run, extra in files:
+        digest, size = hash_file(path)
+        obj = ctx.archive.store.put_file(path, digest, size, namespace="derived")
+        stored.append((kind, mime, run, extra, digest, size, obj))
+    ctx.progress(0.98, "recording")
+    with ctx.commit() as db:
+        row = db.get(Evidence, ev.id)
+        assert row is not None
+        existing = _existing_kinds(db, ev.id)
+        for kind, mime, run, extra, digest, size, obj in stored:
+            if kind in existing:
+                continue
+            db.add(DerivedFile(evidence_id=ev.id, source_sha256=ev.sha256, kind=kind, sha256=digest.hex, size=size,
+                               mime=mime, store_key=obj.key, store_version=obj.version, tool="ffmpeg",
+                               tool_version=run.tool_version, command=json.dumps(list(run.args)),
+                               detail=json.dumps(extra, ensure_ascii=False)))
+            ctx.archive.custody.record(db, actor=ACTOR, action="derived", evidence_id=ev.id, object_sha256=ev.sha256,
+                                       tool="ffmpeg", tool_version=run.tool_version,
+                                       detail={**_run_detail(run), "kind": kind, "sha256": digest.hex,
+                                               "size": size, "store_key": obj.key, **extra})
+        row.playback = "ready"
+        row.playback_note = None
+
+
+def _existing_kinds(db: Any, evidence_id: int) -> set[str]:
+    from sqlalchemy import select
+
+    return set(db.execute(select(DerivedFile.kind).where(DerivedFile.evidence_id == evidence_id)).scalars())
+
+
+HANDLERS: dict[str, Handler] = {"probe": probe_job, "render": render_job}
+
+
+def derived_dicts(db: Any, evidence_id: int) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    rows = db.execute(select(DerivedFile).where(DerivedFile.evidence_id == evidence_id)
+                      .order_by(DerivedFile.id)).scalars()
+    return [{"kind": d.kind, "sha256": d.sha256, "size": d.size, "mime": d.mime, "store_key": d.store_key,
+             "status": "stored", "tool": d.tool, "tool_version": d.tool_version,
+             "command": json.loads(d.command), "detail": json.loads(d.detail)} for d in rows]
+
+
