@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -46,6 +46,18 @@ class Evidence(Base):
     recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     important: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # filled by the media jobs (probe, render)
+    recorded_at_source: Mapped[str | None] = mapped_column(String(16))  # container | file_name | axis
+    # pending | ready | unplayable | none (not media)
+    playback: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    playback_note: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
+    probe_json: Mapped[str | None] = mapped_column(Text)
+    gps_json: Mapped[str | None] = mapped_column(Text)
 
     sightings: Mapped[list["Sighting"]] = relationship(back_populates="evidence", order_by="Sighting.id")
 

@@ -141,8 +141,8 @@ class S3Store:
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
-    def key_of(self, digest: Digest) -> str:
-        return self.prefix + key_for(digest)
+    def key_of(self, digest: Digest, namespace: str = "originals") -> str:
+        return self.prefix + key_for(digest, namespace)
 
     # ------------------------------------------------------------------ errors
 
@@ -199,8 +199,8 @@ class S3Store:
                              "Run `liuhen verify` now: the stored original may have been replaced.")
         return StoredObject(key, digest, int(r["ContentLength"]), _version(r), created=False)
 
-    def head(self, digest: Digest) -> StoredObject | None:
-        return self._head_key(self.key_of(digest), digest)
+    def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None:
+        return self._head_key(self.key_of(digest, namespace), digest)
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -291,9 +291,10 @@ class S3Store:
 
     # ------------------------------------------------------------------ writes
 
-    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
+                 namespace: str = "originals") -> StoredObject:
         """Upload ``src`` (``consume`` is ignored: S3 cannot take a local file over)."""
-        key = self.key_of(digest)
+        key = self.key_of(digest, namespace)
         existing = self._head_key(key, digest)
         if existing is None:
             try:

@@ -27,6 +27,7 @@ from hashing import keys
 from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
 from ingest.manifest import Manifest
+from jobs.queue import enqueue
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
 from liuhen.runtime import Archive
@@ -182,6 +183,8 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                        "signature": f"{keys.ALGORITHM} key {m.station_key_id} valid",
                                        "signature_tool": keys.TOOL})
         if new:
+            # the follow-up media work commits with the evidence it is for (no crash can split them)
+            enqueue(db, kind="probe", evidence_id=ev.id)
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="stored", evidence_id=ev.id,
                                    object_sha256=ev.sha256, tool=f"{TOOL} store:{archive.store.name}",
                                    tool_version=liuhen.__version__,
@@ -240,7 +243,11 @@ def show(archive: Archive, ref: str) -> dict[str, Any]:
         ev = find_evidence(db, ref)
         events = db.execute(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
                             .order_by(CustodyEvent.seq)).scalars().all()
-        return evidence_dict(ev, events)
+        out = evidence_dict(ev, events)
+        from media.service import derived_dicts
+
+        out["derived"] = derived_dicts(db, ev.id)
+        return out
 
 
 def evidence_dict(ev: Evidence, events: list[CustodyEvent] | None = None) -> dict[str, Any]:
@@ -254,6 +261,11 @@ def evidence_dict(ev: Evidence, events: list[CustodyEvent] | None = None) -> dic
         "media_kind": ev.media_kind, "media_state": ev.media_state, "media_note": ev.media_note,
         "device_id": ev.device_id, "officer_id": ev.officer_id, "recorded_at": t(ev.recorded_at),
         "store_key": ev.store_key, "store_version": ev.store_version, "created_at": t(ev.created_at),
+        "recorded_at_source": ev.recorded_at_source, "playback": ev.playback, "playback_note": ev.playback_note,
+        "media": {"duration_s": ev.duration_s, "width": ev.width, "height": ev.height,
+                  "video_codec": ev.video_codec, "audio_codec": ev.audio_codec,
+                  "probe": json.loads(ev.probe_json) if ev.probe_json else None},
+        "gps_track": json.loads(ev.gps_json) if ev.gps_json else None,
         "sightings": [
             {"sighting_id": s.id, "manifest_id": s.manifest_id, "station_id": s.station_id, "bay": s.bay,
              "device_id": s.device_id, "officer_id": s.officer_id, "layout": s.layout,

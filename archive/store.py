@@ -20,9 +20,16 @@ from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
 
 
-def key_for(digest: Digest) -> str:
+NAMESPACES = ("originals", "derived")
+
+
+def key_for(digest: Digest, namespace: str = "originals") -> str:
+    """Where content lives: originals (evidence as offloaded) and derived files (proxies,
+    thumbnails, exports) are kept apart, both addressed by their SHA-256."""
+    if namespace not in NAMESPACES:
+        raise ValueError(namespace)
     h = digest.hex
-    return f"originals/sha256/{h[:2]}/{h[2:4]}/{h}"
+    return f"{namespace}/sha256/{h[:2]}/{h[2:4]}/{h}"
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class StoredObject:
 class OriginalStore(Protocol):
     name: str
 
-    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
+                 namespace: str = "originals") -> StoredObject:
         """Store the file at ``src`` under its digest, re-hashing every byte on the way.
 
         Raises ``DigestMismatch`` (and keeps nothing) if the bytes do not hash to ``digest``.
@@ -45,7 +53,7 @@ class OriginalStore(Protocol):
         ``consume`` lets a backend take the file over instead of copying it (same disk).
         """
 
-    def head(self, digest: Digest) -> StoredObject | None: ...
+    def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None: ...
 
     def open(self, key: str, version: str | None = None) -> BinaryIO: ...
 
@@ -81,13 +89,13 @@ class LocalStore:
     def path_of(self, key: str) -> Path:
         return self.root / key
 
-    def head(self, digest: Digest) -> StoredObject | None:
-        p = self.path_of(key_for(digest))
+    def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None:
+        key = key_for(digest, namespace)
         try:
-            st = p.stat()
+            st = self.path_of(key).stat()
         except FileNotFoundError:
             return None
-        return StoredObject(key_for(digest), digest, st.st_size, None, created=False)
+        return StoredObject(key, digest, st.st_size, None, created=False)
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
         try:
@@ -96,10 +104,11 @@ class LocalStore:
             raise ObjectMissing(f"The stored original {key} is missing from {self.root}.",
                                 "Restore it from backup; run `liuhen verify` to list every missing original.") from e
 
-    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False) -> StoredObject:
-        key = key_for(digest)
+    def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
+                 namespace: str = "originals") -> StoredObject:
+        key = key_for(digest, namespace)
         final = self.path_of(key)
-        existing = self.head(digest)
+        existing = self.head(digest, namespace)
         if existing is not None:
             if existing.size != size:
                 raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",

@@ -73,12 +73,23 @@ class StationSettings:
 
 
 @dataclass(frozen=True)
+class WorkerSettings:
+    embedded: bool = True  # run media workers as threads inside liuhen's own process
+    threads: int = 1
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    encoder: str = "libx264"  # or h264_nvenc where a GPU is present
+    proxy_max_height: int = 720
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     base_dir: Path
     archive: ArchiveSettings
     station: StationSettings
     s3: S3Settings
+    workers: WorkerSettings = field(default_factory=WorkerSettings)
 
 
 def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -185,4 +196,13 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         object_lock_mode=str(s3r.get("object_lock_mode", "COMPLIANCE")),
         object_lock_days=int(s3r.get("object_lock_days", 0)),
     )
-    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3)
+    w = raw.get("workers", {})
+    workers = WorkerSettings(
+        embedded=_bool(w.get("embedded", True)),
+        threads=int(w.get("threads", 1)),
+        lease_seconds=float(w.get("lease_seconds", 60.0)),
+        poll_seconds=float(w.get("poll_seconds", 1.0)),
+        encoder=str(w.get("encoder", "libx264")),
+        proxy_max_height=int(w.get("proxy_max_height", 720)),
+    )
+    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3, workers=workers)

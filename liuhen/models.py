@@ -2,6 +2,8 @@
 
 import archive.models  # noqa: F401
 import hashing.models  # noqa: F401
+import jobs.models  # noqa: F401
+import media.models  # noqa: F401
 from liuhen.db import Base
 
 metadata = Base.metadata

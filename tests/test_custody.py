@@ -172,7 +172,7 @@ def test_the_app_role_needs_no_update_or_delete_on_the_custody_log(pg_url, tmp_p
         c.execute(text(f"CREATE ROLE {role} LOGIN"))
         c.execute(text(f"GRANT SELECT, INSERT ON custody_events, custody_checkpoints TO {role}"))
         c.execute(text(f"GRANT SELECT, INSERT, UPDATE ON evidence, sightings, stations, custody_head, "
-                       f"alembic_version TO {role}"))
+                       f"jobs, derived_files, alembic_version TO {role}"))
         c.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     app_url = pg_url.replace("postgres@", f"{role}@")
     s = config.load(write_config(tmp_path / "app", app_url), environ={})

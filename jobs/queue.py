@@ -1,0 +1,122 @@
+"""The job queue: enqueue inside the caller's transaction, claim under a lease, finish once.
+
+* ``enqueue`` adds the row in the same transaction as the state change that calls for it.
+* ``claim`` takes the oldest runnable job — pending and due, or running with an expired lease
+  (its worker died) — with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers
+  with ``BEGIN IMMEDIATE``), and stamps it with the worker's id and a lease.
+* ``heartbeat`` extends the lease while the work runs and tells the worker if it lost it.
+* ``finish`` marks the job done inside the transaction that writes its results, and only if
+  the worker still holds the lease: a worker whose lease expired (and whose job another worker
+  took) can never commit results, so no job's results are ever written twice.
+* ``fail`` retries with exponential backoff, up to ``max_attempts``; then the job is failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
+from liuhen.db import utcnow
+from liuhen.errors import LiuhenError
+from liuhen.runtime import Archive
+
+
+class LeaseLost(LiuhenError):
+    code = "lease_lost"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    evidence_id: int
+    attempts: int
+    worker: str
+
+
+def enqueue(db: Session, *, kind: str, evidence_id: int) -> None:
+    """Add a job in the caller's transaction (no-op if this job already exists)."""
+    exists = db.execute(select(Job.id).where(Job.kind == kind, Job.evidence_id == evidence_id)).first()
+    if exists is None:
+        db.add(Job(kind=kind, evidence_id=evidence_id, state=PENDING, run_after=utcnow()))
+        db.flush()
+
+
+def claim(archive: Archive, *, worker: str, kinds: tuple[str, ...] | None = None,
+          lease_s: float = 60.0) -> Claimed | None:
+    now = utcnow()
+    with archive.sessions.begin() as db:
+        runnable = or_(and_(Job.state == PENDING, Job.run_after <= now),
+                       and_(Job.state == RUNNING, Job.lease_until < now))
+        q = select(Job).where(runnable).order_by(Job.id).limit(1).with_for_update(skip_locked=True)
+        if kinds:
+            q = q.where(Job.kind.in_(kinds))
+        job = db.execute(q).scalar_one_or_none()
+        if job is None:
+            return None
+        if job.state == RUNNING and job.attempts >= job.max_attempts:
+            job.state = FAILED
+            job.finished_at = now
+            job.last_error = (f"its worker stopped {job.attempts} times while running it "
+                              f"(last: {job.lease_owner}); not retried again")
+            return None
+        job.state = RUNNING
+        job.lease_owner = worker
+        job.lease_until = now + dt.timedelta(seconds=lease_s)
+        job.attempts += 1
+        job.progress = 0.0
+        job.started_at = now
+        return Claimed(job.id, job.kind, job.evidence_id, job.attempts, worker)
+
+
+def heartbeat(archive: Archive, job: Claimed, *, lease_s: float = 60.0, progress: float | None = None,
+              note: str | None = None) -> None:
+    values: dict[str, object] = {"lease_until": utcnow() + dt.timedelta(seconds=lease_s)}
+    if progress is not None:
+        values["progress"] = max(0.0, min(1.0, progress))
+    if note is not None:
+        values["note"] = note
+    with archive.sessions.begin() as db:
+        n = db.execute(update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
+                       .values(**values)).rowcount
+    if n != 1:
+        raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker.",
+                        "Nothing to do: this worker stops the job and the other one finishes it.")
+
+
+def finish(db: Session, job: Claimed, *, note: str | None = None) -> None:
+    """Mark done within the results' transaction; raises LeaseLost (the caller rolls back) if the
+    lease is no longer this worker's."""
+    n = db.execute(update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
+                   .values(state=DONE, progress=1.0, finished_at=utcnow(), note=note, lease_until=None))\
+        .rowcount
+    if n != 1:
+        raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker before it finished.",
+                        "Nothing to do: the other worker's result is the one kept.")
+
+
+def fail(archive: Archive, job: Claimed, *, error: str, permanent: bool = False) -> str:
+    """Retry later with backoff, or give up; returns the new state."""
+    with archive.sessions.begin() as db:
+        row = db.get(Job, job.id, with_for_update=True)
+        if row is None or row.state != RUNNING or row.lease_owner != job.worker:
+            return row.state if row is not None else FAILED
+        row.last_error = error
+        row.lease_until = None
+        if permanent or row.attempts >= row.max_attempts:
+            row.state = FAILED
+            row.finished_at = utcnow()
+        else:
+            row.state = PENDING
+            row.run_after = utcnow() + dt.timedelta(seconds=min(300, 2 ** row.attempts))
+        return row.state
+
+
+def pending_count(db: Session) -> int:
+    from sqlalchemy import func
+
+    return db.scalar(select(func.count()).select_from(Job).where(Job.state.in_((PENDING, RUNNING)))) or 0

@@ -1,0 +1,98 @@
+"""The durable job queue: jobs commit with their cause, leases expire, results are written once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import select, update
+
+from archive.models import Evidence
+from ingest.intake import LocalIntake
+from ingest.station import Station
+from jobs import queue
+from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
+from jobs.worker import JobContext, run_one, run_worker
+from tests.docks import put
+
+
+@pytest.fixture
+def two_evidence(settings, archive, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123094000_0002.MP4", make_clip(tone=880))
+    station = Station(settings.station, LocalIntake(archive))
+    try:
+        station.offload_once(settings.station.dock_root)
+    finally:
+        station.close()
+    return archive
+
+
+def test_every_new_evidence_commits_with_its_probe_job(two_evidence):
+    with two_evidence.sessions() as db:
+        ids = set(db.execute(select(Evidence.id)).scalars())
+        jobs = db.execute(select(Job)).scalars().all()
+    assert {(j.kind, j.evidence_id) for j in jobs} == {("probe", i) for i in ids}
+    assert all(j.state == PENDING for j in jobs)
+
+
+def test_a_claimed_job_is_not_claimed_again_while_its_lease_holds(two_evidence):
+    a = queue.claim(two_evidence, worker="A", lease_s=60)
+    b = queue.claim(two_evidence, worker="B", lease_s=60)
+    c = queue.claim(two_evidence, worker="C", lease_s=60)
+    assert a is not None and b is not None and a.id != b.id
+    assert c is None  # both jobs are leased
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(two_evidence):
+    a = queue.claim(two_evidence, worker="A", lease_s=60)
+    with two_evidence.sessions.begin() as db:  # A's lease runs out (A died or hangs)
+        db.execute(update(Job).where(Job.id == a.id)
+                   .values(lease_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+    b = queue.claim(two_evidence, worker="B", lease_s=60)
+    assert b is not None and b.id == a.id and b.attempts == 2
+    with pytest.raises(queue.LeaseLost):
+        queue.heartbeat(two_evidence, a)
+    with pytest.raises(queue.LeaseLost):
+        with two_evidence.sessions.begin() as db:
+            queue.finish(db, a)
+    with two_evidence.sessions.begin() as db:
+        queue.finish(db, b)
+    with two_evidence.sessions() as db:
+        assert db.get(Job, a.id).state == DONE
+
+
+def test_a_failing_job_backs_off_then_gives_up(two_evidence):
+    j = queue.claim(two_evidence, worker="A")
+    assert queue.fail(two_evidence, j, error="disk hiccup") == PENDING
+    with two_evidence.sessions() as db:
+        row = db.get(Job, j.id)
+        assert row.run_after > dt.datetime.now(dt.timezone.utc) and row.last_error == "disk hiccup"
+    with two_evidence.sessions.begin() as db:
+        db.execute(update(Job).where(Job.id == j.id).values(attempts=5, state=RUNNING, lease_owner="A"))
+    assert queue.fail(two_evidence, j, error="again") == FAILED
+
+
+def test_a_handler_bug_fails_the_job_not_the_worker(two_evidence):
+    def broken(ctx: JobContext) -> None:
+        raise ZeroDivisionError("bug")
+
+    j = queue.claim(two_evidence, worker="A")
+    assert run_one(two_evidence, j, {"probe": broken}) == PENDING
+    with two_evidence.sessions() as db:
+        assert "ZeroDivisionError" in db.get(Job, j.id).last_error
+
+
+def test_worker_runs_every_job_once_and_results_commit_with_done(two_evidence):
+    seen: list[int] = []
+
+    def record(ctx: JobContext) -> None:
+        with ctx.commit():
+            seen.append(ctx.job.evidence_id)
+
+    stop = threading.Event()
+    n = run_worker(two_evidence, {"probe": record}, stop=stop, poll_s=0.05, until_idle=True)
+    assert n == 2 and sorted(seen) == sorted(set(seen))
+    with two_evidence.sessions() as db:
+        assert {j.state for j in db.execute(select(Job)).scalars()} == {DONE}
