@@ -20,7 +20,7 @@ import os
 import shutil
 import unicodedata
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ from hashing.models import CustodyCheckpoint, CustodyEvent
 from ingest.manifest import Manifest, ManifestInvalid
 from liuhen.errors import LiuhenError
 from liuhen.runtime import Archive
+from media.models import DerivedFile
 
 TOOL = "bagit"
 TOOL_VERSION = bagit.VERSION
@@ -86,6 +87,21 @@ class _SignedManifest:
 
 
 @dataclass(frozen=True)
+class _Derived:
+    """A proxy, poster, thumbnail sprite... exported beside its original."""
+
+    kind: str
+    sha256: str
+    size: int
+    store_key: str
+    store_version: str | None
+    file_name: str
+
+
+_EXT = {"video/mp4": ".mp4", "audio/mp4": ".m4a", "image/jpeg": ".jpg", "image/png": ".png", "text/vtt": ".vtt"}
+
+
+@dataclass(frozen=True)
 class _Item:
     evidence_id: int
     sha256: str
@@ -96,10 +112,14 @@ class _Item:
     name: str
     record: dict[str, Any]  # evidence_dict(...)
     manifests: tuple[_SignedManifest, ...]
+    derived: tuple[_Derived, ...] = ()
 
     @property
     def original(self) -> str:
         return f"originals/{self.folder}/{self.name}"
+
+    def derived_path(self, d: "_Derived") -> str:
+        return f"originals/{self.folder}/derived/{d.file_name}"
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,8 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
         for it in snap.items:
             _check_manifests(archive, it, snap.stations, actor)
             _copy_original(archive, it, tmp / it.original, actor)
+            for d in it.derived:
+                _copy_original(archive, it, tmp / it.derived_path(d), actor, derived=d)
         _write_records(archive, snap, tmp)
         bag = bagit.make_bag(str(tmp), bag_info=_bag_info(archive, snap), checksums=CHECKSUMS)
         oxum = bag.info["Payload-Oxum"]
@@ -193,7 +215,11 @@ def _snapshot(archive: Archive, refs: list[str]) -> _Snapshot:
                   name=_safe_name(ev.file_name, fallback=f"{ev.sha256[:12]}.bin"),
                   record=evidence_dict(ev),
                   manifests=tuple(_SignedManifest(s.manifest_id, s.station_id, s.original_path,
-                                                  s.manifest, s.signature) for s in ev.sightings))
+                                                  s.manifest, s.signature) for s in ev.sightings),
+                  derived=tuple(_Derived(d.kind, d.sha256, d.size, d.store_key, d.store_version,
+                                         f"{d.kind}{_EXT.get(d.mime, '.bin')}")
+                                for d in db.execute(select(DerivedFile).where(DerivedFile.evidence_id == ev.id)
+                                                    .order_by(DerivedFile.id)).scalars()))
             for ev in found.values())
         ids = list(found)
         shas = [ev.sha256 for ev in found.values()]
@@ -251,8 +277,12 @@ def _fixity_failed(archive: Archive, it: _Item, actor: str, detail: dict[str, An
                                        **detail})
 
 
-def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str) -> None:
-    """Copy the stored original to ``dst``, hashing every byte; refuse if it no longer matches."""
+def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str, derived: _Derived | None = None) -> None:
+    """Copy the stored original (or one of its derived files) to ``dst``, hashing every byte;
+    refuse if it no longer matches what was recorded."""
+    if derived is not None:  # the same checks, for a proxy/poster/... of this original
+        it = replace(it, sha256=derived.sha256, size=derived.size, store_key=derived.store_key,
+                     store_version=derived.store_version)
     dst.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.sha256()
     n = 0

@@ -94,12 +94,25 @@ def cmd_watch(args: argparse.Namespace, settings: config.Settings) -> int:
 
     dock = Path(args.dock_root) if args.dock_root else settings.station.dock_root
     stop = threading.Event()
+    intake = _intake(settings)
+    _embedded_workers(settings, getattr(intake, "archive", None), stop)
     try:
-        watch(settings, _intake(settings), dock, stop=stop, listener=BayProgress(),
+        watch(settings, intake, dock, stop=stop, listener=BayProgress(),
               on_result=(lambda r: _print_json(r.to_dict())) if args.json else _print_result_line)
     except KeyboardInterrupt:
         stop.set()
     return EXIT_OK
+
+
+def _embedded_workers(settings: config.Settings, archive: Any, stop: threading.Event) -> None:
+    """Embedded default: the media workers run as threads of this process."""
+    if archive is None or not settings.workers.embedded:
+        return
+    from jobs.worker import start_threads
+    from media.service import HANDLERS
+
+    start_threads(archive, HANDLERS, threads=settings.workers.threads, stop=stop,
+                  lease_s=settings.workers.lease_seconds, poll_s=settings.workers.poll_seconds)
 
 
 def _print_result_line(r: Any) -> None:
@@ -237,11 +250,111 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
     from api.app import create_app
 
     archive = _archive(settings)
+    stop = threading.Event()
+    _embedded_workers(settings, archive, stop)
     try:
         uvicorn.run(create_app(archive), host=args.host, port=args.port, log_level="info")
     finally:
+        stop.set()
         archive.close()
     return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
+    import signal
+
+    from jobs.worker import run_worker, start_threads, worker_id
+    from media.service import HANDLERS
+
+    import logging
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(created).6f %(levelname)s %(name)s %(message)s")
+    archive = _archive(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    w = settings.workers
+    try:
+        if args.until_idle:
+            n = run_worker(archive, HANDLERS, stop=stop, worker=worker_id(), lease_s=w.lease_seconds,
+                           poll_s=w.poll_seconds, until_idle=True)
+            print(f"Ran {n} job(s); nothing left to do.")
+            return EXIT_OK
+        threads = start_threads(archive, HANDLERS, threads=args.threads or w.threads, stop=stop,
+                                lease_s=w.lease_seconds, poll_s=w.poll_seconds)
+        print(f"Worker running ({len(threads)} thread(s)); Ctrl-C to stop.", file=sys.stderr)
+        try:
+            while not stop.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    finally:
+        archive.close()
+    return EXIT_OK
+
+
+def _job_rows(archive) -> list[dict[str, Any]]:  # noqa: ANN001
+    from sqlalchemy import select
+
+    from archive.models import Evidence
+    from jobs.models import Job
+
+    with archive.sessions() as db:
+        rows = db.execute(select(Job, Evidence.file_name).join(Evidence, Evidence.id == Job.evidence_id)
+                          .order_by(Job.id)).all()
+        return [{"job_id": j.id, "kind": j.kind, "evidence_id": j.evidence_id, "file_name": name, "state": j.state,
+                 "progress": round(j.progress, 3), "note": j.note, "attempts": j.attempts,
+                 "last_error": j.last_error, "worker": j.lease_owner} for j, name in rows]
+
+
+def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> int:
+    import time
+
+    from liuhen.progress import bar
+
+    archive = _archive(settings)
+    stop = threading.Event()
+    try:
+        if args.wait and settings.workers.embedded:
+            from jobs.worker import start_threads
+            from media.service import HANDLERS
+
+            start_threads(archive, HANDLERS, threads=settings.workers.threads, stop=stop,
+                          lease_s=settings.workers.lease_seconds, poll_s=min(0.5, settings.workers.poll_seconds))
+        tty = sys.stderr.isatty() and not args.json
+        drawn = 0
+        while True:
+            rows = _job_rows(archive)
+            active = [r for r in rows if r["state"] in ("pending", "running")]
+            if tty and args.wait:
+                if drawn:
+                    sys.stderr.write(f"\x1b[{drawn}F")
+                shown = [r for r in rows if r["state"] == "running"][:8]
+                for r in shown:
+                    sys.stderr.write(f"\x1b[2K#{r['job_id']:<5} {r['kind']:<7} {bar(int(r['progress'] * 1000), 1000)} "
+                                     f"{r['file_name'][:40]}\n")
+                sys.stderr.write(f"\x1b[2K{len(active)} 个任务进行中 job(s) pending or running\n")
+                drawn = len(shown) + 1
+            if not args.wait or not active:
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        archive.close()
+    if args.json:
+        for r in rows:
+            _print_json(r)
+    else:
+        for r in rows:
+            line = f"#{r['job_id']:<5} {r['kind']:<7} {r['state']:<8} {bar(int(r['progress'] * 1000), 1000, 16)} " \
+                   f"evidence {r['evidence_id']:<5} {r['file_name']}"
+            print(line + (f"\n    {r['last_error']}" if r["last_error"] and r["state"] != "done" else ""))
+        done = sum(r["state"] == "done" for r in rows)
+        failed = sum(r["state"] == "failed" for r in rows)
+        print(f"{len(rows)} job(s): {done} done, {failed} failed, {len(rows) - done - failed} pending or running.")
+    return EXIT_OK if not any(r["state"] == "failed" for r in rows) else EXIT_FAILED
 
 
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -306,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("serve", cmd_serve, "run the archive's HTTP API (station intake)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8470)
+
+    sp = add("worker", cmd_worker, "run media workers (probe, proxy, thumbnails) until stopped")
+    sp.add_argument("--threads", type=int, help="worker threads in this process (default: workers.threads)")
+    sp.add_argument("--until-idle", action="store_true", help="exit when no job is left")
+
+    sp = add("jobs", cmd_jobs, "list media jobs and their progress")
+    sp.add_argument("--wait", action="store_true", help="return when no job is pending or running")
+    sp.add_argument("--json", action="store_true")
 
     sp = add("demo", cmd_demo, "generate sample recordings in a dock folder and offload them")
     sp.add_argument("--clips", type=int, default=3, help="clips per bay (default 3)")

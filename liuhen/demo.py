@@ -102,6 +102,21 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
             else:
                 mark = f" [{r.media_state}]" if r.media_state not in (None, "ok", "unknown") else ""
                 print(f"  {r.status:<10} evidence {r.evidence_id!s:<4} {r.path}{mark}")
+        print("Making playable proxies, posters and thumbnails (media jobs) ...")
+        import threading
+
+        from jobs.worker import run_worker
+        from media.service import HANDLERS
+
+        run_worker(archive, HANDLERS, stop=threading.Event(), poll_s=0.2, until_idle=True,
+                   lease_s=settings.workers.lease_seconds)
+        from sqlalchemy import func, select
+
+        from archive.models import Evidence
+
+        with archive.sessions() as db:
+            states = dict(db.execute(select(Evidence.playback, func.count()).group_by(Evidence.playback)).all())
+        print("  playback: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
         report = verify_all(archive, actor="cli:demo")
     finally:
         archive.close()

@@ -6,6 +6,8 @@ message says which file, what failed, and that the original is still there to do
 
 from __future__ import annotations
 
+from typing import Any
+
 from liuhen.errors import LiuhenError
 
 KEEP_ORIGINAL = "The original is kept unchanged and can still be downloaded and verified."
@@ -22,6 +24,7 @@ class Unplayable(MediaError):
 
     code = "unplayable"
 
-    def __init__(self, detail: str, action: str = KEEP_ORIGINAL, *, reason: str = "") -> None:
+    def __init__(self, detail: str, action: str = KEEP_ORIGINAL, *, reason: str = "", run: Any = None) -> None:
         super().__init__(detail, action)
         self.reason = reason
+        self.run = run  # the ffmpeg/ffprobe RunResult that failed, for the custody event

@@ -178,7 +178,7 @@ def probe(path: Path, *, name: str, timeout_s: float = 30) -> Probe:
     r = run(args, timeout_s=timeout_s, capture_stdout=True)
 
     def fail(reason: str) -> Unplayable:
-        return Unplayable(f"{name} cannot be played: {reason}.", reason=reason)
+        return Unplayable(f"{name} cannot be played: {reason}.", reason=reason, run=r)
 
     if r.timed_out:
         raise fail(f"ffprobe timed out after {timeout_s:g} s")

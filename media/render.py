@@ -74,7 +74,7 @@ def _render(
         reason = "ffmpeg finished but wrote nothing (no frame could be decoded)"
     else:
         reason = r.reason({file_url(part): out.name, file_url(src): probe.name})
-    raise Unplayable(f"Could not make the {what} of {probe.name}: {reason}.", reason=reason)
+    raise Unplayable(f"Could not make the {what} of {probe.name}: {reason}.", reason=reason, run=r)
 
 
 def _output(out: Path) -> str:

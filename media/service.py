@@ -24,9 +24,10 @@ from hashing.digest import hash_file
 from jobs.queue import enqueue
 from jobs.worker import Handler, JobContext
 from liuhen.errors import LiuhenError
-from media import probe as probing
-from media import render
+import media as render
+import media as probing
 from media.errors import MediaError, Unplayable
+from media.ffmpeg import tool_version as ffmpeg_tool_version
 from media.models import DerivedFile
 
 ACTOR = "system:media"
@@ -70,7 +71,8 @@ def _unplayable(ctx: JobContext, ev: Evidence, step: str, err: MediaError, run: 
         ctx.archive.custody.record(db, actor=ACTOR, action=f"{step}_failed", evidence_id=ev.id,
                                    object_sha256=ev.sha256, outcome="failure",
                                    tool="ffprobe" if step == "probe" else "ffmpeg",
-                                   tool_version=getattr(run, "tool_version", "") or "", detail=detail)
+                                   tool_version=getattr(run, "tool_version", None) or ffmpeg_tool_version(
+                                       "ffprobe" if step == "probe" else "ffmpeg"), detail=detail)
 
 
 def probe_job(ctx: JobContext) -> None:
@@ -78,6 +80,10 @@ def probe_job(ctx: JobContext) -> None:
     name = ev.file_name
     if ev.media_kind in ("sidecar", "other") or name.lower().endswith(GPS_SUFFIXES):
         _probe_sidecar(ctx, ev)
+        return
+    if ev.media_state in ("broken", "empty"):
+        # the intake's structural check already found it cut off or not media at all
+        _unplayable(ctx, ev, "probe", Unplayable(f"{name} cannot be played: {ev.media_note}."))
         return
     src = _local_original(ctx, ev)
     try:
@@ -156,9 +162,10 @@ def render_job(ctx: JobContext) -> None:
     for r in made:
         runs = r.run if isinstance(r.run, list) else [r.run]
         extra = {k: (str(v) if isinstance(v, Path) else v) for k, v in r.extra.items()}
-        files.append((r.kind, r.path, r.mime, runs[-1], extra))
+        kind = "sprite" if r.kind == "thumbnails" else r.kind
+        files.append((kind, r.path, r.mime, runs[0], extra))  # runs[0] made the file
         if "vtt" in r.extra:
-            files.append(("vtt", Path(r.extra["vtt"]), "text/vtt", runs[-1], {"for": "sprite"}))
+            files.append(("vtt", Path(r.extra["vtt"]), "text/vtt", runs[0], {"for": "sprite"}))
     stored = []
     for kind, path, mime, run, extra in files:
         digest, size = hash_file(path)
