@@ -101,6 +101,11 @@ class _Derived:
 _EXT = {"video/mp4": ".mp4", "audio/mp4": ".m4a", "image/jpeg": ".jpg", "image/png": ".png", "text/vtt": ".vtt"}
 
 
+def _derived_name(kind: str, mime: str) -> str:
+    """File names in the bag: the WebVTT index points at ``sprite.jpg`` by name."""
+    return "thumbnails.vtt" if kind == "vtt" else f"{kind}{_EXT.get(mime, '.bin')}"
+
+
 @dataclass(frozen=True)
 class _Item:
     evidence_id: int
@@ -217,7 +222,7 @@ def _snapshot(archive: Archive, refs: list[str]) -> _Snapshot:
                   manifests=tuple(_SignedManifest(s.manifest_id, s.station_id, s.original_path,
                                                   s.manifest, s.signature) for s in ev.sightings),
                   derived=tuple(_Derived(d.kind, d.sha256, d.size, d.store_key, d.store_version,
-                                         f"{d.kind}{_EXT.get(d.mime, '.bin')}")
+                                         _derived_name(d.kind, d.mime))
                                 for d in db.execute(select(DerivedFile).where(DerivedFile.evidence_id == ev.id)
                                                     .order_by(DerivedFile.id)).scalars()))
             for ev in found.values())

@@ -150,3 +150,37 @@ def test_export_cli_makes_a_bag_that_bagit_validates(settings, make_clip, tmp_pa
     bagit.Bag(str(tmp_path / "bag")).validate()
     again = liuhen(settings.config_path, "export", str(row["evidence_id"]), "--out", str(tmp_path / "bag"), "--json")
     assert again.returncode == 1 and json.loads(again.stdout)["code"]  # a non-empty target is refused
+
+
+def test_jobs_worker_and_show_report_media_processing(settings, make_clip, tmp_path):
+    import bagit
+
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip(seconds=2.0))
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    jobs = jsonl(liuhen(settings.config_path, "jobs", "--json").stdout)
+    assert [(j["kind"], j["state"], j["evidence_id"]) for j in jobs] == [("probe", "pending", row["evidence_id"])]
+
+    r = liuhen(settings.config_path, "jobs", "--wait", "--json")  # embedded default: runs the workers itself
+    assert r.returncode == 0, r.stderr
+    jobs = jsonl(r.stdout)
+    assert sorted((j["kind"], j["state"], j["progress"]) for j in jobs) == [("probe", "done", 1.0),
+                                                                            ("render", "done", 1.0)]
+    rec = json.loads(liuhen(settings.config_path, "show", str(row["evidence_id"]), "--json").stdout)
+    assert rec["playback"] == "ready" and abs(rec["media"]["duration_s"] - 2.0) < 0.2
+    assert rec["media"]["video_codec"] == "h264" and rec["media"]["width"] == 320
+    assert {d["kind"] for d in rec["derived"]} == {"proxy", "poster", "sprite", "vtt"}
+    assert all(d["status"] == "stored" and len(d["sha256"]) == 64 for d in rec["derived"])
+
+    e = liuhen(settings.config_path, "export", str(row["evidence_id"]), "--out", str(tmp_path / "bag"), "--json")
+    assert e.returncode == 0, e.stderr
+    bagit.Bag(str(tmp_path / "bag")).validate()
+    derived = sorted(p.name for p in (tmp_path / "bag" / "data" / "originals").glob("*/derived/*"))
+    assert derived == ["poster.jpg", "proxy.mp4", "sprite.jpg", "thumbnails.vtt"]
+
+
+def test_worker_until_idle_as_a_separate_process(settings, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
+    w = liuhen(settings.config_path, "worker", "--until-idle")
+    assert w.returncode == 0 and "Ran 2 job(s)" in w.stdout, w.stderr
+    assert "job-start" in w.stderr and "job-end" in w.stderr
