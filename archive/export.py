@@ -38,6 +38,7 @@ from hashing.errors import BadSignature
 from hashing.models import CustodyCheckpoint, CustodyEvent
 from ingest.manifest import Manifest, ManifestInvalid
 from liuhen.errors import LiuhenError
+from liuhen.durable import fsync_path
 from liuhen.runtime import Archive
 from media.models import DerivedFile
 
@@ -187,7 +188,7 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
                 "Check that the disk has room for the whole export and that you may write there, "
                 "then export again.") from e
         raise
-    _fsync_dir(out_dir.parent)
+    fsync_path(out_dir.parent)
     return ExportResult(path=out_dir, evidence_ids=tuple(i.evidence_id for i in snap.items), files=files,
                         total_bytes=total_bytes, payload_oxum=oxum, tagmanifest_sha256=tagmanifest)
 
@@ -483,23 +484,11 @@ Run every command below in the bag's top folder (where bagit.txt is).
 # ---------------------------------------------------------------- putting the bag in place
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(folder))
+            fsync_path(os.path.join(folder, name))
+        fsync_path(folder)
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

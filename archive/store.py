@@ -18,6 +18,7 @@ from typing import BinaryIO, Protocol
 from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
 from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
+from liuhen.durable import fsync_path
 
 
 NAMESPACES = ("originals", "derived")
@@ -60,12 +61,6 @@ class OriginalStore(Protocol):
     def describe(self) -> str: ...
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _raise_os(e: OSError, where: Path, what: str) -> None:
@@ -148,7 +143,7 @@ class LocalStore:
                 created = True
             except FileExistsError:
                 created = False
-            _fsync_dir(folder)
+            fsync_path(folder)
         except OSError as e:
             _raise_os(e, self.root, src.name)
         finally:

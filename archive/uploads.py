@@ -39,6 +39,7 @@ from archive.service import Receipt, check_signature, receive
 from archive.stations import bound_station
 from ingest.manifest import Manifest
 from liuhen.errors import NotFound
+from liuhen.durable import fsync_path, write_durable
 from liuhen.runtime import Archive
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -80,23 +81,8 @@ def _gone(upload_id: str) -> NotFound:
                     "it resumes from what the archive holds, or returns the receipt if it is archived.")
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _disk_error(e: OSError, archive: Archive, what: str) -> StoreError:
@@ -185,17 +171,17 @@ def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, sig
         if not folder.exists():
             tmp = _root(archive) / f".{upload_id}.{uuid.uuid4().hex}.tmp"
             tmp.mkdir()
-            _write_file(tmp / MANIFEST, manifest_bytes)
-            _write_file(tmp / SIGNATURE, signature)
-            _write_file(tmp / DATA, b"")
-            _fsync(tmp)
+            write_durable(tmp / MANIFEST, manifest_bytes)
+            write_durable(tmp / SIGNATURE, signature)
+            write_durable(tmp / DATA, b"")
+            fsync_path(tmp)
             try:
                 os.rename(tmp, folder)  # atomic, whole; fails if a parallel request created it first
             except OSError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
-            _fsync(_root(archive))
+            fsync_path(_root(archive))
         held = (folder / DATA).stat().st_size
     except FileNotFoundError as e:
         raise UploadConflict(f"The upload of {m.original_path} changed while it was being opened.",

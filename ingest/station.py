@@ -34,6 +34,7 @@ from ingest.scan import Candidate, Refusal, list_bays, scan_bay
 from ingest.staging import buffers as staging_buffers
 from ingest.staging import copy_and_hash, open_recorder_file
 from liuhen.config import StationSettings
+from liuhen.durable import fsync_path, write_durable
 from liuhen.errors import LiuhenError
 
 TOOL = "liuhen-station"
@@ -78,21 +79,8 @@ def _fingerprint(fd: int, size: int) -> str:
     return h.hexdigest()[:32]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
-def _write_durable(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Station:
@@ -298,10 +286,10 @@ class Station:
         try:
             d.mkdir()
             os.rename(part, d / "data")
-            _write_durable(d / "manifest.json", body)
-            _write_durable(d / "manifest.sig", self.key.sign(body))
-            _fsync_dir(d)
-            _fsync_dir(self.staging)
+            write_durable(d / "manifest.json", body)
+            write_durable(d / "manifest.sig", self.key.sign(body))
+            fsync_path(d)
+            fsync_path(self.staging)
         except OSError as e:
             shutil.rmtree(d, ignore_errors=True)
             raise StagingFull(f"The station could not stage {display}: {e.strerror}.",
