@@ -83,6 +83,16 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    idle_minutes: float = 30.0  # a console session idle this long is ended
+    lockout_attempts: int = 5  # failed logins in a row that lock the account
+    # 0: a locked account stays locked until an administrator unlocks it (`unlock`);
+    # more: the lock also lifts by itself this many minutes after it was set
+    lockout_minutes: float = 0.0
+    session_cookie: str = "liuhen_session"
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path | None
     base_dir: Path
@@ -90,6 +100,7 @@ class Settings:
     station: StationSettings
     s3: S3Settings
     workers: WorkerSettings = field(default_factory=WorkerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -205,4 +216,18 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         encoder=str(w.get("encoder", "libx264")),
         proxy_max_height=int(w.get("proxy_max_height", 720)),
     )
-    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3, workers=workers)
+    au = raw.get("auth", {})
+    auth = AuthSettings(
+        idle_minutes=float(au.get("idle_minutes", 30.0)),
+        lockout_attempts=int(au.get("lockout_attempts", 5)),
+        lockout_minutes=float(au.get("lockout_minutes", 0.0)),
+        session_cookie=str(au.get("session_cookie", "liuhen_session")),
+    )
+    if auth.idle_minutes <= 0 or auth.lockout_attempts < 1 or auth.lockout_minutes < 0:
+        raise ConfigError(
+            f"[auth] has idle_minutes={auth.idle_minutes}, lockout_attempts={auth.lockout_attempts}, "
+            f"lockout_minutes={auth.lockout_minutes}; idle_minutes must be above 0, lockout_attempts at "
+            "least 1 and lockout_minutes 0 or more.",
+            "Fix the [auth] section of the config file.")
+    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3,
+                    workers=workers, auth=auth)

@@ -1,6 +1,7 @@
 """Import every package's models so that ``Base.metadata`` knows all tables (for Alembic)."""
 
 import archive.models  # noqa: F401
+import auth.models  # noqa: F401
 import hashing.models  # noqa: F401
 import jobs.models  # noqa: F401
 import media.models  # noqa: F401

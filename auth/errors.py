@@ -1,0 +1,59 @@
+"""Refusals of the accounts package, each a sentence the person at the screen can act on.
+
+Login and session messages put Chinese first, then English, because they are read on the
+console's sign-in page.
+"""
+
+from __future__ import annotations
+
+from liuhen.errors import LiuhenError, NotFound
+
+
+class AuthFailed(LiuhenError):
+    """Wrong user name or password, an unknown or revoked token: who is asking is not known (HTTP 401)."""
+
+    code = "auth_failed"
+
+
+class AccountLocked(AuthFailed):
+    """Too many failed logins in a row; only an administrator's ``unlock`` lets the account in again."""
+
+    code = "account_locked"
+
+
+class SessionExpired(AuthFailed):
+    """The console session was signed out, or idle longer than ``[auth] idle_minutes``."""
+
+    code = "session_expired"
+
+
+class Forbidden(LiuhenError):
+    """Who is asking is known, but their role or units do not allow this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class InvalidAccount(LiuhenError):
+    """An account or unit cannot be created as asked (HTTP 400 / CLI exit non-zero)."""
+
+    code = "invalid_account"
+
+
+class UnknownRole(InvalidAccount):
+    code = "unknown_role"
+
+
+class UnknownUnit(InvalidAccount):
+    code = "unknown_unit"
+
+
+class WeakPassword(InvalidAccount):
+    code = "weak_password"
+
+
+class AlreadyExists(InvalidAccount):
+    code = "already_exists"
+
+
+class UnknownUser(NotFound):
+    code = "unknown_user"

@@ -1,0 +1,107 @@
+"""Roles, what each may do, and which units' evidence a user may see.
+
+Permissions (✓ = allowed; every other action is refused):
+
+| action                     | operator | investigator | legal_reviewer | records_manager | auditor | admin |
+|----------------------------|:--------:|:------------:|:--------------:|:---------------:|:-------:|:-----:|
+| dock.view                  |    ✓     |              |                |                 |         |   ✓   |
+| dock.mark_important        |    ✓     |              |                |                 |         |       |
+| recorder.assign            |    ✓     |              |                |                 |         |       |
+| jobs.view                  |    ✓     |              |                |        ✓        |         |   ✓   |
+| evidence.search            |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| evidence.view (metadata)   |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| evidence.play              |    ✓     |      ✓       |       ✓        |        ✓        |         |       |
+| evidence.download_original |          |      ✓       |       ✓        |        ✓        |         |       |
+| evidence.export            |          |      ✓       |       ✓        |        ✓        |         |       |
+| evidence.verify            |          |      ✓       |       ✓        |        ✓        |         |       |
+| custody.view               |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| audit.view                 |          |              |                |                 |    ✓    |   ✓   |
+| users.manage               |          |              |                |                 |         |   ✓   |
+
+Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
+plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
+the auditor reads the audit trail, custody log and evidence metadata but cannot play or take
+media. The operator at the docking station may play what their own units recorded (to mark it
+important) but cannot take originals away.
+
+Every permission on evidence is further bounded by units: a user sees evidence only of
+``visible_units`` — their own unit and the units below it, plus units granted to them
+(``UnitGrant``) and the units below those. Roles do not widen this: an administrator or auditor
+placed in the top unit of a tree sees the whole tree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auth.errors import Forbidden
+
+if TYPE_CHECKING:
+    from auth.models import User
+
+ROLES: tuple[str, ...] = ("operator", "investigator", "legal_reviewer", "records_manager", "auditor", "admin")
+
+ROLE_LABELS: dict[str, str] = {
+    "operator": "采集站操作员",
+    "investigator": "调查人员",
+    "legal_reviewer": "法制审核人员",
+    "records_manager": "档案管理员",
+    "auditor": "审计人员",
+    "admin": "系统管理员",
+}
+
+ACTIONS: frozenset[str] = frozenset({
+    "dock.view", "dock.mark_important", "recorder.assign",
+    "evidence.search", "evidence.view", "evidence.play", "evidence.download_original",
+    "evidence.export", "evidence.verify",
+    "custody.view", "audit.view", "users.manage", "jobs.view",
+})
+
+_EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
+_EVIDENCE_WORK = _EVIDENCE_READ | {"evidence.play", "evidence.download_original", "evidence.export",
+                                   "evidence.verify", "custody.view"}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
+                           "evidence.play"}) | _EVIDENCE_READ,
+    "investigator": _EVIDENCE_WORK,
+    "legal_reviewer": _EVIDENCE_WORK,
+    "records_manager": _EVIDENCE_WORK | {"jobs.view"},
+    "auditor": frozenset({"audit.view", "custody.view"}) | _EVIDENCE_READ,
+    "admin": frozenset({"users.manage", "jobs.view", "dock.view", "audit.view"}),
+}
+
+
+def allowed(role: str, action: str) -> bool:
+    """Whether ``role`` may perform ``action``. An unknown role may do nothing.
+
+    An action not in ``ACTIONS`` is a programming error (a typo would otherwise refuse
+    silently), so it raises ``ValueError``.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; known actions: {', '.join(sorted(ACTIONS))}")
+    return action in PERMISSIONS.get(role, frozenset())
+
+
+def require(role: str, action: str) -> None:
+    """Return if ``role`` may perform ``action``, else raise ``Forbidden`` with a sentence to act on."""
+    if not allowed(role, action):
+        label = ROLE_LABELS.get(role, role)
+        raise Forbidden(f"角色「{label}」无权执行 {action} / the {role} role may not perform {action}.",
+                        "如确需此操作，请联系系统管理员调整角色 / If you need it, ask an administrator for a role "
+                        "that allows it.")
+
+
+def visible_units(db: Session, user: User) -> set[int]:
+    """Ids of the units whose evidence ``user`` may see: own unit and granted units, each with
+    every unit below it in the unit tree."""
+    from auth.models import Unit, UnitGrant  # models import ROLES from this module
+
+    roots = select(UnitGrant.unit_id).where(UnitGrant.user_id == user.id).union(
+        select(Unit.id).where(Unit.id == user.unit_id))
+    tree = select(Unit.id).where(Unit.id.in_(roots)).cte("visible", recursive=True)
+    tree = tree.union(select(Unit.id).join(tree, Unit.parent_id == tree.c.id))
+    return set(db.scalars(select(tree.c.id)))
