@@ -357,6 +357,66 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> int:
     return EXIT_OK if not any(r["state"] == "failed" for r in rows) else EXIT_FAILED
 
 
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("密码 Password: ")
+        if getpass.getpass("再次输入 Again: ") != first:
+            raise LiuhenError("The two passwords differ.", "Run the command again and type the same password twice.")
+        return first
+    line = sys.stdin.readline()
+    return line[:-1] if line.endswith("\n") else line
+
+
+def cmd_units_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import add_unit
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            u = add_unit(db, code=args.code, name=args.name, parent_code=args.parent)
+            out = {"unit_id": u.id, "code": u.code, "name": u.name}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Unit {out['code']} ({out['name']}) added.")
+    return EXIT_OK
+
+
+def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import add_user
+
+    password = _read_password()
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            u = add_user(db, username=args.name, password=password, role=args.role, unit_code=args.unit,
+                         display_name=args.display_name)
+            archive.custody.record(db, actor="cli:admin", action="user_added", tool="liuhen",
+                                   tool_version=__version__,
+                                   detail={"username": u.username, "role": u.role, "unit": args.unit})
+            out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"User {out['username']} ({out['role']}, unit {out['unit']}) added.")
+    return EXIT_OK
+
+
+def cmd_users_unlock(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import unlock
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            unlock(db, username=args.name)
+            archive.custody.record(db, actor="cli:admin", action="user_unlocked", tool="liuhen",
+                                   tool_version=__version__, detail={"username": args.name})
+    finally:
+        archive.close()
+    print(f"User {args.name} unlocked.")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     from liuhen.demo import run_demo
 
@@ -419,6 +479,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("serve", cmd_serve, "run the archive's HTTP API (station intake)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8470)
+
+    up = sub.add_parser("units", help="units (单位)").add_subparsers(dest="units_cmd", required=True)
+    sp = add("add", cmd_units_add, "add a unit (单位), optionally under a parent unit", up)
+    sp.add_argument("code")
+    sp.add_argument("name")
+    sp.add_argument("--parent", help="code of the parent unit")
+    sp.add_argument("--json", action="store_true")
+
+    usp = sub.add_parser("users", help="user accounts").add_subparsers(dest="users_cmd", required=True)
+    sp = add("add", cmd_users_add, "add a user account; the password is read from standard input", usp)
+    sp.add_argument("name")
+    sp.add_argument("--role", required=True,
+                    help="operator | investigator | legal_reviewer | records_manager | auditor | admin")
+    sp.add_argument("--unit", required=True, help="code of the user's unit")
+    sp.add_argument("--display-name")
+    sp.add_argument("--json", action="store_true")
+    sp = add("unlock", cmd_users_unlock, "unlock an account locked after failed logins", usp)
+    sp.add_argument("name")
 
     sp = add("worker", cmd_worker, "run media workers (probe, proxy, thumbnails) until stopped")
     sp.add_argument("--threads", type=int, help="worker threads in this process (default: workers.threads)")

@@ -184,3 +184,27 @@ def test_worker_until_idle_as_a_separate_process(settings, make_clip):
     w = liuhen(settings.config_path, "worker", "--until-idle")
     assert w.returncode == 0 and "Ran 2 job(s)" in w.stdout, w.stderr
     assert "job-start" in w.stderr and "job-end" in w.stderr
+
+
+def test_units_and_users_add_reads_the_password_from_stdin(settings):
+    r = liuhen(settings.config_path, "units", "add", "110101-JT", "东城区交通执法大队", "--json")
+    assert r.returncode == 0, r.stderr
+    p = subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(settings.config_path), "users", "add",
+                        "zhangsan", "--role", "investigator", "--unit", "110101-JT", "--json"],
+                       input="correct horse battery\n", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["role"] == "investigator"
+    from auth.service import authenticate
+    from liuhen.runtime import open_archive
+
+    a = open_archive(settings)
+    try:
+        with a.sessions.begin() as db:
+            u = authenticate(db, username="zhangsan", password="correct horse battery", settings=settings.auth)
+            assert u.password_hash.startswith("$argon2id$")
+    finally:
+        a.close()
+    bad = subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(settings.config_path), "users", "add",
+                          "lisi", "--role", "wizard", "--unit", "110101-JT"],
+                         input="correct horse battery\n", capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "wizard" in bad.stderr
