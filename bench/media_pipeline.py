@@ -1,0 +1,567 @@
+#!/usr/bin/env python3
+"""Media pipeline: liuhen's proxy step against bare ffmpeg, and dock-to-playable time.
+
+(a) Proxy overhead. For each source, ``media.render.proxy`` is called directly and timed; then
+    the exact argument list it ran (``RunResult.args``) is run again as a bare ``ffmpeg``
+    command line with ``subprocess``, only the output path replaced. ``--repeat`` rounds,
+    alternating which side goes first; per-source medians and the liuhen/bare ratio (the
+    median of the rounds' ratios). Goal: ≤ 1.05.
+(b) Dock to playable. A 5-minute 1080p H.264/AAC clip in a dock bay under a recorder's file
+    name; timed from the start of ``liuhen ingest DOCK --once`` (fresh config, SQLite and
+    store; stable_seconds 0.2) through ``liuhen worker --until-idle``, after which
+    ``liuhen show 1 --json`` must say playback "ready" with a derived "proxy" made by the remux
+    path. Split: ingest, worker start-up, probe job, render job (proxy, poster, thumbnail
+    sprite, storing). Goal: ≤ 10 s.
+(c) x-realtime (media seconds / wall seconds) of the transcode path at the default settings
+    (720p, libx264 veryfast), from (a)'s liuhen medians.
+
+A 1080p source is remuxed only when ``proxy_max_height`` ≥ 1080: at the default of 720 every
+1080p clip is transcoded, however browser-safe. The remux figures therefore use a max height of
+1080 (``--remux-max-height``); (a) also times the same H.264 clip at the default 720 so the
+cost of that default is visible.
+
+Sources are real media from ffmpeg (``testsrc2`` + ``sine``): 1080p H.264/AAC MP4, 1080p
+H.265/AAC MP4, 720p MJPEG/PCM AVI. Every output is checked with ffprobe (MP4, H.264, AAC,
+duration, height); a failed check fails the run (exit status 1) instead of looking fast.
+
+Usage: .venv/bin/python bench/media_pipeline.py [--repeat 3] [--quick] [--keep] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the project's packages, also when not installed editable
+
+import media
+from media.ffmpeg import file_url, tool_version
+from media.render import proxy
+
+GOAL_RATIO = 1.05
+GOAL_DOCK_S = 10.0
+DEFAULT_MAX_HEIGHT = 720  # workers.proxy_max_height's default
+BAY_FILE = "DSJ-A001_000123_20261123093000_0001.MP4"
+
+
+def log(msg: str = "") -> None:
+    print(msg, file=LOG, flush=True)
+
+
+LOG = sys.stdout
+
+
+def ffmpeg_bin() -> str:
+    b = shutil.which("ffmpeg")
+    if b is None or shutil.which("ffprobe") is None:
+        sys.exit("ffmpeg/ffprobe are not installed; run `make setup` (it installs ffmpeg) first.")
+    return b
+
+
+# ---------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    file: str
+    size: str
+    codec_args: tuple[str, ...]
+    audio_args: tuple[str, ...]
+    describe: str
+
+
+SOURCES = (
+    Source("h264", "h264_1080p.mp4", "1920x1080",
+           ("-c:v", "libx264", "-preset", "ultrafast", "-b:v", "6M", "-maxrate", "6M", "-bufsize", "12M",
+            "-pix_fmt", "yuv420p"),
+           ("-c:a", "aac", "-b:a", "128k"), "1080p25 H.264/AAC MP4, 6 Mb/s"),
+    Source("h265", "h265_1080p.mp4", "1920x1080",
+           ("-c:v", "libx265", "-preset", "ultrafast", "-b:v", "4M", "-x265-params", "log-level=error",
+            "-pix_fmt", "yuv420p", "-tag:v", "hvc1"),
+           ("-c:a", "aac", "-b:a", "128k"), "1080p25 H.265/AAC MP4, 4 Mb/s"),
+    Source("mjpeg", "mjpeg_720p.avi", "1280x720",
+           ("-c:v", "mjpeg", "-q:v", "4", "-pix_fmt", "yuvj420p"),
+           ("-c:a", "pcm_s16le", "-ar", "16000", "-ac", "1"), "720p25 MJPEG/PCM AVI"),
+)
+
+
+def encode(src: Source, out: Path, seconds: float, tone: int) -> None:
+    subprocess.run(
+        [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={src.size}:rate=25:duration={seconds:.2f}",
+         "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={seconds:.2f}",
+         *src.codec_args, *src.audio_args, "-shortest", str(out)],
+        check=True)
+
+
+def build_sources(root: Path, seconds: float, dock_seconds: float) -> dict[str, Path]:
+    """Encode the sources (reused when ``--keep`` left them with the same lengths)."""
+    meta = root / "sources.json"
+    want = {"seconds": seconds, "dock_seconds": dock_seconds,
+            "sources": {s.key: [s.file, s.size, list(s.codec_args), list(s.audio_args)] for s in SOURCES}}
+    paths = {s.key: root / s.file for s in SOURCES}
+    paths["dock"] = root / "dock_h264_1080p.mp4"
+    if meta.exists() and json.loads(meta.read_text()) == want and all(p.is_file() for p in paths.values()):
+        log(f"sources: reusing {root}")
+        return paths
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for i, s in enumerate(SOURCES):
+        t0 = time.monotonic()
+        encode(s, paths[s.key], seconds, 330 + 110 * i)
+        log(f"sources: {s.file} ({s.describe}, {seconds:.0f} s, {paths[s.key].stat().st_size / 1e6:.1f} MB) "
+            f"encoded in {time.monotonic() - t0:.1f} s")
+    t0 = time.monotonic()
+    encode(SOURCES[0], paths["dock"], dock_seconds, 700)
+    log(f"sources: dock clip ({SOURCES[0].describe}, {dock_seconds:.0f} s, "
+        f"{paths['dock'].stat().st_size / 1e6:.0f} MB) encoded in {time.monotonic() - t0:.1f} s")
+    meta.write_text(json.dumps(want))
+    return paths
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def ffprobe(path: Path) -> dict:
+    p = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+                        str(path)], capture_output=True, text=True, check=False)
+    if p.returncode != 0:
+        return {"error": p.stderr.strip()[-300:] or f"ffprobe exited {p.returncode}"}
+    return json.loads(p.stdout)
+
+
+def check_mp4(path: Path, what: str, *, duration: float, height: int | None) -> list[str]:
+    """The file exists and ffprobe reads it as MP4 with H.264 video and AAC audio of the right length."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return [f"{what}: {path} missing or empty"]
+    info = ffprobe(path)
+    if "error" in info:
+        return [f"{what}: ffprobe cannot read {path}: {info['error']}"]
+    problems = []
+    fmt = info.get("format", {})
+    if "mp4" not in fmt.get("format_name", "").split(","):
+        problems.append(f"{what}: container {fmt.get('format_name')!r}, not mp4")
+    v = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
+    a = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if len(v) != 1 or v[0].get("codec_name") != "h264":
+        problems.append(f"{what}: video streams {[s.get('codec_name') for s in v]}, not one h264")
+    elif height is not None and v[0].get("height") != height:
+        problems.append(f"{what}: video {v[0].get('width')}x{v[0].get('height')}, not {height} tall")
+    if len(a) != 1 or a[0].get("codec_name") != "aac":
+        problems.append(f"{what}: audio streams {[s.get('codec_name') for s in a]}, not one aac")
+    try:
+        got = float(fmt.get("duration"))
+        if abs(got - duration) > 0.5:
+            problems.append(f"{what}: {got:.2f} s long, the source {duration:.2f} s")
+    except (TypeError, ValueError):
+        problems.append(f"{what}: no duration")
+    return problems
+
+
+# ---------------------------------------------------------------------- (a) proxy overhead
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    label: str
+    source: str  # Source.key
+    max_height: int
+    expect_path: str  # "remux" | "transcode"
+    out_height: int
+
+
+def cases(remux_max_height: int) -> list[Case]:
+    return [
+        Case("h264-remux", f"h264-1080p remux (max_height {remux_max_height})", "h264", remux_max_height,
+             "remux", 1080),
+        Case("h264-720", f"h264-1080p at default {DEFAULT_MAX_HEIGHT}p (transcode)", "h264", DEFAULT_MAX_HEIGHT,
+             "transcode", DEFAULT_MAX_HEIGHT),
+        Case("h265", f"h265-1080p → {DEFAULT_MAX_HEIGHT}p (transcode)", "h265", DEFAULT_MAX_HEIGHT, "transcode",
+             DEFAULT_MAX_HEIGHT),
+        Case("mjpeg", f"mjpeg-720p → {DEFAULT_MAX_HEIGHT}p (transcode)", "mjpeg", DEFAULT_MAX_HEIGHT, "transcode",
+             DEFAULT_MAX_HEIGHT),
+    ]
+
+
+def bare_args(args: list[str], liuhen_out: str, bare_out: Path) -> list[str]:
+    """liuhen's argument list with only the output replaced (progress args kept as they are)."""
+    if args.count(liuhen_out) != 1:
+        raise RuntimeError(f"liuhen's output {liuhen_out} is not once in its command: {args}")
+    return [file_url(bare_out) if a == liuhen_out else a for a in args]
+
+
+def run_liuhen_proxy(src: Path, out_dir: Path, probe: media.Probe, case: Case,
+                     with_progress: bool) -> tuple[float, media.Rendered]:
+    (out_dir / "proxy.mp4").unlink(missing_ok=True)
+    kw = {"progress": (lambda f: None)} if with_progress else {}
+    t0 = time.perf_counter()
+    r = proxy(src, out_dir, probe, max_height=case.max_height, **kw)
+    return time.perf_counter() - t0, r
+
+
+def run_bare(args: list[str], out: Path) -> tuple[float, int, str]:
+    out.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    p = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       check=False)
+    return time.perf_counter() - t0, p.returncode, p.stderr.decode("utf-8", "replace")[-500:]
+
+
+def bench_proxy(work: Path, paths: dict[str, Path], repeat: int, remux_max_height: int,
+                with_progress: bool) -> tuple[list[dict], list[str]]:
+    problems: list[str] = []
+    results = []
+    probes = {k: media.probe(paths[k], name=paths[k].name) for k in ("h264", "h265", "mjpeg")}
+    for k, p in probes.items():
+        if p.duration_s is None:
+            problems.append(f"{k}: the source has no duration")
+    if problems:
+        return [], problems
+    all_cases = cases(remux_max_height)
+    rows: dict[str, list[dict]] = {c.label: [] for c in all_cases}
+    commands: dict[str, list[str]] = {}
+    for i in range(repeat):
+        order = ("liuhen", "bare") if i % 2 == 0 else ("bare", "liuhen")
+        for n, c in enumerate(all_cases):
+            src, probe = paths[c.source], probes[c.source]
+            lh_dir = work / "a" / f"case{n}" / "liuhen"
+            bare_out = work / "a" / f"case{n}" / "bare" / "proxy.mp4"
+            bare_out.parent.mkdir(parents=True, exist_ok=True)
+            row: dict = {"round": i + 1, "order": list(order)}
+            for side in order:
+                if side == "liuhen":
+                    secs, r = run_liuhen_proxy(src, lh_dir, probe, c, with_progress)
+                    row["liuhen_s"] = secs
+                    row["ffmpeg_s"] = r.run.seconds  # liuhen's own clock around the child process
+                    args = list(r.run.args)
+                    if c.label in commands and commands[c.label] != args:
+                        problems.append(f"{c.label}: round {i + 1}'s command differs from round 1's")
+                    commands[c.label] = args
+                    if r.extra.get("path") != c.expect_path:
+                        problems.append(f"{c.label}: liuhen took the {r.extra.get('path')} path, "
+                                        f"expected {c.expect_path}")
+                    problems += check_mp4(r.path, f"{c.label} liuhen round {i + 1}",
+                                          duration=probe.duration_s or 0, height=c.out_height)
+                else:
+                    args = bare_args(commands[c.label], file_url(lh_dir / "proxy.mp4.part"), bare_out)
+                    secs, rc, err = run_bare(args, bare_out)
+                    row["bare_s"] = secs
+                    if rc != 0:
+                        problems.append(f"{c.label}: bare ffmpeg exited {rc}: {err.strip()}")
+                    problems += check_mp4(bare_out, f"{c.label} bare round {i + 1}",
+                                          duration=probe.duration_s or 0, height=c.out_height)
+            row["ratio"] = row["liuhen_s"] / row["bare_s"]
+            row["same_size"] = (lh_dir / "proxy.mp4").stat().st_size == bare_out.stat().st_size \
+                if (lh_dir / "proxy.mp4").is_file() and bare_out.is_file() else False
+            rows[c.label].append(row)
+            log(f"  round {i + 1} ({order[0]} first) {c.label:<40} liuhen {row['liuhen_s']:7.3f} s  "
+                f"bare {row['bare_s']:7.3f} s  ratio {row['ratio']:.3f}")
+    for n, c in enumerate(all_cases):
+        rs = rows[c.label]
+        media_s = probes[c.source].duration_s or 0.0
+        med_l = statistics.median(r["liuhen_s"] for r in rs)
+        med_b = statistics.median(r["bare_s"] for r in rs)
+        results.append({
+            "case": c.label, "key": c.key, "source": c.source, "path": c.expect_path, "max_height": c.max_height,
+            "media_s": round(media_s, 3), "liuhen_s": round(med_l, 4), "bare_s": round(med_b, 4),
+            "ffmpeg_child_s": round(statistics.median(r["ffmpeg_s"] for r in rs), 4),
+            "ratio": round(statistics.median(r["ratio"] for r in rs), 4),
+            "ratio_of_medians": round(med_l / med_b, 4),
+            "overhead_ms": round((med_l - med_b) * 1000, 1),
+            "x_realtime_liuhen": round(media_s / med_l, 2), "x_realtime_bare": round(media_s / med_b, 2),
+            "outputs_same_size": all(r["same_size"] for r in rs),
+            "command": commands.get(c.label),
+            "rounds": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rs],
+        })
+    return results, problems
+
+
+# ---------------------------------------------------------------------- (b) dock to playable
+
+
+def liuhen_cmd() -> list[str]:
+    exe = Path(sys.executable).parent / "liuhen"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("liuhen")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "liuhen.cli"]
+
+
+def child_env() -> dict[str, str]:
+    # no LIUHEN_* overrides leak in from the caller's shell: the config file says it all
+    return {k: v for k, v in os.environ.items() if not k.startswith("LIUHEN_")}
+
+
+def write_config(folder: Path, stable: float, max_height: int) -> Path:
+    """Like tests/conftest.py's write_config: SQLite, local store, station state, all in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / "config.toml"
+    p.write_text(f"""
+[archive]
+database_url = "sqlite:///var/liuhen.db"
+store = "local"
+store_path = "var/originals"
+upload_path = "var/uploads"
+key_path = "var/keys/archive.ed25519"
+
+[station]
+id = "st-bench"
+dock_root = "dock"
+state_path = "var/station"
+stable_seconds = {stable}
+poll_seconds = 0.1
+
+[workers]
+proxy_max_height = {max_height}
+""", encoding="utf-8")
+    return p
+
+
+def drop_caches() -> str | None:
+    """Flush and drop the page cache; return why not, or None when it was dropped."""
+    subprocess.run(["sync"], check=True)
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return None
+    except OSError as e:
+        return f"{e.strerror} (needs root, and a writable /proc/sys)"
+
+
+_JOB_LOG = re.compile(r"^(\d+\.\d+) INFO liuhen\.worker (job-start|job-end) (\d+) (\w+)")
+
+
+def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[dict, list[str]]:
+    folder = work / "b"
+    if folder.exists():
+        shutil.rmtree(folder)
+    bay = folder / "dock" / "bay1"
+    bay.mkdir(parents=True)
+    shutil.copyfile(clip, bay / BAY_FILE)
+    cfg = write_config(folder, stable, max_height)
+    why = drop_caches()
+    lh = [*liuhen_cmd(), "--config", str(cfg)]
+
+    def liuhen(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*lh, *a], capture_output=True, text=True, env=child_env(), cwd=folder, check=False)
+
+    t0 = time.perf_counter()
+    wall0 = time.time()
+    ing = liuhen("ingest", str(folder / "dock"), "--once", "--json")
+    t1 = time.perf_counter()
+    wall1 = time.time()
+    wrk = liuhen("worker", "--until-idle")
+    t2 = time.perf_counter()
+    wall2 = time.time()
+    shw = liuhen("show", "1", "--json")
+    t3 = time.perf_counter()
+
+    problems: list[str] = []
+    res = [json.loads(ln) for ln in ing.stdout.splitlines() if ln.strip().startswith("{")]
+    if ing.returncode != 0 or len(res) != 1 or res[0].get("status") != "archived":
+        problems.append(f"ingest: exit {ing.returncode}, results {[r.get('status') for r in res]}: "
+                        f"{ing.stderr.strip()[-400:]}")
+    elif res[0].get("evidence_id") != 1:
+        problems.append(f"ingest: the clip became evidence {res[0].get('evidence_id')}, not 1")
+    if wrk.returncode != 0:
+        problems.append(f"worker: exit {wrk.returncode}: {wrk.stderr.strip()[-400:]}")
+    record: dict = {}
+    if shw.returncode != 0:
+        problems.append(f"show: exit {shw.returncode}: {shw.stderr.strip()[-400:]}")
+    else:
+        record = json.loads(shw.stdout)
+    if record and record.get("playback") != "ready":
+        problems.append(f"show: playback {record.get('playback')!r} ({record.get('playback_note')}), not 'ready'")
+    proxies = [d for d in record.get("derived", []) if d.get("kind") == "proxy"]
+    if record and (len(proxies) != 1 or proxies[0].get("detail", {}).get("path") != "remux"):
+        problems.append(f"show: derived proxies {[d.get('detail') for d in proxies]}, not one made by remux")
+    duration = (record.get("media") or {}).get("duration_s") or 0.0
+    if proxies:
+        stored = folder / "var" / "originals" / proxies[0]["store_key"]
+        problems += check_mp4(stored, "dock-to-playable proxy", duration=duration, height=1080)
+    jobs = liuhen("jobs", "--json")
+    states = [json.loads(ln).get("state") for ln in jobs.stdout.splitlines() if ln.strip().startswith("{")]
+    if states != ["done", "done"]:
+        problems.append(f"jobs: states {states}, not a probe and a render both done")
+
+    # the split: worker log lines (time.time() stamps) and the custody events' ffmpeg seconds
+    spans: dict[str, list[float]] = {}
+    for ln in wrk.stderr.splitlines():
+        m = _JOB_LOG.match(ln)
+        if m:
+            spans.setdefault(m.group(4), []).append(float(m.group(1)))
+    probe_s = render_s = None
+    if len(spans.get("probe", [])) == 2 and len(spans.get("render", [])) == 2:
+        probe_s = spans["probe"][1] - spans["probe"][0]
+        render_s = spans["render"][1] - spans["render"][0]
+        startup_s = spans["probe"][0] - wall1
+        exit_s = wall2 - spans["render"][1]
+    else:
+        problems.append("worker: no job-start/job-end log lines for one probe and one render job")
+        startup_s = exit_s = None
+    ff: dict[str, float] = {}
+    for e in record.get("custody", []):
+        d = e.get("detail") or {}
+        if e.get("action") == "probed":
+            ff["ffprobe"] = d.get("seconds", 0.0)
+        elif e.get("action") == "derived" and d.get("kind") in ("proxy", "poster", "sprite"):
+            ff[d["kind"]] = d.get("seconds", 0.0)
+    total = t2 - t0
+    out = {
+        "clip_s": round(duration, 2), "bytes": (bay / BAY_FILE).stat().st_size if (bay / BAY_FILE).exists() else None,
+        "page_cache_dropped": why is None, "page_cache_note": why, "stable_seconds": stable,
+        "proxy_max_height": max_height, "total_s": round(total, 3), "ingest_s": round(t1 - t0, 3),
+        "worker_s": round(t2 - t1, 3),
+        "worker_startup_s": round(startup_s, 3) if startup_s is not None else None,
+        "probe_job_s": round(probe_s, 3) if probe_s is not None else None,
+        "render_job_s": round(render_s, 3) if render_s is not None else None,
+        "worker_exit_s": round(exit_s, 3) if exit_s is not None else None,
+        "ffmpeg_s": {k: round(v, 3) for k, v in ff.items()},
+        "show_s": round(t3 - t2, 3), "goal_s": GOAL_DOCK_S, "goal_met": total <= GOAL_DOCK_S and not problems,
+        "wall_clock_start": wall0,
+    }
+    return out, problems
+
+
+# ---------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    global LOG
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds of each proxy, each side (default 3)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a fast check: 6 s sources and a 30 s dock clip (unless given otherwise)")
+    ap.add_argument("--seconds", type=float, help="length of the (a) sources (default 25; 6 with --quick)")
+    ap.add_argument("--dock-seconds", type=float, help="length of the (b) clip (default 300; 30 with --quick)")
+    ap.add_argument("--remux-max-height", type=int, default=1080,
+                    help="max_height for the remux cases, (a)'s H.264 case and (b)'s workers.proxy_max_height "
+                         "(default 1080: at the default 720 a 1080p clip is transcoded, never remuxed)")
+    ap.add_argument("--stable-seconds", type=float, default=0.2, help="station.stable_seconds for (b) (default 0.2)")
+    ap.add_argument("--progress", action="store_true",
+                    help="call proxy() with a progress callback as the worker does (adds -progress pipe:1 "
+                         "-nostats; the bare run keeps them, its stdout going to /dev/null)")
+    ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "media_pipeline",
+                    help="sources and outputs (default bench/out/media_pipeline, git-ignored)")
+    ap.add_argument("--keep", action="store_true", help="keep sources and outputs (default: delete them)")
+    ap.add_argument("--json", action="store_true",
+                    help="print one JSON summary line on stdout (the report goes to stderr)")
+    args = ap.parse_args(argv)
+    if args.json:
+        LOG = sys.stderr
+    seconds = args.seconds or (6.0 if args.quick else 25.0)
+    dock_seconds = args.dock_seconds or (30.0 if args.quick else 300.0)
+    work = args.workdir.resolve()
+    t_start = time.monotonic()
+
+    log("liuhen media pipeline: proxy() vs the same bare ffmpeg command; dock to playable; x-realtime")
+    log(f"machine: {os.cpu_count()} CPU(s); {tool_version('ffmpeg')}")
+    paths = build_sources(work / "sources", seconds, dock_seconds)
+    t0 = time.perf_counter()
+    tool_version.cache_clear()
+    tool_version("ffmpeg")
+    version_s = time.perf_counter() - t0
+    log(f"note: liuhen runs `ffmpeg -version` once per process ({version_s * 1000:.0f} ms here, cached "
+        "afterwards); it is paid before the timed runs, as in a worker after its first job")
+    log("note: liuhen's child gets MALLOC_ARENA_MAX=4, RLIMIT_AS 2 GiB, RLIMIT_CORE 0 and its own session; "
+        "the bare command runs with none of that")
+    log()
+
+    log(f"(a) proxy creation: liuhen media.render.proxy vs bare ffmpeg with identical args, "
+        f"{args.repeat} round(s), alternating order{' (with a progress callback)' if args.progress else ''}")
+    a_rows, problems = bench_proxy(work, paths, args.repeat, args.remux_max_height, args.progress)
+    if a_rows:
+        log()
+        log(f"  {'case':<40} {'media':>6} {'liuhen':>9} {'bare':>9} {'overhead':>9} {'ratio':>6} {'r.o.m.':>6}  "
+            f"goal ≤ {GOAL_RATIO}")
+        for r in a_rows:
+            log(f"  {r['case']:<40} {r['media_s']:5.1f}s {r['liuhen_s']:8.3f}s {r['bare_s']:8.3f}s "
+                f"{r['overhead_ms']:+7.0f}ms {r['ratio']:6.3f} {r['ratio_of_medians']:6.3f}  {'MET' if r['ratio'] <= GOAL_RATIO else 'NOT MET'}")
+        log("  (medians over rounds; ratio = median of the rounds' liuhen/bare ratios, judged against the goal; "
+            "r.o.m. = ratio of the medians)")
+        log(f"  outputs of both sides the same size in every round: "
+            f"{', '.join(r['key'] + (' yes' if r['outputs_same_size'] else ' no') for r in a_rows)}")
+    log()
+
+    log(f"(b) dock to playable: {dock_seconds:.0f} s 1080p H.264/AAC as dock/bay1/{BAY_FILE}; "
+        f"`liuhen ingest DOCK --once` then `liuhen worker --until-idle` "
+        f"(workers.proxy_max_height = {args.remux_max_height})")
+    b, b_problems = bench_dock(work, paths["dock"], args.stable_seconds, args.remux_max_height)
+    problems += b_problems
+    if b["page_cache_dropped"]:
+        log("  page cache dropped before the ingest (the recorder's file is read cold)")
+    else:
+        log(f"  page cache could NOT be dropped ({b['page_cache_note']}); the clip is read from the cache")
+    ff = b["ffmpeg_s"]
+    log(f"  total {b['total_s']:.2f} s  (goal ≤ {GOAL_DOCK_S:.0f} s → "
+        f"{'MET' if b['goal_met'] else 'NOT MET'}); {b['bytes'] / 1e6:.0f} MB, {b['clip_s']:.0f} s of media")
+    log(f"    ingest --once        {b['ingest_s']:7.2f} s  (incl. stable_seconds {args.stable_seconds} s, "
+        "copy+hash, archive re-hash, commit)")
+    log(f"    worker --until-idle  {b['worker_s']:7.2f} s")
+    if b["probe_job_s"] is not None:
+        log(f"      start-up           {b['worker_startup_s']:7.2f} s  (Python, imports, open archive)")
+        log(f"      probe job          {b['probe_job_s']:7.2f} s  (ffprobe {ff.get('ffprobe', 0):.2f} s)")
+        rest = b["render_job_s"] - sum(ff.get(k, 0) for k in ("proxy", "poster", "sprite"))
+        log(f"      render job         {b['render_job_s']:7.2f} s  (proxy remux {ff.get('proxy', 0):.2f} s, "
+            f"poster {ff.get('poster', 0):.2f} s, thumbnail sprite {ff.get('sprite', 0):.2f} s, "
+            f"probe+hash+store+commit {rest:.2f} s)")
+        log(f"      exit               {b['worker_exit_s']:7.2f} s")
+    log(f"    (`liuhen show 1 --json` afterwards: {b['show_s']:.2f} s, not counted)")
+    log()
+
+    c_rows = [r for r in a_rows if r["source"] in ("h265", "mjpeg")]
+    log(f"(c) x-realtime of the transcode path at the default settings ({DEFAULT_MAX_HEIGHT}p, libx264 veryfast, "
+        "crf 23), from (a)'s liuhen medians")
+    for r in c_rows:
+        log(f"  {r['case']:<40} {r['x_realtime_liuhen']:6.2f}× realtime  "
+            f"(bare {r['x_realtime_bare']:.2f}×; {r['media_s']:.0f} s of media in {r['liuhen_s']:.2f} s)")
+    log()
+
+    if problems:
+        log("CORRECTNESS FAILED — these figures mean nothing:")
+        for p in problems[:20]:
+            log(f"  {p}")
+    else:
+        log("correctness: every proxy (liuhen and bare, every round) is an MP4 ffprobe reads as H.264 + AAC of the "
+            "source's length and the expected height, liuhen took the expected remux/transcode path, the bare "
+            "command was liuhen's own with only the output replaced; the docked clip came back playback 'ready' "
+            "with a remuxed proxy in the store, both jobs done")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+        try:
+            work.parent.rmdir()  # bench/out, if nothing else is in it
+        except OSError:
+            pass
+    elapsed = time.monotonic() - t_start
+    log(f"run took {elapsed:.0f} s")
+    if args.json:
+        print(json.dumps({
+            "cpus": os.cpu_count(), "ffmpeg": tool_version("ffmpeg"), "repeat": args.repeat, "quick": args.quick,
+            "source_seconds": seconds, "dock_seconds": dock_seconds, "progress_callback": args.progress,
+            "ffmpeg_version_probe_ms": round(version_s * 1000, 1),
+            "proxy": a_rows, "goal_ratio": GOAL_RATIO,
+            "proxy_goal_met": bool(a_rows) and all(r["ratio"] <= GOAL_RATIO for r in a_rows),
+            "dock_to_playable": b,
+            "x_realtime": {r["source"]: r["x_realtime_liuhen"] for r in c_rows},
+            "correct": not problems, "problems": problems, "elapsed_s": round(elapsed, 1),
+        }, ensure_ascii=False), flush=True)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
