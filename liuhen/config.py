@@ -79,7 +79,8 @@ class WorkerSettings:
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
     encoder: str = "libx264"  # or h264_nvenc where a GPU is present
-    proxy_max_height: int = 720
+    proxy_max_height: int = 720  # the height of a transcoded proxy
+    remux_max_height: int = 2160  # a browser-safe source up to this height is remuxed, not re-encoded
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         poll_seconds=float(w.get("poll_seconds", 1.0)),
         encoder=str(w.get("encoder", "libx264")),
         proxy_max_height=int(w.get("proxy_max_height", 720)),
+        remux_max_height=int(w.get("remux_max_height", 2160)),
     )
     au = raw.get("auth", {})
     auth = AuthSettings(

@@ -96,6 +96,7 @@ def proxy(
     probe: Probe,
     *,
     max_height: int = 720,
+    remux_max_height: int | None = None,
     encoder: str = "libx264",
     timeout_s: float | None = None,
     progress: Callable[[float], None] | None = None,
@@ -103,7 +104,7 @@ def proxy(
     """A file any browser plays: MP4 for video, M4A for audio, a JPEG preview for a photo.
 
     Video that is already H.264 yuv420p / AAC in MP4, upright and no taller than
-    ``max_height`` is only remuxed (streams copied, index moved to the front); anything else
+    ``remux_max_height`` (default: ``max_height``) is only remuxed (streams copied, index moved to the front); anything else
     is transcoded to H.264/AAC at constant frame rate, upright, at most ``max_height`` tall.
     """
     if encoder not in ENCODERS:
@@ -122,7 +123,8 @@ def proxy(
     inp = input_stream(src)
     streams: list[Any] = []
     # Variable frame rate is transcoded too: it is where browsers drift out of lip sync.
-    if probe.browser_safe and probe.video.height <= max_height and not probe.video.vfr:
+    remux_limit = max_height if remux_max_height is None else remux_max_height
+    if probe.browser_safe and probe.video.height <= remux_limit and not probe.video.vfr:
         streams.append(inp[str(probe.video.index)])
         if probe.audio is not None:
             streams.append(inp[str(probe.audio.index)])

@@ -1,14 +1,15 @@
-"""Media jobs: ``probe`` then ``render`` for every original, as idempotent functions of a job.
+"""Media jobs: ``probe``, then ``proxy`` and ``previews``, as idempotent functions of a job.
 
 probe   ffprobe the original → duration, streams, rotation, creation time (the container's
-        time wins over the file name's), GPS track from sidecars → evidence row; enqueue render.
-render  proxy for the browser (remux when the source is already browser-safe, else transcode),
-        poster, thumbnail sprite + WebVTT (video), waveform (audio), preview (photo); each file
+        time wins over the file name's), GPS track from sidecars → evidence row; enqueue proxy and previews.
+proxy   a copy for the browser (remux when the source is already browser-safe, else transcode),
+        or a preview (photo); the recording is playable once it commits.
+previews  poster, thumbnail sprite + WebVTT (video), waveform (audio). Each derived file is
         hashed and stored like an original under ``derived/``, pointing back to its original, with
         the exact ffmpeg command, version, exit status and stderr tail in its custody event.
 
 Media that cannot be probed or rendered is marked ``unplayable`` with the reason; its original
-is never touched. Both jobs write their results and finish in one transaction.
+is never touched. Every job writes its results and finishes in one transaction.
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ def probe_job(ctx: JobContext) -> None:
             row.recorded_at_source = "container"
         elif row.recorded_at is not None and row.recorded_at_source is None:
             row.recorded_at_source = "file_name"
-        enqueue(db, kind="render", evidence_id=ev.id)
+        # the proxy first (the recording is playable once it commits), then posters and thumbnails
+        enqueue(db, kind="proxy", evidence_id=ev.id)
+        if p.kind in ("video", "audio"):
+            enqueue(db, kind="previews", evidence_id=ev.id)
         ctx.archive.custody.record(db, actor=ACTOR, action="probed", evidence_id=ev.id, object_sha256=ev.sha256,
                                    tool="ffprobe", tool_version=p.run.tool_version,
                                    detail={**_run_detail(p.run), "kind": p.kind, "duration_s": p.duration_s,
@@ -134,30 +138,62 @@ def _probe_sidecar(ctx: JobContext, ev: Evidence) -> None:
                                            "problem": problem})
 
 
-def render_job(ctx: JobContext) -> None:
+def _prepare(ctx: JobContext, step: str) -> tuple[Evidence, Path, Path, Any] | None:
     ev = _load(ctx)
     src = _local_original(ctx, ev)
     out = ctx.workdir / "out"
-    out.mkdir()
-    w = ctx.archive.settings.workers
-    opts = {"max_height": w.proxy_max_height, "encoder": w.encoder}
+    out.mkdir(exist_ok=True)
     try:
-        p = probing.probe(src, name=ev.file_name)
-        made: list[render.Rendered] = []
-        if p.kind == "photo":
-            made.append(render.proxy(src, out, p, **opts))
-        elif p.kind == "audio":
-            made.append(render.proxy(src, out, p, progress=lambda f: ctx.progress(0.9 * f, "proxy"), **opts))
+        return ev, src, out, probing.probe(src, name=ev.file_name)
+    except Unplayable as e:
+        _unplayable(ctx, ev, step, e, e.run)
+        return None
+
+
+def proxy_job(ctx: JobContext) -> None:
+    """The browser copy; the recording is playable as soon as this job commits."""
+    prepared = _prepare(ctx, "render")
+    if prepared is None:
+        return
+    ev, src, out, p = prepared
+    w = ctx.archive.settings.workers
+    try:
+        made = render.proxy(src, out, p, max_height=w.proxy_max_height, remux_max_height=w.remux_max_height,
+                            encoder=w.encoder, progress=lambda f: ctx.progress(0.95 * f, "proxy"))
+    except Unplayable as e:
+        _unplayable(ctx, ev, "render", e, e.run)
+        return
+    _record(ctx, ev, [made], ready=True)
+
+
+def previews_job(ctx: JobContext) -> None:
+    """Poster and thumbnail sprite + WebVTT (video), waveform (audio): for scrubbing and search."""
+    prepared = _prepare(ctx, "previews")
+    if prepared is None:
+        return
+    ev, src, out, p = prepared
+    made: list[render.Rendered] = []
+    try:
+        if p.kind == "audio":
             made.append(render.waveform(src, out, p))
-        else:
-            made.append(render.proxy(src, out, p, progress=lambda f: ctx.progress(0.8 * f, "proxy"), **opts))
-            ctx.progress(0.8, "poster")
+        elif p.kind == "video":
+            ctx.progress(0.05, "poster")
             made.append(render.poster(src, out, p))
-            ctx.progress(0.85, "thumbnails")
+            ctx.progress(0.2, "thumbnails")
             made.append(render.thumbnails(src, out, p))
     except Unplayable as e:
-        _unplayable(ctx, ev, "render", e, getattr(e, "run", None))
+        # the recording may still play; only its previews are missing, and the log says why
+        with ctx.commit() as db:
+            ctx.archive.custody.record(db, actor=ACTOR, action="previews_failed", evidence_id=ev.id,
+                                       object_sha256=ev.sha256, outcome="failure", tool="ffmpeg",
+                                       tool_version=ffmpeg_tool_version("ffmpeg"),
+                                       detail={"reason": e.diagnostics(), **(_run_detail(e.run) if e.run else {})})
         return
+    _record(ctx, ev, made, ready=False)
+
+
+def _record(ctx: JobContext, ev: Evidence, made: list[Any], *, ready: bool) -> None:
+    """Store each derived file like an original, then record them and finish the job, in one transaction."""
     files: list[tuple[str, Path, str, Any, dict[str, Any]]] = []
     for r in made:
         runs = r.run if isinstance(r.run, list) else [r.run]
@@ -187,8 +223,9 @@ def render_job(ctx: JobContext) -> None:
                                        tool="ffmpeg", tool_version=run.tool_version,
                                        detail={**_run_detail(run), "kind": kind, "sha256": digest.hex,
                                                "size": size, "store_key": obj.key, **extra})
-        row.playback = "ready"
-        row.playback_note = None
+        if ready:
+            row.playback = "ready"
+            row.playback_note = None
 
 
 def _existing_kinds(db: Any, evidence_id: int) -> set[str]:
@@ -197,7 +234,7 @@ def _existing_kinds(db: Any, evidence_id: int) -> set[str]:
     return set(db.execute(select(DerivedFile.kind).where(DerivedFile.evidence_id == evidence_id)).scalars())
 
 
-HANDLERS: dict[str, Handler] = {"probe": probe_job, "render": render_job}
+HANDLERS: dict[str, Handler] = {"probe": probe_job, "proxy": proxy_job, "previews": previews_job}
 
 
 def derived_dicts(db: Any, evidence_id: int) -> list[dict[str, Any]]:

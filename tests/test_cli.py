@@ -163,8 +163,8 @@ def test_jobs_worker_and_show_report_media_processing(settings, make_clip, tmp_p
     r = liuhen(settings.config_path, "jobs", "--wait", "--json")  # embedded default: runs the workers itself
     assert r.returncode == 0, r.stderr
     jobs = jsonl(r.stdout)
-    assert sorted((j["kind"], j["state"], j["progress"]) for j in jobs) == [("probe", "done", 1.0),
-                                                                            ("render", "done", 1.0)]
+    assert sorted((j["kind"], j["state"], j["progress"]) for j in jobs) == [
+        ("previews", "done", 1.0), ("probe", "done", 1.0), ("proxy", "done", 1.0)]
     rec = json.loads(liuhen(settings.config_path, "show", str(row["evidence_id"]), "--json").stdout)
     assert rec["playback"] == "ready" and abs(rec["media"]["duration_s"] - 2.0) < 0.2
     assert rec["media"]["video_codec"] == "h264" and rec["media"]["width"] == 320
@@ -182,7 +182,7 @@ def test_worker_until_idle_as_a_separate_process(settings, make_clip):
     put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
     liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
     w = liuhen(settings.config_path, "worker", "--until-idle")
-    assert w.returncode == 0 and "Ran 2 job(s)" in w.stdout, w.stderr
+    assert w.returncode == 0 and "Ran 3 job(s)" in w.stdout, w.stderr
     assert "job-start" in w.stderr and "job-end" in w.stderr
 
 

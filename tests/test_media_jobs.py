@@ -230,7 +230,7 @@ def test_kill_9_of_a_worker_mid_transcode_leaves_a_job_another_worker_completes(
         render = None
         while time.monotonic() < deadline:
             with a.sessions() as db:
-                render = db.execute(select(Job).where(Job.kind == "render")).scalar_one_or_none()
+                render = db.execute(select(Job).where(Job.kind == "proxy")).scalar_one_or_none()
             if render is not None and render.state == "running" and render.progress > 0.05:
                 break
             time.sleep(0.2)
@@ -277,7 +277,7 @@ def test_two_worker_processes_on_postgresql_never_run_one_job_at_once(pg_url, tm
             jobs = db.execute(select(Job)).scalars().all()
     finally:
         a.close()
-    assert len(jobs) == 16 and {j.state for j in jobs} == {DONE}
+    assert len(jobs) == 24 and {j.state for j in jobs} == {DONE}
     intervals: dict[int, list[tuple[float, float, str]]] = {}
     for proc, log in enumerate(logs):
         starts: dict[str, float] = {}

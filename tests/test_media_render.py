@@ -247,6 +247,20 @@ def test_1080p_is_scaled_to_720p_and_reports_progress(media_dir: Path, tmp_path:
     assert seen and seen == sorted(seen) and seen[-1] == 1.0 and all(0 <= f <= 1 for f in seen)
 
 
+def test_browser_safe_1080p_is_remuxed_when_remux_allows_its_height(media_dir: Path, tmp_path: Path) -> None:
+    src = media_dir / "hd.mp4"
+    if not src.exists():
+        lavfi_av(src, size="1920x1080", extra=("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                                               "-c:a", "aac"))
+    r = proxy(src, tmp_path / "out", probe(src, name="hd.mp4"), max_height=720, remux_max_height=2160)
+    assert r.extra["path"] == "remux" and "copy" in r.run.args
+    info = ffprobe(r.path)
+    (v,) = streams(info, "video")
+    assert (v["width"], v["height"]) == (1920, 1080)  # the original picture, not re-encoded
+    assert_h264_aac_mp4(info)
+    assert_faststart(r.path)
+
+
 def test_rotated_video_comes_out_upright_without_rotation(rotated_clip: Path, tmp_path: Path) -> None:
     r, info = transcoded(rotated_clip, tmp_path)
     assert r.extra["path"] == "transcode"
