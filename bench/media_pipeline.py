@@ -15,10 +15,11 @@
 (c) x-realtime (media seconds / wall seconds) of the transcode path at the default settings
     (720p, libx264 veryfast), from (a)'s liuhen medians.
 
-A 1080p source is remuxed only when ``proxy_max_height`` ≥ 1080: at the default of 720 every
-1080p clip is transcoded, however browser-safe. The remux figures therefore use a max height of
-1080 (``--remux-max-height``); (a) also times the same H.264 clip at the default 720 so the
-cost of that default is visible.
+liuhen remuxes a browser-safe source up to ``workers.remux_max_height`` (default 2160) and
+transcodes anything else to at most ``proxy_max_height`` (720). (a) times the 1080p H.264 clip
+both ways: remuxed, and forced through the 720p transcode, so the cost of each path is visible.
+In (b) the recording counts as playable when its proxy job commits (posters and thumbnails
+follow in their own job).
 
 Sources are real media from ffmpeg (``testsrc2`` + ``sine``): 1080p H.264/AAC MP4, 1080p
 H.265/AAC MP4, 720p MJPEG/PCM AVI. Every output is checked with ffprobe (MP4, H.264, AAC,
@@ -396,8 +397,8 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
         problems += check_mp4(stored, "dock-to-playable proxy", duration=duration, height=1080)
     jobs = liuhen("jobs", "--json")
     states = [json.loads(ln).get("state") for ln in jobs.stdout.splitlines() if ln.strip().startswith("{")]
-    if states != ["done", "done"]:
-        problems.append(f"jobs: states {states}, not a probe and a render both done")
+    if states != ["done", "done", "done"]:
+        problems.append(f"jobs: states {states}, not a probe, a proxy and a previews job all done")
 
     # the split: worker log lines (time.time() stamps) and the custody events' ffmpeg seconds
     spans: dict[str, list[float]] = {}
@@ -405,14 +406,16 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
         m = _JOB_LOG.match(ln)
         if m:
             spans.setdefault(m.group(4), []).append(float(m.group(1)))
-    probe_s = render_s = None
-    if len(spans.get("probe", [])) == 2 and len(spans.get("render", [])) == 2:
+    probe_s = proxy_s = previews_s = playable = None
+    if all(len(spans.get(k, [])) == 2 for k in ("probe", "proxy", "previews")):
         probe_s = spans["probe"][1] - spans["probe"][0]
-        render_s = spans["render"][1] - spans["render"][0]
+        proxy_s = spans["proxy"][1] - spans["proxy"][0]
+        previews_s = spans["previews"][1] - spans["previews"][0]
         startup_s = spans["probe"][0] - wall1
-        exit_s = wall2 - spans["render"][1]
+        exit_s = wall2 - spans["previews"][1]
+        playable = spans["proxy"][1] - wall0  # the proxy job's commit makes the recording playable
     else:
-        problems.append("worker: no job-start/job-end log lines for one probe and one render job")
+        problems.append("worker: no job-start/job-end log lines for one probe, one proxy and one previews job")
         startup_s = exit_s = None
     ff: dict[str, float] = {}
     for e in record.get("custody", []):
@@ -421,7 +424,7 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
             ff["ffprobe"] = d.get("seconds", 0.0)
         elif e.get("action") == "derived" and d.get("kind") in ("proxy", "poster", "sprite"):
             ff[d["kind"]] = d.get("seconds", 0.0)
-    total = t2 - t0
+    total = playable if playable is not None else t2 - t0
     out = {
         "clip_s": round(duration, 2), "bytes": (bay / BAY_FILE).stat().st_size if (bay / BAY_FILE).exists() else None,
         "page_cache_dropped": why is None, "page_cache_note": why, "stable_seconds": stable,
@@ -429,7 +432,9 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
         "worker_s": round(t2 - t1, 3),
         "worker_startup_s": round(startup_s, 3) if startup_s is not None else None,
         "probe_job_s": round(probe_s, 3) if probe_s is not None else None,
-        "render_job_s": round(render_s, 3) if render_s is not None else None,
+        "proxy_job_s": round(proxy_s, 3) if proxy_s is not None else None,
+        "previews_job_s": round(previews_s, 3) if previews_s is not None else None,
+        "all_jobs_done_s": round(t2 - t0, 3),
         "worker_exit_s": round(exit_s, 3) if exit_s is not None else None,
         "ffmpeg_s": {k: round(v, 3) for k, v in ff.items()},
         "show_s": round(t3 - t2, 3), "goal_s": GOAL_DOCK_S, "goal_met": total <= GOAL_DOCK_S and not problems,
@@ -508,18 +513,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         log(f"  page cache could NOT be dropped ({b['page_cache_note']}); the clip is read from the cache")
     ff = b["ffmpeg_s"]
-    log(f"  total {b['total_s']:.2f} s  (goal ≤ {GOAL_DOCK_S:.0f} s → "
+    log(f"  dock to playable {b['total_s']:.2f} s  (ingest start → proxy job committed; goal ≤ {GOAL_DOCK_S:.0f} s → "
         f"{'MET' if b['goal_met'] else 'NOT MET'}); {b['bytes'] / 1e6:.0f} MB, {b['clip_s']:.0f} s of media")
     log(f"    ingest --once        {b['ingest_s']:7.2f} s  (incl. stable_seconds {args.stable_seconds} s, "
         "copy+hash, archive re-hash, commit)")
-    log(f"    worker --until-idle  {b['worker_s']:7.2f} s")
+    log(f"    worker --until-idle  {b['worker_s']:7.2f} s  (all jobs done {b['all_jobs_done_s']:.2f} s after the start)")
     if b["probe_job_s"] is not None:
         log(f"      start-up           {b['worker_startup_s']:7.2f} s  (Python, imports, open archive)")
         log(f"      probe job          {b['probe_job_s']:7.2f} s  (ffprobe {ff.get('ffprobe', 0):.2f} s)")
-        rest = b["render_job_s"] - sum(ff.get(k, 0) for k in ("proxy", "poster", "sprite"))
-        log(f"      render job         {b['render_job_s']:7.2f} s  (proxy remux {ff.get('proxy', 0):.2f} s, "
-            f"poster {ff.get('poster', 0):.2f} s, thumbnail sprite {ff.get('sprite', 0):.2f} s, "
-            f"probe+hash+store+commit {rest:.2f} s)")
+        log(f"      proxy job          {b['proxy_job_s']:7.2f} s  (remux {ff.get('proxy', 0):.2f} s) → playable")
+        log(f"      previews job       {b['previews_job_s']:7.2f} s  (poster {ff.get('poster', 0):.2f} s, "
+            f"thumbnail sprite {ff.get('sprite', 0):.2f} s)")
         log(f"      exit               {b['worker_exit_s']:7.2f} s")
     log(f"    (`liuhen show 1 --json` afterwards: {b['show_s']:.2f} s, not counted)")
     log()
