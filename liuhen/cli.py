@@ -20,6 +20,16 @@ from liuhen.errors import LiuhenError
 EXIT_OK, EXIT_ERROR, EXIT_FAILED = 0, 1, 3
 
 
+def _cli_actor() -> str:
+    """Who acts from the command line: the operating-system account running liuhen."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
 def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
@@ -137,7 +147,7 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
             sys.stderr.flush()
 
     try:
-        report = verify_all(archive, progress=progress)
+        report = verify_all(archive, actor=_cli_actor(), progress=progress)
     finally:
         archive.close()
     if tty:
@@ -159,6 +169,10 @@ def cmd_show(args: argparse.Namespace, settings: config.Settings) -> int:
     archive = _archive(settings)
     try:
         record = show(archive, args.evidence_id)
+        with archive.sessions.begin() as db:  # looking at evidence is an action on it too
+            archive.custody.record(db, actor=_cli_actor(), action="viewed", evidence_id=record["evidence_id"],
+                                   object_sha256=record["sha256"], tool="liuhen show", tool_version=__version__,
+                                   detail={"what": "record and custody history"})
     finally:
         archive.close()
     if args.json:
@@ -182,7 +196,7 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
 
     archive = _archive(settings)
     try:
-        result = export_bag(archive, list(args.evidence_id), Path(args.out))
+        result = export_bag(archive, list(args.evidence_id), Path(args.out), actor=_cli_actor())
     finally:
         archive.close()
     if args.json:
@@ -392,7 +406,7 @@ def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
         with archive.sessions.begin() as db:
             u = add_user(db, username=args.name, password=password, role=args.role, unit_code=args.unit,
                          display_name=args.display_name)
-            archive.custody.record(db, actor="cli:admin", action="user_added", tool="liuhen",
+            archive.custody.record(db, actor=_cli_actor(), action="user_added", tool="liuhen",
                                    tool_version=__version__,
                                    detail={"username": u.username, "role": u.role, "unit": args.unit})
             out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit}
@@ -409,7 +423,7 @@ def cmd_users_unlock(args: argparse.Namespace, settings: config.Settings) -> int
     try:
         with archive.sessions.begin() as db:
             unlock(db, username=args.name)
-            archive.custody.record(db, actor="cli:admin", action="user_unlocked", tool="liuhen",
+            archive.custody.record(db, actor=_cli_actor(), action="user_unlocked", tool="liuhen",
                                    tool_version=__version__, detail={"username": args.name})
     finally:
         archive.close()

@@ -208,3 +208,14 @@ def test_units_and_users_add_reads_the_password_from_stdin(settings):
                           "lisi", "--role", "wizard", "--unit", "110101-JT"],
                          input="correct horse battery\n", capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "wizard" in bad.stderr
+
+
+def test_showing_evidence_is_itself_a_custody_event_naming_who(settings, make_clip):
+    import getpass
+
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    liuhen(settings.config_path, "show", str(row["evidence_id"]))
+    rec = json.loads(liuhen(settings.config_path, "show", str(row["evidence_id"]), "--json").stdout)
+    viewed = [e for e in rec["custody"] if e["action"] == "viewed"]
+    assert len(viewed) == 1 and viewed[0]["actor"] == f"cli:{getpass.getuser()}"
