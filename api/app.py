@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import errors, intake
+from api import dock, errors, evidence, intake
 from archive.uploads import sweep_abandoned
 from api.deps import ArchiveDep
 from liuhen.runtime import Archive
@@ -26,6 +26,8 @@ def create_app(archive: Archive) -> FastAPI:
     sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
     errors.install(app)
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
+    app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
+    app.include_router(dock.router, prefix=PREFIX)
 
     @app.get(f"{PREFIX}/health", tags=["health"])
     def health(archive: ArchiveDep) -> Any:

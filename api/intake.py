@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from api.deps import ArchiveDep
-from archive import service, stations, uploads
+from archive import dock, service, stations, uploads
 from archive.errors import StationMismatch
 from archive.service import Receipt
 from ingest.manifest import ManifestInvalid
@@ -141,4 +141,12 @@ def release(body: ReleaseIn, station: CurrentStation, archive: ArchiveDep) -> Re
     """Record that the station let go of the recorder file ("kept" or "wiped")."""
     _same_station(station, body.station_id)
     service.release(archive, manifest_id=body.manifest_id, action=body.action, station_id=station)
+    return Response(status_code=204)
+
+
+@router.post("/status", status_code=204)
+def report_status(body: dock.StationReport, station: CurrentStation, archive: ArchiveDep) -> Response:
+    """The station's bays now (docked recorder, files and their progress), for the dock dashboard."""
+    _same_station(station, body.station_id)
+    dock.store_report(archive, station_id=station, report=body)
     return Response(status_code=204)

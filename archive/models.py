@@ -1,10 +1,12 @@
-"""Archive records: stations, evidence (one row per distinct content), sightings."""
+"""Archive records: stations, evidence (one row per distinct content), sightings, what users add to
+evidence (tags, notes), the search index, and what stations report of their bays."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -19,6 +21,8 @@ class Station(Base):
     public_key_pem: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(16))
     token_sha256: Mapped[str | None] = mapped_column(String(64))
+    # the unit (单位) that runs the station: footage of recorders with no known officer belongs to it
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
@@ -30,6 +34,9 @@ class Evidence(Base):
     __table_args__ = (
         CheckConstraint("length(sha256) = 64", name="ck_evidence_sha256_len"),
         CheckConstraint("size >= 0", name="ck_evidence_size"),
+        Index("ix_evidence_unit_recorded", "unit_id", "recorded_at"),
+        Index("ix_evidence_officer_recorded", "officer_id", "recorded_at"),
+        Index("ix_evidence_device_recorded", "device_id", "recorded_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -45,6 +52,8 @@ class Evidence(Base):
     officer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     important: Mapped[bool] = mapped_column(Boolean, default=False)
+    # whose footage it is: the officer's unit, else the station's; NULL = not yet attributed
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # filled by the media jobs (probe, render)
     recorded_at_source: Mapped[str | None] = mapped_column(String(16))  # container | file_name | axis
@@ -66,6 +75,7 @@ class Sighting(Base):
     """One time a recorder file was offloaded: the station's signed manifest, kept byte for byte."""
 
     __tablename__ = "sightings"
+    __table_args__ = (Index("ix_sightings_station_evidence", "station_id", "evidence_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
@@ -87,3 +97,49 @@ class Sighting(Base):
     release_action: Mapped[str | None] = mapped_column(String(16))
 
     evidence: Mapped[Evidence] = relationship(back_populates="sightings")
+
+
+class EvidenceTag(Base):
+    """A label a user put on evidence (e.g. 现场检查, 查封扣押), searchable."""
+
+    __tablename__ = "evidence_tags"
+
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class EvidenceNote(Base):
+    """A note a user wrote on evidence; notes are only ever added, never edited."""
+
+    __tablename__ = "evidence_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SearchTerm(Base):
+    """One term of evidence's searchable text (``archive.search.terms``): words, their prefixes,
+    and single characters and pairs of Chinese text, so that 张三 finds 张三 with an index look-up."""
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True, index=True)
+
+
+class BayStatus(Base):
+    """What a station last reported of one bay: the docked recorder and its files' progress (JSON)."""
+
+    __tablename__ = "bay_status"
+
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id"), primary_key=True)
+    bay: Mapped[str] = mapped_column(String(128), primary_key=True)
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))  # empty | waiting | offloading | done | error
+    snapshot: Mapped[str] = mapped_column(Text)  # JSON: counts, bytes and the files of this docking
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

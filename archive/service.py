@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 import liuhen
+from archive import search
 from archive import sniff as sniffing
 from archive.errors import DigestMismatch, IntakeRefused
 from archive.models import Evidence, Sighting, Station
@@ -31,6 +32,7 @@ from jobs.queue import enqueue
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
 from liuhen.runtime import Archive
+from roster import service as roster
 
 ARCHIVE_ACTOR = "system:archive"
 TOOL = "liuhen-archive"
@@ -160,6 +162,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                           file_name=m.file_name, media_kind=sniffed.kind, media_state=sniffed.state,
                           media_note=sniffed.note, device_id=m.device_id, officer_id=m.officer_id,
                           recorded_at=Manifest.parse_time(m.recorded_at), important=False)
+            attribution = roster.attribute(db, ev, station=st)
             db.add(ev)
             db.flush()
         s = Sighting(evidence_id=ev.id, manifest_id=m.manifest_id, station_id=m.station_id, bay=m.bay,
@@ -170,6 +173,9 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                      signature=signature, station_key_id=m.station_key_id)
         db.add(s)
         db.flush()
+        search.reindex(db, ev.id)
+        if m.device_id:
+            roster.note_docked(db, device_id=m.device_id, station_id=m.station_id, bay=m.bay)
         where = {"manifest_id": m.manifest_id, "sighting_id": s.id, "bay": m.bay,
                  "original_path": m.original_path, "device_id": m.device_id, "officer_id": m.officer_id}
         archive.custody.record(db, actor=station_actor, action="offloaded", evidence_id=ev.id,
@@ -190,7 +196,8 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                    tool_version=liuhen.__version__,
                                    detail={"store": archive.store.describe(), "key": stored.key,
                                            "version": stored.version, "media_kind": sniffed.kind,
-                                           "media_state": sniffed.state, "media_note": sniffed.note})
+                                           "media_state": sniffed.state, "media_note": sniffed.note,
+                                           "attribution": attribution})
         else:
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="duplicate", evidence_id=ev.id,
                                    object_sha256=ev.sha256, tool=TOOL, tool_version=liuhen.__version__,

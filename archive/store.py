@@ -58,6 +58,10 @@ class OriginalStore(Protocol):
 
     def open(self, key: str, version: str | None = None) -> BinaryIO: ...
 
+    def open_range(self, key: str, version: str | None, start: int, length: int) -> BinaryIO:
+        """``length`` bytes from ``start`` (for HTTP Range: seeking in a browser's player)."""
+        ...
+
     def describe(self) -> str: ...
 
 
@@ -98,6 +102,11 @@ class LocalStore:
         except FileNotFoundError as e:
             raise ObjectMissing(f"The stored original {key} is missing from {self.root}.",
                                 "Restore it from backup; run `liuhen verify` to list every missing original.") from e
+
+    def open_range(self, key: str, version: str | None, start: int, length: int) -> BinaryIO:
+        f = self.open(key, version)
+        f.seek(start)
+        return f
 
     def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
                  namespace: str = "originals") -> StoredObject:

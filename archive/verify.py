@@ -73,40 +73,53 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         ids = list(db.execute(select(Evidence.id).order_by(Evidence.id)).scalars())
 
     for i, eid in enumerate(ids, 1):
-        with archive.sessions() as db:
-            ev = db.get(Evidence, eid)
-            assert ev is not None
-            sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
-            sha, size, key, version = ev.sha256, ev.size, ev.store_key, ev.store_version
-        outcome = _fixity(archive, r, eid, sha, size, key, version)
-        for s in sightings:
-            r.signatures += 1
-            st = stations.get(s.station_id)
-            try:
-                if st is None:
-                    raise BadSignature(f"station {s.station_id} is not registered", "")
-                keys.verify(st.public_key_pem, s.manifest, s.signature)
-                m = Manifest.parse(s.manifest)
-                if m.sha256 != sha or m.manifest_id != s.manifest_id:
-                    raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
-            except (BadSignature, ManifestInvalid) as e:
-                outcome = "failure"
-                r.failures.append(Failure(
-                    "manifest_signature", f"Evidence {eid}: station {s.station_id}'s manifest {s.manifest_id} for "
-                    f"{s.original_path} does not verify ({e.detail}).",
-                    "The record was altered after intake: restore the database from backup.",
-                    evidence_id=eid, sha256=sha))
-        with archive.sessions.begin() as db:
-            archive.custody.record(db, actor=actor, action="verified", evidence_id=eid, object_sha256=sha,
-                                   outcome=outcome, tool=digesting.TOOL, tool_version=digesting.TOOL_VERSION,
-                                   detail={"store": archive.store.describe(), "key": key,
-                                           "signatures": len(sightings), "liuhen": liuhen.__version__})
-        r.originals += 1
+        verify_evidence(archive, eid, report=r, actor=actor, stations=stations)
         if progress:
             progress(i, total)
     with archive.sessions.begin() as db:
         archive.custody.checkpoint(db)
     return r
+
+
+def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
+                    stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None) -> str:
+    """Re-hash one original and check each of its signed manifests; a ``verified`` custody event
+    records the outcome ("success" or "failure"), which is returned; failures go into ``report``."""
+    r = report
+    if stations is None:
+        with archive.sessions() as db:
+            stations = {s.id: s for s in db.execute(select(Station)).scalars()}
+    with archive.sessions() as db:
+        ev = db.get(Evidence, eid)
+        assert ev is not None
+        sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
+        sha, size, key, version = ev.sha256, ev.size, ev.store_key, ev.store_version
+    outcome = _fixity(archive, r, eid, sha, size, key, version)
+    for s in sightings:
+        r.signatures += 1
+        st = stations.get(s.station_id)
+        try:
+            if st is None:
+                raise BadSignature(f"station {s.station_id} is not registered", "")
+            keys.verify(st.public_key_pem, s.manifest, s.signature)
+            m = Manifest.parse(s.manifest)
+            if m.sha256 != sha or m.manifest_id != s.manifest_id:
+                raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
+        except (BadSignature, ManifestInvalid) as e:
+            outcome = "failure"
+            r.failures.append(Failure(
+                "manifest_signature", f"Evidence {eid}: station {s.station_id}'s manifest {s.manifest_id} for "
+                f"{s.original_path} does not verify ({e.detail}).",
+                "The record was altered after intake: restore the database from backup.",
+                evidence_id=eid, sha256=sha))
+    with archive.sessions.begin() as db:
+        archive.custody.record(db, actor=actor, action="verified", evidence_id=eid, object_sha256=sha,
+                               outcome=outcome, tool=digesting.TOOL, tool_version=digesting.TOOL_VERSION,
+                               detail={"store": archive.store.describe(), "key": key,
+                                       "signatures": len(sightings), "liuhen": liuhen.__version__,
+                                       **(detail or {})})
+    r.originals += 1
+    return outcome
 
 
 def _fixity(archive: Archive, r: Report, eid: int, sha: str, size: int, key: str, version: str | None) -> str:

@@ -14,9 +14,11 @@ Permissions (✓ = allowed; every other action is refused):
 | evidence.download_original |          |      ✓       |       ✓        |        ✓        |         |       |
 | evidence.export            |          |      ✓       |       ✓        |        ✓        |         |       |
 | evidence.verify            |          |      ✓       |       ✓        |        ✓        |         |       |
+| evidence.annotate          |    ✓     |      ✓       |       ✓        |        ✓        |         |       |
 | custody.view               |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
 | audit.view                 |          |              |                |                 |    ✓    |   ✓   |
 | users.manage               |          |              |                |                 |         |   ✓   |
+| officers.manage            |          |              |                |        ✓        |         |   ✓   |
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
@@ -57,21 +59,21 @@ ACTIONS: frozenset[str] = frozenset({
     "dock.view", "dock.mark_important", "recorder.assign",
     "evidence.search", "evidence.view", "evidence.play", "evidence.download_original",
     "evidence.export", "evidence.verify",
-    "custody.view", "audit.view", "users.manage", "jobs.view",
+    "custody.view", "audit.view", "users.manage", "jobs.view", "evidence.annotate", "officers.manage",
 })
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
 _EVIDENCE_WORK = _EVIDENCE_READ | {"evidence.play", "evidence.download_original", "evidence.export",
-                                   "evidence.verify", "custody.view"}
+                                   "evidence.verify", "custody.view", "evidence.annotate"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
-                           "evidence.play"}) | _EVIDENCE_READ,
+                           "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
     "investigator": _EVIDENCE_WORK,
     "legal_reviewer": _EVIDENCE_WORK,
-    "records_manager": _EVIDENCE_WORK | {"jobs.view"},
+    "records_manager": _EVIDENCE_WORK | {"jobs.view", "officers.manage"},
     "auditor": frozenset({"audit.view", "custody.view"}) | _EVIDENCE_READ,
-    "admin": frozenset({"users.manage", "jobs.view", "dock.view", "audit.view"}),
+    "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
 }
 
 

@@ -31,6 +31,7 @@ from archive.errors import (
     TokenRefused,
     UploadConflict,
 )
+from archive.dock import StationReport
 from archive.service import Receipt
 from hashing.errors import BadSignature
 from ingest.errors import ArchiveUnreachable, StationError
@@ -86,6 +87,10 @@ class HttpIntake:
     def release(self, *, station_id: str, manifest_id: str, action: str) -> None:
         self._retrying(lambda: self._call("POST", "/release", json={"station_id": station_id,
                                                                     "manifest_id": manifest_id, "action": action}))
+
+    def report_status(self, *, station_id: str, report: "StationReport") -> None:
+        """Send the bays' state for the dock dashboard (once; a lost report is replaced by the next)."""
+        self._call("POST", "/status", json=report.model_dump(mode="json"))
 
     def submit(self, *, manifest: bytes, signature: bytes, path: Path) -> Receipt:
         m = Manifest.parse(manifest)

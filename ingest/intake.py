@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from archive.dock import StationReport
     from archive.service import Receipt
     from liuhen.runtime import Archive
 
@@ -29,6 +30,9 @@ class Intake(Protocol):
 
     def release(self, *, station_id: str, manifest_id: str, action: str) -> None:
         """Tell the archive the station let go of the recorder file ("kept" or "wiped")."""
+
+    def report_status(self, *, station_id: str, report: "StationReport") -> None:
+        """Tell the archive what the bays hold now, for the dock dashboard (not evidence: may be lost)."""
 
 
 class LocalIntake:
@@ -49,3 +53,8 @@ class LocalIntake:
         from archive.service import release
 
         release(self.archive, manifest_id=manifest_id, action=action, station_id=station_id)
+
+    def report_status(self, *, station_id: str, report: "StationReport") -> None:
+        from archive.dock import store_report
+
+        store_report(self.archive, station_id=station_id, report=report)

@@ -127,7 +127,7 @@ class Station:
                 shutil.rmtree(d)  # staged but never recorded in the ledger: it was never sent
         results = []
         for e in self.ledger.by_state("staged"):
-            results.append(self._send(e))
+            results.append(self.emit(self._send(e)))
             self._answered.add(e.manifest_id)
         for e in self.ledger.by_state("acked"):
             self._release(e)
@@ -155,8 +155,11 @@ class Station:
             try:
                 while True:
                     waiting = False
+                    counts: dict[str, int] = {}
                     for bay, bay_path in list_bays(dock_root):
-                        for item in scan_bay(bay, bay_path):
+                        items = list(scan_bay(bay, bay_path))
+                        counts[bay] = len(items)
+                        for item in items:
                             ident = (item.bay, item.rel)
                             if ident in done:
                                 continue
@@ -167,6 +170,8 @@ class Station:
                             now = time.monotonic()
                             prev = seen.get(ident)
                             if prev is None or prev[:2] != (item.size, item.mtime_ns):
+                                if prev is None:
+                                    self.seen(item)
                                 seen[ident] = (item.size, item.mtime_ns, now)
                                 waiting = True
                                 continue
@@ -180,26 +185,27 @@ class Station:
                             try:
                                 staged = self.stage(item)
                             except StagingFull as e:
-                                results.append(self._result(item, "refused", reason=e.diagnostics()))
+                                results.append(self.emit(self._result(item, "refused", reason=e.diagnostics())))
                                 raise
                             if isinstance(staged, Entry):
                                 while len(inflight) >= 2:
                                     inflight.pop(0).result()
-                                fut = sender.submit(self._send, staged)
+                                fut = sender.submit(lambda e: self.emit(self._send(e)), staged)
                                 inflight.append(fut)
                                 results.append((fut, staged))
                             elif staged is not None:
-                                results.append(staged)
+                                results.append(self.emit(staged))
+                    self.listener({"event": "bays", "bays": counts})
                     if not waiting:
                         break
                     if time.monotonic() - started > unstable_timeout:
                         for (bay, rel), _ in seen.items():
                             if (bay, rel) not in done:
                                 done.add((bay, rel))
-                                results.append(FileResult(
+                                results.append(self.emit(FileResult(
                                     bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(bay, rel),
                                     reason=f"the file was still being written after {unstable_timeout:.0f} s; "
-                                           "run the offload again once the recorder has finished writing"))
+                                           "run the offload again once the recorder has finished writing")))
                         break
                     time.sleep(self.settings.poll_seconds)
                 return self._resolve(results)
@@ -230,8 +236,8 @@ class Station:
         """Offload one stable file; None if this run already reported it (re-sent by ``recover``)."""
         staged = self.stage(c)
         if isinstance(staged, Entry):
-            return self._send(staged)
-        return staged
+            return self.emit(self._send(staged))
+        return self.emit(staged) if staged is not None else None
 
     def stage(self, c: Candidate) -> Entry | FileResult | None:
         """Copy, hash, sign and record one file as staged (the durable half of an offload).
@@ -389,8 +395,17 @@ class Station:
         return FileResult(c.bay, f"{c.bay}/{c.display}", status, path_hex=self._hex(c.bay, c.rel), size=c.size, **kw)
 
     def refusal_result(self, r: Refusal) -> FileResult:
-        return FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.bay, r.rel),
-                          reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}")
+        return self.emit(FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.bay, r.rel),
+                                    reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}"))
+
+    def emit(self, r: FileResult) -> FileResult:
+        """Tell the listener (progress bars, the dock report) a file's answer; returns it."""
+        self.listener({"event": "file_result", **r.to_dict()})
+        return r
+
+    def seen(self, c: Candidate) -> None:
+        """Tell the listener a file was found in a bay (it is offloaded once stable)."""
+        self.listener({"event": "file_seen", "bay": c.bay, "path": f"{c.bay}/{c.display}", "size": c.size})
 
     def _known(self, c: Candidate, prior: Entry) -> FileResult | None:
         if prior.manifest_id in self._answered:

@@ -66,10 +66,13 @@ def watch(settings: Settings, intake: Intake, dock_root: Path, *, stop: threadin
             full = now - last_full > rescan_seconds or bool(seen)
             if full:
                 last_full = now
+            counts: dict[str, int] = {}
             for bay, bay_path in list_bays(dock_root):
                 if not full and bay not in bays:
                     continue
-                for item in scan_bay(bay, bay_path):
+                items = list(scan_bay(bay, bay_path))
+                counts[bay] = len(items)
+                for item in items:
                     ident = (item.bay, item.rel)
                     if isinstance(item, Refusal):
                         if ident not in answered:
@@ -81,6 +84,8 @@ def watch(settings: Settings, intake: Intake, dock_root: Path, *, stop: threadin
                         continue
                     prev = seen.get(ident)
                     if prev is None or prev[:2] != sig:
+                        if prev is None:
+                            station.seen(item)
                         seen[ident] = (*sig, now)
                         continue
                     if now - prev[2] < settings.station.stable_seconds:
@@ -89,7 +94,8 @@ def watch(settings: Settings, intake: Intake, dock_root: Path, *, stop: threadin
                     try:
                         r = station.offload_file(item)
                     except (StagingFull, StoreFull) as e:
-                        on_result(FileResult(item.bay, f"{item.bay}/{item.display}", "refused", reason=e.diagnostics()))
+                        on_result(station.emit(FileResult(item.bay, f"{item.bay}/{item.display}", "refused",
+                                                          reason=e.diagnostics())))
                         stop.wait(30)
                         continue
                     if r is None:
@@ -98,6 +104,8 @@ def watch(settings: Settings, intake: Intake, dock_root: Path, *, stop: threadin
                     if r.status != "interrupted":
                         answered[ident] = sig
                     on_result(r)
+            if full:
+                station.listener({"event": "bays", "bays": counts})
             stop.wait(settings.station.poll_seconds)
     finally:
         observer.stop()

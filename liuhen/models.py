@@ -5,6 +5,7 @@ import auth.models  # noqa: F401
 import hashing.models  # noqa: F401
 import jobs.models  # noqa: F401
 import media.models  # noqa: F401
+import roster.models  # noqa: F401
 from liuhen.db import Base
 
 metadata = Base.metadata

@@ -41,6 +41,8 @@ class BayProgress:
 
     def _handle(self, event: dict[str, Any]) -> None:
         kind = event["event"]
+        if kind not in ("file_started", "progress", "file_done"):
+            return
         b = self.bays.setdefault(event["bay"], {"files": 0, "path": "", "done": 0, "size": 0, "t0": time.monotonic()})
         if kind == "file_started":
             b.update(path=event["path"], done=0, size=event["size"], t0=time.monotonic(), t1=None)

@@ -1,0 +1,168 @@
+"""Who is asking, what they may do, and the custody event every access (and every denial) leaves.
+
+A request is made by a ``Principal``: a console session (cookie, plus the ``X-CSRF-Token``
+header on anything that changes state) or an API token (``Authorization: Bearer``). Every
+check goes through ``require`` (the role table in ``auth.policy``) and ``evidence`` (the role
+and the units the user may see). A refusal is written to the custody log as ``access_denied``
+(with who, what, from where) in its own transaction before the error leaves, so no rollback can
+hide it. Evidence outside the user's units answers exactly like evidence that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import liuhen
+from api.deps import ArchiveDep
+from archive.models import Evidence
+from archive.search import Scope
+from auth import policy
+from auth import service as accounts
+from auth.errors import AuthFailed, Forbidden
+from auth.models import Unit, User
+from liuhen.errors import NotFound
+from liuhen.runtime import Archive
+
+TOOL = "liuhen-api"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    unit_id: int
+    scope: Scope
+    via: str  # session | token
+    ip: str | None = None
+    user_agent: str | None = None
+    csrf_token: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.username}"
+
+    def where(self) -> dict[str, Any]:
+        return {"ip": self.ip, "user_agent": (self.user_agent or "")[:200], "via": self.via, "role": self.role}
+
+    def may(self, action: str) -> bool:
+        return policy.allowed(self.role, action)
+
+
+def scope_of(db: Session, user: User) -> Scope:
+    unit = db.get(Unit, user.unit_id)
+    return Scope(units=frozenset(policy.visible_units(db, user)),
+                 unattributed=unit is not None and unit.parent_id is None)
+
+
+def principal_of(db: Session, user: User, *, via: str, ip: str | None, user_agent: str | None,
+                 csrf_token: str | None = None) -> Principal:
+    return Principal(user_id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                     unit_id=user.unit_id, scope=scope_of(db, user), via=via, ip=ip, user_agent=user_agent,
+                     csrf_token=csrf_token)
+
+
+def _client(request: Request) -> tuple[str | None, str | None]:
+    return (request.client.host if request.client else None), request.headers.get("user-agent")
+
+
+def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool = True) -> Principal:
+    """The principal of ``request``; ``AuthFailed`` (401) without a live session or token."""
+    ip, ua = _client(request)
+    auth = request.headers.get("authorization", "")
+    with archive.sessions.begin() as db:
+        if auth.lower().startswith("bearer "):
+            user = accounts.token_user(db, token=auth[7:].strip())
+            return principal_of(db, user, via="token", ip=ip, user_agent=ua)
+        token = request.cookies.get(archive.settings.auth.session_cookie)
+        if not token:
+            raise AuthFailed("未登录 / Not signed in.",
+                             "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
+                             "`Authorization: Bearer <token>`.")
+        s = accounts.current_session(db, token=token, settings=archive.settings.auth)
+        if check_csrf and request.method not in SAFE_METHODS:
+            accounts.check_csrf(s, request.headers.get(CSRF_HEADER))
+        return principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
+
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="api_token",
+                     description="An API token (`liuhen users token NAME`), or the console's session cookie.")
+
+
+def current_principal(archive: ArchiveDep, request: Request,
+                      _token: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> Principal:
+    p = authenticate_request(archive, request)
+    request.state.principal = p
+    return p
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+# ---------------------------------------------------------------------------- checks and events
+
+
+def denied(archive: Archive, db: Session, p: Principal, *, permission: str, reason: str,
+           request: Request | None = None, evidence: Evidence | None = None) -> None:
+    """Write the ``access_denied`` custody event and COMMIT it, so that the error the caller raises
+    next cannot roll it back. (One session per request: on SQLite a second one would wait on the first.)"""
+    detail: dict[str, Any] = {"permission": permission, "reason": reason, **p.where()}
+    if request is not None:
+        detail.update(method=request.method, path=request.url.path)
+    archive.custody.record(db, actor=p.actor, action="access_denied", outcome="denied", tool=TOOL,
+                           tool_version=liuhen.__version__, detail=detail,
+                           evidence_id=evidence.id if evidence is not None else None,
+                           object_sha256=evidence.sha256 if evidence is not None else None)
+    db.commit()
+
+
+def require(archive: Archive, db: Session, p: Principal, action: str, request: Request | None = None) -> None:
+    """Return if ``p``'s role allows ``action``; else log the denial and raise ``Forbidden`` (403)."""
+    if not p.may(action):
+        denied(archive, db, p, permission=action, reason="role", request=request)
+        policy.require(p.role, action)  # raises Forbidden with the sentence to act on
+
+
+def hidden(evidence_id: int) -> NotFound:
+    return NotFound(f"没有编号为 {evidence_id} 的证据，或您无权查看 / No evidence {evidence_id} that you may see.",
+                    "请核对编号；如需查看其他单位的证据，请联系管理员授权 / Check the number; to see another unit's "
+                    "evidence, ask an administrator to grant you that unit.")
+
+
+def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, action: str,
+             request: Request | None = None) -> Evidence:
+    """The evidence ``p`` may act on with ``action``; a role or unit refusal is logged and raised."""
+    require(archive, db, p, action, request)
+    ev = db.get(Evidence, evidence_id)
+    if ev is None:
+        raise hidden(evidence_id)
+    if not p.scope.allows(ev):
+        denied(archive, db, p, permission=action, reason="unit", request=request, evidence=ev)
+        raise hidden(evidence_id)
+    return ev
+
+
+def record(archive: Archive, db: Session, p: Principal, action: str, *, evidence: Evidence | None = None,
+           detail: dict[str, Any] | None = None, tool: str = TOOL) -> None:
+    """A custody event for something ``p`` did (in the caller's transaction)."""
+    archive.custody.record(db, actor=p.actor, action=action, tool=tool, tool_version=liuhen.__version__,
+                           evidence_id=evidence.id if evidence is not None else None,
+                           object_sha256=evidence.sha256 if evidence is not None else None,
+                           detail={**(detail or {}), **p.where()})
+
+
+def visible_unit_rows(db: Session, p: Principal) -> list[Unit]:
+    return list(db.scalars(select(Unit).where(Unit.id.in_(sorted(p.scope.units))).order_by(Unit.code)))
+
+
+__all__ = ["CurrentUser", "Principal", "Forbidden", "authenticate_request", "denied", "evidence", "hidden",
+           "record", "require"]

@@ -1,0 +1,294 @@
+"""The dock and the people around it: stations and bays, recorders, officers, jobs, the audit trail, me.
+
+Admins and operators see the stations of their units; jobs are listed only with evidence the user
+may see (an admin, who sees no evidence, gets the counts and states without file names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api import access
+from api.access import CurrentUser
+from api.deps import ArchiveDep
+from api.schemas import ERRORS, CustodyPage, Me, custody
+from archive import dock as docking
+from archive.models import Evidence
+from auth import policy
+from auth.models import Unit
+from hashing.models import CustodyEvent
+from jobs.models import Job
+from roster import service as roster
+from roster.models import Officer, Recorder
+
+router = APIRouter(responses={**ERRORS})
+
+
+# ---------------------------------------------------------------------------- me
+
+
+@router.get("/me", response_model=Me, tags=["accounts"], summary="Who is signed in, and what they may do")
+def me(archive: ArchiveDep, p: CurrentUser) -> Me:
+    with archive.sessions() as db:
+        unit = db.get(Unit, p.unit_id)
+        assert unit is not None
+        return Me(username=p.username, display_name=p.display_name, role=p.role,
+                  role_label=policy.ROLE_LABELS.get(p.role, p.role), unit_id=unit.id, unit_code=unit.code,
+                  unit_name=unit.name, permissions=sorted(policy.PERMISSIONS.get(p.role, frozenset())),
+                  csrf_token=p.csrf_token)
+
+
+# ---------------------------------------------------------------------------- dock
+
+
+class FileOut(BaseModel):
+    path: str
+    size: int | None
+    done: int
+    status: str
+    reason: str | None = None
+    evidence_id: int | None = None
+    sha256: str | None = None
+
+
+class BayOut(BaseModel):
+    bay: str
+    state: str
+    device_id: str | None
+    officer_no: str | None
+    officer_name: str | None
+    updated_at: str
+    files_total: int
+    files_done: int
+    files_failed: int
+    bytes_total: int
+    bytes_done: int
+    files: list[FileOut]
+
+
+class StationOut(BaseModel):
+    station_id: str
+    unit_id: int | None
+    online: bool
+    last_seen_at: dt.datetime | None
+    bays: list[BayOut]
+
+
+def dock_for(archive: Any, db: Session, p: access.Principal, request: Request | None = None) -> list[StationOut]:
+    access.require(archive, db, p, "dock.view", request)
+    views = docking.dock_view(db, units=p.scope.units, unattributed=p.scope.unattributed)
+    return [StationOut(station_id=v.station_id, unit_id=v.unit_id, online=v.online, last_seen_at=v.last_seen_at,
+                       bays=[BayOut(**b) for b in v.bays]) for v in views]
+
+
+@router.get("/dock", response_model=list[StationOut], tags=["dock"],
+            summary="Stations of the user's units, their bays, the docked recorders and every file's progress")
+def get_dock(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[StationOut]:
+    with archive.sessions.begin() as db:
+        return dock_for(archive, db, p, request)
+
+
+# ---------------------------------------------------------------------------- officers and recorders
+
+
+class OfficerOut(BaseModel):
+    officer_no: str
+    name: str
+    unit_id: int
+    unit_code: str
+    active: bool
+
+
+class OfficerIn(BaseModel):
+    officer_no: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=200)
+    unit_code: str = Field(min_length=1, max_length=64)
+
+
+class RecorderOut(BaseModel):
+    device_id: str
+    officer_no: str | None
+    officer_name: str | None
+    assigned_at: dt.datetime | None
+    assigned_by: str | None
+    last_station_id: str | None
+    last_bay: str | None
+    last_docked_at: dt.datetime | None
+
+
+class AssignIn(BaseModel):
+    officer_no: str | None = Field(default=None, max_length=128,
+                                   description="the officer to assign the recorder to; null to unassign")
+
+
+class AssignOut(BaseModel):
+    recorder: RecorderOut
+    attributed_evidence: list[int] = Field(description="recordings of this recorder that had no officer and now "
+                                                       "belong to this one")
+
+
+def officers_for(db: Session, p: access.Principal) -> list[OfficerOut]:
+    rows = db.execute(select(Officer, Unit.code).join(Unit, Unit.id == Officer.unit_id)
+                      .where(Officer.unit_id.in_(sorted(p.scope.units))).order_by(Officer.officer_no)).all()
+    return [OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=code, active=o.active)
+            for o, code in rows]
+
+
+@router.get("/officers", response_model=list[OfficerOut], tags=["roster"], summary="Officers of the user's units")
+def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
+    with archive.sessions() as db:
+        return officers_for(db, p)
+
+
+@router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")
+def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
+    from auth.service import get_unit
+
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "officers.manage", request)
+        unit = get_unit(db, code=body.unit_code)
+        if unit.id not in p.scope.units:
+            access.denied(archive, db, p, permission="officers.manage", reason="unit", request=request)
+            raise access.Forbidden(f"单位 {unit.code} 不在您的管辖范围 / Unit {unit.code} is not one of yours.",
+                                   "Add officers only to your own units.")
+        o = roster.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
+                               actor=p.actor)
+        return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit.code, active=o.active)
+
+
+def _recorder_out(db: Session, r: Recorder) -> RecorderOut:
+    name = db.scalar(select(Officer.name).where(Officer.officer_no == r.officer_no)) if r.officer_no else None
+    return RecorderOut(device_id=r.device_id, officer_no=r.officer_no, officer_name=name, assigned_at=r.assigned_at,
+                       assigned_by=r.assigned_by, last_station_id=r.last_station_id, last_bay=r.last_bay,
+                       last_docked_at=r.last_docked_at)
+
+
+def _recorder_visible(db: Session, p: access.Principal) -> Any:
+    """Recorders assigned to an officer of the user's units, or last docked at one of their stations."""
+    from archive.models import Station
+
+    mine = select(Officer.officer_no).where(Officer.unit_id.in_(sorted(p.scope.units)))
+    conds = [Recorder.officer_no.in_(mine),
+             Recorder.last_station_id.in_(select(Station.id).where(Station.unit_id.in_(sorted(p.scope.units))))]
+    if p.scope.unattributed:
+        conds.append(Recorder.last_station_id.in_(select(Station.id).where(Station.unit_id.is_(None))))
+        conds.append(Recorder.last_station_id.is_(None))
+    return or_(*conds)
+
+
+@router.get("/recorders", response_model=list[RecorderOut], tags=["roster"],
+            summary="Recorders of the user's units and whom each is assigned to")
+def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[RecorderOut]:
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "dock.view", request)
+        rows = db.scalars(select(Recorder).where(_recorder_visible(db, p)).order_by(Recorder.device_id))
+        return [_recorder_out(db, r) for r in rows]
+
+
+@router.put("/recorders/{device_id}/officer", response_model=AssignOut, tags=["roster"],
+            summary="Assign a recorder to an officer (its recordings that name no officer become theirs)")
+def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length=128)], body: AssignIn,
+                    archive: ArchiveDep, p: CurrentUser, request: Request) -> AssignOut:
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "recorder.assign", request)
+        if body.officer_no:
+            o = roster.get_officer(db, officer_no=body.officer_no)
+            if o.unit_id not in p.scope.units:
+                access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
+                raise access.Forbidden(f"警员 {o.officer_no} 不在您的单位 / Officer {o.officer_no} is not in your units.",
+                                       "Assign recorders only to officers of your own units.")
+        r = db.get(Recorder, device_id)
+        if r is not None and r.officer_no and db.scalar(select(Recorder.device_id).where(
+                Recorder.device_id == device_id, _recorder_visible(db, p))) is None:
+            access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
+            raise access.Forbidden(f"执法记录仪 {device_id} 属于其他单位 / Recorder {device_id} belongs to another unit.",
+                                   "Ask that unit's operator to reassign it.")
+        changed = roster.assign_recorder(db, archive.custody, device_id=device_id, officer_no=body.officer_no or None,
+                                         actor=p.actor)
+        rec = db.get(Recorder, device_id)
+        assert rec is not None
+        return AssignOut(recorder=_recorder_out(db, rec), attributed_evidence=changed)
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+class JobOut(BaseModel):
+    job_id: int
+    kind: str
+    evidence_id: int | None
+    file_name: str | None
+    state: str
+    progress: float
+    note: str | None
+    attempts: int
+    last_error: str | None
+
+
+@router.get("/jobs", response_model=list[JobOut], tags=["jobs"], summary="Media jobs and their progress")
+def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
+              state: Literal["pending", "running", "done", "failed"] | None = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[JobOut]:
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "jobs.view", request)
+        q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id)
+        if state:
+            q = q.where(Job.state == state)
+        rows = db.execute(q.order_by(Job.id.desc()).limit(limit)).all()
+        sees = p.may("evidence.view")
+        return [JobOut(job_id=j.id, kind=j.kind,
+                       evidence_id=e.id if sees and p.scope.allows(e) else None,
+                       file_name=e.file_name if sees and p.scope.allows(e) else None,
+                       state=j.state, progress=round(j.progress, 3), note=j.note, attempts=j.attempts,
+                       last_error=j.last_error) for j, e in rows]
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def audit_page(db: Session, *, actor: str | None, action: str | None, outcome: str | None,
+               evidence_id: int | None, start: dt.datetime | None, end: dt.datetime | None, page: int,
+               per_page: int) -> CustodyPage:
+    q = select(CustodyEvent)
+    if actor:
+        q = q.where(CustodyEvent.actor == actor)
+    if action:
+        q = q.where(CustodyEvent.action == action)
+    if outcome:
+        q = q.where(CustodyEvent.outcome == outcome)
+    if evidence_id is not None:
+        q = q.where(CustodyEvent.evidence_id == evidence_id)
+    if start:
+        q = q.where(CustodyEvent.at >= start)
+    if end:
+        q = q.where(CustodyEvent.at <= end)
+    rows = list(db.scalars(q.order_by(CustodyEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return CustodyPage(items=[custody(e) for e in rows[:per_page]], page=page, per_page=per_page,
+                       has_more=len(rows) > per_page)
+
+
+@router.get("/audit", response_model=CustodyPage, tags=["audit"],
+            summary="The custody log (newest first): every action on evidence and every refusal")
+def get_audit(archive: ArchiveDep, p: CurrentUser, request: Request,
+              actor: Annotated[str | None, Query(max_length=128)] = None,
+              action: Annotated[str | None, Query(max_length=32)] = None,
+              outcome: Literal["success", "failure", "denied"] | None = None,
+              evidence_id: Annotated[int | None, Query(ge=1)] = None,
+              start: dt.datetime | None = None, end: dt.datetime | None = None,
+              page: Annotated[int, Query(ge=1, le=100000)] = 1,
+              per_page: Annotated[int, Query(ge=1, le=500)] = 100) -> CustodyPage:
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "audit.view", request)
+        out = audit_page(db, actor=actor, action=action, outcome=outcome, evidence_id=evidence_id, start=start,
+                         end=end, page=page, per_page=per_page)
+        access.record(archive, db, p, "audit_viewed", detail={
+            "filters": {k: v for k, v in {"actor": actor, "action": action, "outcome": outcome,
+                                          "evidence_id": evidence_id}.items() if v is not None}, "page": page})
+        return out

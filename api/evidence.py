@@ -1,0 +1,313 @@
+"""``/api/v1/evidence``: search, the record, its media (seekable), the original, verify, annotate.
+
+Every route checks the role and the user's units (``api.access``) and leaves a custody event:
+``searched`` (with the query and the ids shown), ``viewed``, ``played`` (once per play, not per
+seek), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``verified``,
+``marked_important``, ``tagged``, ``noted`` — and ``access_denied`` for every refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+
+from api import access, streaming
+from api.access import CurrentUser
+from api.deps import ArchiveDep
+from api.schemas import (ERRORS, CustodyOut, DerivedOut, EvidenceDetail, EvidenceSummary, FixityOut, GpsPoint,
+                         ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut, custody, search_page, sighting,
+                         summary)
+from archive import search as searching
+from archive.models import Evidence, EvidenceNote, EvidenceTag, Sighting, Station
+from auth.models import Unit
+from hashing import keys
+from hashing.errors import BadSignature
+from hashing.models import CustodyEvent
+from liuhen.errors import LiuhenError, NotFound
+from liuhen.runtime import Archive
+from media.models import DerivedFile
+
+router = APIRouter(tags=["evidence"], responses={**ERRORS})
+MediaKind = Literal["proxy", "poster", "sprite", "vtt", "waveform", "preview"]
+_MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the whole file", "content": {"application/octet-stream": {}}},
+    206: {"description": "the requested byte range (header Content-Range)", "content": {"application/octet-stream": {}}},
+    416: {"model": ERRORS[400]["model"], "description": "the byte range is outside the file"},
+    503: {"model": ERRORS[400]["model"], "description": "the store could not be read"},
+}
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def run_search(archive: Archive, db: Session, p: access.Principal, query: searching.Query,
+               request: Request | None = None) -> searching.Page:
+    """Search within ``p``'s units and write the ``searched`` custody event (ids shown, query)."""
+    access.require(archive, db, p, "evidence.search", request)
+    page = searching.search(db, query, p.scope)
+    access.record(archive, db, p, "searched", detail={"query": query.describe(),
+                                                      "shown": [e.id for e in page.items]})
+    return page
+
+
+@router.get("", response_model=SearchPage, summary="Search evidence")
+def search_evidence(
+    archive: ArchiveDep, p: CurrentUser, request: Request,
+    q: Annotated[str | None, Query(max_length=200, description="free text: names, tags, notes, officer")] = None,
+    officer: Annotated[str | None, Query(max_length=128, description="officer number or name")] = None,
+    device: Annotated[str | None, Query(max_length=128)] = None,
+    station: Annotated[str | None, Query(max_length=64)] = None,
+    important: bool | None = None,
+    playback: Literal["pending", "ready", "unplayable", "none"] | None = None,
+    media_kind: Literal["video", "audio", "photo", "sidecar", "other"] | None = None,
+    start: Annotated[dt.datetime | None, Query(description="recorded at or after (with time zone)")] = None,
+    end: Annotated[dt.datetime | None, Query(description="recorded at or before (with time zone)")] = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> SearchPage:
+    query = searching.Query(q=q, officer=officer, device=device, station=station, important=important,
+                            playback=playback, media_kind=media_kind, start=start, end=end, page=page,
+                            per_page=per_page)
+    with archive.sessions.begin() as db:
+        return search_page(run_search(archive, db, p, query, request))
+
+
+# ---------------------------------------------------------------------------- the record
+
+
+def _signature_valid(s: Sighting, stations: dict[str, Station]) -> bool:
+    st = stations.get(s.station_id)
+    if st is None or not st.public_key_pem:
+        return False
+    try:
+        keys.verify(st.public_key_pem, s.manifest, s.signature)
+        return True
+    except BadSignature:
+        return False
+
+
+def _gps(db: Session, ev: Evidence, sightings: list[Sighting]) -> tuple[list[GpsPoint], int | None]:
+    """The recording's GPS track: its own, else the trail beside it in the recorder's folder (Axis
+    ``*_gpstrail.json``, NMEA, GPX), cut to the recording's time when the times allow."""
+    source: Evidence | None = ev if ev.gps_json else None
+    if source is None:
+        for s in sightings:
+            folder = str(PurePosixPath(s.original_path).parent)
+            if folder in ("", "."):
+                continue
+            source = db.scalars(
+                select(Evidence).join(Sighting, Sighting.evidence_id == Evidence.id)
+                .where(Sighting.station_id == s.station_id, Sighting.bay == s.bay,
+                       Sighting.original_path.startswith(folder + "/"), Evidence.gps_json.is_not(None))
+                .order_by(Evidence.id).limit(1)).first()
+            if source is not None:
+                break
+    if source is None or not source.gps_json:
+        return [], None
+    raw = json.loads(source.gps_json)
+    pts = [GpsPoint(t=x.get("time"), lat=x["lat"], lon=x["lon"]) for x in raw if "lat" in x and "lon" in x]
+    if source is not ev and ev.recorded_at is not None and ev.duration_s:
+        t0, t1 = ev.recorded_at, ev.recorded_at + dt.timedelta(seconds=ev.duration_s)
+        cut = [x for x in pts if x.t and t0 <= dt.datetime.fromisoformat(x.t) <= t1]
+        if len(cut) >= 2:
+            pts = cut
+    return pts, source.id
+
+
+def build_detail(db: Session, ev: Evidence) -> EvidenceDetail:
+    extras = searching.extras(db, [ev.id])[ev.id]
+    stations = {s.id: s for s in db.scalars(select(Station))}
+    sightings = list(db.scalars(select(Sighting).where(Sighting.evidence_id == ev.id).order_by(Sighting.id)))
+    derived = list(db.scalars(select(DerivedFile).where(DerivedFile.evidence_id == ev.id).order_by(DerivedFile.id)))
+    notes = list(db.scalars(select(EvidenceNote).where(EvidenceNote.evidence_id == ev.id)
+                            .order_by(EvidenceNote.id)))
+    unit = db.get(Unit, ev.unit_id) if ev.unit_id is not None else None
+    fix = db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id, CustodyEvent.action == "verified")
+                     .order_by(CustodyEvent.seq.desc()).limit(1)).first()
+    gps, gps_from = _gps(db, ev, sightings)
+    base = summary(ev, extras).model_dump()
+    return EvidenceDetail(
+        **base, recorded_at_source=ev.recorded_at_source, created_at=ev.created_at, width=ev.width,
+        height=ev.height, video_codec=ev.video_codec, audio_codec=ev.audio_codec, media_note=ev.media_note,
+        unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
+        sightings=[sighting(s, _signature_valid(s, stations)) for s in sightings],
+        derived=[DerivedOut(kind=d.kind, sha256=d.sha256, size=d.size, mime=d.mime, tool=d.tool,
+                            tool_version=d.tool_version, path_taken=json.loads(d.detail).get("path"),
+                            created_at=d.created_at) for d in derived],
+        notes=[NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at) for n in notes],
+        gps_track=gps, gps_source_evidence_id=gps_from,
+        last_fixity=FixityOut(outcome=fix.outcome, at=fix.at, actor=fix.actor) if fix else None)
+
+
+@router.get("/{evidence_id}", response_model=EvidenceDetail, summary="One evidence record")
+def get_evidence(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
+        out = build_detail(db, ev)
+        access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "record"})
+        return out
+
+
+def custody_events(db: Session, evidence_id: int) -> list[CustodyEvent]:
+    return list(db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
+                           .order_by(CustodyEvent.seq)))
+
+
+@router.get("/{evidence_id}/custody", response_model=list[CustodyOut], summary="Custody history of one evidence")
+def get_custody(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "custody.view", request)
+        out = [custody(e) for e in custody_events(db, ev.id)]
+        access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "custody history"})
+        return out
+
+
+# ---------------------------------------------------------------------------- media and the original
+
+
+@router.get("/{evidence_id}/media/{kind}", responses=_MEDIA_RESPONSES, response_class=FileResponse,
+            summary="A derived file: the browser proxy (seekable), poster, thumbnail sprite and its WebVTT, "
+                    "waveform or photo preview")
+def get_media(evidence_id: int, kind: MediaKind, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
+        d = db.scalars(select(DerivedFile).where(DerivedFile.evidence_id == ev.id, DerivedFile.kind == kind)).first()
+        if d is None:
+            raise NotFound(f"证据 {ev.id} 还没有 {kind} 文件 / Evidence {ev.id} has no {kind} yet"
+                           + (f" ({ev.playback_note})" if ev.playback_note else "") + ".",
+                           "媒体任务完成后即可播放；若标记为无法播放，请下载原始文件 / It appears when the media jobs "
+                           "finish; if it is marked unplayable, download the original instead.")
+        rng = request.headers.get("range")
+        if kind != "proxy" or streaming.is_first_read(rng):
+            access.record(archive, db, p, "played" if kind == "proxy" else "previewed", evidence=ev,
+                          detail={"kind": kind, "sha256": d.sha256, "range": rng})
+        key, version, size, mime = d.store_key, d.store_version, d.size, d.mime
+    return streaming.stream(request, archive.store, key=key, version=version, size=size, mime=mime)
+
+
+@router.get("/{evidence_id}/original", responses=_MEDIA_RESPONSES, response_class=FileResponse,
+            summary="Download the original, bit for bit (header X-Content-SHA256)")
+def get_original(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.download_original", request)
+        rng = request.headers.get("range")
+        if streaming.is_first_read(rng):
+            access.record(archive, db, p, "downloaded", evidence=ev, detail={"range": rng})
+        key, version, size, name, sha = ev.store_key, ev.store_version, ev.size, ev.file_name, ev.sha256
+    resp = streaming.stream(request, archive.store, key=key, version=version, size=size,
+                            mime="application/octet-stream", filename=name, inline=False, cache="private, no-store")
+    resp.headers["X-Content-SHA256"] = sha
+    return resp
+
+
+@router.get("/{evidence_id}/export", response_class=FileResponse,
+            responses={200: {"description": "a zip of a BagIt bag", "content": {"application/zip": {}}},
+                       503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
+            summary="A verified copy: a BagIt bag (zip) with the original, its signed manifests, the station "
+                    "keys and the custody events, checkable without liuhen")
+def export_evidence(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    from archive.export import export_bag
+
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.export", request)
+        sha = ev.sha256
+    work = Path(tempfile.mkdtemp(prefix="liuhen-export-"))
+    try:
+        bag = work / f"evidence-{evidence_id}"
+        export_bag(archive, [str(evidence_id)], bag, actor=p.actor)
+        zipped = shutil.make_archive(str(work / f"liuhen-evidence-{evidence_id}-{sha[:12]}"), "zip", work, bag.name)
+    except LiuhenError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return FileResponse(zipped, media_type="application/zip", filename=os.path.basename(zipped),
+                        background=BackgroundTask(shutil.rmtree, work, True))
+
+
+@router.post("/{evidence_id}/verify", response_model=VerifyOut, summary="Re-hash the original and check its "
+             "signed manifests now")
+def verify_now(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> VerifyOut:
+    from archive.verify import Report, verify_evidence
+
+    with archive.sessions.begin() as db:
+        access.evidence(archive, db, p, evidence_id, "evidence.verify", request)
+    report = Report()
+    outcome = verify_evidence(archive, evidence_id, report=report, actor=p.actor, detail=p.where())
+    return VerifyOut(evidence_id=evidence_id, ok=outcome == "success", outcome=outcome,
+                     failures=[f"{f.detail} {f.action}" for f in report.failures])
+
+
+# ---------------------------------------------------------------------------- marking and annotating
+
+
+@router.put("/{evidence_id}/important", response_model=EvidenceSummary, summary="Mark or unmark as important (重点标记)")
+def set_important(evidence_id: int, body: ImportantIn, archive: ArchiveDep, p: CurrentUser,
+                  request: Request) -> EvidenceSummary:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "dock.mark_important", request)
+        if bool(ev.important) != body.important:
+            ev.important = body.important
+            access.record(archive, db, p, "marked_important" if body.important else "unmarked_important",
+                          evidence=ev)
+        return summary(ev, searching.extras(db, [ev.id])[ev.id])
+
+
+def _clean_tag(tag: str) -> str:
+    t = " ".join(tag.split())
+    if not t:
+        raise searching.BadQuery("The tag is empty.", "Type a word for the tag, e.g. 现场检查.")
+    return t
+
+
+@router.post("/{evidence_id}/tags", response_model=list[str], summary="Add a tag")
+def add_tag(evidence_id: int, body: TagIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
+    tag = _clean_tag(body.tag)
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
+        if db.get(EvidenceTag, (ev.id, tag)) is None:
+            db.add(EvidenceTag(evidence_id=ev.id, tag=tag, created_by=p.actor))
+            db.flush()
+            searching.reindex(db, ev.id)
+            access.record(archive, db, p, "tagged", evidence=ev, detail={"tag": tag})
+        return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
+                               .order_by(EvidenceTag.tag)))
+
+
+@router.delete("/{evidence_id}/tags/{tag}", response_model=list[str], summary="Remove a tag")
+def remove_tag(evidence_id: int, tag: str, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
+        row = db.get(EvidenceTag, (ev.id, tag))
+        if row is not None:
+            db.delete(row)
+            db.flush()
+            searching.reindex(db, ev.id)
+            access.record(archive, db, p, "untagged", evidence=ev, detail={"tag": tag})
+        return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
+                               .order_by(EvidenceTag.tag)))
+
+
+@router.post("/{evidence_id}/notes", response_model=NoteOut, status_code=201, summary="Add a note (notes are never "
+             "edited or removed)")
+def add_note(evidence_id: int, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
+    text = body.text.strip()
+    if not text:
+        raise searching.BadQuery("The note is empty.", "Write the note, then save it.")
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
+        n = EvidenceNote(evidence_id=ev.id, text=text, author=p.actor)
+        db.add(n)
+        db.flush()
+        searching.reindex(db, ev.id)
+        access.record(archive, db, p, "noted", evidence=ev, detail={"note_id": n.id, "text": text})
+        return NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at)

@@ -1,0 +1,76 @@
+"""Serving stored files over HTTP with byte ranges, so a browser's player can seek.
+
+One range per request (what players ask for); ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n``.
+A range outside the file is 416 with ``Content-Range: bytes */SIZE``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+from api.errors import RangeNotSatisfiable
+from archive.store import OriginalStore
+
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*(?:,.*)?$")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) of the first range in ``header``; None for the whole file."""
+    if not header:
+        return None
+    m = _RANGE.match(header)
+    if m is None or (not m.group(1) and not m.group(2)):
+        return None  # not a byte range we understand: send the whole file (RFC 9110 allows ignoring it)
+    a, b = m.group(1), m.group(2)
+    if not a:
+        n = int(b)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable(size)
+        return max(0, size - n), size - 1
+    start = int(a)
+    end = min(int(b), size - 1) if b else size - 1
+    if start >= size or end < start:
+        raise RangeNotSatisfiable(size)
+    return start, end
+
+
+def is_first_read(header: str | None) -> bool:
+    """Whether a request reads the file from its start (a new play, not a seek within one)."""
+    m = _RANGE.match(header or "")
+    return not header or m is None or m.group(1) in ("0", "")
+
+
+def stream(request: Request, store: OriginalStore, *, key: str, version: str | None, size: int, mime: str,
+           filename: str | None = None, inline: bool = True, cache: str = "private, max-age=3600") -> StreamingResponse:
+    rng = parse_range(request.headers.get("range"), size)
+    start, end = rng if rng is not None else (0, size - 1)
+    length = max(0, end - start + 1)
+
+    f = store.open_range(key, version, start, max(1, length)) if length else None  # a missing object fails here
+
+    def body() -> Iterator[bytes]:
+        if f is None:
+            return
+        with f:
+            left = length
+            while left > 0:
+                chunk = f.read(min(CHUNK, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                yield chunk
+
+    headers = {"Accept-Ranges": "bytes", "Content-Length": str(length), "Cache-Control": cache,
+               "X-Content-Type-Options": "nosniff"}
+    if rng is not None:
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    if filename is not None:
+        disp = "inline" if inline else "attachment"
+        headers["Content-Disposition"] = f"{disp}; filename*=UTF-8''{quote(filename)}"
+    return StreamingResponse(body(), status_code=206 if rng is not None else 200, media_type=mime, headers=headers)

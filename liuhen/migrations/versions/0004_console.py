@@ -1,0 +1,136 @@
+"""console: roster, tags, notes, search terms, bay status, units on evidence
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24 16:04:28.739624
+"""
+from alembic import op
+import sqlalchemy as sa
+import liuhen.db
+
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('recorders',
+    sa.Column('device_id', sa.String(length=128), nullable=False),
+    sa.Column('officer_no', sa.String(length=128), nullable=True),
+    sa.Column('assigned_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('assigned_by', sa.String(length=128), nullable=True),
+    sa.Column('last_station_id', sa.String(length=64), nullable=True),
+    sa.Column('last_bay', sa.String(length=128), nullable=True),
+    sa.Column('last_docked_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('device_id')
+    )
+    with op.batch_alter_table('recorders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recorders_officer_no'), ['officer_no'], unique=False)
+
+    op.create_table('officers',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('officer_no', sa.String(length=128), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('officer_no')
+    )
+    with op.batch_alter_table('officers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_officers_name'), ['name'], unique=False)
+        batch_op.create_index(batch_op.f('ix_officers_unit_id'), ['unit_id'], unique=False)
+
+    op.create_table('bay_status',
+    sa.Column('station_id', sa.String(length=64), nullable=False),
+    sa.Column('bay', sa.String(length=128), nullable=False),
+    sa.Column('device_id', sa.String(length=128), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('snapshot', sa.Text(), nullable=False),
+    sa.Column('updated_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['station_id'], ['stations.id'], ),
+    sa.PrimaryKeyConstraint('station_id', 'bay')
+    )
+    op.create_table('evidence_notes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('author', sa.String(length=128), nullable=False),
+    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('evidence_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evidence_notes_evidence_id'), ['evidence_id'], unique=False)
+
+    op.create_table('evidence_tags',
+    sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('tag', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.String(length=128), nullable=False),
+    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
+    sa.PrimaryKeyConstraint('evidence_id', 'tag')
+    )
+    op.create_table('search_terms',
+    sa.Column('term', sa.String(length=64), nullable=False),
+    sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
+    sa.PrimaryKeyConstraint('term', 'evidence_id')
+    )
+    with op.batch_alter_table('search_terms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_search_terms_evidence_id'), ['evidence_id'], unique=False)
+
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.create_index('ix_evidence_device_recorded', ['device_id', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_evidence_officer_recorded', ['officer_id', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_evidence_unit_recorded', ['unit_id', 'recorded_at'], unique=False)
+        batch_op.create_foreign_key('fk_evidence_unit_id', 'units', ['unit_id'], ['id'])
+
+    with op.batch_alter_table('sightings', schema=None) as batch_op:
+        batch_op.create_index('ix_sightings_station_evidence', ['station_id', 'evidence_id'], unique=False)
+
+    with op.batch_alter_table('stations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+        batch_op.create_foreign_key('fk_stations_unit_id', 'units', ['unit_id'], ['id'])
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('stations', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_stations_unit_id', type_='foreignkey')
+        batch_op.drop_column('unit_id')
+
+    with op.batch_alter_table('sightings', schema=None) as batch_op:
+        batch_op.drop_index('ix_sightings_station_evidence')
+
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_evidence_unit_id', type_='foreignkey')
+        batch_op.drop_index('ix_evidence_unit_recorded')
+        batch_op.drop_index('ix_evidence_officer_recorded')
+        batch_op.drop_index('ix_evidence_device_recorded')
+        batch_op.drop_column('unit_id')
+
+    with op.batch_alter_table('search_terms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_search_terms_evidence_id'))
+
+    op.drop_table('search_terms')
+    op.drop_table('evidence_tags')
+    with op.batch_alter_table('evidence_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_notes_evidence_id'))
+
+    op.drop_table('evidence_notes')
+    op.drop_table('bay_status')
+    with op.batch_alter_table('officers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_officers_unit_id'))
+        batch_op.drop_index(batch_op.f('ix_officers_name'))
+
+    op.drop_table('officers')
+    with op.batch_alter_table('recorders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recorders_officer_no'))
+
+    op.drop_table('recorders')
