@@ -89,9 +89,15 @@ def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool
                              "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
                              "`Authorization: Bearer <token>`.")
         s = accounts.current_session(db, token=token, settings=archive.settings.auth)
+        p = principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
         if check_csrf and request.method not in SAFE_METHODS:
-            accounts.check_csrf(s, request.headers.get(CSRF_HEADER))
-        return principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
+            try:
+                accounts.check_csrf(s, request.headers.get(CSRF_HEADER))
+            except Forbidden:  # a forged or stale form: refused, and in the custody log like every refusal
+                denied(archive, db, p, permission="csrf", reason=f"missing or wrong {CSRF_HEADER} header",
+                       request=request)
+                raise
+        return p
 
 
 _bearer = HTTPBearer(auto_error=False, scheme_name="api_token",

@@ -10,9 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import dock, errors, evidence, intake
+from api import cases, dock, errors, evidence, intake
 from archive.uploads import sweep_abandoned
-from api.deps import ArchiveDep
+from api.deps import ArchiveDep, StrictQuery
+from api.schemas import ErrorOut
 from liuhen.runtime import Archive
 
 PREFIX = "/api/v1"
@@ -28,8 +29,19 @@ def create_app(archive: Archive) -> FastAPI:
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
     app.include_router(dock.router, prefix=PREFIX)
+    app.include_router(cases.router, prefix=f"{PREFIX}/cases")
 
-    @app.get(f"{PREFIX}/health", tags=["health"])
+    from fastapi.staticfiles import StaticFiles
+
+    from console import pages
+
+    app.state.html_error = pages.html_error
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
+
+    @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],
+             responses={422: {"model": ErrorOut, "description": "the request was not understood"},
+                        503: {"model": ErrorOut, "description": "the archive cannot reach its database"}})
     def health(archive: ArchiveDep) -> Any:
         try:
             with archive.engine.connect() as c:

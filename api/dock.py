@@ -1,7 +1,8 @@
 """The dock and the people around it: stations and bays, recorders, officers, jobs, the audit trail, me.
 
-Admins and operators see the stations of their units; jobs are listed only with evidence the user
-may see (an admin, who sees no evidence, gets the counts and states without file names).
+Admins and operators see the stations of their units; jobs are listed only for evidence of the
+user's units (an admin, who sees no evidence, gets their kinds and states without evidence ids,
+file names or error texts, which name the recording).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from api import access
 from api.access import CurrentUser
-from api.deps import ArchiveDep
-from api.schemas import ERRORS, CustodyPage, Me, custody
+from api.deps import ArchiveDep, StrictQuery
+from api.schemas import ERRORS, LINE, MAX_ID, CustodyPage, Me, Time, custody, utc_bound
 from archive import dock as docking
 from archive.models import Evidence
 from auth import policy
@@ -28,7 +29,10 @@ from jobs.models import Job
 from roster import service as roster
 from roster.models import Officer, Recorder
 
-router = APIRouter(responses={**ERRORS})
+router = APIRouter(responses={**ERRORS}, dependencies=[StrictQuery])
+OFFICER_NO = roster.OFFICER_NO  # what recorders write into file names
+UNIT_CODE = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$"  # auth.service
+NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"  # not blank, no control characters
 
 
 # ---------------------------------------------------------------------------- me
@@ -107,9 +111,10 @@ class OfficerOut(BaseModel):
 
 
 class OfficerIn(BaseModel):
-    officer_no: str = Field(min_length=1, max_length=128)
-    name: str = Field(min_length=1, max_length=200)
-    unit_code: str = Field(min_length=1, max_length=64)
+    officer_no: str = Field(min_length=1, max_length=128, pattern=OFFICER_NO,
+                            description="the number recorders write into file names (警号), e.g. 000123")
+    name: str = Field(min_length=1, max_length=200, pattern=NAME)
+    unit_code: str = Field(min_length=1, max_length=64, pattern=UNIT_CODE)
 
 
 class RecorderOut(BaseModel):
@@ -124,8 +129,8 @@ class RecorderOut(BaseModel):
 
 
 class AssignIn(BaseModel):
-    officer_no: str | None = Field(default=None, max_length=128,
-                                   description="the officer to assign the recorder to; null to unassign")
+    officer_no: str | None = Field(default=None, max_length=128, pattern=r"^$|" + OFFICER_NO,
+                                   description="the officer to assign the recorder to; null (or empty) to unassign")
 
 
 class AssignOut(BaseModel):
@@ -194,7 +199,7 @@ def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request) -> lis
 
 @router.put("/recorders/{device_id}/officer", response_model=AssignOut, tags=["roster"],
             summary="Assign a recorder to an officer (its recordings that name no officer become theirs)")
-def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length=128)], body: AssignIn,
+def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length=128, pattern=LINE)], body: AssignIn,
                     archive: ArchiveDep, p: CurrentUser, request: Request) -> AssignOut:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "recorder.assign", request)
@@ -205,13 +210,14 @@ def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length
                 raise access.Forbidden(f"警员 {o.officer_no} 不在您的单位 / Officer {o.officer_no} is not in your units.",
                                        "Assign recorders only to officers of your own units.")
         r = db.get(Recorder, device_id)
-        if r is not None and r.officer_no and db.scalar(select(Recorder.device_id).where(
+        # a recorder belongs to a unit once it is assigned to an officer or docked at a station
+        if r is not None and (r.officer_no or r.last_station_id) and db.scalar(select(Recorder.device_id).where(
                 Recorder.device_id == device_id, _recorder_visible(db, p))) is None:
             access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
             raise access.Forbidden(f"执法记录仪 {device_id} 属于其他单位 / Recorder {device_id} belongs to another unit.",
                                    "Ask that unit's operator to reassign it.")
         changed = roster.assign_recorder(db, archive.custody, device_id=device_id, officer_no=body.officer_no or None,
-                                         actor=p.actor)
+                                         actor=p.actor, scope=p.scope)
         rec = db.get(Recorder, device_id)
         assert rec is not None
         return AssignOut(recorder=_recorder_out(db, rec), attributed_evidence=changed)
@@ -232,22 +238,25 @@ class JobOut(BaseModel):
     last_error: str | None
 
 
+_HIDDEN = "(the error names the recording; a user who may see evidence can read it)"
+
+
 @router.get("/jobs", response_model=list[JobOut], tags=["jobs"], summary="Media jobs and their progress")
 def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
               state: Literal["pending", "running", "done", "failed"] | None = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[JobOut]:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "jobs.view", request)
-        q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id)
+        q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id).where(p.scope.clause())
         if state:
             q = q.where(Job.state == state)
         rows = db.execute(q.order_by(Job.id.desc()).limit(limit)).all()
-        sees = p.may("evidence.view")
+        sees = p.may("evidence.view")  # an administrator sees no evidence: no ids, names, or errors naming files
         return [JobOut(job_id=j.id, kind=j.kind,
-                       evidence_id=e.id if sees and p.scope.allows(e) else None,
-                       file_name=e.file_name if sees and p.scope.allows(e) else None,
+                       evidence_id=e.id if sees else None,
+                       file_name=e.file_name if sees else None,
                        state=j.state, progress=round(j.progress, 3), note=j.note, attempts=j.attempts,
-                       last_error=j.last_error) for j, e in rows]
+                       last_error=j.last_error if sees else (_HIDDEN if j.last_error else None)) for j, e in rows]
 
 
 # ---------------------------------------------------------------------------- audit
@@ -277,17 +286,18 @@ def audit_page(db: Session, *, actor: str | None, action: str | None, outcome: s
 @router.get("/audit", response_model=CustodyPage, tags=["audit"],
             summary="The custody log (newest first): every action on evidence and every refusal")
 def get_audit(archive: ArchiveDep, p: CurrentUser, request: Request,
-              actor: Annotated[str | None, Query(max_length=128)] = None,
-              action: Annotated[str | None, Query(max_length=32)] = None,
+              actor: Annotated[str | None, Query(max_length=128, pattern=LINE)] = None,
+              action: Annotated[str | None, Query(max_length=32, pattern=LINE)] = None,
               outcome: Literal["success", "failure", "denied"] | None = None,
-              evidence_id: Annotated[int | None, Query(ge=1)] = None,
-              start: dt.datetime | None = None, end: dt.datetime | None = None,
+              evidence_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+              start: Annotated[Time | None, Query(description="at or after (ISO 8601 with its offset)")] = None,
+              end: Annotated[Time | None, Query(description="at or before (ISO 8601 with its offset)")] = None,
               page: Annotated[int, Query(ge=1, le=100000)] = 1,
               per_page: Annotated[int, Query(ge=1, le=500)] = 100) -> CustodyPage:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "audit.view", request)
-        out = audit_page(db, actor=actor, action=action, outcome=outcome, evidence_id=evidence_id, start=start,
-                         end=end, page=page, per_page=per_page)
+        out = audit_page(db, actor=actor, action=action, outcome=outcome, evidence_id=evidence_id,
+                         start=utc_bound(start), end=utc_bound(end), page=page, per_page=per_page)
         access.record(archive, db, p, "audit_viewed", detail={
             "filters": {k: v for k, v in {"actor": actor, "action": action, "outcome": outcome,
                                           "evidence_id": evidence_id}.items() if v is not None}, "page": page})

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.errors import (
     IntakeRefused,
@@ -20,10 +22,12 @@ from archive.errors import (
     TokenRefused,
     UploadConflict,
 )
+from archive.export import ExportError, ExportFixityFailed
 from archive.search import BadQuery
-from auth.errors import AuthFailed, Forbidden, InvalidAccount
+from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, UnknownUnit
 from hashing.errors import BadSignature
-from roster.service import RosterError
+from cases.service import CaseClosed, CaseError
+from roster.service import OfficerExists, RosterError
 from ingest.manifest import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 
@@ -48,8 +52,15 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AuthFailed, 401),
     (Forbidden, 403),
     (BadQuery, 400),
+    (CaseClosed, 409),
+    (CaseError, 400),
+    (UnknownUnit, 404),
+    (AlreadyExists, 409),
     (InvalidAccount, 400),
+    (OfficerExists, 409),
     (RosterError, 400),
+    (ExportFixityFailed, 409),  # the stored copy no longer matches: no retry will help (it is in the custody log)
+    (ExportError, 503),
     (RangeNotSatisfiable, 416),
     (StationMismatch, 403),
     (StationNotEnrolled, 409),
@@ -94,6 +105,30 @@ def _invalid_request(request: Request, err: Exception) -> JSONResponse:
                         status_code=422)
 
 
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable",
+               413: "too_large", 415: "unsupported_media_type"}
+
+
+async def _http_error(request: Request, err: Exception) -> JSONResponse:
+    """Errors raised by the framework itself (an unknown path, a method the path does not take, a body
+    that cannot be read) in the same ``{"code", "detail"}`` shape as every other API error."""
+    assert isinstance(err, StarletteHTTPException)
+    if not request.url.path.startswith("/api/"):
+        return await http_exception_handler(request, err)  # type: ignore[arg-type]
+    detail = err.detail if isinstance(err.detail, str) else str(err.detail)
+    if err.status_code == 400 and "parsing the body" in detail:
+        detail = ("The request body could not be read as JSON. Send a JSON body as described in the API "
+                  "documentation (/api/v1/docs), with Content-Type: application/json.")
+    elif err.status_code == 405:
+        detail = (f"{request.method} is not possible on {request.url.path}. Use one of the methods in the "
+                  "Allow header.")
+    elif err.status_code == 404:
+        detail = (f"There is nothing at {request.url.path}. Check the address against the API documentation "
+                  "(/api/v1/docs).")
+    return JSONResponse({"code": _HTTP_CODES.get(err.status_code, "http_error"), "detail": detail},
+                        status_code=err.status_code, headers=dict(err.headers or {}))
+
+
 def _unexpected(request: Request, err: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path, exc_info=err)
     return JSONResponse({"code": "internal",
@@ -105,4 +140,5 @@ def _unexpected(request: Request, err: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LiuhenError, _liuhen_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,28 +25,50 @@ from starlette.background import BackgroundTask
 
 from api import access, streaming
 from api.access import CurrentUser
-from api.deps import ArchiveDep
-from api.schemas import (ERRORS, CustodyOut, DerivedOut, EvidenceDetail, EvidenceSummary, FixityOut, GpsPoint,
-                         ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut, custody, search_page, sighting,
-                         summary)
+from api.deps import ArchiveDep, StrictQuery
+from api.schemas import (ERRORS, LINE, CustodyOut, DerivedOut, EvidenceDetail, EvidenceId, EvidenceSummary,
+                         ErrorOut, FixityOut, GpsPoint, ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut,
+                         Time, custody, search_page, sighting, summary, utc_bound)
 from archive import search as searching
 from archive.models import Evidence, EvidenceNote, EvidenceTag, Sighting, Station
 from auth.models import Unit
 from hashing import keys
 from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
-from liuhen.errors import LiuhenError, NotFound
+from liuhen.errors import NotFound
 from liuhen.runtime import Archive
 from media.models import DerivedFile
 
-router = APIRouter(tags=["evidence"], responses={**ERRORS})
+router = APIRouter(tags=["evidence"], responses={**ERRORS}, dependencies=[StrictQuery])
 MediaKind = Literal["proxy", "poster", "sprite", "vtt", "waveform", "preview"]
-_MEDIA_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the whole file", "content": {"application/octet-stream": {}}},
-    206: {"description": "the requested byte range (header Content-Range)", "content": {"application/octet-stream": {}}},
-    416: {"model": ERRORS[400]["model"], "description": "the byte range is outside the file"},
-    503: {"model": ERRORS[400]["model"], "description": "the store could not be read"},
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+_HEADERS = {
+    "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}, "required": True},
+    "Content-Length": {"schema": {"type": "integer", "minimum": 0}, "required": True},
 }
+_RANGE_HEADERS = {**_HEADERS, "Content-Range": {"schema": {"type": "string"}, "required": True,
+                                                "description": "bytes FIRST-LAST/SIZE"}}
+
+
+def _file_responses(types: tuple[str, ...]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"description": "the whole file", "content": {t: _BYTES for t in types}, "headers": _HEADERS},
+        206: {"description": "the requested byte range (header Range)", "content": {t: _BYTES for t in types},
+              "headers": _RANGE_HEADERS},
+        416: {"model": ErrorOut, "description": "the byte range is outside the file (header Content-Range: "
+                                               "bytes */SIZE)"},
+        503: {"model": ErrorOut, "description": "the store could not be read"},
+    }
+
+
+# what the media jobs make (media.render): the proxy, its poster and thumbnails, the audio and photo previews
+_MEDIA_RESPONSES = _file_responses(("video/mp4", "audio/mp4", "image/jpeg", "image/png", "text/vtt"))
+_ORIGINAL_RESPONSES = _file_responses(("application/octet-stream",))
+_ORIGINAL_RESPONSES[200]["headers"] = {**_HEADERS, "X-Content-SHA256": {
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "required": True,
+    "description": "the SHA-256 the original was archived with"}}
+_ORIGINAL_RESPONSES[206]["headers"] = {**_RANGE_HEADERS, **{"X-Content-SHA256": _ORIGINAL_RESPONSES[200]["headers"]
+                                                            ["X-Content-SHA256"]}}
 
 
 # ---------------------------------------------------------------------------- search
@@ -64,22 +87,30 @@ def run_search(archive: Archive, db: Session, p: access.Principal, query: search
 @router.get("", response_model=SearchPage, summary="Search evidence")
 def search_evidence(
     archive: ArchiveDep, p: CurrentUser, request: Request,
-    q: Annotated[str | None, Query(max_length=200, description="free text: names, tags, notes, officer")] = None,
-    officer: Annotated[str | None, Query(max_length=128, description="officer number or name")] = None,
-    device: Annotated[str | None, Query(max_length=128)] = None,
-    station: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=LINE, description="free text: names, tags, notes, "
+                                   "officer (every word must match)")] = None,
+    officer: Annotated[str | None, Query(max_length=128, pattern=LINE, description="officer number or name")] = None,
+    device: Annotated[str | None, Query(max_length=128, pattern=LINE)] = None,
+    station: Annotated[str | None, Query(max_length=64, pattern=LINE)] = None,
     important: bool | None = None,
     playback: Literal["pending", "ready", "unplayable", "none"] | None = None,
     media_kind: Literal["video", "audio", "photo", "sidecar", "other"] | None = None,
-    start: Annotated[dt.datetime | None, Query(description="recorded at or after (with time zone)")] = None,
-    end: Annotated[dt.datetime | None, Query(description="recorded at or before (with time zone)")] = None,
+    start: Annotated[Time | None, Query(description="recorded at or after (ISO 8601 with its offset)")] = None,
+    end: Annotated[Time | None, Query(description="recorded at or before (ISO 8601 with its offset)")] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> SearchPage:
+    start, end = utc_bound(start), utc_bound(end)
     query = searching.Query(q=q, officer=officer, device=device, station=station, important=important,
                             playback=playback, media_kind=media_kind, start=start, end=end, page=page,
                             per_page=per_page)
     with archive.sessions.begin() as db:
+        if (q and q.strip() and not searching.query_terms(q)) or (start and end and start > end):
+            # nothing can match: text with no letter, digit or Chinese character; a time range that ends
+            # before it starts (the search is still a search: checked and recorded)
+            access.require(archive, db, p, "evidence.search", request)
+            access.record(archive, db, p, "searched", detail={"query": query.describe(), "shown": []})
+            return SearchPage(items=[], page=page, per_page=per_page, has_more=False, total=0, total_capped=False)
         return search_page(run_search(archive, db, p, query, request))
 
 
@@ -109,7 +140,8 @@ def _gps(db: Session, ev: Evidence, sightings: list[Sighting]) -> tuple[list[Gps
             source = db.scalars(
                 select(Evidence).join(Sighting, Sighting.evidence_id == Evidence.id)
                 .where(Sighting.station_id == s.station_id, Sighting.bay == s.bay,
-                       Sighting.original_path.startswith(folder + "/"), Evidence.gps_json.is_not(None))
+                       Sighting.original_path.startswith(folder + "/", autoescape=True),  # (a _ or % is a letter)
+                       Evidence.gps_json.is_not(None))
                 .order_by(Evidence.id).limit(1)).first()
             if source is not None:
                 break
@@ -151,7 +183,7 @@ def build_detail(db: Session, ev: Evidence) -> EvidenceDetail:
 
 
 @router.get("/{evidence_id}", response_model=EvidenceDetail, summary="One evidence record")
-def get_evidence(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
+def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
         out = build_detail(db, ev)
@@ -165,7 +197,7 @@ def custody_events(db: Session, evidence_id: int) -> list[CustodyEvent]:
 
 
 @router.get("/{evidence_id}/custody", response_model=list[CustodyOut], summary="Custody history of one evidence")
-def get_custody(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
+def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "custody.view", request)
         out = [custody(e) for e in custody_events(db, ev.id)]
@@ -179,7 +211,7 @@ def get_custody(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: 
 @router.get("/{evidence_id}/media/{kind}", responses=_MEDIA_RESPONSES, response_class=FileResponse,
             summary="A derived file: the browser proxy (seekable), poster, thumbnail sprite and its WebVTT, "
                     "waveform or photo preview")
-def get_media(evidence_id: int, kind: MediaKind, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
         d = db.scalars(select(DerivedFile).where(DerivedFile.evidence_id == ev.id, DerivedFile.kind == kind)).first()
@@ -188,35 +220,41 @@ def get_media(evidence_id: int, kind: MediaKind, archive: ArchiveDep, p: Current
                            + (f" ({ev.playback_note})" if ev.playback_note else "") + ".",
                            "媒体任务完成后即可播放；若标记为无法播放，请下载原始文件 / It appears when the media jobs "
                            "finish; if it is marked unplayable, download the original instead.")
-        rng = request.headers.get("range")
+        header = request.headers.get("range")
+        rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
         if kind != "proxy" or streaming.is_first_read(rng):
             access.record(archive, db, p, "played" if kind == "proxy" else "previewed", evidence=ev,
-                          detail={"kind": kind, "sha256": d.sha256, "range": rng})
+                          detail={"kind": kind, "sha256": d.sha256, "range": header})
         key, version, size, mime = d.store_key, d.store_version, d.size, d.mime
-    return streaming.stream(request, archive.store, key=key, version=version, size=size, mime=mime)
+    return streaming.stream(request, archive.store, key=key, version=version, size=size, mime=mime, rng=rng)
 
 
-@router.get("/{evidence_id}/original", responses=_MEDIA_RESPONSES, response_class=FileResponse,
+@router.get("/{evidence_id}/original", responses=_ORIGINAL_RESPONSES, response_class=FileResponse,
             summary="Download the original, bit for bit (header X-Content-SHA256)")
-def get_original(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def get_original(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.download_original", request)
-        rng = request.headers.get("range")
+        header = request.headers.get("range")
+        rng = streaming.parse_range(header, ev.size)
         if streaming.is_first_read(rng):
-            access.record(archive, db, p, "downloaded", evidence=ev, detail={"range": rng})
+            access.record(archive, db, p, "downloaded", evidence=ev, detail={"range": header})
         key, version, size, name, sha = ev.store_key, ev.store_version, ev.size, ev.file_name, ev.sha256
-    resp = streaming.stream(request, archive.store, key=key, version=version, size=size,
+    resp = streaming.stream(request, archive.store, key=key, version=version, size=size, rng=rng,
                             mime="application/octet-stream", filename=name, inline=False, cache="private, no-store")
     resp.headers["X-Content-SHA256"] = sha
     return resp
 
 
 @router.get("/{evidence_id}/export", response_class=FileResponse,
-            responses={200: {"description": "a zip of a BagIt bag", "content": {"application/zip": {}}},
-                       503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
+            responses={200: {"description": "a zip of a BagIt bag", "content": {"application/zip": _BYTES}},
+                       409: {"model": ErrorOut, "description": "the stored original or a signed manifest no "
+                                                               "longer matches what was archived (nothing exported; "
+                                                               "the failure is in the custody log)"},
+                       503: {"model": ErrorOut, "description": "the store could not be read, or the bag could "
+                                                               "not be written"}},
             summary="A verified copy: a BagIt bag (zip) with the original, its signed manifests, the station "
                     "keys and the custody events, checkable without liuhen")
-def export_evidence(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def export_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     from archive.export import export_bag
 
     with archive.sessions.begin() as db:
@@ -225,18 +263,24 @@ def export_evidence(evidence_id: int, archive: ArchiveDep, p: CurrentUser, reque
     work = Path(tempfile.mkdtemp(prefix="liuhen-export-"))
     try:
         bag = work / f"evidence-{evidence_id}"
-        export_bag(archive, [str(evidence_id)], bag, actor=p.actor)
+        made = export_bag(archive, [sha], bag, actor=p.actor)  # (by SHA-256: an id could read as a digest prefix)
         zipped = shutil.make_archive(str(work / f"liuhen-evidence-{evidence_id}-{sha[:12]}"), "zip", work, bag.name)
-    except LiuhenError:
+        name = os.path.basename(zipped)
+        with archive.sessions.begin() as db:
+            # export_bag's "exported" event names the actor; this one says where the copy went
+            access.record(archive, db, p, "downloaded", evidence=ev, detail={
+                "what": "export", "file": name, "size": os.path.getsize(zipped),
+                "payload_oxum": made.payload_oxum, "tagmanifest_sha256": made.tagmanifest_sha256})
+    except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return FileResponse(zipped, media_type="application/zip", filename=os.path.basename(zipped),
+    return FileResponse(zipped, media_type="application/zip", filename=name,
                         background=BackgroundTask(shutil.rmtree, work, True))
 
 
 @router.post("/{evidence_id}/verify", response_model=VerifyOut, summary="Re-hash the original and check its "
              "signed manifests now")
-def verify_now(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> VerifyOut:
+def verify_now(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> VerifyOut:
     from archive.verify import Report, verify_evidence
 
     with archive.sessions.begin() as db:
@@ -251,7 +295,7 @@ def verify_now(evidence_id: int, archive: ArchiveDep, p: CurrentUser, request: R
 
 
 @router.put("/{evidence_id}/important", response_model=EvidenceSummary, summary="Mark or unmark as important (重点标记)")
-def set_important(evidence_id: int, body: ImportantIn, archive: ArchiveDep, p: CurrentUser,
+def set_important(evidence_id: EvidenceId, body: ImportantIn, archive: ArchiveDep, p: CurrentUser,
                   request: Request) -> EvidenceSummary:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "dock.mark_important", request)
@@ -270,7 +314,7 @@ def _clean_tag(tag: str) -> str:
 
 
 @router.post("/{evidence_id}/tags", response_model=list[str], summary="Add a tag")
-def add_tag(evidence_id: int, body: TagIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
+def add_tag(evidence_id: EvidenceId, body: TagIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
     tag = _clean_tag(body.tag)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
@@ -283,8 +327,11 @@ def add_tag(evidence_id: int, body: TagIn, archive: ArchiveDep, p: CurrentUser, 
                                .order_by(EvidenceTag.tag)))
 
 
-@router.delete("/{evidence_id}/tags/{tag}", response_model=list[str], summary="Remove a tag")
-def remove_tag(evidence_id: int, tag: str, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
+@router.delete("/{evidence_id}/tags/{tag:path}", response_model=list[str],
+               summary="Remove a tag (a / in it stays a /: tags/现场/检查 removes 现场/检查)")
+def remove_tag(evidence_id: EvidenceId, tag: Annotated[str, PathParam(max_length=64, pattern=LINE)],
+               archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
+    tag = " ".join(tag.split())  # as it was stored (add_tag)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
         row = db.get(EvidenceTag, (ev.id, tag))
@@ -299,7 +346,7 @@ def remove_tag(evidence_id: int, tag: str, archive: ArchiveDep, p: CurrentUser, 
 
 @router.post("/{evidence_id}/notes", response_model=NoteOut, status_code=201, summary="Add a note (notes are never "
              "edited or removed)")
-def add_note(evidence_id: int, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
+def add_note(evidence_id: EvidenceId, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
     text = body.text.strip()
     if not text:
         raise searching.BadQuery("The note is empty.", "Write the note, then save it.")

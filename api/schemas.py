@@ -4,12 +4,57 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import BaseModel, BeforeValidator, Field
 
 from archive.models import Evidence, Sighting
 from archive.search import Page
+
+
+MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
+EvidenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the evidence's number")]
+# Text a person types: no control characters (PostgreSQL cannot store NUL; the rest is never meant).
+LINE = r"^[^\x00-\x1f\x7f]*$"
+# Multi-line text (notes): tabs and line breaks allowed, other control characters not.
+LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Not blank: at least one character that is not white space.
+LINE_NOT_BLANK = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+LINES_NOT_BLANK = (r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f]"
+                   r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
+# SQLite holds times as text, and years before 1000 would be written without leading zeros and so
+# compare wrongly; no recording is that old, so an earlier bound means "from the beginning".
+_EARLIEST = dt.datetime(1000, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _written_time(v: Any) -> Any:
+    if isinstance(v, (int, float)) or (isinstance(v, str) and re.fullmatch(r"\s*[-+]?[0-9.]+\s*", v)):
+        raise ValueError("a time is written as ISO 8601 with its offset, e.g. 2026-11-23T09:30:00+08:00, "
+                         "not as a number")
+    return v
+
+
+# A time in a query: ISO 8601 only (pydantic would also read a bare number as seconds since 1970).
+Time = Annotated[dt.datetime, BeforeValidator(_written_time)]
+
+
+def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
+    """A time from a query as a bound in UTC. A time without a zone is refused (400); one so far in
+    the past or future that it has no UTC ``datetime`` is the earliest or latest time there is."""
+    from archive.search import BadQuery
+
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        raise BadQuery("A time in the query has no time zone.",
+                       "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+    try:
+        u = t.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return _EARLIEST if t.year == 1 else dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    return max(u, _EARLIEST)
 
 
 class ErrorOut(BaseModel):
@@ -168,11 +213,11 @@ class ImportantIn(BaseModel):
 
 
 class TagIn(BaseModel):
-    tag: str = Field(min_length=1, max_length=64)
+    tag: str = Field(min_length=1, max_length=64, pattern=LINE_NOT_BLANK, examples=["现场检查"])
 
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: str = Field(min_length=1, max_length=4000, pattern=LINES_NOT_BLANK)
 
 
 def summary(ev: Evidence, extra: dict[str, Any]) -> EvidenceSummary:

@@ -20,6 +20,10 @@ CHUNK = 256 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*(?:,.*)?$")
 
 
+def _num(digits: str) -> int:
+    return int(digits) if len(digits) <= 30 else 10**30  # (Python refuses to read ints of 4300+ digits)
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) of the first range in ``header``; None for the whole file."""
     if not header:
@@ -29,26 +33,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None  # not a byte range we understand: send the whole file (RFC 9110 allows ignoring it)
     a, b = m.group(1), m.group(2)
     if not a:
-        n = int(b)
+        n = _num(b)
         if n == 0 or size == 0:
             raise RangeNotSatisfiable(size)
         return max(0, size - n), size - 1
-    start = int(a)
-    end = min(int(b), size - 1) if b else size - 1
-    if start >= size or end < start:
+    start = _num(a)
+    if b and _num(b) < start:
+        return None  # not a valid range (RFC 9110 14.1.1): ignored, the whole file is sent
+    end = min(_num(b), size - 1) if b else size - 1
+    if start >= size:
         raise RangeNotSatisfiable(size)
     return start, end
 
 
-def is_first_read(header: str | None) -> bool:
-    """Whether a request reads the file from its start (a new play, not a seek within one)."""
-    m = _RANGE.match(header or "")
-    return not header or m is None or m.group(1) in ("0", "")
+def is_first_read(rng: tuple[int, int] | None) -> bool:
+    """Whether a request (its range from ``parse_range``) reads the file from its start: a new play
+    or download, not a seek within one (nor the last bytes a player reads to find the index)."""
+    return rng is None or rng[0] == 0
 
 
 def stream(request: Request, store: OriginalStore, *, key: str, version: str | None, size: int, mime: str,
-           filename: str | None = None, inline: bool = True, cache: str = "private, max-age=3600") -> StreamingResponse:
-    rng = parse_range(request.headers.get("range"), size)
+           rng: tuple[int, int] | None, filename: str | None = None, inline: bool = True,
+           cache: str = "private, max-age=3600") -> StreamingResponse:
+    """Send ``rng`` (from ``parse_range``, checked before anything was recorded) or the whole file."""
     start, end = rng if rng is not None else (0, size - 1)
     length = max(0, end - start + 1)
 

@@ -22,7 +22,7 @@ import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import bagit
 from sqlalchemy import or_, select
@@ -136,9 +136,14 @@ class _Snapshot:
     checkpoints: tuple[dict[str, Any], ...]
 
 
-def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str = "cli:local") -> ExportResult:
-    """Write the evidence named by ``refs`` (ids or SHA-256) as a complete BagIt bag at ``out_dir``."""
-    if not refs:
+def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str = "cli:local",
+               extra: Callable[[Path], dict[str, Any]] | None = None) -> ExportResult:
+    """Write the evidence named by ``refs`` (ids or SHA-256) as a complete BagIt bag at ``out_dir``.
+
+    ``extra`` may add payload of its own (a case's documents and coverage report): it is called
+    with the bag's payload folder before the bag is made, and returns fields for ``bag-info.txt``.
+    """
+    if not refs and extra is None:
         raise ExportError("No evidence was named for the export.",
                           "Give one or more evidence ids or SHA-256 digests.")
     out_dir = Path(out_dir).absolute()
@@ -159,7 +164,10 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
             for d in it.derived:
                 _copy_original(archive, it, tmp / it.derived_path(d), actor, derived=d)
         _write_records(archive, snap, tmp)
-        bag = bagit.make_bag(str(tmp), bag_info=_bag_info(archive, snap), checksums=CHECKSUMS)
+        info = _bag_info(archive, snap)
+        if extra is not None:
+            info.update(extra(tmp))
+        bag = bagit.make_bag(str(tmp), bag_info=info, checksums=CHECKSUMS)
         oxum = bag.info["Payload-Oxum"]
         total_bytes, files = (int(x) for x in oxum.split("."))
         tagmanifest = hashlib.sha256((tmp / "tagmanifest-sha256.txt").read_bytes()).hexdigest()

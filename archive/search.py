@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, exists, false, func, insert, or_, select
+from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from archive.models import Evidence, EvidenceNote, EvidenceTag, SearchTerm, Sighting
@@ -191,15 +191,36 @@ def _officer_nos(db: Session, who: str) -> list[str]:
     return sorted(nos)
 
 
-def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
-    conds: list[Any] = [scope.clause()]
-    if query.q and query.q.strip():
-        ts = query_terms(query.q)
-        if not ts:
-            raise BadQuery(f"The search text {query.q!r} has no letters, digits or Chinese characters to look for.",
-                           "Type part of a name, a number or a word.")
-        for t in ts:
-            conds.append(Evidence.id.in_(select(SearchTerm.evidence_id).where(SearchTerm.term == t)))
+def _text_terms(query: Query) -> list[str]:
+    if not (query.q and query.q.strip()):
+        return []
+    ts = query_terms(query.q)
+    if not ts:
+        raise BadQuery(f"The search text {query.q!r} has no letters, digits or Chinese characters to look for.",
+                       "Type part of a name, a number or a word.")
+    return ts
+
+
+def _postings(term: str) -> Any:
+    """The evidence ids that have ``term``."""
+    return select(SearchTerm.evidence_id).where(SearchTerm.term == term)
+
+
+def _has_term(term: str, evidence_id: Any = Evidence.id) -> Any:
+    """``evidence_id`` has ``term``, checked row by row with one look-up in the term index.
+
+    ``OFFSET 0`` keeps PostgreSQL from turning the check into a join planned on its guess of how
+    many records have the term. Those guesses are poor here: the pairs of one Chinese word
+    (现场, 场检, 检查) nearly always come together, and the planner multiplies their frequencies
+    as if they were independent, so it expects a handful of records, hashes every record that
+    has each pair, and reads the whole archive (seconds at a million records)."""
+    return exists(select(SearchTerm.evidence_id)
+                  .where(SearchTerm.term == term, SearchTerm.evidence_id == evidence_id).offset(0))
+
+
+def _conditions(db: Session, query: Query) -> list[Any]:
+    """Every condition of ``query`` but the scope and the free text."""
+    conds: list[Any] = []
     if query.officer:
         conds.append(Evidence.officer_id.in_(_officer_nos(db, query.officer)))
     if query.device:
@@ -220,24 +241,119 @@ def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
     return conds
 
 
+def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
+    """All of ``query`` within ``scope`` as WHERE conditions on ``Evidence`` (every free-text term
+    must be present)."""
+    conds: list[Any] = [scope.clause()]
+    conds += [Evidence.id.in_(_postings(t)) for t in _text_terms(query)]
+    return conds + _conditions(db, query)
+
+
+# How a search runs. Free text is looked up first: how many records have each term, counted
+# up to GATHER + 1 or GATHER_NARROW + 1 (an index range read). A term no record has ends the search at once.
+# Otherwise the rarest term leads:
+# * "gather" when it is on at most GATHER records (GATHER_NARROW for a scope of at most
+#   NARROW_UNITS units, a district and its squads): take those records, keep the ones in scope
+#   that meet everything else, sort them and count them in the same pass;
+# * "walk" when every term is common: go through the newest WALK records in scope and check each
+#   one's terms until the page is full (a common term is met soon); should they not fill it (the
+#   terms are common, but not in this scope or not lately), gather after all.
+# Records in scope are walked newest first; a narrow scope unit by unit, merged in time order,
+# so that only records in scope are read, not the whole archive's newest, most of which belong
+# to other units.
+GATHER = 3000
+GATHER_NARROW = 10000
+NARROW_UNITS = 16
+WALK = 4000
+
+
+def _newest_first(c: Any) -> tuple[Any, Any]:
+    return c.recorded_at.desc(), c.id.desc()
+
+
+def _narrow(scope: Scope) -> bool:
+    return 0 < len(scope.units) + scope.unattributed <= NARROW_UNITS
+
+
+def _newest(scope: Scope, conds: list[Any], by_unit: bool, n: int) -> Any:
+    """(id, recorded_at) of the newest ``n`` evidence in ``scope`` that meets ``conds``, newest first."""
+    if by_unit and _narrow(scope):
+        # the newest n of the scope are among the newest n of each unit: take those, merge them
+        where = [Evidence.unit_id == u for u in sorted(scope.units)]
+        if scope.unattributed:
+            where.append(Evidence.unit_id.is_(None))
+        firsts = [select(Evidence.id, Evidence.recorded_at).where(w, *conds).order_by(*_newest_first(Evidence))
+                  .limit(n).subquery() for w in where]
+        sub = union_all(*[select(f.c.id, f.c.recorded_at) for f in firsts]).subquery() if len(firsts) > 1 \
+            else firsts[0]
+        return select(sub.c.id, sub.c.recorded_at).order_by(*_newest_first(sub.c)).limit(n)
+    return select(Evidence.id, Evidence.recorded_at).where(scope.clause(), *conds) \
+        .order_by(*_newest_first(Evidence)).limit(n)
+
+
+def _found(scope: Scope, conds: list[Any], lead: str, rest: list[str]) -> Any:
+    """(id, recorded_at) of evidence in ``scope`` that meets ``conds`` and has every term: the records
+    with ``lead`` first (OFFSET 0: as a set, not by walking the archive in time order looking for
+    them), then the other terms checked on those records only."""
+    first = (select(Evidence.id, Evidence.recorded_at)
+             .where(scope.clause(), Evidence.id.in_(_postings(lead)), *conds).offset(0).subquery())
+    return select(first.c.id, first.c.recorded_at).where(*[_has_term(t, first.c.id) for t in rest])
+
+
 def search(db: Session, query: Query, scope: Scope) -> Page:
     query.check()
-    conds = filters(db, query, scope)
-    offset = (query.page - 1) * query.per_page
-    rows = list(db.scalars(select(Evidence).where(*conds)
-                          .order_by(Evidence.recorded_at.desc(), Evidence.id.desc())
-                          .offset(offset).limit(query.per_page + 1)))
-    has_more = len(rows) > query.per_page
-    rows = rows[:query.per_page]
-    if not has_more:
-        total = offset + len(rows)
-        capped = False
+    ts = _text_terms(query)
+    conds = _conditions(db, query)
+    offset, limit = (query.page - 1) * query.per_page, query.per_page + 1
+    n: int | None = None  # how many match, where the search itself tells
+    counting: Any = None  # what to count when it does not
+    # unit by unit only where no filter but the time could leave a unit with nothing to show (its
+    # walk would read all of it) and none leads better (an officer's or a recorder's index)
+    by_unit = not (query.officer or query.device or query.station or query.important is not None
+                   or query.playback or query.media_kind)
+    if not ts:
+        page = _newest(scope, conds, by_unit, offset + limit).subquery()
+        ids = list(db.scalars(select(page.c.id).order_by(*_newest_first(page.c)).offset(offset).limit(limit)))
+        counting = select(Evidence.id).where(scope.clause(), *conds)
     else:
-        inner = select(Evidence.id).where(*conds).limit(COUNT_CAP + 1).subquery()
-        n = db.scalar(select(func.count()).select_from(inner)) or 0
-        total, capped = min(n, COUNT_CAP), n > COUNT_CAP
+        gather = GATHER_NARROW if _narrow(scope) else GATHER
+        counts = db.execute(select(*[
+            select(func.count()).select_from(_postings(t).limit(gather + 1).subquery()).scalar_subquery()
+            for t in ts])).one()
+        ranked = [t for _, t in sorted(zip(counts, ts))]
+        lead, rest, lead_count = ranked[0], ranked[1:], min(counts)
+        if lead_count == 0:
+            ids, n = [], 0
+        elif lead_count <= gather:
+            found = _found(scope, conds, lead, rest).subquery()
+            rows = db.execute(select(found.c.id, func.count().over()).order_by(*_newest_first(found.c))
+                              .offset(offset).limit(limit)).all()
+            ids = [r[0] for r in rows]
+            n = rows[0][1] if rows else None
+            counting = _found(scope, conds, lead, rest)
+        else:
+            # the newest WALK records in scope first; if fewer match than fill the page, gather
+            newest = _newest(scope, conds, by_unit, max(WALK, 40 * (offset + limit))).subquery()
+            ids = list(db.scalars(select(newest.c.id).where(*[_has_term(t, newest.c.id) for t in ranked])
+                                  .order_by(*_newest_first(newest.c)).offset(offset).limit(limit)))
+            counting = _found(scope, conds, lead, rest)
+            if len(ids) < limit:
+                found = counting.subquery()
+                rows = db.execute(select(found.c.id, func.count().over()).order_by(*_newest_first(found.c))
+                                  .offset(offset).limit(limit)).all()
+                ids = [r[0] for r in rows]
+                n = rows[0][1] if rows else None
+    has_more = len(ids) > query.per_page
+    ids = ids[:query.per_page]
+    if n is None and not has_more and (ids or offset == 0):
+        n = offset + len(ids)  # (a page past the end knows nothing of how many came before: count)
+    if n is None:
+        n = db.scalar(select(func.count()).select_from(counting.limit(COUNT_CAP + 1).subquery())) or 0
+    total, capped = min(n, COUNT_CAP), n > COUNT_CAP
+    by_id = {e.id: e for e in db.scalars(select(Evidence).where(Evidence.id.in_(ids)))} if ids else {}
+    rows = [by_id[i] for i in ids]
     return Page(items=rows, page=query.page, per_page=query.per_page, has_more=has_more, total=total,
-                total_capped=capped, extras=extras(db, [e.id for e in rows]))
+                total_capped=capped, extras=extras(db, ids))
 
 
 def extras(db: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -117,3 +117,18 @@ def bound_station(archive: Archive, *, station_id: str) -> Station:
                                      "key first, then offloads.")
         db.expunge(st)
         return st
+
+
+def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = ADMIN_ACTOR) -> None:
+    """Put a station under a unit (单位): footage it offloads with no known officer belongs to that unit."""
+    from auth.service import get_unit
+
+    with archive.sessions.begin() as db:
+        st = db.get(Station, station_id)
+        if st is None:
+            raise StationIdInvalid(f"No station {station_id!r} is known to this archive.",
+                                   "Enrol it first (`liuhen stations add`), or run the embedded station once.")
+        unit = get_unit(db, code=unit_code)
+        st.unit_id = unit.id
+        archive.custody.record(db, actor=actor, action="station_unit_set", tool=TOOL, tool_version=liuhen.__version__,
+                               detail={"station_id": station_id, "unit": unit.code})

@@ -21,12 +21,12 @@ from liuhen.config import Settings
 from liuhen.durable import fsync_path
 
 
-NAMESPACES = ("originals", "derived")
+NAMESPACES = ("originals", "derived", "records")
 
 
 def key_for(digest: Digest, namespace: str = "originals") -> str:
-    """Where content lives: originals (evidence as offloaded) and derived files (proxies,
-    thumbnails, exports) are kept apart, both addressed by their SHA-256."""
+    """Where content lives: originals (evidence as offloaded), derived files (proxies,
+    thumbnails) and text records (执法文书, each version) are kept apart, all addressed by SHA-256."""
     if namespace not in NAMESPACES:
         raise ValueError(namespace)
     h = digest.hex

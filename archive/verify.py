@@ -45,6 +45,7 @@ class Report:
     signatures: int = 0
     events: int = 0
     checkpoints: int = 0
+    records: int = 0  # text-record versions (执法文书)
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -53,7 +54,7 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
-                "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
+                "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints, "text_records_checked": self.records,
                 "failures": [f.to_dict() for f in self.failures]}
 
 
@@ -76,6 +77,14 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         verify_evidence(archive, eid, report=r, actor=actor, stations=stations)
         if progress:
             progress(i, total)
+    from cases.records import verify_versions
+
+    checked, problems = verify_versions(archive)
+    r.records = checked
+    for record_id, version, what in problems:
+        r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
+                                  "The document or its record was altered after it was signed: restore it from "
+                                  "backup and investigate who had write access."))
     with archive.sessions.begin() as db:
         archive.custody.checkpoint(db)
     return r

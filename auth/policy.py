@@ -19,12 +19,17 @@ Permissions (✓ = allowed; every other action is refused):
 | audit.view                 |          |              |                |                 |    ✓    |   ✓   |
 | users.manage               |          |              |                |                 |         |   ✓   |
 | officers.manage            |          |              |                |        ✓        |         |   ✓   |
+| cases.view                 |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| cases.manage               |          |      ✓       |                |        ✓        |         |       |
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
 the auditor reads the audit trail, custody log and evidence metadata but cannot play or take
 media. The operator at the docking station may play what their own units recorded (to mark it
 important) but cannot take originals away.
+
+Legal reviewers read cases and their records and footage at review time (调阅审核) but do not
+change the case file; investigators and records managers build it.
 
 Every permission on evidence is further bounded by units: a user sees evidence only of
 ``visible_units`` — their own unit and the units below it, plus units granted to them
@@ -60,6 +65,7 @@ ACTIONS: frozenset[str] = frozenset({
     "evidence.search", "evidence.view", "evidence.play", "evidence.download_original",
     "evidence.export", "evidence.verify",
     "custody.view", "audit.view", "users.manage", "jobs.view", "evidence.annotate", "officers.manage",
+    "cases.view", "cases.manage",
 })
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
@@ -69,10 +75,10 @@ _EVIDENCE_WORK = _EVIDENCE_READ | {"evidence.play", "evidence.download_original"
 PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
                            "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
-    "investigator": _EVIDENCE_WORK,
-    "legal_reviewer": _EVIDENCE_WORK,
-    "records_manager": _EVIDENCE_WORK | {"jobs.view", "officers.manage"},
-    "auditor": frozenset({"audit.view", "custody.view"}) | _EVIDENCE_READ,
+    "investigator": _EVIDENCE_WORK | {"cases.view", "cases.manage"},
+    "legal_reviewer": _EVIDENCE_WORK | {"cases.view"},
+    "records_manager": _EVIDENCE_WORK | {"jobs.view", "officers.manage", "cases.view", "cases.manage"},
+    "auditor": frozenset({"audit.view", "custody.view", "cases.view"}) | _EVIDENCE_READ,
     "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
 }
 

@@ -81,6 +81,8 @@ class DockReporter:
                 b["officer_no"] = e["officer_id"]
         if e.get("device_id") and not b["device_id"]:
             b["device_id"] = e["device_id"]
+        if e.get("officer_id") and not b["officer_no"]:
+            b["officer_no"] = e["officer_id"]
 
     def snapshot(self) -> StationReport:
         with self._lock:

@@ -258,14 +258,21 @@ class Station:
                           _fingerprint(fd, c.size))
             prior = self.ledger.get(key)
             if prior is not None:
-                return self._known(c, prior)
+                return self._known(c, prior, device_id=rec.device_id, officer_id=rec.officer_id)
             self.listener({"event": "file_started", "bay": c.bay, "path": display, "size": c.size})
             part = self.staging / "partial" / (hashlib.sha256(repr(key).encode()).hexdigest()[:32] + ".part")
+            limit = self.settings.read_limit_mb_s * (1 << 20)
+            t0 = time.monotonic()
+
+            def progress(n: int) -> None:
+                self.listener({"event": "progress", "bay": c.bay, "path": display, "done": n, "size": c.size})
+                if limit > 0:  # [station] read_limit_mb_s: spare a USB hub shared by many bays
+                    ahead = n / limit - (time.monotonic() - t0)
+                    if ahead > 0:
+                        time.sleep(ahead)
+
             try:
-                digest = copy_and_hash(fd, part, c.size, display, ring=self._ring,
-                                       progress=lambda n: self.listener(
-                                           {"event": "progress", "bay": c.bay, "path": display,
-                                            "done": n, "size": c.size}))
+                digest = copy_and_hash(fd, part, c.size, display, ring=self._ring, progress=progress)
             except RecorderGone as e:
                 return self._result(c, "interrupted", reason=e.diagnostics())
             st = os.fstat(fd)
@@ -404,10 +411,14 @@ class Station:
         return r
 
     def seen(self, c: Candidate) -> None:
-        """Tell the listener a file was found in a bay (it is offloaded once stable)."""
-        self.listener({"event": "file_seen", "bay": c.bay, "path": f"{c.bay}/{c.display}", "size": c.size})
+        """Tell the listener a file was found in a bay (it is offloaded once stable), with the recorder
+        and officer its layout names, so the dashboard shows who is docked before anything is copied."""
+        rec = self.recogniser.recognise(c.bay, display_path(c.rel)[0])
+        self.listener({"event": "file_seen", "bay": c.bay, "path": f"{c.bay}/{c.display}", "size": c.size,
+                       "device_id": rec.device_id, "officer_id": rec.officer_id})
 
-    def _known(self, c: Candidate, prior: Entry) -> FileResult | None:
+    def _known(self, c: Candidate, prior: Entry, *, device_id: str | None = None,
+               officer_id: str | None = None) -> FileResult | None:
         if prior.manifest_id in self._answered:
             return None
         if prior.state == "staged":
@@ -415,4 +426,5 @@ class Station:
         if prior.state == "acked":
             self._release(prior)
         return self._result(c, "duplicate", sha256=prior.sha256, evidence_id=prior.evidence_id,
+                            device_id=device_id, officer_id=officer_id,
                             reason=f"already offloaded at {prior.updated_at} as evidence {prior.evidence_id}")

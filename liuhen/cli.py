@@ -63,8 +63,9 @@ def cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
     if not dock.is_dir():
         raise LiuhenError(f"The dock folder {dock} does not exist.",
                           "Give the folder that holds one sub-folder per bay (a docked recorder's files).")
-    station = Station(settings.station, _intake(settings),
-                      listener=None if args.json else BayProgress())
+    intake = _intake(settings)
+    reporter = _reporter(settings, intake, None if args.json else BayProgress())
+    station = Station(settings.station, intake, listener=reporter)
     try:
         results = station.offload_once(dock, unstable_timeout=args.unstable_timeout)
         halted = None
@@ -72,6 +73,7 @@ def cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
         results, halted = e.results, e
     finally:
         station.close()
+        reporter.close()
     for r in results:
         if args.json:
             _print_json(r.to_dict())
@@ -98,6 +100,13 @@ def _print_ingest_summary(results: list[Any]) -> None:
     print(f"{len(results)} files — " + ", ".join(parts) if parts else "No files docked.")
 
 
+def _reporter(settings: config.Settings, intake: Any, chain: Any = None) -> Any:
+    """The station's report of its bays to the archive's dock dashboard (chained to ``chain``)."""
+    from ingest.report import DockReporter
+
+    return DockReporter(intake, settings.station.id, chain=chain)
+
+
 def cmd_watch(args: argparse.Namespace, settings: config.Settings) -> int:
     from ingest.watch import watch
     from liuhen.progress import BayProgress
@@ -106,12 +115,39 @@ def cmd_watch(args: argparse.Namespace, settings: config.Settings) -> int:
     stop = threading.Event()
     intake = _intake(settings)
     _embedded_workers(settings, getattr(intake, "archive", None), stop)
+    reporter = _reporter(settings, intake, BayProgress())
     try:
-        watch(settings, intake, dock, stop=stop, listener=BayProgress(),
+        watch(settings, intake, dock, stop=stop, listener=reporter,
               on_result=(lambda r: _print_json(r.to_dict())) if args.json else _print_result_line)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        reporter.close()
     return EXIT_OK
+
+
+def _embedded_station(settings: config.Settings, archive: Any, stop: threading.Event) -> threading.Thread | None:
+    """Embedded default: ``liuhen serve`` also runs the station on ``station.dock_root``."""
+    if settings.station.archive_url or not settings.station.embedded:
+        return None
+    from ingest.intake import LocalIntake
+    from ingest.watch import watch
+
+    dock = settings.station.dock_root
+    dock.mkdir(parents=True, exist_ok=True)
+    intake = LocalIntake(archive)
+    reporter = _reporter(settings, intake)
+
+    def run() -> None:
+        try:
+            watch(settings, intake, dock, stop=stop, listener=reporter, on_result=_print_result_line)
+        finally:
+            reporter.close()
+
+    t = threading.Thread(target=run, name="station", daemon=True)
+    t.start()
+    print(f"Station {settings.station.id} is watching {dock} (one sub-folder per bay).", file=sys.stderr)
+    return t
 
 
 def _embedded_workers(settings: config.Settings, archive: Any, stop: threading.Event) -> None:
@@ -156,7 +192,8 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
         _print_json(report.to_dict())
     else:
         print(f"Checked {report.originals} originals, {report.signatures} manifest signatures, "
-              f"{report.events} custody events, {report.checkpoints} signed checkpoints.")
+              f"{report.events} custody events, {report.checkpoints} signed checkpoints, "
+              f"{report.records} text-record versions.")
         for f in report.failures:
             print(f"FAILED {f.kind}: {f.detail}\n    {f.action}")
         print("全部通过 All checks passed." if report.ok else f"{len(report.failures)} failure(s).")
@@ -194,9 +231,17 @@ def cmd_show(args: argparse.Namespace, settings: config.Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
     from archive.export import export_bag
 
+    if bool(args.case) == bool(args.evidence_id):
+        raise LiuhenError("Name either evidence to export or one case (--case), not both and not neither.",
+                          "e.g. `liuhen export 12 13 --out DIR` or `liuhen export --case 110101-2026-000001 --out DIR`.")
     archive = _archive(settings)
     try:
-        result = export_bag(archive, list(args.evidence_id), Path(args.out), actor=_cli_actor())
+        if args.case:
+            from cases.export import export_case
+
+            result = export_case(archive, args.case, Path(args.out), actor=_cli_actor())
+        else:
+            result = export_bag(archive, list(args.evidence_id), Path(args.out), actor=_cli_actor())
     finally:
         archive.close()
     if args.json:
@@ -266,10 +311,15 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
     archive = _archive(settings)
     stop = threading.Event()
     _embedded_workers(settings, archive, stop)
+    station = _embedded_station(settings, archive, stop) if not args.no_station else None
+    print(f"控制台 Console: http://{args.host}:{args.port}/   API: http://{args.host}:{args.port}/api/v1/docs",
+          file=sys.stderr, flush=True)
     try:
-        uvicorn.run(create_app(archive), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(archive), host=args.host, port=args.port, log_level="warning")
     finally:
         stop.set()
+        if station is not None:
+            station.join(timeout=10)
         archive.close()
     return EXIT_OK
 
@@ -431,6 +481,221 @@ def cmd_users_unlock(args: argparse.Namespace, settings: config.Settings) -> int
     return EXIT_OK
 
 
+def cmd_users_token(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import get_user, issue_api_token
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            user = get_user(db, username=args.name)
+            token = issue_api_token(db, user=user, name=args.token_name)
+            archive.custody.record(db, actor=_cli_actor(), action="api_token_issued", tool="liuhen",
+                                   tool_version=__version__, detail={"username": user.username, "name": args.token_name})
+    finally:
+        archive.close()
+    if args.json:
+        _print_json({"username": args.name, "name": args.token_name, "token": token})
+    else:
+        print(f"API token for {args.name} ({args.token_name}); send it as `Authorization: Bearer <token>`. "
+              f"It is shown only once:\n{token}")
+    return EXIT_OK
+
+
+def cmd_officers_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import get_unit
+    from roster.service import add_officer
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            unit = get_unit(db, code=args.unit)
+            o = add_officer(db, archive.custody, officer_no=args.officer_no, name=args.name, unit_id=unit.id,
+                            actor=_cli_actor())
+            out = {"officer_no": o.officer_no, "name": o.name, "unit": unit.code}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Officer {out['officer_no']} {out['name']} (unit {out['unit']}) added.")
+    return EXIT_OK
+
+
+def cmd_recorders_assign(args: argparse.Namespace, settings: config.Settings) -> int:
+    from roster.service import assign_recorder
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            changed = assign_recorder(db, archive.custody, device_id=args.device_id,
+                                      officer_no=None if args.officer_no == "-" else args.officer_no,
+                                      actor=_cli_actor())
+    finally:
+        archive.close()
+    out = {"device_id": args.device_id, "officer_no": args.officer_no, "attributed_evidence": changed}
+    if args.json:
+        _print_json(out)
+    else:
+        print(f"Recorder {args.device_id} assigned to {args.officer_no}; {len(changed)} earlier recording(s) "
+              "that named no officer now belong to this officer.")
+    return EXIT_OK
+
+
+def cmd_stations_unit(args: argparse.Namespace, settings: config.Settings) -> int:
+    from archive.stations import set_unit
+
+    archive = _archive(settings)
+    try:
+        set_unit(archive, station_id=args.station_id, unit_code=args.unit, actor=_cli_actor())
+    finally:
+        archive.close()
+    print(f"Station {args.station_id} now belongs to unit {args.unit}: footage it offloads whose officer is not "
+          "known belongs to that unit.")
+    return EXIT_OK
+
+
+def _when(text: str, settings: config.Settings) -> Any:
+    """A time from the command line: with its offset as given, else in the station's time zone."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise LiuhenError(f"{text!r} is not a time.", "Write it as 2026-11-23T09:30:00 (local) or with an offset, "
+                          "e.g. 2026-11-23T09:30:00+08:00.") from e
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(settings.station.timezone))
+
+
+def cmd_cases_create(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import get_unit
+    from cases.service import PartyIn, create_case
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            unit = get_unit(db, code=args.unit)
+            case = create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code=unit.code,
+                               category=args.category, title=args.title, actor=_cli_actor(), source=args.source,
+                               parties=[PartyIn(name=n) for n in args.party or []], tz=settings.station.timezone)
+            out = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Case {out['number']} opened ({out['category']}: {out['title']}).")
+    return EXIT_OK
+
+
+def cmd_cases_step(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.service import add_step, get_case
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            case = get_case(db, args.case)
+            step = add_step(db, archive.custody, settings.cases, case=case, kind=args.kind,
+                            started_at=_when(args.start, settings), ended_at=_when(args.end, settings),
+                            actor=_cli_actor(), place=args.place, officers=args.officer or [])
+            out = {"step_id": step.id, "case": case.number, "kind": step.kind,
+                   "requirement": settings.cases.requirement(step.kind)}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Step {out['step_id']} ({out['kind']}, {out['requirement']}) added "
+                                             f"to case {out['case']}.")
+    return EXIT_OK
+
+
+def cmd_cases_link(args: argparse.Namespace, settings: config.Settings) -> int:
+    from archive.service import find_evidence
+    from cases.service import get_step, link
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            ev = find_evidence(db, args.evidence)
+            lk = link(db, archive.custody, step=get_step(db, args.step_id), evidence=ev, actor=_cli_actor(),
+                      start_s=args.start_s, end_s=args.end_s)
+            out = {"link_id": lk.id, "step_id": lk.step_id, "evidence_id": ev.id}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Evidence {out['evidence_id']} linked to step {out['step_id']} "
+                                             f"(link {out['link_id']}).")
+    return EXIT_OK
+
+
+def cmd_cases_unlink(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.service import unlink
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            lk = unlink(db, archive.custody, link_id=args.link_id, actor=_cli_actor())
+            out = {"link_id": lk.id, "evidence_id": lk.evidence_id, "step_id": lk.step_id}
+    finally:
+        archive.close()
+    _print_json(out) if args.json else print(f"Link {out['link_id']} ended (evidence {out['evidence_id']}).")
+    return EXIT_OK
+
+
+def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.coverage import check_case
+    from cases.service import get_case
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            case = get_case(db, args.case)
+            report = check_case(db, case, settings.cases, tz=settings.station.timezone)
+            archive.custody.record(db, actor=_cli_actor(), action="coverage_checked", tool="liuhen-cases",
+                                   tool_version=__version__,
+                                   detail={"case_id": case.id, "number": case.number, "ok": report.ok,
+                                           "flagged_steps": [s.step_id for s in report.flagged]})
+    finally:
+        archive.close()
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"Case {report.number}: {len(report.steps)} step(s).")
+        for s in report.steps:
+            mark = "需处理 FLAGGED" if s.flagged else "OK"
+            print(f"  [{mark}] #{s.step_id} {s.kind} ({s.requirement}, {s.status}, {s.covered_s:.0f}/{s.total_s:.0f} s)"
+                  f"\n      {s.reason}")
+        print("全过程记录完整 Coverage complete." if report.ok else
+              f"{len(report.flagged)} 个环节需处理 step(s) flagged.")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_cases_close(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.service import close_case, get_case
+
+    archive = _archive(settings)
+    try:
+        with archive.sessions.begin() as db:
+            case = close_case(db, archive.custody, case=get_case(db, args.case), actor=_cli_actor())
+            number = case.number
+    finally:
+        archive.close()
+    print(f"Case {number} closed.")
+    return EXIT_OK
+
+
+def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.records import add_version
+    from cases.service import get_case
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise LiuhenError(f"The document {path} does not exist.", "Give the path of the PDF, DOCX or image to add.")
+    archive = _archive(settings)
+    try:
+        with archive.sessions() as db:
+            case_id = get_case(db, args.case).id
+        added = add_version(archive, case_id=case_id, actor=_cli_actor(), kind=args.kind, title=args.title or path.name,
+                            path=path, file_name=path.name, step_id=args.step, record_id=args.record)
+    finally:
+        archive.close()
+    out = {"record_id": added.record_id, "version": added.version, "sha256": added.sha256, "size": added.size}
+    _print_json(out) if args.json else print(f"Text record {added.record_id} version {added.version} stored and "
+                                             f"signed (SHA-256 {added.sha256}).")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
     from liuhen.demo import run_demo
 
@@ -472,8 +737,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("evidence_id")
     sp.add_argument("--json", action="store_true")
 
-    sp = add("export", cmd_export, "export evidence as a BagIt bag verifiable without liuhen")
-    sp.add_argument("evidence_id", nargs="+")
+    sp = add("export", cmd_export, "export evidence (or a whole case) as a BagIt bag verifiable without liuhen")
+    sp.add_argument("evidence_id", nargs="*")
+    sp.add_argument("--case", help="export this case: its text records, linked originals, coverage report, custody")
     sp.add_argument("--out", required=True, help="folder to create for the bag")
     sp.add_argument("--json", action="store_true")
 
@@ -490,9 +756,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("station_id")
     sp.add_argument("--json", action="store_true")
 
-    sp = add("serve", cmd_serve, "run the archive's HTTP API (station intake)")
+    sp = add("unit", cmd_stations_unit, "set the unit (单位) a station belongs to", stp)
+    sp.add_argument("station_id")
+    sp.add_argument("unit", help="code of the unit")
+
+    sp = add("serve", cmd_serve, "run the console and the HTTP API (and, in the embedded default, the station "
+             "and the media workers)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8470)
+    sp.add_argument("--no-station", action="store_true", help="do not run the embedded station on station.dock_root")
+
+    op = sub.add_parser("officers", help="officers (执法人员)").add_subparsers(dest="officers_cmd", required=True)
+    sp = add("add", cmd_officers_add, "add an officer: the number recorders write (警号), name, unit", op)
+    sp.add_argument("officer_no")
+    sp.add_argument("name")
+    sp.add_argument("--unit", required=True, help="code of the officer's unit")
+    sp.add_argument("--json", action="store_true")
+
+    rp = sub.add_parser("recorders", help="recorders (执法记录仪)").add_subparsers(dest="recorders_cmd", required=True)
+    sp = add("assign", cmd_recorders_assign, "assign a recorder to an officer ('-' to unassign)", rp)
+    sp.add_argument("device_id")
+    sp.add_argument("officer_no")
+    sp.add_argument("--json", action="store_true")
 
     up = sub.add_parser("units", help="units (单位)").add_subparsers(dest="units_cmd", required=True)
     sp = add("add", cmd_units_add, "add a unit (单位), optionally under a parent unit", up)
@@ -511,6 +796,54 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp = add("unlock", cmd_users_unlock, "unlock an account locked after failed logins", usp)
     sp.add_argument("name")
+    sp = add("token", cmd_users_token, "issue an API token for a user (shown once)", usp)
+    sp.add_argument("name")
+    sp.add_argument("--name", dest="token_name", required=True, help="what the token is for, e.g. 案件系统对接")
+    sp.add_argument("--json", action="store_true")
+
+    cp = sub.add_parser("cases", help="cases (案件), steps and the coverage check").add_subparsers(
+        dest="cases_cmd", required=True)
+    sp = add("create", cmd_cases_create, "open a case; it gets the next unified registration number", cp)
+    sp.add_argument("--unit", required=True, help="code of the handling unit")
+    sp.add_argument("--category", required=True, help="e.g. 行政处罚, 行政强制 ([cases] categories)")
+    sp.add_argument("--title", required=True)
+    sp.add_argument("--source", help="巡查, 举报, 交办, 移送 ...")
+    sp.add_argument("--party", action="append", help="a party's name (当事人); repeat for more")
+    sp.add_argument("--json", action="store_true")
+    sp = add("step", cmd_cases_step, "add an enforcement step (立案 … 执行) to a case", cp)
+    sp.add_argument("case", help="registration number or id")
+    sp.add_argument("--kind", required=True, help="e.g. 查封扣押 ([cases] steps)")
+    sp.add_argument("--start", required=True, help="2026-11-23T09:30:00 (local) or with an offset")
+    sp.add_argument("--end", required=True)
+    sp.add_argument("--officer", action="append", help="officer number; repeat for more")
+    sp.add_argument("--place")
+    sp.add_argument("--json", action="store_true")
+    sp = add("link", cmd_cases_link, "link a recording (or a part of it) to a step", cp)
+    sp.add_argument("step_id", type=int)
+    sp.add_argument("evidence", help="evidence id or SHA-256")
+    sp.add_argument("--from", dest="start_s", type=float, help="seconds into the recording where the part starts")
+    sp.add_argument("--to", dest="end_s", type=float, help="seconds into the recording where the part ends")
+    sp.add_argument("--json", action="store_true")
+    sp = add("unlink", cmd_cases_unlink, "end a link (the link and its end stay in the record)", cp)
+    sp.add_argument("link_id", type=int)
+    sp.add_argument("--json", action="store_true")
+    sp = add("check", cmd_cases_check, "check each step's audio/video coverage against the checklist; exit 3 "
+             "when a step is flagged", cp)
+    sp.add_argument("case")
+    sp.add_argument("--json", action="store_true")
+    sp = add("close", cmd_cases_close, "close a case (结案)", cp)
+    sp.add_argument("case")
+
+    rp2 = sub.add_parser("records", help="text records (执法文书)").add_subparsers(dest="records_cmd", required=True)
+    sp = add("add", cmd_records_add, "store a document (PDF, DOCX, JPEG, PNG) as a signed text record or a new "
+             "version of one", rp2)
+    sp.add_argument("case")
+    sp.add_argument("--kind", required=True, help="e.g. 现场检查笔录, 查封扣押决定书, 送达回证")
+    sp.add_argument("--file", required=True)
+    sp.add_argument("--step", type=int, help="the step it belongs to")
+    sp.add_argument("--record", type=int, help="add a new version of this record")
+    sp.add_argument("--title")
+    sp.add_argument("--json", action="store_true")
 
     sp = add("worker", cmd_worker, "run media workers (probe, proxy, thumbnails) until stopped")
     sp.add_argument("--threads", type=int, help="worker threads in this process (default: workers.threads)")

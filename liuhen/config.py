@@ -66,6 +66,10 @@ class StationSettings:
     chunk_mb: int = 4
     filename_pattern: str = DEFAULT_PATTERN
     bays: Mapping[str, BaySettings] = field(default_factory=dict)
+    # `liuhen serve` also runs this station on dock_root (embedded default; no effect with archive_url)
+    embedded: bool = True
+    # read recorders at most this fast (MB/s); 0: as fast as they deliver
+    read_limit_mb_s: float = 0.0
 
     @property
     def staging_path(self) -> Path:
@@ -93,6 +97,32 @@ class AuthSettings:
     session_cookie: str = "liuhen_session"
 
 
+# The enforcement steps (执法环节) and what the AV checklist (音像记录事项清单) asks of each:
+# "full" = the whole act on audio/video (全程音像记录), "av" = audio/video required, "text" = text
+# records suffice. From the seed plans; every agency configures its own in [cases].
+DEFAULT_STEPS: tuple[str, ...] = (
+    "立案", "调查", "取证", "现场检查", "询问", "证据保全", "查封扣押", "强制拆除", "听证", "审查", "法制审核",
+    "决定", "直接送达", "留置送达", "公告送达", "执行", "结案", "归档")
+DEFAULT_CHECKLIST: Mapping[str, str] = {
+    "查封扣押": "full", "强制拆除": "full", "询问": "full",
+    "现场检查": "av", "取证": "av", "证据保全": "av", "听证": "av", "执行": "av", "留置送达": "av", "公告送达": "av",
+}
+DEFAULT_CATEGORIES: tuple[str, ...] = ("行政处罚", "行政强制", "行政检查", "行政许可", "行政征收", "其他")
+
+
+@dataclass(frozen=True)
+class CaseSettings:
+    # unified registration number (统一登记编号); {unit} {year} {seq}; numbers run per unit and year
+    number_format: str = "{unit}-{year}-{seq:06d}"
+    steps: tuple[str, ...] = DEFAULT_STEPS
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES
+    checklist: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CHECKLIST))
+    gap_tolerance_s: float = 2.0  # a gap in full-process recording longer than this is flagged
+
+    def requirement(self, step_kind: str) -> str:
+        return self.checklist.get(step_kind, "text")
+
+
 @dataclass(frozen=True)
 class Settings:
     config_path: Path | None
@@ -102,6 +132,7 @@ class Settings:
     s3: S3Settings
     workers: WorkerSettings = field(default_factory=WorkerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
 
 
 def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
@@ -193,6 +224,8 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         chunk_mb=int(s.get("chunk_mb", 4)),
         filename_pattern=str(s.get("filename_pattern", DEFAULT_PATTERN)),
         bays=bays,
+        embedded=_bool(s.get("embedded", True)),
+        read_limit_mb_s=float(s.get("read_limit_mb_s", 0.0)),
     )
 
     s3r = raw.get("s3", {})
@@ -231,5 +264,34 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
             f"lockout_minutes={auth.lockout_minutes}; idle_minutes must be above 0, lockout_attempts at "
             "least 1 and lockout_minutes 0 or more.",
             "Fix the [auth] section of the config file.")
+    cases = _cases(raw.get("cases", {}))
     return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3,
-                    workers=workers, auth=auth)
+                    workers=workers, auth=auth, cases=cases)
+
+
+def _cases(c: dict[str, Any]) -> CaseSettings:
+    steps = tuple(str(x) for x in c.get("steps", DEFAULT_STEPS))
+    checklist = {str(k): str(v) for k, v in (c.get("checklist") or DEFAULT_CHECKLIST).items()}
+    bad = {k: v for k, v in checklist.items() if v not in ("full", "av", "text")}
+    if bad:
+        raise ConfigError(f"[cases.checklist] has {bad}; each step needs \"full\", \"av\" or \"text\".",
+                          "Fix the checklist in the config file.")
+    unknown = sorted(set(checklist) - set(steps))
+    if unknown:
+        raise ConfigError(f"[cases.checklist] names steps that are not in [cases] steps: {', '.join(unknown)}.",
+                          "Add them to the step list or remove them from the checklist.")
+    fmt = str(c.get("number_format", "{unit}-{year}-{seq:06d}"))
+    try:
+        fmt.format(unit="X", year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ConfigError(f"[cases] number_format {fmt!r} cannot be filled: {e}.",
+                          "Use only {unit}, {year} and {seq} (e.g. {seq:06d}).") from e
+    if "{seq" not in fmt:
+        raise ConfigError(f"[cases] number_format {fmt!r} has no {{seq}}, so numbers would repeat.",
+                          "Put {seq} (e.g. {seq:06d}) in the format.")
+    tol = float(c.get("gap_tolerance_s", 2.0))
+    if tol < 0:
+        raise ConfigError(f"[cases] gap_tolerance_s is {tol}; it must be 0 or more.", "Fix it in the config file.")
+    return CaseSettings(number_format=fmt, steps=steps,
+                        categories=tuple(str(x) for x in c.get("categories", DEFAULT_CATEGORIES)),
+                        checklist=checklist, gap_tolerance_s=tol)

@@ -4,6 +4,8 @@ Generates real H.264/AAC recordings with ffmpeg (test pattern + tone) into the c
 folder: bay1 uses the common 执法记录仪 naming, bay2 the Axis body-worn layout with its GPS
 trail and bookmarks, bay3 a generic DCIM tree (the recorder bound to the bay in config.toml),
 with one GBK-named file and one truncated recording, which is archived as-is and marked.
+Before that it seeds a small organisation — a city enforcement detachment with two squads, three
+officers, and one console user per role (passwords printed, and kept in ``var/demo-users.txt``).
 Then offloads everything, verifies the archive and prints what to try next.
 """
 
@@ -16,8 +18,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from liuhen.config import Settings
 from liuhen.errors import LiuhenError
+
+if TYPE_CHECKING:
+    from liuhen.runtime import Archive
 
 
 def _ffmpeg() -> str:
@@ -46,7 +53,7 @@ def make_dock(dock: Path, *, clips: int, seconds: float, start: dt.datetime) -> 
         made.append(p)
     tz = dt.timezone.utc
     trig = (start + dt.timedelta(hours=1)).astimezone(tz)
-    folder = dock / "bay2" / f"zhangsan_AXB1234567_{trig:%Y%m%dT%H%M%SZ}"
+    folder = dock / "bay2" / f"lisi_AXB1234567_{trig:%Y%m%dT%H%M%SZ}"
     for i in range(clips):
         t = trig + dt.timedelta(seconds=seconds * i)
         p = folder / f"{t:%Y%m%dT%H%M%SZ}_REC{i + 1:04d}.mp4"
@@ -75,9 +82,109 @@ def make_dock(dock: Path, *, clips: int, seconds: float, start: dt.datetime) -> 
     return made
 
 
+DEMO_UNITS = (("JT", "示范市交通运输综合行政执法支队", None), ("JT-1", "执法一大队", "JT"), ("JT-2", "执法二大队", "JT"))
+DEMO_OFFICERS = (("000123", "张三", "JT-1"), ("lisi", "李四", "JT-2"), ("000789", "王五", "JT-1"))
+DEMO_USERS = (("operator", "caiji", "采集站操作员 赵六"), ("investigator", "diaocha", "调查员 孙七"),
+              ("legal_reviewer", "fazhi", "法制审核员 周八"), ("records_manager", "dangan", "档案管理员 吴九"),
+              ("auditor", "shenji", "审计员 郑十"), ("admin", "admin", "系统管理员"))
+
+
+def seed_organisation(archive: "Archive", settings: Settings) -> list[tuple[str, str, str]]:
+    """Units, officers, the station's unit and one user per role; returns (role, user, password)
+    for users created now. Safe to run again: what exists is kept."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from archive.service import register_station
+    from archive.stations import set_unit
+    from auth.models import Unit, User
+    from auth.service import add_unit, add_user
+    from hashing.keys import load_or_create
+    from roster.models import Officer
+    from roster.service import add_officer
+
+    made: list[tuple[str, str, str]] = []
+    with archive.sessions.begin() as db:
+        for code, name, parent in DEMO_UNITS:
+            if db.scalar(select(Unit).where(Unit.code == code)) is None:
+                add_unit(db, code=code, name=name, parent_code=parent)
+        for no, name, unit in DEMO_OFFICERS:
+            if db.scalar(select(Officer).where(Officer.officer_no == no)) is None:
+                unit_id = db.scalar(select(Unit.id).where(Unit.code == unit))
+                assert unit_id is not None
+                add_officer(db, archive.custody, officer_no=no, name=name, unit_id=unit_id, actor="cli:demo")
+        for role, username, display in DEMO_USERS:
+            if db.scalar(select(User).where(User.username == username)) is None:
+                password = secrets.token_urlsafe(9)
+                add_user(db, username=username, password=password, role=role, unit_code="JT", display_name=display)
+                made.append((role, username, password))
+    station_key = load_or_create(settings.station.state_path / "station.ed25519")
+    register_station(archive, station_id=settings.station.id, public_pem=station_key.public_pem)
+    set_unit(archive, station_id=settings.station.id, unit_code="JT", actor="cli:demo")
+    return made
+
+
+def demo_case(archive: "Archive", settings: Settings) -> str | None:
+    """A sample case over bay1's recordings: an inspection they cover, and a seizure that needs
+    full-process recording but has a gap between two clips, which the coverage check flags."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from archive.models import Evidence
+    from auth.models import Unit
+    from cases.coverage import check_case
+    from cases.models import Case
+    from cases.service import PartyIn, add_step, create_case, link
+
+    with archive.sessions.begin() as db:
+        if db.scalar(select(Case).where(Case.title == "示范：某商店无证经营查封扣押案")) is not None:
+            return None
+        clips = list(db.scalars(select(Evidence).where(Evidence.device_id == "DSJ-A001", Evidence.officer_id == "000123",
+                                                       Evidence.recorded_at.is_not(None),
+                                                       Evidence.duration_s.is_not(None))
+                                .order_by(Evidence.recorded_at)))
+        unit = db.scalar(select(Unit).where(Unit.code == "JT-1"))
+        if len(clips) < 2 or unit is None:
+            return None
+        first, last = clips[0], clips[-1]
+        assert first.recorded_at and last.recorded_at and first.duration_s and last.duration_s
+        case = create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code=unit.code,
+                           category="行政强制", title="示范：某商店无证经营查封扣押案", actor="cli:demo", source="巡查",
+                           parties=[PartyIn(name="某某商店", kind="organisation")], tz=settings.station.timezone)
+        inspect = add_step(db, archive.custody, settings.cases, case=case, kind="现场检查",
+                           started_at=first.recorded_at,
+                           ended_at=first.recorded_at + dt.timedelta(seconds=first.duration_s),
+                           actor="cli:demo", place="示范市某区某路 1 号", officers=["000123"])
+        seize = add_step(db, archive.custody, settings.cases, case=case, kind="查封扣押", started_at=first.recorded_at,
+                         ended_at=last.recorded_at + dt.timedelta(seconds=last.duration_s), actor="cli:demo",
+                         place="示范市某区某路 1 号", officers=["000123"])
+        link(db, archive.custody, step=inspect, evidence=first, actor="cli:demo")
+        for ev in clips:
+            link(db, archive.custody, step=seize, evidence=ev, actor="cli:demo")
+        report = check_case(db, case, settings.cases, tz=settings.station.timezone)
+        print(f"\nSample case {case.number}: " + "; ".join(
+            f"{s.kind} {'FLAGGED' if s.flagged else 'ok'} ({s.status})" for s in report.steps))
+        return case.number
+
+
+def _remember_users(settings: Settings, made: list[tuple[str, str, str]]) -> Path:
+    """Keep the demo passwords in var/demo-users.txt (owner-only), so a second run can show them."""
+    path = settings.base_dir / "var" / "demo-users.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if made:
+        with open(path, "a", encoding="utf-8") as f:
+            os.chmod(path, 0o600)
+            for role, user, password in made:
+                f.write(f"{role:<16} {user:<10} {password}\n")
+    return path
+
+
 def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) -> int:
     from archive.verify import verify_all
     from ingest.intake import LocalIntake
+    from ingest.report import DockReporter
     from ingest.station import Station
     from liuhen.progress import BayProgress
     from liuhen.runtime import open_archive
@@ -91,11 +198,16 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
                   start=dt.datetime.now().astimezone().replace(microsecond=0) - dt.timedelta(hours=3))
     archive = open_archive(settings)
     try:
-        station = Station(settings.station, LocalIntake(archive), listener=None if json_out else BayProgress())
+        made = seed_organisation(archive, settings)
+        users_file = _remember_users(settings, made)
+        intake = LocalIntake(archive)
+        reporter = DockReporter(intake, settings.station.id, chain=None if json_out else BayProgress())
+        station = Station(settings.station, intake, listener=reporter)
         try:
             results = station.offload_once(dock)
         finally:
             station.close()
+            reporter.close()
         for r in results:
             if json_out:
                 print(json.dumps(r.to_dict(), ensure_ascii=False))
@@ -117,16 +229,24 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
         with archive.sessions() as db:
             states = dict(db.execute(select(Evidence.playback, func.count()).group_by(Evidence.playback)).all())
         print("  playback: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+        case_number = demo_case(archive, settings)
         report = verify_all(archive, actor="cli:demo")
     finally:
         archive.close()
     cfg = f" --config {settings.config_path}" if settings.config_path and str(settings.config_path) != "config.toml" else ""
     print(f"\nVerified {report.originals} originals, {report.signatures} signatures, "
           f"{report.events} custody events: {'all hold' if report.ok else 'FAILURES'}.")
+    print(f"\n控制台用户 Console users (unit JT; kept in {users_file}):")
+    if users_file.exists():
+        print(users_file.read_text(encoding="utf-8"), end="")
+    print(f"Open the console: liuhen{cfg} serve   (or `make serve`), then http://127.0.0.1:8470/ — sign in as "
+          "caiji (operator) to watch the dock, diaocha (investigator) to search and play.")
     first = next((r.evidence_id for r in results if r.evidence_id), None)
     if first is not None:
         print("Next:")
         print(f"  liuhen{cfg} show {first}            # the record, its sightings and custody events")
         print(f"  liuhen{cfg} export {first} --out var/export-{first}   # a BagIt bag checkable with sha256sum and openssl")
         print(f"  liuhen{cfg} verify                # re-hash everything, check every signature and the chain")
+    if case_number:
+        print(f"  liuhen{cfg} cases check {case_number}   # the full-process coverage check of the sample case")
     return 0 if report.ok else 3

@@ -28,6 +28,8 @@ class Archive:
 
 
 def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
+    import liuhen.models  # noqa: F401 - every table, so foreign keys across packages resolve
+
     engine = db.make_engine(settings.archive.database_url)
     if migrate:
         db.upgrade(engine)

@@ -10,6 +10,7 @@ a custody event; footage already attributed is never re-attributed.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,12 +22,20 @@ from liuhen.db import utcnow
 from liuhen.errors import LiuhenError, NotFound
 from roster.models import Officer, Recorder
 
+if TYPE_CHECKING:
+    from archive.search import Scope
+
 TOOL = "liuhen-roster"
-_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")
+OFFICER_NO = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$"
+_NO = re.compile(OFFICER_NO)
 
 
 class RosterError(LiuhenError):
     code = "roster"
+
+
+class OfficerExists(RosterError):
+    code = "officer_exists"
 
 
 class UnknownOfficer(NotFound):
@@ -41,7 +50,7 @@ def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str,
     if not name.strip():
         raise RosterError(f"Officer {officer_no} has an empty name.", "Give the officer's name, e.g. 张三.")
     if db.scalar(select(Officer).where(Officer.officer_no == officer_no)) is not None:
-        raise RosterError(f"Officer {officer_no} already exists.", "Use the existing officer, or another number.")
+        raise OfficerExists(f"Officer {officer_no} already exists.", "Use the existing officer, or another number.")
     o = Officer(officer_no=officer_no, name=name.strip(), unit_id=unit_id, active=True)
     db.add(o)
     db.flush()
@@ -95,8 +104,12 @@ def attribute(db: Session, ev: Evidence, *, station: Station | None) -> dict[str
 
 
 def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer_no: str | None,
-                    actor: str) -> list[int]:
-    """Assign ``device_id`` to ``officer_no`` (None: unassign); return the evidence ids it attributed."""
+                    actor: str, scope: Scope | None = None) -> list[int]:
+    """Assign ``device_id`` to ``officer_no`` (None: unassign); return the evidence ids it attributed.
+
+    With ``scope`` (the units of whoever assigns), only recordings within it are attributed: an
+    operator must not move another unit's footage (attributed to that unit's station) into their own.
+    """
     from archive.search import reindex
 
     officer = get_officer(db, officer_no=officer_no) if officer_no else None
@@ -110,8 +123,10 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
     changed: list[int] = []
     if officer is None:
         return changed
-    rows = db.scalars(select(Evidence).where(Evidence.device_id == device_id, Evidence.officer_id.is_(None))
-                      .order_by(Evidence.id))
+    q = select(Evidence).where(Evidence.device_id == device_id, Evidence.officer_id.is_(None))
+    if scope is not None:
+        q = q.where(scope.clause())
+    rows = db.scalars(q.order_by(Evidence.id))
     for ev in rows:
         ev.officer_id = officer.officer_no
         ev.unit_id = officer.unit_id

@@ -1,0 +1,192 @@
+"""The full-process coverage check (全过程记录): does the linked footage cover each step?
+
+For each step, the linked recordings are placed on the clock by their real start time (from the
+container, else the recorder's file name) and duration, cut to the linked part and to the step,
+and joined. What is left of the step is a gap, with its exact times. Then the AV checklist
+(音像记录事项清单, ``[cases.checklist]``) decides:
+
+* ``full`` (全程音像记录: seizure, demolition, interrogation …): flagged when nothing is linked
+  or any gap is longer than ``gap_tolerance_s`` (default 2 s);
+* ``av`` (音像记录: inspections, evidence collection, hearings, service …): flagged when nothing
+  is linked;
+* ``text``: never flagged; the coverage is still reported.
+
+A recording whose start time is unknown, or whose length is (not probed yet, unplayable) while the
+link gives no end, cannot be placed; it is named in the report, not counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from archive.models import Evidence
+from cases.models import Case, Step
+from cases.service import current_links
+from liuhen.config import CaseSettings
+
+REQUIREMENT_WORDS = {"full": ("要求全程音像记录", "requires full-process audio/video recording"),
+                     "av": ("要求音像记录", "requires audio/video recording"),
+                     "text": ("文字记录即可", "text records suffice")}
+
+
+@dataclass(frozen=True)
+class Piece:
+    evidence_id: int
+    officer_id: str | None
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class Gap:
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass
+class StepCoverage:
+    step_id: int
+    kind: str
+    requirement: str  # full | av | text
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    status: str  # covered | gaps | missing
+    flagged: bool
+    covered_s: float
+    total_s: float
+    gaps: list[Gap] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
+    unplaced: list[int] = field(default_factory=list)  # linked recordings with no known start time or length
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("started_at", "ended_at"):
+            d[k] = d[k].isoformat()
+        d["gaps"] = [{"start": g.start.isoformat(), "end": g.end.isoformat(), "seconds": round(g.seconds, 3)}
+                     for g in self.gaps]
+        d["pieces"] = [{"evidence_id": p.evidence_id, "officer_id": p.officer_id, "start": p.start.isoformat(),
+                        "end": p.end.isoformat()} for p in self.pieces]
+        return d
+
+
+@dataclass
+class CaseCoverage:
+    case_id: int
+    number: str
+    steps: list[StepCoverage]
+
+    @property
+    def flagged(self) -> list[StepCoverage]:
+        return [s for s in self.steps if s.flagged]
+
+    @property
+    def ok(self) -> bool:
+        return not self.flagged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "number": self.number, "ok": self.ok,
+                "flagged_steps": [s.step_id for s in self.flagged], "steps": [s.to_dict() for s in self.steps]}
+
+
+def _pieces(db: Session, step: Step) -> tuple[list[Piece], list[int]]:
+    pieces, unplaced = [], []
+    for lk in current_links(step):
+        ev = db.get(Evidence, lk.evidence_id)
+        assert ev is not None
+        length = ev.duration_s or 0.0
+        if ev.recorded_at is None or (not length and lk.end_s is None):
+            # no start time, or (not probed yet, or unplayable) no length and no linked end:
+            # it cannot be placed on the clock, so it is named, never silently counted as nothing
+            unplaced.append(ev.id)
+            continue
+        a = lk.start_s or 0.0
+        b = min(lk.end_s, length) if lk.end_s is not None and length else (lk.end_s or length)
+        if b <= a:
+            continue
+        pieces.append(Piece(ev.id, ev.officer_id, ev.recorded_at + dt.timedelta(seconds=a),
+                            ev.recorded_at + dt.timedelta(seconds=b)))
+    return sorted(pieces, key=lambda p: (p.start, p.end)), unplaced
+
+
+def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "Asia/Shanghai") -> StepCoverage:
+    s, e = step.started_at, step.ended_at
+    pieces, unplaced = _pieces(db, step)
+    gaps: list[Gap] = []
+    cursor = s
+    covered = 0.0
+    for p in pieces:
+        a, b = max(p.start, s), min(p.end, e)
+        if b <= cursor or a >= e:
+            continue
+        if a > cursor:
+            gaps.append(Gap(cursor, a))
+        covered += (b - max(a, cursor)).total_seconds()
+        cursor = max(cursor, b)
+    if cursor < e:
+        gaps.append(Gap(cursor, e))
+    total = (e - s).total_seconds()
+    tol = settings.gap_tolerance_s
+    requirement = settings.requirement(step.kind)
+    in_step = [p for p in pieces if p.end > s and p.start < e]
+    if not in_step:
+        status = "missing"
+    elif any(g.seconds > tol for g in gaps):
+        status = "gaps"
+    else:
+        status = "covered"
+    flagged = (requirement == "full" and status != "covered") or (requirement == "av" and status == "missing")
+    cov = StepCoverage(step_id=step.id, kind=step.kind, requirement=requirement, started_at=s, ended_at=e,
+                       status=status, flagged=flagged, covered_s=round(covered, 3), total_s=round(total, 3),
+                       gaps=gaps, pieces=in_step, unplaced=unplaced)
+    cov.reason = reason(cov, tz=tz, tolerance=tol)
+    return cov
+
+
+def check_case(db: Session, case: Case, settings: CaseSettings, *, tz: str = "Asia/Shanghai") -> CaseCoverage:
+    steps = sorted(case.steps, key=lambda st: (st.started_at, st.id))
+    return CaseCoverage(case_id=case.id, number=case.number, steps=[check_step(db, st, settings, tz=tz)
+                                                                     for st in steps])
+
+
+def _t(t: dt.datetime, zone: ZoneInfo) -> str:
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def reason(c: StepCoverage, *, tz: str, tolerance: float) -> str:
+    """The finding in plain words, Chinese then English."""
+    zone = ZoneInfo(tz)
+    zh_req, en_req = REQUIREMENT_WORDS[c.requirement]
+    when = f"{_t(c.started_at, zone)} – {_t(c.ended_at, zone)}"
+    unplaced = ""
+    if c.unplaced:
+        ids = ", ".join(str(i) for i in c.unplaced)
+        unplaced = (f" 另有录像 {ids} 录制时间或时长不明，无法计入 / Recordings {ids} have no known start time or "
+                    "length and could not be counted.")
+    if c.status == "missing":
+        return (f"「{c.kind}」（{when}）{zh_req}，但没有关联任何覆盖该时段的录像 / The step {c.kind} ({when}) "
+                f"{en_req}, but no recording covering it is linked." + unplaced)
+    big = [g for g in c.gaps if g.seconds > tolerance]
+    if big:
+        zh = "；".join(f"{_t(g.start, zone)} 至 {_t(g.end, zone)} 无录像（{g.seconds:.1f} 秒）" for g in big)
+        en = "; ".join(f"nothing recorded from {_t(g.start, zone)} to {_t(g.end, zone)} ({g.seconds:.1f} s)"
+                       for g in big)
+        lead_zh = f"「{c.kind}」{zh_req}，但" if c.requirement == "full" else f"「{c.kind}」录像有间断："
+        lead_en = f"The step {c.kind} {en_req}, but" if c.requirement == "full" else f"The step {c.kind} has gaps:"
+        return f"{lead_zh}{zh} / {lead_en} {en}." + unplaced
+    if c.gaps:
+        worst = max(g.seconds for g in c.gaps)
+        return (f"「{c.kind}」（{when}）已被录像覆盖，间断最长 {worst:.1f} 秒，未超过容许的 {tolerance:g} 秒 / The step "
+                f"{c.kind} ({when}) is covered by recordings; the longest gap, {worst:.1f} s, is within the "
+                f"{tolerance:g} s allowed." + unplaced)
+    return (f"「{c.kind}」（{when}）已被录像完整覆盖 / The step {c.kind} ({when}) is covered by recordings from start "
+            "to end." + unplaced)

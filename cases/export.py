@@ -1,0 +1,109 @@
+"""``liuhen export --case``: one BagIt bag with a case's text records, its linked originals, the
+coverage report and the custody events, for a legal reviewer or a court.
+
+Built on ``archive.export.export_bag`` (same write-aside-then-rename, same fixity checks on the
+originals); the case's part is added to the payload: ``case/case.json`` (the case, its steps and
+links), ``case/records/`` (every version of every text record, with the archive's signed
+statement and raw signature), ``case/coverage.json`` and ``case/coverage.txt``, and
+``case/events.jsonl`` (the case's own custody events).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import bagit
+from sqlalchemy import or_, select
+
+import liuhen
+
+from archive.export import ExportFixityFailed, ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
+from cases.coverage import check_case
+from cases.models import Case, TextRecord, TextRecordVersion
+from cases.service import current_links, get_case, step_officers
+from hashing.digest import CHUNK, hash_stream
+from hashing.models import CustodyEvent
+from liuhen.runtime import Archive
+
+
+def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
+    """The case's own custody events: every one of them (opened, steps, links, records, checks,
+    exports, closing) names the case in its detail. Not matched by a document's SHA-256 as well:
+    the same document filed in another case would bring that case's events (its number, its
+    people) into this bag."""
+    rows = db.scalars(select(CustodyEvent).where(or_(
+        CustodyEvent.detail.like(f'%"case_id":{case.id},%'), CustodyEvent.detail.like(f'%"case_id":{case.id}}}%')))
+        .order_by(CustodyEvent.seq))
+    return [_event_row(e) for e in rows if json.loads(e.detail).get("case_id") == case.id]
+
+
+def export_case(archive: Archive, ref: str, out_dir: Path, *, actor: str) -> ExportResult:
+    tz = archive.settings.station.timezone
+    with archive.sessions() as db:
+        case = get_case(db, ref)
+        evidence_ids = sorted({lk.evidence_id for st in case.steps for lk in current_links(st)})
+        coverage = check_case(db, case, archive.settings.cases, tz=tz)
+        doc = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title,
+               "status": case.status, "unit_id": case.unit_id, "created_at": case.created_at.isoformat(),
+               "parties": [{"kind": p.kind, "name": p.name, "id_number": p.id_number, "phone": p.phone,
+                            "address": p.address, "personal_data": ["id_number", "phone", "address"]}
+                           for p in case.parties],
+               "steps": [{"step_id": st.id, "kind": st.kind, "place": st.place,
+                          "started_at": st.started_at.isoformat(), "ended_at": st.ended_at.isoformat(),
+                          "officers": step_officers(st), "requirement": archive.settings.cases.requirement(st.kind),
+                          "links": [{"evidence_id": lk.evidence_id, "start_s": lk.start_s, "end_s": lk.end_s,
+                                     "linked_by": lk.linked_by, "linked_at": lk.linked_at.isoformat()}
+                                    for lk in current_links(st)]}
+                         for st in sorted(case.steps, key=lambda s: (s.started_at, s.id))]}
+        versions = [(r, v) for r in db.scalars(select(TextRecord).where(TextRecord.case_id == case.id)
+                                               .order_by(TextRecord.id)) for v in r.versions]
+        events = _case_events(db, case)
+        number = case.number
+
+    def write_case(root: Path) -> dict[str, Any]:
+        base = root / "case"
+        listed = []
+        for rec, v in versions:
+            folder = f"records/{rec.id}_v{v.version}"
+            name = _safe_name(v.file_name, fallback=f"{v.sha256[:12]}.bin")
+            if name in ("statement.json", "statement.sig"):  # an upload may be called anything
+                name = f"document-{name}"
+            dst = base / folder / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            with archive.store.open(v.store_key, v.store_version) as src, open(dst, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    out.write(chunk)
+            with open(dst, "rb") as f:
+                got, _n = hash_stream(f)
+            if got.hex != v.sha256:
+                raise ExportFixityFailed(f"Text record {rec.id} version {v.version} ({v.store_key}) no longer hashes "
+                                         f"to {v.sha256}; nothing was exported.",
+                                         "Run `liuhen verify` and restore the document from backup.")
+            _write(base / folder / "statement.json", v.manifest)
+            _write(base / folder / "statement.sig", v.signature)
+            listed.append({"record_id": rec.id, "kind": rec.kind, "title": rec.title, "step_id": rec.step_id,
+                           "version": v.version, "sha256": v.sha256, "size": v.size, "mime": v.mime,
+                           "file": f"data/case/{folder}/{name}", "statement": f"data/case/{folder}/statement.json",
+                           "signature": f"data/case/{folder}/statement.sig", "key": "data/keys/archive.pem"})
+        _write(base / "case.json", _json({**doc, "records": listed,
+                                          "originals": "data/evidence.json lists where each linked original is"}))
+        _write(base / "coverage.json", _json(coverage.to_dict()))
+        _write(base / "coverage.txt", ("\n".join(
+            f"{'[!] ' if s.flagged else '    '}{s.kind} ({s.requirement}, {s.status}): {s.reason}"
+            for s in coverage.steps) + "\n").encode("utf-8"))
+        _write(base / "events.jsonl", _jsonl(tuple(events)))
+        return {"Liuhen-Case-Number": number, "Liuhen-Case-Records": str(len(listed)),
+                "Liuhen-Case-Coverage": "ok" if coverage.ok else f"{len(coverage.flagged)} step(s) flagged"}
+
+    result = export_bag(archive, [str(i) for i in evidence_ids], out_dir, actor=actor, extra=write_case)
+    with archive.sessions.begin() as db:
+        archive.custody.record(db, actor=actor, action="case_exported", tool="bagit", tool_version=bagit.VERSION,
+                               detail={"case_id": get_case(db, ref).id, "number": number, "bag": str(result.path),
+                                       "evidence_ids": evidence_ids, "records": len(versions),
+                                       "payload_oxum": result.payload_oxum, "liuhen": liuhen.__version__})
+    return result
+
+
+__all__ = ["export_case"]

@@ -1,0 +1,221 @@
+"""Text records (执法文书): uploaded documents or filled forms, versioned, stored and signed.
+
+Each version is stored write-once in the store's ``records`` namespace (content-addressed, like
+an original), and the archive signs a canonical JSON statement of it (SHA-256, size, case, step,
+kind, version, who, when) with its Ed25519 key, so a version can be proven later without liuhen
+(``openssl pkeyutl -verify``). A new version never replaces an old one. ``liuhen verify`` re-hashes
+every version and checks every signature.
+
+Uploads are checked by their bytes, not their names: PDF, DOCX (a ZIP holding word/document.xml),
+JPEG, PNG. A structured form (立案审批表, 现场检查笔录 …) is kept as the canonical JSON of its fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import liuhen
+from cases.models import Case, Step, TextRecord, TextRecordVersion
+from cases.service import CaseError, _open
+from hashing import keys
+from hashing.custody import canonical, iso_utc
+from hashing.digest import Digest
+from hashing.errors import BadSignature
+from liuhen.db import utcnow
+from liuhen.errors import LiuhenError
+from liuhen.runtime import Archive
+
+TOOL = "liuhen-records"
+MAX_BYTES = 200 << 20
+
+# the common forms and their fields (the console renders them; agencies may use any kind)
+FORMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "立案审批表": (("case_source", "案件来源"), ("facts", "简要案情"), ("law", "立案依据"), ("opinion", "承办人意见"),
+               ("approver", "审批人"), ("approved_on", "审批日期")),
+    "现场检查笔录": (("time", "检查时间"), ("place", "检查地点"), ("inspectors", "检查人员及证号"), ("party", "当事人"),
+                ("findings", "检查情况"), ("party_statement", "当事人意见")),
+    "询问笔录": (("time", "询问时间"), ("place", "询问地点"), ("interviewer", "询问人"), ("recorder", "记录人"),
+             ("interviewee", "被询问人"), ("content", "询问内容")),
+    "查封扣押决定书": (("party", "当事人"), ("facts", "违法事实"), ("law", "依据"), ("items", "查封扣押物品清单"),
+                  ("period", "期限"), ("remedy", "救济途径")),
+    "送达回证": (("document", "送达文书"), ("recipient", "受送达人"), ("method", "送达方式"), ("place", "送达地点"),
+             ("time", "送达时间"), ("server", "送达人")),
+    "决定书": (("party", "当事人"), ("facts", "违法事实及证据"), ("law", "法律依据"), ("decision", "决定内容"),
+            ("remedy", "救济途径"), ("decided_on", "决定日期")),
+}
+
+ALLOWED = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png",
+           "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+           "application/json": ".json"}
+
+
+class RecordRefused(CaseError):
+    code = "record_refused"
+
+
+def sniff(path: Path, name: str) -> str:
+    """The document's type from its bytes; refuse what is not a PDF, DOCX, JPEG or PNG."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                if "word/document.xml" in z.namelist():
+                    return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        except zipfile.BadZipFile:
+            pass
+    raise RecordRefused(f"「{name}」不是 PDF、DOCX、JPEG 或 PNG 文件 / {name} is not a PDF, DOCX, JPEG or PNG file.",
+                        "扫描件请存为 PDF 或 JPEG，电子文书请存为 PDF 或 DOCX 后再上传 / Save scans as PDF or JPEG and "
+                        "documents as PDF or DOCX, then upload again.")
+
+
+@dataclass(frozen=True)
+class Added:
+    record_id: int
+    version: int
+    sha256: str
+    size: int
+
+
+def statement(v: TextRecordVersion, rec: TextRecord, case: Case) -> dict[str, Any]:
+    return {"kind": "liuhen text record", "case_number": case.number, "case_id": case.id, "record_id": rec.id,
+            "record_kind": rec.kind, "title": rec.title, "step_id": rec.step_id, "version": v.version,
+            "sha256": v.sha256, "size": v.size, "file_name": v.file_name, "mime": v.mime, "form": v.form,
+            "created_at": iso_utc(v.created_at), "created_by": v.created_by}
+
+
+def _case_to_change(db: Session, case_id: int) -> Case:
+    case = db.get(Case, case_id)
+    if case is None:
+        raise CaseError(f"没有案件 {case_id} / There is no case {case_id}.", "Check the case.")
+    _open(case)
+    return case
+
+
+def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title: str, path: Path, file_name: str,
+                mime: str | None = None, step_id: int | None = None, record_id: int | None = None,
+                form: bool = False) -> Added:
+    """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it."""
+    size = path.stat().st_size
+    if size == 0 or size > MAX_BYTES:
+        raise RecordRefused(f"「{file_name}」有 {size} 字节 / {file_name} has {size} bytes.",
+                            f"Upload a document of 1 byte to {MAX_BYTES >> 20} MB.")
+    mime = mime or sniff(path, file_name)
+    from hashing.digest import hash_file
+
+    with archive.sessions() as db:  # refuse before storing anything: an unknown or closed case keeps no file
+        _case_to_change(db, case_id)
+    digest, n = hash_file(path)
+    stored = archive.store.put_file(path, digest, n, namespace="records")
+    with archive.sessions.begin() as db:
+        case = _case_to_change(db, case_id)
+        if step_id is not None:
+            step = db.get(Step, step_id)
+            if step is None or step.case_id != case.id:
+                raise CaseError(f"环节 {step_id} 不属于案件 {case.number} / Step {step_id} is not part of case "
+                                f"{case.number}.", "Choose a step of this case.")
+        if record_id is None:
+            rec = TextRecord(case_id=case.id, step_id=step_id, kind=kind.strip() or "文书", title=title.strip() or
+                             file_name, created_by=actor)
+            db.add(rec)
+            db.flush()
+        else:
+            found = db.get(TextRecord, record_id)
+            if found is None or found.case_id != case.id:
+                raise CaseError(f"没有文书 {record_id} / There is no text record {record_id} in case {case.number}.",
+                                "Choose a record of this case.")
+            rec = found
+        version = (db.scalar(select(func.max(TextRecordVersion.version))
+                             .where(TextRecordVersion.record_id == rec.id)) or 0) + 1
+        v = TextRecordVersion(record_id=rec.id, version=version, sha256=digest.hex, size=n, mime=mime,
+                              file_name=file_name, store_key=stored.key, store_version=stored.version, form=form,
+                              manifest=b"", signature=b"", key_id=archive.key.key_id, created_at=utcnow(),
+                              created_by=actor)
+        body = canonical(statement(v, rec, case))
+        v.manifest = body
+        v.signature = archive.key.sign(body)
+        db.add(v)
+        db.flush()
+        archive.custody.record(db, actor=actor, action="record_added" if version == 1 else "record_revised",
+                               object_sha256=digest.hex, tool=TOOL, tool_version=liuhen.__version__,
+                               detail={"case_id": case.id, "number": case.number, "record_id": rec.id,
+                                       "kind": rec.kind, "version": version, "size": n, "mime": mime,
+                                       "store_key": stored.key,
+                                       "signature": f"{keys.ALGORITHM} key {archive.key.key_id}"})
+        return Added(record_id=rec.id, version=version, sha256=digest.hex, size=n)
+
+
+def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: dict[str, str],
+             step_id: int | None = None, record_id: int | None = None, title: str | None = None) -> Added:
+    """A filled structured form, kept as the canonical JSON of its fields."""
+    known = dict(FORMS.get(kind, ()))
+    if kind in FORMS:
+        missing = [label for key, label in FORMS[kind] if not str(fields.get(key, "")).strip()]
+        if missing:
+            raise RecordRefused(f"「{kind}」缺少：{'、'.join(missing)} / The {kind} form lacks: {', '.join(missing)}.",
+                                "Fill in every field, then save the form.")
+    body = canonical({"form": kind, "fields": {k: str(v) for k, v in fields.items()},
+                      "labels": known}) + b"\n"
+    with tempfile.TemporaryDirectory(prefix="liuhen-form-") as d:
+        path = Path(d) / "form.json"
+        path.write_bytes(body)
+        return add_version(archive, case_id=case_id, actor=actor, kind=kind, title=title or kind, path=path,
+                           file_name=f"{kind}.json", mime="application/json", step_id=step_id,
+                           record_id=record_id, form=True)
+
+
+def verify_versions(archive: Archive) -> tuple[int, list[tuple[int, int, str]]]:
+    """Re-hash every stored version and check its signature; returns how many were checked and
+    (record id, version, problem) for each failure."""
+    from hashing.digest import hash_stream
+
+    problems: list[tuple[int, int, str]] = []
+    with archive.sessions() as db:
+        rows = list(db.execute(select(TextRecordVersion.id).order_by(TextRecordVersion.id)).scalars())
+    for vid in rows:
+        with archive.sessions() as db:
+            v = db.get(TextRecordVersion, vid)
+            assert v is not None
+            rec = db.get(TextRecord, v.record_id)
+            case = db.get(Case, rec.case_id) if rec else None
+            assert rec is not None and case is not None
+            expect = canonical(statement(v, rec, case))
+            sig_ok = True
+            try:
+                keys.verify(archive.key.public_pem, v.manifest, v.signature)
+            except BadSignature:
+                sig_ok = False
+            where = (rec.id, v.version)
+        if not sig_ok or v.manifest != expect:
+            problems.append((*where, f"the signed statement of text record {rec.id} version {v.version} "
+                                     "does not verify or no longer matches the record"))
+            continue
+        try:
+            with archive.store.open(v.store_key, v.store_version) as f:
+                got, n = hash_stream(f)
+        except LiuhenError as e:
+            problems.append((*where, e.detail))
+            continue
+        if got != Digest(v.sha256) or n != v.size:
+            problems.append((*where, f"the stored text record {v.store_key} now hashes to {got.hex}, not {v.sha256}"))
+    return len(rows), problems
+
+
+def signature_b64(v: TextRecordVersion) -> str:
+    return base64.b64encode(v.signature).decode()
+

@@ -1,0 +1,238 @@
+"""Cases, steps and links: plain keyword-only functions in the caller's transaction.
+
+Every change is a custody event (``case_opened``, ``step_added``, ``linked``, ``unlinked``,
+``case_closed``); a link or unlink names its evidence, so the evidence's own custody history shows
+every case it was put in or taken out of.
+
+The unified registration number (统一登记编号) is taken in the transaction that inserts the case,
+under a lock on the unit's counter for the year: two cases created at once wait for each other,
+a case whose transaction fails gives its number back (the counter's change rolls back with it),
+so numbers are in time order, gap-free and never reused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+import liuhen
+from archive.models import Evidence
+from archive.search import Scope
+from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
+from hashing.custody import CustodyLog
+from liuhen.config import CaseSettings
+from liuhen.db import utcnow
+from liuhen.errors import LiuhenError, NotFound
+
+TOOL = "liuhen-cases"
+
+
+class CaseError(LiuhenError):
+    code = "case"
+
+
+class CaseClosed(CaseError):
+    code = "case_closed"
+
+
+class UnknownCase(NotFound):
+    code = "unknown_case"
+
+
+def _event(custody: CustodyLog, db: Session, actor: str, action: str, *, evidence: Evidence | None = None,
+           **detail: Any) -> None:
+    custody.record(db, actor=actor, action=action, tool=TOOL, tool_version=liuhen.__version__,
+                   evidence_id=evidence.id if evidence is not None else None,
+                   object_sha256=evidence.sha256 if evidence is not None else None, detail=detail)
+
+
+# ---------------------------------------------------------------------------- numbering
+
+
+def next_seq(db: Session, *, unit_id: int, year: int) -> int:
+    """Take the next number of ``unit_id`` in ``year`` (locks the counter until the caller commits)."""
+    ins = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(ins(CaseCounter).values(unit_id=unit_id, year=year, last_seq=0).on_conflict_do_nothing())
+    counter = db.execute(select(CaseCounter).where(CaseCounter.unit_id == unit_id, CaseCounter.year == year)
+                         .with_for_update()).scalar_one()
+    counter.last_seq += 1
+    db.flush()
+    return counter.last_seq
+
+
+@dataclass(frozen=True)
+class PartyIn:
+    name: str
+    kind: str = "person"  # person | organisation
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
+def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, unit_id: int, unit_code: str,
+                category: str, title: str, actor: str, source: str | None = None,
+                parties: Iterable[PartyIn] = (), tz: str = "Asia/Shanghai") -> Case:
+    if category not in settings.categories:
+        raise CaseError(f"案件类别「{category}」不在本机构的类别中 / {category!r} is not one of this agency's categories.",
+                        "Use one of: " + "、".join(settings.categories) + ".")
+    if not title.strip():
+        raise CaseError("案件名称为空 / The case has no title.", "Give the case a title, e.g. 某商店无证经营案.")
+    year = dt.datetime.now(ZoneInfo(tz)).year
+    seq = next_seq(db, unit_id=unit_id, year=year)
+    number = settings.number_format.format(unit=unit_code, year=year, seq=seq)
+    case = Case(number=number, year=year, seq=seq, category=category, title=title.strip(), unit_id=unit_id,
+                status="open", source=source, created_by=actor)
+    db.add(case)
+    db.flush()
+    for p in parties:
+        if not p.name.strip():
+            raise CaseError("当事人姓名为空 / A party has no name.", "Give each party's name.")
+        case.parties.append(Party(case_id=case.id, kind=p.kind, name=p.name.strip(), id_number=p.id_number,
+                                  phone=p.phone, address=p.address))
+    db.flush()
+    _event(custody, db, actor, "case_opened", case_id=case.id, number=number, category=category, unit_id=unit_id,
+           parties=len(list(case.parties)))
+    return case
+
+
+def get_case(db: Session, ref: str | int) -> Case:
+    """A case by id or by its registration number."""
+    case = None
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 12):
+        case = db.get(Case, int(ref))
+    if case is None:
+        case = db.scalar(select(Case).where(Case.number == str(ref)))
+    if case is None:
+        raise UnknownCase(f"没有案件 {ref} / There is no case {ref!r}.",
+                          "Give the case's registration number (统一登记编号) or its id.")
+    return case
+
+
+def _open(case: Case) -> None:
+    if case.status != "open":
+        raise CaseClosed(f"案件 {case.number} 已结案 / Case {case.number} is closed.",
+                         "A closed case cannot be changed; open a new case if more has to be recorded.")
+
+
+def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: Case, kind: str,
+             started_at: dt.datetime, ended_at: dt.datetime, actor: str, place: str | None = None,
+             officers: Iterable[str] = (), note: str | None = None) -> Step:
+    _open(case)
+    if kind not in settings.steps:
+        raise CaseError(f"环节「{kind}」不在本机构的执法环节中 / {kind!r} is not one of this agency's steps.",
+                        "Use one of: " + "、".join(settings.steps) + ".")
+    if started_at.tzinfo is None or ended_at.tzinfo is None:
+        raise CaseError("环节时间缺少时区 / A step time has no time zone.",
+                        "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+    if ended_at < started_at:
+        raise CaseError(f"环节「{kind}」的结束时间早于开始时间 / The step {kind} ends before it starts.",
+                        "Swap the two times.")
+    step = Step(case_id=case.id, kind=kind, place=place, started_at=started_at, ended_at=ended_at,
+                officers=json.dumps(sorted(set(officers)), ensure_ascii=False), note=note, created_by=actor)
+    case.steps.append(step)  # (through the relationship, so a case already loaded sees its new step)
+    db.flush()
+    _event(custody, db, actor, "step_added", case_id=case.id, number=case.number, step_id=step.id, kind=kind,
+           started_at=started_at.isoformat(), ended_at=ended_at.isoformat(), officers=json.loads(step.officers))
+    return step
+
+
+def get_step(db: Session, step_id: int) -> Step:
+    step = db.get(Step, step_id)
+    if step is None:
+        raise NotFound(f"没有环节 {step_id} / There is no step {step_id}.", "Check the step's id on the case page.")
+    return step
+
+
+def step_officers(step: Step) -> list[str]:
+    return list(json.loads(step.officers or "[]"))
+
+
+def link(db: Session, custody: CustodyLog, *, step: Step, evidence: Evidence, actor: str,
+         start_s: float | None = None, end_s: float | None = None) -> EvidenceLink:
+    """Link a recording (or the part from ``start_s`` to ``end_s`` seconds into it) to ``step``."""
+    case = db.get(Case, step.case_id)
+    assert case is not None
+    _open(case)
+    if start_s is not None and start_s < 0 or end_s is not None and end_s < 0:
+        raise CaseError("关联区间不能为负 / A linked range cannot start before the recording.",
+                        "Give seconds from the start of the recording, 0 or more.")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise CaseError("关联区间的结束早于开始 / The linked range ends before it starts.", "Swap the two times.")
+    if evidence.duration_s is not None and start_s is not None and start_s >= evidence.duration_s:
+        raise CaseError(f"录像 {evidence.id} 只有 {evidence.duration_s:.1f} 秒 / Recording {evidence.id} is only "
+                        f"{evidence.duration_s:.1f} s long.", "Give a start within the recording.")
+    for other in step.links:
+        if other.evidence_id == evidence.id and other.unlinked_at is None and \
+                (other.start_s, other.end_s) == (start_s, end_s):
+            return other  # the same link again: nothing new
+    lk = EvidenceLink(step_id=step.id, evidence_id=evidence.id, start_s=start_s, end_s=end_s, linked_by=actor)
+    step.links.append(lk)
+    db.flush()
+    _event(custody, db, actor, "linked", evidence=evidence, case_id=case.id, number=case.number, step_id=step.id,
+           step_kind=step.kind, link_id=lk.id, start_s=start_s, end_s=end_s)
+    return lk
+
+
+def unlink(db: Session, custody: CustodyLog, *, link_id: int, actor: str) -> EvidenceLink:
+    lk = db.get(EvidenceLink, link_id)
+    if lk is None or lk.unlinked_at is not None:
+        raise NotFound(f"没有有效的关联 {link_id} / There is no current link {link_id}.",
+                       "Reload the case page: it may have been unlinked already.")
+    step = db.get(Step, lk.step_id)
+    assert step is not None
+    case = db.get(Case, step.case_id)
+    assert case is not None
+    _open(case)
+    ev = db.get(Evidence, lk.evidence_id)
+    lk.unlinked_at = utcnow()
+    lk.unlinked_by = actor
+    _event(custody, db, actor, "unlinked", evidence=ev, case_id=case.id, number=case.number, step_id=step.id,
+           step_kind=step.kind, link_id=lk.id)
+    return lk
+
+
+def close_case(db: Session, custody: CustodyLog, *, case: Case, actor: str) -> Case:
+    _open(case)
+    case.status = "closed"
+    case.closed_at = utcnow()
+    _event(custody, db, actor, "case_closed", case_id=case.id, number=case.number)
+    return case
+
+
+def current_links(step: Step) -> list[EvidenceLink]:
+    return [lk for lk in step.links if lk.unlinked_at is None]
+
+
+def suggestions(db: Session, *, step: Step, scope: Scope, limit: int = 50) -> list[Evidence]:
+    """Recordings of the step's officers (any officer if it names none) that overlap its time,
+    within ``scope``, not yet linked to it."""
+    linked = {lk.evidence_id for lk in current_links(step)}
+    q = select(Evidence).where(scope.clause(), Evidence.media_kind.in_(("video", "audio")),
+                               Evidence.recorded_at <= step.ended_at,
+                               Evidence.recorded_at >= step.started_at - dt.timedelta(hours=12))
+    officers = step_officers(step)
+    if officers:
+        q = q.where(Evidence.officer_id.in_(officers))
+    out = []
+    for ev in db.scalars(q.order_by(Evidence.recorded_at).limit(limit * 4)):
+        assert ev.recorded_at is not None
+        end = ev.recorded_at + dt.timedelta(seconds=ev.duration_s or 0)
+        if end >= step.started_at and ev.id not in linked:
+            out.append(ev)
+    return out[:limit]
+
+
+def open_cases_of(db: Session, evidence_id: int) -> list[Case]:
+    """The open cases ``evidence_id`` is linked to (such evidence may not be deleted by anyone)."""
+    return list(db.scalars(select(Case).join(Step, Step.case_id == Case.id)
+                           .join(EvidenceLink, EvidenceLink.step_id == Step.id)
+                           .where(EvidenceLink.evidence_id == evidence_id, EvidenceLink.unlinked_at.is_(None),
+                                  Case.status == "open").distinct()))

@@ -1,0 +1,376 @@
+"""The console's pages: sign-in, dock dashboard, search, evidence, audit, jobs.
+
+Every page authenticates like the API (``api.access``), checks the same permissions and writes
+the same custody events (``searched``, ``viewed``, ``audit_viewed``, ``access_denied``). A page
+that needs a sign-in redirects to ``/login``; any other refusal is shown as a page with the
+sentence to act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+import liuhen
+from api import access
+from api.deps import ArchiveDep
+from api.dock import audit_page, officers_for
+from api.evidence import build_detail, custody_events, run_search
+from archive import search as searching
+from archive.models import Station
+from auth import policy
+from auth import service as accounts
+from auth.errors import AuthFailed
+from console.i18n import lang_of, translator
+from liuhen.errors import LiuhenError
+from liuhen.runtime import Archive
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF = "liuhen_login_csrf"
+LANG_COOKIE = "lang"
+
+
+def _lang(request: Request) -> str:
+    return lang_of(request.cookies.get(LANG_COOKIE))
+
+
+def _fmt_time(t: dt.datetime | None, tz: ZoneInfo) -> str:
+    return t.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if t else "—"
+
+
+def _fmt_dur(s: float | None) -> str:
+    if s is None:
+        return "—"
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _fmt_size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    f = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if f < 1024 or unit == "TB":
+            return f"{int(f)} B" if unit == "B" else f"{f:.1f} {unit}"
+        f /= 1024
+    return f"{f:.1f} TB"
+
+
+def render(request: Request, name: str, *, status: int = 200, user: access.Principal | None = None,
+           **ctx: Any) -> HTMLResponse:
+    archive: Archive = request.app.state.archive
+    lang = _lang(request)
+    tz = ZoneInfo(archive.settings.station.timezone)
+    ctx.update(request=request, t=translator(lang), lang=lang, user=user, version=liuhen.__version__,
+               may=(lambda action: user is not None and user.may(action)),
+               role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
+               fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur, fmt_size=_fmt_size, quote=quote,
+               csrf=user.csrf_token if user else None)
+    resp = templates.TemplateResponse(request, name, ctx, status_code=status)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+    return resp
+
+
+def html_error(request: Request, err: LiuhenError, status: int) -> Response:
+    """How a refusal looks on a console page: sign-in problems go to the sign-in page."""
+    if isinstance(err, AuthFailed):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{urlencode({'next': target, 'why': err.code})}", status_code=303)
+    user = getattr(request.state, "principal", None)
+    return render(request, "error.html", status=status, user=user, message=err.diagnostics(), code=err.code)
+
+
+def _user(archive: Archive, request: Request) -> access.Principal:
+    p = access.authenticate_request(archive, request, check_csrf=False)
+    request.state.principal = p
+    return p
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+# ---------------------------------------------------------------------------- sign-in
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/", why: str | None = None) -> HTMLResponse:
+    token = secrets.token_urlsafe(16)
+    t = translator(_lang(request))
+    message = t("login.expired") if why in ("session_expired", "account_locked") else None
+    resp = render(request, "login.html", next=_safe_next(next), login_csrf=token, message=message)
+    resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return resp
+
+
+@router.post("/login")
+def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
+          next: str = Form("/"), login_csrf: str = Form("")) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF)
+    if not expected or not secrets.compare_digest(expected, login_csrf):
+        return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
+                      message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
+    ip = request.client.host if request.client else None
+    ua = request.headers.get("user-agent")
+    try:
+        with archive.sessions.begin() as db:
+            user = accounts.authenticate(db, username=username, password=password, ip=ip,
+                                         settings=archive.settings.auth)
+            token, s = accounts.start_session(db, user=user, ip=ip, user_agent=ua)
+            archive.custody.record(db, actor=f"user:{user.username}", action="signed_in", tool=access.TOOL,
+                                   tool_version=liuhen.__version__, detail={"ip": ip, "user_agent": (ua or "")[:200]})
+    except AuthFailed as e:
+        with archive.sessions.begin() as db:
+            archive.custody.record(db, actor=f"user:{username[:64]}", action="sign_in_failed", outcome="denied",
+                                   tool=access.TOOL, tool_version=liuhen.__version__,
+                                   detail={"ip": ip, "reason": e.code})
+        return render(request, "login.html", status=401, next=_safe_next(next), login_csrf=expected,
+                      message=e.diagnostics(), username=username)
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
+                    secure=request.url.scheme == "https", path="/")
+    resp.delete_cookie(LOGIN_CSRF)
+    return resp
+
+
+@router.post("/logout")
+def logout(request: Request, archive: ArchiveDep, csrf: str = Form("")) -> Response:
+    token = request.cookies.get(archive.settings.auth.session_cookie)
+    if token:
+        with archive.sessions.begin() as db:
+            s = accounts.current_session(db, token=token, settings=archive.settings.auth)
+            accounts.check_csrf(s, csrf)
+            accounts.end_session(db, token=token)
+            archive.custody.record(db, actor=f"user:{s.user.username}", action="signed_out", tool=access.TOOL,
+                                   tool_version=liuhen.__version__, detail={})
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(archive.settings.auth.session_cookie, path="/")
+    return resp
+
+
+@router.get("/lang/{code}")
+def set_lang(code: str, request: Request, next: str = "/") -> Response:
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(LANG_COOKIE, lang_of(code), samesite="lax", max_age=3600 * 24 * 365)
+    return resp
+
+
+@router.get("/")
+def home(request: Request, archive: ArchiveDep) -> Response:
+    p = _user(archive, request)
+    for action, target in (("dock.view", "/dock"), ("evidence.search", "/search"), ("audit.view", "/audit"),
+                           ("jobs.view", "/jobs")):
+        if p.may(action) and not (p.role in ("investigator", "legal_reviewer", "records_manager")
+                                  and target == "/dock"):
+            return RedirectResponse(target, status_code=303)
+    return render(request, "error.html", user=p, status=403, code="forbidden",
+                  message="您的角色没有可用的页面 / Your role has no page here.")
+
+
+# ---------------------------------------------------------------------------- dock and jobs
+
+
+@router.get("/dock")
+def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    p = _user(archive, request)
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "dock.view", request)
+        officers = [o.model_dump() for o in officers_for(db, p)]
+    return render(request, "dock.html", user=p, officers=officers)
+
+
+@router.get("/jobs")
+def jobs_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    p = _user(archive, request)
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "jobs.view", request)
+    return render(request, "jobs.html", user=p)
+
+
+# ---------------------------------------------------------------------------- search
+
+
+def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
+    """A time from a form field: with an offset as given, else in the station's time zone."""
+    if not value or not value.strip():
+        return None
+    try:
+        t = dt.datetime.fromisoformat(value.strip())
+    except ValueError as e:
+        raise searching.BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
+                                 "请使用 2026-11-23 09:30 的格式 / Use the form 2026-11-23 09:30.") from e
+    return t if t.tzinfo else t.replace(tzinfo=tz)
+
+
+@router.get("/search")
+def search_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    p = _user(archive, request)
+    tz = ZoneInfo(archive.settings.station.timezone)
+    f = request.query_params
+    try:
+        page = max(1, int(f.get("page") or 1))
+    except ValueError:
+        page = 1
+    playback = f.get("playback") or None
+    query = searching.Query(
+        q=f.get("q") or None, officer=f.get("officer") or None, device=f.get("device") or None,
+        station=f.get("station") or None, important=True if f.get("important") else None,
+        playback=playback, start=_local_time(f.get("start"), tz), end=_local_time(f.get("end"), tz), page=page,
+        per_page=24)
+    with archive.sessions.begin() as db:
+        results = run_search(archive, db, p, query, request)
+        stations = list(db.scalars(select(Station.id).order_by(Station.id)))
+    args = {k: v for k, v in f.items() if k != "page" and v}
+    return render(request, "search.html", user=p, results=results, form=dict(f), stations=stations,
+                  prev_url=f"/search?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
+                  next_url=f"/search?{urlencode({**args, 'page': page + 1})}" if results.has_more else None)
+
+
+# ---------------------------------------------------------------------------- evidence
+
+
+def _track_svg(points: list[Any], width: int = 480, height: int = 320) -> dict[str, Any] | None:
+    """The GPS track as an SVG polyline, scaled to fit (equirectangular, corrected for latitude)."""
+    import math
+
+    if len(points) < 1:
+        return None
+    lats = [pt.lat for pt in points]
+    lons = [pt.lon for pt in points]
+    k = math.cos(math.radians(sum(lats) / len(lats)))
+    xs = [lon * k for lon in lons]
+    span = max(max(xs) - min(xs), max(lats) - min(lats), 1e-6)
+    pad = 20
+    scale = (min(width, height) - 2 * pad) / span
+    pts = [(pad + (x - min(xs)) * scale, height - pad - (lat - min(lats)) * scale) for x, lat in zip(xs, lats)]
+    return {"width": width, "height": height, "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in pts),
+            "start": pts[0], "end": pts[-1], "n": len(points),
+            "first": points[0], "last": points[-1]}
+
+
+@router.get("/evidence/{evidence_id}")
+def evidence_page(evidence_id: int, request: Request, archive: ArchiveDep) -> HTMLResponse:
+    p = _user(archive, request)
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
+        detail = build_detail(db, ev)
+        events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
+                       tool_version=e.tool_version, detail=json.loads(e.detail))
+                  for e in custody_events(db, ev.id)] if p.may("custody.view") else None
+        access.record(archive, db, p, "viewed", evidence=ev,
+                      detail={"what": "evidence page" + (" with custody history" if events is not None else "")})
+    until = (detail.recorded_at + dt.timedelta(seconds=detail.duration_s)
+             if detail.recorded_at and detail.duration_s else None)
+    return render(request, "evidence.html", user=p, ev=detail, events=events, until=until,
+                  track=_track_svg(detail.gps_track), media=set(detail.previews))
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+@router.get("/audit")
+def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    p = _user(archive, request)
+    f = request.query_params
+    try:
+        page = max(1, int(f.get("page") or 1))
+    except ValueError:
+        page = 1
+    outcome = f.get("outcome") or None
+    if outcome not in (None, "success", "failure", "denied"):
+        outcome = None
+    evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "audit.view", request)
+        rows = audit_page(db, actor=f.get("actor") or None, action=f.get("action") or None, outcome=outcome,
+                          evidence_id=evidence_id, start=None, end=None, page=page, per_page=100)
+        access.record(archive, db, p, "audit_viewed", detail={"filters": {k: v for k, v in f.items() if v},
+                                                              "page": page})
+    args = {k: v for k, v in f.items() if k != "page" and v}
+    return render(request, "audit.html", user=p, rows=rows, form=dict(f),
+                  prev_url=f"/audit?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
+                  next_url=f"/audit?{urlencode({**args, 'page': page + 1})}" if rows.has_more else None)
+
+
+# ---------------------------------------------------------------------------- cases
+
+
+@router.get("/cases")
+def cases_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from api.cases import _summary, cases_for
+
+    p = _user(archive, request)
+    f = request.query_params
+    status = f.get("status") if f.get("status") in ("open", "closed") else None
+    with archive.sessions.begin() as db:
+        rows = [_summary(db, c) for c in cases_for(archive, db, p, status=status, q=f.get("q") or None,
+                                                    request=request)]
+        from api.access import visible_unit_rows
+
+        units = [(u.code, u.name) for u in visible_unit_rows(db, p)]
+    return render(request, "cases.html", user=p, rows=rows, form=dict(f), units=units,
+                  categories=archive.settings.cases.categories)
+
+
+def _offset(step_start: dt.datetime, ev: Any) -> float:
+    """Seconds into the recording where the step starts (0 if the recording starts later)."""
+    if ev.recorded_at is None:
+        return 0.0
+    return max(0.0, (step_start - ev.recorded_at).total_seconds())
+
+
+@router.get("/cases/{case_id}")
+def case_page(case_id: int, request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from api.cases import _case, case_detail
+    from cases.records import FORMS
+
+    p = _user(archive, request)
+    with archive.sessions.begin() as db:
+        c = _case(archive, db, p, case_id, "cases.view", request)
+        detail = case_detail(archive, db, p, c)
+        access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number})
+        officers = [o.model_dump() for o in officers_for(db, p)]
+    timeline = []
+    for st in detail.steps:
+        total = max(1e-6, (st.ended_at - st.started_at).total_seconds())
+        bar = []
+        for lk in st.links:
+            ev = lk.evidence
+            if ev.recorded_at is None:
+                continue
+            a = ev.recorded_at + dt.timedelta(seconds=lk.start_s or 0)
+            b = ev.recorded_at + dt.timedelta(seconds=lk.end_s if lk.end_s is not None else (ev.duration_s or 0))
+            a, b = max(a, st.started_at), min(b, st.ended_at)
+            if b > a:
+                bar.append({"x": 100 * (a - st.started_at).total_seconds() / total,
+                            "w": 100 * (b - a).total_seconds() / total, "evidence_id": ev.evidence_id})
+        gaps = [{"x": 100 * (g.start - st.started_at).total_seconds() / total,
+                 "w": 100 * g.seconds / total, "seconds": g.seconds} for g in st.coverage.gaps]
+        docs = [r for r in detail.records if r.step_id == st.step_id]
+        first = st.links[0] if st.links else None
+        jump = (f"/evidence/{first.evidence.evidence_id}?t={(first.start_s or 0) + _offset(st.started_at, first.evidence):.1f}"
+                if first else None)
+        timeline.append({"step": st, "bar": bar, "gaps": gaps, "docs": docs, "jump": jump,
+                         "offsets": {lk.link_id: (lk.start_s or 0) + _offset(st.started_at, lk.evidence)
+                                     for lk in st.links}})
+    loose = [r for r in detail.records if r.step_id is None]
+    return render(request, "case.html", user=p, case=detail, timeline=timeline, loose=loose, forms=FORMS,
+                  steps=archive.settings.cases.steps, officers=officers,
+                  requirement=archive.settings.cases.requirement, tolerance=archive.settings.cases.gap_tolerance_s)

@@ -1,0 +1,313 @@
+/* liuhen console: a little JavaScript over server-rendered pages. Every call goes to the API
+   with the session cookie and the CSRF header; the API checks and records everything. */
+"use strict";
+
+const CSRF = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+async function api(method, url, body) {
+  const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = CSRF();
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  const r = await fetch(url, opts);
+  if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("401"); }
+  const data = r.status === 204 ? null : await r.json().catch(() => null);
+  if (!r.ok) throw new Error((data && data.detail) || ("HTTP " + r.status));
+  return data;
+}
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v; else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+function json(id) { const s = document.getElementById(id); return s ? JSON.parse(s.textContent) : null; }
+
+function human(n) {
+  if (n === null || n === undefined) return "—";
+  const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? n : n.toFixed(1)) + " " + u[i];
+}
+
+function bar(done, total, cls) {
+  const frac = total > 0 ? Math.min(1, done / total) : (done > 0 ? 1 : 0);
+  const pct = Math.round(frac * 1000) / 10;
+  const p = el("progress", {class: cls || "", max: "100", value: String(pct), "data-value": String(pct)});
+  return el("span", {class: "bar"}, p, el("span", {class: "pct", text: pct.toFixed(1) + "%"}));
+}
+
+/* ------------------------------------------------------------------ dock dashboard */
+
+function dockPage() {
+  const W = json("dock-words"), officers = json("dock-officers") || [];
+  const root = document.getElementById("dock");
+  let editing = false;  // do not redraw while the operator is choosing an officer
+  root.addEventListener("focusin", (e) => { if (e.target.tagName === "SELECT") editing = true; });
+  root.addEventListener("focusout", (e) => { if (e.target.tagName === "SELECT") editing = false; });
+
+  function assignBox(bay) {
+    if (!W.can_assign || !bay.device_id) return null;
+    const sel = el("select", {class: "assign", "data-device": bay.device_id, "aria-label": W.assign},
+      el("option", {value: "", text: "— " + W.assign + " —"}),
+      ...officers.map(o => el("option", {value: o.officer_no, text: o.name + " (" + o.officer_no + ")",
+                                         selected: o.officer_no === bay.officer_no})));
+    sel.addEventListener("change", async () => {
+      try {
+        await api("PUT", "/api/v1/recorders/" + encodeURIComponent(bay.device_id) + "/officer", {officer_no: sel.value || null});
+        sel.after(el("span", {class: "ok flash", text: " " + W.assigned}));
+      } catch (err) { sel.after(el("span", {class: "error", text: " " + err.message})); }
+      editing = false; refresh();
+    });
+    return sel;
+  }
+
+  function fileRow(f) {
+    const cells = [
+      el("td", {class: "path", title: f.path, text: f.path}),
+      el("td", {}, bar(f.done || 0, f.size || 0, "file-bar")),
+      el("td", {}, human(f.size)),
+      el("td", {class: "status st-" + f.status, text: W.file[f.status] || f.status}),
+      el("td", {}),
+    ];
+    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) cells[3].append(el("div", {class: "reason", text: f.reason}));
+    if (f.evidence_id) {
+      if (W.can_open) cells[4].append(el("a", {href: "/evidence/" + f.evidence_id, text: "#" + f.evidence_id}), " ");
+      if (W.can_mark) cells[4].append(el("button", {type: "button", class: "mark", "data-evidence": f.evidence_id, text: W.important,
+        onclick: async (e) => {
+          const b = e.currentTarget;
+          try { await api("PUT", "/api/v1/evidence/" + f.evidence_id + "/important", {important: true}); b.textContent = W.important_on; b.disabled = true; }
+          catch (err) { b.after(el("span", {class: "error", text: " " + err.message})); }
+        }}));
+    }
+    return el("tr", {class: "file", "data-status": f.status}, ...cells);
+  }
+
+  function render(stations) {
+    if (editing) return;
+    root.replaceChildren();
+    if (!stations.length) { root.append(el("p", {class: "muted", text: W.none})); return; }
+    for (const s of stations) {
+      const box = el("section", {class: "station card", "data-station": s.station_id},
+        el("h2", {}, s.station_id + " ", el("span", {class: "badge " + (s.online ? "ok" : "bad"), text: s.online ? W.online : W.offline})));
+      if (!s.bays.length) box.append(el("p", {class: "muted", text: W.empty}));
+      for (const b of s.bays) {
+        const head = el("div", {class: "bay-head"},
+          el("b", {text: W.bay + " " + b.bay}), " ",
+          el("span", {class: "badge state-" + b.state, text: W.state[b.state] || b.state}), " ",
+          el("span", {text: W.recorder + ": " + (b.device_id || "—")}), " ",
+          el("span", {class: "officer", text: W.officer + ": " + (b.officer_name ? b.officer_name + " (" + b.officer_no + ")" : (b.officer_no || W.unassigned))}), " ",
+          assignBox(b));
+        const total = el("div", {class: "bay-total"}, bar(b.bytes_done, b.bytes_total, "bay-bar"),
+          el("span", {class: "count", text: " " + b.files_done + " / " + b.files_total + " " + W.files + " · " + human(b.bytes_done) + " / " + human(b.bytes_total)}));
+        const table = el("table", {class: "grid files"}, el("tbody", {}, ...b.files.slice().reverse().map(fileRow)));
+        box.append(el("div", {class: "bay", "data-bay": b.bay, "data-state": b.state}, head, total, table));
+      }
+      root.append(box);
+    }
+  }
+
+  async function refresh() {
+    try { render(await api("GET", "/api/v1/dock")); }
+    catch (err) { if (err.message !== "401") root.prepend(el("p", {class: "error", text: err.message})); }
+  }
+  refresh();
+  setInterval(refresh, 1000);
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+function jobsPage() {
+  const W = json("jobs-words");
+  const body = document.querySelector("#jobs tbody");
+  async function refresh() {
+    const jobs = await api("GET", "/api/v1/jobs");
+    body.replaceChildren(...(jobs.length ? jobs.map(j => el("tr", {"data-state": j.state},
+      el("td", {text: String(j.job_id)}), el("td", {text: j.kind}),
+      el("td", {}, j.evidence_id ? el("a", {href: "/evidence/" + j.evidence_id, text: j.file_name}) : "—"),
+      el("td", {}, j.state, j.last_error && j.state !== "done" ? el("div", {class: "reason", text: j.last_error}) : null),
+      el("td", {}, bar(j.progress, 1, "job-bar"), j.note ? " " + j.note : ""))) : [el("tr", {}, el("td", {colspan: "5", text: W.none}))]));
+  }
+  refresh().catch(() => {});
+  setInterval(() => refresh().catch(() => {}), 1500);
+}
+
+/* ------------------------------------------------------------------ evidence page */
+
+function parseVtt(text) {
+  const cues = [], t = (s) => { const p = s.trim().split(":").map(Number); return p.length === 3 ? p[0] * 3600 + p[1] * 60 + p[2] : p[0] * 60 + p[1]; };
+  const blocks = text.replace(/\r/g, "").split("\n\n");
+  for (const b of blocks) {
+    const lines = b.split("\n").filter(Boolean), i = lines.findIndex(l => l.includes("-->"));
+    if (i < 0 || !lines[i + 1]) continue;
+    const [a, z] = lines[i].split("-->"), m = /#xywh=(\d+),(\d+),(\d+),(\d+)/.exec(lines[i + 1]);
+    if (m) cues.push({start: t(a), end: t(z.trim().split(" ")[0]), x: +m[1], y: +m[2], w: +m[3], h: +m[4]});
+  }
+  return cues;
+}
+
+async function scrubber(player) {
+  const box = document.getElementById("scrub");
+  if (!box || !player) return;
+  const barEl = box.querySelector(".scrub-bar"), pos = box.querySelector(".scrub-pos"), thumb = box.querySelector(".scrub-thumb");
+  const cues = parseVtt(await (await fetch(box.dataset.vtt, {credentials: "same-origin"})).text());
+  box.dataset.cues = String(cues.length);
+  const duration = () => player.duration || parseFloat(box.dataset.duration) || 0;
+  const timeAt = (ev) => { const r = barEl.getBoundingClientRect(); return Math.max(0, Math.min(1, (ev.clientX - r.left) / r.width)) * duration(); };
+  barEl.addEventListener("mousemove", (ev) => {
+    const t = timeAt(ev), c = cues.find(c => t >= c.start && t < c.end) || cues[cues.length - 1];
+    if (!c) return;
+    thumb.hidden = false;
+    thumb.style.width = c.w + "px"; thumb.style.height = c.h + "px";
+    thumb.style.backgroundImage = "url(" + box.dataset.sprite + ")";
+    thumb.style.backgroundPosition = "-" + c.x + "px -" + c.y + "px";
+    thumb.style.left = Math.max(0, ev.clientX - barEl.getBoundingClientRect().left - c.w / 2) + "px";
+    thumb.dataset.time = String(c.start);
+  });
+  barEl.addEventListener("mouseleave", () => { thumb.hidden = true; });
+  barEl.addEventListener("click", (ev) => { player.currentTime = timeAt(ev); });
+  player.addEventListener("timeupdate", () => { pos.style.width = (100 * player.currentTime / (duration() || 1)) + "%"; });
+}
+
+function evidencePage() {
+  const root = document.getElementById("evidence"), id = root.dataset.evidenceId, W = json("ev-words");
+  const player = document.getElementById("player");
+  if (player) {
+    player.addEventListener("error", () => { root.dataset.mediaError = String(player.error && player.error.code); });
+    const t = parseFloat(new URLSearchParams(location.search).get("t"));
+    if (t >= 0) {  /* opened from a case: the moment of the step */
+      const seek = () => { player.currentTime = t; root.dataset.seekedTo = String(t); };
+      if (player.readyState >= 1) seek(); else player.addEventListener("loadedmetadata", seek, {once: true});
+    }
+    scrubber(player).catch(() => {});
+  }
+  const verify = document.getElementById("verify-now"), out = document.getElementById("verify-result");
+  if (verify) verify.addEventListener("click", async () => {
+    verify.disabled = true; out.className = ""; out.textContent = "…";
+    try {
+      const r = await api("POST", "/api/v1/evidence/" + id + "/verify");
+      out.className = r.ok ? "ok" : "error"; out.textContent = r.ok ? W.ok : W.bad + r.failures.join(" ");
+      out.dataset.outcome = r.outcome;
+    } catch (err) { out.className = "error"; out.textContent = err.message; }
+    verify.disabled = false;
+  });
+  const imp = document.getElementById("toggle-important");
+  if (imp) imp.addEventListener("click", async () => {
+    try { await api("PUT", "/api/v1/evidence/" + id + "/important", {important: imp.dataset.important !== "true"}); location.reload(); }
+    catch (err) { imp.after(el("span", {class: "error", text: " " + err.message})); }
+  });
+  const tagForm = document.getElementById("tag-form");
+  if (tagForm) tagForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = document.getElementById("tag-input");
+    try {
+      const tags = await api("POST", "/api/v1/evidence/" + id + "/tags", {tag: input.value});
+      document.getElementById("tags").replaceChildren(...tags.map(t => el("span", {class: "badge tag", text: t})));
+      input.value = "";
+    } catch (err) { tagForm.append(el("span", {class: "error", text: " " + err.message})); }
+  });
+  const noteForm = document.getElementById("note-form");
+  if (noteForm) noteForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = document.getElementById("note-input");
+    try {
+      const n = await api("POST", "/api/v1/evidence/" + id + "/notes", {text: input.value});
+      document.getElementById("notes").append(el("li", {}, el("small", {text: n.author}), el("br"), n.text));
+      input.value = "";
+    } catch (err) { noteForm.append(el("span", {class: "error", text: " " + err.message})); }
+  });
+}
+
+/* ------------------------------------------------------------------ cases */
+
+function localTime(value) {
+  /* a datetime-local value is the user's wall clock: send it with the browser's offset */
+  const d = new Date(value);
+  if (isNaN(d)) throw new Error(value + "?");
+  const off = -d.getTimezoneOffset(), sign = off >= 0 ? "+" : "-", pad = (n) => String(Math.abs(n)).padStart(2, "0");
+  return value + (value.length === 16 ? ":00" : "") + sign + pad(Math.trunc(off / 60)) + ":" + pad(off % 60);
+}
+
+function casesPage() {
+  const form = document.getElementById("case-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const party = document.getElementById("case-party").value.trim();
+    try {
+      const c = await api("POST", "/api/v1/cases", {
+        unit_code: document.getElementById("case-unit").value, category: document.getElementById("case-category").value,
+        title: document.getElementById("case-title").value, parties: party ? [{name: party}] : []});
+      location.href = "/cases/" + c.case_id;
+    } catch (err) { document.getElementById("case-error").textContent = err.message; }
+  });
+}
+
+function casePage() {
+  const root = document.getElementById("case"), id = root.dataset.caseId, W = json("case-words");
+  const msg = document.getElementById("case-message");
+  const fail = (err) => { if (msg) { msg.className = "error"; msg.textContent = err.message; } else alert(err.message); };
+  const reload = () => location.reload();
+  document.querySelectorAll("form.link-form").forEach(f => f.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try { await api("POST", "/api/v1/cases/steps/" + f.dataset.stepId + "/links", {evidence_id: parseInt(f.querySelector("input").value, 10)}); reload(); }
+    catch (err) { f.append(el("span", {class: "error", text: " " + err.message})); }
+  }));
+  document.querySelectorAll("button.unlink").forEach(b => b.addEventListener("click", async () => {
+    try { await api("DELETE", "/api/v1/cases/links/" + b.dataset.linkId); reload(); } catch (err) { fail(err); }
+  }));
+  document.querySelectorAll("button.suggest").forEach(b => b.addEventListener("click", async () => {
+    const box = document.querySelector(".suggestions[data-step-id='" + b.dataset.stepId + "']");
+    try {
+      const found = await api("GET", "/api/v1/cases/steps/" + b.dataset.stepId + "/suggestions");
+      box.replaceChildren(...(found.length ? found.map(ev => el("div", {class: "suggestion", "data-evidence-id": ev.evidence_id},
+        el("a", {href: "/evidence/" + ev.evidence_id, text: "#" + ev.evidence_id + " " + ev.file_name}), " ",
+        el("small", {text: (ev.officer_name || ev.officer_id || "") + " " + (ev.recorded_at || "")}), " ",
+        el("button", {type: "button", class: "mark", text: W.link, onclick: async () => {
+          try { await api("POST", "/api/v1/cases/steps/" + b.dataset.stepId + "/links", {evidence_id: ev.evidence_id}); reload(); }
+          catch (err) { fail(err); } }}))) : [el("p", {class: "muted", text: W.none})]));
+    } catch (err) { fail(err); }
+  }));
+  const stepForm = document.getElementById("step-form");
+  if (stepForm) stepForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("POST", "/api/v1/cases/" + id + "/steps", {
+        kind: document.getElementById("step-kind").value, started_at: localTime(document.getElementById("step-start").value),
+        ended_at: localTime(document.getElementById("step-end").value), place: document.getElementById("step-place").value || null,
+        officers: Array.from(document.getElementById("step-officers").selectedOptions).map(o => o.value)});
+      reload();
+    } catch (err) { fail(err); }
+  });
+  const recForm = document.getElementById("record-form");
+  if (recForm) recForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const fd = new FormData();
+    fd.append("kind", document.getElementById("record-kind").value);
+    const step = document.getElementById("record-step").value;
+    if (step) fd.append("step_id", step);
+    fd.append("file", document.getElementById("record-file").files[0]);
+    try {
+      const r = await fetch("/api/v1/cases/" + id + "/records", {method: "POST", body: fd, credentials: "same-origin", headers: {"X-CSRF-Token": CSRF()}});
+      const data = await r.json();
+      if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
+      reload();
+    } catch (err) { fail(err); }
+  });
+  const close = document.getElementById("case-close");
+  if (close) close.addEventListener("click", async () => { try { await api("POST", "/api/v1/cases/" + id + "/close"); reload(); } catch (err) { fail(err); } });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  if (page === "dock") dockPage();
+  else if (page === "jobs") jobsPage();
+  else if (page === "evidence") evidencePage();
+  else if (page === "cases") casesPage();
+  else if (page === "case") casePage();
+});
