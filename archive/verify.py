@@ -79,7 +79,7 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
             progress(i, total)
     from cases.records import verify_versions
 
-    checked, problems = verify_versions(archive)
+    checked, problems = verify_versions(archive, actor=actor)
     r.records = checked
     for record_id, version, what in problems:
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",

@@ -21,7 +21,7 @@ import liuhen
 
 from archive.export import ExportFixityFailed, ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
 from cases.coverage import check_case
-from cases.models import Case, TextRecord, TextRecordVersion
+from cases.models import Case, TextRecord
 from cases.service import current_links, get_case, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent

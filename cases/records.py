@@ -53,11 +53,6 @@ FORMS: dict[str, tuple[tuple[str, str], ...]] = {
             ("remedy", "救济途径"), ("decided_on", "决定日期")),
 }
 
-ALLOWED = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png",
-           "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-           "application/json": ".json"}
-
-
 class RecordRefused(CaseError):
     code = "record_refused"
 
@@ -179,9 +174,11 @@ def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: d
                            record_id=record_id, form=True)
 
 
-def verify_versions(archive: Archive) -> tuple[int, list[tuple[int, int, str]]]:
-    """Re-hash every stored version and check its signature; returns how many were checked and
-    (record id, version, problem) for each failure."""
+def verify_versions(archive: Archive, *, actor: str = "cli:verify") -> tuple[int, list[tuple[int, int, str]]]:
+    """Re-hash every stored version and check its signature, each check a ``verified`` custody event
+    of the document (its SHA-256); returns how many were checked and (record id, version, problem)
+    for each failure."""
+    from hashing import digest as digesting
     from hashing.digest import hash_stream
 
     problems: list[tuple[int, int, str]] = []
@@ -201,18 +198,27 @@ def verify_versions(archive: Archive) -> tuple[int, list[tuple[int, int, str]]]:
             except BadSignature:
                 sig_ok = False
             where = (rec.id, v.version)
+            about = {"case_id": case.id, "number": case.number, "record_id": rec.id, "version": v.version,
+                     "key": v.store_key}
+        problem: str | None = None
         if not sig_ok or v.manifest != expect:
-            problems.append((*where, f"the signed statement of text record {rec.id} version {v.version} "
-                                     "does not verify or no longer matches the record"))
-            continue
-        try:
-            with archive.store.open(v.store_key, v.store_version) as f:
-                got, n = hash_stream(f)
-        except LiuhenError as e:
-            problems.append((*where, e.detail))
-            continue
-        if got != Digest(v.sha256) or n != v.size:
-            problems.append((*where, f"the stored text record {v.store_key} now hashes to {got.hex}, not {v.sha256}"))
+            problem = (f"the signed statement of text record {rec.id} version {v.version} does not verify or no "
+                       "longer matches the record")
+        else:
+            try:
+                with archive.store.open(v.store_key, v.store_version) as f:
+                    got, n = hash_stream(f)
+                if got != Digest(v.sha256) or n != v.size:
+                    problem = f"the stored text record {v.store_key} now hashes to {got.hex}, not {v.sha256}"
+            except LiuhenError as e:
+                problem = e.detail.rstrip(".")
+        if problem is not None:
+            problems.append((*where, problem))
+        with archive.sessions.begin() as db:
+            archive.custody.record(db, actor=actor, action="verified", object_sha256=v.sha256,
+                                   outcome="failure" if problem else "success", tool=digesting.TOOL,
+                                   tool_version=digesting.TOOL_VERSION,
+                                   detail={**about, "what": "text record", "problem": problem})
     return len(rows), problems
 
 

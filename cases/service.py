@@ -105,11 +105,9 @@ def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, uni
 
 def get_case(db: Session, ref: str | int) -> Case:
     """A case by id or by its registration number."""
-    case = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 12):
+    case = db.scalar(select(Case).where(Case.number == str(ref)))  # the number first: it may be all digits
+    if case is None and (isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 12)):
         case = db.get(Case, int(ref))
-    if case is None:
-        case = db.scalar(select(Case).where(Case.number == str(ref)))
     if case is None:
         raise UnknownCase(f"没有案件 {ref} / There is no case {ref!r}.",
                           "Give the case's registration number (统一登记编号) or its id.")
@@ -225,7 +223,7 @@ def suggestions(db: Session, *, step: Step, scope: Scope, limit: int = 50) -> li
     for ev in db.scalars(q.order_by(Evidence.recorded_at).limit(limit * 4)):
         assert ev.recorded_at is not None
         end = ev.recorded_at + dt.timedelta(seconds=ev.duration_s or 0)
-        if end >= step.started_at and ev.id not in linked:
+        if end > step.started_at and ev.id not in linked:
             out.append(ev)
     return out[:limit]
 

@@ -177,8 +177,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
     p = _user(archive, request)
     for action, target in (("dock.view", "/dock"), ("evidence.search", "/search"), ("audit.view", "/audit"),
                            ("jobs.view", "/jobs")):
-        if p.may(action) and not (p.role in ("investigator", "legal_reviewer", "records_manager")
-                                  and target == "/dock"):
+        if p.may(action):
             return RedirectResponse(target, status_code=303)
     return render(request, "error.html", user=p, status=403, code="forbidden",
                   message="您的角色没有可用的页面 / Your role has no page here.")

@@ -668,10 +668,10 @@ def cmd_cases_close(args: argparse.Namespace, settings: config.Settings) -> int:
     try:
         with archive.sessions.begin() as db:
             case = close_case(db, archive.custody, case=get_case(db, args.case), actor=_cli_actor())
-            number = case.number
+            out = {"case_id": case.id, "number": case.number, "status": case.status}
     finally:
         archive.close()
-    print(f"Case {number} closed.")
+    _print_json(out) if args.json else print(f"Case {out['number']} closed.")
     return EXIT_OK
 
 
@@ -833,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp = add("close", cmd_cases_close, "close a case (结案)", cp)
     sp.add_argument("case")
+    sp.add_argument("--json", action="store_true")
 
     rp2 = sub.add_parser("records", help="text records (执法文书)").add_subparsers(dest="records_cmd", required=True)
     sp = add("add", cmd_records_add, "store a document (PDF, DOCX, JPEG, PNG) as a signed text record or a new "
