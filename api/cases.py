@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,8 +24,8 @@ from starlette.background import BackgroundTask
 
 from api import access, streaming
 from api.access import CurrentUser
-from api.deps import ArchiveDep
-from api.schemas import ERRORS, EvidenceSummary, summary
+from api.deps import ArchiveDep, StrictQuery
+from api.schemas import ERRORS, LINE, LINE_NOT_BLANK, MAX_ID, EvidenceSummary, Time, summary, utc_bound
 from archive import search as searching
 from archive.models import Evidence
 from auth.models import Unit
@@ -34,7 +35,12 @@ from cases import service as cases
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from liuhen.runtime import Archive
 
-router = APIRouter(tags=["cases"], responses={**ERRORS})
+router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
+    **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},
+    503: {"model": ERRORS[400]["model"], "description": "the store could not be read or written"}})
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+# multipart has no null: an absent id is left out or empty
+FormId = Annotated[str, Form(pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")]
 
 
 class PartyOut(BaseModel):
@@ -46,18 +52,18 @@ class PartyOut(BaseModel):
 
 
 class PartyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=LINE_NOT_BLANK)
     kind: Literal["person", "organisation"] = "person"
-    id_number: str | None = Field(default=None, max_length=64)
-    phone: str | None = Field(default=None, max_length=64)
-    address: str | None = Field(default=None, max_length=1000)
+    id_number: str | None = Field(default=None, max_length=64, pattern=LINE)
+    phone: str | None = Field(default=None, max_length=64, pattern=LINE)
+    address: str | None = Field(default=None, max_length=1000, pattern=LINE)
 
 
 class CaseIn(BaseModel):
-    unit_code: str = Field(min_length=1, max_length=64)
-    category: str = Field(min_length=1, max_length=32)
-    title: str = Field(min_length=1, max_length=500)
-    source: str | None = Field(default=None, max_length=32)
+    unit_code: str = Field(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)
+    category: str = Field(min_length=1, max_length=32, pattern=LINE_NOT_BLANK)
+    title: str = Field(min_length=1, max_length=500, pattern=LINE_NOT_BLANK)
+    source: str | None = Field(default=None, max_length=32, pattern=LINE)
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
 
 
@@ -138,25 +144,26 @@ class CaseDetail(CaseSummary):
 
 
 class StepIn(BaseModel):
-    kind: str = Field(min_length=1, max_length=32)
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    place: str | None = Field(default=None, max_length=500)
-    officers: list[str] = Field(default_factory=list, max_length=20)
+    kind: str = Field(min_length=1, max_length=32, pattern=LINE_NOT_BLANK)
+    started_at: Time
+    ended_at: Time
+    place: str | None = Field(default=None, max_length=500, pattern=LINE)
+    officers: list[Annotated[str, Field(max_length=128, pattern=LINE_NOT_BLANK)]] = Field(default_factory=list,
+                                                                                          max_length=20)
 
 
 class LinkIn(BaseModel):
-    evidence_id: int = Field(ge=1)
-    start_s: float | None = Field(default=None, ge=0)
-    end_s: float | None = Field(default=None, ge=0)
+    evidence_id: int = Field(ge=1, le=MAX_ID)
+    start_s: float | None = Field(default=None, ge=0, le=1e7)
+    end_s: float | None = Field(default=None, ge=0, le=1e7)
 
 
 class FormIn(BaseModel):
-    kind: str = Field(min_length=1, max_length=64)
-    fields: dict[str, str]
-    step_id: int | None = None
-    record_id: int | None = None
-    title: str | None = Field(default=None, max_length=500)
+    kind: str = Field(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)
+    fields: dict[str, Annotated[str, Field(max_length=20000)]] = Field(max_length=50)
+    step_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    record_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    title: str | None = Field(default=None, max_length=500, pattern=LINE)
 
 
 class RecordAdded(BaseModel):
@@ -228,7 +235,8 @@ def case_detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> 
 @router.get("", response_model=list[CaseSummary], summary="Cases of the user's units, newest first")
 def list_cases(archive: ArchiveDep, p: CurrentUser, request: Request,
                status: Literal["open", "closed"] | None = None,
-               q: Annotated[str | None, Query(max_length=200, description="part of the number or title")] = None,
+               q: Annotated[str | None, Query(max_length=200, pattern=LINE,
+                                              description="part of the number or title")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CaseSummary]:
     with archive.sessions.begin() as db:
         return [_summary(db, c) for c in cases_for(archive, db, p, status=status, q=q, limit=limit, request=request)]
@@ -267,7 +275,7 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="A case: steps with their recordings and coverage, "
             "text records")
-def get_one(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseDetail:
+def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseDetail:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         out = case_detail(archive, db, p, c)
@@ -276,12 +284,13 @@ def get_one(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request)
 
 
 @router.post("/{case_id}/steps", response_model=StepOut, status_code=201, summary="Add an enforcement step")
-def add_step(case_id: int, body: StepIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> StepOut:
+def add_step(case_id: Id, body: StepIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> StepOut:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
+        start, end = utc_bound(body.started_at), utc_bound(body.ended_at)
+        assert start is not None and end is not None
         st = cases.add_step(db, archive.custody, archive.settings.cases, case=c, kind=body.kind,
-                            started_at=body.started_at, ended_at=body.ended_at, actor=p.actor, place=body.place,
-                            officers=body.officers)
+                            started_at=start, ended_at=end, actor=p.actor, place=body.place, officers=body.officers)
         return next(s for s in case_detail(archive, db, p, c).steps if s.step_id == st.id)
 
 
@@ -296,7 +305,7 @@ def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, acti
 
 @router.post("/steps/{step_id}/links", response_model=LinkOut, status_code=201,
              summary="Link a recording (or seconds start_s to end_s of it) to a step")
-def add_link(step_id: int, body: LinkIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> LinkOut:
+def add_link(step_id: Id, body: LinkIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> LinkOut:
     with archive.sessions.begin() as db:
         _c, st = _step(archive, db, p, step_id, "cases.manage", request)
         ev = access.evidence(archive, db, p, body.evidence_id, "evidence.view", request)
@@ -307,7 +316,7 @@ def add_link(step_id: int, body: LinkIn, archive: ArchiveDep, p: CurrentUser, re
 
 
 @router.delete("/links/{link_id}", status_code=204, summary="End a link (it stays in the record, ended)")
-def remove_link(link_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> None:
+def remove_link(link_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> None:
     with archive.sessions.begin() as db:
         lk = db.get(EvidenceLink, link_id)
         if lk is None:
@@ -319,7 +328,7 @@ def remove_link(link_id: int, archive: ArchiveDep, p: CurrentUser, request: Requ
 
 @router.get("/steps/{step_id}/suggestions", response_model=list[EvidenceSummary],
             summary="Recordings of the step's officers that overlap its time, not yet linked")
-def suggest(step_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[EvidenceSummary]:
+def suggest(step_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[EvidenceSummary]:
     with archive.sessions.begin() as db:
         _c, st = _step(archive, db, p, step_id, "cases.view", request)
         found = cases.suggestions(db, step=st, scope=p.scope)
@@ -328,7 +337,7 @@ def suggest(step_id: int, archive: ArchiveDep, p: CurrentUser, request: Request)
 
 
 @router.get("/{case_id}/coverage", summary="The full-process coverage check of every step")
-def coverage(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
+def coverage(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone)
@@ -339,7 +348,7 @@ def coverage(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request
 
 
 @router.post("/{case_id}/close", response_model=CaseSummary, summary="Close the case (结案)")
-def close(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseSummary:
+def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseSummary:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
         cases.close_case(db, archive.custody, case=c, actor=p.actor)
@@ -351,12 +360,12 @@ def close(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -
 
 @router.post("/{case_id}/records", response_model=RecordAdded, status_code=201,
              summary="Upload a document (PDF, DOCX, JPEG, PNG) as a text record, or a new version of one")
-def upload_record(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request,
+def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request,
                   file: Annotated[UploadFile, File(description="the document")],
-                  kind: Annotated[str, Form(min_length=1, max_length=64)],
-                  title: Annotated[str | None, Form(max_length=500)] = None,
-                  step_id: Annotated[int | None, Form()] = None,
-                  record_id: Annotated[int | None, Form()] = None) -> RecordAdded:
+                  kind: Annotated[str, Form(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)],
+                  title: Annotated[str, Form(max_length=500, pattern=LINE)] = "",
+                  step_id: FormId = "",
+                  record_id: FormId = "") -> RecordAdded:
     with archive.sessions.begin() as db:
         _case(archive, db, p, case_id, "cases.manage", request)
     name = os.path.basename(file.filename or "document") or "document"
@@ -365,13 +374,14 @@ def upload_record(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Re
         with open(path, "wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
         added = recording.add_version(archive, case_id=case_id, actor=p.actor, kind=kind, title=title or name,
-                                      path=path, file_name=name, step_id=step_id, record_id=record_id)
+                                      path=path, file_name=name, step_id=int(step_id) if step_id else None,
+                                      record_id=int(record_id) if record_id else None)
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
 
 
 @router.post("/{case_id}/forms", response_model=RecordAdded, status_code=201,
              summary="Fill a structured form (立案审批表, 现场检查笔录 …) as a text record, or a new version of one")
-def fill_form(case_id: int, body: FormIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> RecordAdded:
+def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> RecordAdded:
     with archive.sessions.begin() as db:
         _case(archive, db, p, case_id, "cases.manage", request)
     added = recording.add_form(archive, case_id=case_id, actor=p.actor, kind=body.kind, fields=body.fields,
@@ -381,9 +391,13 @@ def fill_form(case_id: int, body: FormIn, archive: ArchiveDep, p: CurrentUser, r
 
 @router.get("/records/{record_id}/versions/{version}", response_class=FileResponse,
             responses={200: {"description": "the document, bit for bit (header X-Content-SHA256)",
-                             "content": {"application/octet-stream": {}}}},
+                             "content": {"application/octet-stream": {}}},
+                       206: {"description": "the requested byte range", "content": {"application/octet-stream": {}}},
+                       416: {"model": ERRORS[400]["model"], "description": "the byte range is outside the file"},
+                       503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
             summary="Download one version of a text record")
-def download_record(record_id: int, version: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_000_000)], archive: ArchiveDep,
+                    p: CurrentUser, request: Request) -> Any:
     with archive.sessions.begin() as db:
         rec = db.get(TextRecord, record_id)
         if rec is None:
@@ -409,9 +423,12 @@ def download_record(record_id: int, version: int, archive: ArchiveDep, p: Curren
 
 
 @router.get("/{case_id}/export", response_class=FileResponse,
-            responses={200: {"description": "a zip of the case's BagIt bag", "content": {"application/zip": {}}}},
+            responses={200: {"description": "a zip of the case's BagIt bag", "content": {"application/zip": {}}},
+                       409: {"model": ERRORS[400]["model"], "description": "a stored file no longer matches its "
+                                                                           "SHA-256 (nothing was exported)"},
+                       503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
             summary="The case as one verifiable bag: text records, linked originals, coverage report, custody")
-def export(case_id: int, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     from cases.export import export_case
 
     with archive.sessions.begin() as db:

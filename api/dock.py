@@ -262,10 +262,14 @@ def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
 # ---------------------------------------------------------------------------- audit
 
 
-def audit_page(db: Session, *, actor: str | None, action: str | None, outcome: str | None,
+def audit_page(db: Session, p: access.Principal, *, actor: str | None, action: str | None, outcome: str | None,
                evidence_id: int | None, start: dt.datetime | None, end: dt.datetime | None, page: int,
                per_page: int) -> CustodyPage:
-    q = select(CustodyEvent)
+    """The custody log as ``p`` may read it: events of evidence outside their units are left out,
+    and a user who may not see evidence (the administrator) gets the events of evidence without
+    their details (file names, paths, queries), so separation of duties holds here too."""
+    q = select(CustodyEvent).where(or_(CustodyEvent.evidence_id.is_(None),
+                                       CustodyEvent.evidence_id.in_(select(Evidence.id).where(p.scope.clause()))))
     if actor:
         q = q.where(CustodyEvent.actor == actor)
     if action:
@@ -279,8 +283,11 @@ def audit_page(db: Session, *, actor: str | None, action: str | None, outcome: s
     if end:
         q = q.where(CustodyEvent.at <= end)
     rows = list(db.scalars(q.order_by(CustodyEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
-    return CustodyPage(items=[custody(e) for e in rows[:per_page]], page=page, per_page=per_page,
-                       has_more=len(rows) > per_page)
+    items = [custody(e) for e in rows[:per_page]]
+    if not p.may("evidence.view"):
+        items = [i.model_copy(update={"detail": {"withheld": "evidence details are not shown to this role"}})
+                 if i.evidence_id is not None else i for i in items]
+    return CustodyPage(items=items, page=page, per_page=per_page, has_more=len(rows) > per_page)
 
 
 @router.get("/audit", response_model=CustodyPage, tags=["audit"],
@@ -296,7 +303,7 @@ def get_audit(archive: ArchiveDep, p: CurrentUser, request: Request,
               per_page: Annotated[int, Query(ge=1, le=500)] = 100) -> CustodyPage:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "audit.view", request)
-        out = audit_page(db, actor=actor, action=action, outcome=outcome, evidence_id=evidence_id,
+        out = audit_page(db, p, actor=actor, action=action, outcome=outcome, evidence_id=evidence_id,
                          start=utc_bound(start), end=utc_bound(end), page=page, per_page=per_page)
         access.record(archive, db, p, "audit_viewed", detail={
             "filters": {k: v for k, v in {"actor": actor, "action": action, "outcome": outcome,

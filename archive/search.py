@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from archive.models import Evidence, EvidenceNote, EvidenceTag, SearchTerm, Sighting
 from liuhen.errors import LiuhenError
@@ -249,22 +250,24 @@ def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
     return conds + _conditions(db, query)
 
 
-# How a search runs. Free text is looked up first: how many records have each term, counted
-# up to GATHER + 1 or GATHER_NARROW + 1 (an index range read). A term no record has ends the search at once.
-# Otherwise the rarest term leads:
-# * "gather" when it is on at most GATHER records (GATHER_NARROW for a scope of at most
-#   NARROW_UNITS units, a district and its squads): take those records, keep the ones in scope
-#   that meet everything else, sort them and count them in the same pass;
-# * "walk" when every term is common: go through the newest WALK records in scope and check each
-#   one's terms until the page is full (a common term is met soon); should they not fill it (the
-#   terms are common, but not in this scope or not lately), gather after all.
+# How a search runs. Free text is looked up first: how many records have each term (counted up
+# to the gather limit below, an index range read). A term no record has ends the search at once.
+# Otherwise the rarest term leads, and the cheaper of two ways is taken:
+# * "gather" when the leading term is on at most √(GATHER_FACTOR · N) records (N: the archive's
+#   size, ~3,500 at a million records; three times that for a scope of at most NARROW_UNITS units,
+#   a district and its squads, which the database can match against the term's records as a set):
+#   take those records, keep the ones in scope that meet everything else, sort them, and count
+#   them in the same pass. Its cost grows with the term's records;
+# * "walk" when every term is more common: go through the records in scope newest first and check
+#   each one's terms until the page is full — about N / (records with the term) records per result,
+#   so the commoner the term, the sooner. The walk stops after twice the records it should need; a
+#   term common in the archive but not in this scope or not lately is then gathered after all.
 # Records in scope are walked newest first; a narrow scope unit by unit, merged in time order,
 # so that only records in scope are read, not the whole archive's newest, most of which belong
 # to other units.
-GATHER = 3000
-GATHER_NARROW = 10000
+GATHER_FACTOR = 12
 NARROW_UNITS = 16
-WALK = 4000
+WALK_MIN = 2000
 
 
 def _newest_first(c: Any) -> tuple[Any, Any]:
@@ -300,6 +303,17 @@ def _found(scope: Scope, conds: list[Any], lead: str, rest: list[str]) -> Any:
     return select(first.c.id, first.c.recorded_at).where(*[_has_term(t, first.c.id) for t in rest])
 
 
+def _lead_first(scope: Scope, conds: list[Any], lead: str, rest: list[str]) -> Any:
+    """ids of the same evidence as ``_found``, found by going through the records with ``lead`` one
+    by one and looking each up (scope, ``conds``, the other terms): what a wide scope should do to
+    count up to COUNT_CAP, where nearly every record of a term is in scope (left to itself,
+    PostgreSQL tends to read the ids of the whole scope into a hash table first)."""
+    led = aliased(SearchTerm, name="lead_term")
+    in_scope = select(Evidence.id).where(Evidence.id == led.evidence_id, scope.clause(), *conds).offset(0)
+    return select(led.evidence_id.label("id")).where(led.term == lead, exists(in_scope),
+                                                     *[_has_term(t, led.evidence_id) for t in rest])
+
+
 def search(db: Session, query: Query, scope: Scope) -> Page:
     query.check()
     ts = _text_terms(query)
@@ -316,33 +330,32 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
         ids = list(db.scalars(select(page.c.id).order_by(*_newest_first(page.c)).offset(offset).limit(limit)))
         counting = select(Evidence.id).where(scope.clause(), *conds)
     else:
-        gather = GATHER_NARROW if _narrow(scope) else GATHER
+        size = db.scalar(select(func.max(Evidence.id))) or 0  # about how many records there are
+        gather = max(1, int(math.sqrt(GATHER_FACTOR * size)) * (3 if _narrow(scope) else 1))
         counts = db.execute(select(*[
             select(func.count()).select_from(_postings(t).limit(gather + 1).subquery()).scalar_subquery()
             for t in ts])).one()
         ranked = [t for _, t in sorted(zip(counts, ts))]
         lead, rest, lead_count = ranked[0], ranked[1:], min(counts)
+        found = _found(scope, conds, lead, rest)
+        counting = found if _narrow(scope) else _lead_first(scope, conds, lead, rest)
+        walked: list[int] | None = None
+        if lead_count > gather:
+            # a walk should need (offset + limit) · size / lead_count records: go twice as far at most
+            newest = _newest(scope, conds, by_unit, max(WALK_MIN, 2 * (offset + limit) * size // lead_count))
+            newest = newest.subquery()
+            walked = list(db.scalars(select(newest.c.id).where(*[_has_term(t, newest.c.id) for t in ranked])
+                                     .order_by(*_newest_first(newest.c)).offset(offset).limit(limit)))
         if lead_count == 0:
             ids, n = [], 0
-        elif lead_count <= gather:
-            found = _found(scope, conds, lead, rest).subquery()
-            rows = db.execute(select(found.c.id, func.count().over()).order_by(*_newest_first(found.c))
+        elif walked is not None and len(walked) == limit:
+            ids = walked
+        else:  # gather (the term is rare enough, or the walk fell short)
+            sub = found.subquery()
+            rows = db.execute(select(sub.c.id, func.count().over()).order_by(*_newest_first(sub.c))
                               .offset(offset).limit(limit)).all()
             ids = [r[0] for r in rows]
             n = rows[0][1] if rows else None
-            counting = _found(scope, conds, lead, rest)
-        else:
-            # the newest WALK records in scope first; if fewer match than fill the page, gather
-            newest = _newest(scope, conds, by_unit, max(WALK, 40 * (offset + limit))).subquery()
-            ids = list(db.scalars(select(newest.c.id).where(*[_has_term(t, newest.c.id) for t in ranked])
-                                  .order_by(*_newest_first(newest.c)).offset(offset).limit(limit)))
-            counting = _found(scope, conds, lead, rest)
-            if len(ids) < limit:
-                found = counting.subquery()
-                rows = db.execute(select(found.c.id, func.count().over()).order_by(*_newest_first(found.c))
-                                  .offset(offset).limit(limit)).all()
-                ids = [r[0] for r in rows]
-                n = rows[0][1] if rows else None
     has_more = len(ids) > query.per_page
     ids = ids[:query.per_page]
     if n is None and not has_more and (ids or offset == 0):

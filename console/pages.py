@@ -298,7 +298,7 @@ def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
     evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "audit.view", request)
-        rows = audit_page(db, actor=f.get("actor") or None, action=f.get("action") or None, outcome=outcome,
+        rows = audit_page(db, p, actor=f.get("actor") or None, action=f.get("action") or None, outcome=outcome,
                           evidence_id=evidence_id, start=None, end=None, page=page, per_page=100)
         access.record(archive, db, p, "audit_viewed", detail={"filters": {k: v for k, v in f.items() if v},
                                                               "page": page})
