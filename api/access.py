@@ -10,6 +10,7 @@ hide it. Evidence outside the user's units answers exactly like evidence that do
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from liuhen.runtime import Archive
 TOOL = "liuhen-api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+POLL_HEADER = "X-Liuhen-Poll"  # set by the console's own refreshing: it does not count as activity
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool
             raise AuthFailed("未登录 / Not signed in.",
                              "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
                              "`Authorization: Bearer <token>`.")
-        s = accounts.current_session(db, token=token, settings=archive.settings.auth)
+        s = accounts.current_session(db, token=token, settings=archive.settings.auth,
+                                     touch=request.headers.get(POLL_HEADER) != "1")
         p = principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
         if check_csrf and request.method not in SAFE_METHODS:
             try:
@@ -155,6 +158,16 @@ def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, acti
         denied(archive, db, p, permission=action, reason="unit", request=request, evidence=ev)
         raise hidden(evidence_id)
     return ev
+
+
+def recently(db: Session, p: Principal, action: str, evidence_id: int, window: dt.timedelta) -> bool:
+    """Whether ``p`` has an ``action`` event on ``evidence_id`` within ``window``."""
+    from hashing.models import CustodyEvent
+    from liuhen.db import utcnow
+
+    return db.scalar(select(CustodyEvent.seq).where(
+        CustodyEvent.evidence_id == evidence_id, CustodyEvent.action == action, CustodyEvent.actor == p.actor,
+        CustodyEvent.at >= utcnow() - window).limit(1)) is not None
 
 
 def record(archive: Archive, db: Session, p: Principal, action: str, *, evidence: Evidence | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 import shutil
 import tempfile
 from pathlib import Path
@@ -114,6 +115,12 @@ class GapOut(BaseModel):
     seconds: float
 
 
+class PieceOut(BaseModel):
+    evidence_id: int | None = Field(description="null: a recording of another unit (it still counts)")
+    start: dt.datetime
+    end: dt.datetime
+
+
 class CoverageOut(BaseModel):
     status: str
     requirement: str
@@ -121,6 +128,7 @@ class CoverageOut(BaseModel):
     covered_s: float
     total_s: float
     gaps: list[GapOut]
+    pieces: list[PieceOut]
     unplaced: list[int]
     reason: str
 
@@ -145,8 +153,8 @@ class CaseDetail(CaseSummary):
 
 class StepIn(BaseModel):
     kind: str = Field(min_length=1, max_length=32, pattern=LINE_NOT_BLANK)
-    started_at: Time
-    ended_at: Time
+    started_at: Time = Field(description="ISO 8601; without an offset it is the station's local time")
+    ended_at: Time = Field(description="ISO 8601; without an offset it is the station's local time")
     place: str | None = Field(default=None, max_length=500, pattern=LINE)
     officers: list[Annotated[str, Field(max_length=128, pattern=LINE_NOT_BLANK)]] = Field(default_factory=list,
                                                                                           max_length=20)
@@ -184,7 +192,7 @@ def _case(archive: Archive, db: Session, p: access.Principal, case_id: int, acti
         raise cases.UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
                                 "Check the case on the case list.")
     if case.unit_id not in p.scope.units:
-        access.denied(archive, db, p, permission=action, reason="unit", request=request)
+        access.denied(archive, db, p, permission=action, reason=f"unit (case {case.number})", request=request)
         raise cases.UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
                                 "Check the case on the case list.")
     return case
@@ -198,7 +206,8 @@ def _summary(db: Session, c: Case) -> CaseSummary:
 
 
 def case_detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
-    report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone)
+    report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                                 visible=p.scope.allows)
     by_step = {s.step_id: s for s in report.steps}
     steps = []
     for st in sorted(c.steps, key=lambda s: (s.started_at, s.id)):
@@ -217,6 +226,8 @@ def case_detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> 
                                                   covered_s=cov.covered_s, total_s=cov.total_s,
                                                   gaps=[GapOut(start=g.start, end=g.end, seconds=round(g.seconds, 3))
                                                         for g in cov.gaps],
+                                                  pieces=[PieceOut(evidence_id=x.evidence_id, start=x.start, end=x.end)
+                                                          for x in cov.pieces],
                                                   unplaced=cov.unplaced, reason=cov.reason)))
     records = [RecordOut(record_id=r.id, step_id=r.step_id, kind=r.kind, title=r.title,
                          versions=[VersionOut(version=v.version, sha256=v.sha256, size=v.size, mime=v.mime,
@@ -227,6 +238,11 @@ def case_detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> 
                       parties=[PartyOut(kind=x.kind, name=x.name, id_number=x.id_number, phone=x.phone,
                                         address=x.address) for x in c.parties],
                       steps=steps, records=records, flagged_steps=[s.step_id for s in report.flagged])
+
+
+def shown_evidence(detail: CaseDetail) -> list[int]:
+    """The recordings a case view shows (they go into its custody event)."""
+    return sorted({lk.evidence.evidence_id for st in detail.steps for lk in st.links})
 
 
 # ---------------------------------------------------------------------------- cases
@@ -249,8 +265,8 @@ def cases_for(archive: Archive, db: Session, p: access.Principal, *, status: str
     if status:
         query = query.where(Case.status == status)
     if q and q.strip():
-        like = f"%{q.strip()}%"
-        query = query.where(Case.number.like(like) | Case.title.like(like))
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\"))
     return list(db.scalars(query.order_by(Case.id.desc()).limit(limit)))
 
 
@@ -279,7 +295,8 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         out = case_detail(archive, db, p, c)
-        access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number})
+        access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
+                                                             "shown": shown_evidence(out)})
         return out
 
 
@@ -287,7 +304,8 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
 def add_step(case_id: Id, body: StepIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> StepOut:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
-        start, end = utc_bound(body.started_at), utc_bound(body.ended_at)
+        local = ZoneInfo(archive.settings.station.timezone)  # a time typed without a zone is the station's
+        start, end = (utc_bound(t if t.tzinfo else t.replace(tzinfo=local)) for t in (body.started_at, body.ended_at))
         assert start is not None and end is not None
         st = cases.add_step(db, archive.custody, archive.settings.cases, case=c, kind=body.kind,
                             started_at=start, ended_at=end, actor=p.actor, place=body.place, officers=body.officers)
@@ -332,6 +350,8 @@ def suggest(step_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
     with archive.sessions.begin() as db:
         _c, st = _step(archive, db, p, step_id, "cases.view", request)
         found = cases.suggestions(db, step=st, scope=p.scope)
+        access.record(archive, db, p, "searched", detail={"query": {"suggestions_for_step": st.id},
+                                                          "shown": [e.id for e in found]})
         extras = searching.extras(db, [e.id for e in found])
         return [summary(e, extras[e.id]) for e in found]
 
@@ -340,7 +360,8 @@ def suggest(step_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
 def coverage(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
-        report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone)
+        report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                                     visible=p.scope.allows)
         access.record(archive, db, p, "coverage_checked", detail={"case_id": c.id, "number": c.number,
                                                                   "ok": report.ok,
                                                                   "flagged_steps": [s.step_id for s in report.flagged]})
@@ -409,11 +430,11 @@ def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_
         if v is None:
             raise cases.UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
                                     f"{version}.", "Choose a version listed on the case page.")
-        rng = streaming.parse_range(request.headers.get("range"), v.size)  # refused before any event
-        if streaming.is_first_read(rng):
-            access.record(archive, db, p, "record_downloaded", detail={"case_id": c.id, "number": c.number,
-                                                                       "record_id": rec.id, "version": v.version,
-                                                                       "sha256": v.sha256})
+        header = request.headers.get("range")
+        rng = streaming.parse_range(header, v.size)  # refused before any event
+        access.record(archive, db, p, "record_downloaded", detail={"case_id": c.id, "number": c.number,
+                                                                   "record_id": rec.id, "version": v.version,
+                                                                   "sha256": v.sha256, "range": header})
         key, store_version, size, mime, name, sha = (v.store_key, v.store_version, v.size, v.mime, v.file_name,
                                                      v.sha256)
     resp = streaming.stream(request, archive.store, key=key, version=store_version, size=size, mime=mime, rng=rng,
@@ -438,7 +459,7 @@ def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -
     work = Path(tempfile.mkdtemp(prefix="liuhen-case-export-"))
     try:
         bag = work / "case"
-        export_case(archive, str(case_id), bag, actor=p.actor)
+        export_case(archive, case_id, bag, actor=p.actor, visible=p.scope.allows)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in number)
         zipped = shutil.make_archive(str(work / f"liuhen-case-{safe}"), "zip", work, bag.name)
     except BaseException:

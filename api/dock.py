@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -88,8 +88,14 @@ class StationOut(BaseModel):
 def dock_for(archive: Any, db: Session, p: access.Principal, request: Request | None = None) -> list[StationOut]:
     access.require(archive, db, p, "dock.view", request)
     views = docking.dock_view(db, units=p.scope.units, unattributed=p.scope.unattributed)
-    return [StationOut(station_id=v.station_id, unit_id=v.unit_id, online=v.online, last_seen_at=v.last_seen_at,
-                       bays=[BayOut(**b) for b in v.bays]) for v in views]
+    out = [StationOut(station_id=v.station_id, unit_id=v.unit_id, online=v.online, last_seen_at=v.last_seen_at,
+                      bays=[BayOut(**b) for b in v.bays]) for v in views]
+    if not p.may("evidence.view"):  # the administrator runs docks but sees no evidence: states and sizes only
+        for st in out:
+            for bay in st.bays:
+                bay.files = [f.model_copy(update={"path": "", "reason": None, "evidence_id": None, "sha256": None})
+                             for f in bay.files]
+    return out
 
 
 @router.get("/dock", response_model=list[StationOut], tags=["dock"],
@@ -268,8 +274,13 @@ def audit_page(db: Session, p: access.Principal, *, actor: str | None, action: s
     """The custody log as ``p`` may read it: events of evidence outside their units are left out,
     and a user who may not see evidence (the administrator) gets the events of evidence without
     their details (file names, paths, queries), so separation of duties holds here too."""
-    q = select(CustodyEvent).where(or_(CustodyEvent.evidence_id.is_(None),
-                                       CustodyEvent.evidence_id.in_(select(Evidence.id).where(p.scope.clause()))))
+    from auth.models import User
+
+    others = select(literal("user:").concat(User.username)).where(User.unit_id.not_in(sorted(p.scope.units)))
+    q = select(CustodyEvent).where(or_(
+        # events of no evidence (sign-ins, searches, cases): not those of users of other units
+        and_(CustodyEvent.evidence_id.is_(None), CustodyEvent.actor.not_in(others)),
+        CustodyEvent.evidence_id.in_(select(Evidence.id).where(p.scope.clause()))))
     if actor:
         q = q.where(CustodyEvent.actor == actor)
     if action:
@@ -285,8 +296,10 @@ def audit_page(db: Session, p: access.Principal, *, actor: str | None, action: s
     rows = list(db.scalars(q.order_by(CustodyEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
     items = [custody(e) for e in rows[:per_page]]
     if not p.may("evidence.view"):
-        items = [i.model_copy(update={"detail": {"withheld": "evidence details are not shown to this role"}})
-                 if i.evidence_id is not None else i for i in items]
+        withheld = {"withheld": "evidence details are not shown to this role"}
+        items = [i.model_copy(update={"detail": withheld if i.evidence_id is not None else
+                                      {k: v for k, v in i.detail.items() if k not in ("query", "shown")}})
+                 for i in items]
     return CustodyPage(items=items, page=page, per_page=per_page, has_more=len(rows) > per_page)
 
 

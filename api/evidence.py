@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -32,13 +32,12 @@ from api.schemas import (ERRORS, LINE, CustodyOut, DerivedOut, EvidenceDetail, E
 from archive import search as searching
 from archive.models import Evidence, EvidenceNote, EvidenceTag, Sighting, Station
 from auth.models import Unit
-from hashing import keys
-from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
 from liuhen.errors import NotFound
 from liuhen.runtime import Archive
 from media.models import DerivedFile
 
+PLAY_WINDOW = dt.timedelta(minutes=30)
 router = APIRouter(tags=["evidence"], responses={**ERRORS}, dependencies=[StrictQuery])
 MediaKind = Literal["proxy", "poster", "sprite", "vtt", "waveform", "preview"]
 _BYTES = {"schema": {"type": "string", "format": "binary"}}
@@ -117,22 +116,24 @@ def search_evidence(
 # ---------------------------------------------------------------------------- the record
 
 
-def _signature_valid(s: Sighting, stations: dict[str, Station]) -> bool:
-    st = stations.get(s.station_id)
-    if st is None or not st.public_key_pem:
-        return False
-    try:
-        keys.verify(st.public_key_pem, s.manifest, s.signature)
-        return True
-    except BadSignature:
-        return False
+def _signature_valid(s: Sighting, stations: dict[str, Station], sha256: str) -> bool:
+    from archive.verify import sighting_problem
+
+    return sighting_problem(s, stations.get(s.station_id), sha256) is None
 
 
-def _gps(db: Session, ev: Evidence, sightings: list[Sighting]) -> tuple[list[GpsPoint], int | None]:
-    """The recording's GPS track: its own, else the trail beside it in the recorder's folder (Axis
-    ``*_gpstrail.json``, NMEA, GPX), cut to the recording's time when the times allow."""
-    source: Evidence | None = ev if ev.gps_json else None
-    if source is None:
+def _gps(db: Session, ev: Evidence, sightings: list[Sighting],
+         visible: Callable[[Evidence], bool]) -> tuple[list[GpsPoint], int | None]:
+    """The recording's GPS track: its own, else the trail the same recorder wrote beside it in the
+    same folder (Axis ``*_gpstrail.json``, NMEA, GPX), cut to the recording's time. A trail of
+    another recorder, of a unit the reader may not see, or with no point in the recording's time
+    is not shown."""
+    if ev.gps_json:
+        source: Evidence | None = ev
+    else:
+        source = None
+        if ev.device_id is None or ev.recorded_at is None or not ev.duration_s:
+            return [], None
         for s in sightings:
             folder = str(PurePosixPath(s.original_path).parent)
             if folder in ("", "."):
@@ -141,23 +142,24 @@ def _gps(db: Session, ev: Evidence, sightings: list[Sighting]) -> tuple[list[Gps
                 select(Evidence).join(Sighting, Sighting.evidence_id == Evidence.id)
                 .where(Sighting.station_id == s.station_id, Sighting.bay == s.bay,
                        Sighting.original_path.startswith(folder + "/", autoescape=True),  # (a _ or % is a letter)
-                       Evidence.gps_json.is_not(None))
+                       Evidence.device_id == ev.device_id, Evidence.gps_json.is_not(None))
                 .order_by(Evidence.id).limit(1)).first()
             if source is not None:
                 break
-    if source is None or not source.gps_json:
+    if source is None or not source.gps_json or not visible(source):
         return [], None
     raw = json.loads(source.gps_json)
     pts = [GpsPoint(t=x.get("time"), lat=x["lat"], lon=x["lon"]) for x in raw if "lat" in x and "lon" in x]
-    if source is not ev and ev.recorded_at is not None and ev.duration_s:
+    if source is not ev:
+        assert ev.recorded_at is not None and ev.duration_s
         t0, t1 = ev.recorded_at, ev.recorded_at + dt.timedelta(seconds=ev.duration_s)
-        cut = [x for x in pts if x.t and t0 <= dt.datetime.fromisoformat(x.t) <= t1]
-        if len(cut) >= 2:
-            pts = cut
+        pts = [x for x in pts if x.t and t0 <= dt.datetime.fromisoformat(x.t) <= t1]
+        if not pts:
+            return [], None
     return pts, source.id
 
 
-def build_detail(db: Session, ev: Evidence) -> EvidenceDetail:
+def build_detail(db: Session, ev: Evidence, visible: Callable[[Evidence], bool]) -> EvidenceDetail:
     extras = searching.extras(db, [ev.id])[ev.id]
     stations = {s.id: s for s in db.scalars(select(Station))}
     sightings = list(db.scalars(select(Sighting).where(Sighting.evidence_id == ev.id).order_by(Sighting.id)))
@@ -167,13 +169,13 @@ def build_detail(db: Session, ev: Evidence) -> EvidenceDetail:
     unit = db.get(Unit, ev.unit_id) if ev.unit_id is not None else None
     fix = db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id, CustodyEvent.action == "verified")
                      .order_by(CustodyEvent.seq.desc()).limit(1)).first()
-    gps, gps_from = _gps(db, ev, sightings)
+    gps, gps_from = _gps(db, ev, sightings, visible)
     base = summary(ev, extras).model_dump()
     return EvidenceDetail(
         **base, recorded_at_source=ev.recorded_at_source, created_at=ev.created_at, width=ev.width,
         height=ev.height, video_codec=ev.video_codec, audio_codec=ev.audio_codec, media_note=ev.media_note,
         unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
-        sightings=[sighting(s, _signature_valid(s, stations)) for s in sightings],
+        sightings=[sighting(s, _signature_valid(s, stations, ev.sha256)) for s in sightings],
         derived=[DerivedOut(kind=d.kind, sha256=d.sha256, size=d.size, mime=d.mime, tool=d.tool,
                             tool_version=d.tool_version, path_taken=json.loads(d.detail).get("path"),
                             created_at=d.created_at) for d in derived],
@@ -186,7 +188,7 @@ def build_detail(db: Session, ev: Evidence) -> EvidenceDetail:
 def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
-        out = build_detail(db, ev)
+        out = build_detail(db, ev, p.scope.allows)
         access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "record"})
         return out
 
@@ -222,7 +224,10 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
                            "finish; if it is marked unplayable, download the original instead.")
         header = request.headers.get("range")
         rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
-        if kind != "proxy" or streaming.is_first_read(rng):
+        # a play is one event, not one per seek: a read from the start, or any read when this user has
+        # not played this recording in the last PLAY_WINDOW (so no range request reads it unrecorded)
+        if kind != "proxy" or streaming.is_first_read(rng) or not access.recently(
+                db, p, "played", ev.id, PLAY_WINDOW):
             access.record(archive, db, p, "played" if kind == "proxy" else "previewed", evidence=ev,
                           detail={"kind": kind, "sha256": d.sha256, "range": header})
         key, version, size, mime = d.store_key, d.store_version, d.size, d.mime
@@ -236,8 +241,7 @@ def get_original(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, r
         ev = access.evidence(archive, db, p, evidence_id, "evidence.download_original", request)
         header = request.headers.get("range")
         rng = streaming.parse_range(header, ev.size)
-        if streaming.is_first_read(rng):
-            access.record(archive, db, p, "downloaded", evidence=ev, detail={"range": header})
+        access.record(archive, db, p, "downloaded", evidence=ev, detail={"range": header})  # every part of it
         key, version, size, name, sha = ev.store_key, ev.store_version, ev.size, ev.file_name, ev.sha256
     resp = streaming.stream(request, archive.store, key=key, version=version, size=size, rng=rng,
                             mime="application/octet-stream", filename=name, inline=False, cache="private, no-store")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
@@ -27,33 +27,35 @@ STALE_AFTER = dt.timedelta(seconds=30)  # a station silent this long is shown as
 MAX_FILES = 500  # per bay and report
 
 
+FINAL = ("archived", "duplicate", "refused", "queued", "interrupted")  # a file's answers
+ATTENTION = ("refused", "queued", "interrupted")  # answers an operator has to act on
+
+
 class FileState(BaseModel):
-    path: str
-    size: int | None = None
-    done: int = 0
-    status: str  # waiting | copying | sending | archived | duplicate | refused | queued | interrupted
-    reason: str | None = None
-    evidence_id: int | None = None
-    sha256: str | None = None
+    path: str = Field(max_length=4096)
+    size: int | None = Field(default=None, ge=0)
+    done: int = Field(default=0, ge=0)
+    status: Literal["waiting", "copying", "sending", "archived", "duplicate", "refused", "queued", "interrupted"]
+    reason: str | None = Field(default=None, max_length=4096)
+    evidence_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 
 class BayReport(BaseModel):
     bay: str = Field(max_length=128)
-    state: str  # empty | waiting | offloading | done | attention
-    device_id: str | None = None
-    officer_no: str | None = None
+    state: Literal["empty", "waiting", "offloading", "done", "attention"]
+    device_id: str | None = Field(default=None, max_length=128)
+    officer_no: str | None = Field(default=None, max_length=128)
     files: list[FileState] = Field(default_factory=list, max_length=MAX_FILES)
 
 
 class StationReport(BaseModel):
-    station_id: str | None = None
-    bays: list[BayReport]
+    station_id: str | None = Field(default=None, max_length=64)
+    bays: list[BayReport] = Field(max_length=256)
 
 
 def store_report(archive: Archive, *, station_id: str, report: StationReport) -> None:
     """Replace what is known of ``station_id``'s bays with ``report`` (bays not named are gone)."""
-    from roster.service import recorder
-
     with archive.sessions.begin() as db:
         st = db.get(Station, station_id)
         if st is None:
@@ -70,9 +72,8 @@ def store_report(archive: Archive, *, station_id: str, report: StationReport) ->
             row.state = b.state
             row.snapshot = b.model_dump_json()
             row.updated_at = utcnow()
-            if b.device_id:
-                r = recorder(db, b.device_id)
-                r.last_station_id, r.last_bay, r.last_docked_at = station_id, b.bay, utcnow()
+            # (a report is not signed: where a recorder was docked is learnt only from signed manifests,
+            # at intake — roster.note_docked — never from here)
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,14 @@ def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) 
                     officer_no = officer_no or rec.officer_no
             officer = db.scalar(select(Officer).where(Officer.officer_no == officer_no)) if officer_no else None
             files = snap.get("files", [])
-            final = ("archived", "duplicate", "refused", "queued", "interrupted")
+            final = FINAL
             bays.append({
                 "bay": row.bay, "state": row.state, "device_id": row.device_id,
                 "officer_no": officer_no, "officer_name": officer.name if officer else None,
                 "updated_at": row.updated_at.isoformat(),
                 "files_total": len(files),
                 "files_done": sum(f["status"] in final for f in files),
-                "files_failed": sum(f["status"] in ("refused", "queued", "interrupted") for f in files),
+                "files_failed": sum(f["status"] in ATTENTION for f in files),
                 "bytes_total": sum(f.get("size") or 0 for f in files),
                 "bytes_done": sum((f.get("size") or 0) if f["status"] in final else f.get("done", 0) for f in files),
                 "files": files,

@@ -16,7 +16,6 @@ show "1000+" is wasted work).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 import unicodedata
@@ -389,14 +388,3 @@ def extras(db: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
                                 .where(Evidence.id.in_(ids))):
         out[eid]["officer_name"] = name
     return out
-
-
-def gps_points(ev: Evidence) -> int:
-    if not ev.gps_json:
-        return 0
-    try:
-        track = json.loads(ev.gps_json)
-    except ValueError:
-        return 0
-    pts = track.get("points") if isinstance(track, dict) else track
-    return len(pts) if isinstance(pts, list) else 0

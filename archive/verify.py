@@ -106,19 +106,12 @@ def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
     outcome = _fixity(archive, r, eid, sha, size, key, version)
     for s in sightings:
         r.signatures += 1
-        st = stations.get(s.station_id)
-        try:
-            if st is None:
-                raise BadSignature(f"station {s.station_id} is not registered", "")
-            keys.verify(st.public_key_pem, s.manifest, s.signature)
-            m = Manifest.parse(s.manifest)
-            if m.sha256 != sha or m.manifest_id != s.manifest_id:
-                raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
-        except (BadSignature, ManifestInvalid) as e:
+        problem = sighting_problem(s, stations.get(s.station_id), sha)
+        if problem is not None:
             outcome = "failure"
             r.failures.append(Failure(
                 "manifest_signature", f"Evidence {eid}: station {s.station_id}'s manifest {s.manifest_id} for "
-                f"{s.original_path} does not verify ({e.detail}).",
+                f"{s.original_path} does not verify ({problem}).",
                 "The record was altered after intake: restore the database from backup.",
                 evidence_id=eid, sha256=sha))
     with archive.sessions.begin() as db:
@@ -129,6 +122,21 @@ def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
                                        **(detail or {})})
     r.originals += 1
     return outcome
+
+
+def sighting_problem(s: Sighting, station: Station | None, sha256: str) -> str | None:
+    """Why a sighting's signed manifest does not prove the evidence ``sha256`` (None when it does):
+    the station's signature over the manifest bytes, and the manifest naming this content and id."""
+    try:
+        if station is None or not station.public_key_pem:
+            raise BadSignature(f"station {s.station_id} is not registered", "")
+        keys.verify(station.public_key_pem, s.manifest, s.signature)
+        m = Manifest.parse(s.manifest)
+        if m.sha256 != sha256 or m.manifest_id != s.manifest_id:
+            raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
+    except (BadSignature, ManifestInvalid) as e:
+        return e.detail
+    return None
 
 
 def _fixity(archive: Archive, r: Report, eid: int, sha: str, size: int, key: str, version: str | None) -> str:

@@ -217,8 +217,9 @@ def start_session(db: Session, *, user: User, ip: str | None, user_agent: str | 
     return token, s
 
 
-def current_session(db: Session, *, token: str, settings: AuthSettings) -> LoginSession:
-    """The live session of ``token``, touched (``last_seen_at`` = now).
+def current_session(db: Session, *, token: str, settings: AuthSettings, touch: bool = True) -> LoginSession:
+    """The live session of ``token``, touched (``last_seen_at`` = now) unless ``touch`` is False
+    (a page refreshing itself is not the person doing something: it must not keep the session alive).
 
     Signed out or idle longer than ``settings.idle_minutes`` → ``SessionExpired`` (the idle one is
     marked expired); its user locked meanwhile → the session is ended and ``AccountLocked``.
@@ -237,7 +238,8 @@ def current_session(db: Session, *, token: str, settings: AuthSettings) -> Login
     if s.user.locked_at is not None:
         s.expired_at = now
         _commit_then_raise(db, AccountLocked(*_LOCKED))
-    s.last_seen_at = now
+    if touch:
+        s.last_seen_at = now
     return s
 
 

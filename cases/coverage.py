@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from cases.models import Case, Step
 from cases.service import current_links
 from liuhen.config import CaseSettings
 
+Visible = Callable[[Evidence], bool]
 REQUIREMENT_WORDS = {"full": ("要求全程音像记录", "requires full-process audio/video recording"),
                      "av": ("要求音像记录", "requires audio/video recording"),
                      "text": ("文字记录即可", "text records suffice")}
@@ -36,7 +37,7 @@ REQUIREMENT_WORDS = {"full": ("要求全程音像记录", "requires full-process
 
 @dataclass(frozen=True)
 class Piece:
-    evidence_id: int
+    evidence_id: int | None  # None: a recording the reader may not see (it still counts)
     officer_id: str | None
     start: dt.datetime
     end: dt.datetime
@@ -98,29 +99,34 @@ class CaseCoverage:
                 "flagged_steps": [s.step_id for s in self.flagged], "steps": [s.to_dict() for s in self.steps]}
 
 
-def _pieces(db: Session, step: Step) -> tuple[list[Piece], list[int]]:
+def _pieces(db: Session, step: Step, visible: Visible | None = None) -> tuple[list[Piece], list[int]]:
     pieces, unplaced = [], []
     for lk in current_links(step):
         ev = db.get(Evidence, lk.evidence_id)
         assert ev is not None
+        # another unit's recording counts for the coverage, but its id and officer are not shown
+        shown = visible is None or visible(ev)
         length = ev.duration_s or 0.0
         if ev.recorded_at is None or (not length and lk.end_s is None):
             # no start time, or (not probed yet, or unplayable) no length and no linked end:
             # it cannot be placed on the clock, so it is named, never silently counted as nothing
-            unplaced.append(ev.id)
+            if shown:
+                unplaced.append(ev.id)
             continue
         a = lk.start_s or 0.0
         b = min(lk.end_s, length) if lk.end_s is not None and length else (lk.end_s or length)
         if b <= a:
             continue
-        pieces.append(Piece(ev.id, ev.officer_id, ev.recorded_at + dt.timedelta(seconds=a),
-                            ev.recorded_at + dt.timedelta(seconds=b)))
+        pieces.append(Piece(ev.id if shown else None, ev.officer_id if shown else None,
+                            ev.recorded_at + dt.timedelta(seconds=a), ev.recorded_at + dt.timedelta(seconds=b)))
     return sorted(pieces, key=lambda p: (p.start, p.end)), unplaced
 
 
-def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "Asia/Shanghai") -> StepCoverage:
+def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "Asia/Shanghai",
+               visible: Visible | None = None) -> StepCoverage:
+    """``visible`` (the reader's scope) hides the ids and officers of recordings the reader may not see."""
     s, e = step.started_at, step.ended_at
-    pieces, unplaced = _pieces(db, step)
+    pieces, unplaced = _pieces(db, step, visible)
     gaps: list[Gap] = []
     cursor = s
     covered = 0.0
@@ -152,10 +158,11 @@ def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "As
     return cov
 
 
-def check_case(db: Session, case: Case, settings: CaseSettings, *, tz: str = "Asia/Shanghai") -> CaseCoverage:
+def check_case(db: Session, case: Case, settings: CaseSettings, *, tz: str = "Asia/Shanghai",
+               visible: Visible | None = None) -> CaseCoverage:
     steps = sorted(case.steps, key=lambda st: (st.started_at, st.id))
-    return CaseCoverage(case_id=case.id, number=case.number, steps=[check_step(db, st, settings, tz=tz)
-                                                                     for st in steps])
+    return CaseCoverage(case_id=case.id, number=case.number,
+                        steps=[check_step(db, st, settings, tz=tz, visible=visible) for st in steps])
 
 
 def _t(t: dt.datetime, zone: ZoneInfo) -> str:

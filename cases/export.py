@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import bagit
 from sqlalchemy import or_, select
@@ -21,6 +21,7 @@ import liuhen
 
 from archive.export import ExportFixityFailed, ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
 from cases.coverage import check_case
+from archive.models import Evidence
 from cases.models import Case, TextRecord
 from cases.service import current_links, get_case, step_officers
 from hashing.digest import CHUNK, hash_stream
@@ -39,12 +40,21 @@ def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
     return [_event_row(e) for e in rows if json.loads(e.detail).get("case_id") == case.id]
 
 
-def export_case(archive: Archive, ref: str, out_dir: Path, *, actor: str) -> ExportResult:
+def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
+                visible: Callable[[Evidence], bool] | None = None) -> ExportResult:
+    """The case bag. ``ref`` is a number or (an int) an id; ``visible`` (the exporting user's scope)
+    leaves out linked recordings the user may not see — they are counted in ``case.json`` but not
+    named, and their originals are not in the bag."""
     tz = archive.settings.station.timezone
     with archive.sessions() as db:
-        case = get_case(db, ref)
-        evidence_ids = sorted({lk.evidence_id for st in case.steps for lk in current_links(st)})
-        coverage = check_case(db, case, archive.settings.cases, tz=tz)
+        case = db.get(Case, ref) if isinstance(ref, int) else get_case(db, ref)
+        if case is None:
+            case = get_case(db, str(ref))
+        case_id = case.id
+        linked = {lk.evidence_id for st in case.steps for lk in current_links(st)}
+        hidden = {i for i in linked if visible is not None and not visible(db.get(Evidence, i))}
+        evidence_ids = sorted(linked - hidden)
+        coverage = check_case(db, case, archive.settings.cases, tz=tz, visible=visible)
         doc = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title,
                "status": case.status, "unit_id": case.unit_id, "created_at": case.created_at.isoformat(),
                "parties": [{"kind": p.kind, "name": p.name, "id_number": p.id_number, "phone": p.phone,
@@ -55,11 +65,13 @@ def export_case(archive: Archive, ref: str, out_dir: Path, *, actor: str) -> Exp
                           "officers": step_officers(st), "requirement": archive.settings.cases.requirement(st.kind),
                           "links": [{"evidence_id": lk.evidence_id, "start_s": lk.start_s, "end_s": lk.end_s,
                                      "linked_by": lk.linked_by, "linked_at": lk.linked_at.isoformat()}
-                                    for lk in current_links(st)]}
+                                    for lk in current_links(st) if lk.evidence_id not in hidden],
+                          "links_of_other_units_left_out": sum(lk.evidence_id in hidden
+                                                               for lk in current_links(st))}
                          for st in sorted(case.steps, key=lambda s: (s.started_at, s.id))]}
         versions = [(r, v) for r in db.scalars(select(TextRecord).where(TextRecord.case_id == case.id)
                                                .order_by(TextRecord.id)) for v in r.versions]
-        events = _case_events(db, case)
+        events = [e for e in _case_events(db, case) if e["evidence_id"] not in hidden]
         number = case.number
 
     def write_case(root: Path) -> dict[str, Any]:
@@ -100,7 +112,7 @@ def export_case(archive: Archive, ref: str, out_dir: Path, *, actor: str) -> Exp
     result = export_bag(archive, [str(i) for i in evidence_ids], out_dir, actor=actor, extra=write_case)
     with archive.sessions.begin() as db:
         archive.custody.record(db, actor=actor, action="case_exported", tool="bagit", tool_version=bagit.VERSION,
-                               detail={"case_id": get_case(db, ref).id, "number": number, "bag": str(result.path),
+                               detail={"case_id": case_id, "number": number, "bag": str(result.path),
                                        "evidence_ids": evidence_ids, "records": len(versions),
                                        "payload_oxum": result.payload_oxum, "liuhen": liuhen.__version__})
     return result

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -113,7 +114,8 @@ class TextRecordVersion(Base):
     is the canonical JSON that was signed (sha256, size, record, version, who, when)."""
 
     __tablename__ = "text_record_versions"
-    __table_args__ = (CheckConstraint("length(sha256) = 64", name="ck_trv_sha256_len"),)
+    __table_args__ = (CheckConstraint("length(sha256) = 64", name="ck_trv_sha256_len"),
+                      UniqueConstraint("record_id", "version", name="uq_text_record_versions_record_version"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("text_records.id"), index=True)

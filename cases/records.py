@@ -12,8 +12,6 @@ JPEG, PNG. A structured form (立案审批表, 现场检查笔录 …) is kept a
 
 from __future__ import annotations
 
-import base64
-import json
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -130,7 +128,8 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
             db.add(rec)
             db.flush()
         else:
-            found = db.get(TextRecord, record_id)
+            # locked, so that two new versions of one record cannot both take the same number
+            found = db.execute(select(TextRecord).where(TextRecord.id == record_id).with_for_update()).scalar_one_or_none()
             if found is None or found.case_id != case.id:
                 raise CaseError(f"没有文书 {record_id} / There is no text record {record_id} in case {case.number}.",
                                 "Choose a record of this case.")
@@ -220,8 +219,3 @@ def verify_versions(archive: Archive, *, actor: str = "cli:verify") -> tuple[int
                                    tool_version=digesting.TOOL_VERSION,
                                    detail={**about, "what": "text record", "problem": problem})
     return len(rows), problems
-
-
-def signature_b64(v: TextRecordVersion) -> str:
-    return base64.b64encode(v.signature).decode()
-

@@ -220,12 +220,12 @@ def suggestions(db: Session, *, step: Step, scope: Scope, limit: int = 50) -> li
     if officers:
         q = q.where(Evidence.officer_id.in_(officers))
     out = []
-    for ev in db.scalars(q.order_by(Evidence.recorded_at).limit(limit * 4)):
+    for ev in db.scalars(q.order_by(Evidence.recorded_at.desc()).limit(limit * 4)):  # nearest the step first
         assert ev.recorded_at is not None
         end = ev.recorded_at + dt.timedelta(seconds=ev.duration_s or 0)
         if end > step.started_at and ev.id not in linked:
             out.append(ev)
-    return out[:limit]
+    return sorted(out[:limit], key=lambda e: (e.recorded_at, e.id))
 
 
 def open_cases_of(db: Session, evidence_id: int) -> list[Case]:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 import liuhen
 from api import access
 from api.deps import ArchiveDep
+from api.schemas import EvidenceId  # (a positive 64-bit id; the same bounds for a case's id)
 from api.dock import audit_page, officers_for
 from api.evidence import build_detail, custody_events, run_search
 from archive import search as searching
@@ -208,6 +209,8 @@ def jobs_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
 
 def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     """A time from a form field: with an offset as given, else in the station's time zone."""
+    from api.schemas import utc_bound
+
     if not value or not value.strip():
         return None
     try:
@@ -215,7 +218,7 @@ def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     except ValueError as e:
         raise searching.BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
                                  "请使用 2026-11-23 09:30 的格式 / Use the form 2026-11-23 09:30.") from e
-    return t if t.tzinfo else t.replace(tzinfo=tz)
+    return utc_bound(t if t.tzinfo else t.replace(tzinfo=tz))
 
 
 @router.get("/search")
@@ -265,11 +268,11 @@ def _track_svg(points: list[Any], width: int = 480, height: int = 320) -> dict[s
 
 
 @router.get("/evidence/{evidence_id}")
-def evidence_page(evidence_id: int, request: Request, archive: ArchiveDep) -> HTMLResponse:
+def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
-        detail = build_detail(db, ev)
+        detail = build_detail(db, ev, p.scope.allows)
         events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
                        tool_version=e.tool_version, detail=json.loads(e.detail))
                   for e in custody_events(db, ev.id)] if p.may("custody.view") else None
@@ -336,39 +339,34 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
 
 
 @router.get("/cases/{case_id}")
-def case_page(case_id: int, request: Request, archive: ArchiveDep) -> HTMLResponse:
-    from api.cases import _case, case_detail
+def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from api.cases import _case, case_detail, shown_evidence
     from cases.records import FORMS
 
     p = _user(archive, request)
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         detail = case_detail(archive, db, p, c)
-        access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number})
+        access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
+                                                             "shown": shown_evidence(detail)})
         officers = [o.model_dump() for o in officers_for(db, p)]
     timeline = []
     for st in detail.steps:
         total = max(1e-6, (st.ended_at - st.started_at).total_seconds())
         bar = []
-        for lk in st.links:
-            ev = lk.evidence
-            if ev.recorded_at is None:
-                continue
-            a = ev.recorded_at + dt.timedelta(seconds=lk.start_s or 0)
-            b = ev.recorded_at + dt.timedelta(seconds=lk.end_s if lk.end_s is not None else (ev.duration_s or 0))
-            a, b = max(a, st.started_at), min(b, st.ended_at)
+        for piece in st.coverage.pieces:  # placed by the coverage check itself
+            a, b = max(piece.start, st.started_at), min(piece.end, st.ended_at)
             if b > a:
                 bar.append({"x": 100 * (a - st.started_at).total_seconds() / total,
-                            "w": 100 * (b - a).total_seconds() / total, "evidence_id": ev.evidence_id})
+                            "w": 100 * (b - a).total_seconds() / total, "evidence_id": piece.evidence_id})
         gaps = [{"x": 100 * (g.start - st.started_at).total_seconds() / total,
                  "w": 100 * g.seconds / total, "seconds": g.seconds} for g in st.coverage.gaps]
         docs = [r for r in detail.records if r.step_id == st.step_id]
+        # where in each recording the step begins (not before the linked part)
+        offsets = {lk.link_id: max(lk.start_s or 0.0, _offset(st.started_at, lk.evidence)) for lk in st.links}
         first = st.links[0] if st.links else None
-        jump = (f"/evidence/{first.evidence.evidence_id}?t={(first.start_s or 0) + _offset(st.started_at, first.evidence):.1f}"
-                if first else None)
-        timeline.append({"step": st, "bar": bar, "gaps": gaps, "docs": docs, "jump": jump,
-                         "offsets": {lk.link_id: (lk.start_s or 0) + _offset(st.started_at, lk.evidence)
-                                     for lk in st.links}})
+        jump = f"/evidence/{first.evidence.evidence_id}?t={offsets[first.link_id]:.1f}" if first else None
+        timeline.append({"step": st, "bar": bar, "gaps": gaps, "docs": docs, "jump": jump, "offsets": offsets})
     loose = [r for r in detail.records if r.step_id is None]
     return render(request, "case.html", user=p, case=detail, timeline=timeline, loose=loose, forms=FORMS,
                   steps=archive.settings.cases.steps, officers=officers,

@@ -13,12 +13,10 @@ import logging
 import threading
 from typing import Any, Callable
 
-from archive.dock import BayReport, FileState, StationReport
+from archive.dock import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, StationReport
 from ingest.intake import Intake
 
 log = logging.getLogger("liuhen.station.report")
-FINAL = ("archived", "duplicate", "refused", "queued", "interrupted")
-ATTENTION = ("refused", "queued", "interrupted")
 
 
 class DockReporter:
@@ -88,7 +86,7 @@ class DockReporter:
         with self._lock:
             bays = []
             for name, b in sorted(self._bays.items()):
-                files = list(b["files"].values())[-500:]
+                files = list(b["files"].values())[-MAX_FILES:]
                 statuses = [f["status"] for f in files]
                 if not files:
                     state = "empty"

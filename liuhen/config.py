@@ -286,10 +286,10 @@ def _cases(c: dict[str, Any]) -> CaseSettings:
     except (KeyError, IndexError, ValueError) as e:
         raise ConfigError(f"[cases] number_format {fmt!r} cannot be filled: {e}.",
                           "Use only {unit}, {year} and {seq} (e.g. {seq:06d}).") from e
-    if "{seq" not in fmt or "{unit" not in fmt:
-        raise ConfigError(f"[cases] number_format {fmt!r} lacks {{seq}} or {{unit}}; numbers run per unit and "
-                          "year, so without both they would repeat.",
-                          "Put {unit} and {seq} (e.g. {unit}-{year}-{seq:06d}) in the format.")
+    if any(f"{{{part}" not in fmt for part in ("unit", "year", "seq")):
+        raise ConfigError(f"[cases] number_format {fmt!r} lacks {{unit}}, {{year}} or {{seq}}; numbers run per unit "
+                          "and year, so without all three they would repeat.",
+                          "Put {unit}, {year} and {seq} in the format, e.g. {unit}-{year}-{seq:06d}.")
     tol = float(c.get("gap_tolerance_s", 2.0))
     if tol < 0:
         raise ConfigError(f"[cases] gap_tolerance_s is {tol}; it must be 0 or more.", "Fix it in the config file.")

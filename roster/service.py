@@ -56,6 +56,10 @@ def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str,
     db.flush()
     custody.record(db, actor=actor, action="officer_added", tool=TOOL, tool_version=liuhen.__version__,
                    detail={"officer_no": officer_no, "name": o.name, "unit_id": unit_id})
+    from archive.search import reindex
+
+    for eid in db.scalars(select(Evidence.id).where(Evidence.officer_id == officer_no)):
+        reindex(db, eid)  # recordings archived before the officer was known are found by the name now
     return o
 
 

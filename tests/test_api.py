@@ -424,6 +424,22 @@ def test_an_idle_session_expires_and_the_api_then_answers_401(world: World) -> N
         assert r.status_code == 401 and r.json()["code"] == "session_expired", r.text
 
 
+def test_the_consoles_own_refreshing_does_not_keep_an_idle_session_alive(world: World) -> None:
+    token, _ = session_for(world, user_of("operator"))
+    c = console(world, token)
+    idle = world.settings.auth.idle_minutes
+    almost = utcnow() - dt.timedelta(minutes=idle - 1)
+    with world.archive.sessions.begin() as db:
+        db.execute(update(LoginSession).where(LoginSession.id == accounts.token_digest(token))
+                   .values(last_seen_at=almost))
+    assert c.get(f"{API}/dock", headers={"X-Liuhen-Poll": "1"}).status_code == 200  # the dashboard refreshing
+    with world.archive.sessions() as db:
+        assert db.get(LoginSession, accounts.token_digest(token)).last_seen_at == almost
+    assert c.get(f"{API}/dock").status_code == 200  # the person doing something
+    with world.archive.sessions() as db:
+        assert db.get(LoginSession, accounts.token_digest(token)).last_seen_at > almost
+
+
 def test_no_token_or_an_unknown_token_is_401_in_the_error_shape(world: World) -> None:
     assert world.client().get(f"{API}/evidence").json()["code"] == "auth_failed"
     c = world.client()
@@ -482,12 +498,19 @@ def test_the_audit_trail_is_bounded_by_units_and_withholds_evidence_details_from
     ev = world.evidence
     world.client(user_of("investigator", "b")).get(f"{API}/evidence/{ev['lisi']}")  # an event of unit B's evidence
     world.client(INVESTIGATOR).get(f"{API}/evidence/{ev['zhangsan']}")  # and one of unit A's
+    world.client(user_of("investigator", "b")).get(f"{API}/evidence", params={"q": "李四"})  # B searches
+    world.client(INVESTIGATOR).get(f"{API}/evidence", params={"q": "张三"})  # A searches
     auditor = world.client(user_of("auditor")).get(f"{API}/audit", params={"per_page": 500}).json()["items"]
     seen = {e["evidence_id"] for e in auditor if e["evidence_id"] is not None}
     assert ev["zhangsan"] in seen and ev["lisi"] not in seen
+    searchers = {e["actor"] for e in auditor if e["action"] == "searched"}
+    assert f"user:{INVESTIGATOR}" in searchers and f"user:{user_of('investigator', 'b')}" not in searchers
     assert any(e["detail"].get("what") == "record" for e in auditor if e["evidence_id"] == ev["zhangsan"])
     admin = world.client(user_of("admin")).get(f"{API}/audit", params={"per_page": 500}).json()["items"]
     about_evidence = [e for e in admin if e["evidence_id"] is not None]
     assert about_evidence and all(set(e["detail"]) == {"withheld"} for e in about_evidence)
-    # events about no evidence (sign-ins, audits, refusals) keep their details for the administrator
+    # events about no evidence (sign-ins, audits, refusals) keep their details for the administrator,
+    # but not what was searched for and shown
     assert any(e["action"] == "audit_viewed" and e["detail"].get("role") == "auditor" for e in admin)
+    searches = [e for e in admin if e["action"] == "searched"]
+    assert searches and all("query" not in e["detail"] and "shown" not in e["detail"] for e in searches)

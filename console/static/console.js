@@ -4,8 +4,9 @@
 
 const CSRF = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
-async function api(method, url, body) {
+async function api(method, url, body, poll) {
   const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+  if (poll) opts.headers["X-Liuhen-Poll"] = "1";  /* a page refreshing itself is not the user being active */
   if (method !== "GET") opts.headers["X-CSRF-Token"] = CSRF();
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(url, opts);
@@ -113,7 +114,7 @@ function dockPage() {
   }
 
   async function refresh() {
-    try { render(await api("GET", "/api/v1/dock")); }
+    try { render(await api("GET", "/api/v1/dock", undefined, true)); }
     catch (err) { if (err.message !== "401") root.prepend(el("p", {class: "error", text: err.message})); }
   }
   refresh();
@@ -126,7 +127,7 @@ function jobsPage() {
   const W = json("jobs-words");
   const body = document.querySelector("#jobs tbody");
   async function refresh() {
-    const jobs = await api("GET", "/api/v1/jobs");
+    const jobs = await api("GET", "/api/v1/jobs", undefined, true);
     body.replaceChildren(...(jobs.length ? jobs.map(j => el("tr", {"data-state": j.state},
       el("td", {text: String(j.job_id)}), el("td", {text: j.kind}),
       el("td", {}, j.evidence_id ? el("a", {href: "/evidence/" + j.evidence_id, text: j.file_name}) : "—"),
@@ -226,11 +227,10 @@ function evidencePage() {
 /* ------------------------------------------------------------------ cases */
 
 function localTime(value) {
-  /* a datetime-local value is the user's wall clock: send it with the browser's offset */
-  const d = new Date(value);
-  if (isNaN(d)) throw new Error(value + "?");
-  const off = -d.getTimezoneOffset(), sign = off >= 0 ? "+" : "-", pad = (n) => String(Math.abs(n)).padStart(2, "0");
-  return value + (value.length === 16 ? ":00" : "") + sign + pad(Math.trunc(off / 60)) + ":" + pad(off % 60);
+  /* a datetime-local value is sent without an offset: the archive reads it in the station's time
+     zone, the one every page shows times in (as the console's search and the CLI do) */
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) throw new Error(value + "?");
+  return value.length === 16 ? value + ":00" : value;
 }
 
 function casesPage() {

@@ -98,6 +98,27 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_foreign_key('fk_stations_unit_id', 'units', ['unit_id'], ['id'])
 
+    _backfill_search_terms()
+
+
+
+def _backfill_search_terms() -> None:
+    """Evidence archived before this revision gets its terms (file name, recorder, officer number,
+    original paths), so that free text finds it too."""
+    from archive.search import terms
+
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT id, file_name, device_id, officer_id FROM evidence")).all()
+    paths: dict[int, list[str]] = {}
+    for eid, path in bind.execute(sa.text("SELECT evidence_id, original_path FROM sightings")):
+        paths.setdefault(eid, []).append(path)
+    insert = sa.text("INSERT INTO search_terms (term, evidence_id) VALUES (:term, :evidence_id)")
+    for eid, name, device, officer in rows:
+        found: set[str] = set()
+        for text in [name, device or "", officer or "", *paths.get(eid, [])]:
+            found |= terms(text)
+        if found:
+            bind.execute(insert, [{"term": t, "evidence_id": eid} for t in sorted(found)])
 
 
 def downgrade() -> None:

@@ -127,7 +127,8 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.CheckConstraint('length(sha256) = 64', name='ck_trv_sha256_len'),
     sa.ForeignKeyConstraint(['record_id'], ['text_records.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('record_id', 'version', name='uq_text_record_versions_record_version')
     )
     with op.batch_alter_table('text_record_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_text_record_versions_record_id'), ['record_id'], unique=False)
