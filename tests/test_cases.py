@@ -772,3 +772,30 @@ def test_evidence_linked_to_an_open_case_cannot_be_deleted_and_closed_cases_refu
         with pytest.raises(sa_exc.DBAPIError, match="never deleted"):
             with archive.engine.begin() as conn:
                 conn.execute(text(f"DELETE FROM {table}"))
+
+
+def test_a_reader_who_may_not_see_a_recording_gets_its_coverage_but_not_its_identity_or_bytes(world, tmp_path):
+    from cases.export import export_case
+
+    w, r = world, world.recs
+    case_id, number = new_case(w, title="两单位联合执法案")
+    new_step(w, case_id, "询问", "20261123093000", "20261123093006", ["a0930", "b0930"], officers=(A, B))
+    only_a = lambda ev: ev.officer_id == A  # noqa: E731 - a reader whose units hold only officer A's footage
+    with w.archive.sessions() as db:
+        full = check_case(db, get_case(db, case_id), w.settings.cases, tz="Asia/Shanghai")
+        seen = check_case(db, get_case(db, case_id), w.settings.cases, tz="Asia/Shanghai", visible=only_a)
+    assert [s.status for s in seen.steps] == [s.status for s in full.steps] == ["covered"]
+    assert [(p.evidence_id, p.officer_id) for p in seen.steps[0].pieces] == [(r["a0930"].id, A), (None, None)]
+    assert [(p.start, p.end) for p in seen.steps[0].pieces] == [(p.start, p.end) for p in full.steps[0].pieces]
+
+    bag = tmp_path / "bag"
+    export_case(w.archive, case_id, bag, actor=ACTOR, visible=only_a)
+    assert bagit.Bag(str(bag)).is_valid()
+    doc = json.loads((bag / "data" / "case" / "case.json").read_text(encoding="utf-8"))
+    assert [lk["evidence_id"] for lk in doc["steps"][0]["links"]] == [r["a0930"].id]
+    assert doc["steps"][0]["links_of_other_units_left_out"] == 1
+    payload = b"".join(p.read_bytes() for p in (bag / "data").rglob("*") if p.is_file())
+    cov = json.loads((bag / "data" / "case" / "coverage.json").read_text(encoding="utf-8"))
+    assert [p["evidence_id"] for p in cov["steps"][0]["pieces"]] == [r["a0930"].id, None]
+    assert r["b0930"].sha256 not in payload.decode("utf-8", "replace")
+    assert r["a0930"].source.read_bytes() in payload
