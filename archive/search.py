@@ -261,9 +261,9 @@ def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
 #   each one's terms until the page is full — about N / (records with the term) records per result,
 #   so the commoner the term, the sooner. The walk stops after twice the records it should need; a
 #   term common in the archive but not in this scope or not lately is then gathered after all.
-# Records in scope are walked newest first; a narrow scope unit by unit, merged in time order,
-# so that only records in scope are read, not the whole archive's newest, most of which belong
-# to other units.
+# A walk for free text goes through a narrow scope unit by unit, merged in time order, so that
+# only records in scope are read and checked, not the whole archive's newest, most of which
+# belong to other units. Without free text the archive is read newest first, as before.
 GATHER_FACTOR = 12
 NARROW_UNITS = 16
 WALK_MIN = 2000
@@ -286,9 +286,8 @@ def _newest(scope: Scope, conds: list[Any], by_unit: bool, n: int) -> Any:
             where.append(Evidence.unit_id.is_(None))
         firsts = [select(Evidence.id, Evidence.recorded_at).where(w, *conds).order_by(*_newest_first(Evidence))
                   .limit(n).subquery() for w in where]
-        sub = union_all(*[select(f.c.id, f.c.recorded_at) for f in firsts]).subquery() if len(firsts) > 1 \
-            else firsts[0]
-        return select(sub.c.id, sub.c.recorded_at).order_by(*_newest_first(sub.c)).limit(n)
+        sub = union_all(*[select(f) for f in firsts]).subquery() if len(firsts) > 1 else firsts[0]
+        return select(sub).order_by(*_newest_first(sub.c)).limit(n)
     return select(Evidence.id, Evidence.recorded_at).where(scope.clause(), *conds) \
         .order_by(*_newest_first(Evidence)).limit(n)
 
@@ -320,13 +319,17 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
     offset, limit = (query.page - 1) * query.per_page, query.per_page + 1
     n: int | None = None  # how many match, where the search itself tells
     counting: Any = None  # what to count when it does not
-    # unit by unit only where no filter but the time could leave a unit with nothing to show (its
-    # walk would read all of it) and none leads better (an officer's or a recorder's index)
+    # a walk goes unit by unit only where no filter but the time could leave a unit with nothing to
+    # show (its walk would read all of it) and none leads better (an officer's or a recorder's index)
     by_unit = not (query.officer or query.device or query.station or query.important is not None
                    or query.playback or query.media_kind)
+    rows: list[Evidence] | None = None  # the page's records, where the search reads them itself
     if not ts:
-        page = _newest(scope, conds, by_unit, offset + limit).subquery()
-        ids = list(db.scalars(select(page.c.id).order_by(*_newest_first(page.c)).offset(offset).limit(limit)))
+        # the archive newest first, filtered (a district's first page reads ~20 records per result:
+        # cheaper than planning a walk unit by unit)
+        rows = list(db.scalars(select(Evidence).where(scope.clause(), *conds).order_by(*_newest_first(Evidence))
+                               .offset(offset).limit(limit)))
+        ids = [e.id for e in rows]
         counting = select(Evidence.id).where(scope.clause(), *conds)
     else:
         size = db.scalar(select(func.max(Evidence.id))) or 0  # about how many records there are
@@ -336,8 +339,7 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
             for t in ts])).one()
         ranked = [t for _, t in sorted(zip(counts, ts))]
         lead, rest, lead_count = ranked[0], ranked[1:], min(counts)
-        found = _found(scope, conds, lead, rest)
-        counting = found if _narrow(scope) else _lead_first(scope, conds, lead, rest)
+        counting = (scope, conds, lead, rest)  # built only if needed (building costs a few ms)
         walked: list[int] | None = None
         if lead_count > gather:
             # a walk should need (offset + limit) · size / lead_count records: go twice as far at most
@@ -350,20 +352,25 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
         elif walked is not None and len(walked) == limit:
             ids = walked
         else:  # gather (the term is rare enough, or the walk fell short)
-            sub = found.subquery()
-            rows = db.execute(select(sub.c.id, func.count().over()).order_by(*_newest_first(sub.c))
-                              .offset(offset).limit(limit)).all()
-            ids = [r[0] for r in rows]
-            n = rows[0][1] if rows else None
+            sub = _found(scope, conds, lead, rest).subquery()
+            got = db.execute(select(sub.c.id, func.count().over()).order_by(*_newest_first(sub.c))
+                             .offset(offset).limit(limit)).all()
+            ids = [r[0] for r in got]
+            n = got[0][1] if got else None
     has_more = len(ids) > query.per_page
     ids = ids[:query.per_page]
     if n is None and not has_more and (ids or offset == 0):
         n = offset + len(ids)  # (a page past the end knows nothing of how many came before: count)
     if n is None:
+        if isinstance(counting, tuple):
+            counting = (_found if _narrow(scope) else _lead_first)(*counting)
         n = db.scalar(select(func.count()).select_from(counting.limit(COUNT_CAP + 1).subquery())) or 0
     total, capped = min(n, COUNT_CAP), n > COUNT_CAP
-    by_id = {e.id: e for e in db.scalars(select(Evidence).where(Evidence.id.in_(ids)))} if ids else {}
-    rows = [by_id[i] for i in ids]
+    if rows is None:
+        by_id = {e.id: e for e in db.scalars(select(Evidence).where(Evidence.id.in_(ids)))} if ids else {}
+        rows = [by_id[i] for i in ids]
+    else:
+        rows = rows[:query.per_page]
     return Page(items=rows, page=query.page, per_page=query.per_page, has_more=has_more, total=total,
                 total_capped=capped, extras=extras(db, ids))
 
