@@ -34,7 +34,7 @@ class Evidence(Base):
     __table_args__ = (
         CheckConstraint("length(sha256) = 64", name="ck_evidence_sha256_len"),
         CheckConstraint("size >= 0", name="ck_evidence_size"),
-        Index("ix_evidence_unit_recorded", "unit_id", "recorded_at"),
+        Index("ix_evidence_unit_recorded", "unit_id", "recorded_at", "id"),  # (the search's order: recorded_at, id)
         Index("ix_evidence_officer_recorded", "officer_id", "recorded_at"),
         Index("ix_evidence_device_recorded", "device_id", "recorded_at"),
     )

@@ -88,7 +88,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_index('ix_evidence_device_recorded', ['device_id', 'recorded_at'], unique=False)
         batch_op.create_index('ix_evidence_officer_recorded', ['officer_id', 'recorded_at'], unique=False)
-        batch_op.create_index('ix_evidence_unit_recorded', ['unit_id', 'recorded_at'], unique=False)
+        batch_op.create_index('ix_evidence_unit_recorded', ['unit_id', 'recorded_at', 'id'], unique=False)
         batch_op.create_foreign_key('fk_evidence_unit_id', 'units', ['unit_id'], ['id'])
 
     with op.batch_alter_table('sightings', schema=None) as batch_op:
@@ -98,6 +98,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_foreign_key('fk_stations_unit_id', 'units', ['unit_id'], ['id'])
 
+    if op.get_bind().dialect.name == "postgresql":
+        # the planner must know how common each term is to pick between the term's postings and the
+        # scope's index (bench/search_pg.py: a common word in a narrow scope, p95 119 ms -> 51 ms)
+        op.execute("ALTER TABLE search_terms ALTER COLUMN term SET STATISTICS 1000")
     _backfill_search_terms()
 
 
