@@ -48,9 +48,10 @@ assertion error. Prints p50 / p95 / max per kind (and the median number of hits,
 the load time, and EXPLAIN (ANALYZE, BUFFERS) of the statements of the slowest kind's slowest run.
 Goal: p95 ≤ 50 ms.
 
-PROPOSED changes (see ``PROPOSED``; not in liuhen's migrations, applied to the bench database
-only): ``ix_evidence_unit_recorded`` on ``(unit_id, recorded_at, id)`` instead of
-``(unit_id, recorded_at)``, and ``jit = off`` for the database. ``--proposed`` (the default)
+PROPOSED changes (see ``PROPOSED``, applied to the bench database only):
+``ix_evidence_unit_recorded`` on ``(unit_id, recorded_at, id)`` instead of ``(unit_id, recorded_at)``
+(migration 0004 has since adopted it, so ``--no-proposed`` puts the old index back to compare), and
+``jit = off`` for the database. ``--proposed`` (the default)
 measures with them, ``--no-proposed`` without, ``--compare`` both on the same data and queries
 (without first); ``--db NAME`` measures again on a database kept with ``--keep``.
 
@@ -99,7 +100,7 @@ OLDEST = NEWEST - SPAN
 CHUNK = 20_000  # evidence rows per generated chunk
 N_OFFICERS, N_RECORDERS, N_SPARE_RECORDERS = 5_000, 8_000, 300
 
-# PROPOSED changes (an index for a migration, a database setting; NOT in liuhen yet). The benchmark
+# PROPOSED changes (an index — since adopted by migration 0004 — and a database setting). The benchmark
 # applies them to its own database only, after the load; --no-proposed leaves the schema exactly as
 # the migrations make it. Each: (what, SQL to apply, SQL to undo — for --db reruns). (A statistics
 # target of 1000 on search_terms.term was tried too: no measurable effect once search() counts the
