@@ -203,32 +203,23 @@ class S3Store:
         return self._head_key(self.key_of(digest, namespace), digest)
 
     def open(self, key: str, version: str | None = None) -> BinaryIO:
+        return self._get(key, version)
+
+    def open_range(self, key: str, version: str | None, start: int, length: int) -> BinaryIO:
+        return self._get(key, version, f"bytes={start}-{start + length - 1}")
+
+    def _get(self, key: str, version: str | None, byte_range: str | None = None) -> BinaryIO:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version is not None:
             args["VersionId"] = version
+        if byte_range is not None:
+            args["Range"] = byte_range
         where = f"s3://{self.bucket}/{key}" + (f" (version {version})" if version else "")
         try:
             r = self.client.get_object(**args)
         except ClientError as e:
             if _code(e) in _MISSING:
                 raise ObjectMissing(f"The stored original {where} is missing.",
-                                    "Restore it from backup; run `liuhen verify` to list every missing "
-                                    "original.") from e
-            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
-        except BotoCoreError as e:
-            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
-        return io.BufferedReader(_BodyReader(r["Body"], where), buffer_size=CHUNK)  # type: ignore[return-value]
-
-    def open_range(self, key: str, version: str | None, start: int, length: int) -> BinaryIO:
-        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Range": f"bytes={start}-{start + length - 1}"}
-        if version is not None:
-            args["VersionId"] = version
-        where = f"s3://{self.bucket}/{key}" + (f" (version {version})" if version else "")
-        try:
-            r = self.client.get_object(**args)
-        except ClientError as e:
-            if _code(e) in _MISSING:
-                raise ObjectMissing(f"The stored object {where} is missing.",
                                     "Restore it from backup; run `liuhen verify` to list every missing "
                                     "original.") from e
             raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e

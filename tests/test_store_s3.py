@@ -373,3 +373,18 @@ def test_unusable_endpoint_setting_is_a_config_error(s3_server: S3Server) -> Non
     with pytest.raises(ConfigError, match="not usable: Invalid endpoint") as e:
         S3Store.from_settings(s3_server.settings("b-x", endpoint_url="not a url"))
     assert "endpoint_url" in e.value.action
+
+
+def test_a_byte_range_reads_exactly_those_bytes_of_that_version(s3_server: S3Server,  # noqa: F811
+                                                                tmp_path: Path) -> None:
+    """What a browser's player asks for when it seeks (api/streaming.py), from S3 as from a folder."""
+    bucket = s3_server.make_bucket()
+    store = store_for(s3_server, bucket)
+    src, digest = random_file(tmp_path, 300_001)
+    stored = store.put_file(src, digest, 300_001)
+    data = src.read_bytes()
+    for start, length in ((0, 1), (1000, 4096), (300_000, 1), (12_345, 300_001 - 12_345)):
+        with store.open_range(stored.key, stored.version, start, length) as f:
+            assert f.read() == data[start:start + length]
+    with pytest.raises(ObjectMissing):
+        store.open_range(stored.key.replace(digest.hex, "0" * 64), None, 0, 10)
