@@ -160,6 +160,21 @@ def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, acti
     return ev
 
 
+def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code: str,
+             request: Request | None = None) -> Unit:
+    """The unit ``unit_code`` if ``p`` may ``action`` and the unit is one of theirs; a refusal is
+    logged and raised (``Forbidden``), an unknown code is ``UnknownUnit``."""
+    from auth.service import get_unit
+
+    require(archive, db, p, action, request)
+    unit = get_unit(db, code=unit_code)
+    if unit.id not in p.scope.units:
+        denied(archive, db, p, permission=action, reason="unit", request=request)
+        raise Forbidden(f"单位 {unit.code} 不在您的范围 / Unit {unit.code} is not one of yours.",
+                        "Act only for your own units, or ask an administrator to grant you that unit.")
+    return unit
+
+
 def recently(db: Session, p: Principal, action: str, evidence_id: int, window: dt.timedelta) -> bool:
     """Whether ``p`` has an ``action`` event on ``evidence_id`` within ``window``."""
     from hashing.models import CustodyEvent

@@ -273,15 +273,8 @@ def cases_for(archive: Archive, db: Session, p: access.Principal, *, status: str
 @router.post("", response_model=CaseSummary, status_code=201, summary="Open a case; it takes the next unified "
              "registration number of its unit")
 def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseSummary:
-    from auth.service import get_unit
-
     with archive.sessions.begin() as db:
-        access.require(archive, db, p, "cases.manage", request)
-        unit = get_unit(db, code=body.unit_code)
-        if unit.id not in p.scope.units:
-            access.denied(archive, db, p, permission="cases.manage", reason="unit", request=request)
-            raise access.Forbidden(f"单位 {unit.code} 不在您的范围 / Unit {unit.code} is not one of yours.",
-                                   "Open cases only for your own units.")
+        unit = access.own_unit(archive, db, p, "cases.manage", body.unit_code, request)
         c = cases.create_case(db, archive.custody, archive.settings.cases, unit_id=unit.id, unit_code=unit.code,
                               category=body.category, title=body.title, actor=p.actor, source=body.source,
                               parties=[cases.PartyIn(**x.model_dump()) for x in body.parties],

@@ -160,15 +160,8 @@ def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
 
 @router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")
 def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
-    from auth.service import get_unit
-
     with archive.sessions.begin() as db:
-        access.require(archive, db, p, "officers.manage", request)
-        unit = get_unit(db, code=body.unit_code)
-        if unit.id not in p.scope.units:
-            access.denied(archive, db, p, permission="officers.manage", reason="unit", request=request)
-            raise access.Forbidden(f"单位 {unit.code} 不在您的管辖范围 / Unit {unit.code} is not one of yours.",
-                                   "Add officers only to your own units.")
+        unit = access.own_unit(archive, db, p, "officers.manage", body.unit_code, request)
         o = roster.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
                                actor=p.actor)
         return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit.code, active=o.active)
