@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 import liuhen
 from api.deps import ArchiveDep
 from archive.models import Evidence
-from archive.search import Scope
+from archive.scope import Scope
 from auth import policy
 from auth import service as accounts
 from auth.errors import AuthFailed, Forbidden
 from auth.models import Unit, User
 from liuhen.errors import NotFound
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 TOOL = "liuhen-api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -27,14 +27,14 @@ from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE, LINE_NOT_BLANK, MAX_ID, EvidenceSummary, Time, summary, utc_bound
-from archive import search as searching
+from archive import query as searching
 from archive.models import Evidence
 from auth.models import Unit
 from cases import coverage as covering
 from cases import records as recording
 from cases import service as cases
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
     **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi._compat.shared import field_annotation_is_sequence
 from fastapi.exceptions import RequestValidationError
 
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 
 def get_archive(request: Request) -> Archive:

@@ -20,6 +20,7 @@ from api import access
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE, MAX_ID, CustodyPage, Me, Time, custody, utc_bound
+from archive import attribution
 from archive import dock as docking
 from archive.models import Evidence
 from auth import policy
@@ -162,7 +163,7 @@ def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
 def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
     with archive.sessions.begin() as db:
         unit = access.own_unit(archive, db, p, "officers.manage", body.unit_code, request)
-        o = roster.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
+        o = attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
                                actor=p.actor)
         return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit.code, active=o.active)
 
@@ -215,7 +216,7 @@ def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length
             access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
             raise access.Forbidden(f"执法记录仪 {device_id} 属于其他单位 / Recorder {device_id} belongs to another unit.",
                                    "Ask that unit's operator to reassign it.")
-        changed = roster.assign_recorder(db, archive.custody, device_id=device_id, officer_no=body.officer_no or None,
+        changed = attribution.assign_recorder(db, archive.custody, device_id=device_id, officer_no=body.officer_no or None,
                                          actor=p.actor, scope=p.scope)
         rec = db.get(Recorder, device_id)
         assert rec is not None

@@ -23,12 +23,12 @@ from archive.errors import (
     UploadConflict,
 )
 from archive.export import ExportError, ExportFixityFailed
-from archive.search import BadQuery
+from archive.errors import BadQuery
 from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, UnknownUnit
 from hashing.errors import BadSignature
 from cases.service import CaseClosed, CaseError
-from roster.service import OfficerExists, RosterError
-from ingest.manifest import ManifestInvalid
+from roster.errors import OfficerExists, RosterError
+from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 
 log = logging.getLogger("liuhen.api")

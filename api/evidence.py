@@ -29,13 +29,15 @@ from api.deps import ArchiveDep, StrictQuery
 from api.schemas import (ERRORS, LINE, CustodyOut, DerivedOut, EvidenceDetail, EvidenceId, EvidenceSummary,
                          ErrorOut, FixityOut, GpsPoint, ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut,
                          Time, custody, search_page, sighting, summary, utc_bound)
-from archive import search as searching
+from archive import query as searching
+from archive import terms as term_index
+from archive.errors import BadQuery
 from archive.models import Evidence, EvidenceNote, EvidenceTag, Sighting, Station
 from auth.models import Unit
 from hashing.models import CustodyEvent
 from liuhen.errors import NotFound
-from liuhen.runtime import Archive
-from media.models import DerivedFile
+from archive.context import Archive
+from archive.models import DerivedFile
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
 router = APIRouter(tags=["evidence"], responses={**ERRORS}, dependencies=[StrictQuery])
@@ -104,7 +106,7 @@ def search_evidence(
                             playback=playback, media_kind=media_kind, start=start, end=end, page=page,
                             per_page=per_page)
     with archive.sessions.begin() as db:
-        if (q and q.strip() and not searching.query_terms(q)) or (start and end and start > end):
+        if (q and q.strip() and not term_index.query_terms(q)) or (start and end and start > end):
             # nothing can match: text with no letter, digit or Chinese character; a time range that ends
             # before it starts (the search is still a search: checked and recorded)
             access.require(archive, db, p, "evidence.search", request)
@@ -313,7 +315,7 @@ def set_important(evidence_id: EvidenceId, body: ImportantIn, archive: ArchiveDe
 def _clean_tag(tag: str) -> str:
     t = " ".join(tag.split())
     if not t:
-        raise searching.BadQuery("The tag is empty.", "Type a word for the tag, e.g. 现场检查.")
+        raise BadQuery("The tag is empty.", "Type a word for the tag, e.g. 现场检查.")
     return t
 
 
@@ -325,7 +327,7 @@ def add_tag(evidence_id: EvidenceId, body: TagIn, archive: ArchiveDep, p: Curren
         if db.get(EvidenceTag, (ev.id, tag)) is None:
             db.add(EvidenceTag(evidence_id=ev.id, tag=tag, created_by=p.actor))
             db.flush()
-            searching.reindex(db, ev.id)
+            term_index.reindex(db, ev.id)
             access.record(archive, db, p, "tagged", evidence=ev, detail={"tag": tag})
         return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
                                .order_by(EvidenceTag.tag)))
@@ -342,7 +344,7 @@ def remove_tag(evidence_id: EvidenceId, tag: Annotated[str, PathParam(max_length
         if row is not None:
             db.delete(row)
             db.flush()
-            searching.reindex(db, ev.id)
+            term_index.reindex(db, ev.id)
             access.record(archive, db, p, "untagged", evidence=ev, detail={"tag": tag})
         return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
                                .order_by(EvidenceTag.tag)))
@@ -353,12 +355,12 @@ def remove_tag(evidence_id: EvidenceId, tag: Annotated[str, PathParam(max_length
 def add_note(evidence_id: EvidenceId, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
     text = body.text.strip()
     if not text:
-        raise searching.BadQuery("The note is empty.", "Write the note, then save it.")
+        raise BadQuery("The note is empty.", "Write the note, then save it.")
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
         n = EvidenceNote(evidence_id=ev.id, text=text, author=p.actor)
         db.add(n)
         db.flush()
-        searching.reindex(db, ev.id)
+        term_index.reindex(db, ev.id)
         access.record(archive, db, p, "noted", evidence=ev, detail={"note_id": n.id, "text": text})
         return NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at)

@@ -1,4 +1,4 @@
-"""``/api/v1/intake``: the remote station's door, the HTTP form of ``ingest.intake.Intake``.
+"""``/api/v1/intake``: the remote station's door, the HTTP form of ``ingest.wire.Intake``.
 
 Every route takes the station from its bearer token and refuses to act for another station.
 Uploads are resumable: open (``POST /uploads``), ask the offset (``HEAD /uploads/{id}``),
@@ -21,8 +21,7 @@ from starlette.requests import ClientDisconnect
 from api.deps import ArchiveDep
 from archive import dock, service, stations, uploads
 from archive.errors import StationMismatch
-from archive.service import Receipt
-from ingest.manifest import ManifestInvalid
+from ingest.wire import ManifestInvalid, Receipt, StationReport
 
 router = APIRouter(tags=["intake"])
 _bearer = HTTPBearer(auto_error=False, description="The station token printed by `liuhen stations add`.")
@@ -145,7 +144,7 @@ def release(body: ReleaseIn, station: CurrentStation, archive: ArchiveDep) -> Re
 
 
 @router.post("/status", status_code=204)
-def report_status(body: dock.StationReport, station: CurrentStation, archive: ArchiveDep) -> Response:
+def report_status(body: StationReport, station: CurrentStation, archive: ArchiveDep) -> Response:
     """The station's bays now (docked recorder, files and their progress), for the dock dashboard."""
     _same_station(station, body.station_id)
     dock.store_report(archive, station_id=station, report=body)

@@ -11,7 +11,7 @@ from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, Field
 
 from archive.models import Evidence, Sighting
-from archive.search import Page
+from archive.query import Page
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
@@ -43,7 +43,7 @@ Time = Annotated[dt.datetime, BeforeValidator(_written_time)]
 def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
     """A time from a query as a bound in UTC. A time without a zone is refused (400); one so far in
     the past or future that it has no UTC ``datetime`` is the earliest or latest time there is."""
-    from archive.search import BadQuery
+    from archive.errors import BadQuery
 
     if t is None:
         return None

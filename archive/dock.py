@@ -13,47 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from archive.models import BayStatus, Station
+from ingest.wire import ATTENTION, FINAL, StationReport
 from liuhen.db import utcnow
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 STALE_AFTER = dt.timedelta(seconds=30)  # a station silent this long is shown as offline
-MAX_FILES = 500  # per bay and report
-
-
-FINAL = ("archived", "duplicate", "refused", "queued", "interrupted")  # a file's answers
-ATTENTION = ("refused", "queued", "interrupted")  # answers an operator has to act on
-
-
-class FileState(BaseModel):
-    path: str = Field(max_length=4096)
-    size: int | None = Field(default=None, ge=0)
-    done: int = Field(default=0, ge=0)
-    status: Literal["waiting", "copying", "sending", "archived", "duplicate", "refused", "queued", "interrupted"]
-    reason: str | None = Field(default=None, max_length=4096)
-    evidence_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
-    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-
-
-class BayReport(BaseModel):
-    bay: str = Field(max_length=128)
-    state: Literal["empty", "waiting", "offloading", "done", "attention"]
-    device_id: str | None = Field(default=None, max_length=128)
-    officer_no: str | None = Field(default=None, max_length=128)
-    files: list[FileState] = Field(default_factory=list, max_length=MAX_FILES)
-
-
-class StationReport(BaseModel):
-    station_id: str | None = Field(default=None, max_length=64)
-    bays: list[BayReport] = Field(max_length=256)
-
-
 def store_report(archive: Archive, *, station_id: str, report: StationReport) -> None:
     """Replace what is known of ``station_id``'s bays with ``report`` (bays not named are gone)."""
     with archive.sessions.begin() as db:

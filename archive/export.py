@@ -36,11 +36,11 @@ from hashing.custody import iso_utc as custody_time
 from hashing.digest import CHUNK, Digest
 from hashing.errors import BadSignature
 from hashing.models import CustodyCheckpoint, CustodyEvent
-from ingest.manifest import Manifest, ManifestInvalid
+from ingest.wire import Manifest, ManifestInvalid
 from liuhen.errors import LiuhenError
 from liuhen.durable import fsync_path
-from liuhen.runtime import Archive
-from media.models import DerivedFile
+from archive.context import Archive
+from archive.models import DerivedFile
 
 TOOL = "bagit"
 TOOL_VERSION = bagit.VERSION

@@ -1,12 +1,13 @@
-"""Archive records: stations, evidence (one row per distinct content), sightings, what users add to
-evidence (tags, notes), the search index, and what stations report of their bays."""
+"""Archive records: stations, evidence (one row per distinct content), sightings, derived files
+(proxies, posters, sprites made from an original and stored like one), what users add to evidence
+(tags, notes), the search index, and what stations report of their bays."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text)
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -123,7 +124,7 @@ class EvidenceNote(Base):
 
 
 class SearchTerm(Base):
-    """One term of evidence's searchable text (``archive.search.terms``): words, their prefixes,
+    """One term of evidence's searchable text (``archive.terms.terms``): words, their prefixes,
     and single characters and pairs of Chinese text, so that 张三 finds 张三 with an index look-up."""
 
     __tablename__ = "search_terms"
@@ -143,3 +144,25 @@ class BayStatus(Base):
     state: Mapped[str] = mapped_column(String(16))  # empty | waiting | offloading | done | error
     snapshot: Mapped[str] = mapped_column(Text)  # JSON: counts, bytes and the files of this docking
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DerivedFile(Base):
+    """A file made from an original, stored like one, pointing back to it, with the command that made it."""
+
+    __tablename__ = "derived_files"
+    __table_args__ = (UniqueConstraint("evidence_id", "kind", name="uq_derived_evidence_kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), index=True)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # proxy | poster | sprite | vtt | waveform | preview
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    mime: Mapped[str] = mapped_column(String(64))
+    store_key: Mapped[str] = mapped_column(String(512))
+    store_version: Mapped[str | None] = mapped_column(String(1024))
+    tool: Mapped[str] = mapped_column(String(64))
+    tool_version: Mapped[str] = mapped_column(String(256))
+    command: Mapped[str] = mapped_column(Text)  # JSON list of arguments
+    detail: Mapped[str] = mapped_column(Text)  # JSON: path taken (remux/transcode), times, tile, ...
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

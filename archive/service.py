@@ -10,7 +10,6 @@ and retrying; a retry of the same manifest is idempotent.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,38 +18,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 import liuhen
-from archive import search
+from archive import terms
 from archive import sniff as sniffing
 from archive.errors import DigestMismatch, IntakeRefused
-from archive.models import Evidence, Sighting, Station
+from archive.models import DerivedFile, Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
 from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
-from ingest.manifest import Manifest
+from ingest.wire import Manifest, Receipt
 from jobs.queue import enqueue
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
-from liuhen.runtime import Archive
+from archive.context import Archive
+from archive import attribution
 from roster import service as roster
 
 ARCHIVE_ACTOR = "system:archive"
 TOOL = "liuhen-archive"
-
-
-@dataclass(frozen=True)
-class Receipt:
-    status: str  # archived | duplicate
-    evidence_id: int
-    sighting_id: int
-    manifest_id: str
-    sha256: str
-    size: int
-    media_state: str
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def register_station(archive: Archive, *, station_id: str, public_pem: str,
@@ -162,7 +147,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                           file_name=m.file_name, media_kind=sniffed.kind, media_state=sniffed.state,
                           media_note=sniffed.note, device_id=m.device_id, officer_id=m.officer_id,
                           recorded_at=Manifest.parse_time(m.recorded_at), important=False)
-            attribution = roster.attribute(db, ev, station=st)
+            how = attribution.attribute(db, ev, station=st)
             db.add(ev)
             db.flush()
         s = Sighting(evidence_id=ev.id, manifest_id=m.manifest_id, station_id=m.station_id, bay=m.bay,
@@ -173,7 +158,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                      signature=signature, station_key_id=m.station_key_id)
         db.add(s)
         db.flush()
-        search.reindex(db, ev.id)
+        terms.reindex(db, ev.id)
         if m.device_id:
             roster.note_docked(db, device_id=m.device_id, station_id=m.station_id, bay=m.bay)
         where = {"manifest_id": m.manifest_id, "sighting_id": s.id, "bay": m.bay,
@@ -197,7 +182,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                    detail={"store": archive.store.describe(), "key": stored.key,
                                            "version": stored.version, "media_kind": sniffed.kind,
                                            "media_state": sniffed.state, "media_note": sniffed.note,
-                                           "attribution": attribution})
+                                           "attribution": how})
         else:
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="duplicate", evidence_id=ev.id,
                                    object_sha256=ev.sha256, tool=TOOL, tool_version=liuhen.__version__,
@@ -251,8 +236,6 @@ def show(archive: Archive, ref: str) -> dict[str, Any]:
         events = db.execute(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
                             .order_by(CustodyEvent.seq)).scalars().all()
         out = evidence_dict(ev, events)
-        from media.service import derived_dicts
-
         out["derived"] = derived_dicts(db, ev.id)
         return out
 
@@ -290,3 +273,13 @@ def evidence_dict(ev: Evidence, events: list[CustodyEvent] | None = None) -> dic
             for e in events
         ]
     return out
+
+
+def derived_dicts(db: Session, evidence_id: int) -> list[dict[str, Any]]:
+    import json
+
+    rows = db.execute(select(DerivedFile).where(DerivedFile.evidence_id == evidence_id)
+                      .order_by(DerivedFile.id)).scalars()
+    return [{"kind": d.kind, "sha256": d.sha256, "size": d.size, "mime": d.mime, "store_key": d.store_key,
+             "status": "stored", "tool": d.tool, "tool_version": d.tool_version,
+             "command": json.loads(d.command), "detail": json.loads(d.detail)} for d in rows]

@@ -22,7 +22,7 @@ from archive.models import Station
 from archive.service import TOOL, register_station
 from hashing import keys
 from liuhen.errors import LiuhenError
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 ADMIN_ACTOR = "admin:cli"
 UNBOUND = ""

@@ -35,12 +35,13 @@ from archive.errors import (
     UploadConflict,
 )
 from archive.models import Sighting
-from archive.service import Receipt, check_signature, receive
+from archive.service import check_signature, receive
+from ingest.wire import Receipt
 from archive.stations import bound_station
-from ingest.manifest import Manifest
+from ingest.wire import Manifest
 from liuhen.errors import NotFound
 from liuhen.durable import fsync_path, write_durable
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MANIFEST = "manifest.json"

@@ -1,8 +1,8 @@
-"""``liuhen verify``: prove that nothing was lost or altered.
+"""Verifying evidence: re-hash an original and check each station manifest's signature and digest.
 
-Re-hashes every stored original, checks every station manifest's signature and digest, and
-walks the custody chain and its signed checkpoints. Each original's fixity check is itself a
-custody event ("verified", success or failure). Returns a report naming every failure.
+Each original's fixity check is itself a custody event ("verified", success or failure). The
+report (``Report``) names every failure; ``integrity.service.verify_all`` runs this for every
+original as part of ``liuhen verify``.
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import liuhen
 from archive.errors import StoreError
 from archive.models import Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
-from hashing.custody import verify_chain
 from hashing.digest import Digest, hash_stream
 from hashing.errors import BadSignature
-from ingest.manifest import Manifest, ManifestInvalid
-from liuhen.runtime import Archive
+from ingest.wire import Manifest, ManifestInvalid
+from archive.context import Archive
 
 Progress = Callable[[int, int], None]
 
@@ -56,38 +55,6 @@ class Report:
         return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints, "text_records_checked": self.records,
                 "failures": [f.to_dict() for f in self.failures]}
-
-
-def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None) -> Report:
-    r = Report()
-    with archive.sessions() as db:
-        r.events, problems = verify_chain(db, archive.key.public_pem)
-        from hashing.models import CustodyCheckpoint
-
-        r.checkpoints = db.scalar(select(func.count()).select_from(CustodyCheckpoint)) or 0
-        for p in problems:
-            r.failures.append(Failure(f"custody_{p.kind}", p.detail,
-                                      "The custody log was edited outside liuhen: restore the database from backup "
-                                      "and investigate who had write access.", seq=p.seq))
-        stations = {s.id: s for s in db.execute(select(Station)).scalars()}
-        total = db.scalar(select(func.count()).select_from(Evidence)) or 0
-        ids = list(db.execute(select(Evidence.id).order_by(Evidence.id)).scalars())
-
-    for i, eid in enumerate(ids, 1):
-        verify_evidence(archive, eid, report=r, actor=actor, stations=stations)
-        if progress:
-            progress(i, total)
-    from cases.records import verify_versions
-
-    checked, problems = verify_versions(archive, actor=actor)
-    r.records = checked
-    for record_id, version, what in problems:
-        r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
-                                  "The document or its record was altered after it was signed: restore it from "
-                                  "backup and investigate who had write access."))
-    with archive.sessions.begin() as db:
-        archive.custody.checkpoint(db)
-    return r
 
 
 def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,

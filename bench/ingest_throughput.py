@@ -185,7 +185,7 @@ def liuhen_cmd() -> list[str]:
     found = shutil.which("liuhen")
     if found:
         return [found]
-    return [sys.executable, "-m", "liuhen.cli"]
+    return [sys.executable, "-m", "app.cli"]
 
 
 def child_env() -> dict[str, str]:

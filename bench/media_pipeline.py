@@ -45,7 +45,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the project's packages, also when not installed editable
 
-import media
+import media.probe
+import media.render
 from media.ffmpeg import file_url, tool_version
 from media.render import proxy
 
@@ -204,8 +205,8 @@ def bare_args(args: list[str], liuhen_out: str, bare_out: Path) -> list[str]:
     return [file_url(bare_out) if a == liuhen_out else a for a in args]
 
 
-def run_liuhen_proxy(src: Path, out_dir: Path, probe: media.Probe, case: Case,
-                     with_progress: bool) -> tuple[float, media.Rendered]:
+def run_liuhen_proxy(src: Path, out_dir: Path, probe: media.probe.Probe, case: Case,
+                     with_progress: bool) -> tuple[float, media.render.Rendered]:
     (out_dir / "proxy.mp4").unlink(missing_ok=True)
     kw = {"progress": (lambda f: None)} if with_progress else {}
     t0 = time.perf_counter()
@@ -225,7 +226,7 @@ def bench_proxy(work: Path, paths: dict[str, Path], repeat: int, remux_max_heigh
                 with_progress: bool) -> tuple[list[dict], list[str]]:
     problems: list[str] = []
     results = []
-    probes = {k: media.probe(paths[k], name=paths[k].name) for k in ("h264", "h265", "mjpeg")}
+    probes = {k: media.probe.probe(paths[k], name=paths[k].name) for k in ("h264", "h265", "mjpeg")}
     for k, p in probes.items():
         if p.duration_s is None:
             problems.append(f"{k}: the source has no duration")
@@ -300,7 +301,7 @@ def liuhen_cmd() -> list[str]:
     found = shutil.which("liuhen")
     if found:
         return [found]
-    return [sys.executable, "-m", "liuhen.cli"]
+    return [sys.executable, "-m", "app.cli"]
 
 
 def child_env() -> dict[str, str]:

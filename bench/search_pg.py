@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Console search on PostgreSQL at a million recordings: ``archive.search.search`` timed per query kind.
+"""Console search on PostgreSQL at a million recordings: ``archive.query.search`` timed per query kind.
 
 Makes a fresh PostgreSQL database, migrates it with liuhen's own migrations
-(``liuhen.db.make_engine`` + ``liuhen.db.upgrade``) and loads a synthetic archive into it:
+(``liuhen.db.make_engine`` + ``app.runtime.upgrade``) and loads a synthetic archive into it:
 
 * a unit tree — one city unit, 20 district units (分局), 5 squads (中队/派出所) under each;
 * 5,000 officers with Chinese names drawn from common surnames and given-name characters (so
@@ -14,8 +14,8 @@ Makes a fresh PostgreSQL database, migrates it with liuhen's own migrations
   (``DSJ-A001_000123_20261123093000_0001.MP4``), with device, officer and unit set consistently
   (the officer's unit, else the station's, else none), one sighting each, tags on about a
   quarter and notes on about 8 % (Chinese, with citizens' names and places);
-* the ``search_terms`` rows ``archive.search.reindex`` would write: ``archive.search.terms()`` of
-  the same texts ``archive.search.searchable_text`` reads (file name, device id, officer id,
+* the ``search_terms`` rows ``archive.terms.reindex`` would write: ``archive.terms.terms()`` of
+  the same texts ``archive.terms.searchable_text`` reads (file name, device id, officer id,
   original path, officer name, tags, notes), loaded with ``COPY`` (spot-checked afterwards
   against ``searchable_text`` + ``terms`` on the loaded rows).
 
@@ -25,7 +25,7 @@ foreign-key triggers (``session_replication_role = replica``; the rows are consi
 construction and counted afterwards) — a long-lived archive is vacuumed and frozen, too. Then
 ``VACUUM ANALYZE``.
 
-It then runs the console's common searches through ``archive.search.search(db, Query(...),
+It then runs the console's common searches through ``archive.query.search(db, Query(...),
 Scope(...))`` — liuhen's own function, with the scope ``api.access.scope_of`` gives a real user —
 as a district investigator (their district and its squads) and as a city-level investigator
 (every unit, and unattributed evidence):
@@ -86,8 +86,10 @@ if str(REPO) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
-from archive import search as searching  # noqa: E402
+from archive import query as searching  # noqa: E402
+from archive import terms as term_index  # noqa: E402
 from archive.models import Evidence  # noqa: E402
+from app.runtime import upgrade  # noqa: E402
 from liuhen import db as liuhen_db  # noqa: E402
 
 GOAL_MS = 50.0
@@ -252,8 +254,8 @@ _HOUR_W = [0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.4, 0.7, 1.0, 1.0, 1.0, 0.9, 0.7, 0
 
 @functools.lru_cache(maxsize=None)
 def _terms(text: str) -> frozenset[str]:
-    """``archive.search.terms`` of a text that recurs (device id, officer number and name, tag)."""
-    return frozenset(searching.terms(text))
+    """``archive.terms.terms`` of a text that recurs (device id, officer number and name, tag)."""
+    return frozenset(term_index.terms(text))
 
 
 def _ts(t: dt.datetime) -> str:
@@ -325,12 +327,12 @@ def gen_chunk(task: tuple[int, int, int, float, float]) -> dict[str, bytes]:
             _ts(rec_at), _ts(rec_at + dt.timedelta(seconds=dur or 0)), "\\\\x" + manifest.hex(),
             "\\\\x" + hashlib.sha512(manifest).hexdigest(), "k" + station[-6:], _ts(created),
             _ts(created + dt.timedelta(seconds=2)), "kept")))
-        # the texts archive.search.searchable_text reads, in its order
-        terms = set(searching.terms(fname))
+        # the texts archive.terms.searchable_text reads, in its order
+        terms = set(term_index.terms(fname))
         terms |= _terms(device)
         if officer:
             terms |= _terms(officer)
-        terms |= searching.terms(path)
+        terms |= term_index.terms(path)
         if oname:
             terms |= _terms(oname)
         y = rng.random()
@@ -343,7 +345,7 @@ def gen_chunk(task: tuple[int, int, int, float, float]) -> dict[str, bytes]:
         if rng.random() < 0.08:
             note = rng.choice(NOTES).format(c=rng.choice(w.citizens), c2=rng.choice(w.citizens),
                                             p=rng.choice(PLACES), n=f"{rng.randint(10000, 99999)}")
-            terms |= searching.terms(note)
+            terms |= term_index.terms(note)
             no.append(f"{eid}\t{eid}\t{note}\tuser:inv-{rng.randint(1, 20):02d}\t"
                       f"{_ts(created + dt.timedelta(hours=4))}")
         tail = f"\t{eid}\n"
@@ -394,7 +396,7 @@ def load(args: argparse.Namespace, url: str, w: World) -> dict[str, float]:
     t_all = time.perf_counter()
     t = time.perf_counter()
     engine = liuhen_db.make_engine(url)
-    liuhen_db.upgrade(engine)
+    upgrade(engine)
     engine.dispose()
     times["migrate_s"] = time.perf_counter() - t
     dsn = url
@@ -522,8 +524,8 @@ def check_terms(session_factory: Any, rng: random.Random, rows: int, n: int = 40
         for eid in rng.sample(range(1, rows + 1), n):
             ev = db.get(Evidence, eid)
             want: set[str] = set()
-            for text in searching.searchable_text(db, ev):
-                want |= searching.terms(text)
+            for text in term_index.searchable_text(db, ev):
+                want |= term_index.terms(text)
             have = set(db.scalars(select(searching.SearchTerm.term).where(searching.SearchTerm.evidence_id == eid)))
             assert have == want, f"evidence {eid}: search_terms differ from reindex ({sorted(have ^ want)[:10]})"
 
@@ -616,8 +618,8 @@ def check_page(db: Any, run: Run, page: searching.Page, deep: bool) -> None:
         return
     if q.q:
         for e in items:
-            texts = [_norm(t) for t in searching.searchable_text(db, e)]
-            for term in searching.query_terms(q.q):
+            texts = [_norm(t) for t in term_index.searchable_text(db, e)]
+            for term in term_index.query_terms(q.q):
                 assert any(term in t for t in texts), f"evidence {e.id} has no {term!r} in its text"
     ref = reference(db, run)
     assert [e.id for e in items] == ref[:PER_PAGE], f"{run.kind}: ids differ from the reference query"
@@ -638,7 +640,7 @@ def reference(db: Any, run: Run) -> list[int]:
     p: dict[str, Any] = {"units": sorted(scope.units), "unattributed": scope.unattributed}
     if q.q:
         parts = []
-        for i, term in enumerate(searching.query_terms(q.q)):
+        for i, term in enumerate(term_index.query_terms(q.q)):
             parts.append(f"SELECT evidence_id FROM search_terms WHERE term = :t{i}")
             p[f"t{i}"] = term
         where.append("e.id IN (" + " INTERSECT ".join(parts) + ")")
@@ -809,7 +811,7 @@ def main() -> int:
             sf = liuhen_db.make_sessionmaker(engine)
             if not runs:
                 check_terms(sf, rng, args.rows)
-                log("search_terms spot check: 40 sampled rows hold exactly what archive.search.reindex would write")
+                log("search_terms spot check: 40 sampled rows hold exactly what archive.terms.reindex would write")
                 with sf() as db:
                     scopes = {u.unit_id: scope_of(db, u) for u in db.scalars(select(User))}
                     runs = make_runs(db, w, rng, args.runs, scopes, tuple(args.kinds.split(",")))

@@ -26,7 +26,7 @@ from cases.models import Case, TextRecord
 from cases.service import current_links, get_case, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 
 def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:

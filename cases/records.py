@@ -30,7 +30,7 @@ from hashing.digest import Digest
 from hashing.errors import BadSignature
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 TOOL = "liuhen-records"
 MAX_BYTES = 200 << 20

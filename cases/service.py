@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from archive.models import Evidence
-from archive.search import Scope
+from archive.scope import Scope
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings

@@ -27,14 +27,15 @@ from api.deps import ArchiveDep
 from api.schemas import EvidenceId  # (a positive 64-bit id; the same bounds for a case's id)
 from api.dock import audit_page, officers_for
 from api.evidence import build_detail, custody_events, run_search
-from archive import search as searching
+from archive import query as searching
+from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
 from auth.errors import AuthFailed
 from console.i18n import lang_of, translator
 from liuhen.errors import LiuhenError
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -216,7 +217,7 @@ def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value.strip())
     except ValueError as e:
-        raise searching.BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
+        raise BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
                                  "请使用 2026-11-23 09:30 的格式 / Use the form 2026-11-23 09:30.") from e
     return utc_bound(t if t.tzinfo else t.replace(tzinfo=tz))
 

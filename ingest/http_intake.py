@@ -20,7 +20,7 @@ from typing import Any, Self
 import httpx
 
 import liuhen
-from archive.errors import (
+from ingest.wire import (
     DigestMismatch,
     IntakeRefused,
     ObjectMissing,
@@ -31,11 +31,11 @@ from archive.errors import (
     TokenRefused,
     UploadConflict,
 )
-from archive.dock import StationReport
-from archive.service import Receipt
+from ingest.wire import StationReport
+from ingest.wire import Receipt
 from hashing.errors import BadSignature
 from ingest.errors import ArchiveUnreachable, StationError
-from ingest.manifest import Manifest, ManifestInvalid
+from ingest.wire import Manifest, ManifestInvalid
 from liuhen.errors import ConfigError, LiuhenError, NotFound
 
 PREFIX = "/api/v1/intake"

@@ -13,8 +13,8 @@ import logging
 import threading
 from typing import Any, Callable
 
-from archive.dock import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, StationReport
-from ingest.intake import Intake
+from ingest.wire import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, StationReport
+from ingest.wire import Intake
 
 log = logging.getLogger("liuhen.station.report")
 

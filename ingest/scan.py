@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ingest.manifest import display_path
+from ingest.wire import display_path
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import liuhen
-from archive.errors import IntakeRefused, StoreFull
+from ingest.wire import IntakeRefused, StoreFull
 from hashing import digest as digesting
 from hashing import keys
 from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
-from ingest.intake import Intake
+from ingest.wire import Intake
 from ingest.layouts import Recogniser
 from ingest.ledger import Entry, FileKey, Ledger
-from ingest.manifest import Manifest, display_path
+from ingest.wire import Manifest, display_path
 from ingest.scan import Candidate, Refusal, list_bays, scan_bay
 from ingest.staging import buffers as staging_buffers
 from ingest.staging import copy_and_hash, open_recorder_file

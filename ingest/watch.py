@@ -15,9 +15,9 @@ from typing import Callable
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from ingest.intake import Intake
+from ingest.wire import Intake
 from ingest.scan import Refusal, list_bays, scan_bay
-from archive.errors import StoreFull
+from ingest.wire import StoreFull
 from ingest.errors import StagingFull
 from ingest.station import FileResult, Listener, Station
 from liuhen.config import Settings

@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
-from liuhen.runtime import Archive
+
+
+class HasSessions(Protocol):
+    """What the queue needs of whoever runs it (an ``archive.context.Archive``): a session factory.
+    The queue knows nothing else of the archive, so any package can enqueue and run jobs."""
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
 
 
 class LeaseLost(LiuhenError):
@@ -46,7 +54,7 @@ def enqueue(db: Session, *, kind: str, evidence_id: int) -> None:
         db.flush()
 
 
-def claim(archive: Archive, *, worker: str, kinds: tuple[str, ...] | None = None,
+def claim(archive: HasSessions, *, worker: str, kinds: tuple[str, ...] | None = None,
           lease_s: float = 60.0) -> Claimed | None:
     now = utcnow()
     with archive.sessions.begin() as db:
@@ -73,7 +81,7 @@ def claim(archive: Archive, *, worker: str, kinds: tuple[str, ...] | None = None
         return Claimed(job.id, job.kind, job.evidence_id, job.attempts, worker)
 
 
-def heartbeat(archive: Archive, job: Claimed, *, lease_s: float = 60.0, progress: float | None = None,
+def heartbeat(archive: HasSessions, job: Claimed, *, lease_s: float = 60.0, progress: float | None = None,
               note: str | None = None) -> None:
     values: dict[str, object] = {"lease_until": utcnow() + dt.timedelta(seconds=lease_s)}
     if progress is not None:
@@ -99,7 +107,7 @@ def finish(db: Session, job: Claimed, *, note: str | None = None) -> None:
                         "Nothing to do: the other worker's result is the one kept.")
 
 
-def fail(archive: Archive, job: Claimed, *, error: str, permanent: bool = False) -> str:
+def fail(archive: HasSessions, job: Claimed, *, error: str, permanent: bool = False) -> str:
     """Retry later with backoff, or give up; returns the new state."""
     with archive.sessions.begin() as db:
         row = db.get(Job, job.id, with_for_update=True)

@@ -19,15 +19,14 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from jobs import queue
-from jobs.queue import Claimed, LeaseLost
+from jobs.queue import Claimed, HasSessions, LeaseLost
 from liuhen.errors import LiuhenError
-from liuhen.runtime import Archive
 
 
 log = logging.getLogger("liuhen.worker")
@@ -37,9 +36,15 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+A = TypeVar("A", bound=HasSessions)
+
+
 @dataclass
-class JobContext:
-    archive: Archive
+class JobContext(Generic[A]):
+    """What a handler gets: the archive it works for (whatever the runner passed), its job, a
+    private work folder, and the lease it must keep."""
+
+    archive: A
     job: Claimed
     workdir: Path
     lease_s: float
@@ -60,10 +65,10 @@ class JobContext:
             yield db
 
 
-Handler = Callable[[JobContext], None]
+Handler = Callable[[JobContext[Any]], None]
 
 
-def run_one(archive: Archive, job: Claimed, handlers: Mapping[str, Handler], *, lease_s: float = 60.0) -> str:
+def run_one(archive: HasSessions, job: Claimed, handlers: Mapping[str, Handler], *, lease_s: float = 60.0) -> str:
     """Run one claimed job to its end; returns the job's new state."""
     handler = handlers.get(job.kind)
     if handler is None:
@@ -108,7 +113,7 @@ def run_one(archive: Archive, job: Claimed, handlers: Mapping[str, Handler], *, 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_worker(archive: Archive, handlers: Mapping[str, Handler], *, stop: threading.Event,
+def run_worker(archive: HasSessions, handlers: Mapping[str, Handler], *, stop: threading.Event,
                worker: str | None = None, lease_s: float = 60.0, poll_s: float = 1.0,
                until_idle: bool = False) -> int:
     """Claim and run jobs until ``stop`` is set (or, with ``until_idle``, until none is runnable)."""
@@ -128,7 +133,7 @@ def run_worker(archive: Archive, handlers: Mapping[str, Handler], *, stop: threa
     return ran
 
 
-def start_threads(archive: Archive, handlers: Mapping[str, Handler], *, threads: int, stop: threading.Event,
+def start_threads(archive: HasSessions, handlers: Mapping[str, Handler], *, threads: int, stop: threading.Event,
                   lease_s: float = 60.0, poll_s: float = 1.0) -> list[threading.Thread]:
     """Embedded default: workers as threads of this process, stopped with ``stop``."""
     out = []

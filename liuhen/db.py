@@ -1,4 +1,4 @@
-"""Database: typed SQLAlchemy 2 base, engines for SQLite and PostgreSQL, Alembic upgrade.
+"""Database: typed SQLAlchemy 2 base, engines for SQLite and PostgreSQL, the schema version.
 
 SQLite (embedded default) runs in WAL mode and every transaction begins IMMEDIATE, so that
 writers are serialised up front rather than failing half-way. PostgreSQL (grown) uses the
@@ -104,18 +104,3 @@ def schema_version(engine: Engine) -> str | None:
             return c.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except DBAPIError:
         return None
-
-
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent; cheap when already there)."""
-    if schema_version(engine) == SCHEMA_HEAD:
-        return
-    from alembic import command
-    from alembic.config import Config
-
-    here = Path(__file__).parent
-    cfg = Config()
-    cfg.set_main_option("script_location", str(here / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")

@@ -33,19 +33,21 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from api.app import create_app
+from app.web import create_app
 from archive.models import Evidence, Station as StationRow
 from auth import policy
 from auth import service as accounts
 from hashing.models import CustodyEvent
-from ingest.intake import LocalIntake
+from archive import attribution
+from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs.worker import run_worker
 from liuhen import config
 from liuhen.config import BaySettings
-from liuhen.runtime import Archive, open_archive
+from archive.context import Archive
+from app.runtime import open_archive
 from media.service import HANDLERS
-from roster import service as roster
+
 from tests.conftest import create_pg_database, write_config
 from tests.docks import DockFile, put
 
@@ -142,9 +144,9 @@ def build_world(folder: Path, database_url: str, make_clip: Callable[..., Path])
             A: accounts.add_unit(db, code=A, name="东城分局", parent_code=CITY).id,
             B: accounts.add_unit(db, code=B, name="西城分局", parent_code=CITY).id,
         }
-        roster.add_officer(db, archive.custody, officer_no="000123", name="张三", unit_id=units[A], actor="test")
-        roster.add_officer(db, archive.custody, officer_no="000321", name="王五", unit_id=units[A], actor="test")
-        roster.add_officer(db, archive.custody, officer_no="000456", name="李四", unit_id=units[B], actor="test")
+        attribution.add_officer(db, archive.custody, officer_no="000123", name="张三", unit_id=units[A], actor="test")
+        attribution.add_officer(db, archive.custody, officer_no="000321", name="王五", unit_id=units[A], actor="test")
+        attribution.add_officer(db, archive.custody, officer_no="000456", name="李四", unit_id=units[B], actor="test")
 
     files = {name: put(settings.station.dock_root, rel, make_clip(seconds=secs, tone=tone))
              for name, (rel, secs, tone) in RECORDINGS.items()}

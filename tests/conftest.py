@@ -120,7 +120,7 @@ def settings(make_settings: Callable[..., config.Settings]) -> config.Settings:
 
 @pytest.fixture
 def archive(settings: config.Settings) -> Iterator[object]:
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     a = open_archive(settings)
     try:

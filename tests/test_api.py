@@ -28,7 +28,7 @@ from auth.errors import AccountLocked, AuthFailed
 from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen.db import utcnow
-from media.models import DerivedFile
+from archive.models import DerivedFile
 from tests.api_world import A, B, BACKENDS, PASSWORD, World, user_of, world_for
 
 API = "/api/v1"

@@ -28,7 +28,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
 
 from archive.models import Evidence
-from archive.search import Scope
+from archive.scope import Scope
 from auth.service import add_unit
 from cases.coverage import Gap, StepCoverage, check_case, check_step
 from cases.models import Case, CaseCounter, TextRecordVersion
@@ -37,13 +37,14 @@ from cases.service import (CaseClosed, add_step, close_case, create_case, get_ca
                            open_cases_of, suggestions, unlink)
 from hashing.digest import Digest
 from hashing.models import CustodyEvent
-from ingest.intake import LocalIntake
+from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs.worker import run_worker
 from liuhen import config
-from liuhen.runtime import Archive, open_archive
+from archive.context import Archive
+from app.runtime import open_archive
 from media.service import HANDLERS
-from roster.service import add_officer
+from archive.attribution import add_officer
 from tests.conftest import create_pg_database, write_config
 from tests.docks import put, sha256_of
 
@@ -75,7 +76,7 @@ def shown(t: dt.datetime) -> str:
 
 
 def liuhen(cfg: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), *args],
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), *args],
                           capture_output=True, text=True, timeout=300, cwd=cfg.parent)
 
 

@@ -14,7 +14,7 @@ from tests.docks import BAY3_BINDING, build_multi_bay_dock, put
 
 
 def liuhen(cfg: Path, *args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), *args],
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), *args],
                           capture_output=True, text=True, timeout=300, cwd=cwd,
                           env={**os.environ, **(env or {})})
 
@@ -85,7 +85,7 @@ def test_station_public_key_verifies_manifests_with_openssl(settings, make_clip,
     from sqlalchemy import select
 
     from archive.models import Sighting
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
     liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
@@ -189,13 +189,13 @@ def test_worker_until_idle_as_a_separate_process(settings, make_clip):
 def test_units_and_users_add_reads_the_password_from_stdin(settings):
     r = liuhen(settings.config_path, "units", "add", "110101-JT", "东城区交通执法大队", "--json")
     assert r.returncode == 0, r.stderr
-    p = subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(settings.config_path), "users", "add",
+    p = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(settings.config_path), "users", "add",
                         "zhangsan", "--role", "investigator", "--unit", "110101-JT", "--json"],
                        input="correct horse battery\n", capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["role"] == "investigator"
     from auth.service import authenticate
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     a = open_archive(settings)
     try:
@@ -204,7 +204,7 @@ def test_units_and_users_add_reads_the_password_from_stdin(settings):
             assert u.password_hash.startswith("$argon2id$")
     finally:
         a.close()
-    bad = subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(settings.config_path), "users", "add",
+    bad = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(settings.config_path), "users", "add",
                           "lisi", "--role", "wizard", "--unit", "110101-JT"],
                          input="correct horse battery\n", capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "wizard" in bad.stderr

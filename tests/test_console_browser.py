@@ -64,7 +64,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium) before the tests")
     from liuhen import config
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     folder = tmp_path_factory.mktemp("console")
     cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}",
@@ -77,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
     port = _free_port()
     env = {**os.environ, "LIUHEN_CONFIG": str(cfg)}
     log = open(folder / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "serve", "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     base = f"http://127.0.0.1:{port}"
     import httpx
@@ -112,11 +112,11 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
     from archive.stations import set_unit
     from auth import service as accounts
     from hashing.keys import load_or_create
-    from ingest.intake import LocalIntake
+    from archive.intake import LocalIntake
     from ingest.station import Station
     from jobs.worker import run_worker
     from media.service import HANDLERS
-    from roster.service import add_officer
+    from archive.attribution import add_officer
 
     with archive.sessions.begin() as db:
         accounts.add_unit(db, code="110000", name="市公安局")

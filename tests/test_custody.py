@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from archive.models import Evidence
-from archive.verify import verify_all
+from integrity.service import verify_all
 from hashing import keys
 from hashing.models import CustodyCheckpoint, CustodyEvent
-from ingest.intake import LocalIntake
+from archive.intake import LocalIntake
 from ingest.station import Station
 from tests.docks import BAY3_BINDING, build_multi_bay_dock
 
@@ -160,7 +160,7 @@ def test_the_app_role_needs_no_update_or_delete_on_the_custody_log(pg_url, tmp_p
     """Run a whole offload as a PostgreSQL role that may only SELECT and INSERT custody rows."""
     import dataclasses
 
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
     from tests.conftest import write_config
     from liuhen import config
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from app.runtime import MIGRATIONS, upgrade
 from liuhen import db
 
 
 def test_schema_head_constant_matches_the_newest_migration():
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_current_head() == db.SCHEMA_HEAD
 
 
@@ -21,8 +20,8 @@ def test_upgrade_creates_every_table_and_is_idempotent(database_url):
     engine = db.make_engine(database_url)
     try:
         assert db.schema_version(engine) is None
-        db.upgrade(engine)
-        db.upgrade(engine)
+        upgrade(engine)
+        upgrade(engine)
         assert db.schema_version(engine) == db.SCHEMA_HEAD
         tables = set(inspect(engine).get_table_names())
         assert {"evidence", "sightings", "stations", "custody_events", "custody_head",

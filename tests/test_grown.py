@@ -34,7 +34,7 @@ object_lock_days = 1
     files = build_multi_bay_dock(tmp_path / "dock", make_clip)
 
     def liuhen(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), *args],
+        return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), *args],
                               capture_output=True, text=True, timeout=300)
 
     r = liuhen("ingest", "--once", "--json")

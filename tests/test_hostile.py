@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archive.models import Evidence, Sighting
-from ingest.intake import LocalIntake
+from archive.intake import LocalIntake
 from ingest.station import IngestHalted, Station
 from tests.docks import put, sha256_of
 
@@ -184,7 +184,7 @@ def _mount_tmpfs(where: Path, size: str) -> None:
 
 
 def test_full_station_disk_stops_intake_clearly_and_loses_nothing(make_settings, tmp_path, make_clip):
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     small = tmp_path / "small"
     _mount_tmpfs(small, "3m")
@@ -214,7 +214,7 @@ def test_full_station_disk_stops_intake_clearly_and_loses_nothing(make_settings,
 def test_full_archive_store_stops_intake_and_counts_no_half_object(make_settings, tmp_path):
     import dataclasses
 
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     small = tmp_path / "store"
     _mount_tmpfs(small, "3m")
@@ -262,7 +262,7 @@ def test_non_utf8_file_names_are_kept_exactly(settings, archive, make_clip):
     assert raw[b"DCIM/" + gbk].original_path == "DCIM/现场检查_张三.MP4"
     import json
 
-    from ingest.manifest import Manifest
+    from ingest.wire import Manifest
 
     m = Manifest.parse(raw[b"DCIM/" + junk].manifest)
     assert m.raw_path == b"DCIM/" + junk and m.path_encoding == "unknown"

@@ -24,7 +24,7 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from api.app import create_app
+from app.web import create_app
 from archive.errors import (
     DigestMismatch,
     IntakeRefused,
@@ -39,11 +39,11 @@ from hashing.digest import Digest
 from hashing.models import CustodyEvent
 from ingest.errors import ArchiveUnreachable
 from ingest.http_intake import HttpIntake
-from ingest.manifest import Manifest
+from ingest.wire import Manifest
 from ingest.station import Station
 from liuhen.config import Settings
 from liuhen.errors import NotFound
-from liuhen.runtime import Archive
+from archive.context import Archive
 from tests.docks import BAY3_BINDING, build_multi_bay_dock
 
 CHUNK = 64 * 1024

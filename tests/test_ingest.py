@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archive.models import Evidence, Sighting
-from ingest.intake import LocalIntake
+from archive.intake import LocalIntake
 from ingest.station import Station
 from tests.docks import BAY3_BINDING, build_multi_bay_dock, put, sha256_of
 
@@ -83,7 +83,7 @@ def test_docking_the_same_recorder_again_archives_nothing_twice(settings, archiv
 
 
 def test_recorder_files_are_kept_unless_config_says_wipe(make_settings, make_clip):
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     keep = make_settings()
     a = open_archive(keep)
@@ -97,7 +97,7 @@ def test_recorder_files_are_kept_unless_config_says_wipe(make_settings, make_cli
 
 def test_wipe_after_offload_deletes_only_acknowledged_files_and_logs_it(make_settings, make_clip, tmp_path):
     from archive.service import show
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     s = make_settings('delete_after_offload = true\n', folder=tmp_path / "wipe")
     a = open_archive(s)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from archive.models import Evidence
-from ingest.intake import LocalIntake
+from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs import queue
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job

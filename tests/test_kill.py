@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from archive.models import Evidence, Sighting
-from liuhen.runtime import open_archive
+from app.runtime import open_archive
 from tests.docks import put, sha256_of
 
 KILLS = 22
@@ -32,7 +32,7 @@ SEED = 20261123
 
 
 def _start(cfg: Path, dock: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), "ingest", str(dock),
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "ingest", str(dock),
                              "--once", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -138,7 +138,7 @@ def test_kill_9_at_many_points_loses_and_duplicates_nothing(settings, make_clip)
     finally:
         a.close()
 
-    v = subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), "verify", "--json"],
+    v = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), "verify", "--json"],
                        capture_output=True, timeout=600)
     report = json.loads(v.stdout.decode().strip().splitlines()[-1])
     assert v.returncode == 0 and report["ok"], report

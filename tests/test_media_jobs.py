@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from archive.models import Evidence
 from archive.service import show
-from archive.verify import verify_all
-from ingest.intake import LocalIntake
+from integrity.service import verify_all
+from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs.models import DONE, Job
 from jobs.worker import run_worker
@@ -207,12 +207,12 @@ def test_broken_media_ends_unplayable_with_a_reason_and_the_original_still_verif
 
 
 def _worker(cfg: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), "worker", *extra],
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "worker", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_kill_9_of_a_worker_mid_transcode_leaves_a_job_another_worker_completes(make_settings, tmp_path, media_dir):
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     s = make_settings("\n[workers]\nlease_seconds = 3\npoll_seconds = 0.2\n", folder=tmp_path / "k")
     src = media_dir / "long_hevc.mp4"
@@ -257,7 +257,7 @@ def test_kill_9_of_a_worker_mid_transcode_leaves_a_job_another_worker_completes(
 @pytest.mark.postgres
 def test_two_worker_processes_on_postgresql_never_run_one_job_at_once(pg_url, tmp_path, make_clip):
     from liuhen import config
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
     from tests.conftest import write_config
 
     s = config.load(write_config(tmp_path, pg_url, "\n[workers]\nlease_seconds = 5\npoll_seconds = 0.05\n"),

@@ -22,18 +22,11 @@ from typing import Any
 import pytest
 
 from hashing.digest import hash_file
-from media import (
-    MediaError,
-    Unplayable,
-    gps_track,
-    poster,
-    probe,
-    proxy,
-    run,
-    thumbnails,
-    tool_version,
-    waveform,
-)
+from media.errors import MediaError, Unplayable
+from media.ffmpeg import run, tool_version
+from media.gps import gps_track
+from media.probe import probe
+from media.render import poster, proxy, thumbnails, waveform
 from tests.conftest import ffmpeg_bin
 
 # ---------------------------------------------------------------- helpers

@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 
 def liuhen(cfg: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "liuhen.cli", "--config", str(cfg), *args],
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -50,7 +50,7 @@ def test_remote_station_queues_while_archive_is_down_then_delivers_exactly_once(
     staged = [p for p in (tmp_path / "station" / "var" / "station" / "staging").iterdir() if p.name != "partial"]
     assert len(staged) == len(files)  # every file copied, hashed, signed and kept, ready to send
 
-    server = subprocess.Popen([sys.executable, "-m", "liuhen.cli", "--config", str(archive_cfg), "serve",
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(archive_cfg), "serve",
                                "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -17,7 +17,7 @@ from tests.docks import put
 def test_watch_offloads_recorders_docked_while_it_runs(settings, make_clip):
     dock = settings.station.dock_root
     dock.mkdir(parents=True)
-    p = subprocess.Popen([sys.executable, "-m", "liuhen.cli", "--config", str(settings.config_path),
+    p = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(settings.config_path),
                           "station", "watch", str(dock), "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -14,7 +14,7 @@ from api import cases, dock, errors, evidence, intake
 from archive.uploads import sweep_abandoned
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ErrorOut
-from liuhen.runtime import Archive
+from archive.context import Archive
 
 PREFIX = "/api/v1"
 

@@ -6,7 +6,12 @@ Create Date: 2026-11-23 01:51:21.428983
 """
 from alembic import op
 import sqlalchemy as sa
-import liuhen.db
+
+
+def UTCDateTime() -> sa.types.TypeEngine:
+    """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
+    out here so that this migration never changes with live code."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
 
 
 revision = '0002'
@@ -31,7 +36,7 @@ def upgrade() -> None:
     sa.Column('tool_version', sa.String(length=256), nullable=False),
     sa.Column('command', sa.Text(), nullable=False),
     sa.Column('detail', sa.Text(), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('evidence_id', 'kind', name='uq_derived_evidence_kind')
@@ -46,15 +51,15 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('max_attempts', sa.Integer(), nullable=False),
-    sa.Column('run_after', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('run_after', UTCDateTime(), nullable=False),
     sa.Column('lease_owner', sa.String(length=128), nullable=True),
-    sa.Column('lease_until', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_until', UTCDateTime(), nullable=True),
     sa.Column('progress', sa.Float(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('started_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('finished_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('started_at', UTCDateTime(), nullable=True),
+    sa.Column('finished_at', UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('kind', 'evidence_id', name='uq_jobs_kind_evidence')

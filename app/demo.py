@@ -24,7 +24,7 @@ from liuhen.config import Settings
 from liuhen.errors import LiuhenError
 
 if TYPE_CHECKING:
-    from liuhen.runtime import Archive
+    from archive.context import Archive
 
 
 def _ffmpeg() -> str:
@@ -102,7 +102,7 @@ def seed_organisation(archive: "Archive", settings: Settings) -> list[tuple[str,
     from auth.service import add_unit, add_user
     from hashing.keys import load_or_create
     from roster.models import Officer
-    from roster.service import add_officer
+    from archive.attribution import add_officer
 
     made: list[tuple[str, str, str]] = []
     with archive.sessions.begin() as db:
@@ -182,12 +182,12 @@ def _remember_users(settings: Settings, made: list[tuple[str, str, str]]) -> Pat
 
 
 def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) -> int:
-    from archive.verify import verify_all
-    from ingest.intake import LocalIntake
+    from integrity.service import verify_all
+    from archive.intake import LocalIntake
     from ingest.report import DockReporter
     from ingest.station import Station
-    from liuhen.progress import BayProgress
-    from liuhen.runtime import open_archive
+    from app.progress import BayProgress
+    from app.runtime import open_archive
 
     dock = settings.station.dock_root
     if dock.exists() and any(dock.iterdir()):

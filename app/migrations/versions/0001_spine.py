@@ -6,7 +6,12 @@ Create Date: 2026-11-23 00:56:17.855261
 """
 from alembic import op
 import sqlalchemy as sa
-import liuhen.db
+
+
+def UTCDateTime() -> sa.types.TypeEngine:
+    """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
+    out here so that this migration never changes with live code."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
 
 
 revision = '0001'
@@ -20,7 +25,7 @@ def upgrade() -> None:
     op.create_table('custody_checkpoints',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=False),
-    sa.Column('at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', UTCDateTime(), nullable=False),
     sa.Column('key_id', sa.String(length=16), nullable=False),
     sa.Column('public_key_pem', sa.Text(), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
@@ -29,7 +34,7 @@ def upgrade() -> None:
     )
     op.create_table('custody_events',
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
-    sa.Column('at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('evidence_id', sa.BigInteger(), nullable=True),
@@ -52,7 +57,7 @@ def upgrade() -> None:
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.Column('checkpoint_seq', sa.BigInteger(), nullable=False),
-    sa.Column('checkpoint_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checkpoint_at', UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('evidence',
@@ -67,9 +72,9 @@ def upgrade() -> None:
     sa.Column('media_note', sa.Text(), nullable=True),
     sa.Column('device_id', sa.String(length=128), nullable=True),
     sa.Column('officer_id', sa.String(length=128), nullable=True),
-    sa.Column('recorded_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recorded_at', UTCDateTime(), nullable=True),
     sa.Column('important', sa.Boolean(), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.CheckConstraint('length(sha256) = 64', name='ck_evidence_sha256_len'),
     sa.CheckConstraint('size >= 0', name='ck_evidence_size'),
     sa.PrimaryKeyConstraint('id'),
@@ -85,8 +90,8 @@ def upgrade() -> None:
     sa.Column('public_key_pem', sa.Text(), nullable=False),
     sa.Column('key_id', sa.String(length=16), nullable=False),
     sa.Column('token_sha256', sa.String(length=64), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('last_seen_at', UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('sightings',
@@ -100,13 +105,13 @@ def upgrade() -> None:
     sa.Column('layout', sa.String(length=32), nullable=False),
     sa.Column('original_path', sa.Text(), nullable=False),
     sa.Column('original_path_hex', sa.Text(), nullable=False),
-    sa.Column('recorded_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('file_mtime', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recorded_at', UTCDateTime(), nullable=True),
+    sa.Column('file_mtime', UTCDateTime(), nullable=True),
     sa.Column('manifest', sa.LargeBinary(), nullable=False),
     sa.Column('signature', sa.LargeBinary(), nullable=False),
     sa.Column('station_key_id', sa.String(length=16), nullable=False),
-    sa.Column('received_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('released_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', UTCDateTime(), nullable=False),
+    sa.Column('released_at', UTCDateTime(), nullable=True),
     sa.Column('release_action', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], ),

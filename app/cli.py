@@ -35,7 +35,7 @@ def _print_json(obj: Any) -> None:
 
 
 def _archive(settings: config.Settings):  # noqa: ANN202
-    from liuhen.runtime import open_archive
+    from app.runtime import open_archive
 
     return open_archive(settings)
 
@@ -45,7 +45,7 @@ def _intake(settings: config.Settings):  # noqa: ANN202
         from ingest.http_intake import HttpIntake
 
         return HttpIntake(settings.station.archive_url, settings.station.token or "")
-    from ingest.intake import LocalIntake
+    from archive.intake import LocalIntake
 
     return LocalIntake(_archive(settings))
 
@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
     if not args.once:
         return cmd_watch(args, settings)
     from ingest.station import IngestHalted, Station
-    from liuhen.progress import BayProgress
+    from app.progress import BayProgress
 
     dock = Path(args.dock_root) if args.dock_root else settings.station.dock_root
     if not dock.is_dir():
@@ -109,7 +109,7 @@ def _reporter(settings: config.Settings, intake: Any, chain: Any = None) -> Any:
 
 def cmd_watch(args: argparse.Namespace, settings: config.Settings) -> int:
     from ingest.watch import watch
-    from liuhen.progress import BayProgress
+    from app.progress import BayProgress
 
     dock = Path(args.dock_root) if args.dock_root else settings.station.dock_root
     stop = threading.Event()
@@ -130,7 +130,7 @@ def _embedded_station(settings: config.Settings, archive: Any, stop: threading.E
     """Embedded default: ``liuhen serve`` also runs the station on ``station.dock_root``."""
     if settings.station.archive_url or not settings.station.embedded:
         return None
-    from ingest.intake import LocalIntake
+    from archive.intake import LocalIntake
     from ingest.watch import watch
 
     dock = settings.station.dock_root
@@ -171,8 +171,8 @@ def _print_result_line(r: Any) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
-    from archive.verify import verify_all
-    from liuhen.progress import bar
+    from integrity.service import verify_all
+    from app.progress import bar
 
     archive = _archive(settings)
     tty = sys.stderr.isatty() and not args.json
@@ -306,7 +306,7 @@ def cmd_stations_add(args: argparse.Namespace, settings: config.Settings) -> int
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from app.web import create_app
 
     archive = _archive(settings)
     stop = threading.Event()
@@ -376,7 +376,7 @@ def _job_rows(archive) -> list[dict[str, Any]]:  # noqa: ANN001
 def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> int:
     import time
 
-    from liuhen.progress import bar
+    from app.progress import bar
 
     archive = _archive(settings)
     stop = threading.Event()
@@ -503,7 +503,7 @@ def cmd_users_token(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_officers_add(args: argparse.Namespace, settings: config.Settings) -> int:
     from auth.service import get_unit
-    from roster.service import add_officer
+    from archive.attribution import add_officer
 
     archive = _archive(settings)
     try:
@@ -519,7 +519,7 @@ def cmd_officers_add(args: argparse.Namespace, settings: config.Settings) -> int
 
 
 def cmd_recorders_assign(args: argparse.Namespace, settings: config.Settings) -> int:
-    from roster.service import assign_recorder
+    from archive.attribution import assign_recorder
 
     archive = _archive(settings)
     try:
@@ -697,7 +697,7 @@ def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: config.Settings) -> int:
-    from liuhen.demo import run_demo
+    from app.demo import run_demo
 
     return run_demo(settings, json_out=args.json, clips=args.clips, seconds=args.seconds)
 

@@ -6,7 +6,12 @@ Create Date: 2026-11-23 02:20:15.334306
 """
 from alembic import op
 import sqlalchemy as sa
-import liuhen.db
+
+
+def UTCDateTime() -> sa.types.TypeEngine:
+    """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
+    out here so that this migration never changes with live code."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
 
 
 revision = '0003'
@@ -22,7 +27,7 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('parent_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.CheckConstraint('parent_id IS NULL OR parent_id <> id', name='ck_units_parent'),
     sa.ForeignKeyConstraint(['parent_id'], ['units.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -39,9 +44,9 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_at', UTCDateTime(), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('last_login_at', UTCDateTime(), nullable=True),
     sa.CheckConstraint("role IN ('operator', 'investigator', 'legal_reviewer', 'records_manager', 'auditor', 'admin')", name='ck_users_role'),
     sa.CheckConstraint('failed_logins >= 0', name='ck_users_failed_logins'),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
@@ -56,9 +61,9 @@ def upgrade() -> None:
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('last_used_at', UTCDateTime(), nullable=True),
+    sa.Column('revoked_at', UTCDateTime(), nullable=True),
     sa.CheckConstraint('length(token_sha256) = 64', name='ck_api_tokens_sha256_len'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -70,7 +75,7 @@ def upgrade() -> None:
     op.create_table('unit_grants',
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
     sa.PrimaryKeyConstraint('user_id', 'unit_id')
@@ -78,10 +83,10 @@ def upgrade() -> None:
     op.create_table('user_sessions',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
+    sa.Column('last_seen_at', UTCDateTime(), nullable=False),
     sa.Column('csrf_token', sa.String(length=64), nullable=False),
-    sa.Column('expired_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expired_at', UTCDateTime(), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=512), nullable=True),
     sa.CheckConstraint('length(id) = 64', name='ck_user_sessions_id_len'),

@@ -1,12 +1,4 @@
-"""Finding evidence: the term index behind free text, and the console's searches.
-
-Free text must find Chinese: 张三 finds 张三 in a file name, a tag, a note or an officer's name.
-Neither SQLite nor PostgreSQL tokenises Chinese out of the box (pg_trgm skips it under the C
-locale), so liuhen keeps its own term index, the same on both databases: for each evidence,
-every run of Chinese characters gives its single characters and its pairs, and every run of
-letters and digits gives the word and its prefixes (``a0``, ``a00``, ``a001`` from ``DSJ-A001``).
-A query is split the same way and every one of its terms must be present, so a search is a few
-index look-ups however many rows the archive holds.
+"""The console's searches: filters, free text through the term index, newest first.
 
 Every search is bounded by the units the user may see (``Scope``); results are ordered by
 recording time, newest first, and paginated with a capped count (counting a million rows to
@@ -17,114 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, union_all
+from sqlalchemy import and_, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from archive.models import Evidence, EvidenceNote, EvidenceTag, SearchTerm, Sighting
-from liuhen.errors import LiuhenError
+from archive.errors import BadQuery
+from archive.models import DerivedFile, Evidence, EvidenceTag, SearchTerm, Sighting
+from archive.scope import Scope
+from archive.terms import query_terms
+from roster.models import Officer
 
-MAX_TERM = 32  # longer words are indexed (and searched) by their first 32 characters
 COUNT_CAP = 1000
-_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+")
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
-def _normal(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def terms(text: str) -> set[str]:
-    """The index terms of ``text``."""
-    out: set[str] = set()
-    for m in _RUNS.finditer(_normal(text)):
-        run = m.group()
-        if _is_cjk(run[0]):
-            out.update(run)
-            out.update(run[i:i + 2] for i in range(len(run) - 1))
-        else:
-            word = run[:MAX_TERM]
-            out.add(word)
-            out.update(word[:k] for k in range(2, len(word)))
-    return out
-
-
-def query_terms(text: str) -> list[str]:
-    """The terms that evidence must all have to match the free text ``text``."""
-    out: list[str] = []
-    for m in _RUNS.finditer(_normal(text)):
-        run = m.group()
-        if _is_cjk(run[0]):
-            out.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
-        else:
-            out.append(run[:MAX_TERM])
-    return list(dict.fromkeys(out))
-
-
-def searchable_text(db: Session, ev: Evidence) -> list[str]:
-    """Everything free text searches in: names, paths, recorder and officer, tags and notes."""
-    from roster.models import Officer
-
-    parts = [ev.file_name, ev.device_id or "", ev.officer_id or ""]
-    parts += [s.original_path for s in db.scalars(select(Sighting).where(Sighting.evidence_id == ev.id))]
-    if ev.officer_id:
-        name = db.scalar(select(Officer.name).where(Officer.officer_no == ev.officer_id))
-        parts.append(name or "")
-    parts += db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id))
-    parts += db.scalars(select(EvidenceNote.text).where(EvidenceNote.evidence_id == ev.id))
-    return parts
-
-
-def reindex(db: Session, evidence_id: int) -> None:
-    """Bring ``evidence_id``'s terms up to date with its text (idempotent; in the caller's transaction)."""
-    ev = db.get(Evidence, evidence_id)
-    if ev is None:
-        return
-    want: set[str] = set()
-    for text in searchable_text(db, ev):
-        want |= terms(text)
-    have = set(db.scalars(select(SearchTerm.term).where(SearchTerm.evidence_id == evidence_id)))
-    gone = have - want
-    if gone:
-        db.execute(delete(SearchTerm).where(SearchTerm.evidence_id == evidence_id, SearchTerm.term.in_(gone)))
-    new = want - have
-    if new:
-        db.execute(insert(SearchTerm), [{"term": t, "evidence_id": evidence_id} for t in sorted(new)])
-
-
-# ---------------------------------------------------------------------------- scope and queries
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which evidence a user may see: the ids of their visible units, and whether they also see
-    evidence not yet attributed to any unit (users placed in a top-level unit do)."""
-
-    units: frozenset[int]
-    unattributed: bool = False
-
-    def clause(self) -> Any:
-        conds = []
-        if self.units:
-            conds.append(Evidence.unit_id.in_(sorted(self.units)))
-        if self.unattributed:
-            conds.append(Evidence.unit_id.is_(None))
-        return or_(*conds) if conds else false()
-
-    def allows(self, ev: Evidence) -> bool:
-        return (ev.unit_id in self.units) if ev.unit_id is not None else self.unattributed
-
-
-class BadQuery(LiuhenError):
-    code = "bad_query"
-
 
 PLAYBACK_STATES = ("pending", "ready", "unplayable", "none")
 MEDIA_KINDS = ("video", "audio", "photo", "sidecar", "other")
@@ -183,7 +80,6 @@ class Page:
 
 
 def _officer_nos(db: Session, who: str) -> list[str]:
-    from roster.models import Officer
 
     who = who.strip()
     nos = set(db.scalars(select(Officer.officer_no).where(or_(Officer.name == who, Officer.officer_no == who))))
@@ -377,8 +273,6 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
 
 def extras(db: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """Tags, the officer's name and which previews exist, for a page of results (three queries)."""
-    from media.models import DerivedFile
-    from roster.models import Officer
 
     ids = list(ids)
     out: dict[int, dict[str, Any]] = {i: {"tags": [], "derived": [], "officer_name": None} for i in ids}

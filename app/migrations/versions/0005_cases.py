@@ -6,7 +6,12 @@ Create Date: 2026-11-24 16:35:53.273903
 """
 from alembic import op
 import sqlalchemy as sa
-import liuhen.db
+
+
+def UTCDateTime() -> sa.types.TypeEngine:
+    """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
+    out here so that this migration never changes with live code."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
 
 
 revision = '0005'
@@ -33,9 +38,9 @@ def upgrade() -> None:
     sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('source', sa.String(length=32), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
-    sa.Column('closed_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', UTCDateTime(), nullable=True),
     sa.CheckConstraint("status IN ('open', 'closed')", name='ck_cases_status'),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -63,11 +68,11 @@ def upgrade() -> None:
     sa.Column('case_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
     sa.Column('place', sa.Text(), nullable=True),
-    sa.Column('started_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', UTCDateTime(), nullable=False),
+    sa.Column('ended_at', UTCDateTime(), nullable=False),
     sa.Column('officers', sa.Text(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -81,9 +86,9 @@ def upgrade() -> None:
     sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('start_s', sa.Float(), nullable=True),
     sa.Column('end_s', sa.Float(), nullable=True),
-    sa.Column('linked_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('linked_at', UTCDateTime(), nullable=False),
     sa.Column('linked_by', sa.String(length=128), nullable=False),
-    sa.Column('unlinked_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('unlinked_at', UTCDateTime(), nullable=True),
     sa.Column('unlinked_by', sa.String(length=128), nullable=True),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.ForeignKeyConstraint(['step_id'], ['case_steps.id'], ),
@@ -99,7 +104,7 @@ def upgrade() -> None:
     sa.Column('step_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('kind', sa.String(length=64), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
     sa.ForeignKeyConstraint(['step_id'], ['case_steps.id'], ),
@@ -123,7 +128,7 @@ def upgrade() -> None:
     sa.Column('manifest', sa.LargeBinary(), nullable=False),
     sa.Column('signature', sa.LargeBinary(), nullable=False),
     sa.Column('key_id', sa.String(length=16), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
     sa.CheckConstraint('length(sha256) = 64', name='ck_trv_sha256_len'),
     sa.ForeignKeyConstraint(['record_id'], ['text_records.id'], ),

@@ -4,9 +4,17 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24 16:04:28.739624
 """
+import re
+import unicodedata
+
 from alembic import op
 import sqlalchemy as sa
-import liuhen.db
+
+
+def UTCDateTime() -> sa.types.TypeEngine:
+    """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
+    out here so that this migration never changes with live code."""
+    return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
 
 
 revision = '0004'
@@ -19,12 +27,12 @@ def upgrade() -> None:
     op.create_table('recorders',
     sa.Column('device_id', sa.String(length=128), nullable=False),
     sa.Column('officer_no', sa.String(length=128), nullable=True),
-    sa.Column('assigned_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('assigned_at', UTCDateTime(), nullable=True),
     sa.Column('assigned_by', sa.String(length=128), nullable=True),
     sa.Column('last_station_id', sa.String(length=64), nullable=True),
     sa.Column('last_bay', sa.String(length=128), nullable=True),
-    sa.Column('last_docked_at', liuhen.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_docked_at', UTCDateTime(), nullable=True),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('device_id')
     )
     with op.batch_alter_table('recorders', schema=None) as batch_op:
@@ -36,7 +44,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['unit_id'], ['units.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('officer_no')
@@ -51,7 +59,7 @@ def upgrade() -> None:
     sa.Column('device_id', sa.String(length=128), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('snapshot', sa.Text(), nullable=False),
-    sa.Column('updated_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['station_id'], ['stations.id'], ),
     sa.PrimaryKeyConstraint('station_id', 'bay')
     )
@@ -60,7 +68,7 @@ def upgrade() -> None:
     sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('author', sa.String(length=128), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -71,7 +79,7 @@ def upgrade() -> None:
     sa.Column('evidence_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tag', sa.String(length=64), nullable=False),
     sa.Column('created_by', sa.String(length=128), nullable=False),
-    sa.Column('created_at', liuhen.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['evidence_id'], ['evidence.id'], ),
     sa.PrimaryKeyConstraint('evidence_id', 'tag')
     )
@@ -106,11 +114,33 @@ def upgrade() -> None:
 
 
 
+# The term function as it was at this revision, frozen here so that this migration does the same
+# on every archive whatever later code does to the live index (archive/terms.py).
+_MAX_TERM = 32
+_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def terms(text: str) -> set[str]:
+    out: set[str] = set()
+    for m in _RUNS.finditer(unicodedata.normalize("NFKC", text).lower()):
+        run = m.group()
+        if _is_cjk(run[0]):
+            out.update(run)
+            out.update(run[i:i + 2] for i in range(len(run) - 1))
+        else:
+            word = run[:_MAX_TERM]
+            out.add(word)
+            out.update(word[:k] for k in range(2, len(word)))
+    return out
+
+
 def _backfill_search_terms() -> None:
     """Evidence archived before this revision gets its terms (file name, recorder, officer number,
     original paths), so that free text finds it too."""
-    from archive.search import terms
-
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, file_name, device_id, officer_id FROM evidence")).all()
     paths: dict[int, list[str]] = {}

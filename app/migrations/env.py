@@ -1,6 +1,6 @@
 from alembic import context
 
-from liuhen.models import metadata
+from app.models import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -1,0 +1,30 @@
+"""``Archive``: what a running archive holds — settings, database, store and keys.
+
+Opened once by the roof (``app.runtime.open_archive``) and passed down to every service; no
+domain package opens one itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from archive.store import OriginalStore
+from hashing import keys
+from hashing.custody import CustodyLog
+from liuhen.config import Settings
+
+
+@dataclass
+class Archive:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: OriginalStore
+    key: keys.SigningKey
+    custody: CustodyLog
+
+    def close(self) -> None:
+        self.engine.dispose()

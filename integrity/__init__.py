@@ -1,0 +1,1 @@
+"""Integrity: ``liuhen verify`` over everything the archive holds (custody log, originals, records)."""
