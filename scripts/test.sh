@@ -20,4 +20,12 @@ if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]
 fi
 if [ "${CI:-}" = "true" ]; then export LIUHEN_REQUIRE_PG=1; fi
 
+# the code's own checks first (they take seconds): lint, types, the package layers
+if [ $# -eq 0 ]; then
+  echo "ruff, mypy --strict and the package layers (import-linter) ..."
+  .venv/bin/ruff check --quiet .
+  .venv/bin/mypy --no-error-summary
+  .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
+fi
+
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
