@@ -56,7 +56,9 @@ def _raw_sql(archive, sql: str, **params) -> None:
 
 def test_every_archived_file_has_offloaded_received_stored_events_in_order(filled):
     with filled.sessions() as db:
-        for ev in db.execute(select(Evidence)).scalars():
+        evidence = db.execute(select(Evidence)).scalars().all()
+        assert len(evidence) == 8  # build_multi_bay_dock: nine files, one of them docked twice
+        for ev in evidence:
             actions = [e.action for e in db.execute(
                 select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id).order_by(CustodyEvent.seq)).scalars()]
             assert actions[:3] == ["offloaded", "received", "stored"]
@@ -121,6 +123,7 @@ def test_checkpoints_are_signed_by_the_archive_key_every_n_events(filled):
     with filled.sessions() as db:
         n_events = db.scalar(select(func.count()).select_from(CustodyEvent))
         cps = db.execute(select(CustodyCheckpoint).order_by(CustodyCheckpoint.seq)).scalars().all()
+    assert n_events >= 8 * 3  # eight evidence, each offloaded, received, stored
     assert len(cps) >= n_events // 10  # config: checkpoint_every_events = 10
     gaps = [b.seq - a.seq for a, b in zip(cps, cps[1:])]
     assert all(g <= 10 for g in gaps)

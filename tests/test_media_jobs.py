@@ -195,7 +195,10 @@ def test_broken_media_ends_unplayable_with_a_reason_and_the_original_still_verif
     t0 = time.monotonic()
     _offload_and_process(settings, archive)
     assert time.monotonic() - t0 < 120  # no hang
-    for name, rec in _by_name(archive).items():
+    recs = _by_name(archive)
+    assert set(recs) == {"DSJ-A001_000123_20261123093000_0001.MP4", "DSJ-A001_000123_20261123093100_0002.MP4",
+                         "DSJ-A001_000123_20261123093200_0003.MP4"}
+    for name, rec in recs.items():
         assert rec["playback"] == "unplayable", name
         assert rec["playback_note"], name
         assert rec["derived"] == []
