@@ -26,25 +26,14 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive.models import Evidence
 from archive.scope import Scope
+from cases.errors import CaseClosed, CaseError, UnknownCase  # noqa: F401 - raised here
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings
 from liuhen.db import utcnow
-from liuhen.errors import LiuhenError, NotFound
+from liuhen.errors import NotFound
 
 TOOL = "liuhen-cases"
-
-
-class CaseError(LiuhenError):
-    code = "case"
-
-
-class CaseClosed(CaseError):
-    code = "case_closed"
-
-
-class UnknownCase(NotFound):
-    code = "unknown_case"
 
 
 def _event(custody: CustodyLog, db: Session, actor: str, action: str, *, evidence: Evidence | None = None,
