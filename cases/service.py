@@ -103,6 +103,18 @@ def get_case(db: Session, ref: str | int) -> Case:
     return case
 
 
+def cases_of(db: Session, *, units: frozenset[int], status: str | None = None, q: str | None = None,
+             limit: int = 100) -> list[Case]:
+    """The cases of ``units``, newest first: of one status, and whose number or title holds ``q``."""
+    query = select(Case).where(Case.unit_id.in_(sorted(units)))
+    if status:
+        query = query.where(Case.status == status)
+    if q and q.strip():
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\"))
+    return list(db.scalars(query.order_by(Case.id.desc()).limit(limit)))
+
+
 def _open(case: Case) -> None:
     if case.status != "open":
         raise CaseClosed(f"案件 {case.number} 已结案 / Case {case.number} is closed.",
