@@ -163,12 +163,14 @@ def permissions_named_in(*modules: object) -> set[str]:
 
 
 def test_the_matrix_covers_every_role_and_every_permission_the_evidence_and_dock_api_checks() -> None:
-    from api import dock, evidence
+    from api import audit, dock, evidence, jobs, me, officers, recorders
 
+    modules = (evidence, dock, me, officers, recorders, jobs, audit)
     assert {role for _, role, _ in USERS} == set(policy.ROLES)
-    assert {r.permission for r in ROUTES} - {None} == permissions_named_in(evidence, dock)
-    routes = {(m, r.path) for r in [*evidence.router.routes, *dock.router.routes] for m in r.methods}
-    assert len(routes) == len(ROUTES), "a route of api/evidence.py or api/dock.py is missing from the matrix"
+    assert {r.permission for r in ROUTES} - {None} == permissions_named_in(*modules)
+    routes = {(m, r.path) for module in modules for r in module.router.routes for m in r.methods}
+    assert len(routes) == len(ROUTES), ("a route of api/evidence.py, dock.py, me.py, officers.py, recorders.py, "
+                                        "jobs.py or audit.py is missing from the matrix")
     # every role is allowed somewhere and refused somewhere
     for role in policy.ROLES:
         outcomes = {expected(role, route, None) for route in ROUTES}
