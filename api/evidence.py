@@ -26,8 +26,9 @@ from api.deps import ArchiveDep, StrictQuery
 from api.schemas import (ERRORS, LINE, CustodyOut, EvidenceDetail, EvidenceId, EvidenceSummary, ErrorOut,
                          ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut, Time, custody, evidence_detail,
                          note, search_page, summary, utc_bound)
-from archive import annotations, views
+from archive import annotations as annotating
 from archive import query as searching
+from archive import views
 from liuhen.errors import NotFound
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
@@ -213,17 +214,17 @@ def set_important(evidence_id: EvidenceId, body: ImportantIn, archive: ArchiveDe
                   request: Request) -> EvidenceSummary:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "dock.mark_important", request)
-        annotations.set_important(db, archive.custody, evidence_id=ev.id, important=body.important, actor=p.actor,
+        annotating.set_important(db, archive.custody, evidence_id=ev.id, important=body.important, actor=p.actor,
                                   tool=access.TOOL, context=p.where())
         return summary(ev, searching.extras(db, [ev.id])[ev.id])
 
 
 @router.post("/{evidence_id}/tags", response_model=list[str], summary="Add a tag")
 def add_tag(evidence_id: EvidenceId, body: TagIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
-    tag = annotations.clean_tag(body.tag)  # (an empty one is refused before the access check, as it always was)
+    tag = annotating.clean_tag(body.tag)  # (an empty one is refused before the access check, as it always was)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        return annotations.add_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
+        return annotating.add_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
                                    tool=access.TOOL, context=p.where())
 
 
@@ -233,15 +234,15 @@ def remove_tag(evidence_id: EvidenceId, tag: Annotated[str, PathParam(max_length
                archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        return annotations.remove_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
+        return annotating.remove_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
                                       tool=access.TOOL, context=p.where())
 
 
 @router.post("/{evidence_id}/notes", response_model=NoteOut, status_code=201, summary="Add a note (notes are never "
              "edited or removed)")
 def add_note(evidence_id: EvidenceId, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
-    text = annotations.clean_note(body.text)  # (an empty one is refused before the access check, as it always was)
+    text = annotating.clean_note(body.text)  # (an empty one is refused before the access check, as it always was)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        return note(annotations.add_note(db, archive.custody, evidence_id=ev.id, text=text, actor=p.actor,
+        return note(annotating.add_note(db, archive.custody, evidence_id=ev.id, text=text, actor=p.actor,
                                          tool=access.TOOL, context=p.where()))
