@@ -2,8 +2,8 @@
 
 A request is made by a ``Principal``: a console session (cookie, plus the ``X-CSRF-Token``
 header on anything that changes state) or an API token (``Authorization: Bearer``). Every
-check goes through ``require`` (the role table in ``auth.policy``) and ``evidence`` (the role
-and the units the user may see). A refusal is written to the custody log as ``access_denied``
+check goes through ``require`` (the role table in ``auth.policy``) and ``evidence`` or ``case``
+(the role and the units the user may see). A refusal is written to the custody log as ``access_denied``
 (with who, what, from where) in its own transaction before the error leaves, so no rollback can
 hide it. Evidence outside the user's units answers exactly like evidence that does not exist.
 """
@@ -21,12 +21,15 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from api.deps import ArchiveDep
+from archive import query as searching
 from archive.models import Evidence
 from archive.scope import Scope
 from auth import policy
 from auth import service as accounts
 from auth.errors import AuthFailed, Forbidden
 from auth.models import Unit, User
+from cases.errors import UnknownCase
+from cases.models import Case
 from liuhen.errors import NotFound
 from archive.context import Archive
 
@@ -160,6 +163,25 @@ def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, acti
     return ev
 
 
+def unknown_case(case_id: int) -> UnknownCase:
+    return UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
+                       "Check the case on the case list.")
+
+
+def case(archive: Archive, db: Session, p: Principal, case_id: int, action: str,
+         request: Request | None = None) -> Case:
+    """The case ``p`` may act on with ``action``; a role or unit refusal is logged and raised. A case
+    of another unit answers exactly like a case that does not exist."""
+    require(archive, db, p, action, request)
+    c = db.get(Case, case_id)
+    if c is None:
+        raise unknown_case(case_id)
+    if c.unit_id not in p.scope.units:
+        denied(archive, db, p, permission=action, reason=f"unit (case {c.number})", request=request)
+        raise unknown_case(case_id)
+    return c
+
+
 def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code: str,
              request: Request | None = None) -> Unit:
     """The unit ``unit_code`` if ``p`` may ``action`` and the unit is one of theirs; a refusal is
@@ -194,9 +216,19 @@ def record(archive: Archive, db: Session, p: Principal, action: str, *, evidence
                            detail={**(detail or {}), **p.where()})
 
 
+def search(archive: Archive, db: Session, p: Principal, query: searching.Query,
+           request: Request | None = None) -> searching.Page:
+    """Search (``archive.query.search``) within ``p``'s units and write the ``searched`` custody event
+    (the query, the ids shown)."""
+    require(archive, db, p, "evidence.search", request)
+    page = searching.search(db, query, p.scope)
+    record(archive, db, p, "searched", detail={"query": query.describe(), "shown": [e.id for e in page.items]})
+    return page
+
+
 def visible_unit_rows(db: Session, p: Principal) -> list[Unit]:
     return list(db.scalars(select(Unit).where(Unit.id.in_(sorted(p.scope.units))).order_by(Unit.code)))
 
 
-__all__ = ["CurrentUser", "Principal", "Forbidden", "authenticate_request", "denied", "evidence", "hidden",
+__all__ = ["CurrentUser", "Principal", "Forbidden", "authenticate_request", "case", "denied", "evidence", "hidden",
            "record", "require"]

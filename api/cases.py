@@ -7,7 +7,6 @@ text record is a custody event; every refusal is an ``access_denied`` event (``a
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from zoneinfo import ZoneInfo
 import shutil
@@ -26,15 +25,17 @@ from starlette.background import BackgroundTask
 from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import ERRORS, LINE, LINE_NOT_BLANK, MAX_ID, EvidenceSummary, Time, summary, utc_bound
+from api.schemas import (ERRORS, LINE, LINE_NOT_BLANK, MAX_ID, CaseDetail, CaseSummary, EvidenceSummary, LinkOut,
+                         StepOut, Time, case_detail, case_summary, link, summary, utc_bound)
 from archive import query as searching
-from archive.models import Evidence
-from auth.models import Unit
+from archive.context import Archive
 from cases import coverage as covering
 from cases import records as recording
 from cases import service as cases
+from cases import views
+from cases.errors import UnknownCase
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
-from archive.context import Archive
+from cases.views import LinkView
 
 router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
     **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},
@@ -42,14 +43,6 @@ router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 # multipart has no null: an absent id is left out or empty
 FormId = Annotated[str, Form(pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")]
-
-
-class PartyOut(BaseModel):
-    kind: str
-    name: str
-    id_number: str | None
-    phone: str | None
-    address: str | None
 
 
 class PartyIn(BaseModel):
@@ -66,89 +59,6 @@ class CaseIn(BaseModel):
     title: str = Field(min_length=1, max_length=500, pattern=LINE_NOT_BLANK)
     source: str | None = Field(default=None, max_length=32, pattern=LINE)
     parties: list[PartyIn] = Field(default_factory=list, max_length=50)
-
-
-class CaseSummary(BaseModel):
-    case_id: int
-    number: str
-    category: str
-    title: str
-    status: str
-    unit_id: int
-    unit_code: str
-    created_at: dt.datetime
-    created_by: str
-
-
-class LinkOut(BaseModel):
-    link_id: int
-    evidence: EvidenceSummary
-    start_s: float | None
-    end_s: float | None
-    linked_by: str
-    linked_at: dt.datetime
-
-
-class VersionOut(BaseModel):
-    version: int
-    sha256: str
-    size: int
-    mime: str
-    file_name: str
-    form: bool
-    key_id: str
-    created_at: dt.datetime
-    created_by: str
-
-
-class RecordOut(BaseModel):
-    record_id: int
-    step_id: int | None
-    kind: str
-    title: str
-    versions: list[VersionOut]
-
-
-class GapOut(BaseModel):
-    start: dt.datetime
-    end: dt.datetime
-    seconds: float
-
-
-class PieceOut(BaseModel):
-    evidence_id: int | None = Field(description="null: a recording of another unit (it still counts)")
-    start: dt.datetime
-    end: dt.datetime
-
-
-class CoverageOut(BaseModel):
-    status: str
-    requirement: str
-    flagged: bool
-    covered_s: float
-    total_s: float
-    gaps: list[GapOut]
-    pieces: list[PieceOut]
-    unplaced: list[int]
-    reason: str
-
-
-class StepOut(BaseModel):
-    step_id: int
-    kind: str
-    place: str | None
-    started_at: dt.datetime
-    ended_at: dt.datetime
-    officers: list[str]
-    links: list[LinkOut]
-    coverage: CoverageOut
-
-
-class CaseDetail(CaseSummary):
-    parties: list[PartyOut]
-    steps: list[StepOut]
-    records: list[RecordOut]
-    flagged_steps: list[int]
 
 
 class StepIn(BaseModel):
@@ -184,65 +94,21 @@ class RecordAdded(BaseModel):
 # ---------------------------------------------------------------------------- helpers
 
 
-def _case(archive: Archive, db: Session, p: access.Principal, case_id: int, action: str,
-          request: Request | None) -> Case:
-    access.require(archive, db, p, action, request)
-    case = db.get(Case, case_id)
-    if case is None:
-        raise cases.UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
-                                "Check the case on the case list.")
-    if case.unit_id not in p.scope.units:
-        access.denied(archive, db, p, permission=action, reason=f"unit (case {case.number})", request=request)
-        raise cases.UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
-                                "Check the case on the case list.")
-    return case
+_case = access.case  # the case the user may act on (a refusal is logged and raised)
 
 
-def _summary(db: Session, c: Case) -> CaseSummary:
-    unit = db.get(Unit, c.unit_id)
-    return CaseSummary(case_id=c.id, number=c.number, category=c.category, title=c.title, status=c.status,
-                       unit_id=c.unit_id, unit_code=unit.code if unit else "", created_at=c.created_at,
-                       created_by=c.created_by)
+def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
+    return case_detail(views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                                       visible=p.scope.allows))
 
 
-def case_detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
-    report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                 visible=p.scope.allows)
-    by_step = {s.step_id: s for s in report.steps}
-    steps = []
-    for st in sorted(c.steps, key=lambda s: (s.started_at, s.id)):
-        links = []
-        for lk in cases.current_links(st):
-            ev = db.get(Evidence, lk.evidence_id)
-            assert ev is not None
-            if not p.scope.allows(ev):
-                continue  # another unit's footage linked by someone who could see it: not shown here
-            links.append(LinkOut(link_id=lk.id, evidence=summary(ev, searching.extras(db, [ev.id])[ev.id]),
-                                 start_s=lk.start_s, end_s=lk.end_s, linked_by=lk.linked_by, linked_at=lk.linked_at))
-        cov = by_step[st.id]
-        steps.append(StepOut(step_id=st.id, kind=st.kind, place=st.place, started_at=st.started_at,
-                             ended_at=st.ended_at, officers=cases.step_officers(st), links=links,
-                             coverage=CoverageOut(status=cov.status, requirement=cov.requirement, flagged=cov.flagged,
-                                                  covered_s=cov.covered_s, total_s=cov.total_s,
-                                                  gaps=[GapOut(start=g.start, end=g.end, seconds=round(g.seconds, 3))
-                                                        for g in cov.gaps],
-                                                  pieces=[PieceOut(evidence_id=x.evidence_id, start=x.start, end=x.end)
-                                                          for x in cov.pieces],
-                                                  unplaced=cov.unplaced, reason=cov.reason)))
-    records = [RecordOut(record_id=r.id, step_id=r.step_id, kind=r.kind, title=r.title,
-                         versions=[VersionOut(version=v.version, sha256=v.sha256, size=v.size, mime=v.mime,
-                                              file_name=v.file_name, form=v.form, key_id=v.key_id,
-                                              created_at=v.created_at, created_by=v.created_by) for v in r.versions])
-               for r in db.scalars(select(TextRecord).where(TextRecord.case_id == c.id).order_by(TextRecord.id))]
-    return CaseDetail(**_summary(db, c).model_dump(),
-                      parties=[PartyOut(kind=x.kind, name=x.name, id_number=x.id_number, phone=x.phone,
-                                        address=x.address) for x in c.parties],
-                      steps=steps, records=records, flagged_steps=[s.step_id for s in report.flagged])
-
-
-def shown_evidence(detail: CaseDetail) -> list[int]:
-    """The recordings a case view shows (they go into its custody event)."""
-    return sorted({lk.evidence.evidence_id for st in detail.steps for lk in st.links})
+def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
+          request: Request | None) -> tuple[Case, Step]:
+    st = db.get(Step, step_id)
+    if st is None:
+        access.require(archive, db, p, action, request)
+        raise UnknownCase(f"没有环节 {step_id} / There is no step {step_id}.", "Check the case page.")
+    return _case(archive, db, p, st.case_id, action, request), st
 
 
 # ---------------------------------------------------------------------------- cases
@@ -255,19 +121,9 @@ def list_cases(archive: ArchiveDep, p: CurrentUser, request: Request,
                                               description="part of the number or title")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CaseSummary]:
     with archive.sessions.begin() as db:
-        return [_summary(db, c) for c in cases_for(archive, db, p, status=status, q=q, limit=limit, request=request)]
-
-
-def cases_for(archive: Archive, db: Session, p: access.Principal, *, status: str | None = None,
-              q: str | None = None, limit: int = 100, request: Request | None = None) -> list[Case]:
-    access.require(archive, db, p, "cases.view", request)
-    query = select(Case).where(Case.unit_id.in_(sorted(p.scope.units)))
-    if status:
-        query = query.where(Case.status == status)
-    if q and q.strip():
-        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\"))
-    return list(db.scalars(query.order_by(Case.id.desc()).limit(limit)))
+        access.require(archive, db, p, "cases.view", request)
+        return [case_summary(c, views.unit_code(db, c))
+                for c in cases.cases_of(db, units=p.scope.units, status=status, q=q, limit=limit)]
 
 
 @router.post("", response_model=CaseSummary, status_code=201, summary="Open a case; it takes the next unified "
@@ -279,7 +135,7 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
                               category=body.category, title=body.title, actor=p.actor, source=body.source,
                               parties=[cases.PartyIn(**x.model_dump()) for x in body.parties],
                               tz=archive.settings.station.timezone)
-        return _summary(db, c)
+        return case_summary(c, views.unit_code(db, c))
 
 
 @router.get("/{case_id}", response_model=CaseDetail, summary="A case: steps with their recordings and coverage, "
@@ -287,9 +143,11 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
 def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseDetail:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
-        out = case_detail(archive, db, p, c)
+        view = views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                               visible=p.scope.allows)
+        out = case_detail(view)
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
-                                                             "shown": shown_evidence(out)})
+                                                             "shown": view.shown_evidence})
         return out
 
 
@@ -302,16 +160,7 @@ def add_step(case_id: Id, body: StepIn, archive: ArchiveDep, p: CurrentUser, req
         assert start is not None and end is not None
         st = cases.add_step(db, archive.custody, archive.settings.cases, case=c, kind=body.kind,
                             started_at=start, ended_at=end, actor=p.actor, place=body.place, officers=body.officers)
-        return next(s for s in case_detail(archive, db, p, c).steps if s.step_id == st.id)
-
-
-def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
-          request: Request | None) -> tuple[Case, Step]:
-    st = db.get(Step, step_id)
-    if st is None:
-        access.require(archive, db, p, action, request)
-        raise cases.UnknownCase(f"没有环节 {step_id} / There is no step {step_id}.", "Check the case page.")
-    return _case(archive, db, p, st.case_id, action, request), st
+        return next(s for s in _detail(archive, db, p, c).steps if s.step_id == st.id)
 
 
 @router.post("/steps/{step_id}/links", response_model=LinkOut, status_code=201,
@@ -322,8 +171,7 @@ def add_link(step_id: Id, body: LinkIn, archive: ArchiveDep, p: CurrentUser, req
         ev = access.evidence(archive, db, p, body.evidence_id, "evidence.view", request)
         lk = cases.link(db, archive.custody, step=st, evidence=ev, actor=p.actor, start_s=body.start_s,
                         end_s=body.end_s)
-        return LinkOut(link_id=lk.id, evidence=summary(ev, searching.extras(db, [ev.id])[ev.id]), start_s=lk.start_s,
-                       end_s=lk.end_s, linked_by=lk.linked_by, linked_at=lk.linked_at)
+        return link(LinkView(link=lk, evidence=ev, extras=searching.extras(db, [ev.id])[ev.id]))
 
 
 @router.delete("/links/{link_id}", status_code=204, summary="End a link (it stays in the record, ended)")
@@ -332,7 +180,7 @@ def remove_link(link_id: Id, archive: ArchiveDep, p: CurrentUser, request: Reque
         lk = db.get(EvidenceLink, link_id)
         if lk is None:
             access.require(archive, db, p, "cases.manage", request)
-            raise cases.UnknownCase(f"没有关联 {link_id} / There is no link {link_id}.", "Reload the case page.")
+            raise UnknownCase(f"没有关联 {link_id} / There is no link {link_id}.", "Reload the case page.")
         _step(archive, db, p, lk.step_id, "cases.manage", request)
         cases.unlink(db, archive.custody, link_id=link_id, actor=p.actor)
 
@@ -366,7 +214,7 @@ def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) ->
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
         cases.close_case(db, archive.custody, case=c, actor=p.actor)
-        return _summary(db, c)
+        return case_summary(c, views.unit_code(db, c))
 
 
 # ---------------------------------------------------------------------------- text records
@@ -416,12 +264,12 @@ def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_
         rec = db.get(TextRecord, record_id)
         if rec is None:
             access.require(archive, db, p, "cases.view", request)
-            raise cases.UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
+            raise UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
         c = _case(archive, db, p, rec.case_id, "cases.view", request)
         v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                       TextRecordVersion.version == version))
         if v is None:
-            raise cases.UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
+            raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
                                     f"{version}.", "Choose a version listed on the case page.")
         header = request.headers.get("range")
         rng = streaming.parse_range(header, v.size)  # refused before any event

@@ -14,6 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.errors import (
+    AnnotationRefused,
+    BadQuery,
+    ExportError,
+    ExportFixityFailed,
     IntakeRefused,
     StationMismatch,
     StationNotEnrolled,
@@ -22,11 +26,9 @@ from archive.errors import (
     TokenRefused,
     UploadConflict,
 )
-from archive.export import ExportError, ExportFixityFailed
-from archive.errors import BadQuery
 from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, UnknownUnit
 from hashing.errors import BadSignature
-from cases.service import CaseClosed, CaseError
+from cases.errors import CaseClosed, CaseError
 from roster.errors import OfficerExists, RosterError
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
@@ -52,6 +54,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AuthFailed, 401),
     (Forbidden, 403),
     (BadQuery, 400),
+    (AnnotationRefused, 400),
     (CaseClosed, 409),
     (CaseError, 400),
     (UnknownUnit, 404),

@@ -9,35 +9,27 @@ seek), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``v
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import tempfile
-from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Callable, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import (ERRORS, LINE, CustodyOut, DerivedOut, EvidenceDetail, EvidenceId, EvidenceSummary,
-                         ErrorOut, FixityOut, GpsPoint, ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut,
-                         Time, custody, search_page, sighting, summary, utc_bound)
+from api.schemas import (ERRORS, LINE, CustodyOut, EvidenceDetail, EvidenceId, EvidenceSummary, ErrorOut,
+                         ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut, Time, custody, evidence_detail,
+                         note, search_page, summary, utc_bound)
+from archive import annotations as annotating
 from archive import query as searching
-from archive import terms as term_index
-from archive.errors import BadQuery
-from archive.models import Evidence, EvidenceNote, EvidenceTag, Sighting, Station
-from auth.models import Unit
-from hashing.models import CustodyEvent
+from archive import views
 from liuhen.errors import NotFound
-from archive.context import Archive
-from archive.models import DerivedFile
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
 router = APIRouter(tags=["evidence"], responses={**ERRORS}, dependencies=[StrictQuery])
@@ -75,16 +67,6 @@ _ORIGINAL_RESPONSES[206]["headers"] = {**_RANGE_HEADERS, **{"X-Content-SHA256": 
 # ---------------------------------------------------------------------------- search
 
 
-def run_search(archive: Archive, db: Session, p: access.Principal, query: searching.Query,
-               request: Request | None = None) -> searching.Page:
-    """Search within ``p``'s units and write the ``searched`` custody event (ids shown, query)."""
-    access.require(archive, db, p, "evidence.search", request)
-    page = searching.search(db, query, p.scope)
-    access.record(archive, db, p, "searched", detail={"query": query.describe(),
-                                                      "shown": [e.id for e in page.items]})
-    return page
-
-
 @router.get("", response_model=SearchPage, summary="Search evidence")
 def search_evidence(
     archive: ArchiveDep, p: CurrentUser, request: Request,
@@ -106,105 +88,32 @@ def search_evidence(
                             playback=playback, media_kind=media_kind, start=start, end=end, page=page,
                             per_page=per_page)
     with archive.sessions.begin() as db:
-        if (q and q.strip() and not term_index.query_terms(q)) or (start and end and start > end):
+        if query.finds_nothing():
             # nothing can match: text with no letter, digit or Chinese character; a time range that ends
             # before it starts (the search is still a search: checked and recorded)
             access.require(archive, db, p, "evidence.search", request)
             access.record(archive, db, p, "searched", detail={"query": query.describe(), "shown": []})
             return SearchPage(items=[], page=page, per_page=per_page, has_more=False, total=0, total_capped=False)
-        return search_page(run_search(archive, db, p, query, request))
+        return search_page(access.search(archive, db, p, query, request))
 
 
 # ---------------------------------------------------------------------------- the record
-
-
-def _signature_valid(s: Sighting, stations: dict[str, Station], sha256: str) -> bool:
-    from archive.verify import sighting_problem
-
-    return sighting_problem(s, stations.get(s.station_id), sha256) is None
-
-
-def _gps(db: Session, ev: Evidence, sightings: list[Sighting],
-         visible: Callable[[Evidence], bool]) -> tuple[list[GpsPoint], int | None]:
-    """The recording's GPS track: its own, else the trail the same recorder wrote beside it in the
-    same folder (Axis ``*_gpstrail.json``, NMEA, GPX), cut to the recording's time. A trail of
-    another recorder, of a unit the reader may not see, or with no point in the recording's time
-    is not shown."""
-    if ev.gps_json:
-        source: Evidence | None = ev
-    else:
-        source = None
-        if ev.device_id is None or ev.recorded_at is None or not ev.duration_s:
-            return [], None
-        for s in sightings:
-            folder = str(PurePosixPath(s.original_path).parent)
-            if folder in ("", "."):
-                continue
-            source = db.scalars(
-                select(Evidence).join(Sighting, Sighting.evidence_id == Evidence.id)
-                .where(Sighting.station_id == s.station_id, Sighting.bay == s.bay,
-                       Sighting.original_path.startswith(folder + "/", autoescape=True),  # (a _ or % is a letter)
-                       Evidence.device_id == ev.device_id, Evidence.gps_json.is_not(None))
-                .order_by(Evidence.id).limit(1)).first()
-            if source is not None:
-                break
-    if source is None or not source.gps_json or not visible(source):
-        return [], None
-    raw = json.loads(source.gps_json)
-    pts = [GpsPoint(t=x.get("time"), lat=x["lat"], lon=x["lon"]) for x in raw if "lat" in x and "lon" in x]
-    if source is not ev:
-        assert ev.recorded_at is not None and ev.duration_s
-        t0, t1 = ev.recorded_at, ev.recorded_at + dt.timedelta(seconds=ev.duration_s)
-        pts = [x for x in pts if x.t and t0 <= dt.datetime.fromisoformat(x.t) <= t1]
-        if not pts:
-            return [], None
-    return pts, source.id
-
-
-def build_detail(db: Session, ev: Evidence, visible: Callable[[Evidence], bool]) -> EvidenceDetail:
-    extras = searching.extras(db, [ev.id])[ev.id]
-    stations = {s.id: s for s in db.scalars(select(Station))}
-    sightings = list(db.scalars(select(Sighting).where(Sighting.evidence_id == ev.id).order_by(Sighting.id)))
-    derived = list(db.scalars(select(DerivedFile).where(DerivedFile.evidence_id == ev.id).order_by(DerivedFile.id)))
-    notes = list(db.scalars(select(EvidenceNote).where(EvidenceNote.evidence_id == ev.id)
-                            .order_by(EvidenceNote.id)))
-    unit = db.get(Unit, ev.unit_id) if ev.unit_id is not None else None
-    fix = db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id, CustodyEvent.action == "verified")
-                     .order_by(CustodyEvent.seq.desc()).limit(1)).first()
-    gps, gps_from = _gps(db, ev, sightings, visible)
-    base = summary(ev, extras).model_dump()
-    return EvidenceDetail(
-        **base, recorded_at_source=ev.recorded_at_source, created_at=ev.created_at, width=ev.width,
-        height=ev.height, video_codec=ev.video_codec, audio_codec=ev.audio_codec, media_note=ev.media_note,
-        unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
-        sightings=[sighting(s, _signature_valid(s, stations, ev.sha256)) for s in sightings],
-        derived=[DerivedOut(kind=d.kind, sha256=d.sha256, size=d.size, mime=d.mime, tool=d.tool,
-                            tool_version=d.tool_version, path_taken=json.loads(d.detail).get("path"),
-                            created_at=d.created_at) for d in derived],
-        notes=[NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at) for n in notes],
-        gps_track=gps, gps_source_evidence_id=gps_from,
-        last_fixity=FixityOut(outcome=fix.outcome, at=fix.at, actor=fix.actor) if fix else None)
 
 
 @router.get("/{evidence_id}", response_model=EvidenceDetail, summary="One evidence record")
 def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
-        out = build_detail(db, ev, p.scope.allows)
+        out = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
         access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "record"})
         return out
-
-
-def custody_events(db: Session, evidence_id: int) -> list[CustodyEvent]:
-    return list(db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
-                           .order_by(CustodyEvent.seq)))
 
 
 @router.get("/{evidence_id}/custody", response_model=list[CustodyOut], summary="Custody history of one evidence")
 def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "custody.view", request)
-        out = [custody(e) for e in custody_events(db, ev.id)]
+        out = [custody(e) for e in views.custody_events(db, evidence_id=ev.id)]
         access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "custody history"})
         return out
 
@@ -218,7 +127,7 @@ def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, re
 def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
-        d = db.scalars(select(DerivedFile).where(DerivedFile.evidence_id == ev.id, DerivedFile.kind == kind)).first()
+        d = views.derived_file(db, evidence_id=ev.id, kind=kind)
         if d is None:
             raise NotFound(f"证据 {ev.id} 还没有 {kind} 文件 / Evidence {ev.id} has no {kind} yet"
                            + (f" ({ev.playback_note})" if ev.playback_note else "") + ".",
@@ -305,62 +214,35 @@ def set_important(evidence_id: EvidenceId, body: ImportantIn, archive: ArchiveDe
                   request: Request) -> EvidenceSummary:
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "dock.mark_important", request)
-        if bool(ev.important) != body.important:
-            ev.important = body.important
-            access.record(archive, db, p, "marked_important" if body.important else "unmarked_important",
-                          evidence=ev)
+        annotating.set_important(db, archive.custody, evidence_id=ev.id, important=body.important, actor=p.actor,
+                                  tool=access.TOOL, context=p.where())
         return summary(ev, searching.extras(db, [ev.id])[ev.id])
-
-
-def _clean_tag(tag: str) -> str:
-    t = " ".join(tag.split())
-    if not t:
-        raise BadQuery("The tag is empty.", "Type a word for the tag, e.g. 现场检查.")
-    return t
 
 
 @router.post("/{evidence_id}/tags", response_model=list[str], summary="Add a tag")
 def add_tag(evidence_id: EvidenceId, body: TagIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
-    tag = _clean_tag(body.tag)
+    tag = annotating.clean_tag(body.tag)  # (an empty one is refused before the access check, as it always was)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        if db.get(EvidenceTag, (ev.id, tag)) is None:
-            db.add(EvidenceTag(evidence_id=ev.id, tag=tag, created_by=p.actor))
-            db.flush()
-            term_index.reindex(db, ev.id)
-            access.record(archive, db, p, "tagged", evidence=ev, detail={"tag": tag})
-        return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
-                               .order_by(EvidenceTag.tag)))
+        return annotating.add_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
+                                   tool=access.TOOL, context=p.where())
 
 
 @router.delete("/{evidence_id}/tags/{tag:path}", response_model=list[str],
                summary="Remove a tag (a / in it stays a /: tags/现场/检查 removes 现场/检查)")
 def remove_tag(evidence_id: EvidenceId, tag: Annotated[str, PathParam(max_length=64, pattern=LINE)],
                archive: ArchiveDep, p: CurrentUser, request: Request) -> list[str]:
-    tag = " ".join(tag.split())  # as it was stored (add_tag)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        row = db.get(EvidenceTag, (ev.id, tag))
-        if row is not None:
-            db.delete(row)
-            db.flush()
-            term_index.reindex(db, ev.id)
-            access.record(archive, db, p, "untagged", evidence=ev, detail={"tag": tag})
-        return list(db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id)
-                               .order_by(EvidenceTag.tag)))
+        return annotating.remove_tag(db, archive.custody, evidence_id=ev.id, tag=tag, actor=p.actor,
+                                      tool=access.TOOL, context=p.where())
 
 
 @router.post("/{evidence_id}/notes", response_model=NoteOut, status_code=201, summary="Add a note (notes are never "
              "edited or removed)")
 def add_note(evidence_id: EvidenceId, body: NoteIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> NoteOut:
-    text = body.text.strip()
-    if not text:
-        raise BadQuery("The note is empty.", "Write the note, then save it.")
+    text = annotating.clean_note(body.text)  # (an empty one is refused before the access check, as it always was)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.annotate", request)
-        n = EvidenceNote(evidence_id=ev.id, text=text, author=p.actor)
-        db.add(n)
-        db.flush()
-        term_index.reindex(db, ev.id)
-        access.record(archive, db, p, "noted", evidence=ev, detail={"note_id": n.id, "text": text})
-        return NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at)
+        return note(annotating.add_note(db, archive.custody, evidence_id=ev.id, text=text, actor=p.actor,
+                                         tool=access.TOOL, context=p.where()))

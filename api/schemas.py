@@ -10,8 +10,13 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, Field
 
+from archive.audit import Trail
 from archive.models import Evidence, Sighting
 from archive.query import Page
+from archive.views import EvidenceView
+from cases.models import Case
+from cases.views import CaseView, LinkView
+from roster.models import Officer
 
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
@@ -201,6 +206,108 @@ class CustodyPage(BaseModel):
     has_more: bool
 
 
+class OfficerOut(BaseModel):
+    officer_no: str
+    name: str
+    unit_id: int
+    unit_code: str
+    active: bool
+
+
+# ---------------------------------------------------------------------------- cases
+
+
+class PartyOut(BaseModel):
+    kind: str
+    name: str
+    id_number: str | None
+    phone: str | None
+    address: str | None
+
+
+class CaseSummary(BaseModel):
+    case_id: int
+    number: str
+    category: str
+    title: str
+    status: str
+    unit_id: int
+    unit_code: str
+    created_at: dt.datetime
+    created_by: str
+
+
+class LinkOut(BaseModel):
+    link_id: int
+    evidence: EvidenceSummary
+    start_s: float | None
+    end_s: float | None
+    linked_by: str
+    linked_at: dt.datetime
+
+
+class VersionOut(BaseModel):
+    version: int
+    sha256: str
+    size: int
+    mime: str
+    file_name: str
+    form: bool
+    key_id: str
+    created_at: dt.datetime
+    created_by: str
+
+
+class RecordOut(BaseModel):
+    record_id: int
+    step_id: int | None
+    kind: str
+    title: str
+    versions: list[VersionOut]
+
+
+class GapOut(BaseModel):
+    start: dt.datetime
+    end: dt.datetime
+    seconds: float
+
+
+class PieceOut(BaseModel):
+    evidence_id: int | None = Field(description="null: a recording of another unit (it still counts)")
+    start: dt.datetime
+    end: dt.datetime
+
+
+class CoverageOut(BaseModel):
+    status: str
+    requirement: str
+    flagged: bool
+    covered_s: float
+    total_s: float
+    gaps: list[GapOut]
+    pieces: list[PieceOut]
+    unplaced: list[int]
+    reason: str
+
+
+class StepOut(BaseModel):
+    step_id: int
+    kind: str
+    place: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    officers: list[str]
+    links: list[LinkOut]
+    coverage: CoverageOut
+
+
+class CaseDetail(CaseSummary):
+    parties: list[PartyOut]
+    steps: list[StepOut]
+    records: list[RecordOut]
+    flagged_steps: list[int]
+
+
 class VerifyOut(BaseModel):
     evidence_id: int
     ok: bool
@@ -243,7 +350,72 @@ def sighting(s: Sighting, valid: bool) -> SightingOut:
                        station_key_id=s.station_key_id, signature_valid=valid)
 
 
-def custody(e: Any) -> CustodyOut:
+def custody(e: Any, detail: dict[str, Any] | None = None) -> CustodyOut:
+    """A custody event; with ``detail``, that detail instead of the event's own (``archive.audit``)."""
     return CustodyOut(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome,
                       evidence_id=e.evidence_id, object_sha256=e.object_sha256, tool=e.tool,
-                      tool_version=e.tool_version, detail=json.loads(e.detail), hash=e.hash)
+                      tool_version=e.tool_version, detail=json.loads(e.detail) if detail is None else detail,
+                      hash=e.hash)
+
+
+def custody_page(trail: Trail) -> CustodyPage:
+    return CustodyPage(items=[custody(e, detail) for e, detail in trail.items], page=trail.page,
+                       per_page=trail.per_page, has_more=trail.has_more)
+
+
+def evidence_detail(view: EvidenceView) -> EvidenceDetail:
+    ev, unit, fix = view.evidence, view.unit, view.last_fixity
+    return EvidenceDetail(
+        **summary(ev, view.extras).model_dump(), recorded_at_source=ev.recorded_at_source, created_at=ev.created_at,
+        width=ev.width, height=ev.height, video_codec=ev.video_codec, audio_codec=ev.audio_codec,
+        media_note=ev.media_note, unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
+        sightings=[sighting(s, valid) for s, valid in view.sightings],
+        derived=[DerivedOut(kind=d.kind, sha256=d.sha256, size=d.size, mime=d.mime, tool=d.tool,
+                            tool_version=d.tool_version, path_taken=json.loads(d.detail).get("path"),
+                            created_at=d.created_at) for d in view.derived],
+        notes=[note(n) for n in view.notes],
+        gps_track=[GpsPoint(t=x.t, lat=x.lat, lon=x.lon) for x in view.gps_track],
+        gps_source_evidence_id=view.gps_source_evidence_id,
+        last_fixity=FixityOut(outcome=fix.outcome, at=fix.at, actor=fix.actor) if fix else None)
+
+
+def note(n: Any) -> NoteOut:
+    return NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at)
+
+
+def officer(o: Officer, unit_code: str) -> OfficerOut:
+    return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit_code, active=o.active)
+
+
+def case_summary(c: Case, unit_code: str) -> CaseSummary:
+    return CaseSummary(case_id=c.id, number=c.number, category=c.category, title=c.title, status=c.status,
+                       unit_id=c.unit_id, unit_code=unit_code, created_at=c.created_at, created_by=c.created_by)
+
+
+def link(lv: LinkView) -> LinkOut:
+    lk = lv.link
+    return LinkOut(link_id=lk.id, evidence=summary(lv.evidence, lv.extras), start_s=lk.start_s, end_s=lk.end_s,
+                   linked_by=lk.linked_by, linked_at=lk.linked_at)
+
+
+def case_detail(view: CaseView) -> CaseDetail:
+    c = view.case
+    steps = [StepOut(step_id=sv.step.id, kind=sv.step.kind, place=sv.step.place, started_at=sv.step.started_at,
+                     ended_at=sv.step.ended_at, officers=sv.officers, links=[link(lv) for lv in sv.links],
+                     coverage=CoverageOut(status=cov.status, requirement=cov.requirement, flagged=cov.flagged,
+                                          covered_s=cov.covered_s, total_s=cov.total_s,
+                                          gaps=[GapOut(start=g.start, end=g.end, seconds=round(g.seconds, 3))
+                                                for g in cov.gaps],
+                                          pieces=[PieceOut(evidence_id=x.evidence_id, start=x.start, end=x.end)
+                                                  for x in cov.pieces],
+                                          unplaced=cov.unplaced, reason=cov.reason))
+             for sv in view.steps for cov in (sv.coverage,)]
+    records = [RecordOut(record_id=r.id, step_id=r.step_id, kind=r.kind, title=r.title,
+                         versions=[VersionOut(version=v.version, sha256=v.sha256, size=v.size, mime=v.mime,
+                                              file_name=v.file_name, form=v.form, key_id=v.key_id,
+                                              created_at=v.created_at, created_by=v.created_by) for v in r.versions])
+               for r in view.records]
+    return CaseDetail(**case_summary(c, view.unit_code).model_dump(),
+                      parties=[PartyOut(kind=x.kind, name=x.name, id_number=x.id_number, phone=x.phone,
+                                        address=x.address) for x in c.parties],
+                      steps=steps, records=records, flagged_steps=view.flagged_steps)

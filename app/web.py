@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import cases, dock, errors, evidence, intake
+from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders
 from archive.uploads import sweep_abandoned
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ErrorOut
@@ -28,7 +28,8 @@ def create_app(archive: Archive) -> FastAPI:
     errors.install(app)
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
-    app.include_router(dock.router, prefix=PREFIX)
+    for resource in (me, dock, officers, recorders, jobs, audit):  # /me, /dock, /officers, /recorders, /jobs, /audit
+        app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
 
     from fastapi.staticfiles import StaticFiles

@@ -6,17 +6,24 @@ offloaded it. Assigning a recorder attributes that recorder's footage that has n
 dock operator assigns the recorder they see docked with no officer), each change a custody event;
 footage already attributed is never re-attributed. Plain keyword-only functions in the caller's
 transaction; the roster itself (officers, recorders) is ``roster.service``'s.
+
+The roster as a user sees it follows the same rule: the officers of their units, and the recorders
+that belong to their units — assigned to one of their officers, or last docked at one of their
+stations (a user of a top-level unit also sees those docked at no unit's station, or never docked).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import liuhen
 from archive import terms
 from archive.models import Evidence, Station
 from archive.scope import Scope
+from auth.models import Unit
 from hashing.custody import CustodyLog
 from roster import service as roster
 from roster.models import Officer, Recorder
@@ -81,3 +88,39 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
     for eid in changed:
         terms.reindex(db, eid)
     return changed
+
+
+# ---------------------------------------------------------------------------- the roster a user sees
+
+
+def officers_of(db: Session, *, units: frozenset[int]) -> list[tuple[Officer, str]]:
+    """The officers of ``units`` by number, each with their unit's code."""
+    return [(o, code) for o, code in db.execute(
+        select(Officer, Unit.code).join(Unit, Unit.id == Officer.unit_id)
+        .where(Officer.unit_id.in_(sorted(units))).order_by(Officer.officer_no)).all()]
+
+
+def recorder_visible(scope: Scope) -> Any:
+    """Recorders assigned to an officer of ``scope``'s units, or last docked at one of their stations."""
+    mine = select(Officer.officer_no).where(Officer.unit_id.in_(sorted(scope.units)))
+    conds = [Recorder.officer_no.in_(mine),
+             Recorder.last_station_id.in_(select(Station.id).where(Station.unit_id.in_(sorted(scope.units))))]
+    if scope.unattributed:
+        conds.append(Recorder.last_station_id.in_(select(Station.id).where(Station.unit_id.is_(None))))
+        conds.append(Recorder.last_station_id.is_(None))
+    return or_(*conds)
+
+
+def recorders_of(db: Session, *, scope: Scope) -> list[Recorder]:
+    """The recorders that belong to ``scope``'s units, by device id."""
+    return list(db.scalars(select(Recorder).where(recorder_visible(scope)).order_by(Recorder.device_id)))
+
+
+def recorder_of_other_unit(db: Session, *, device_id: str, scope: Scope) -> bool:
+    """Whether the recorder belongs to a unit outside ``scope``: a recorder belongs to a unit once it
+    is assigned to an officer or docked at a station (one never seen, or seen and neither, is no
+    unit's yet)."""
+    r = db.get(Recorder, device_id)
+    return r is not None and bool(r.officer_no or r.last_station_id) and db.scalar(
+        select(Recorder.device_id).where(Recorder.device_id == device_id, recorder_visible(scope))) is None
+

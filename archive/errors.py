@@ -15,7 +15,8 @@ from ingest.wire import (  # noqa: F401 - re-exported: the archive raises these
     UploadConflict,
 )
 
-__all__ = ["BadQuery", "DigestMismatch", "IntakeRefused", "ObjectMissing", "StationMismatch", "StationNotEnrolled",
+__all__ = ["AnnotationRefused", "BadQuery", "DigestMismatch", "ExportError", "ExportFixityFailed",
+           "ExportTargetNotEmpty", "IntakeRefused", "ObjectMissing", "StationMismatch", "StationNotEnrolled",
            "StoreError", "StoreFull", "TokenRefused", "UploadConflict"]
 
 
@@ -23,3 +24,28 @@ class BadQuery(LiuhenError):
     """A search the archive cannot run as asked (an unknown state, an end before the start)."""
 
     code = "bad_query"
+
+
+class AnnotationRefused(LiuhenError):
+    """A tag or note that cannot be added as given (empty once its white space is trimmed).
+
+    Its code is the one the API has always answered an empty tag or note with (400), so clients
+    see no change; the class is its own, as an annotation is not a search."""
+
+    code = "bad_query"
+
+
+class ExportError(LiuhenError):
+    """An export that could not be made (nothing named, a folder that cannot be written)."""
+
+    code = "export_error"
+
+
+class ExportTargetNotEmpty(ExportError):
+    code = "export_target_not_empty"
+
+
+class ExportFixityFailed(ExportError):
+    """A stored original or a signed manifest no longer matches what was recorded at intake."""
+
+    code = "fixity_failed"

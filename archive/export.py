@@ -28,6 +28,7 @@ import bagit
 from sqlalchemy import or_, select
 
 import liuhen
+from archive.errors import ExportError, ExportFixityFailed, ExportTargetNotEmpty
 from archive.models import Evidence, Station
 from archive.service import evidence_dict, find_evidence
 from hashing import digest as digesting
@@ -46,20 +47,6 @@ TOOL = "bagit"
 TOOL_VERSION = bagit.VERSION
 CHECKSUMS = ["sha256", "sha512"]
 _NAME_MAX_BYTES = 200  # well under the 255-byte limit of common file systems
-
-
-class ExportError(LiuhenError):
-    code = "export_error"
-
-
-class ExportTargetNotEmpty(ExportError):
-    code = "export_target_not_empty"
-
-
-class ExportFixityFailed(ExportError):
-    """A stored original or a signed manifest no longer matches what was recorded at intake."""
-
-    code = "fixity_failed"
 
 
 @dataclass(frozen=True)

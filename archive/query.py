@@ -58,6 +58,12 @@ class Query:
                 raise BadQuery("A time in the search has no time zone.",
                                "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
 
+    def finds_nothing(self) -> bool:
+        """Whether nothing can match, without a look: text with no letter, digit or Chinese character
+        (which ``search`` refuses), or a time range that ends before it starts."""
+        return bool((self.q and self.q.strip() and not query_terms(self.q))
+                    or (self.start and self.end and self.start > self.end))
+
     def describe(self) -> dict[str, Any]:
         """The query as it goes into the ``searched`` custody event."""
         out = {k: v for k, v in self.__dict__.items() if v is not None and k not in ("page", "per_page")}

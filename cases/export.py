@@ -19,7 +19,8 @@ from sqlalchemy import or_, select
 
 import liuhen
 
-from archive.export import ExportFixityFailed, ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
+from archive.errors import ExportFixityFailed
+from archive.export import ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
 from cases.coverage import check_case
 from archive.models import Evidence
 from cases.models import Case, TextRecord

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from cases.models import Case, Step, TextRecord, TextRecordVersion
-from cases.service import CaseError, _open
+from cases.errors import CaseError, RecordRefused  # noqa: F401 - raised here
+from cases.service import _open
 from hashing import keys
 from hashing.custody import canonical, iso_utc
 from hashing.digest import Digest
@@ -50,10 +51,6 @@ FORMS: dict[str, tuple[tuple[str, str], ...]] = {
     "决定书": (("party", "当事人"), ("facts", "违法事实及证据"), ("law", "法律依据"), ("decision", "决定内容"),
             ("remedy", "救济途径"), ("decided_on", "决定日期")),
 }
-
-class RecordRefused(CaseError):
-    code = "record_refused"
-
 
 def sniff(path: Path, name: str) -> str:
     """The document's type from its bytes; refuse what is not a PDF, DOCX, JPEG or PNG."""

@@ -26,25 +26,14 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive.models import Evidence
 from archive.scope import Scope
+from cases.errors import CaseClosed, CaseError, UnknownCase  # noqa: F401 - raised here
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings
 from liuhen.db import utcnow
-from liuhen.errors import LiuhenError, NotFound
+from liuhen.errors import NotFound
 
 TOOL = "liuhen-cases"
-
-
-class CaseError(LiuhenError):
-    code = "case"
-
-
-class CaseClosed(CaseError):
-    code = "case_closed"
-
-
-class UnknownCase(NotFound):
-    code = "unknown_case"
 
 
 def _event(custody: CustodyLog, db: Session, actor: str, action: str, *, evidence: Evidence | None = None,
@@ -112,6 +101,18 @@ def get_case(db: Session, ref: str | int) -> Case:
         raise UnknownCase(f"没有案件 {ref} / There is no case {ref!r}.",
                           "Give the case's registration number (统一登记编号) or its id.")
     return case
+
+
+def cases_of(db: Session, *, units: frozenset[int], status: str | None = None, q: str | None = None,
+             limit: int = 100) -> list[Case]:
+    """The cases of ``units``, newest first: of one status, and whose number or title holds ``q``."""
+    query = select(Case).where(Case.unit_id.in_(sorted(units)))
+    if status:
+        query = query.where(Case.status == status)
+    if q and q.strip():
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\"))
+    return list(db.scalars(query.order_by(Case.id.desc()).limit(limit)))
 
 
 def _open(case: Case) -> None:

@@ -20,19 +20,23 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 import liuhen
 from api import access
 from api.deps import ArchiveDep
 from api.schemas import EvidenceId  # (a positive 64-bit id; the same bounds for a case's id)
-from api.dock import audit_page, officers_for
-from api.evidence import build_detail, custody_events, run_search
+from api.schemas import OfficerOut, case_detail, case_summary, custody_page, evidence_detail, officer
+from archive import attribution, audit, views
 from archive import query as searching
 from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
 from auth.errors import AuthFailed
+from cases import service as case_service
+from cases import views as case_views
+from cases.records import FORMS
 from console.i18n import lang_of, translator
 from liuhen.errors import LiuhenError
 from archive.context import Archive
@@ -95,6 +99,10 @@ def html_error(request: Request, err: LiuhenError, status: int) -> Response:
         return RedirectResponse(f"/login?{urlencode({'next': target, 'why': err.code})}", status_code=303)
     user = getattr(request.state, "principal", None)
     return render(request, "error.html", status=status, user=user, message=err.diagnostics(), code=err.code)
+
+
+def _officers(db: Session, p: access.Principal) -> list[OfficerOut]:
+    return [officer(o, code) for o, code in attribution.officers_of(db, units=p.scope.units)]
 
 
 def _user(archive: Archive, request: Request) -> access.Principal:
@@ -193,7 +201,7 @@ def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "dock.view", request)
-        officers = [o.model_dump() for o in officers_for(db, p)]
+        officers = [o.model_dump() for o in _officers(db, p)]
     return render(request, "dock.html", user=p, officers=officers)
 
 
@@ -238,7 +246,7 @@ def search_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
         playback=playback, start=_local_time(f.get("start"), tz), end=_local_time(f.get("end"), tz), page=page,
         per_page=24)
     with archive.sessions.begin() as db:
-        results = run_search(archive, db, p, query, request)
+        results = access.search(archive, db, p, query, request)
         stations = list(db.scalars(select(Station.id).order_by(Station.id)))
     args = {k: v for k, v in f.items() if k != "page" and v}
     return render(request, "search.html", user=p, results=results, form=dict(f), stations=stations,
@@ -273,10 +281,10 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
     p = _user(archive, request)
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
-        detail = build_detail(db, ev, p.scope.allows)
+        detail = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
         events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
                        tool_version=e.tool_version, detail=json.loads(e.detail))
-                  for e in custody_events(db, ev.id)] if p.may("custody.view") else None
+                  for e in views.custody_events(db, evidence_id=ev.id)] if p.may("custody.view") else None
         access.record(archive, db, p, "viewed", evidence=ev,
                       detail={"what": "evidence page" + (" with custody history" if events is not None else "")})
     until = (detail.recorded_at + dt.timedelta(seconds=detail.duration_s)
@@ -302,8 +310,9 @@ def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
     evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "audit.view", request)
-        rows = audit_page(db, p, actor=f.get("actor") or None, action=f.get("action") or None, outcome=outcome,
-                          evidence_id=evidence_id, start=None, end=None, page=page, per_page=100)
+        rows = custody_page(audit.trail(db, scope=p.scope, sees_evidence=p.may("evidence.view"),
+                                        actor=f.get("actor") or None, action=f.get("action") or None,
+                                        outcome=outcome, evidence_id=evidence_id, page=page, per_page=100))
         access.record(archive, db, p, "audit_viewed", detail={"filters": {k: v for k, v in f.items() if v},
                                                               "page": page})
     args = {k: v for k, v in f.items() if k != "page" and v}
@@ -317,17 +326,14 @@ def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
 
 @router.get("/cases")
 def cases_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
-    from api.cases import _summary, cases_for
-
     p = _user(archive, request)
     f = request.query_params
     status = f.get("status") if f.get("status") in ("open", "closed") else None
     with archive.sessions.begin() as db:
-        rows = [_summary(db, c) for c in cases_for(archive, db, p, status=status, q=f.get("q") or None,
-                                                    request=request)]
-        from api.access import visible_unit_rows
-
-        units = [(u.code, u.name) for u in visible_unit_rows(db, p)]
+        access.require(archive, db, p, "cases.view", request)
+        rows = [case_summary(c, case_views.unit_code(db, c))
+                for c in case_service.cases_of(db, units=p.scope.units, status=status, q=f.get("q") or None)]
+        units = [(u.code, u.name) for u in access.visible_unit_rows(db, p)]
     return render(request, "cases.html", user=p, rows=rows, form=dict(f), units=units,
                   categories=archive.settings.cases.categories)
 
@@ -341,16 +347,15 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
 
 @router.get("/cases/{case_id}")
 def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
-    from api.cases import _case, case_detail, shown_evidence
-    from cases.records import FORMS
-
     p = _user(archive, request)
     with archive.sessions.begin() as db:
-        c = _case(archive, db, p, case_id, "cases.view", request)
-        detail = case_detail(archive, db, p, c)
+        c = access.case(archive, db, p, case_id, "cases.view", request)
+        view = case_views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                                    visible=p.scope.allows)
+        detail = case_detail(view)
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
-                                                             "shown": shown_evidence(detail)})
-        officers = [o.model_dump() for o in officers_for(db, p)]
+                                                             "shown": view.shown_evidence})
+        officers = [o.model_dump() for o in _officers(db, p)]
     timeline = []
     for st in detail.steps:
         total = max(1e-6, (st.ended_at - st.started_at).total_seconds())

@@ -20,9 +20,9 @@ from typing import Protocol
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from jobs.errors import LeaseLost  # noqa: F401 - raised here
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 from liuhen.db import utcnow
-from liuhen.errors import LiuhenError
 
 
 class HasSessions(Protocol):
@@ -31,10 +31,6 @@ class HasSessions(Protocol):
 
     @property
     def sessions(self) -> sessionmaker[Session]: ...
-
-
-class LeaseLost(LiuhenError):
-    code = "lease_lost"
 
 
 @dataclass(frozen=True)

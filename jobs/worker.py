@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from jobs import queue
-from jobs.queue import Claimed, HasSessions, LeaseLost
+from jobs.errors import LeaseLost
+from jobs.queue import Claimed, HasSessions
 from liuhen.errors import LiuhenError
 
 

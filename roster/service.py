@@ -26,6 +26,11 @@ def get_officer(db: Session, *, officer_no: str) -> Officer:
     return o
 
 
+def officer_name(db: Session, officer_no: str | None) -> str | None:
+    """The name of the officer with this number (None for none, or for a number not in the roster)."""
+    return db.scalar(select(Officer.name).where(Officer.officer_no == officer_no)) if officer_no else None
+
+
 def officer_unit(db: Session, officer_no: str | None) -> int | None:
     if not officer_no:
         return None

@@ -1,0 +1,50 @@
+"""``/api/v1/jobs``: the media jobs of evidence of the user's units, and their progress.
+
+An administrator, who sees no evidence, gets the jobs' kinds and states without evidence ids,
+file names or error texts (which name the recording).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from api import access
+from api.access import CurrentUser
+from api.deps import ArchiveDep, StrictQuery
+from api.schemas import ERRORS
+from archive import views
+
+router = APIRouter(responses={**ERRORS}, dependencies=[StrictQuery])
+
+
+class JobOut(BaseModel):
+    job_id: int
+    kind: str
+    evidence_id: int | None
+    file_name: str | None
+    state: str
+    progress: float
+    note: str | None
+    attempts: int
+    last_error: str | None
+
+
+_HIDDEN = "(the error names the recording; a user who may see evidence can read it)"
+
+
+@router.get("/jobs", response_model=list[JobOut], tags=["jobs"], summary="Media jobs and their progress")
+def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
+              state: Literal["pending", "running", "done", "failed"] | None = None,
+              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[JobOut]:
+    with archive.sessions.begin() as db:
+        access.require(archive, db, p, "jobs.view", request)
+        rows = views.jobs_of(db, scope=p.scope, state=state, limit=limit)
+        sees = p.may("evidence.view")  # an administrator sees no evidence: no ids, names, or errors naming files
+        return [JobOut(job_id=j.id, kind=j.kind,
+                       evidence_id=e.id if sees else None,
+                       file_name=e.file_name if sees else None,
+                       state=j.state, progress=round(j.progress, 3), note=j.note, attempts=j.attempts,
+                       last_error=j.last_error if sees else (_HIDDEN if j.last_error else None)) for j, e in rows]

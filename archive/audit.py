@@ -1,0 +1,71 @@
+"""The audit trail: the custody log as one reader may read it.
+
+Events of evidence outside the reader's units are left out, and so are the events of no evidence
+(sign-ins, searches, cases) of users of other units. A reader who may not see evidence (the
+administrator) gets the events of evidence without their details (file names, paths, queries),
+so separation of duties holds in the log too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, literal, or_, select
+from sqlalchemy.orm import Session
+
+from archive.models import Evidence
+from archive.scope import Scope
+from auth.models import User
+from hashing.models import CustodyEvent
+
+WITHHELD = {"withheld": "evidence details are not shown to this role"}
+_SEARCH_DETAIL = ("query", "shown")  # what a search event says it looked for and found
+
+
+@dataclass(frozen=True)
+class Trail:
+    """One page of the trail, newest first: each event with the detail the reader may see."""
+
+    items: list[tuple[CustodyEvent, dict[str, Any]]]
+    page: int
+    per_page: int
+    has_more: bool
+
+
+def shown_detail(e: CustodyEvent, *, sees_evidence: bool) -> dict[str, Any]:
+    """The event's detail as a reader sees it (all of it if they may see evidence)."""
+    detail: dict[str, Any] = json.loads(e.detail)
+    if sees_evidence:
+        return detail
+    if e.evidence_id is not None:
+        return dict(WITHHELD)
+    return {k: v for k, v in detail.items() if k not in _SEARCH_DETAIL}
+
+
+def trail(db: Session, *, scope: Scope, sees_evidence: bool, actor: str | None = None, action: str | None = None,
+          outcome: str | None = None, evidence_id: int | None = None, start: dt.datetime | None = None,
+          end: dt.datetime | None = None, page: int = 1, per_page: int = 100) -> Trail:
+    """Page ``page`` of the custody log within ``scope``, filtered; times are UTC bounds."""
+    others = select(literal("user:").concat(User.username)).where(User.unit_id.not_in(sorted(scope.units)))
+    q = select(CustodyEvent).where(or_(
+        # events of no evidence (sign-ins, searches, cases): not those of users of other units
+        and_(CustodyEvent.evidence_id.is_(None), CustodyEvent.actor.not_in(others)),
+        CustodyEvent.evidence_id.in_(select(Evidence.id).where(scope.clause()))))
+    if actor:
+        q = q.where(CustodyEvent.actor == actor)
+    if action:
+        q = q.where(CustodyEvent.action == action)
+    if outcome:
+        q = q.where(CustodyEvent.outcome == outcome)
+    if evidence_id is not None:
+        q = q.where(CustodyEvent.evidence_id == evidence_id)
+    if start:
+        q = q.where(CustodyEvent.at >= start)
+    if end:
+        q = q.where(CustodyEvent.at <= end)
+    rows = list(db.scalars(q.order_by(CustodyEvent.seq.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return Trail(items=[(e, shown_detail(e, sees_evidence=sees_evidence)) for e in rows[:per_page]], page=page,
+                 per_page=per_page, has_more=len(rows) > per_page)

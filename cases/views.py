@@ -1,0 +1,79 @@
+"""A case as the console and the API show it: its steps with the recordings the reader may see and
+each step's coverage, and its text records.
+
+Read-only; the reader's permission to see the case is the caller's check. (Apart from
+``service.py`` because it runs the coverage check, and ``coverage.py`` builds on ``service.py``.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import query as searching
+from archive.models import Evidence
+from auth.models import Unit
+from cases import service
+from cases.coverage import StepCoverage, check_case
+from cases.models import Case, EvidenceLink, Step, TextRecord
+from liuhen.config import CaseSettings
+
+Visible = Callable[[Evidence], bool]
+
+
+@dataclass(frozen=True)
+class LinkView:
+    link: EvidenceLink
+    evidence: Evidence
+    extras: dict[str, Any]  # archive.query.extras: tags, officer's name, previews
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: Step
+    officers: list[str]
+    links: list[LinkView]  # the current links to recordings the reader may see
+    coverage: StepCoverage
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    unit_code: str
+    steps: list[StepView]  # in time order
+    records: list[TextRecord]
+    flagged_steps: list[int]
+
+    @property
+    def shown_evidence(self) -> list[int]:
+        """The recordings the view shows (they go into the custody event of whoever views it)."""
+        return sorted({lk.evidence.id for st in self.steps for lk in st.links})
+
+
+def unit_code(db: Session, case: Case) -> str:
+    """The code of the case's unit."""
+    unit = db.get(Unit, case.unit_id)
+    return unit.code if unit else ""
+
+
+def case_view(db: Session, case: Case, settings: CaseSettings, *, tz: str, visible: Visible) -> CaseView:
+    """The case with its steps (each with its coverage, checked now) and text records; recordings of
+    other units that someone who could see them linked still count for coverage, but are not shown."""
+    report = check_case(db, case, settings, tz=tz, visible=visible)
+    by_step = {s.step_id: s for s in report.steps}
+    steps = []
+    for st in sorted(case.steps, key=lambda s: (s.started_at, s.id)):
+        links = []
+        for lk in service.current_links(st):
+            ev = db.get(Evidence, lk.evidence_id)
+            assert ev is not None
+            if not visible(ev):
+                continue  # another unit's footage linked by someone who could see it: not shown here
+            links.append(LinkView(link=lk, evidence=ev, extras=searching.extras(db, [ev.id])[ev.id]))
+        steps.append(StepView(step=st, officers=service.step_officers(st), links=links, coverage=by_step[st.id]))
+    records = list(db.scalars(select(TextRecord).where(TextRecord.case_id == case.id).order_by(TextRecord.id)))
+    return CaseView(case=case, unit_code=unit_code(db, case), steps=steps, records=records,
+                    flagged_steps=[s.step_id for s in report.flagged])

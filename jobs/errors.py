@@ -1,0 +1,7 @@
+"""The job queue's errors."""
+
+from liuhen.errors import LiuhenError
+
+
+class LeaseLost(LiuhenError):
+    code = "lease_lost"
