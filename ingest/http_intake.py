@@ -13,32 +13,36 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Callable, Self, TypeVar
 
 import httpx
+import tenacity
 
 import liuhen
+from hashing.errors import BadSignature
+from ingest.errors import ArchiveUnreachable, StationError, UploadChanged
 from ingest.wire import (
     DigestMismatch,
     IntakeRefused,
+    Manifest,
+    ManifestInvalid,
     ObjectMissing,
+    Receipt,
     StationMismatch,
     StationNotEnrolled,
+    StationReport,
     StoreError,
     StoreFull,
     TokenRefused,
     UploadConflict,
 )
-from ingest.wire import StationReport
-from ingest.wire import Receipt
-from hashing.errors import BadSignature
-from ingest.errors import ArchiveUnreachable, StationError
-from ingest.wire import Manifest, ManifestInvalid
 from liuhen.errors import ConfigError, LiuhenError, NotFound
 
 PREFIX = "/api/v1/intake"
+T = TypeVar("T")
+# what is retried after a backoff: the connection dropped, or the upload changed on the archive
+_RETRIED = (httpx.TransportError, UploadChanged)
 _KNOWN: dict[str, type[LiuhenError]] = {
     cls.code: cls
     for cls in (IntakeRefused, DigestMismatch, StoreError, StoreFull, ObjectMissing, TokenRefused,
@@ -48,10 +52,6 @@ _KNOWN: dict[str, type[LiuhenError]] = {
 
 def _receipt(data: dict[str, Any]) -> Receipt:
     return Receipt(**{f.name: data[f.name] for f in dataclasses.fields(Receipt) if f.name in data})
-
-
-class _Retry(Exception):
-    """The upload vanished or is busy on the archive: start again from its offset."""
 
 
 class HttpIntake:
@@ -81,11 +81,11 @@ class HttpIntake:
     # ------------------------------------------------------------------ Intake
 
     def register(self, *, station_id: str, public_pem: str) -> None:
-        self._retrying(lambda: self._call("POST", "/register",
+        self._retried(lambda: self._call("POST", "/register",
                                           json={"station_id": station_id, "public_key_pem": public_pem}))
 
     def release(self, *, station_id: str, manifest_id: str, action: str) -> None:
-        self._retrying(lambda: self._call("POST", "/release", json={"station_id": station_id,
+        self._retried(lambda: self._call("POST", "/release", json={"station_id": station_id,
                                                                     "manifest_id": manifest_id, "action": action}))
 
     def report_status(self, *, station_id: str, report: "StationReport") -> None:
@@ -104,34 +104,36 @@ class HttpIntake:
                                  "manifest promises; it was not sent.", "Offload the file again from the recorder.")
         body = {"manifest_b64": base64.b64encode(manifest).decode(),
                 "signature_b64": base64.b64encode(signature).decode()}
-        failures = 0
-        while True:
-            try:
-                up = self._call("POST", "/uploads", json=body).json()
-                if up.get("receipt"):
-                    return _receipt(up["receipt"])
-                uid = up["upload_id"]
-                offset = self.offset(uid)
-                with open(path, "rb") as f:
-                    while offset < m.size:
-                        f.seek(offset)
-                        chunk = f.read(min(self.chunk_bytes, m.size - offset))
-                        if not chunk:
-                            raise DigestMismatch(f"The staged copy of {m.original_path} ended at byte {offset} "
-                                                 f"while being sent.", "Offload the file again from the recorder.")
-                        offset = self._patch(uid, offset, chunk)
-                        failures = 0
-                done = self._call("POST", f"/uploads/{uid}/complete",
-                                  timeout=httpx.Timeout(self.timeout, read=self.complete_timeout))
-                return _receipt(done.json())
-            except (httpx.TransportError, _Retry) as e:
-                failures += 1
-                if failures > self.retries:
-                    raise self._unreachable(e) from e
-                time.sleep(self.backoff * 2 ** (failures - 1))
-            except OSError as e:
-                raise StationError(f"Reading the staged copy of {m.original_path} failed: {e.strerror}.",
-                                         "The file stays staged and is sent on the next offload.") from e
+        # Consecutive failures are counted since the archive last accepted a chunk: a long upload
+        # over a flaky link keeps going as long as it makes progress.
+        progressed = 0  # the attempt before the one in which the archive last accepted bytes
+        try:
+            for attempt in self._retrying(since=lambda: progressed):
+                with attempt:
+                    up = self._call("POST", "/uploads", json=body).json()
+                    if up.get("receipt"):
+                        return _receipt(up["receipt"])
+                    uid = up["upload_id"]
+                    offset = self.offset(uid)  # resume after what the archive holds: no byte is sent twice
+                    with open(path, "rb") as f:
+                        while offset < m.size:
+                            f.seek(offset)
+                            chunk = f.read(min(self.chunk_bytes, m.size - offset))
+                            if not chunk:
+                                raise DigestMismatch(f"The staged copy of {m.original_path} ended at byte "
+                                                     f"{offset} while being sent.",
+                                                     "Offload the file again from the recorder.")
+                            offset = self._patch(uid, offset, chunk)
+                            progressed = attempt.retry_state.attempt_number - 1
+                    done = self._call("POST", f"/uploads/{uid}/complete",
+                                      timeout=httpx.Timeout(self.timeout, read=self.complete_timeout))
+                    return _receipt(done.json())
+        except _RETRIED as e:
+            raise self._unreachable(e) from e
+        except OSError as e:
+            raise StationError(f"Reading the staged copy of {m.original_path} failed: {e.strerror}.",
+                               "The file stays staged and is sent on the next offload.") from e
+        raise AssertionError("unreachable: tenacity either returns or raises")
 
     # ------------------------------------------------------------------ protocol
 
@@ -151,20 +153,31 @@ class HttpIntake:
             return r
         raise self._error(r)
 
-    def _retrying(self, fn: Any) -> Any:
-        for attempt in range(self.retries + 1):
-            try:
-                return fn()
-            except (httpx.TransportError, _Retry) as e:
-                if attempt == self.retries:
-                    raise self._unreachable(e) from e
-                time.sleep(self.backoff * 2 ** attempt)
+    def _retrying(self, *, since: Callable[[], int] = lambda: 0) -> tenacity.Retrying:
+        """Retry a dropped connection or a changed upload ``retries`` times, waiting ``backoff``,
+        2 × ``backoff``, 4 × ... in between; the last failure is re-raised. Failures are counted
+        after attempt ``since()`` (the upload moves it on whenever the archive accepts bytes)."""
+
+        def failures(state: tenacity.RetryCallState) -> int:
+            return state.attempt_number - since()
+
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_RETRIED),
+            stop=lambda state: failures(state) > self.retries,
+            wait=lambda state: self.backoff * 2 ** (failures(state) - 1),
+            reraise=True)
+
+    def _retried(self, fn: Callable[[], T]) -> T:
+        try:
+            return self._retrying()(fn)
+        except _RETRIED as e:
+            raise self._unreachable(e) from e
 
     def _error(self, r: httpx.Response) -> Exception:
         if r.request.method == "HEAD":
             # A HEAD answer carries no body: ask again with GET to learn what went wrong.
             again = self.client.get(r.request.url)
-            return _Retry("the upload changed meanwhile") if again.is_success else self._error(again)
+            return UploadChanged("the upload changed meanwhile") if again.is_success else self._error(again)
         try:
             data = r.json()
             code, detail = str(data["code"]), str(data["detail"])
@@ -175,7 +188,7 @@ class HttpIntake:
                 "Check [station] archive_url in the station's config.toml (it should be the archive's base "
                 "address, e.g. http://archive:8000) and any proxy in between.")
         if code == UploadConflict.code or (code == NotFound.code and "/uploads/" in r.request.url.path):
-            return _Retry(detail)
+            return UploadChanged(detail)
         cls = _KNOWN.get(code)
         if cls is None:
             err = LiuhenError(detail)

@@ -6,14 +6,21 @@ on the archive's acknowledgement record ``acked`` → (wipe from the recorder on
 says so) → tell the archive the file was released → ``released``. A crash at any point
 resumes from the ledger: staged files are re-sent (the archive treats a re-sent manifest as
 the same sighting), acknowledged ones are released, half-copied ones resume.
+
+One loop (``_Loop``) walks the dock for both ``liuhen ingest --once`` (``Station.offload_once``,
+one pass) and ``liuhen station watch`` (``Station.watch``, passes until stopped); in both a file
+is copied while the one before it is sent, and a full disk halts intake with a message naming
+the disk and what to do: ``--once`` then exits 1, the watcher waits and tries again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import os
 import shutil
+import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,35 +29,36 @@ from pathlib import Path
 from typing import Any, Callable
 
 import liuhen
-from ingest.wire import IntakeRefused, StoreFull
 from hashing import digest as digesting
 from hashing import keys
-from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
-from ingest.wire import Intake
+from ingest.errors import (
+    FileRefused,
+    IngestHalted,
+    RecorderGone,
+    StagingFull,
+    StationError,
+)
 from ingest.layouts import Recogniser
 from ingest.ledger import Entry, FileKey, Ledger
-from ingest.wire import Manifest, display_path
 from ingest.scan import Candidate, Refusal, list_bays, scan_bay
 from ingest.staging import buffers as staging_buffers
 from ingest.staging import copy_and_hash, open_recorder_file
+from ingest.wire import Intake, IntakeRefused, Manifest, StoreFull, display_path
 from liuhen.config import StationSettings
 from liuhen.durable import fsync_path, write_durable
 from liuhen.errors import LiuhenError
 
 TOOL = "liuhen-station"
 Listener = Callable[[dict[str, Any]], None]
+Ident = tuple[str, bytes]  # (bay, raw path in the bay)
+Sig = tuple[int, int]  # (size, mtime_ns): a file rewritten in place is a new file
 
 
-class IngestHalted(LiuhenError):
-    """Intake stopped for everything (e.g. a full disk); carries what was done before."""
-
-    code = "ingest_halted"
-
-    def __init__(self, cause: LiuhenError, results: list["FileResult"]) -> None:
-        super().__init__(cause.detail, cause.action)
-        self.code = cause.code
-        self.results = results
-
+# A full disk (the station's staging disk, the archive's store) stops intake for every file, not
+# one: the loop halts, lets the sends in flight finish, and ``offload_once`` raises
+# ``IngestHalted`` while ``watch`` waits and tries again.
+HALTING = (StagingFull, StoreFull)
+FULL_RETRY_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class FileResult:
@@ -77,10 +85,6 @@ def _fingerprint(fd: int, size: int) -> str:
     if size > 65536:
         h.update(os.pread(fd, 65536, max(65536, size - 65536)))
     return h.hexdigest()[:32]
-
-
-
-
 
 
 class Station:
@@ -120,115 +124,98 @@ class Station:
 
     def recover(self) -> list[FileResult]:
         """Finish what a previous run left: re-send staged files, release acknowledged ones."""
+        results: list[FileResult] = []
+        self._recover(results.append)
+        return results
+
+    def _recover(self, report: Callable[[FileResult], None]) -> None:
+        self._offline = None  # ask the archive again
         self._try_register()
         known = self.ledger.manifest_ids()
         for d in self.staging.iterdir():
             if d.name != "partial" and d.name not in known:
                 shutil.rmtree(d)  # staged but never recorded in the ledger: it was never sent
-        results = []
         for e in self.ledger.by_state("staged"):
-            results.append(self.emit(self._send(e)))
             self._answered.add(e.manifest_id)
+            try:
+                r = self._send(e)
+            except StoreFull as err:
+                report(self.emit(self._queued(e, err)))
+                raise
+            report(self.emit(r))
         for e in self.ledger.by_state("acked"):
             self._release(e)
         for e in self.ledger.by_state("released"):
             d = self.staging / e.manifest_id
             if d.exists():
                 shutil.rmtree(d)
-        return results
 
-    # ------------------------------------------------------------------ one pass
+    # ------------------------------------------------------------------ the station loop
 
     def offload_once(self, dock_root: Path, *, unstable_timeout: float = 120.0) -> list[FileResult]:
         """Offload everything docked now; return when every file is archived or answered.
 
-        Staging (copy + hash + sign, in this thread) and sending (the archive's re-hash, store and
-        commit, in a sender thread) overlap: file N is sent while file N+1 is copied. Each file's
-        state machine is the same as in ``offload_file``, so a crash anywhere is recovered alike.
+        One pass of the station loop (``_Loop``): it ends when no file is still being written, or
+        gives such files up after ``unstable_timeout`` seconds. A full disk raises ``IngestHalted``
+        carrying every answer given before (``liuhen ingest --once`` exits 1): the file being
+        copied stays on the recorder, files already staged stay queued on the station.
         """
-        results: list[FileResult | tuple[Future[FileResult], Entry]] = list(self.recover())
-        done: set[tuple[str, bytes]] = set()
-        seen: dict[tuple[str, bytes], tuple[int, int, float]] = {}
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-send") as sender:
-            inflight: list[Future[FileResult]] = []
-            try:
-                while True:
-                    waiting = False
-                    counts: dict[str, int] = {}
-                    for bay, bay_path in list_bays(dock_root):
-                        items = list(scan_bay(bay, bay_path))
-                        counts[bay] = len(items)
-                        for item in items:
-                            ident = (item.bay, item.rel)
-                            if ident in done:
-                                continue
-                            if isinstance(item, Refusal):
-                                done.add(ident)
-                                results.append(self.refusal_result(item))
-                                continue
-                            now = time.monotonic()
-                            prev = seen.get(ident)
-                            if prev is None or prev[:2] != (item.size, item.mtime_ns):
-                                if prev is None:
-                                    self.seen(item)
-                                seen[ident] = (item.size, item.mtime_ns, now)
-                                waiting = True
-                                continue
-                            if now - prev[2] < self.settings.stable_seconds:
-                                waiting = True
-                                continue
-                            done.add(ident)
-                            for f in [f for f in inflight if f.done()]:
-                                f.result()  # a full store halts intake here, before staging more
-                                inflight.remove(f)
-                            try:
-                                staged = self.stage(item)
-                            except StagingFull as e:
-                                results.append(self.emit(self._result(item, "refused", reason=e.diagnostics())))
-                                raise
-                            if isinstance(staged, Entry):
-                                while len(inflight) >= 2:
-                                    inflight.pop(0).result()
-                                fut = sender.submit(lambda e: self.emit(self._send(e)), staged)
-                                inflight.append(fut)
-                                results.append((fut, staged))
-                            elif staged is not None:
-                                results.append(self.emit(staged))
-                    self.listener({"event": "bays", "bays": counts})
-                    if not waiting:
-                        break
-                    if time.monotonic() - started > unstable_timeout:
-                        for (bay, rel), _ in seen.items():
-                            if (bay, rel) not in done:
-                                done.add((bay, rel))
-                                results.append(self.emit(FileResult(
-                                    bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self._hex(bay, rel),
-                                    reason=f"the file was still being written after {unstable_timeout:.0f} s; "
-                                           "run the offload again once the recorder has finished writing")))
-                        break
-                    time.sleep(self.settings.poll_seconds)
-                return self._resolve(results)
-            except (StagingFull, StoreFull) as e:
-                raise IngestHalted(e, self._resolve(results, halted=True)) from e
+        loop = _Loop(self, dock_root, once=True)
+        try:
+            loop.recover()
+            started = time.monotonic()
+            while loop.scan():
+                if time.monotonic() - started > unstable_timeout:
+                    loop.give_up_settling(unstable_timeout)
+                    break
+                time.sleep(self.settings.poll_seconds)
+            loop.collect(keep=0)
+            return loop.answers()
+        except HALTING as e:
+            loop.drain()
+            raise IngestHalted(e, loop.answers()) from e
+        finally:
+            loop.close()
 
-    def _resolve(self, results: list[FileResult | tuple[Future[FileResult], Entry]],
-                 halted: bool = False) -> list[FileResult]:
-        out = []
-        for r in results:
-            if isinstance(r, tuple):
-                fut, e = r
+    def watch(self, dock_root: Path, *, stop: threading.Event, on_result: Callable[[FileResult], None],
+              changed: Callable[[], set[str]] = set, rescan_seconds: float = 10.0,
+              full_retry_seconds: float = FULL_RETRY_SECONDS) -> None:
+        """Offload recorders as they are docked, until ``stop`` is set.
+
+        The station loop again, pass after pass: bays named by ``changed()`` (e.g. file-system
+        events) are rescanned at once, every bay every ``rescan_seconds`` and while a file
+        settles. A file interrupted (recorder unplugged) is offloaded again when it is back and
+        stable. A full disk does not stop the station: the halting file's answer says what is
+        full and what to do, and after ``full_retry_seconds`` the station re-sends what it holds
+        staged and copies again what it could not.
+        """
+        loop = _Loop(self, dock_root, once=False, on_result=on_result, stop=stop,
+                     retry_note=f" The station tries again by itself every {full_retry_seconds:g} s.")
+        try:
+            recovering = True
+            last_full = -math.inf
+            while not stop.is_set():
                 try:
-                    r = fut.result()
-                except (StagingFull, StoreFull) as err:
-                    if not halted:
-                        raise
-                    r = FileResult(e.bay, f"{e.bay}/{display_path(bytes.fromhex(e.key.path_hex))[0]}", "queued",
-                                   path_hex=self._hex(e.bay, bytes.fromhex(e.key.path_hex)), sha256=e.sha256,
-                                   size=e.key.size, reason=f"{err.diagnostics()} The file is kept staged on the "
-                                   "station and sent on the next offload.")
-            out.append(r)
-        return out
+                    if recovering:
+                        loop.recover()
+                        recovering = False
+                    bays = changed()
+                    now = time.monotonic()
+                    full = now - last_full > rescan_seconds or bool(loop.settling)
+                    if full:
+                        last_full = now
+                    loop.scan(None if full else bays)
+                    loop.collect()
+                except HALTING:
+                    loop.drain()
+                    stop.wait(full_retry_seconds)
+                    recovering = True  # re-send what the full disk left staged
+                    last_full = -math.inf
+                    continue
+                stop.wait(self.settings.poll_seconds)
+            loop.drain()
+        finally:
+            loop.close()
 
     # ------------------------------------------------------------------ one file
 
@@ -401,6 +388,13 @@ class Station:
     def _result(self, c: Candidate, status: str, **kw: Any) -> FileResult:
         return FileResult(c.bay, f"{c.bay}/{c.display}", status, path_hex=self._hex(c.bay, c.rel), size=c.size, **kw)
 
+    def _queued(self, e: Entry, err: LiuhenError, note: str = "") -> FileResult:
+        """The answer for a staged file the archive could not take now (e.g. its store is full)."""
+        rel = bytes.fromhex(e.key.path_hex)
+        return FileResult(e.bay, f"{e.bay}/{display_path(rel)[0]}", "queued", path_hex=self._hex(e.bay, rel),
+                          sha256=e.sha256, size=e.key.size, reason=f"{err.diagnostics()} The file is kept staged "
+                          f"on the station and sent on the next offload.{note}")
+
     def refusal_result(self, r: Refusal) -> FileResult:
         return self.emit(FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.bay, r.rel),
                                     reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}"))
@@ -428,3 +422,169 @@ class Station:
         return self._result(c, "duplicate", sha256=prior.sha256, evidence_id=prior.evidence_id,
                             device_id=device_id, officer_id=officer_id,
                             reason=f"already offloaded at {prior.updated_at} as evidence {prior.evidence_id}")
+
+
+@dataclass
+class _Sending:
+    ident: Ident
+    sig: Sig
+    entry: Entry
+    future: Future[FileResult]
+    slot: int | None  # where its answer goes among a pass's answers
+
+
+class _Loop:
+    """The station loop, shared by ``offload_once`` (one pass) and ``watch`` (passes until stopped).
+
+    It scans the bays, waits until a file has kept its size and time for ``stable_seconds``, then
+    stages it (copy + hash + sign, in this thread) and hands it to a sender thread (the archive's
+    re-hash, store and commit): file N is sent while file N+1 is copied, at most two ahead. Each
+    file's state machine is ``Station.stage`` then ``Station._send``, so a crash anywhere is
+    recovered alike. A full disk (``HALTING``) raises out of ``scan``/``collect``/``recover``
+    after the file concerned is answered: refused and still on the recorder when the station's
+    staging disk is full, queued and kept staged when the archive's store is.
+
+    ``once``: every file is answered once per pass and the answers are kept in scan order.
+    Otherwise (watching) nothing is kept, an interrupted file is tried again when it is back,
+    and a file rewritten in place is a new file.
+    """
+
+    def __init__(self, station: Station, dock_root: Path, *, once: bool,
+                 on_result: Callable[[FileResult], None] | None = None, stop: threading.Event | None = None,
+                 retry_note: str = "") -> None:
+        self.station = station
+        self.dock_root = dock_root
+        self.once = once
+        self.on_result = on_result or (lambda r: None)
+        self.stop = stop
+        self.retry_note = retry_note  # appended to a full disk's answer: what the station does next
+        self.settling: dict[Ident, tuple[int, int, float]] = {}  # size, mtime, since when unchanged
+        self.answered: dict[Ident, Sig] = {}
+        self.sending: list[_Sending] = []
+        self._answers: list[FileResult | None] = []
+        self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-send")
+
+    def close(self) -> None:
+        self.sender.shutdown(wait=True)
+
+    def answers(self) -> list[FileResult]:
+        return [r for r in self._answers if r is not None]
+
+    def answer(self, r: FileResult, ident: Ident | None = None, sig: Sig = (-1, -1),
+               slot: int | None = None) -> None:
+        if ident is not None and (self.once or r.status != "interrupted"):
+            self.answered[ident] = sig
+        if self.once:
+            if slot is None:
+                self._answers.append(r)
+            else:
+                self._answers[slot] = r
+        self.on_result(r)
+
+    def recover(self) -> None:
+        self.station._recover(self.answer)
+
+    # ------------------------------------------------------------------ scanning
+
+    def scan(self, bays: set[str] | None = None) -> bool:
+        """Look at every bay (or only ``bays``) and offload each file that has settled; True while
+        some file is still being written."""
+        counts: dict[str, int] = {}
+        found: set[Ident] = set()
+        for bay, bay_path in list_bays(self.dock_root):
+            if bays is not None and bay not in bays:
+                continue
+            items = list(scan_bay(bay, bay_path))
+            counts[bay] = len(items)
+            for item in items:
+                if self.stop is not None and self.stop.is_set():
+                    return False
+                found.add((item.bay, item.rel))
+                self._consider(item)
+        if bays is None:
+            for gone in set(self.settling) - found:
+                del self.settling[gone]  # it vanished (recorder unplugged) before it settled
+            self.station.listener({"event": "bays", "bays": counts})
+        return bool(self.settling)
+
+    def _is_answered(self, ident: Ident, sig: Sig) -> bool:
+        return ident in self.answered if self.once else self.answered.get(ident) == sig
+
+    def _consider(self, item: Candidate | Refusal) -> None:
+        ident = (item.bay, item.rel)
+        if isinstance(item, Refusal):
+            if ident not in self.answered:
+                self.answer(self.station.refusal_result(item), ident)
+            return
+        sig = (item.size, item.mtime_ns)
+        if self._is_answered(ident, sig) or any(s.ident == ident for s in self.sending):
+            return
+        now = time.monotonic()
+        prev = self.settling.get(ident)
+        if prev is None or prev[:2] != sig:
+            if prev is None:
+                self.station.seen(item)
+            self.settling[ident] = (*sig, now)
+            return
+        if now - prev[2] < self.station.settings.stable_seconds:
+            return
+        del self.settling[ident]
+        self._offload(item, ident, sig)
+
+    def _offload(self, c: Candidate, ident: Ident, sig: Sig) -> None:
+        self.collect()  # a full store halts here, before more is staged
+        try:
+            staged = self.station.stage(c)
+        except StagingFull as e:  # the file stays on the recorder; it is copied again after the halt
+            self.answer(self.station.emit(self.station._result(
+                c, "refused", reason=f"{e.diagnostics()}{self.retry_note}")))
+            raise
+        except StoreFull as e:  # staged before, re-sent now (Station._known): it stays queued
+            self.answer(self.station.emit(self.station._result(
+                c, "queued", reason=f"{e.diagnostics()} The file is kept staged on the station and sent on "
+                f"the next offload.{self.retry_note}")), ident, sig)
+            raise
+        if isinstance(staged, Entry):
+            self.collect(keep=1)  # at most two files staged ahead of the archive
+            slot = None
+            if self.once:
+                self._answers.append(None)
+                slot = len(self._answers) - 1
+            fut = self.sender.submit(lambda e: self.station.emit(self.station._send(e)), staged)
+            self.sending.append(_Sending(ident, sig, staged, fut, slot))
+        elif staged is None:
+            self.answered[ident] = sig  # this run answered it already (re-sent by recover)
+        else:
+            self.answer(self.station.emit(staged), ident, sig)
+
+    def give_up_settling(self, after: float) -> None:
+        """Answer the files still being written after ``after`` seconds (``offload_once``)."""
+        for (bay, rel), (size, mtime_ns, _) in list(self.settling.items()):
+            self.answer(self.station.emit(FileResult(
+                bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self.station._hex(bay, rel),
+                reason=f"the file was still being written after {after:.0f} s; "
+                       "run the offload again once the recorder has finished writing")), (bay, rel), (size, mtime_ns))
+        self.settling.clear()
+
+    # ------------------------------------------------------------------ sending
+
+    def collect(self, *, keep: int | None = None) -> None:
+        """Answer the sends that have finished; with ``keep``, first wait until at most ``keep``
+        are left. A full store raises here, after its file is answered ``queued``."""
+        while self.sending and (self.sending[0].future.done() or (keep is not None and len(self.sending) > keep)):
+            s = self.sending.pop(0)
+            try:
+                r = s.future.result()
+            except HALTING as e:
+                self.answer(self.station.emit(self.station._queued(s.entry, e, self.retry_note)),
+                            s.ident, s.sig, s.slot)
+                raise
+            self.answer(r, s.ident, s.sig, s.slot)
+
+    def drain(self) -> None:
+        """Wait for every send in flight; after a halt a full store is one more queued file, not an error."""
+        while self.sending:
+            try:
+                self.collect(keep=0)
+            except HALTING:
+                pass

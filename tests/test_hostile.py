@@ -300,3 +300,133 @@ def test_archive_refuses_bytes_that_do_not_match_the_signed_manifest(settings, a
     # the recorder still has the file; the next, clean offload archives it
     (r,) = offload(settings, archive)
     assert r.status == "archived" and r.sha256 == f.sha256
+
+
+def _watching(s, archive):
+    """``liuhen station watch``'s loop in a thread (retrying a full disk every 0.3 s); its answers
+    arrive on the returned queue."""
+    import queue
+
+    from ingest.watch import watch
+
+    s.station.dock_root.mkdir(parents=True, exist_ok=True)
+    answers: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    t = threading.Thread(target=watch, args=(s, LocalIntake(archive), s.station.dock_root),
+                         kwargs=dict(stop=stop, on_result=answers.put, rescan_seconds=0.5, full_retry_seconds=0.3),
+                         daemon=True)
+    t.start()
+    return answers, stop, t
+
+
+def _next_answer(answers, t, status: str, timeout: float = 60.0):
+    import queue
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = answers.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {status} answer within {timeout:.0f} s") from None
+        assert t.is_alive(), "the watcher died"
+        if r.status == status:
+            return r
+
+
+def test_watcher_on_a_full_station_disk_says_so_keeps_the_file_and_retries(make_settings, tmp_path):
+    import dataclasses
+
+    from app.runtime import open_archive
+
+    small = tmp_path / "small"
+    _mount_tmpfs(small, "8m")
+    try:
+        cfg = make_settings(folder=tmp_path / "cfg")
+        s = dataclasses.replace(cfg, station=dataclasses.replace(cfg.station, state_path=small / "station"))
+        filler = small / "filler"
+        filler.write_bytes(b"\0" * (6 << 20))
+        a = open_archive(s)
+        answers, stop, t = _watching(s, a)
+        try:
+            big = put(s.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", os.urandom(5 << 20))
+            r = _next_answer(answers, t, "refused")
+            assert r.path == "bay1/DSJ-A001_000123_20261123093000_0001.MP4"
+            assert "staging disk" in r.reason and "full" in r.reason and "Free space" in r.reason
+            assert "Nothing was lost" in r.reason and "tries again by itself" in r.reason
+            time.sleep(1.0)
+            assert t.is_alive()  # the station waits, it does not die
+            with a.sessions() as db:
+                assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+            assert sha256_of(os.fsencode(s.station.dock_root) + b"/" + big.rel) == big.sha256
+
+            filler.unlink()  # the operator frees space: the station goes on by itself
+            r = _next_answer(answers, t, "archived")
+            assert r.sha256 == big.sha256
+        finally:
+            stop.set()
+            t.join(timeout=30)
+            a.close()
+        assert not t.is_alive()
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_watcher_on_a_full_archive_store_keeps_the_file_queued_and_retries(make_settings, tmp_path):
+    import dataclasses
+
+    from app.runtime import open_archive
+
+    small = tmp_path / "store"
+    _mount_tmpfs(small, "8m")
+    try:
+        cfg = make_settings(folder=tmp_path / "cfg")
+        s = dataclasses.replace(cfg, archive=dataclasses.replace(cfg.archive, store_path=small / "originals"))
+        filler = small / "filler"
+        filler.write_bytes(b"\0" * (6 << 20))
+        a = open_archive(s)
+        answers, stop, t = _watching(s, a)
+        try:
+            big = put(s.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", os.urandom(5 << 20))
+            r = _next_answer(answers, t, "queued")
+            assert r.sha256 == big.sha256 and "kept staged on the station" in r.reason
+            assert "tries again by itself" in r.reason
+            time.sleep(1.0)
+            assert t.is_alive()
+            with a.sessions() as db:
+                assert db.scalar(select(func.count()).select_from(Evidence)) == 0
+
+            filler.unlink()
+            r = _next_answer(answers, t, "archived")
+            assert r.sha256 == big.sha256
+        finally:
+            stop.set()
+            t.join(timeout=30)
+            a.close()
+        assert not t.is_alive()
+        with a.sessions() as db:
+            assert db.scalar(select(func.count()).select_from(Sighting)) == 1  # sent again, archived once
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_ingest_once_on_a_full_station_disk_exits_1_naming_the_disk(tmp_path, database_url):
+    import json
+    import sys
+
+    from tests.conftest import write_config
+
+    small = tmp_path / "small"
+    _mount_tmpfs(small, "3m")
+    try:
+        cfg = write_config(tmp_path / "cfg", database_url)
+        cfg.write_text(cfg.read_text().replace('state_path = "var/station"', f'state_path = "{small}/station"'))
+        big = put(tmp_path / "cfg" / "dock", "bay1/DSJ-A001_000123_20261123093000_0001.MP4", os.urandom(5 << 20))
+        p = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), "ingest", "--once", "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 1, p.stderr  # README: 1 on an error that stopped intake
+        (row,) = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{") and '"path"' in x]
+        assert row["status"] == "refused" and "full" in row["reason"]
+        assert "staging" in (p.stdout + p.stderr) and "Free space" in (p.stdout + p.stderr)
+        assert sha256_of(os.fsencode(tmp_path / "cfg" / "dock") + b"/" + big.rel) == big.sha256
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -45,3 +45,73 @@ def test_watch_offloads_recorders_docked_while_it_runs(settings, make_clip):
     assert got["bay1/DSJ-A001_000123_20261123093000_0001.MP4"]["sha256"] == a.sha256
     assert got["bay2/DCIM/VID_0001.MP4"]["sha256"] == b.sha256
     assert got["bay2/DCIM/junk.MP4"]["status"] == "refused"
+
+
+class _TimedIntake:
+    """The real in-process intake; notes when each submit (the archive's re-hash, store and
+    commit) runs, and takes a little longer, so a copy that overlaps it can be seen."""
+
+    def __init__(self, archive) -> None:
+        from archive.intake import LocalIntake
+
+        self.inner = LocalIntake(archive)
+        self.sends: list[tuple[float, float]] = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit(self, **kw):
+        t0 = time.monotonic()
+        time.sleep(0.4)
+        try:
+            return self.inner.submit(**kw)
+        finally:
+            self.sends.append((t0, time.monotonic()))
+
+
+def _overlapped(intake: _TimedIntake, started: list[float]) -> bool:
+    return any(a < t < b for t in started for a, b in intake.sends)
+
+
+def _three_clips(dock, make_clip) -> None:
+    for i in range(3):
+        put(dock, f"bay1/DSJ-A001_000123_2026112309{i}000_000{i}.MP4", make_clip(tone=440 + 110 * i))
+
+
+def test_ingest_once_copies_the_next_file_while_the_last_is_sent(settings, archive, make_clip):
+    from ingest.station import Station
+
+    _three_clips(settings.station.dock_root, make_clip)
+    intake = _TimedIntake(archive)
+    started: list[float] = []
+    station = Station(settings.station, intake,
+                      listener=lambda e: started.append(time.monotonic()) if e["event"] == "file_started" else None)
+    try:
+        results = station.offload_once(settings.station.dock_root)
+    finally:
+        station.close()
+    assert [r.status for r in results] == ["archived"] * 3
+    assert _overlapped(intake, started)
+
+
+def test_watch_copies_the_next_file_while_the_last_is_sent(settings, archive, make_clip):
+    from ingest.watch import watch
+
+    dock = settings.station.dock_root
+    _three_clips(dock, make_clip)
+    intake = _TimedIntake(archive)
+    started: list[float] = []
+    answers: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    t = threading.Thread(target=watch, args=(settings, intake, dock), daemon=True, kwargs=dict(
+        stop=stop, on_result=answers.put,
+        listener=lambda e: started.append(time.monotonic()) if e["event"] == "file_started" else None))
+    t.start()
+    try:
+        got = [answers.get(timeout=60) for _ in range(3)]
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert not t.is_alive()
+    assert [r.status for r in got] == ["archived"] * 3
+    assert _overlapped(intake, started)
