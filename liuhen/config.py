@@ -19,12 +19,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
 )
 from pydantic.dataclasses import dataclass
@@ -200,10 +201,9 @@ class CaseSettings:
         return checklist
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True, config=ConfigDict(validate_default=True, extra="ignore"))
+class Settings:
     """Everything liuhen is configured with; ``load`` makes one."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", validate_default=True)
 
     config_path: Path | None = None  # None: no config file, only defaults and the environment
     base_dir: Path = Field(default_factory=Path.cwd)  # relative paths resolve against this folder
@@ -215,12 +215,15 @@ class Settings(BaseModel):
     cases: CaseSettings = CaseSettings()
 
 
-class _Sources(BaseSettings, Settings):
-    """``Settings`` as pydantic-settings reads them, for its sources: one config file, LIUHEN_<SECTION>__<KEY>.
-    (``Settings`` itself is a plain model, validated with ``load``'s folder in the context: a BaseSettings
-    validates through its own ``__init__``, which passes no context on.)"""
-
+class _SourceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, case_sensitive=False)
+
+
+# ``Settings`` as pydantic-settings' sources read them (a BaseSettings with the same fields). Settings
+# itself is validated apart from them, with load's folder in the context of validation; a BaseSettings
+# validates through its own __init__, which passes no context on.
+_FIELDS: dict[str, Any] = {n: (f.annotation, f) for n, f in Settings.__pydantic_fields__.items()}  # type: ignore[attr-defined]
+_Sources = create_model("_Sources", __base__=_SourceSettings, **_FIELDS)
 
 
 class _Environment(EnvSettingsSource):
@@ -266,8 +269,8 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
     from_env = _from_environment(environ)
     values = _aws_credentials(_laid_over(from_file, from_env), environ)
     try:
-        return Settings.model_validate({**values, "config_path": cfg_path, "base_dir": base},
-                                       context={"base_dir": base})
+        return TypeAdapter(Settings).validate_python({**values, "config_path": cfg_path, "base_dir": base},
+                                                     context={"base_dir": base})
     except ValidationError as e:
         raise _config_error(e, cfg_path, from_file, environ) from e
 
@@ -326,14 +329,14 @@ def _config_error(e: ValidationError, cfg_path: Path | None, from_file: dict[str
             origin, fix = f"the environment variable {', '.join(from_env)}", f"fix or unset {', '.join(from_env)}"
         elif _holds(from_file, names):
             origin, fix = f"the config file {cfg_path}", f"fix {{keys}} in {cfg_path}"
-        else:
+        else:  # a default that does not fit a configured value (the checklist's steps, say)
             origin, fix = "the defaults", f"set {{keys}} in {cfg_path or 'a config file (--config)'}"
         why = err["msg"].removeprefix("Value error, ")
         if err["type"] in ("dataclass_type", "model_type", "dict_type"):
             why = "it must be a table of keys, not a single value"
         problems.append(f"{where} is {err['input']!r} in {origin}: {why}.")
         fixes.setdefault(fix, []).append(where)
-    todo = "; ".join(fix.format(keys=" and ".join(keys)) for fix, keys in fixes.items())
+    todo = "; ".join(fix.replace("{keys}", " and ".join(keys)) for fix, keys in fixes.items())
     return ConfigError(" ".join(problems), todo[:1].upper() + todo[1:] + ".")
 
 

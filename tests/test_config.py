@@ -62,11 +62,13 @@ def test_s3_keys_come_from_the_config_then_the_aws_variables(tmp_path):
 
 def test_settings_are_frozen(tmp_path):
     s = config.load(write_config(tmp_path, SQLITE), environ={})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.station = s.station  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.station.id = "other"  # type: ignore[misc]
     assert dataclasses.replace(s.station, id="st-b").id == "st-b" and s.station.id == "st-test"
+    moved = dataclasses.replace(s, archive=dataclasses.replace(s.archive, key_path=tmp_path / "k"))
+    assert moved.archive.key_path == tmp_path / "k" and moved.station == s.station
 
 
 def test_the_repository_config_toml_loads_as_documented(monkeypatch, tmp_path):
