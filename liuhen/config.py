@@ -1,19 +1,74 @@
-"""Settings: loaded once from config.toml, overridden by the environment, passed down.
+"""Settings: declared once here, read from config.toml, overridden by the environment, passed down.
 
-Relative paths resolve against the folder of the config file. Any key can be overridden
-with ``LIUHEN_<SECTION>__<KEY>`` (e.g. ``LIUHEN_ARCHIVE__DATABASE_URL``); nested sections use
-more ``__`` (``LIUHEN_STATION__BAYS__BAY1__DEVICE``). Nothing here runs at import time.
+Each section of config.toml is a frozen class below whose fields carry their types and defaults;
+nothing else repeats them. ``load`` reads the file (pydantic-settings' TOML source), lays the
+``LIUHEN_<SECTION>__<KEY>`` environment variables over it (its environment source; nested
+sections use more ``__``: ``LIUHEN_STATION__BAYS__BAY1__DEVICE``; a list or table is written as
+JSON) and validates the result once. Relative paths, and a relative SQLite database, resolve
+against the folder of the config file. A value that does not fit is a ``ConfigError`` naming the
+key, the value, where it came from and what to do. Nothing here runs at import time.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
+from pydantic.dataclasses import dataclass
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from liuhen.errors import ConfigError
+
+ENV_PREFIX = "LIUHEN_"
+ENV_NESTING = "__"
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """A relative path is relative to the config file's folder (``base_dir`` in the context of ``load``)."""
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    return value if value.is_absolute() or base is None else base / value
+
+
+def _resolve_sqlite(url: str, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base_dir")
+    prefix = "sqlite:///"
+    if base is not None and url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        return prefix + str(base / url[len(prefix):])
+    return url
+
+
+# a path in config.toml: relative to the config file's folder
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+# a database URL: sqlite:///relative.db is relative to the config file's folder
+DatabaseUrl = Annotated[str, AfterValidator(_resolve_sqlite)]
+# an optional text: an empty string (``token = ""``) means none
+OptionalText = Annotated[str | None, BeforeValidator(lambda v: v or None)]
+
+# Every section: defaults are validated too (so a default path resolves like a configured one), a
+# section built as a default is validated again under load's context, a number is accepted where
+# text is expected (``id = 7``), and unknown keys are ignored.
+_SECTION = ConfigDict(validate_default=True, revalidate_instances="always", coerce_numbers_to_str=True,
+                      extra="ignore")
 
 DEFAULT_PATTERN = (
     r"^(?P<device>[A-Za-z0-9-]+)_(?P<officer>[A-Za-z0-9-]+)_(?P<start>\d{14})_(?P<seq>\d+)"
@@ -21,51 +76,51 @@ DEFAULT_PATTERN = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class S3Settings:
     bucket: str = "liuhen-originals"
-    endpoint_url: str | None = None
+    endpoint_url: OptionalText = None
     region: str = "us-east-1"
     prefix: str = ""
-    access_key_id: str | None = None
-    secret_access_key: str | None = None
+    access_key_id: OptionalText = None  # unset: $AWS_ACCESS_KEY_ID
+    secret_access_key: OptionalText = None  # unset: $AWS_SECRET_ACCESS_KEY
     multipart_threshold_mb: int = 64
     multipart_chunk_mb: int = 16
     object_lock_mode: str = "COMPLIANCE"
     object_lock_days: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class ArchiveSettings:
-    database_url: str
-    store: str  # "local" | "s3"
-    store_path: Path
-    upload_path: Path
-    key_path: Path
+    database_url: DatabaseUrl = "sqlite:///var/liuhen.db"
+    store: Literal["local", "s3"] = "local"
+    store_path: ConfigPath = Path("var/originals")
+    upload_path: ConfigPath = Path("var/uploads")
+    key_path: ConfigPath = Path("var/keys/archive.ed25519")
     checkpoint_every_events: int = 100
     checkpoint_every_minutes: float = 10.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class BaySettings:
     device: str | None = None
     officer: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class StationSettings:
-    id: str
-    dock_root: Path
-    state_path: Path
-    archive_url: str | None = None
-    token: str | None = None
+    id: str = "station-1"
+    dock_root: ConfigPath = Path("var/dock")
+    state_path: ConfigPath = Path("var/station")
+    archive_url: OptionalText = None
+    token: OptionalText = None
     stable_seconds: float = 2.0
     poll_seconds: float = 1.0
     delete_after_offload: bool = False
     timezone: str = "Asia/Shanghai"
     chunk_mb: int = 4
     filename_pattern: str = DEFAULT_PATTERN
-    bays: Mapping[str, BaySettings] = field(default_factory=dict)
+    bays: dict[str, BaySettings] = Field(default_factory=dict)
     # `liuhen serve` also runs this station on dock_root (embedded default; no effect with archive_url)
     embedded: bool = True
     # read recorders at most this fast (MB/s); 0: as fast as they deliver
@@ -76,7 +131,7 @@ class StationSettings:
         return self.state_path / "staging"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class WorkerSettings:
     embedded: bool = True  # run media workers as threads inside liuhen's own process
     threads: int = 1
@@ -87,13 +142,13 @@ class WorkerSettings:
     remux_max_height: int = 2160  # a browser-safe source up to this height is remuxed, not re-encoded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class AuthSettings:
-    idle_minutes: float = 30.0  # a console session idle this long is ended
-    lockout_attempts: int = 5  # failed logins in a row that lock the account
+    idle_minutes: float = Field(default=30.0, gt=0)  # a console session idle this long is ended
+    lockout_attempts: int = Field(default=5, ge=1)  # failed logins in a row that lock the account
     # 0: a locked account stays locked until an administrator unlocks it (`unlock`);
     # more: the lock also lifts by itself this many minutes after it was set
-    lockout_minutes: float = 0.0
+    lockout_minutes: float = Field(default=0.0, ge=0)
     session_cookie: str = "liuhen_session"
 
 
@@ -103,68 +158,90 @@ class AuthSettings:
 DEFAULT_STEPS: tuple[str, ...] = (
     "立案", "调查", "取证", "现场检查", "询问", "证据保全", "查封扣押", "强制拆除", "听证", "审查", "法制审核",
     "决定", "直接送达", "留置送达", "公告送达", "执行", "结案", "归档")
-DEFAULT_CHECKLIST: Mapping[str, str] = {
+Requirement = Literal["full", "av", "text"]
+DEFAULT_CHECKLIST: Mapping[str, Requirement] = {
     "查封扣押": "full", "强制拆除": "full", "询问": "full",
     "现场检查": "av", "取证": "av", "证据保全": "av", "听证": "av", "执行": "av", "留置送达": "av", "公告送达": "av",
 }
 DEFAULT_CATEGORIES: tuple[str, ...] = ("行政处罚", "行政强制", "行政检查", "行政许可", "行政征收", "其他")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_SECTION)
 class CaseSettings:
     # unified registration number (统一登记编号); {unit} {year} {seq}; numbers run per unit and year
     number_format: str = "{unit}-{year}-{seq:06d}"
     steps: tuple[str, ...] = DEFAULT_STEPS
     categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    checklist: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CHECKLIST))
-    gap_tolerance_s: float = 2.0  # a gap in full-process recording longer than this is flagged
+    checklist: dict[str, Requirement] = Field(default_factory=lambda: dict(DEFAULT_CHECKLIST))
+    gap_tolerance_s: float = Field(default=2.0, ge=0)  # a gap in full-process recording longer than this is flagged
 
     def requirement(self, step_kind: str) -> str:
         return self.checklist.get(step_kind, "text")
 
+    @field_validator("number_format")
+    @classmethod
+    def _fillable(cls, fmt: str) -> str:
+        try:
+            fmt.format(unit="X", year=2026, seq=1)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"it cannot be filled ({e}); use only {{unit}}, {{year}} and {{seq}} "
+                             "(e.g. {seq:06d})") from e
+        if any(f"{{{part}" not in fmt for part in ("unit", "year", "seq")):
+            raise ValueError("it lacks {unit}, {year} or {seq}; numbers run per unit and year, so without all "
+                             "three they would repeat. Put all three in it, e.g. {unit}-{year}-{seq:06d}")
+        return fmt
 
-@dataclass(frozen=True)
+    @field_validator("checklist")
+    @classmethod
+    def _known_steps(cls, checklist: dict[str, Requirement], info: ValidationInfo) -> dict[str, Requirement]:
+        unknown = sorted(set(checklist) - set(info.data.get("steps", checklist)))
+        if unknown:
+            raise ValueError(f"it names steps that are not in [cases] steps: {', '.join(unknown)}. Add them to the "
+                             "step list or remove them from the checklist")
+        return checklist
+
+
+@dataclass(frozen=True, config=ConfigDict(validate_default=True, extra="ignore"))
 class Settings:
-    config_path: Path | None
-    base_dir: Path
-    archive: ArchiveSettings
-    station: StationSettings
-    s3: S3Settings
-    workers: WorkerSettings = field(default_factory=WorkerSettings)
-    auth: AuthSettings = field(default_factory=AuthSettings)
-    cases: CaseSettings = field(default_factory=CaseSettings)
+    """Everything liuhen is configured with; ``load`` makes one."""
+
+    config_path: Path | None = None  # None: no config file, only defaults and the environment
+    base_dir: Path = Field(default_factory=Path.cwd)  # relative paths resolve against this folder
+    archive: ArchiveSettings = ArchiveSettings()
+    station: StationSettings = StationSettings()
+    s3: S3Settings = S3Settings()
+    workers: WorkerSettings = WorkerSettings()
+    auth: AuthSettings = AuthSettings()
+    cases: CaseSettings = CaseSettings()
 
 
-def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
-    for name, value in environ.items():
-        if not name.startswith("LIUHEN_") or "__" not in name:
-            continue
-        parts = [p.lower() for p in name[len("LIUHEN_"):].split("__")]
-        node = raw
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"Environment variable {name} overrides a key that is not a section.",
-                                  "Remove it or fix its name.")
-        node[parts[-1]] = value
+class _SourceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTING, case_sensitive=False)
 
 
-def _bool(v: Any) -> bool:
-    if isinstance(v, bool):
-        return v
-    return str(v).strip().lower() in {"1", "true", "yes", "on"}
+# ``Settings`` as pydantic-settings' sources read them (a BaseSettings with the same fields). Settings
+# itself is validated apart from them, with load's folder in the context of validation; a BaseSettings
+# validates through its own __init__, which passes no context on.
+_FIELDS: dict[str, Any] = {n: (f.annotation, f) for n, f in Settings.__pydantic_fields__.items()}  # type: ignore[attr-defined]
+_Sources = create_model("_Sources", __base__=_SourceSettings, **_FIELDS)
 
 
-def _path(base: Path, v: Any) -> Path:
-    p = Path(str(v)).expanduser()
-    return p if p.is_absolute() else (base / p)
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over a given environment (``load``'s ``environ``), not
+    necessarily ``os.environ``."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = _overrides(environ)
+        super().__init__(_Sources)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {name.lower(): value for name, value in self.environ.items()}
 
 
-def _sqlite_relative(url: str, base: Path) -> str:
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-        return prefix + str(base / url[len(prefix):])
-    return url
+def _overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """The LIUHEN_<SECTION>__<KEY> variables; names without ``__`` (``LIUHEN_CONFIG``) are not settings."""
+    return {name: value for name, value in environ.items()
+            if name.startswith(ENV_PREFIX) and ENV_NESTING in name[len(ENV_PREFIX):]}
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -175,11 +252,10 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
 def load(path: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read config.toml (or the given file) once and return frozen settings."""
     environ = os.environ if environ is None else environ
-    cfg_path = Path(path) if path is not None else default_config_path(environ)
-    raw: dict[str, Any] = {}
-    if cfg_path.exists():
+    cfg_path: Path | None = Path(path) if path is not None else default_config_path(environ)
+    if cfg_path is not None and cfg_path.exists():
         try:
-            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+            from_file = TomlConfigSettingsSource(_Sources, toml_file=cfg_path)()
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"The config file {cfg_path} is not valid TOML: {e}.",
                               "Fix the line named above and run the command again.") from e
@@ -188,111 +264,85 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         raise ConfigError(f"The config file {cfg_path} does not exist.",
                           "Pass --config with the path of an existing config.toml.")
     else:
-        base = Path.cwd()
-        cfg_path = None  # type: ignore[assignment]
-    _env_overrides(raw, environ)
+        from_file, base, cfg_path = {}, Path.cwd(), None
 
-    a = raw.get("archive", {})
-    archive = ArchiveSettings(
-        database_url=_sqlite_relative(str(a.get("database_url", "sqlite:///var/liuhen.db")), base),
-        store=str(a.get("store", "local")),
-        store_path=_path(base, a.get("store_path", "var/originals")),
-        upload_path=_path(base, a.get("upload_path", "var/uploads")),
-        key_path=_path(base, a.get("key_path", "var/keys/archive.ed25519")),
-        checkpoint_every_events=int(a.get("checkpoint_every_events", 100)),
-        checkpoint_every_minutes=float(a.get("checkpoint_every_minutes", 10.0)),
-    )
-    if archive.store not in {"local", "s3"}:
-        raise ConfigError(f"archive.store is {archive.store!r}; it must be \"local\" or \"s3\".",
-                          "Fix archive.store in the config file.")
-
-    s = raw.get("station", {})
-    bays = {
-        str(name): BaySettings(device=b.get("device"), officer=b.get("officer"))
-        for name, b in (s.get("bays") or {}).items()
-    }
-    station = StationSettings(
-        id=str(s.get("id", "station-1")),
-        dock_root=_path(base, s.get("dock_root", "var/dock")),
-        state_path=_path(base, s.get("state_path", "var/station")),
-        archive_url=(s.get("archive_url") or None),
-        token=(s.get("token") or None),
-        stable_seconds=float(s.get("stable_seconds", 2.0)),
-        poll_seconds=float(s.get("poll_seconds", 1.0)),
-        delete_after_offload=_bool(s.get("delete_after_offload", False)),
-        timezone=str(s.get("timezone", "Asia/Shanghai")),
-        chunk_mb=int(s.get("chunk_mb", 4)),
-        filename_pattern=str(s.get("filename_pattern", DEFAULT_PATTERN)),
-        bays=bays,
-        embedded=_bool(s.get("embedded", True)),
-        read_limit_mb_s=float(s.get("read_limit_mb_s", 0.0)),
-    )
-
-    s3r = raw.get("s3", {})
-    s3 = S3Settings(
-        bucket=str(s3r.get("bucket", "liuhen-originals")),
-        endpoint_url=(s3r.get("endpoint_url") or None),
-        region=str(s3r.get("region", "us-east-1")),
-        prefix=str(s3r.get("prefix", "")),
-        access_key_id=(s3r.get("access_key_id") or environ.get("AWS_ACCESS_KEY_ID") or None),
-        secret_access_key=(s3r.get("secret_access_key") or environ.get("AWS_SECRET_ACCESS_KEY") or None),
-        multipart_threshold_mb=int(s3r.get("multipart_threshold_mb", 64)),
-        multipart_chunk_mb=int(s3r.get("multipart_chunk_mb", 16)),
-        object_lock_mode=str(s3r.get("object_lock_mode", "COMPLIANCE")),
-        object_lock_days=int(s3r.get("object_lock_days", 0)),
-    )
-    w = raw.get("workers", {})
-    workers = WorkerSettings(
-        embedded=_bool(w.get("embedded", True)),
-        threads=int(w.get("threads", 1)),
-        lease_seconds=float(w.get("lease_seconds", 60.0)),
-        poll_seconds=float(w.get("poll_seconds", 1.0)),
-        encoder=str(w.get("encoder", "libx264")),
-        proxy_max_height=int(w.get("proxy_max_height", 720)),
-        remux_max_height=int(w.get("remux_max_height", 2160)),
-    )
-    au = raw.get("auth", {})
-    auth = AuthSettings(
-        idle_minutes=float(au.get("idle_minutes", 30.0)),
-        lockout_attempts=int(au.get("lockout_attempts", 5)),
-        lockout_minutes=float(au.get("lockout_minutes", 0.0)),
-        session_cookie=str(au.get("session_cookie", "liuhen_session")),
-    )
-    if auth.idle_minutes <= 0 or auth.lockout_attempts < 1 or auth.lockout_minutes < 0:
-        raise ConfigError(
-            f"[auth] has idle_minutes={auth.idle_minutes}, lockout_attempts={auth.lockout_attempts}, "
-            f"lockout_minutes={auth.lockout_minutes}; idle_minutes must be above 0, lockout_attempts at "
-            "least 1 and lockout_minutes 0 or more.",
-            "Fix the [auth] section of the config file.")
-    cases = _cases(raw.get("cases", {}))
-    return Settings(config_path=cfg_path, base_dir=base, archive=archive, station=station, s3=s3,
-                    workers=workers, auth=auth, cases=cases)
-
-
-def _cases(c: dict[str, Any]) -> CaseSettings:
-    steps = tuple(str(x) for x in c.get("steps", DEFAULT_STEPS))
-    checklist = {str(k): str(v) for k, v in (c.get("checklist") or DEFAULT_CHECKLIST).items()}
-    bad = {k: v for k, v in checklist.items() if v not in ("full", "av", "text")}
-    if bad:
-        raise ConfigError(f"[cases.checklist] has {bad}; each step needs \"full\", \"av\" or \"text\".",
-                          "Fix the checklist in the config file.")
-    unknown = sorted(set(checklist) - set(steps))
-    if unknown:
-        raise ConfigError(f"[cases.checklist] names steps that are not in [cases] steps: {', '.join(unknown)}.",
-                          "Add them to the step list or remove them from the checklist.")
-    fmt = str(c.get("number_format", "{unit}-{year}-{seq:06d}"))
+    from_env = _from_environment(environ)
+    values = _aws_credentials(_laid_over(from_file, from_env), environ)
     try:
-        fmt.format(unit="X", year=2026, seq=1)
-    except (KeyError, IndexError, ValueError) as e:
-        raise ConfigError(f"[cases] number_format {fmt!r} cannot be filled: {e}.",
-                          "Use only {unit}, {year} and {seq} (e.g. {seq:06d}).") from e
-    if any(f"{{{part}" not in fmt for part in ("unit", "year", "seq")):
-        raise ConfigError(f"[cases] number_format {fmt!r} lacks {{unit}}, {{year}} or {{seq}}; numbers run per unit "
-                          "and year, so without all three they would repeat.",
-                          "Put {unit}, {year} and {seq} in the format, e.g. {unit}-{year}-{seq:06d}.")
-    tol = float(c.get("gap_tolerance_s", 2.0))
-    if tol < 0:
-        raise ConfigError(f"[cases] gap_tolerance_s is {tol}; it must be 0 or more.", "Fix it in the config file.")
-    return CaseSettings(number_format=fmt, steps=steps,
-                        categories=tuple(str(x) for x in c.get("categories", DEFAULT_CATEGORIES)),
-                        checklist=checklist, gap_tolerance_s=tol)
+        return TypeAdapter(Settings).validate_python({**values, "config_path": cfg_path, "base_dir": base},
+                                                     context={"base_dir": base})
+    except ValidationError as e:
+        raise _config_error(e, cfg_path, from_file, environ) from e
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return _Environment(environ)()
+    except ValueError as e:  # pydantic-settings' SettingsError: a list or table that is not JSON
+        bad = [name for name, value in sorted(_overrides(environ).items()) if not _readable({name: value})]
+        raise ConfigError(f"The environment variable {', '.join(bad) or 'LIUHEN_…'} could not be read: "
+                          f"{e.__cause__ or e}.",
+                          "A list or table in an environment variable is written as JSON (e.g. "
+                          "LIUHEN_CASES__STEPS='[\"立案\", \"结案\"]'); fix the variable or unset it.") from e
+
+
+def _readable(environ: Mapping[str, str]) -> bool:
+    try:
+        _Environment(environ)()
+    except ValueError:
+        return False
+    return True
+
+
+def _laid_over(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    """``high`` over ``low``, table by table (an environment variable replaces one key, not its section)."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        out[key] = _laid_over(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
+    return out
+
+
+def _aws_credentials(values: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """S3 keys not set in [s3] (or LIUHEN_S3__…) come from the usual AWS variables."""
+    s3 = values.get("s3", {})
+    if not isinstance(s3, dict):
+        return values
+    s3 = dict(s3)
+    for key, var in (("access_key_id", "AWS_ACCESS_KEY_ID"), ("secret_access_key", "AWS_SECRET_ACCESS_KEY")):
+        s3[key] = s3.get(key) or environ.get(var) or None
+    return {**values, "s3": s3}
+
+
+def _config_error(e: ValidationError, cfg_path: Path | None, from_file: dict[str, Any],
+                  environ: Mapping[str, str]) -> ConfigError:
+    """One sentence per value that does not fit: which key, which value, where it came from, what is wrong;
+    then what to do about each."""
+    problems: list[str] = []
+    fixes: dict[str, list[str]] = {}  # what to do ({keys}: the keys it applies to) -> those keys
+    for err in e.errors(include_url=False):
+        names = [str(part) for part in err["loc"] if not isinstance(part, int)]
+        where = f"[{names[0]}] {'.'.join(names[1:])}".rstrip()
+        var = ENV_PREFIX + ENV_NESTING.join(names).upper()
+        from_env = sorted(n for n in _overrides(environ) if n.upper() == var or n.upper().startswith(var + ENV_NESTING))
+        if from_env:
+            origin, fix = f"the environment variable {', '.join(from_env)}", f"fix or unset {', '.join(from_env)}"
+        elif _holds(from_file, names):
+            origin, fix = f"the config file {cfg_path}", f"fix {{keys}} in {cfg_path}"
+        else:  # a default that does not fit a configured value (the checklist's steps, say)
+            origin, fix = "the defaults", f"set {{keys}} in {cfg_path or 'a config file (--config)'}"
+        why = err["msg"].removeprefix("Value error, ")
+        if err["type"] in ("dataclass_type", "model_type", "dict_type"):
+            why = "it must be a table of keys, not a single value"
+        problems.append(f"{where} is {err['input']!r} in {origin}: {why}.")
+        fixes.setdefault(fix, []).append(where)
+    todo = "; ".join(fix.replace("{keys}", " and ".join(keys)) for fix, keys in fixes.items())
+    return ConfigError(" ".join(problems), todo[:1].upper() + todo[1:] + ".")
+
+
+def _holds(table: Any, names: list[str]) -> bool:
+    for name in names:
+        if not isinstance(table, dict) or name not in table:
+            return False
+        table = table[name]
+    return True
