@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 import liuhen
 from api.deps import ArchiveDep
 from archive import query as searching
+from archive.context import Archive
 from archive.models import Evidence
 from archive.scope import Scope
 from auth import policy
@@ -31,7 +32,6 @@ from auth.models import Unit, User
 from cases.errors import UnknownCase
 from cases.models import Case
 from liuhen.errors import NotFound
-from archive.context import Archive
 
 TOOL = "liuhen-api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

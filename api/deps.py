@@ -36,7 +36,7 @@ def no_unknown_query(request: Request) -> None:
     if dependant is None:
         return
     fields = _query_fields(dependant)
-    errors = [{"type": "extra_forbidden", "loc": ("query", name), "msg": "this route takes no such query parameter",
+    errors: list[dict[str, Any]] = [{"type": "extra_forbidden", "loc": ("query", name), "msg": "this route takes no such query parameter",
                "input": None} for name in sorted(set(request.query_params) - set(fields))]
     errors += [{"type": "repeated", "loc": ("query", name), "msg": "given more than once; it takes one value",
                 "input": request.query_params.getlist(name)}

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archive.errors import (
@@ -27,11 +28,11 @@ from archive.errors import (
     UploadConflict,
 )
 from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, UnknownUnit
-from hashing.errors import BadSignature
 from cases.errors import CaseClosed, CaseError
-from roster.errors import OfficerExists, RosterError
+from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
+from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
 
@@ -80,7 +81,7 @@ def status_of(err: LiuhenError) -> int:
     return 500
 
 
-def _liuhen_error(request: Request, err: Exception) -> JSONResponse:
+def _liuhen_error(request: Request, err: Exception) -> Response:
     assert isinstance(err, LiuhenError)
     status = status_of(err)
     headers: dict[str, str] = {}
@@ -94,7 +95,7 @@ def _liuhen_error(request: Request, err: Exception) -> JSONResponse:
         log.warning("%s %s: %s", request.method, request.url.path, err.diagnostics())
     html = getattr(request.app.state, "html_error", None)
     if html is not None and not request.url.path.startswith("/api/"):
-        return html(request, err, status)  # a console page: the same sentence, as a page
+        return cast(Response, html(request, err, status))  # a console page: the same sentence, as a page
     return JSONResponse(err.to_dict(), status_code=status, headers=headers)
 
 
@@ -112,12 +113,12 @@ _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 
                413: "too_large", 415: "unsupported_media_type"}
 
 
-async def _http_error(request: Request, err: Exception) -> JSONResponse:
+async def _http_error(request: Request, err: Exception) -> Response:
     """Errors raised by the framework itself (an unknown path, a method the path does not take, a body
     that cannot be read) in the same ``{"code", "detail"}`` shape as every other API error."""
     assert isinstance(err, StarletteHTTPException)
     if not request.url.path.startswith("/api/"):
-        return await http_exception_handler(request, err)  # type: ignore[arg-type]
+        return await http_exception_handler(request, err)
     detail = err.detail if isinstance(err.detail, str) else str(err.detail)
     if err.status_code == 400 and "parsing the body" in detail:
         detail = ("The request body could not be read as JSON. Send a JSON body as described in the API "

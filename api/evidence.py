@@ -23,9 +23,28 @@ from starlette.background import BackgroundTask
 from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import (ERRORS, LINE, CustodyOut, EvidenceDetail, EvidenceId, EvidenceSummary, ErrorOut,
-                         ImportantIn, NoteIn, NoteOut, SearchPage, TagIn, VerifyOut, Time, custody, evidence_detail,
-                         note, search_page, summary, utc_bound)
+from api.schemas import (
+    ERRORS,
+    LINE,
+    CustodyOut,
+    ErrorOut,
+    EvidenceDetail,
+    EvidenceId,
+    EvidenceSummary,
+    ImportantIn,
+    NoteIn,
+    NoteOut,
+    SearchPage,
+    TagIn,
+    Time,
+    VerifyOut,
+    custody,
+    evidence_detail,
+    note,
+    search_page,
+    summary,
+    utc_bound,
+)
 from archive import annotations as annotating
 from archive import query as searching
 from archive import views

@@ -18,7 +18,6 @@ from cases.models import Case
 from cases.views import CaseView, LinkView
 from roster.models import Officer
 
-
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
 EvidenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the evidence's number")]
 # Text a person types: no control characters (PostgreSQL cannot store NUL; the rest is never meant).
@@ -31,7 +30,7 @@ LINES_NOT_BLANK = (r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f]"
                    r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")
 # SQLite holds times as text, and years before 1000 would be written without leading zeros and so
 # compare wrongly; no recording is that old, so an earlier bound means "from the beginning".
-_EARLIEST = dt.datetime(1000, 1, 1, tzinfo=dt.timezone.utc)
+_EARLIEST = dt.datetime(1000, 1, 1, tzinfo=dt.UTC)
 
 
 def _written_time(v: Any) -> Any:
@@ -56,9 +55,9 @@ def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
         raise BadQuery("A time in the query has no time zone.",
                        "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
     try:
-        u = t.astimezone(dt.timezone.utc)
+        u = t.astimezone(dt.UTC)
     except OverflowError:
-        return _EARLIEST if t.year == 1 else dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        return _EARLIEST if t.year == 1 else dt.datetime.max.replace(tzinfo=dt.UTC)
     return max(u, _EARLIEST)
 
 

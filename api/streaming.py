@@ -7,7 +7,7 @@ A range outside the file is 416 with ``Content-Range: bytes */SIZE``.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from fastapi import Request

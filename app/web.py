@@ -11,10 +11,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
 from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders
-from archive.uploads import sweep_abandoned
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ErrorOut
 from archive.context import Archive
+from archive.uploads import sweep_abandoned
 
 PREFIX = "/api/v1"
 

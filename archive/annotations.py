@@ -13,7 +13,8 @@ address, user agent, role) goes into the event's detail after the change's own f
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -2,7 +2,6 @@
 defined in ``ingest.wire`` (the same classes on both sides); they are named here too, so that
 archive code finds every error it raises in one place."""
 
-from liuhen.errors import LiuhenError
 from ingest.wire import (  # noqa: F401 - re-exported: the archive raises these
     DigestMismatch,
     IntakeRefused,
@@ -14,6 +13,7 @@ from ingest.wire import (  # noqa: F401 - re-exported: the archive raises these
     TokenRefused,
     UploadConflict,
 )
+from liuhen.errors import LiuhenError
 
 __all__ = ["AnnotationRefused", "BadQuery", "DigestMismatch", "ExportError", "ExportFixityFailed",
            "ExportTargetNotEmpty", "IntakeRefused", "ObjectMissing", "StationMismatch", "StationNotEnrolled",

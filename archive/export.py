@@ -20,16 +20,18 @@ import os
 import shutil
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import bagit
 from sqlalchemy import or_, select
 
 import liuhen
+from archive.context import Archive
 from archive.errors import ExportError, ExportFixityFailed, ExportTargetNotEmpty
-from archive.models import Evidence, Station
+from archive.models import DerivedFile, Evidence, Station
 from archive.service import evidence_dict, find_evidence
 from hashing import digest as digesting
 from hashing import keys
@@ -38,10 +40,8 @@ from hashing.digest import CHUNK, Digest
 from hashing.errors import BadSignature
 from hashing.models import CustodyCheckpoint, CustodyEvent
 from ingest.wire import Manifest, ManifestInvalid
-from liuhen.errors import LiuhenError
 from liuhen.durable import fsync_path
-from archive.context import Archive
-from archive.models import DerivedFile
+from liuhen.errors import LiuhenError
 
 TOOL = "bagit"
 TOOL_VERSION = bagit.VERSION
@@ -111,7 +111,7 @@ class _Item:
     def original(self) -> str:
         return f"originals/{self.folder}/{self.name}"
 
-    def derived_path(self, d: "_Derived") -> str:
+    def derived_path(self, d: _Derived) -> str:
         return f"originals/{self.folder}/derived/{d.file_name}"
 
 

@@ -6,8 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -69,7 +80,7 @@ class Evidence(Base):
     probe_json: Mapped[str | None] = mapped_column(Text)
     gps_json: Mapped[str | None] = mapped_column(Text)
 
-    sightings: Mapped[list["Sighting"]] = relationship(back_populates="evidence", order_by="Sighting.id")
+    sightings: Mapped[list[Sighting]] = relationship(back_populates="evidence", order_by="Sighting.id")
 
 
 class Sighting(Base):

@@ -225,7 +225,7 @@ class S3Store:
             raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
         except BotoCoreError as e:
             raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
-        return io.BufferedReader(_BodyReader(r["Body"], where), buffer_size=CHUNK)  # type: ignore[return-value]
+        return io.BufferedReader(_BodyReader(r["Body"], where), buffer_size=CHUNK)
 
     # ------------------------------------------------------------------ Object Lock
 

@@ -10,6 +10,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 VIDEO_EXT = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".ts", ".3gp"}
 AUDIO_EXT = {".wav", ".mp3", ".aac", ".m4a", ".amr"}
@@ -37,7 +38,7 @@ def _kind(name: str) -> str:
     return "other"
 
 
-def _iso_bmff(f, size: int) -> str | None:
+def _iso_bmff(f: BinaryIO, size: int) -> str | None:
     """Walk top-level MP4/MOV boxes; return a problem or None."""
     pos = 0
     seen = set()

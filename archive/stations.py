@@ -12,17 +12,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from typing import Any, cast
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 import liuhen
+from archive.context import Archive
 from archive.errors import IntakeRefused, StationNotEnrolled, TokenRefused
 from archive.models import Station
 from archive.service import TOOL, register_station
 from hashing import keys
 from liuhen.errors import LiuhenError
-from archive.context import Archive
 
 ADMIN_ACTOR = "admin:cli"
 UNBOUND = ""
@@ -79,7 +80,7 @@ def authenticate(archive: Archive, token: str | None) -> str:
                           .where(Station.token_sha256.is_not(None))).all()
     found: str | None = None
     for station_id, have in rows:
-        if hmac.compare_digest(want, have) and found is None:
+        if hmac.compare_digest(want, have or "") and found is None:  # have: never None (filtered)
             found = station_id
     if found is None:
         raise TokenRefused("The station token is not one this archive issued (or it was replaced).",
@@ -96,9 +97,9 @@ def bind_key(archive: Archive, *, station_id: str, public_pem: str) -> None:
         raise IntakeRefused(f"Station {station_id} sent a public key that is not a PEM public key.",
                             "Upgrade or reinstall the station software; its key file may be damaged.") from e
     with archive.sessions.begin() as db:
-        bound = db.execute(update(Station)
-                           .where(Station.id == station_id, Station.key_id == UNBOUND)
-                           .values(public_key_pem=public_pem, key_id=kid))
+        bound = cast(CursorResult[Any], db.execute(update(Station)
+                                                  .where(Station.id == station_id, Station.key_id == UNBOUND)
+                                                  .values(public_key_pem=public_pem, key_id=kid)))
         if bound.rowcount == 1:
             archive.custody.record(db, actor=f"station:{station_id}", action="station_registered",
                                    tool=TOOL, tool_version=liuhen.__version__,

@@ -20,7 +20,6 @@ from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
 from liuhen.durable import fsync_path
 
-
 NAMESPACES = ("originals", "derived", "records")
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from archive.context import Archive
 from archive.errors import (
     IntakeRefused,
     StationMismatch,
@@ -36,12 +37,10 @@ from archive.errors import (
 )
 from archive.models import Sighting
 from archive.service import check_signature, receive
-from ingest.wire import Receipt
 from archive.stations import bound_station
-from ingest.wire import Manifest
-from liuhen.errors import NotFound
+from ingest.wire import Manifest, Receipt
 from liuhen.durable import fsync_path, write_durable
-from archive.context import Archive
+from liuhen.errors import NotFound
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MANIFEST = "manifest.json"

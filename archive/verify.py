@@ -7,12 +7,14 @@ original as part of ``liuhen verify``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
 import liuhen
+from archive.context import Archive
 from archive.errors import StoreError
 from archive.models import Evidence, Sighting, Station
 from hashing import digest as digesting
@@ -20,7 +22,6 @@ from hashing import keys
 from hashing.digest import Digest, hash_stream
 from hashing.errors import BadSignature
 from ingest.wire import Manifest, ManifestInvalid
-from archive.context import Archive
 
 Progress = Callable[[int, int], None]
 

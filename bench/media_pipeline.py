@@ -271,7 +271,7 @@ def bench_proxy(work: Path, paths: dict[str, Path], repeat: int, remux_max_heigh
             rows[c.label].append(row)
             log(f"  round {i + 1} ({order[0]} first) {c.label:<40} liuhen {row['liuhen_s']:7.3f} s  "
                 f"bare {row['bare_s']:7.3f} s  ratio {row['ratio']:.3f}")
-    for n, c in enumerate(all_cases):
+    for c in all_cases:
         rs = rows[c.label]
         media_s = probes[c.source].duration_s or 0.0
         med_l = statistics.median(r["liuhen_s"] for r in rs)

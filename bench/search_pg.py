@@ -86,15 +86,15 @@ if str(REPO) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy import event, select  # noqa: E402
 
+from app.runtime import upgrade  # noqa: E402
 from archive import query as searching  # noqa: E402
 from archive import terms as term_index  # noqa: E402
 from archive.models import Evidence  # noqa: E402
-from app.runtime import upgrade  # noqa: E402
 from liuhen import db as liuhen_db  # noqa: E402
 
 GOAL_MS = 50.0
 PER_PAGE = 25
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LOCAL = dt.timezone(dt.timedelta(hours=8))  # the recorders' clocks (file names)
 NEWEST = dt.datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 SPAN = dt.timedelta(days=730)
@@ -252,7 +252,7 @@ _HOUR_W = [0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.4, 0.7, 1.0, 1.0, 1.0, 0.9, 0.7, 0
            0.7, 0.6, 0.4, 0.25]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _terms(text: str) -> frozenset[str]:
     """``archive.terms.terms`` of a text that recurs (device id, officer number and name, tag)."""
     return frozenset(term_index.terms(text))

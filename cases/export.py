@@ -11,23 +11,23 @@ statement and raw signature), ``case/coverage.json`` and ``case/coverage.txt``, 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import bagit
 from sqlalchemy import or_, select
 
 import liuhen
-
+from archive.context import Archive
 from archive.errors import ExportFixityFailed
 from archive.export import ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
-from cases.coverage import check_case
 from archive.models import Evidence
+from cases.coverage import check_case
 from cases.models import Case, TextRecord
 from cases.service import current_links, get_case, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent
-from archive.context import Archive
 
 
 def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
@@ -53,7 +53,7 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
             case = get_case(db, str(ref))
         case_id = case.id
         linked = {lk.evidence_id for st in case.steps for lk in current_links(st)}
-        hidden = {i for i in linked if visible is not None and not visible(db.get(Evidence, i))}
+        hidden = {i for i in linked if visible is not None and not visible(db.get_one(Evidence, i))}
         evidence_ids = sorted(linked - hidden)
         coverage = check_case(db, case, archive.settings.cases, tz=tz, visible=visible)
         doc = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title,

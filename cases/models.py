@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Float, ForeignKey, Integer, LargeBinary, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -42,8 +52,8 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
-    parties: Mapped[list["Party"]] = relationship(order_by="Party.id")
-    steps: Mapped[list["Step"]] = relationship(order_by="Step.id")
+    parties: Mapped[list[Party]] = relationship(order_by="Party.id")
+    steps: Mapped[list[Step]] = relationship(order_by="Step.id")
 
 
 class Party(Base):
@@ -74,7 +84,7 @@ class Step(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
 
-    links: Mapped[list["EvidenceLink"]] = relationship(order_by="EvidenceLink.id")
+    links: Mapped[list[EvidenceLink]] = relationship(order_by="EvidenceLink.id")
 
 
 class EvidenceLink(Base):
@@ -106,7 +116,7 @@ class TextRecord(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128))
 
-    versions: Mapped[list["TextRecordVersion"]] = relationship(order_by="TextRecordVersion.version")
+    versions: Mapped[list[TextRecordVersion]] = relationship(order_by="TextRecordVersion.version")
 
 
 class TextRecordVersion(Base):

@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import liuhen
-from cases.models import Case, Step, TextRecord, TextRecordVersion
+from archive.context import Archive
 from cases.errors import CaseError, RecordRefused  # noqa: F401 - raised here
+from cases.models import Case, Step, TextRecord, TextRecordVersion
 from cases.service import _open
 from hashing import keys
 from hashing.custody import canonical, iso_utc
@@ -31,7 +32,6 @@ from hashing.digest import Digest
 from hashing.errors import BadSignature
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
-from archive.context import Archive
 
 TOOL = "liuhen-records"
 MAX_BYTES = 200 << 20

@@ -7,8 +7,9 @@ Read-only; the reader's permission to see the case is the caller's check. (Apart
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 LANGS = ("zh", "en")
 DEFAULT = "zh"
 
@@ -171,7 +173,7 @@ def lang_of(value: str | None) -> str:
     return value if value in LANGS else DEFAULT
 
 
-def translator(lang: str):  # noqa: ANN201
+def translator(lang: str) -> Callable[..., str]:
     i = 0 if lang == "zh" else 1
 
     def t(key: str) -> str:

@@ -25,10 +25,18 @@ from sqlalchemy.orm import Session
 import liuhen
 from api import access
 from api.deps import ArchiveDep
-from api.schemas import EvidenceId  # (a positive 64-bit id; the same bounds for a case's id)
-from api.schemas import OfficerOut, case_detail, case_summary, custody_page, evidence_detail, officer
+from api.schemas import (
+    EvidenceId,  # (a positive 64-bit id; the same bounds for a case's id)
+    OfficerOut,
+    case_detail,
+    case_summary,
+    custody_page,
+    evidence_detail,
+    officer,
+)
 from archive import attribution, audit, views
 from archive import query as searching
+from archive.context import Archive
 from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
@@ -39,7 +47,6 @@ from cases import views as case_views
 from cases.records import FORMS
 from console.i18n import lang_of, translator
 from liuhen.errors import LiuhenError
-from archive.context import Archive
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -342,7 +349,7 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
     """Seconds into the recording where the step starts (0 if the recording starts later)."""
     if ev.recorded_at is None:
         return 0.0
-    return max(0.0, (step_start - ev.recorded_at).total_seconds())
+    return max(0.0, float((step_start - ev.recorded_at).total_seconds()))
 
 
 @router.get("/cases/{case_id}")

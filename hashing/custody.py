@@ -12,8 +12,9 @@ import base64
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ def canonical(obj: Any) -> bytes:
 
 def iso_utc(t: dt.datetime) -> str:
     """The exact text form of a time inside hashed and signed custody records."""
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(prev_hash: str, *, seq: int, at: dt.datetime, actor: str, action: str,

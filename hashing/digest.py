@@ -30,18 +30,18 @@ class Digest:
             raise ValueError(f"not a SHA-256 hex digest: {self.hex!r}")
 
     @classmethod
-    def parse(cls, text: str) -> "Digest":
+    def parse(cls, text: str) -> Digest:
         text = text.strip().lower()
         if text.startswith("sha256:"):
             text = text[7:]
         return cls(text)
 
     @classmethod
-    def of_bytes(cls, data: bytes) -> "Digest":
+    def of_bytes(cls, data: bytes) -> Digest:
         return cls(hashlib.sha256(data).hexdigest())
 
     @classmethod
-    def from_hasher(cls, h: "hashlib._Hash") -> "Digest":
+    def from_hasher(cls, h: hashlib._Hash) -> Digest:
         return cls(h.hexdigest())
 
     def __eq__(self, other: object) -> bool:

@@ -12,11 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cryptography
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-import cryptography
 
 from hashing.errors import BadSignature
 

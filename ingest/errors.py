@@ -42,7 +42,7 @@ class IngestHalted(LiuhenError):
 
     code = "ingest_halted"
 
-    def __init__(self, cause: LiuhenError, results: list["FileResult"]) -> None:
+    def __init__(self, cause: LiuhenError, results: list[FileResult]) -> None:
         super().__init__(cause.detail, cause.action)
         self.code = cause.code
         self.results = results

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import tenacity
@@ -88,7 +89,7 @@ class HttpIntake:
         self._retried(lambda: self._call("POST", "/release", json={"station_id": station_id,
                                                                     "manifest_id": manifest_id, "action": action}))
 
-    def report_status(self, *, station_id: str, report: "StationReport") -> None:
+    def report_status(self, *, station_id: str, report: StationReport) -> None:
         """Send the bays' state for the dock dashboard (once; a lost report is replaced by the next)."""
         self._call("POST", "/status", json=report.model_dump(mode="json"))
 
@@ -108,7 +109,7 @@ class HttpIntake:
         # over a flaky link keeps going as long as it makes progress.
         progressed = 0  # the attempt before the one in which the archive last accepted bytes
         try:
-            for attempt in self._retrying(since=lambda: progressed):
+            for attempt in self._retrying(since=lambda: progressed):  # noqa: B023 - the value now, on purpose
                 with attempt:
                     up = self._call("POST", "/uploads", json=body).json()
                     if up.get("receipt"):

@@ -44,7 +44,7 @@ def parse_time(text: str, tz: ZoneInfo) -> dt.datetime | None:
             t = dt.datetime.strptime(core, fmt)
         except ValueError:
             continue
-        return t.replace(tzinfo=dt.timezone.utc if utc else tz)
+        return t.replace(tzinfo=dt.UTC if utc else tz)
     return None
 
 

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -60,7 +61,7 @@ class Entry:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class Ledger:
@@ -72,7 +73,7 @@ class Ledger:
         self.db.executescript(SCHEMA)
         self._lock = threading.Lock()  # the station stages in one thread and sends in another
 
-    def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self.db.execute(sql, args).fetchall()
 
@@ -80,7 +81,7 @@ class Ledger:
         self.db.close()
 
     @staticmethod
-    def _entry(row: tuple) -> Entry:
+    def _entry(row: tuple[Any, ...]) -> Entry:
         return Entry(FileKey(row[0], row[1], row[2], row[3], row[4]), row[5], row[6], row[7], row[8], row[9],
                      row[10], row[11], row[12])
 

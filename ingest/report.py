@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
-from ingest.wire import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, StationReport
-from ingest.wire import Intake
+from ingest.wire import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, Intake, StationReport
 
 log = logging.getLogger("liuhen.station.report")
 
@@ -58,7 +58,7 @@ class DockReporter:
             return
         b = self._bay(e["bay"])
         files: dict[str, dict[str, Any]] = b["files"]
-        path = e.get("path")
+        path = cast(str, e.get("path"))  # every event below names its file
         if kind == "file_seen":
             f = files.get(path)
             if f is None or f["status"] in FINAL and f.get("size") != e.get("size"):
@@ -88,6 +88,7 @@ class DockReporter:
             for name, b in sorted(self._bays.items()):
                 files = list(b["files"].values())[-MAX_FILES:]
                 statuses = [f["status"] for f in files]
+                state: Literal["empty", "waiting", "offloading", "done", "attention"]
                 if not files:
                     state = "empty"
                 elif any(s in ("copying", "sending") for s in statuses):

@@ -14,8 +14,8 @@ import os
 import queue
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hashing.digest import CHUNK, Digest
 from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
@@ -36,7 +36,7 @@ def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
         fn = libc.sync_file_range
         fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
         fn.restype = ctypes.c_int
-        return fn  # type: ignore[no-any-return]
+        return fn
     except (OSError, AttributeError):
         return None
 
@@ -126,7 +126,7 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, ring: lis
     return Digest(h.hexdigest())
 
 
-def _pipe(src: int, out: int, offset: int, size: int, h: "hashlib._Hash", display: str, part: Path,
+def _pipe(src: int, out: int, offset: int, size: int, h: hashlib._Hash, display: str, part: Path,
           ring: list[bytearray], progress: Progress | None) -> None:
     chunk = len(ring[0])
     free: queue.Queue[bytearray] = queue.Queue()

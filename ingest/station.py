@@ -23,10 +23,11 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import liuhen
 from hashing import digest as digesting
@@ -270,12 +271,12 @@ class Station:
         finally:
             os.close(fd)
 
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         m = Manifest(
             manifest_id=str(uuid.uuid4()), station_id=self.settings.id, station_key_id=self.key.key_id,
             bay=c.bay, layout=rec.layout, original_path=rel_text, original_path_hex=c.rel.hex(),
             path_encoding=encoding, sha256=digest.hex, size=c.size,
-            file_mtime=dt.datetime.fromtimestamp(c.mtime_ns / 1e9, dt.timezone.utc).isoformat(),
+            file_mtime=dt.datetime.fromtimestamp(c.mtime_ns / 1e9, dt.UTC).isoformat(),
             staged_at=now.isoformat(), tool=TOOL, tool_version=liuhen.__version__,
             hash_tool=f"{digesting.TOOL} ({digesting.TOOL_VERSION})", device_id=rec.device_id,
             officer_id=rec.officer_id, recorded_at=rec.recorded_at.isoformat() if rec.recorded_at else None,

@@ -10,8 +10,8 @@ is resumed when it comes back, and a full disk makes the station wait and try ag
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer

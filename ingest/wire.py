@@ -150,7 +150,7 @@ class Manifest:
                           ensure_ascii=False).encode("utf-8")
 
     @classmethod
-    def parse(cls, data: bytes) -> "Manifest":
+    def parse(cls, data: bytes) -> Manifest:
         try:
             obj = json.loads(data.decode("utf-8"))
             if obj.get("manifest_version") != VERSION:

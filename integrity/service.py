@@ -34,9 +34,9 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         verify_evidence(archive, eid, report=r, actor=actor, stations=stations)
         if progress:
             progress(i, total)
-    checked, problems = verify_versions(archive, actor=actor)
+    checked, record_problems = verify_versions(archive, actor=actor)
     r.records = checked
-    for record_id, version, what in problems:
+    for record_id, version, what in record_problems:
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
                                   "The document or its record was altered after it was signed: restore it from "
                                   "backup and investigate who had write access."))

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.errors import LeaseLost  # noqa: F401 - raised here
@@ -85,8 +85,9 @@ def heartbeat(archive: HasSessions, job: Claimed, *, lease_s: float = 60.0, prog
     if note is not None:
         values["note"] = note
     with archive.sessions.begin() as db:
-        n = db.execute(update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
-                       .values(**values)).rowcount
+        n = cast(CursorResult[Any], db.execute(
+            update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
+            .values(**values))).rowcount
     if n != 1:
         raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker.",
                         "Nothing to do: this worker stops the job and the other one finishes it.")
@@ -95,9 +96,9 @@ def heartbeat(archive: HasSessions, job: Claimed, *, lease_s: float = 60.0, prog
 def finish(db: Session, job: Claimed, *, note: str | None = None) -> None:
     """Mark done within the results' transaction; raises LeaseLost (the caller rolls back) if the
     lease is no longer this worker's."""
-    n = db.execute(update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
-                   .values(state=DONE, progress=1.0, finished_at=utcnow(), note=note, lease_until=None))\
-        .rowcount
+    n = cast(CursorResult[Any], db.execute(
+        update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
+        .values(state=DONE, progress=1.0, finished_at=utcnow(), note=note, lease_until=None))).rowcount
     if n != 1:
         raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker before it finished.",
                         "Nothing to do: the other worker's result is the one kept.")

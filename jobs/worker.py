@@ -17,18 +17,18 @@ import tempfile
 import threading
 import traceback
 import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
-from contextlib import contextmanager
 from sqlalchemy.orm import Session
 
 from jobs import queue
 from jobs.errors import LeaseLost
 from jobs.queue import Claimed, HasSessions
 from liuhen.errors import LiuhenError
-
 
 log = logging.getLogger("liuhen.worker")
 

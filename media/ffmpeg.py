@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import ffmpeg as ffmpeg_python  # type: ignore[import-untyped]
+import ffmpeg as ffmpeg_python
 
 from media.errors import MediaError
 

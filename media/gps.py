@@ -133,7 +133,7 @@ def _from_gpx(text: str, name: str) -> list[dict[str, Any]]:
         try:
             t = _when(t_el.text) if t_el is not None and t_el.text else None
         except (ValueError, OverflowError):
-            raise _bad(name, f"track point {i} has an unreadable time {t_el.text!r}") from None
+            raise _bad(name, f"track point {i} has an unreadable time {t_el.text if t_el is not None else None!r}") from None
         points.append(_point(t, lat, lon))
     return points
 

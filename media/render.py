@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import ffmpeg as ffmpeg_python  # type: ignore[import-untyped]
+import ffmpeg as ffmpeg_python
 
 from media.errors import MediaError, Unplayable
 from media.ffmpeg import RunResult, compile_command, file_url, input_stream, run

@@ -35,7 +35,7 @@ ACTOR = "system:media"
 GPS_SUFFIXES = ("_gpstrail.json", ".nmea", ".gpx")
 
 
-def _local_original(ctx: "JobContext[Archive]", ev: Evidence) -> Path:
+def _local_original(ctx: JobContext[Archive], ev: Evidence) -> Path:
     """A readable path of the original: the store's own file, or a copy fetched from S3."""
     store = ctx.archive.store
     path_of = getattr(store, "path_of", None)
@@ -52,7 +52,7 @@ def _run_detail(run: Any) -> dict[str, Any]:
             "seconds": round(run.seconds, 3), "timed_out": run.timed_out, "stderr_tail": run.stderr_tail[-800:]}
 
 
-def _load(ctx: "JobContext[Archive]") -> Evidence:
+def _load(ctx: JobContext[Archive]) -> Evidence:
     with ctx.archive.sessions() as db:
         ev = db.get(Evidence, ctx.job.evidence_id)
         if ev is None:
@@ -60,7 +60,7 @@ def _load(ctx: "JobContext[Archive]") -> Evidence:
         return ev
 
 
-def _unplayable(ctx: "JobContext[Archive]", ev: Evidence, step: str, err: MediaError, run: Any = None) -> None:
+def _unplayable(ctx: JobContext[Archive], ev: Evidence, step: str, err: MediaError, run: Any = None) -> None:
     with ctx.commit() as db:
         row = db.get(Evidence, ev.id)
         assert row is not None
@@ -76,7 +76,7 @@ def _unplayable(ctx: "JobContext[Archive]", ev: Evidence, step: str, err: MediaE
                                        "ffprobe" if step == "probe" else "ffmpeg"), detail=detail)
 
 
-def probe_job(ctx: "JobContext[Archive]") -> None:
+def probe_job(ctx: JobContext[Archive]) -> None:
     ev = _load(ctx)
     name = ev.file_name
     if ev.media_kind in ("sidecar", "other") or name.lower().endswith(GPS_SUFFIXES):
@@ -116,7 +116,7 @@ def probe_job(ctx: "JobContext[Archive]") -> None:
                                            "rotation": p.video.rotation if p.video else None})
 
 
-def _probe_sidecar(ctx: "JobContext[Archive]", ev: Evidence) -> None:
+def _probe_sidecar(ctx: JobContext[Archive], ev: Evidence) -> None:
     track = None
     problem = None
     if ev.file_name.lower().endswith(GPS_SUFFIXES):
@@ -138,7 +138,7 @@ def _probe_sidecar(ctx: "JobContext[Archive]", ev: Evidence) -> None:
                                            "problem": problem})
 
 
-def _prepare(ctx: "JobContext[Archive]", step: str) -> tuple[Evidence, Path, Path, Any] | None:
+def _prepare(ctx: JobContext[Archive], step: str) -> tuple[Evidence, Path, Path, Any] | None:
     ev = _load(ctx)
     src = _local_original(ctx, ev)
     out = ctx.workdir / "out"
@@ -150,7 +150,7 @@ def _prepare(ctx: "JobContext[Archive]", step: str) -> tuple[Evidence, Path, Pat
         return None
 
 
-def proxy_job(ctx: "JobContext[Archive]") -> None:
+def proxy_job(ctx: JobContext[Archive]) -> None:
     """The browser copy; the recording is playable as soon as this job commits."""
     prepared = _prepare(ctx, "render")
     if prepared is None:
@@ -166,7 +166,7 @@ def proxy_job(ctx: "JobContext[Archive]") -> None:
     _record(ctx, ev, [made], ready=True)
 
 
-def previews_job(ctx: "JobContext[Archive]") -> None:
+def previews_job(ctx: JobContext[Archive]) -> None:
     """Poster and thumbnail sprite + WebVTT (video), waveform (audio): for scrubbing and search."""
     prepared = _prepare(ctx, "previews")
     if prepared is None:
@@ -192,7 +192,7 @@ def previews_job(ctx: "JobContext[Archive]") -> None:
     _record(ctx, ev, made, ready=False)
 
 
-def _record(ctx: "JobContext[Archive]", ev: Evidence, made: list[Any], *, ready: bool) -> None:
+def _record(ctx: JobContext[Archive], ev: Evidence, made: list[Any], *, ready: bool) -> None:
     """Store each derived file like an original, then record them and finish the job, in one transaction."""
     files: list[tuple[str, Path, str, Any, dict[str, Any]]] = []
     for r in made:

@@ -4,6 +4,7 @@ custody event. What this means for footage (attribution) is ``archive.attributio
 from __future__ import annotations
 
 import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -84,8 +84,8 @@ def test_show_json_gives_metadata_sightings_and_custody(settings, make_clip):
 def test_station_public_key_verifies_manifests_with_openssl(settings, make_clip, tmp_path):
     from sqlalchemy import select
 
-    from archive.models import Sighting
     from app.runtime import open_archive
+    from archive.models import Sighting
 
     put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
     liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
@@ -194,8 +194,8 @@ def test_units_and_users_add_reads_the_password_from_stdin(settings):
                        input="correct horse battery\n", capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["role"] == "investigator"
-    from auth.service import authenticate
     from app.runtime import open_archive
+    from auth.service import authenticate
 
     a = open_archive(settings)
     try:

@@ -9,12 +9,12 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from archive.intake import LocalIntake
 from archive.models import Evidence
-from integrity.service import verify_all
 from hashing import keys
 from hashing.models import CustodyCheckpoint, CustodyEvent
-from archive.intake import LocalIntake
 from ingest.station import Station
+from integrity.service import verify_all
 from tests.docks import BAY3_BINDING, build_multi_bay_dock
 
 
@@ -164,8 +164,8 @@ def test_the_app_role_needs_no_update_or_delete_on_the_custody_log(pg_url, tmp_p
     import dataclasses
 
     from app.runtime import open_archive
-    from tests.conftest import write_config
     from liuhen import config
+    from tests.conftest import write_config
 
     owner = config.load(write_config(tmp_path / "owner", pg_url), environ={})
     open_archive(owner).close()  # migrate as the owner

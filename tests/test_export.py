@@ -20,10 +20,9 @@ from sqlalchemy import select
 from archive.export import ExportFixityFailed, ExportTargetNotEmpty, export_bag
 from archive.models import Evidence
 from archive.service import receive, register_station
-from ingest.wire import Receipt
 from hashing import keys
 from hashing.models import CustodyEvent
-from ingest.wire import Manifest
+from ingest.wire import Manifest, Receipt
 from liuhen.errors import NotFound
 
 CHINESE_NAME = "执法_张三.mp4"

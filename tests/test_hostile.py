@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from archive.models import Evidence, Sighting
 from archive.intake import LocalIntake
+from archive.models import Evidence, Sighting
 from ingest.station import IngestHalted, Station
 from tests.docks import put, sha256_of
 

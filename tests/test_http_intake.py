@@ -25,6 +25,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from app.web import create_app
+from archive.context import Archive
 from archive.errors import (
     DigestMismatch,
     IntakeRefused,
@@ -39,11 +40,10 @@ from hashing.digest import Digest
 from hashing.models import CustodyEvent
 from ingest.errors import ArchiveUnreachable
 from ingest.http_intake import HttpIntake
-from ingest.wire import Manifest
 from ingest.station import Station
+from ingest.wire import Manifest
 from liuhen.config import Settings
 from liuhen.errors import NotFound
-from archive.context import Archive
 from tests.docks import BAY3_BINDING, build_multi_bay_dock
 
 CHUNK = 64 * 1024

@@ -8,8 +8,8 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from archive.models import Evidence, Sighting
 from archive.intake import LocalIntake
+from archive.models import Evidence, Sighting
 from ingest.station import Station
 from tests.docks import BAY3_BINDING, build_multi_bay_dock, put, sha256_of
 
@@ -64,7 +64,7 @@ def test_layouts_give_device_officer_and_start_time(settings, archive, make_clip
     assert a.recorded_at == dt.datetime(2026, 11, 23, 9, 30, tzinfo=shanghai)  # recorder local time
     axis = rows["zhangsan_AXB1234567_20261123T013000Z/20261123T013100Z_REC0002.mkv"]
     assert (axis.layout, axis.device_id, axis.officer_id) == ("axis", "AXB1234567", "zhangsan")
-    assert axis.recorded_at == dt.datetime(2026, 11, 23, 1, 31, tzinfo=dt.timezone.utc)
+    assert axis.recorded_at == dt.datetime(2026, 11, 23, 1, 31, tzinfo=dt.UTC)
     trail = rows["zhangsan_AXB1234567_20261123T013000Z/zhangsan_AXB1234567_20261123T013000Z_gpstrail.json"]
     assert trail.layout == "axis" and trail.device_id == "AXB1234567"
     dcim = rows["DCIM/100MEDIA/VID_0001.MP4"]
@@ -96,8 +96,8 @@ def test_recorder_files_are_kept_unless_config_says_wipe(make_settings, make_cli
 
 
 def test_wipe_after_offload_deletes_only_acknowledged_files_and_logs_it(make_settings, make_clip, tmp_path):
-    from archive.service import show
     from app.runtime import open_archive
+    from archive.service import show
 
     s = make_settings('delete_after_offload = true\n', folder=tmp_path / "wipe")
     a = open_archive(s)

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
-from archive.models import Evidence
 from archive.intake import LocalIntake
+from archive.models import Evidence
 from ingest.station import Station
 from jobs import queue
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
@@ -49,7 +49,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(two_evi
     a = queue.claim(two_evidence, worker="A", lease_s=60)
     with two_evidence.sessions.begin() as db:  # A's lease runs out (A died or hangs)
         db.execute(update(Job).where(Job.id == a.id)
-                   .values(lease_until=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+                   .values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     b = queue.claim(two_evidence, worker="B", lease_s=60)
     assert b is not None and b.id == a.id and b.attempts == 2
     with pytest.raises(queue.LeaseLost):
@@ -68,7 +68,7 @@ def test_a_failing_job_backs_off_then_gives_up(two_evidence):
     assert queue.fail(two_evidence, j, error="disk hiccup") == PENDING
     with two_evidence.sessions() as db:
         row = db.get(Job, j.id)
-        assert row.run_after > dt.datetime.now(dt.timezone.utc) and row.last_error == "disk hiccup"
+        assert row.run_after > dt.datetime.now(dt.UTC) and row.last_error == "disk hiccup"
     with two_evidence.sessions.begin() as db:
         db.execute(update(Job).where(Job.id == j.id).values(attempts=5, state=RUNNING, lease_owner="A"))
     assert queue.fail(two_evidence, j, error="again") == FAILED

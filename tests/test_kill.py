@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from archive.models import Evidence, Sighting
 from app.runtime import open_archive
+from archive.models import Evidence, Sighting
 from tests.docks import put, sha256_of
 
 KILLS = 22

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from archive.intake import LocalIntake
 from archive.models import Evidence
 from archive.service import show
-from integrity.service import verify_all
-from archive.intake import LocalIntake
 from ingest.station import Station
+from integrity.service import verify_all
 from jobs.models import DONE, Job
 from jobs.worker import run_worker
 from media.service import HANDLERS
@@ -259,8 +259,8 @@ def test_kill_9_of_a_worker_mid_transcode_leaves_a_job_another_worker_completes(
 
 @pytest.mark.postgres
 def test_two_worker_processes_on_postgresql_never_run_one_job_at_once(pg_url, tmp_path, make_clip):
-    from liuhen import config
     from app.runtime import open_archive
+    from liuhen import config
     from tests.conftest import write_config
 
     s = config.load(write_config(tmp_path, pg_url, "\n[workers]\nlease_seconds = 5\npoll_seconds = 0.05\n"),
@@ -297,5 +297,5 @@ def test_two_worker_processes_on_postgresql_never_run_one_job_at_once(pg_url, tm
     assert ran_by == {"worker0", "worker1"}, "both workers should have taken jobs"
     for job_id, spans in intervals.items():
         spans.sort()
-        for (s1, e1, w1), (s2, e2, w2) in zip(spans, spans[1:]):
+        for (_s1, e1, w1), (s2, _e2, w2) in zip(spans, spans[1:]):
             assert s2 >= e1, f"job {job_id} ran on {w1} and {w2} at the same time"

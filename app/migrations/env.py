@@ -7,6 +7,7 @@ if connection is None:
     from sqlalchemy import create_engine
 
     url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "alembic: give sqlalchemy.url or a connection"
     connection = create_engine(url).connect()
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

@@ -1,14 +1,14 @@
 """evidence spine: stations, evidence, sightings, custody log
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 00:56:17.855261
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 
-def UTCDateTime() -> sa.types.TypeEngine:
+def UTCDateTime() -> sa.DateTime:
     """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
     out here so that this migration never changes with live code."""
     return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")

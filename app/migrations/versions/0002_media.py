@@ -4,11 +4,11 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 01:51:21.428983
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 
-def UTCDateTime() -> sa.types.TypeEngine:
+def UTCDateTime() -> sa.DateTime:
     """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
     out here so that this migration never changes with live code."""
     return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")

@@ -4,11 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 02:20:15.334306
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 
-def UTCDateTime() -> sa.types.TypeEngine:
+def UTCDateTime() -> sa.DateTime:
     """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
     out here so that this migration never changes with live code."""
     return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")

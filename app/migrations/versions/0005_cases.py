@@ -4,11 +4,11 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-24 16:35:53.273903
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 
-def UTCDateTime() -> sa.types.TypeEngine:
+def UTCDateTime() -> sa.DateTime:
     """Time-zone aware UTC times (text on SQLite), as ``liuhen.db.UTCDateTime`` stores them; spelt
     out here so that this migration never changes with live code."""
     return sa.DateTime(timezone=True).with_variant(sa.String(40), "sqlite")
