@@ -201,15 +201,12 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: config.Settings) -> int:
-    from archive.service import show
+    from archive.service import view
 
     archive = _archive(settings)
     try:
-        record = show(archive, args.evidence_id)
-        with archive.sessions.begin() as db:  # looking at evidence is an action on it too
-            archive.custody.record(db, actor=_cli_actor(), action="viewed", evidence_id=record["evidence_id"],
-                                   object_sha256=record["sha256"], tool="liuhen show", tool_version=__version__,
-                                   detail={"what": "record and custody history"})
+        with archive.sessions.begin() as db:
+            record = view(db, archive.custody, ref=args.evidence_id, actor=_cli_actor(), tool="liuhen show")
     finally:
         archive.close()
     if args.json:
@@ -454,11 +451,8 @@ def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
     archive = _archive(settings)
     try:
         with archive.sessions.begin() as db:
-            u = add_user(db, username=args.name, password=password, role=args.role, unit_code=args.unit,
-                         display_name=args.display_name)
-            archive.custody.record(db, actor=_cli_actor(), action="user_added", tool="liuhen",
-                                   tool_version=__version__,
-                                   detail={"username": u.username, "role": u.role, "unit": args.unit})
+            u = add_user(db, archive.custody, username=args.name, password=password, role=args.role,
+                         unit_code=args.unit, display_name=args.display_name, actor=_cli_actor())
             out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit}
     finally:
         archive.close()
@@ -472,9 +466,7 @@ def cmd_users_unlock(args: argparse.Namespace, settings: config.Settings) -> int
     archive = _archive(settings)
     try:
         with archive.sessions.begin() as db:
-            unlock(db, username=args.name)
-            archive.custody.record(db, actor=_cli_actor(), action="user_unlocked", tool="liuhen",
-                                   tool_version=__version__, detail={"username": args.name})
+            unlock(db, archive.custody, username=args.name, actor=_cli_actor())
     finally:
         archive.close()
     print(f"User {args.name} unlocked.")
@@ -488,9 +480,7 @@ def cmd_users_token(args: argparse.Namespace, settings: config.Settings) -> int:
     try:
         with archive.sessions.begin() as db:
             user = get_user(db, username=args.name)
-            token = issue_api_token(db, user=user, name=args.token_name)
-            archive.custody.record(db, actor=_cli_actor(), action="api_token_issued", tool="liuhen",
-                                   tool_version=__version__, detail={"username": user.username, "name": args.token_name})
+            token = issue_api_token(db, archive.custody, user=user, name=args.token_name, actor=_cli_actor())
     finally:
         archive.close()
     if args.json:
@@ -634,18 +624,14 @@ def cmd_cases_unlink(args: argparse.Namespace, settings: config.Settings) -> int
 
 
 def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
-    from cases.coverage import check_case
+    from cases.coverage import record_check
     from cases.service import get_case
 
     archive = _archive(settings)
     try:
         with archive.sessions.begin() as db:
-            case = get_case(db, args.case)
-            report = check_case(db, case, settings.cases, tz=settings.station.timezone)
-            archive.custody.record(db, actor=_cli_actor(), action="coverage_checked", tool="liuhen-cases",
-                                   tool_version=__version__,
-                                   detail={"case_id": case.id, "number": case.number, "ok": report.ok,
-                                           "flagged_steps": [s.step_id for s in report.flagged]})
+            report = record_check(db, archive.custody, settings.cases, case=get_case(db, args.case),
+                                  actor=_cli_actor(), tz=settings.station.timezone)
     finally:
         archive.close()
     if args.json:
