@@ -202,13 +202,16 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
         made = seed_organisation(archive, settings)
         users_file = _remember_users(settings, made)
         intake = LocalIntake(archive)
-        reporter = DockReporter(intake, settings.station.id, chain=None if json_out else BayProgress())
+        bays = None if json_out else BayProgress()
+        reporter = DockReporter(intake, settings.station.id, chain=bays)
         station = Station(settings.station, intake, listener=reporter)
         try:
             results = station.offload_once(dock)
         finally:
             station.close()
             reporter.close()
+            if bays is not None:
+                bays.close()
         for r in results:
             if json_out:
                 print(json.dumps(r.to_dict(), ensure_ascii=False))
