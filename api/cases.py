@@ -201,11 +201,9 @@ def suggest(step_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
 def coverage(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
-        report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                     visible=p.scope.allows)
-        access.record(archive, db, p, "coverage_checked", detail={"case_id": c.id, "number": c.number,
-                                                                  "ok": report.ok,
-                                                                  "flagged_steps": [s.step_id for s in report.flagged]})
+        report = covering.record_check(db, archive.custody, archive.settings.cases, case=c, actor=p.actor,
+                                       tz=archive.settings.station.timezone, visible=p.scope.allows,
+                                       tool=access.TOOL, context=p.where())
         return report.to_dict()
 
 

@@ -117,7 +117,8 @@ def seed_organisation(archive: "Archive", settings: Settings) -> list[tuple[str,
         for role, username, display in DEMO_USERS:
             if db.scalar(select(User).where(User.username == username)) is None:
                 password = secrets.token_urlsafe(9)
-                add_user(db, username=username, password=password, role=role, unit_code="JT", display_name=display)
+                add_user(db, archive.custody, username=username, password=password, role=role, unit_code="JT",
+                         display_name=display, actor="cli:demo")
                 made.append((role, username, password))
     station_key = load_or_create(settings.station.state_path / "station.ed25519")
     register_station(archive, station_id=settings.station.id, public_pem=station_key.public_pem)
@@ -201,13 +202,16 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
         made = seed_organisation(archive, settings)
         users_file = _remember_users(settings, made)
         intake = LocalIntake(archive)
-        reporter = DockReporter(intake, settings.station.id, chain=None if json_out else BayProgress())
+        bays = None if json_out else BayProgress()
+        reporter = DockReporter(intake, settings.station.id, chain=bays)
         station = Station(settings.station, intake, listener=reporter)
         try:
             results = station.offload_once(dock)
         finally:
             station.close()
             reporter.close()
+            if bays is not None:
+                bays.close()
         for r in results:
             if json_out:
                 print(json.dumps(r.to_dict(), ensure_ascii=False))

@@ -25,6 +25,7 @@ from archive.models import DerivedFile, Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
 from hashing.errors import BadSignature
+from hashing.custody import CustodyLog
 from hashing.models import CustodyEvent
 from ingest.wire import Manifest, Receipt
 from jobs.queue import enqueue
@@ -231,13 +232,28 @@ def find_evidence(db: Session, ref: str) -> Evidence:
 
 
 def show(archive: Archive, ref: str) -> dict[str, Any]:
+    """One evidence record: metadata, sightings, derived files and custody history (records nothing)."""
     with archive.sessions() as db:
-        ev = find_evidence(db, ref)
-        events = db.execute(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
-                            .order_by(CustodyEvent.seq)).scalars().all()
-        out = evidence_dict(ev, events)
-        out["derived"] = derived_dicts(db, ev.id)
-        return out
+        return _record_dict(db, find_evidence(db, ref))
+
+
+def view(db: Session, custody: CustodyLog, *, ref: str, actor: str, tool: str,
+         what: str = "record and custody history") -> dict[str, Any]:
+    """``show`` as a person's act: looking at evidence is an action on it too, so ``actor`` viewing
+    it is the custody event ``viewed`` (after the history shown was read, so it is not in it)."""
+    ev = find_evidence(db, ref)
+    out = _record_dict(db, ev)
+    custody.record(db, actor=actor, action="viewed", evidence_id=ev.id, object_sha256=ev.sha256, tool=tool,
+                   tool_version=liuhen.__version__, detail={"what": what})
+    return out
+
+
+def _record_dict(db: Session, ev: Evidence) -> dict[str, Any]:
+    events = db.execute(select(CustodyEvent).where(CustodyEvent.evidence_id == ev.id)
+                        .order_by(CustodyEvent.seq)).scalars().all()
+    out = evidence_dict(ev, list(events))
+    out["derived"] = derived_dicts(db, ev.id)
+    return out
 
 
 def evidence_dict(ev: Evidence, events: list[CustodyEvent] | None = None) -> dict[str, Any]:

@@ -9,6 +9,9 @@ A refusal that changes state — a failed login counted, an account locked, a se
 expired — is COMMITTED before the error is raised, so that the caller's ``with
 sessions.begin():`` rolling back on the error cannot undo a lockout. Let the error leave that
 block (do not catch it inside and go on using the same session).
+
+An administrator's act on accounts (a user added, an account unlocked, an API token issued) is a
+custody event, recorded here in the caller's transaction with the ``actor`` the caller names.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import hmac
 import logging
 import re
 import secrets
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,10 +35,14 @@ from auth.errors import (AccountLocked, AlreadyExists, AuthFailed, Forbidden, In
 from auth.models import ApiToken, Unit, UnitGrant, User
 from auth.models import Session as LoginSession
 from auth.policy import ROLE_LABELS, ROLES
+from hashing.custody import CustodyLog
+from liuhen import __version__
 from liuhen.config import AuthSettings
 from liuhen.db import utcnow
 
 log = logging.getLogger("liuhen.auth")
+
+TOOL = "liuhen"  # the tool named in the custody events of account administration
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # argon2 takes any length; this only bounds the work one request can ask for
@@ -115,9 +122,14 @@ def get_user(db: Session, *, username: str) -> User:
     return user
 
 
-def add_user(db: Session, *, username: str, password: str, role: str, unit_code: str,
-             display_name: str | None = None) -> User:
-    """Create a local account in ``unit_code`` with ``role`` (one of ``policy.ROLES``)."""
+def _event(custody: CustodyLog, db: Session, actor: str, action: str, **detail: Any) -> None:
+    custody.record(db, actor=actor, action=action, tool=TOOL, tool_version=__version__, detail=detail)
+
+
+def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, role: str, unit_code: str,
+             actor: str, display_name: str | None = None) -> User:
+    """Create a local account in ``unit_code`` with ``role`` (one of ``policy.ROLES``); custody
+    event ``user_added``."""
     if not _NAME.fullmatch(username):
         raise InvalidAccount(f"User name {username!r} is not valid.",
                              "Use 1–64 characters without spaces or control characters.")
@@ -137,6 +149,7 @@ def add_user(db: Session, *, username: str, password: str, role: str, unit_code:
                 password_hash=_hasher().hash(password), failed_logins=0)
     db.add(user)
     db.flush()
+    _event(custody, db, actor, "user_added", username=user.username, role=user.role, unit=unit_code)
     return user
 
 
@@ -193,11 +206,13 @@ def authenticate(db: Session, *, username: str, password: str, ip: str | None = 
     return user
 
 
-def unlock(db: Session, *, username: str) -> User:
-    """Lift a lock and forget past failed logins (an administrator's act)."""
+def unlock(db: Session, custody: CustodyLog, *, username: str, actor: str) -> User:
+    """Lift a lock and forget past failed logins (an administrator's act); custody event
+    ``user_unlocked``."""
     user = get_user(db, username=username)
     user.locked_at = None
     user.failed_logins = 0
+    _event(custody, db, actor, "user_unlocked", username=username)
     return user
 
 
@@ -265,13 +280,15 @@ def end_session(db: Session, *, token: str) -> None:
 # ------------------------------------------------------------------ API tokens
 
 
-def issue_api_token(db: Session, *, user: User, name: str) -> str:
-    """A new bearer token for ``user``, named for whoever uses it; returned once, stored hashed."""
+def issue_api_token(db: Session, custody: CustodyLog, *, user: User, name: str, actor: str) -> str:
+    """A new bearer token for ``user``, named for whoever uses it; returned once, stored hashed.
+    Custody event ``api_token_issued`` (naming the token, never holding it)."""
     if not name.strip():
         raise InvalidAccount("An API token needs a name.", "Name it for its use, e.g. 案件系统对接.")
     token = "lh_" + secrets.token_urlsafe(32)
     db.add(ApiToken(token_sha256=token_digest(token), user_id=user.id, name=name.strip()))
     db.flush()
+    _event(custody, db, actor, "api_token_issued", username=user.username, name=name)
     return token
 
 

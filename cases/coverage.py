@@ -13,6 +13,10 @@ and joined. What is left of the step is a gap, with its exact times. Then the AV
 
 A recording whose start time is unknown, or whose length is (not probed yet, unplayable) while the
 link gives no end, cannot be placed; it is named in the report, not counted.
+
+``check_case`` only computes; ``record_check`` is the check as an act (a person ran it: the CLI's
+``cases check``, the API's coverage route) and records ``coverage_checked`` once, in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+import liuhen
 from archive.models import Evidence
 from cases.models import Case, Step
-from cases.service import current_links
+from cases.service import TOOL, current_links
+from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings
 
 Visible = Callable[[Evidence], bool]
@@ -163,6 +169,19 @@ def check_case(db: Session, case: Case, settings: CaseSettings, *, tz: str = "As
     steps = sorted(case.steps, key=lambda st: (st.started_at, st.id))
     return CaseCoverage(case_id=case.id, number=case.number,
                         steps=[check_step(db, st, settings, tz=tz, visible=visible) for st in steps])
+
+
+def record_check(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: Case, actor: str,
+                 tz: str = "Asia/Shanghai", visible: Visible | None = None, tool: str = TOOL,
+                 context: dict[str, Any] | None = None) -> CaseCoverage:
+    """Run the coverage check of ``case`` for ``actor`` and record it: custody event
+    ``coverage_checked`` naming the case, the outcome and the flagged steps (plus ``context``, e.g.
+    where a request came from), with the ``tool`` of the caller."""
+    report = check_case(db, case, settings, tz=tz, visible=visible)
+    custody.record(db, actor=actor, action="coverage_checked", tool=tool, tool_version=liuhen.__version__,
+                   detail={"case_id": case.id, "number": case.number, "ok": report.ok,
+                           "flagged_steps": [s.step_id for s in report.flagged], **(context or {})})
+    return report
 
 
 def _t(t: dt.datetime, zone: ZoneInfo) -> str:

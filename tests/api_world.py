@@ -174,9 +174,10 @@ def build_world(folder: Path, database_url: str, make_clip: Callable[..., Path])
         people = [(user_of(role), role, A) for role in policy.ROLES] + [
             (user_of("investigator", "b"), "investigator", B), (user_of("investigator", "city"), "investigator", CITY)]
         for username, role, unit in people:
-            u = accounts.add_user(db, username=username, password=PASSWORD, role=role, unit_code=unit,
-                                  display_name=f"{policy.ROLE_LABELS[role]} {unit}")
-            world.tokens[username] = accounts.issue_api_token(db, user=u, name="API tests")
+            u = accounts.add_user(db, archive.custody, username=username, password=PASSWORD, role=role, unit_code=unit,
+                                  display_name=f"{policy.ROLE_LABELS[role]} {unit}", actor="test")
+            world.tokens[username] = accounts.issue_api_token(db, archive.custody, user=u, name="API tests",
+                                                              actor="test")
     return world
 
 

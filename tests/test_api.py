@@ -393,8 +393,9 @@ def test_a_console_session_changes_nothing_without_its_csrf_token(world: World) 
 
 def test_five_failed_logins_lock_the_account_and_the_api_then_answers_401(world: World) -> None:
     with world.archive.sessions.begin() as db:
-        u = accounts.add_user(db, username="locked_a", password=PASSWORD, role="investigator", unit_code=A)
-        api_token = accounts.issue_api_token(db, user=u, name="tests")
+        u = accounts.add_user(db, world.archive.custody, username="locked_a", password=PASSWORD, role="investigator",
+                              unit_code=A, actor="test")
+        api_token = accounts.issue_api_token(db, world.archive.custody, user=u, name="tests", actor="test")
     session, _ = session_for(world, "locked_a")
     by_token = world.client()
     by_token.headers["Authorization"] = f"Bearer {api_token}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 
 import pytest
 from sqlalchemy import select, update
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from auth import policy, service
 from auth.errors import AccountLocked, AuthFailed, Forbidden, SessionExpired, UnknownRole, UnknownUnit, WeakPassword
 from auth.models import ApiToken, Session as LoginSession, User
+from hashing.models import CustodyEvent
 from liuhen import config
 from liuhen.db import utcnow
 
@@ -31,8 +33,8 @@ def accounts(archive):
         service.add_unit(db, code="110102", name="西城分局", parent_code="110000")
         service.add_unit(db, code="110105", name="朝阳分局", parent_code="110000")
         service.add_unit(db, code="110105-XJ", name="朝阳分局刑警大队", parent_code="110105")
-        service.add_user(db, username="zhangsan", password=PASSWORD, role="investigator",
-                         unit_code="110101", display_name="张三")
+        service.add_user(db, archive.custody, username="zhangsan", password=PASSWORD, role="investigator",
+                         unit_code="110101", display_name="张三", actor="test")
     return archive
 
 
@@ -73,7 +75,7 @@ def test_five_failed_logins_lock_the_account_until_an_administrator_unlocks_it(a
         _auth(accounts, PASSWORD)  # the right password is refused too
 
     with accounts.sessions.begin() as db:
-        service.unlock(db, username="zhangsan")
+        service.unlock(db, accounts.custody, username="zhangsan", actor="test")
     u = _user(accounts)
     assert u.locked_at is None and u.failed_logins == 0
     assert _auth(accounts, PASSWORD).username == "zhangsan"
@@ -172,7 +174,7 @@ def test_signing_out_and_locking_end_a_session(accounts):
     with pytest.raises(AccountLocked), accounts.sessions.begin() as db:
         service.session_user(db, token=t2, settings=cfg)
     with accounts.sessions.begin() as db:
-        service.unlock(db, username="zhangsan")
+        service.unlock(db, accounts.custody, username="zhangsan", actor="test")
     with pytest.raises(SessionExpired), accounts.sessions.begin() as db:
         service.session_user(db, token=t2, settings=cfg)  # unlocking does not revive it
 
@@ -180,7 +182,7 @@ def test_signing_out_and_locking_end_a_session(accounts):
 def test_api_tokens_are_stored_only_hashed_and_can_be_revoked(accounts):
     user = _user(accounts)
     with accounts.sessions.begin() as db:
-        token = service.issue_api_token(db, user=user, name="案件系统对接")
+        token = service.issue_api_token(db, accounts.custody, user=user, name="案件系统对接", actor="test")
     with accounts.sessions() as db:
         row = db.scalars(select(ApiToken)).one()
         assert row.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
@@ -240,16 +242,35 @@ def test_admin_cannot_play_evidence_and_auditor_cannot_download():
 def test_add_user_refuses_unknown_role_unknown_unit_and_short_password(accounts):
     with accounts.sessions.begin() as db:
         with pytest.raises(UnknownRole) as e:
-            service.add_user(db, username="lisi", password=PASSWORD, role="superuser", unit_code="110101")
+            service.add_user(db, accounts.custody, username="lisi", password=PASSWORD, role="superuser",
+                             unit_code="110101", actor="test")
         assert "superuser" in e.value.diagnostics() and "legal_reviewer" in e.value.diagnostics()
         with pytest.raises(UnknownUnit) as e:
-            service.add_user(db, username="lisi", password=PASSWORD, role="auditor", unit_code="999999")
+            service.add_user(db, accounts.custody, username="lisi", password=PASSWORD, role="auditor",
+                             unit_code="999999", actor="test")
         assert "999999" in e.value.diagnostics()
         with pytest.raises(WeakPassword) as e:
-            service.add_user(db, username="lisi", password="short", role="auditor", unit_code="110101")
+            service.add_user(db, accounts.custody, username="lisi", password="short", role="auditor",
+                             unit_code="110101", actor="test")
         assert "8" in e.value.diagnostics()
     with accounts.sessions() as db:
         assert db.scalars(select(User).where(User.username == "lisi")).one_or_none() is None
+
+
+def test_adding_unlocking_and_issuing_a_token_are_custody_events_naming_who_did_it(accounts):
+    with accounts.sessions.begin() as db:
+        service.unlock(db, accounts.custody, username="zhangsan", actor="cli:admin")
+        token = service.issue_api_token(db, accounts.custody, user=service.get_user(db, username="zhangsan"),
+                                        name="案件系统对接", actor="cli:admin")
+    with accounts.sessions() as db:
+        events = [(e.action, e.actor, e.tool, json.loads(e.detail))
+                  for e in db.scalars(select(CustodyEvent).order_by(CustodyEvent.seq))]
+    assert events == [
+        ("user_added", "test", "liuhen", {"username": "zhangsan", "role": "investigator", "unit": "110101"}),
+        ("user_unlocked", "cli:admin", "liuhen", {"username": "zhangsan"}),
+        ("api_token_issued", "cli:admin", "liuhen", {"username": "zhangsan", "name": "案件系统对接"}),
+    ]
+    assert all(token not in json.dumps(d, ensure_ascii=False) for *_, d in events)  # the token is never logged
 
 
 def test_auth_settings_are_read_from_the_auth_table(make_settings):

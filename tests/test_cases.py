@@ -31,6 +31,7 @@ from archive.models import Evidence
 from archive.scope import Scope
 from auth.service import add_unit
 from cases.coverage import Gap, StepCoverage, check_case, check_step
+from auth.models import User
 from cases.models import Case, CaseCounter, TextRecordVersion
 from cases.records import FORMS, RecordRefused, add_form, add_version
 from cases.service import (CaseClosed, add_step, close_case, create_case, get_case, get_step, link,
@@ -400,6 +401,35 @@ def test_cases_check_cli_exits_3_naming_flagged_steps_and_gap_times_and_0_when_a
         checked = [json.loads(e.detail) for e in db.scalars(select(CustodyEvent)
                                                             .where(CustodyEvent.action == "coverage_checked"))]
     assert {"case_id": ok_id, "number": ok_number, "ok": True, "flagged_steps": []} in checked
+
+
+def test_coverage_check_through_the_api_is_one_custody_event_naming_the_api_and_the_request(world):
+    from fastapi.testclient import TestClient
+
+    from app.web import create_app
+    from auth.service import add_user, issue_api_token
+
+    w = world
+    case_id, number = new_case(w, "某餐馆无证经营案")
+    new_step(w, case_id, "查封扣押", "20261123094000", "20261123094010", ["a0940"])  # the gap: flagged
+    with w.archive.sessions.begin() as db:
+        add_user(db, w.archive.custody, username="coverage_reader", password="correct horse battery",
+                 role="investigator", unit_code=UNIT, actor=ACTOR)
+        token = issue_api_token(db, w.archive.custody, user=db.scalars(select(User).where(
+            User.username == "coverage_reader")).one(), name="tests", actor=ACTOR)
+    with TestClient(create_app(w.archive)) as client:
+        r = client.get(f"/api/v1/cases/{case_id}/coverage", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"] is False and r.json()["number"] == number
+    with w.archive.sessions() as db:
+        checked = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action == "coverage_checked"))
+                   if json.loads(e.detail)["case_id"] == case_id]
+    (event,) = checked
+    detail = json.loads(event.detail)
+    assert (event.actor, event.tool) == ("user:coverage_reader", "liuhen-api")
+    assert {k: detail[k] for k in ("number", "ok", "flagged_steps")} == {
+        "number": number, "ok": False, "flagged_steps": r.json()["flagged_steps"]}
+    assert detail["role"] == "investigator" and detail["via"] == "token"
 
 
 # ---------------------------------------------------------------------------- 7. links, suggestions

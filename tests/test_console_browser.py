@@ -126,12 +126,13 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
         add_officer(db, archive.custody, officer_no="000789", name="王五", unit_id=a.id, actor="test")
         add_officer(db, archive.custody, officer_no="000456", name="李四", unit_id=b.id, actor="test")
         for role in ROLES:
-            accounts.add_user(db, username=role, password=PASSWORD, role=role, unit_code="110101",
-                              display_name=f"{role} 用户")
-        accounts.add_user(db, username="investigator_b", password=PASSWORD, role="investigator",
-                          unit_code="110102", display_name="西城调查员")
+            accounts.add_user(db, archive.custody, username=role, password=PASSWORD, role=role, unit_code="110101",
+                              display_name=f"{role} 用户", actor="test")
+        accounts.add_user(db, archive.custody, username="investigator_b", password=PASSWORD, role="investigator",
+                          unit_code="110102", display_name="西城调查员", actor="test")
         for name in ("forgetful", "idler"):
-            accounts.add_user(db, username=name, password=PASSWORD, role="investigator", unit_code="110101")
+            accounts.add_user(db, archive.custody, username=name, password=PASSWORD, role="investigator",
+                              unit_code="110101", actor="test")
     key = load_or_create(settings.station.state_path / "station.ed25519")
     register_station(archive, station_id=settings.station.id, public_pem=key.public_pem)
     set_unit(archive, station_id=settings.station.id, unit_code="110101")

@@ -1,0 +1,77 @@
+"""What every command shares: who acts, the archive (opened once, closed whatever happens), the
+``--json`` output and the one-sentence error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Callable
+
+from liuhen import config
+from liuhen.errors import LiuhenError
+
+if TYPE_CHECKING:
+    from archive.context import Archive
+    from ingest.wire import Intake
+
+EXIT_OK, EXIT_ERROR, EXIT_FAILED = 0, 1, 3
+
+Command = Callable[[argparse.Namespace, config.Settings], int]
+Add = Callable[..., argparse.ArgumentParser]  # add(name, fn, help, parent=sub) -> the command's parser
+
+
+def cli_actor() -> str:
+    """Who acts from the command line: the operating-system account running liuhen."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+@contextmanager
+def opened(settings: config.Settings) -> Iterator[Archive]:
+    """The archive of ``settings`` (its schema brought up to date), closed when the block ends."""
+    from app.runtime import open_archive
+
+    archive = open_archive(settings)
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+@contextmanager
+def intake(settings: config.Settings) -> Iterator[Intake]:
+    """Where the station sends: the remote archive at ``station.archive_url``, else this archive."""
+    if settings.station.archive_url:
+        from ingest.http_intake import HttpIntake
+
+        yield HttpIntake(settings.station.archive_url, settings.station.token or "")
+        return
+    from archive.intake import LocalIntake
+
+    with opened(settings) as archive:
+        yield LocalIntake(archive)
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def emit(args: argparse.Namespace, obj: Any, text: str) -> None:
+    """``obj`` as one line of JSON with ``--json``, else ``text`` for a person."""
+    if args.json:
+        print_json(obj)
+    else:
+        print(text)
+
+
+def report_error(e: LiuhenError, as_json: bool) -> None:
+    if as_json:
+        print_json({"code": e.code, "detail": e.diagnostics()})
+    print(f"错误 error: {e.diagnostics()}", file=sys.stderr)
