@@ -8,11 +8,11 @@ text record is a custody event; every refusal is an ``access_denied`` event (``a
 from __future__ import annotations
 
 import os
-from zoneinfo import ZoneInfo
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -25,8 +25,23 @@ from starlette.background import BackgroundTask
 from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import (ERRORS, LINE, LINE_NOT_BLANK, MAX_ID, CaseDetail, CaseSummary, EvidenceSummary, LinkOut,
-                         StepOut, Time, case_detail, case_summary, link, summary, utc_bound)
+from api.schemas import (
+    ERRORS,
+    LINE,
+    LINE_NOT_BLANK,
+    MAX_ID,
+    CaseDetail,
+    CaseSummary,
+    EvidenceSummary,
+    LinkOut,
+    StepOut,
+    Time,
+    case_detail,
+    case_summary,
+    link,
+    summary,
+    utc_bound,
+)
 from archive import query as searching
 from archive.context import Archive
 from cases import coverage as covering

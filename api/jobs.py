@@ -41,7 +41,7 @@ def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[JobOut]:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "jobs.view", request)
-        rows = views.jobs_of(db, scope=p.scope, state=state, limit=limit)
+        rows = views.job_list(db, where=p.scope.clause(), state=state, newest_first=True, limit=limit)
         sees = p.may("evidence.view")  # an administrator sees no evidence: no ids, names, or errors naming files
         return [JobOut(job_id=j.id, kind=j.kind,
                        evidence_id=e.id if sees else None,

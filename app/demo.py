@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from liuhen.config import Settings
@@ -51,7 +50,7 @@ def make_dock(dock: Path, *, clips: int, seconds: float, start: dt.datetime) -> 
         p = dock / "bay1" / f"DSJ-A001_000123_{t:%Y%m%d%H%M%S}_{i + 1:04d}.MP4"
         _clip(p, seconds, 440 + 40 * i)
         made.append(p)
-    tz = dt.timezone.utc
+    tz = dt.UTC
     trig = (start + dt.timedelta(hours=1)).astimezone(tz)
     folder = dock / "bay2" / f"lisi_AXB1234567_{trig:%Y%m%dT%H%M%SZ}"
     for i in range(clips):
@@ -89,20 +88,20 @@ DEMO_USERS = (("operator", "caiji", "采集站操作员 赵六"), ("investigator
               ("auditor", "shenji", "审计员 郑十"), ("admin", "admin", "系统管理员"))
 
 
-def seed_organisation(archive: "Archive", settings: Settings) -> list[tuple[str, str, str]]:
+def seed_organisation(archive: Archive, settings: Settings) -> list[tuple[str, str, str]]:
     """Units, officers, the station's unit and one user per role; returns (role, user, password)
     for users created now. Safe to run again: what exists is kept."""
     import secrets
 
     from sqlalchemy import select
 
+    from archive.attribution import add_officer
     from archive.service import register_station
     from archive.stations import set_unit
     from auth.models import Unit, User
     from auth.service import add_unit, add_user
     from hashing.keys import load_or_create
     from roster.models import Officer
-    from archive.attribution import add_officer
 
     made: list[tuple[str, str, str]] = []
     with archive.sessions.begin() as db:
@@ -126,7 +125,7 @@ def seed_organisation(archive: "Archive", settings: Settings) -> list[tuple[str,
     return made
 
 
-def demo_case(archive: "Archive", settings: Settings) -> str | None:
+def demo_case(archive: Archive, settings: Settings) -> str | None:
     """A sample case over bay1's recordings: an inspection they cover, and a seizure that needs
     full-process recording but has a gap between two clips, which the coverage check flags."""
     import datetime as dt
@@ -183,12 +182,12 @@ def _remember_users(settings: Settings, made: list[tuple[str, str, str]]) -> Pat
 
 
 def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) -> int:
-    from integrity.service import verify_all
+    from app.progress import BayProgress
+    from app.runtime import open_archive
     from archive.intake import LocalIntake
     from ingest.report import DockReporter
     from ingest.station import Station
-    from app.progress import BayProgress
-    from app.runtime import open_archive
+    from integrity.service import verify_all
 
     dock = settings.station.dock_root
     if dock.exists() and any(dock.iterdir()):

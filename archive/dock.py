@@ -15,14 +15,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from archive.models import BayStatus, Evidence, Station
-from jobs.models import Job
+from archive.context import Archive
+from archive.models import BayStatus, Station
 from ingest.wire import ATTENTION, FINAL, StationReport
 from liuhen.db import utcnow
-from archive.context import Archive
 
 STALE_AFTER = dt.timedelta(seconds=30)  # a station silent this long is shown as offline
 def store_report(archive: Archive, *, station_id: str, report: StationReport) -> None:
@@ -92,18 +91,3 @@ def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) 
         out.append(StationView(station_id=st.id, unit_id=st.unit_id, last_seen_at=seen,
                                online=seen is not None and now - seen < STALE_AFTER, bays=bays))
     return out
-
-
-def job_list(db: Session, *, where: ColumnElement[bool] | None = None, state: str | None = None,
-             newest_first: bool = False, limit: int | None = None) -> list[tuple[Job, Evidence]]:
-    """The media jobs with the evidence each works on (``where``: a condition on the evidence, e.g.
-    a reader's scope), oldest first unless ``newest_first``."""
-    q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id)
-    if where is not None:
-        q = q.where(where)
-    if state:
-        q = q.where(Job.state == state)
-    q = q.order_by(Job.id.desc() if newest_first else Job.id)
-    if limit is not None:
-        q = q.limit(limit)
-    return [(j, e) for j, e in db.execute(q).all()]

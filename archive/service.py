@@ -18,21 +18,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 import liuhen
-from archive import terms
+from archive import attribution, terms
 from archive import sniff as sniffing
+from archive.context import Archive
 from archive.errors import DigestMismatch, IntakeRefused
 from archive.models import DerivedFile, Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
-from hashing.errors import BadSignature
 from hashing.custody import CustodyLog
+from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
 from ingest.wire import Manifest, Receipt
 from jobs.queue import enqueue
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
-from archive.context import Archive
-from archive import attribution
 from roster import service as roster
 
 ARCHIVE_ACTOR = "system:archive"

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from archive import query as searching
 from archive.models import DerivedFile, Evidence, EvidenceNote, Sighting, Station
-from archive.scope import Scope
 from archive.verify import sighting_problem
 from auth.models import Unit
 from hashing.models import CustodyEvent
@@ -119,9 +118,16 @@ def derived_file(db: Session, *, evidence_id: int, kind: str) -> DerivedFile | N
                                                 DerivedFile.kind == kind)).first()
 
 
-def jobs_of(db: Session, *, scope: Scope, state: str | None = None, limit: int = 200) -> list[tuple[Job, Evidence]]:
-    """The media jobs of evidence within ``scope``, newest first, each with its evidence."""
-    q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id).where(scope.clause())
+def job_list(db: Session, *, where: ColumnElement[bool] | None = None, state: str | None = None,
+             newest_first: bool = False, limit: int | None = None) -> list[tuple[Job, Evidence]]:
+    """The media jobs with the evidence each works on (``where``: a condition on the evidence, e.g.
+    a reader's scope), oldest first unless ``newest_first``."""
+    q = select(Job, Evidence).join(Evidence, Evidence.id == Job.evidence_id)
+    if where is not None:
+        q = q.where(where)
     if state:
         q = q.where(Job.state == state)
-    return [(j, e) for j, e in db.execute(q.order_by(Job.id.desc()).limit(limit)).all()]
+    q = q.order_by(Job.id.desc() if newest_first else Job.id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [(j, e) for j, e in db.execute(q).all()]

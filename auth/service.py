@@ -30,8 +30,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from auth.errors import (AccountLocked, AlreadyExists, AuthFailed, Forbidden, InvalidAccount, SessionExpired,
-                         UnknownRole, UnknownUnit, UnknownUser, WeakPassword)
+from auth.errors import (
+    AccountLocked,
+    AlreadyExists,
+    AuthFailed,
+    Forbidden,
+    InvalidAccount,
+    SessionExpired,
+    UnknownRole,
+    UnknownUnit,
+    UnknownUser,
+    WeakPassword,
+)
 from auth.models import ApiToken, Unit, UnitGrant, User
 from auth.models import Session as LoginSession
 from auth.policy import ROLE_LABELS, ROLES
@@ -275,6 +285,34 @@ def end_session(db: Session, *, token: str) -> None:
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is not None and s.expired_at is None:
         s.expired_at = utcnow()
+
+
+def sign_in(db: Session, custody: CustodyLog, *, username: str, password: str, ip: str | None,
+            user_agent: str | None, settings: AuthSettings, tool: str) -> tuple[str, LoginSession]:
+    """Check the password and open a console session, recording ``signed_in``; returns what
+    ``start_session`` returns. A refusal raises ``AuthFailed`` (see ``sign_in_failed``)."""
+    user = authenticate(db, username=username, password=password, ip=ip, settings=settings)
+    token, s = start_session(db, user=user, ip=ip, user_agent=user_agent)
+    custody.record(db, actor=f"user:{user.username}", action="signed_in", tool=tool, tool_version=__version__,
+                   detail={"ip": ip, "user_agent": (user_agent or "")[:200]})
+    return token, s
+
+
+def sign_in_failed(db: Session, custody: CustodyLog, *, username: str, ip: str | None, reason: str,
+                   tool: str) -> None:
+    """Record a refused sign-in (``sign_in_failed``), in its own transaction after the refusal."""
+    custody.record(db, actor=f"user:{username[:64]}", action="sign_in_failed", outcome="denied", tool=tool,
+                   tool_version=__version__, detail={"ip": ip, "reason": reason})
+
+
+def sign_out(db: Session, custody: CustodyLog, *, token: str, csrf: str | None, settings: AuthSettings,
+             tool: str) -> None:
+    """End the console session of ``token`` (its form's CSRF token checked), recording ``signed_out``."""
+    s = current_session(db, token=token, settings=settings)
+    check_csrf(s, csrf)
+    end_session(db, token=token)
+    custody.record(db, actor=f"user:{s.user.username}", action="signed_out", tool=tool, tool_version=__version__,
+                   detail={})
 
 
 # ------------------------------------------------------------------ API tokens

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
-from cases.errors import CaseError, RecordRefused  # noqa: F401 - raised here
+from cases.errors import CaseError, RecordRefused
 from cases.models import Case, Step, TextRecord, TextRecordVersion
 from cases.service import _open
 from hashing import keys

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive.models import Evidence
 from archive.scope import Scope
-from cases.errors import CaseClosed, CaseError, UnknownCase  # noqa: F401 - raised here
+from cases.errors import CaseClosed, CaseError, UnknownCase
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings

@@ -148,16 +148,11 @@ def login(request: Request, archive: ArchiveDep, username: str = Form(""), passw
     ua = request.headers.get("user-agent")
     try:
         with archive.sessions.begin() as db:
-            user = accounts.authenticate(db, username=username, password=password, ip=ip,
-                                         settings=archive.settings.auth)
-            token, s = accounts.start_session(db, user=user, ip=ip, user_agent=ua)
-            archive.custody.record(db, actor=f"user:{user.username}", action="signed_in", tool=access.TOOL,
-                                   tool_version=liuhen.__version__, detail={"ip": ip, "user_agent": (ua or "")[:200]})
+            token, _ = accounts.sign_in(db, archive.custody, username=username, password=password, ip=ip,
+                                        user_agent=ua, settings=archive.settings.auth, tool=access.TOOL)
     except AuthFailed as e:
         with archive.sessions.begin() as db:
-            archive.custody.record(db, actor=f"user:{username[:64]}", action="sign_in_failed", outcome="denied",
-                                   tool=access.TOOL, tool_version=liuhen.__version__,
-                                   detail={"ip": ip, "reason": e.code})
+            accounts.sign_in_failed(db, archive.custody, username=username, ip=ip, reason=e.code, tool=access.TOOL)
         return render(request, "login.html", status=401, next=_safe_next(next), login_csrf=expected,
                       message=e.diagnostics(), username=username)
     resp = RedirectResponse(_safe_next(next), status_code=303)
@@ -172,11 +167,8 @@ def logout(request: Request, archive: ArchiveDep, csrf: str = Form("")) -> Respo
     token = request.cookies.get(archive.settings.auth.session_cookie)
     if token:
         with archive.sessions.begin() as db:
-            s = accounts.current_session(db, token=token, settings=archive.settings.auth)
-            accounts.check_csrf(s, csrf)
-            accounts.end_session(db, token=token)
-            archive.custody.record(db, actor=f"user:{s.user.username}", action="signed_out", tool=access.TOOL,
-                                   tool_version=liuhen.__version__, detail={})
+            accounts.sign_out(db, archive.custody, token=token, csrf=csrf, settings=archive.settings.auth,
+                              tool=access.TOOL)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(archive.settings.auth.session_cookie, path="/")
     return resp

@@ -20,7 +20,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from jobs.errors import LeaseLost  # noqa: F401 - raised here
+from jobs.errors import LeaseLost
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 from liuhen.db import utcnow
 

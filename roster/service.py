@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 import liuhen
 from hashing.custody import CustodyLog
 from liuhen.db import utcnow
-from roster.errors import OfficerExists, RosterError, UnknownOfficer  # noqa: F401 - raised here
+from roster.errors import OfficerExists, RosterError, UnknownOfficer
 from roster.models import Officer, Recorder
 
 TOOL = "liuhen-roster"

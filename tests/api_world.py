@@ -28,26 +28,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from app.runtime import open_archive
 from app.web import create_app
-from archive.models import Evidence, Station as StationRow
+from archive import attribution
+from archive.context import Archive
+from archive.intake import LocalIntake
+from archive.models import Evidence
+from archive.models import Station as StationRow
 from auth import policy
 from auth import service as accounts
 from hashing.models import CustodyEvent
-from archive import attribution
-from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs.worker import run_worker
 from liuhen import config
 from liuhen.config import BaySettings
-from archive.context import Archive
-from app.runtime import open_archive
 from media.service import HANDLERS
-
 from tests.conftest import create_pg_database, write_config
 from tests.docks import DockFile, put
 

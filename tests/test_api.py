@@ -22,14 +22,13 @@ import bagit
 import pytest
 from sqlalchemy import select, update
 
-from archive.models import Evidence
+from archive.models import DerivedFile, Evidence
 from auth import service as accounts
 from auth.errors import AccountLocked, AuthFailed
 from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen.db import utcnow
-from archive.models import DerivedFile
-from tests.api_world import A, B, BACKENDS, PASSWORD, World, user_of, world_for
+from tests.api_world import BACKENDS, PASSWORD, A, B, World, user_of, world_for
 
 API = "/api/v1"
 IP = "testclient"  # what the ASGI test client reports as the peer address

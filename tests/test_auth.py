@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 
 from auth import policy, service
 from auth.errors import AccountLocked, AuthFailed, Forbidden, SessionExpired, UnknownRole, UnknownUnit, WeakPassword
-from auth.models import ApiToken, Session as LoginSession, User
+from auth.models import ApiToken, User
+from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen import config
 from liuhen.db import utcnow

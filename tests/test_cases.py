@@ -17,9 +17,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import bagit
@@ -27,25 +27,35 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
 
+from app.runtime import open_archive
+from archive.attribution import add_officer
+from archive.context import Archive
+from archive.intake import LocalIntake
 from archive.models import Evidence
 from archive.scope import Scope
+from auth.models import User
 from auth.service import add_unit
 from cases.coverage import Gap, StepCoverage, check_case, check_step
-from auth.models import User
+from cases.errors import CaseClosed, RecordRefused
 from cases.models import Case, CaseCounter, TextRecordVersion
-from cases.records import FORMS, RecordRefused, add_form, add_version
-from cases.service import (CaseClosed, add_step, close_case, create_case, get_case, get_step, link,
-                           open_cases_of, suggestions, unlink)
+from cases.records import FORMS, add_form, add_version
+from cases.service import (
+    add_step,
+    close_case,
+    create_case,
+    get_case,
+    get_step,
+    link,
+    open_cases_of,
+    suggestions,
+    unlink,
+)
 from hashing.digest import Digest
 from hashing.models import CustodyEvent
-from archive.intake import LocalIntake
 from ingest.station import Station
 from jobs.worker import run_worker
 from liuhen import config
-from archive.context import Archive
-from app.runtime import open_archive
 from media.service import HANDLERS
-from archive.attribution import add_officer
 from tests.conftest import create_pg_database, write_config
 from tests.docks import put, sha256_of
 
@@ -644,7 +654,7 @@ def test_text_record_versions_verify_like_originals_and_tampering_names_the_reco
         unit_id = add_unit(db, code=UNIT, name="东城区综合行政执法大队").id
         case = create_case(db, archive.custody, settings.cases, unit_id=unit_id, unit_code=UNIT, category="行政检查",
                            title="某餐馆检查", actor=ACTOR)
-        case_id, number = case.id, case.number
+        case_id = case.id
         step_id = add_step(db, archive.custody, settings.cases, case=case, kind="现场检查",
                            started_at=local("20261123100000"), ended_at=local("20261123101000"), actor=ACTOR).id
     pdf1, pdf2 = tiny_pdf("first"), tiny_pdf("second")
@@ -785,7 +795,7 @@ def test_evidence_linked_to_an_open_case_cannot_be_deleted_and_closed_cases_refu
         "unlink": lambda db: unlink(db, archive.custody, link_id=current, actor=ACTOR),
         "close": lambda db: close_case(db, archive.custody, case=get_case(db, case_id), actor=ACTOR),
     }
-    for what, attempt in attempts.items():
+    for attempt in attempts.values():
         with pytest.raises(CaseClosed, match="已结案"):
             with archive.sessions.begin() as db:
                 attempt(db)

@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -63,8 +64,8 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[World]:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium) before the tests")
-    from liuhen import config
     from app.runtime import open_archive
+    from liuhen import config
 
     folder = tmp_path_factory.mktemp("console")
     cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}",
@@ -107,16 +108,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
 def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
     import threading
 
+    from archive.attribution import add_officer
+    from archive.intake import LocalIntake
     from archive.models import Evidence
     from archive.service import register_station
     from archive.stations import set_unit
     from auth import service as accounts
     from hashing.keys import load_or_create
-    from archive.intake import LocalIntake
     from ingest.station import Station
     from jobs.worker import run_worker
     from media.service import HANDLERS
-    from archive.attribution import add_officer
 
     with archive.sessions.begin() as db:
         accounts.add_unit(db, code="110000", name="市公安局")
@@ -394,7 +395,8 @@ def test_an_idle_session_ends_and_the_console_asks_to_sign_in_again(browser: Any
 
     from sqlalchemy import update
 
-    from auth.models import Session as LoginSession, User
+    from auth.models import Session as LoginSession
+    from auth.models import User
     from liuhen import db
 
     page = _login(browser, world, "idler")
@@ -405,7 +407,7 @@ def test_an_idle_session_ends_and_the_console_asks_to_sign_in_again(browser: Any
             with db.make_sessionmaker(engine).begin() as s:
                 uid = s.scalar(select(User.id).where(User.username == "idler"))
                 s.execute(update(LoginSession).where(LoginSession.user_id == uid)
-                          .values(last_seen_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=31)))
+                          .values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)))
         finally:
             engine.dispose()
         page.goto(f"{world.base}/search?q=张三")

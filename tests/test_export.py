@@ -17,7 +17,8 @@ import bagit
 import pytest
 from sqlalchemy import select
 
-from archive.export import ExportFixityFailed, ExportTargetNotEmpty, export_bag
+from archive.errors import ExportFixityFailed, ExportTargetNotEmpty
+from archive.export import export_bag
 from archive.models import Evidence
 from archive.service import receive, register_station
 from hashing import keys

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from archive.intake import LocalIntake
 from archive.models import Evidence, Sighting
-from ingest.station import IngestHalted, Station
+from ingest.errors import IngestHalted
+from ingest.station import Station
 from tests.docks import put, sha256_of
 
 

@@ -12,6 +12,7 @@ from archive.intake import LocalIntake
 from archive.models import Evidence
 from ingest.station import Station
 from jobs import queue
+from jobs.errors import LeaseLost
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 from jobs.worker import JobContext, run_one, run_worker
 from tests.docks import put
@@ -52,9 +53,9 @@ def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(two_evi
                    .values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     b = queue.claim(two_evidence, worker="B", lease_s=60)
     assert b is not None and b.id == a.id and b.attempts == 2
-    with pytest.raises(queue.LeaseLost):
+    with pytest.raises(LeaseLost):
         queue.heartbeat(two_evidence, a)
-    with pytest.raises(queue.LeaseLost):
+    with pytest.raises(LeaseLost):
         with two_evidence.sessions.begin() as db:
             queue.finish(db, a)
     with two_evidence.sessions.begin() as db:

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: Command, help: str, parent: Any = sub) -> argparse.ArgumentParser:
-        sp = parent.add_parser(name, parents=[common], help=help, description=help)
+        sp: argparse.ArgumentParser = parent.add_parser(name, parents=[common], help=help, description=help)
         sp.set_defaults(fn=fn)
         return sp
 

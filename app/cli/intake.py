@@ -22,7 +22,8 @@ def cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
     if not args.once:
         return cmd_watch(args, settings)
     from app.progress import BayProgress
-    from ingest.station import IngestHalted, Station
+    from ingest.errors import IngestHalted
+    from ingest.station import Station
 
     dock = Path(args.dock_root) if args.dock_root else settings.station.dock_root
     if not dock.is_dir():

@@ -55,7 +55,7 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _job_rows(archive: Any) -> list[dict[str, Any]]:
-    from archive.dock import job_list
+    from archive.views import job_list
 
     with archive.sessions() as db:
         return [{"job_id": j.id, "kind": j.kind, "evidence_id": j.evidence_id, "file_name": e.file_name,
