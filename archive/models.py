@@ -177,3 +177,26 @@ class DerivedFile(Base):
     command: Mapped[str] = mapped_column(Text)  # JSON list of arguments
     detail: Mapped[str] = mapped_column(Text)  # JSON: path taken (remux/transcode), times, tile, ...
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FixityState(Base):
+    """Where the continuous fixity audit stands for one stored object (an original or a derived
+    file, by store key): when it was last re-hashed and with what outcome, and which audit holds it
+    now (a claim under a lease, so that audits on several hosts never check one object twice).
+    Progress lives here, so an audit that is stopped continues where it stopped. No foreign key: the
+    object's evidence row may be gone (that is for ``liuhen verify`` to name), the state stays."""
+
+    __tablename__ = "fixity_state"
+    __table_args__ = (
+        CheckConstraint("kind IN ('original', 'derived')", name="ck_fixity_state_kind"),
+        Index("ix_fixity_state_due", "last_checked_at"),
+    )
+
+    store_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    evidence_id: Mapped[int | None] = mapped_column(BigId)
+    last_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_outcome: Mapped[str | None] = mapped_column(String(16))  # success | failure
+    last_detail: Mapped[str | None] = mapped_column(Text)  # what failed, for `liuhen fixity status`
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

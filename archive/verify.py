@@ -1,8 +1,8 @@
 """Verifying evidence: re-hash an original and check each station manifest's signature and digest.
 
 Each original's fixity check is itself a custody event ("verified", success or failure). The
-report (``Report``) names every failure; ``integrity.service.verify_all`` runs this for every
-original as part of ``liuhen verify``.
+report (``Report``) names every failure; ``integrity.service.verify_all`` runs ``verify_originals``
+(every original, hashed in parallel on all cores) as part of ``liuhen verify``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 
 import liuhen
+from archive import fixity
 from archive.context import Archive
-from archive.errors import StoreError
+from archive.fixity import ORIGINAL, Hashed, StoredItem, hash_one, hash_parallel
 from archive.models import Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
-from hashing.digest import Digest, hash_stream
 from hashing.errors import BadSignature
 from ingest.wire import Manifest, ManifestInvalid
 
@@ -62,16 +62,43 @@ def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
                     stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None) -> str:
     """Re-hash one original and check each of its signed manifests; a ``verified`` custody event
     records the outcome ("success" or "failure"), which is returned; failures go into ``report``."""
-    r = report
-    if stations is None:
-        with archive.sessions() as db:
-            stations = {s.id: s for s in db.execute(select(Station)).scalars()}
     with archive.sessions() as db:
         ev = db.get(Evidence, eid)
         assert ev is not None
+        item = _item(ev.id, ev.sha256, ev.size, ev.store_key, ev.store_version)
+    return _conclude(archive, hash_one(archive, item), report=report, actor=actor, stations=stations, detail=detail)
+
+
+def verify_originals(archive: Archive, *, report: Report, actor: str, stations: dict[str, Station] | None = None,
+                     progress: Progress | None = None, threads: int = 0) -> None:
+    """``verify_evidence`` for every original, re-hashed on all cores (``archive.fixity.hash_parallel``:
+    threads reading through the store, hashlib releasing the GIL); each outcome is recorded as it comes."""
+    with archive.sessions.begin() as db:
+        fixity.track(db)  # so that this check counts for the continuous audit too
+        rows = db.execute(select(Evidence.id, Evidence.sha256, Evidence.size, Evidence.store_key,
+                                 Evidence.store_version).order_by(Evidence.id)).all()
+    items = (_item(*row) for row in rows)
+    for i, h in enumerate(hash_parallel(archive, items, threads=threads), 1):
+        _conclude(archive, h, report=report, actor=actor, stations=stations)
+        if progress:
+            progress(i, len(rows))
+
+
+def _item(eid: int, sha: str, size: int, key: str, version: str | None) -> StoredItem:
+    return StoredItem(key, version, sha, size, ORIGINAL, eid)
+
+
+def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, stations: dict[str, Station] | None,
+              detail: dict[str, Any] | None = None) -> str:
+    """The outcome of one re-hashed original with its manifests checked, recorded as its custody event."""
+    r = report
+    eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
+    assert eid is not None
+    with archive.sessions() as db:
+        if stations is None:
+            stations = {s.id: s for s in db.execute(select(Station)).scalars()}
         sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
-        sha, size, key, version = ev.sha256, ev.size, ev.store_key, ev.store_version
-    outcome = _fixity(archive, r, eid, sha, size, key, version)
+    outcome = _fixity(r, h)
     for s in sightings:
         r.signatures += 1
         problem = sighting_problem(s, stations.get(s.station_id), sha)
@@ -88,6 +115,7 @@ def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
                                detail={"store": archive.store.describe(), "key": key,
                                        "signatures": len(sightings), "liuhen": liuhen.__version__,
                                        **(detail or {})})
+        fixity.mark_checked(db, key=key, outcome="success" if h.ok else "failure", detail=h.problem)
     r.originals += 1
     return outcome
 
@@ -107,18 +135,16 @@ def sighting_problem(s: Sighting, station: Station | None, sha256: str) -> str |
     return None
 
 
-def _fixity(archive: Archive, r: Report, eid: int, sha: str, size: int, key: str, version: str | None) -> str:
-    try:
-        with archive.store.open(key, version) as f:
-            got, n = hash_stream(f)
-    except StoreError as e:
-        r.failures.append(Failure("original_missing", f"Evidence {eid}: {e.detail}", e.action or
+def _fixity(r: Report, h: Hashed) -> str:
+    eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
+    if h.sha256 is None:
+        r.failures.append(Failure("original_missing", f"Evidence {eid}: {h.problem}.", h.action or
                                   "Restore the original from backup.", evidence_id=eid, sha256=sha))
         return "failure"
-    if got != Digest(sha) or n != size:
+    if not h.ok:
         r.failures.append(Failure(
-            "original_altered", f"Evidence {eid}: the stored original {key} now hashes to {got.hex} "
-            f"({n} bytes), not {sha} ({size} bytes).",
+            "original_altered", f"Evidence {eid}: the stored original {key} now hashes to {h.sha256} "
+            f"({h.size} bytes), not {sha} ({h.item.size} bytes).",
             "The stored copy is damaged: restore it from backup or re-offload it from the recorder; "
             "keep the damaged copy for investigation.", evidence_id=eid, sha256=sha))
         return "failure"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from archive.context import Archive
-from archive.models import Evidence, Station
-from archive.verify import Failure, Progress, Report, verify_evidence
+from archive.models import Station
+from archive.verify import Failure, Progress, Report, verify_originals
 from cases.records import verify_versions
 from hashing.custody import verify_chain
 from hashing.models import CustodyCheckpoint
@@ -27,13 +27,7 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
                                       "The custody log was edited outside liuhen: restore the database from backup "
                                       "and investigate who had write access.", seq=p.seq))
         stations = {s.id: s for s in db.execute(select(Station)).scalars()}
-        total = db.scalar(select(func.count()).select_from(Evidence)) or 0
-        ids = list(db.execute(select(Evidence.id).order_by(Evidence.id)).scalars())
-
-    for i, eid in enumerate(ids, 1):
-        verify_evidence(archive, eid, report=r, actor=actor, stations=stations)
-        if progress:
-            progress(i, total)
+    verify_originals_part(archive, report=r, actor=actor, stations=stations, progress=progress)
     checked, record_problems = verify_versions(archive, actor=actor)
     r.records = checked
     for record_id, version, what in record_problems:
@@ -43,3 +37,11 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
     with archive.sessions.begin() as db:
         archive.custody.checkpoint(db)
     return r
+
+
+def verify_originals_part(archive: Archive, *, report: Report, actor: str, stations: dict[str, Station],
+                          progress: Progress | None = None) -> None:
+    """Every original re-hashed on all cores (``[fixity] threads``, 0: one per core) and its manifests
+    checked, one ``verified`` custody event each."""
+    verify_originals(archive, report=report, actor=actor, stations=stations, progress=progress,
+                     threads=archive.settings.fixity.threads)

@@ -143,6 +143,15 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True, config=_SECTION)
+class FixitySettings:
+    period_days: float = Field(default=30.0, gt=0)  # every stored object is re-hashed at least this often
+    embedded: bool = True  # `liuhen serve` and `liuhen worker` run the audit on a schedule
+    interval_minutes: float = Field(default=60.0, gt=0)  # how often the scheduler looks for objects due
+    threads: int = Field(default=0, ge=0)  # hashing threads; 0: one per core
+    lease_seconds: float = Field(default=600.0, gt=0)  # an audit's claim on the objects it is hashing
+
+
+@dataclass(frozen=True, config=_SECTION)
 class AuthSettings:
     idle_minutes: float = Field(default=30.0, gt=0)  # a console session idle this long is ended
     lockout_attempts: int = Field(default=5, ge=1)  # failed logins in a row that lock the account
@@ -212,6 +221,7 @@ class Settings:
     s3: S3Settings = S3Settings()
     workers: WorkerSettings = WorkerSettings()
     auth: AuthSettings = AuthSettings()
+    fixity: FixitySettings = FixitySettings()
     cases: CaseSettings = CaseSettings()
 
 

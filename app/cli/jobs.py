@@ -43,6 +43,9 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
             return EXIT_OK
         threads = start_threads(archive, HANDLERS, threads=args.threads or w.threads, stop=stop,
                                 lease_s=w.lease_seconds, poll_s=w.poll_seconds)
+        from app.cli.fixity import embedded_fixity
+
+        embedded_fixity(settings, archive, stop)  # the fixity audit's scheduler ([fixity] embedded)
         print(f"Worker running ({len(threads)} thread(s)); Ctrl-C to stop.", file=sys.stderr)
         try:
             while not stop.wait(1.0):
