@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Install what liuhen needs on a fresh machine: ffmpeg and openssl (Debian packages), a Python
-# virtual environment in .venv with liuhen and its test tools. Safe to run again: it only
-# installs what is missing.
+# Install what liuhen needs on a fresh machine: ffmpeg and openssl (Debian packages), and a Python
+# virtual environment with liuhen, every package pinned and hash-checked from a lock file:
+#   scripts/bootstrap.sh            .venv     from requirements-test.lock: liuhen and its test tools
+#   scripts/bootstrap.sh --runtime  .venv-run from requirements.lock: liuhen only (what `make serve`
+#                                   and `make demo` run; no moto, Flask, schemathesis or playwright)
+# The locks are made by pip-compile --generate-hashes (see the README's "Supply chain"); pip refuses
+# any file whose hash is not in them. Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+runtime=0
+if [ "${1:-}" = "--runtime" ]; then runtime=1; fi
 
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # the console's browser tests drive Debian's Chromium (no browser download); CJK fonts for the pages
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ $runtime -eq 0 ]; then command -v chromium >/dev/null 2>&1 || missing+=(chromium); fi
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} (Debian packages) ..."
@@ -25,12 +31,20 @@ if ! "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; t
   echo "liuhen needs Python 3.11 or newer; $py is $("$py" --version 2>&1). Set PYTHON=/path/to/python3.11." >&2
   exit 1
 fi
-if [ ! -x .venv/bin/python ]; then
-  "$py" -m venv .venv
+if [ $runtime -eq 1 ]; then venv=.venv-run lock=requirements.lock; else venv=.venv lock=requirements-test.lock; fi
+if [ ! -x $venv/bin/python ]; then
+  "$py" -m venv $venv
 fi
-stamp=.venv/.liuhen-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+stamp=$venv/.liuhen-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ $lock -nt "$stamp" ]; then
+  # every package (pip and setuptools too) at the locked version, each file checked against its hash
+  $venv/bin/python -m pip install -q --require-hashes -r $lock
+  # liuhen itself, built with the locked setuptools (no unpinned build environment), its dependencies
+  # already there; the test venv gets it editable, the runtime venv as an installed copy
+  if [ $runtime -eq 1 ]; then
+    $venv/bin/python -m pip install -q --no-deps --no-build-isolation .
+  else
+    $venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+  fi
   touch "$stamp"
 fi
