@@ -95,6 +95,10 @@ def hash_one(archive: Archive, item: StoredItem) -> Hashed:
     except StoreError as e:
         return Hashed(item, None, 0, f"the stored {what} of evidence {item.evidence_id} cannot be read: {e.detail}",
                       e.action or "Restore it from backup.")
+    except OSError as e:  # a bad sector, a file turned into something else: what fixity is there to find
+        return Hashed(item, None, 0, f"the stored {what} {item.key} of evidence {item.evidence_id} cannot be read: "
+                      f"{e.strerror or e}",
+                      "Check the disk (dmesg, SMART) and restore the object from backup.")
     if got != Digest(item.sha256) or n != item.size:
         return Hashed(item, got.hex, n,
                       f"the stored {what} {item.key} of evidence {item.evidence_id} now hashes to {got.hex} "

@@ -162,6 +162,20 @@ def test_a_flipped_byte_in_an_original_and_in_a_derived_file_is_found_and_alerte
     assert fixity.status(stocked, settings=settings.fixity).ok
 
 
+def test_an_unreadable_object_is_a_failure_and_the_audit_goes_on(stocked, settings):
+    with stocked.sessions() as db:
+        d = db.execute(select(DerivedFile).order_by(DerivedFile.id)).scalars().first()
+    path = stocked.store.path_of(d.store_key)
+    os.chmod(path, 0o644)
+    path.unlink()
+    path.mkdir()  # reading it fails with an OSError (IsADirectoryError), as a bad sector would
+    r = fixity.run(stocked, settings=settings.fixity)
+    assert r.checked == 24 and r.failed == 1
+    (f,) = r.failures
+    assert f["key"] == d.store_key and "cannot be read" in f["detail"]
+    assert [x["key"] for x in fixity.status(stocked, settings=settings.fixity).failing] == [d.store_key]
+
+
 def test_liuhen_verify_hashes_in_parallel_and_names_the_damaged_original(stocked, settings):
     with stocked.sessions() as db:
         ev = db.execute(select(Evidence).order_by(Evidence.id.desc())).scalars().first()
