@@ -64,9 +64,11 @@ class Principal:
 
 
 def scope_of(db: Session, user: User) -> Scope:
+    """The user's units; footage that is no unit's yet (offloaded by a station with no unit) only for
+    administrators of a top-level unit, who give the station its unit (other agencies never see it)."""
     unit = db.get(Unit, user.unit_id)
     return Scope(units=frozenset(policy.visible_units(db, user)),
-                 unattributed=unit is not None and unit.parent_id is None)
+                 unattributed=user.role == "admin" and unit is not None and unit.parent_id is None)
 
 
 def principal_of(db: Session, user: User, *, via: str, ip: str | None, user_agent: str | None,

@@ -28,9 +28,12 @@ _bearer = HTTPBearer(auto_error=False, description="The station token printed by
 WRITE_BYTES = 1024 * 1024  # buffered from the request stream before each write to disk
 
 
-def current_station(archive: ArchiveDep,
+def current_station(archive: ArchiveDep, request: Request,
                     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    return stations.authenticate(archive, creds.credentials if creds else None)
+    """The station of the bearer token; a refusal is a custody event naming the request."""
+    where = {"ip": request.client.host if request.client else None, "method": request.method,
+             "path": request.url.path}
+    return stations.authenticate(archive, creds.credentials if creds else None, where=where)
 
 
 CurrentStation = Annotated[str, Depends(current_station)]
