@@ -117,12 +117,21 @@ def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> Case
                                        visible=p.scope.allows))
 
 
+_GONE = {"step": ("没有环节 {0} / There is no step {0}.", "Check the case page."),
+         "link": ("没有关联 {0} / There is no link {0}.", "Reload the case page."),
+         "text record": ("没有文书 {0} / There is no text record {0}.", "Reload the case.")}
+
+
 def _holder(archive: Archive, db: Session, p: access.Principal, case_id: int | None, action: str,
-            request: Request | None, gone: UnknownCase) -> Case:
-    """The case holding a step, link or text record, if it is of ``p``'s units; else ``gone``, the answer
-    for one that does not exist (a foreign one is an ``access_denied`` event, and never named)."""
+            request: Request | None, *, what: str, ident: int) -> Case:
+    """The case holding the step, link or text record ``ident`` if it is of ``p``'s units; else the answer
+    for one that does not exist, in the same timing class (a foreign one is an ``access_denied`` event and
+    is never named; a missing one a ``not_found`` event)."""
+    detail, act = _GONE[what]
+    gone = UnknownCase(detail.format(ident), act)
     c = db.get(Case, case_id) if case_id is not None else None
     if c is None:
+        access.missing(archive, db, p, what=what, ident=ident, request=request)
         raise gone
     if c.unit_id not in p.scope.units:
         access.denied(archive, db, p, permission=action, reason=f"unit (case {c.number})", request=request)
@@ -130,16 +139,12 @@ def _holder(archive: Archive, db: Session, p: access.Principal, case_id: int | N
     return c
 
 
-def _no_step(step_id: int) -> UnknownCase:
-    return UnknownCase(f"没有环节 {step_id} / There is no step {step_id}.", "Check the case page.")
-
-
 def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
           request: Request | None) -> tuple[Case, Step]:
     """The step and its case; a step of another unit's case answers exactly like one that does not exist."""
     access.require(archive, db, p, action, request)
     st = db.get(Step, step_id)
-    c = _holder(archive, db, p, st.case_id if st else None, action, request, _no_step(step_id))
+    c = _holder(archive, db, p, st.case_id if st else None, action, request, what="step", ident=step_id)
     assert st is not None  # (_holder raised otherwise)
     return c, st
 
@@ -229,8 +234,7 @@ def remove_link(link_id: Id, archive: ArchiveDep, p: CurrentUser, request: Reque
         access.require(archive, db, p, "cases.manage", request)
         lk = db.get(EvidenceLink, link_id)
         st = db.get(Step, lk.step_id) if lk is not None else None
-        _holder(archive, db, p, st.case_id if st else None, "cases.manage", request,
-                UnknownCase(f"没有关联 {link_id} / There is no link {link_id}.", "Reload the case page."))
+        _holder(archive, db, p, st.case_id if st else None, "cases.manage", request, what="link", ident=link_id)
         cases.unlink(db, archive.custody, link_id=link_id, actor=p.actor)
 
 
@@ -312,8 +316,8 @@ def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "cases.view", request)
         rec = db.get(TextRecord, record_id)
-        c = _holder(archive, db, p, rec.case_id if rec else None, "cases.view", request,
-                    UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case."))
+        c = _holder(archive, db, p, rec.case_id if rec else None, "cases.view", request, what="text record",
+                    ident=record_id)
         assert rec is not None
         v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                       TextRecordVersion.version == version))

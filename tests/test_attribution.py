@@ -336,6 +336,12 @@ def test_the_station_door_records_a_wrong_token_a_forged_signature_and_another_s
         assert r.status_code == status, r.text
         (ev,) = events(archive, since, action="access_denied")
         assert (ev.actor, ev.outcome, json.loads(ev.detail)["permission"]) == ("station:st1", "denied", "intake")
+    since = last_seq(archive)
+    r = httpx.post(f"{server}{API}/intake/register", headers={"Authorization": f"Bearer {token}"},
+                   json={"public_key_pem": key.public_pem, "station_id": "st2"})  # in another station's name
+    assert r.status_code == 403
+    (ev,) = events(archive, since, action="access_denied")
+    assert (ev.actor, json.loads(ev.detail)["reason"]) == ("station:st1", "request for station st2")
     root = archive.settings.archive.upload_path
     assert not root.exists() or list(root.iterdir()) == []  # nothing was written for a refused upload
 
@@ -366,3 +372,31 @@ def test_an_upload_naming_another_units_text_record_is_refused_like_a_missing_on
     assert [(e.actor, e.outcome) for e in denied] == [("user:records_manager_b", "denied")]
     assert A not in json.dumps(answers, ensure_ascii=False)  # A's case (number 110101-…) is never named
     assert events(archive, since, action="record_revised") == events(archive, since, action="record_added") == []
+
+
+def test_another_units_case_step_and_record_answer_like_missing_ones_and_cost_the_same(
+        archive: Archive, settings: Settings, people: People) -> None:
+    """The same status, code and sentence (but for the number) for a foreign and a missing step, text
+    record and case; each lookup writes and commits one event (``access_denied`` for the foreign one,
+    ``not_found`` for the missing one), so both take the same path: the same timing class."""
+    with archive.sessions.begin() as db:
+        c = case_service.create_case(db, archive.custody, settings.cases, unit_id=people.units[A], unit_code=A,
+                                     category="行政强制", title="甲案", actor="test")
+        st = case_service.add_step(db, archive.custody, settings.cases, case=c, kind="现场检查",
+                                   started_at=dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC),
+                                   ended_at=dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.UTC), actor="test")
+        case_id, step_id, number = c.id, st.id, c.number
+    record_id = text_records.add_form(archive, case_id=case_id, actor="test", kind="决定书", fields={
+        "party": "某商店", "facts": "无证经营", "law": "《行政处罚法》", "decision": "责令改正",
+        "remedy": "六十日内申请复议", "decided_on": "2026-11-23"}).record_id
+    b = people.client("investigator_b")
+    for path, ident in (("/cases/steps/{}/suggestions", step_id), ("/cases/records/{}/versions/1", record_id),
+                        ("/cases/{}", case_id), ("/cases/{}/coverage", case_id)):
+        since = last_seq(archive)
+        foreign, missing = b.get(API + path.format(ident)), b.get(API + path.format(987654321))
+        assert foreign.status_code == missing.status_code == 404, path
+        assert foreign.json()["code"] == missing.json()["code"]
+        assert without(str(ident), foreign.json()["detail"]) == without("987654321", missing.json()["detail"])
+        assert number not in foreign.text and str(case_id) not in without(str(ident), foreign.json()["detail"])
+        assert [(e.action, e.outcome) for e in events(archive, since)] == [
+            ("access_denied", "denied"), ("not_found", "failure")], path
