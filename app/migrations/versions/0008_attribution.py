@@ -19,5 +19,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('evidence') as batch:
-        batch.drop_column('attribution_review')
+    # plain ALTER TABLE (SQLite >= 3.35 and PostgreSQL): no table rebuild, the evidence triggers stay
+    op.execute("ALTER TABLE evidence DROP COLUMN attribution_review")
