@@ -1,8 +1,8 @@
 """Attribution: which officer and unit a recording belongs to.
 
 A recording belongs to the officer its recorder wrote into the file name, else to the officer the
-recorder is assigned to; and so to that officer's unit, else to the unit of the station that
-offloaded it. Assigning a recorder attributes that recorder's footage that has no officer yet (a
+recorder is assigned to; and so to that officer's unit when it is the unit of the station that
+offloaded it or one below it, else to the station's unit. Assigning a recorder attributes that recorder's footage that has no officer yet (a
 dock operator assigns the recorder they see docked with no officer), each change a custody event;
 footage already attributed is never re-attributed. Plain keyword-only functions in the caller's
 transaction; the roster itself (officers, recorders) is ``roster.service``'s.
