@@ -5,7 +5,8 @@ header on anything that changes state) or an API token (``Authorization: Bearer`
 check goes through ``require`` (the role table in ``auth.policy``) and ``evidence`` or ``case``
 (the role and the units the user may see). A refusal is written to the custody log as ``access_denied``
 (with who, what, from where) in its own transaction before the error leaves, so no rollback can
-hide it. Evidence outside the user's units answers exactly like evidence that does not exist.
+hide it. Evidence outside the user's units answers exactly like evidence that does not exist, in
+the same timing class: a lookup of a missing one writes and commits a ``not_found`` event (``missing``).
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ class Principal:
 
 
 def scope_of(db: Session, user: User) -> Scope:
+    """The user's units; footage that is no unit's yet (offloaded by a station with no unit) only for
+    administrators of a top-level unit, who give the station its unit (other agencies never see it)."""
     unit = db.get(Unit, user.unit_id)
     return Scope(units=frozenset(policy.visible_units(db, user)),
-                 unattributed=unit is not None and unit.parent_id is None)
+                 unattributed=user.role == "admin" and unit is not None and unit.parent_id is None)
 
 
 def principal_of(db: Session, user: User, *, via: str, ip: str | None, user_agent: str | None,
@@ -137,6 +140,20 @@ def denied(archive: Archive, db: Session, p: Principal, *, permission: str, reas
     db.commit()
 
 
+def missing(archive: Archive, db: Session, p: Principal, *, what: str, ident: int | str,
+            request: Request | None = None) -> None:
+    """Write a ``not_found`` custody event (outcome ``failure``) for a lookup of something that does not
+    exist, and COMMIT it: so that a missing object costs what a foreign one costs (whose refusal is an
+    ``access_denied`` event, ``denied``): the same answer, body and timing class for both. It is not a
+    refusal; it shows who probes for ids."""
+    detail: dict[str, Any] = {"what": what, "id": ident, **p.where()}
+    if request is not None:
+        detail.update(method=request.method, path=request.url.path)
+    archive.custody.record(db, actor=p.actor, action="not_found", outcome="failure", tool=TOOL,
+                           tool_version=liuhen.__version__, detail=detail)
+    db.commit()
+
+
 def require(archive: Archive, db: Session, p: Principal, action: str, request: Request | None = None) -> None:
     """Return if ``p``'s role allows ``action``; else log the denial and raise ``Forbidden`` (403)."""
     if not p.may(action):
@@ -156,6 +173,7 @@ def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, acti
     require(archive, db, p, action, request)
     ev = db.get(Evidence, evidence_id)
     if ev is None:
+        missing(archive, db, p, what="evidence", ident=evidence_id, request=request)
         raise hidden(evidence_id)
     if not p.scope.allows(ev):
         denied(archive, db, p, permission=action, reason="unit", request=request, evidence=ev)
@@ -175,6 +193,7 @@ def case(archive: Archive, db: Session, p: Principal, case_id: int, action: str,
     require(archive, db, p, action, request)
     c = db.get(Case, case_id)
     if c is None:
+        missing(archive, db, p, what="case", ident=case_id, request=request)
         raise unknown_case(case_id)
     if c.unit_id not in p.scope.units:
         denied(archive, db, p, permission=action, reason=f"unit (case {c.number})", request=request)

@@ -117,13 +117,52 @@ def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> Case
                                        visible=p.scope.allows))
 
 
+_GONE = {"step": ("没有环节 {0} / There is no step {0}.", "Check the case page."),
+         "link": ("没有关联 {0} / There is no link {0}.", "Reload the case page."),
+         "text record": ("没有文书 {0} / There is no text record {0}.", "Reload the case.")}
+
+
+def _holder(archive: Archive, db: Session, p: access.Principal, case_id: int | None, action: str,
+            request: Request | None, *, what: str, ident: int) -> Case:
+    """The case holding the step, link or text record ``ident`` if it is of ``p``'s units; else the answer
+    for one that does not exist, in the same timing class (a foreign one is an ``access_denied`` event and
+    is never named; a missing one a ``not_found`` event)."""
+    detail, act = _GONE[what]
+    gone = UnknownCase(detail.format(ident), act)
+    c = db.get(Case, case_id) if case_id is not None else None
+    if c is None:
+        access.missing(archive, db, p, what=what, ident=ident, request=request)
+        raise gone
+    if c.unit_id not in p.scope.units:
+        access.denied(archive, db, p, permission=action, reason=f"unit (case {c.number})", request=request)
+        raise gone
+    return c
+
+
 def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
           request: Request | None) -> tuple[Case, Step]:
+    """The step and its case; a step of another unit's case answers exactly like one that does not exist."""
+    access.require(archive, db, p, action, request)
     st = db.get(Step, step_id)
-    if st is None:
-        access.require(archive, db, p, action, request)
-        raise UnknownCase(f"没有环节 {step_id} / There is no step {step_id}.", "Check the case page.")
-    return _case(archive, db, p, st.case_id, action, request), st
+    c = _holder(archive, db, p, st.case_id if st else None, action, request, what="step", ident=step_id)
+    assert st is not None  # (_holder raised otherwise)
+    return c, st
+
+
+def _targets(archive: Archive, db: Session, p: access.Principal, step_id: int | None, record_id: int | None,
+             request: Request | None) -> None:
+    """A step or text record named by an upload that belongs to another unit's case is refused now, before a
+    byte is stored, as an ``access_denied`` event; with the answer ``cases.records`` gives for one that is not
+    part of the case (which it then gives: nothing is stored)."""
+    holders = (db.scalar(select(Step.case_id).where(Step.id == step_id)) if step_id is not None else None,
+               db.scalar(select(TextRecord.case_id).where(TextRecord.id == record_id)) if record_id is not None else None)
+    for what, ident, case_id in (("step", step_id, holders[0]), ("text record", record_id, holders[1])):
+        if case_id is None:
+            continue
+        c = db.get(Case, case_id)
+        if c is not None and c.unit_id not in p.scope.units:
+            access.denied(archive, db, p, permission="cases.manage", request=request,
+                          reason=f"unit ({what} {ident} of case {c.number})")
 
 
 # ---------------------------------------------------------------------------- cases
@@ -192,11 +231,10 @@ def add_link(step_id: Id, body: LinkIn, archive: ArchiveDep, p: CurrentUser, req
 @router.delete("/links/{link_id}", status_code=204, summary="End a link (it stays in the record, ended)")
 def remove_link(link_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> None:
     with archive.sessions.begin() as db:
+        access.require(archive, db, p, "cases.manage", request)
         lk = db.get(EvidenceLink, link_id)
-        if lk is None:
-            access.require(archive, db, p, "cases.manage", request)
-            raise UnknownCase(f"没有关联 {link_id} / There is no link {link_id}.", "Reload the case page.")
-        _step(archive, db, p, lk.step_id, "cases.manage", request)
+        st = db.get(Step, lk.step_id) if lk is not None else None
+        _holder(archive, db, p, st.case_id if st else None, "cases.manage", request, what="link", ident=link_id)
         cases.unlink(db, archive.custody, link_id=link_id, actor=p.actor)
 
 
@@ -243,6 +281,7 @@ def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Req
                   record_id: FormId = "") -> RecordAdded:
     with archive.sessions.begin() as db:
         _case(archive, db, p, case_id, "cases.manage", request)
+        _targets(archive, db, p, int(step_id) if step_id else None, int(record_id) if record_id else None, request)
     name = os.path.basename(file.filename or "document") or "document"
     with tempfile.TemporaryDirectory(prefix="liuhen-upload-") as d:
         path = Path(d) / "upload"
@@ -259,6 +298,7 @@ def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Req
 def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> RecordAdded:
     with archive.sessions.begin() as db:
         _case(archive, db, p, case_id, "cases.manage", request)
+        _targets(archive, db, p, body.step_id, body.record_id, request)
     added = recording.add_form(archive, case_id=case_id, actor=p.actor, kind=body.kind, fields=body.fields,
                                step_id=body.step_id, record_id=body.record_id, title=body.title)
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
@@ -274,11 +314,11 @@ def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, re
 def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_000_000)], archive: ArchiveDep,
                     p: CurrentUser, request: Request) -> Any:
     with archive.sessions.begin() as db:
+        access.require(archive, db, p, "cases.view", request)
         rec = db.get(TextRecord, record_id)
-        if rec is None:
-            access.require(archive, db, p, "cases.view", request)
-            raise UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
-        c = _case(archive, db, p, rec.case_id, "cases.view", request)
+        c = _holder(archive, db, p, rec.case_id if rec else None, "cases.view", request, what="text record",
+                    ident=record_id)
+        assert rec is not None
         v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                       TextRecordVersion.version == version))
         if v is None:
@@ -307,8 +347,9 @@ def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -
     from cases.export import export_case
 
     with archive.sessions.begin() as db:
+        access.require(archive, db, p, "cases.view", request)  # the role first, as on every route:
+        access.require(archive, db, p, "evidence.export", request)  # (a bag holds the originals)
         c = _case(archive, db, p, case_id, "cases.view", request)
-        access.require(archive, db, p, "evidence.export", request)
         number = c.number
     work = Path(tempfile.mkdtemp(prefix="liuhen-case-export-"))
     try:

@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from api.deps import ArchiveDep
 from archive import dock, service, stations, uploads
+from archive.context import Archive
 from archive.errors import StationMismatch
 from ingest.wire import ManifestInvalid, Receipt, StationReport
 
@@ -28,16 +29,20 @@ _bearer = HTTPBearer(auto_error=False, description="The station token printed by
 WRITE_BYTES = 1024 * 1024  # buffered from the request stream before each write to disk
 
 
-def current_station(archive: ArchiveDep,
+def current_station(archive: ArchiveDep, request: Request,
                     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    return stations.authenticate(archive, creds.credentials if creds else None)
+    """The station of the bearer token; a refusal is a custody event naming the request."""
+    where = {"ip": request.client.host if request.client else None, "method": request.method,
+             "path": request.url.path}
+    return stations.authenticate(archive, creds.credentials if creds else None, where=where)
 
 
 CurrentStation = Annotated[str, Depends(current_station)]
 
 
-def _same_station(station: str, claimed: str | None) -> None:
+def _same_station(archive: Archive, station: str, claimed: str | None) -> None:
     if claimed is not None and claimed != station:
+        stations.refused(archive, station_id=station, reason=f"request for station {claimed}")
         raise StationMismatch(f"The request is for station {claimed}, but the token belongs to station {station}.",
                               "Each station must use its own token: check [station] id and token in the "
                               "station's config.toml.")
@@ -81,7 +86,7 @@ def _offset_headers(response: Response, up: uploads.Upload) -> uploads.Upload:
 @router.post("/register", response_model=RegisterOut)
 def register(body: RegisterIn, station: CurrentStation, archive: ArchiveDep) -> RegisterOut:
     """Bind the station's public key on first use; a different key later is refused (422)."""
-    _same_station(station, body.station_id)
+    _same_station(archive, station, body.station_id)
     stations.bind_key(archive, station_id=station, public_pem=body.public_key_pem)
     return RegisterOut(station_id=station)
 
@@ -138,7 +143,7 @@ def complete_upload(upload_id: str, station: CurrentStation, archive: ArchiveDep
 @router.post("/release", status_code=204)
 def release(body: ReleaseIn, station: CurrentStation, archive: ArchiveDep) -> Response:
     """Record that the station let go of the recorder file ("kept" or "wiped")."""
-    _same_station(station, body.station_id)
+    _same_station(archive, station, body.station_id)
     service.release(archive, manifest_id=body.manifest_id, action=body.action, station_id=station)
     return Response(status_code=204)
 
@@ -146,6 +151,6 @@ def release(body: ReleaseIn, station: CurrentStation, archive: ArchiveDep) -> Re
 @router.post("/status", status_code=204)
 def report_status(body: StationReport, station: CurrentStation, archive: ArchiveDep) -> Response:
     """The station's bays now (docked recorder, files and their progress), for the dock dashboard."""
-    _same_station(station, body.station_id)
+    _same_station(archive, station, body.station_id)
     dock.store_report(archive, station_id=station, report=body)
     return Response(status_code=204)

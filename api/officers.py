@@ -1,4 +1,9 @@
-"""``/api/v1/officers``: the officers of the user's units; adding one (``officers.manage``, own units only)."""
+"""``/api/v1/officers``: the officers of the user's units; adding one (``officers.manage``, own units only).
+
+An officer number belongs to one unit. Adding a number that another unit holds is refused with
+exactly the answer of adding to a unit that is not the user's (403, the same sentence), so the
+answer never tells which numbers other units hold; both are ``access_denied`` events.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api import access
-from api.access import CurrentUser
+from api.access import CurrentUser, Forbidden
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, OfficerOut, officer
 from archive import attribution
@@ -32,8 +37,19 @@ def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
 
 @router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")
 def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
+    from auth.service import get_unit
+
     with archive.sessions.begin() as db:
-        unit = access.own_unit(archive, db, p, "officers.manage", body.unit_code, request)
+        access.require(archive, db, p, "officers.manage", request)
+        unit = get_unit(db, code=body.unit_code)
+        holder = roster.officer_unit(db, body.officer_no)
+        if unit.id not in p.scope.units or (holder is not None and holder not in p.scope.units):
+            access.denied(archive, db, p, permission="officers.manage", request=request,
+                          reason="unit" if unit.id not in p.scope.units else "officer number of another unit")
+            raise Forbidden(f"不能在单位 {unit.code} 登记警号 {body.officer_no} / Officer number {body.officer_no} "
+                            f"cannot be registered in unit {unit.code}.",
+                            "Register officers only in your own units, with the number their recorders write; "
+                            "if that is what you did, ask an administrator of the top-level unit.")
         o = attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
                                     actor=p.actor)
         return officer(o, unit.code)

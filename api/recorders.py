@@ -1,7 +1,10 @@
 """``/api/v1/recorders``: the recorders of the user's units and whom each is assigned to; assigning one.
 
 Which recorders belong to a unit, and what assigning one does to its footage, is
-``archive.attribution``'s; here only the checks of who may ask (refusals are custody events).
+``archive.attribution``'s; here only the checks of who may ask (refusals are custody events). An
+officer of another unit answers exactly like an officer that does not exist. A first assignment of
+a recorder never seen takes effect only inside the assigner's units: footage is attributed inside
+the unit tree of the station that offloads it, where another unit's assignment is only flagged.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE
 from archive import attribution
+from archive.scope import Scope
 from roster import service as roster
 from roster.models import Recorder
 
@@ -47,7 +51,13 @@ class AssignOut(BaseModel):
                                                        "belong to this one")
 
 
-def _recorder_out(db: Session, r: Recorder) -> RecorderOut:
+def _recorder_out(db: Session, r: Recorder, scope: Scope) -> RecorderOut:
+    """The recorder as ``scope`` may see it: an assignment to another unit's officer shows neither the
+    officer, nor who assigned it, nor when (only that it is not one of the user's officers: null)."""
+    if r.officer_no and roster.officer_unit(db, r.officer_no) not in scope.units:
+        return RecorderOut(device_id=r.device_id, officer_no=None, officer_name=None, assigned_at=None,
+                           assigned_by=None, last_station_id=r.last_station_id, last_bay=r.last_bay,
+                           last_docked_at=r.last_docked_at)
     return RecorderOut(device_id=r.device_id, officer_no=r.officer_no,
                        officer_name=roster.officer_name(db, r.officer_no), assigned_at=r.assigned_at,
                        assigned_by=r.assigned_by, last_station_id=r.last_station_id, last_bay=r.last_bay,
@@ -59,7 +69,7 @@ def _recorder_out(db: Session, r: Recorder) -> RecorderOut:
 def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[RecorderOut]:
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "dock.view", request)
-        return [_recorder_out(db, r) for r in attribution.recorders_of(db, scope=p.scope)]
+        return [_recorder_out(db, r, p.scope) for r in attribution.recorders_of(db, scope=p.scope)]
 
 
 @router.put("/recorders/{device_id}/officer", response_model=AssignOut, tags=["roster"],
@@ -69,17 +79,19 @@ def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "recorder.assign", request)
         if body.officer_no:
-            o = roster.get_officer(db, officer_no=body.officer_no)
-            if o.unit_id not in p.scope.units:
-                access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
-                raise access.Forbidden(f"警员 {o.officer_no} 不在您的单位 / Officer {o.officer_no} is not in your units.",
-                                       "Assign recorders only to officers of your own units.")
+            o = roster.get_officer(db, officer_no=body.officer_no)  # UnknownOfficer (404) if there is none
+            if o.unit_id not in p.scope.units:  # another unit's officer: answered exactly like no officer
+                access.denied(archive, db, p, permission="recorder.assign", reason="unit",
+                              request=request)
+                raise roster.unknown_officer(body.officer_no)
         if attribution.recorder_of_other_unit(db, device_id=device_id, scope=p.scope):
-            access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
-            raise access.Forbidden(f"执法记录仪 {device_id} 属于其他单位 / Recorder {device_id} belongs to another unit.",
-                                   "Ask that unit's operator to reassign it.")
+            access.denied(archive, db, p, permission="recorder.assign", reason="recorder of another unit",
+                          request=request)
+            raise access.Forbidden(f"不能分配执法记录仪 {device_id} / Recorder {device_id} cannot be assigned by you.",
+                                   "Assign only recorders of your own units (docked at their stations or assigned "
+                                   "to their officers); ask an administrator if this one should be yours.")
         changed = attribution.assign_recorder(db, archive.custody, device_id=device_id,
                                               officer_no=body.officer_no or None, actor=p.actor, scope=p.scope)
         rec = db.get(Recorder, device_id)
         assert rec is not None
-        return AssignOut(recorder=_recorder_out(db, rec), attributed_evidence=changed)
+        return AssignOut(recorder=_recorder_out(db, rec, p.scope), attributed_evidence=changed)

@@ -176,6 +176,11 @@ class EvidenceDetail(EvidenceSummary):
     media_note: str | None
     unit_code: str | None
     unit_name: str | None
+    attribution_review: list[str] = Field(default_factory=list, description=(
+        "why the recording's attribution waits for review (empty: nothing in question): "
+        "officer_of_another_unit (the file names an officer number registered in a unit outside the offloading "
+        "station's unit tree), recorder_assigned_in_another_unit (the recorder is assigned there); the recording "
+        "stays with the station's unit"))
     sightings: list[SightingOut]
     derived: list[DerivedOut]
     notes: list[NoteOut]
@@ -368,6 +373,7 @@ def evidence_detail(view: EvidenceView) -> EvidenceDetail:
         **summary(ev, view.extras).model_dump(), recorded_at_source=ev.recorded_at_source, created_at=ev.created_at,
         width=ev.width, height=ev.height, video_codec=ev.video_codec, audio_codec=ev.audio_codec,
         media_note=ev.media_note, unit_code=unit.code if unit else None, unit_name=unit.name if unit else None,
+        attribution_review=ev.attribution_review.split(",") if ev.attribution_review else [],
         sightings=[sighting(s, valid) for s, valid in view.sightings],
         derived=[DerivedOut(kind=d.kind, sha256=d.sha256, size=d.size, mime=d.mime, tool=d.tool,
                             tool_version=d.tool_version, path_taken=json.loads(d.detail).get("path"),

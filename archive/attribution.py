@@ -1,15 +1,21 @@
 """Attribution: which officer and unit a recording belongs to.
 
 A recording belongs to the officer its recorder wrote into the file name, else to the officer the
-recorder is assigned to; and so to that officer's unit, else to the unit of the station that
-offloaded it. Assigning a recorder attributes that recorder's footage that has no officer yet (a
+recorder is assigned to; and so to that officer's unit when it is the unit of the station that
+offloaded it or one below it, else to the station's unit. Assigning a recorder attributes that recorder's footage that has no officer yet (a
 dock operator assigns the recorder they see docked with no officer), each change a custody event;
 footage already attributed is never re-attributed. Plain keyword-only functions in the caller's
 transaction; the roster itself (officers, recorders) is ``roster.service``'s.
 
 The roster as a user sees it follows the same rule: the officers of their units, and the recorders
 that belong to their units — assigned to one of their officers, or last docked at one of their
-stations (a user of a top-level unit also sees those docked at no unit's station, or never docked).
+stations (an administrator of a top-level unit also sees those docked at no unit's station, or never
+docked).
+
+Attribution cannot be captured from another unit: footage belongs to the unit tree of the station
+that offloaded it, and an officer number or a recorder assignment made in another unit only flags
+the recording for review (``attribution_review`` and an ``attribution_flagged`` event); footage of
+a station with no unit is no unit's until the station is given one.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive import terms
 from archive.models import Evidence, Station
-from archive.scope import Scope
+from archive.scope import Scope, unit_tree
 from auth.models import Unit
 from hashing.custody import CustodyLog
 from roster import service as roster
@@ -41,24 +47,81 @@ def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str,
     return o
 
 
+REVIEW_OFFICER = "officer_of_another_unit"  # the file names an officer number registered outside the station's units
+REVIEW_RECORDER = "recorder_assigned_in_another_unit"  # the recorder is assigned to an officer of another unit
+
+
 def attribute(db: Session, ev: Evidence, *, station: Station | None) -> dict[str, object]:
-    """Set a new evidence row's officer (from its recorder's assignment when the file names none)
-    and unit; returns how, for the intake's custody event."""
+    """Set a new evidence row's officer and unit; return how, for the intake's custody event.
+
+    Footage belongs to the unit tree of the station that offloaded it: the officer the file names
+    (else the officer the recorder is assigned to) counts only if that officer is of the station's
+    unit or one below it. An officer or assignment of any other unit never wins: the recording
+    stays with the station's unit and ``attribution_review`` says why it waits for review (without
+    naming the other unit's officer). A station with no unit: the recording is no unit's (only the
+    root's administrators see it) until the station is given one (``reattribute_station``).
+    """
     how: dict[str, object] = {}
+    if station is None or station.unit_id is None:
+        ev.unit_id = None
+        how.update(unit_id=None, unit_from="none", why="the station has no unit yet")
+        return how
+    tree = unit_tree(db, station.unit_id)
+    review: list[str] = []
     if ev.officer_id is None and ev.device_id:
         r = db.get(Recorder, ev.device_id)
         if r is not None and r.officer_no:
-            ev.officer_id = r.officer_no
-            how["officer_from"] = "recorder_assignment"
+            if roster.officer_unit(db, r.officer_no) in tree:
+                ev.officer_id = r.officer_no
+                how["officer_from"] = "recorder_assignment"
+            else:
+                review.append(REVIEW_RECORDER)
     unit = roster.officer_unit(db, ev.officer_id)
-    if unit is not None:
+    if unit is not None and unit in tree:
         how["unit_from"] = "officer"
-    elif station is not None and station.unit_id is not None:
+    else:
+        if unit is not None:
+            review.append(REVIEW_OFFICER)
         unit = station.unit_id
         how["unit_from"] = "station"
     ev.unit_id = unit
+    ev.attribution_review = ",".join(review) or None
     how["unit_id"] = unit
+    if review:
+        how["review"] = review
     return how
+
+
+def record_review(db: Session, custody: CustodyLog, ev: Evidence, *, actor: str, station_id: str | None) -> None:
+    """The custody event that flags ``ev``'s attribution for review (nothing if it is not flagged)."""
+    if ev.attribution_review:
+        custody.record(db, actor=actor, action="attribution_flagged", evidence_id=ev.id, object_sha256=ev.sha256,
+                       outcome="flagged", tool=TOOL, tool_version=liuhen.__version__,
+                       detail={"review": ev.attribution_review.split(","), "unit_id": ev.unit_id,
+                               "station_id": station_id,
+                               "why": "an officer or recorder assignment of a unit outside the station's unit tree "
+                                      "does not take this recording; it stays with the station's unit"})
+
+
+def reattribute_station(db: Session, custody: CustodyLog, *, station: Station, actor: str) -> list[int]:
+    """A station was given a unit: its recordings that are no unit's yet follow it (each attributed as at
+    intake, a custody event each); return their ids."""
+    from archive.models import Sighting
+
+    rows = list(db.scalars(select(Evidence).where(
+        Evidence.unit_id.is_(None),
+        Evidence.id.in_(select(Sighting.evidence_id).where(Sighting.station_id == station.id))).order_by(Evidence.id)))
+    for ev in rows:
+        how = attribute(db, ev, station=station)
+        custody.record(db, actor=actor, action="attributed", evidence_id=ev.id, object_sha256=ev.sha256,
+                       tool=TOOL, tool_version=liuhen.__version__,
+                       detail={**how, "station_id": station.id, "officer_no": ev.officer_id,
+                               "why": "the station that offloaded it was given a unit"})
+        record_review(db, custody, ev, actor=actor, station_id=station.id)
+    db.flush()
+    for ev in rows:
+        terms.reindex(db, ev.id)
+    return [ev.id for ev in rows]
 
 
 def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer_no: str | None,
@@ -67,6 +130,8 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
 
     With ``scope`` (the units of whoever assigns), only recordings within it are attributed: an
     operator must not move another unit's footage (attributed to that unit's station) into their own.
+    A recording is attributed only to an officer of its own unit or one below it (the unit tree of
+    the station that offloaded it), so an assignment made in one unit never takes another's footage.
     """
     officer = roster.assign_recorder(db, custody, device_id=device_id, officer_no=officer_no, actor=actor)
     changed: list[int] = []
@@ -76,12 +141,21 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
     if scope is not None:
         q = q.where(scope.clause())
     rows = db.scalars(q.order_by(Evidence.id))
+    trees: dict[int, frozenset[int]] = {}
     for ev in rows:
+        if ev.unit_id is None:
+            continue  # a station with no unit: the recording waits for the station's unit
+        if ev.unit_id not in trees:
+            trees[ev.unit_id] = unit_tree(db, ev.unit_id)
+        if officer.unit_id not in trees[ev.unit_id]:
+            continue  # the officer is not of the unit tree the recording belongs to
         ev.officer_id = officer.officer_no
         ev.unit_id = officer.unit_id
+        review, ev.attribution_review = ev.attribution_review, None  # an assignment within its own units settles it
         custody.record(db, actor=actor, action="attributed", evidence_id=ev.id, object_sha256=ev.sha256,
                        tool=TOOL, tool_version=liuhen.__version__,
                        detail={"device_id": device_id, "officer_no": officer.officer_no, "unit_id": officer.unit_id,
+                               "review_settled": review.split(",") if review else [],
                                "why": "recorder assigned to the officer; the recording named no officer"})
         changed.append(ev.id)
     db.flush()

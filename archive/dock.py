@@ -56,7 +56,8 @@ class StationView:
 
 
 def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) -> list[StationView]:
-    """Stations (of ``units``; None = all) with their bays, the recorder's officer and file counts."""
+    """Stations (of ``units``; None = all; a station with no unit only with ``unattributed``) with their
+    bays, the recorder's officer (only an officer of ``units``) and file counts."""
     from roster.models import Officer, Recorder
 
     q = select(Station).order_by(Station.id)
@@ -74,6 +75,9 @@ def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) 
                 if rec is not None and rec.officer_no:
                     officer_no = officer_no or rec.officer_no
             officer = db.scalar(select(Officer).where(Officer.officer_no == officer_no)) if officer_no else None
+            if officer is not None and units is not None and officer.unit_id not in units:
+                officer = None  # another unit's officer: neither their number nor their name is shown
+                officer_no = snap.get("officer_no")  # (what the recorder itself wrote, which the dock shows)
             files = snap.get("files", [])
             final = FINAL
             bays.append({

@@ -64,8 +64,11 @@ class Evidence(Base):
     officer_id: Mapped[str | None] = mapped_column(String(128), index=True)
     recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     important: Mapped[bool] = mapped_column(Boolean, default=False)
-    # whose footage it is: the officer's unit, else the station's; NULL = not yet attributed
+    # whose footage it is: its officer's unit within the station's unit tree, else the station's; NULL = the
+    # station had no unit (archive.attribution)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    # why the attribution waits for review (archive.attribution), None when nothing is in question
+    attribution_review: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # filled by the media jobs (probe, render)
     recorded_at_source: Mapped[str | None] = mapped_column(String(16))  # container | file_name | axis

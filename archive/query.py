@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from archive.errors import BadQuery
 from archive.models import DerivedFile, Evidence, EvidenceTag, SearchTerm, Sighting
-from archive.scope import Scope
+from archive.scope import Scope, unit_tree
 from archive.terms import query_terms
 from roster.models import Officer
 
@@ -291,8 +291,12 @@ def extras(db: Session, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     for eid, kind in db.execute(select(DerivedFile.evidence_id, DerivedFile.kind)
                                 .where(DerivedFile.evidence_id.in_(ids))):
         out[eid]["derived"].append(kind)
-    for eid, name in db.execute(select(Evidence.id, Officer.name)
-                                .join(Officer, Officer.officer_no == Evidence.officer_id)
-                                .where(Evidence.id.in_(ids))):
-        out[eid]["officer_name"] = name
+    trees: dict[int, frozenset[int]] = {}
+    for eid, unit, officer_unit, name in db.execute(
+            select(Evidence.id, Evidence.unit_id, Officer.unit_id, Officer.name)
+            .join(Officer, Officer.officer_no == Evidence.officer_id).where(Evidence.id.in_(ids))):
+        if unit is not None and unit not in trees:
+            trees[unit] = unit_tree(db, unit)
+        if unit is not None and officer_unit in trees[unit]:  # never the name of another unit's officer
+            out[eid]["officer_name"] = name
     return out

@@ -150,6 +150,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
             how = attribution.attribute(db, ev, station=st)
             db.add(ev)
             db.flush()
+            attribution.record_review(db, archive.custody, ev, actor=ARCHIVE_ACTOR, station_id=st.id)
         s = Sighting(evidence_id=ev.id, manifest_id=m.manifest_id, station_id=m.station_id, bay=m.bay,
                      device_id=m.device_id, officer_id=m.officer_id, layout=m.layout,
                      original_path=m.original_path, original_path_hex=raw_hex,

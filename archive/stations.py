@@ -65,12 +65,24 @@ def add_station(archive: Archive, *, station_id: str) -> str:
     return token
 
 
-def authenticate(archive: Archive, token: str | None) -> str:
-    """The id of the station holding ``token``; ``TokenRefused`` if there is none.
+def refused(archive: Archive, *, station_id: str | None, reason: str, where: dict[str, Any] | None = None) -> None:
+    """The custody event of a refused intake request (``access_denied``, outcome ``denied``), committed in
+    its own transaction before the refusal is answered: a wrong token, a forged signature, another
+    station's manifest. ``station_id`` None: the request proved no station."""
+    with archive.sessions.begin() as db:
+        archive.custody.record(db, actor=f"station:{station_id}" if station_id else "station:unknown",
+                               action="access_denied", outcome="denied", tool=TOOL, tool_version=liuhen.__version__,
+                               detail={"permission": "intake", "reason": reason, **(where or {})})
+
+
+def authenticate(archive: Archive, token: str | None, *, where: dict[str, Any] | None = None) -> str:
+    """The id of the station holding ``token``; ``TokenRefused`` if there is none (a custody event,
+    ``refused``, with ``where``: the request's address, method and path).
 
     Every issued token's hash is compared in constant time, with no early exit.
     """
     if not token:
+        refused(archive, station_id=None, reason="no station token", where=where)
         raise TokenRefused("The request carries no station token.",
                            "Put the token printed by `liuhen stations add STATION` in the station's "
                            "config.toml ([station] token = ...) and restart the station.")
@@ -83,6 +95,8 @@ def authenticate(archive: Archive, token: str | None) -> str:
         if hmac.compare_digest(want, have or "") and found is None:  # have: never None (filtered)
             found = station_id
     if found is None:
+        refused(archive, station_id=None, reason="station token not issued by this archive (or replaced)",
+                where=where)
         raise TokenRefused("The station token is not one this archive issued (or it was replaced).",
                            "Ask the archive administrator to run `liuhen stations add STATION` and put "
                            "the new token in the station's config.toml ([station] token = ...).")
@@ -120,8 +134,11 @@ def bound_station(archive: Archive, *, station_id: str) -> Station:
         return st
 
 
-def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = ADMIN_ACTOR) -> None:
-    """Put a station under a unit (单位): footage it offloads with no known officer belongs to that unit."""
+def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = ADMIN_ACTOR) -> list[int]:
+    """Put a station under a unit (单位): the footage it offloads belongs to that unit's tree
+    (``archive.attribution.attribute``), and what it offloaded while it had no unit follows now;
+    return the ids of those recordings."""
+    from archive import attribution
     from auth.service import get_unit
 
     with archive.sessions.begin() as db:
@@ -133,3 +150,5 @@ def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = 
         st.unit_id = unit.id
         archive.custody.record(db, actor=actor, action="station_unit_set", tool=TOOL, tool_version=liuhen.__version__,
                                detail={"station_id": station_id, "unit": unit.code})
+        db.flush()
+        return attribution.reattribute_station(db, archive.custody, station=st, actor=actor)

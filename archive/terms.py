@@ -63,9 +63,12 @@ def searchable_text(db: Session, ev: Evidence) -> list[str]:
     """Everything free text searches in: names, paths, recorder and officer, tags and notes."""
     parts = [ev.file_name, ev.device_id or "", ev.officer_id or ""]
     parts += [s.original_path for s in db.scalars(select(Sighting).where(Sighting.evidence_id == ev.id))]
-    if ev.officer_id:
-        name = db.scalar(select(Officer.name).where(Officer.officer_no == ev.officer_id))
-        parts.append(name or "")
+    if ev.officer_id and ev.unit_id is not None:
+        from archive.scope import unit_tree
+
+        o = db.scalar(select(Officer).where(Officer.officer_no == ev.officer_id))
+        if o is not None and o.unit_id in unit_tree(db, ev.unit_id):  # never another unit's officer's name
+            parts.append(o.name)
     parts += db.scalars(select(EvidenceTag.tag).where(EvidenceTag.evidence_id == ev.id))
     parts += db.scalars(select(EvidenceNote.text).where(EvidenceNote.evidence_id == ev.id))
     return parts

@@ -37,7 +37,7 @@ from archive.errors import (
 )
 from archive.models import Sighting
 from archive.service import check_signature, receive
-from archive.stations import bound_station
+from archive.stations import bound_station, refused
 from ingest.wire import Manifest, Receipt
 from liuhen.durable import fsync_path, write_durable
 from liuhen.errors import NotFound
@@ -144,12 +144,23 @@ def _recorded(archive: Archive, manifest_id: str) -> bool:
 
 
 def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, signature: bytes) -> Upload:
-    """Start (or find again) the upload for one signed manifest; refuse a bad signature now."""
+    """Start (or find again) the upload for one signed manifest; refuse a bad signature now, before
+    anything is written (each refusal a custody event, ``archive.stations.refused``)."""
     m = Manifest.parse(manifest_bytes)
-    _own(m, station_id)
+    try:
+        _own(m, station_id)
+    except StationMismatch:
+        refused(archive, station_id=station_id, reason=f"manifest of station {m.station_id}",
+                where={"manifest_id": m.manifest_id})
+        raise
     bound_station(archive, station_id=station_id)
-    with archive.sessions() as db:
-        check_signature(db, m, manifest_bytes, signature)
+    try:
+        with archive.sessions() as db:
+            check_signature(db, m, manifest_bytes, signature)
+    except IntakeRefused:
+        refused(archive, station_id=station_id, reason="manifest signature does not verify with the station's key",
+                where={"manifest_id": m.manifest_id, "sha256": m.sha256})
+        raise
     upload_id = upload_id_for(station_id, m.manifest_id)
     folder = _root(archive) / upload_id
 

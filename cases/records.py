@@ -97,6 +97,24 @@ def _case_to_change(db: Session, case_id: int) -> Case:
     return case
 
 
+def _no_record(record_id: int, case: Case) -> CaseError:
+    return CaseError(f"没有文书 {record_id} / There is no text record {record_id} in case {case.number}.",
+                     "Choose a record of this case.")
+
+
+def _targets(db: Session, case: Case, step_id: int | None, record_id: int | None) -> None:
+    """Refuse a step or text record that is not part of ``case`` (the same answer whoever holds it)."""
+    if step_id is not None:
+        step = db.get(Step, step_id)
+        if step is None or step.case_id != case.id:
+            raise CaseError(f"环节 {step_id} 不属于案件 {case.number} / Step {step_id} is not part of case "
+                            f"{case.number}.", "Choose a step of this case.")
+    if record_id is not None:
+        found = db.get(TextRecord, record_id)
+        if found is None or found.case_id != case.id:
+            raise _no_record(record_id, case)
+
+
 def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title: str, path: Path, file_name: str,
                 mime: str | None = None, step_id: int | None = None, record_id: int | None = None,
                 form: bool = False) -> Added:
@@ -108,17 +126,13 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
     mime = mime or sniff(path, file_name)
     from hashing.digest import hash_file
 
-    with archive.sessions() as db:  # refuse before storing anything: an unknown or closed case keeps no file
-        _case_to_change(db, case_id)
+    with archive.sessions() as db:  # refuse before storing anything: an unknown or closed case, or a step or
+        _targets(db, _case_to_change(db, case_id), step_id, record_id)  # record not of it, keeps no file
     digest, n = hash_file(path)
     stored = archive.store.put_file(path, digest, n, namespace="records")
     with archive.sessions.begin() as db:
         case = _case_to_change(db, case_id)
-        if step_id is not None:
-            step = db.get(Step, step_id)
-            if step is None or step.case_id != case.id:
-                raise CaseError(f"环节 {step_id} 不属于案件 {case.number} / Step {step_id} is not part of case "
-                                f"{case.number}.", "Choose a step of this case.")
+        _targets(db, case, step_id, None)
         if record_id is None:
             rec = TextRecord(case_id=case.id, step_id=step_id, kind=kind.strip() or "文书", title=title.strip() or
                              file_name, created_by=actor)
@@ -128,8 +142,7 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
             # locked, so that two new versions of one record cannot both take the same number
             found = db.execute(select(TextRecord).where(TextRecord.id == record_id).with_for_update()).scalar_one_or_none()
             if found is None or found.case_id != case.id:
-                raise CaseError(f"没有文书 {record_id} / There is no text record {record_id} in case {case.number}.",
-                                "Choose a record of this case.")
+                raise _no_record(record_id, case)
             rec = found
         version = (db.scalar(select(func.max(TextRecordVersion.version))
                              .where(TextRecordVersion.record_id == rec.id)) or 0) + 1

@@ -41,7 +41,7 @@ from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
-from auth.errors import AuthFailed
+from auth.errors import AuthFailed, Forbidden
 from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
@@ -142,6 +142,10 @@ def login(request: Request, archive: ArchiveDep, username: str = Form(""), passw
           next: str = Form("/"), login_csrf: str = Form("")) -> Response:
     expected = request.cookies.get(LOGIN_CSRF)
     if not expected or not secrets.compare_digest(expected, login_csrf):
+        with archive.sessions.begin() as db:  # a forged or stale sign-in form: refused, and a custody event
+            accounts.sign_in_failed(db, archive.custody, username=username,
+                                    ip=request.client.host if request.client else None, reason="login_csrf",
+                                    tool=access.TOOL)
         return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
                       message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
     ip = request.client.host if request.client else None
@@ -166,9 +170,16 @@ def login(request: Request, archive: ArchiveDep, username: str = Form(""), passw
 def logout(request: Request, archive: ArchiveDep, csrf: str = Form("")) -> Response:
     token = request.cookies.get(archive.settings.auth.session_cookie)
     if token:
-        with archive.sessions.begin() as db:
-            accounts.sign_out(db, archive.custody, token=token, csrf=csrf, settings=archive.settings.auth,
-                              tool=access.TOOL)
+        try:
+            with archive.sessions.begin() as db:
+                accounts.sign_out(db, archive.custody, token=token, csrf=csrf, settings=archive.settings.auth,
+                                  tool=access.TOOL)
+        except Forbidden:  # a forged sign-out form (wrong csrf): refused, and a custody event like every refusal
+            p = access.authenticate_request(archive, request, check_csrf=False)
+            with archive.sessions.begin() as db:
+                access.denied(archive, db, p, permission="csrf", reason="missing or wrong csrf form field",
+                              request=request)
+            raise
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(archive.settings.auth.session_cookie, path="/")
     return resp

@@ -19,11 +19,16 @@ OFFICER_NO = r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$"
 _NO = re.compile(OFFICER_NO)
 
 
+def unknown_officer(officer_no: str) -> UnknownOfficer:
+    """The answer for a number with no officer (also for one of another unit, where that must not show)."""
+    return UnknownOfficer(f"There is no officer with number {officer_no!r}.",
+                          "Check the number, or add the officer first (liuhen officers add).")
+
+
 def get_officer(db: Session, *, officer_no: str) -> Officer:
     o = db.scalar(select(Officer).where(Officer.officer_no == officer_no))
     if o is None:
-        raise UnknownOfficer(f"There is no officer with number {officer_no!r}.",
-                             "Check the number, or add the officer first (liuhen officers add).")
+        raise unknown_officer(officer_no)
     return o
 
 

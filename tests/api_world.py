@@ -4,10 +4,11 @@
 
 * units 市公安局 (110000) with two districts below it, 东城分局 (110101, "A") and 西城分局 (110102, "B");
 * officers 张三 (000123) and 王五 (000321) in A, 李四 (000456) in B;
-* the docking station ``st-test``, run by unit A, offloading real ffmpeg clips through the real
-  ``Station`` + ``LocalIntake``: file names in the ``pattern`` layout carry the officers' numbers,
-  so 张三's and 王五's recordings belong to A, 李四's to B, and a recording naming an officer the
-  roster does not know belongs to the station's unit, A;
+* the docking station ``st-test``, run by unit A, and ``st-b0``, run by B, offloading real ffmpeg
+  clips through the real ``Station`` + ``LocalIntake``: file names in the ``pattern`` layout carry
+  the officers' numbers, so 张三's and 王五's recordings (docked in A) belong to A, 李四's (docked in
+  B) to B, and a recording naming an officer the roster does not know belongs to the station's
+  unit, A (footage belongs to the unit tree of the station that offloads it, issue #10);
 * the media jobs run to the end (probe, proxy, previews), so proxies and posters exist;
 * one user of every role in A (``<role>_a``), an investigator in B (``investigator_b``), one in
   the city unit who sees both districts (``investigator_city``), and an API token for each.
@@ -62,6 +63,7 @@ RECORDINGS: dict[str, tuple[str, float, int]] = {
     "lisi": ("bay3/DSJ-B001_000456_20261123100000_0001.MP4", 1.0, 500),  # 李四, B
     "stranger": ("bay4/DSJ-C001_999999_20261123110000_0001.MP4", 1.0, 600),  # unknown officer: station's unit A
 }
+DOCKED_IN_B = ("lisi",)  # offloaded by st-b0 (unit B); the others by st-test (unit A)
 OWN = ("zhangsan", "zhangsan_2", "wangwu", "stranger")
 FOREIGN = ("lisi",)
 
@@ -147,9 +149,13 @@ def build_world(folder: Path, database_url: str, make_clip: Callable[..., Path])
         attribution.add_officer(db, archive.custody, officer_no="000321", name="王五", unit_id=units[A], actor="test")
         attribution.add_officer(db, archive.custody, officer_no="000456", name="李四", unit_id=units[B], actor="test")
 
-    files = {name: put(settings.station.dock_root, rel, make_clip(seconds=secs, tone=tone))
+    in_b = dataclasses.replace(settings.station, id="st-b0", dock_root=folder / "dock-b0",
+                               state_path=folder / "station-b0")
+    files = {name: put((in_b if name in DOCKED_IN_B else settings.station).dock_root, rel,
+                       make_clip(seconds=secs, tone=tone))
              for name, (rel, secs, tone) in RECORDINGS.items()}
-    assert offload(settings.station, archive, units[A]) == ["archived"] * len(RECORDINGS)
+    assert offload(settings.station, archive, units[A]) == ["archived"] * (len(RECORDINGS) - len(DOCKED_IN_B))
+    assert offload(in_b, archive, units[B]) == ["archived"] * len(DOCKED_IN_B)
 
     # two real workers (as the embedded default runs them), until no job is left
     workers = [threading.Thread(target=run_worker, args=(archive, HANDLERS),

@@ -477,7 +477,10 @@ def test_an_operator_cannot_assign_a_recorder_of_another_unit(world: World) -> N
     r = op.put(f"{API}/recorders/DSJ-X002/officer", json={"officer_no": "000123"})  # last docked in B
     assert r.status_code == 403 and r.json()["code"] == "forbidden"
     r = op.put(f"{API}/recorders/DSJ-A001/officer", json={"officer_no": "000456"})  # 李四 is B's officer
-    assert r.status_code == 403
+    # answered exactly like an officer that does not exist (issue #10: never tell other units' numbers)
+    nobody = op.put(f"{API}/recorders/DSJ-A001/officer", json={"officer_no": "000457"})
+    assert r.status_code == nobody.status_code == 404 and r.json()["code"] == "unknown_officer"
+    assert r.json()["detail"].replace("000456", "N") == nobody.json()["detail"].replace("000457", "N")
     assert len(new_events(world, since, actor=OPERATOR, action="access_denied")) == 2
     assert new_events(world, since, action="recorder_assigned") == []
     recorders = op.get(f"{API}/recorders")

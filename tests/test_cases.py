@@ -33,6 +33,7 @@ from archive.context import Archive
 from archive.intake import LocalIntake
 from archive.models import Evidence
 from archive.scope import Scope
+from archive.stations import set_unit
 from auth.models import User
 from auth.service import add_unit
 from cases.coverage import Gap, StepCoverage, check_case, check_step
@@ -153,6 +154,10 @@ def _offload_and_probe(settings: config.Settings, archive: Archive, clips: dict[
     docked = {key: put(dock, f"{bay}/{name}", src) for key, (bay, name, src) in clips.items()}
     station = Station(settings.station, LocalIntake(archive))
     try:
+        # the station is the unit's (footage belongs to the unit tree of the station that offloads it;
+        # a station with no unit keeps its footage from every unit, issue #10)
+        station.register()
+        set_unit(archive, station_id=settings.station.id, unit_code=UNIT)
         results = station.offload_once(dock)
     finally:
         station.close()

@@ -8,6 +8,7 @@ by the real media jobs, and one user per role in A plus an investigator in B.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -141,13 +142,25 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
     dock = settings.station.dock_root
     put(dock, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip(seconds=24.0, size="320x240", tone=440))
     put(dock, "bay2/DSJ-B002_000789_20261123100000_0001.MP4", make_clip(seconds=2.0, size="320x240", tone=550))
-    put(dock, "bay3/DSJ-X009_000456_20261123110000_0001.MP4", make_clip(seconds=2.0, size="320x240", tone=660))
     station = Station(settings.station, LocalIntake(archive))
     try:
         results = station.offload_once(dock)
     finally:
         station.close()
-    assert {r.status for r in results} == {"archived"}, results
+    # 李四's recorder docks at B's own station (footage belongs to the unit tree of the station that
+    # offloads it: at A's station, B's officer's recording would stay A's, flagged for review; issue #10)
+    in_b = dataclasses.replace(settings.station, id="st-b0", dock_root=settings.station.dock_root.parent / "dock-b0",
+                               state_path=settings.station.state_path.parent / "station-b0")
+    put(in_b.dock_root, "bay3/DSJ-X009_000456_20261123110000_0001.MP4",
+        make_clip(seconds=2.0, size="320x240", tone=660))
+    station = Station(in_b, LocalIntake(archive))
+    try:
+        station.register()
+        set_unit(archive, station_id=in_b.id, unit_code="110102")
+        results += station.offload_once(in_b.dock_root)
+    finally:
+        station.close()
+    assert {r.status for r in results} == {"archived"} and len(results) == 3, results
     run_worker(archive, HANDLERS, stop=threading.Event(), poll_s=0.1, until_idle=True)
     with archive.sessions() as db:
         rows = {e.officer_id: e for e in db.scalars(select(Evidence))}

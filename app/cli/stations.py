@@ -26,9 +26,10 @@ def cmd_stations_unit(args: argparse.Namespace, settings: config.Settings) -> in
     from archive.stations import set_unit
 
     with opened(settings) as archive:
-        set_unit(archive, station_id=args.station_id, unit_code=args.unit, actor=cli_actor())
-    print(f"Station {args.station_id} now belongs to unit {args.unit}: footage it offloads whose officer is not "
-          "known belongs to that unit.")
+        moved = set_unit(archive, station_id=args.station_id, unit_code=args.unit, actor=cli_actor())
+    print(f"Station {args.station_id} now belongs to unit {args.unit}: footage it offloads belongs to that unit's "
+          "tree (an officer or recorder of another unit is flagged for review)"
+          + (f"; {len(moved)} recording(s) it offloaded while it had no unit now follow it." if moved else "."))
     return EXIT_OK
 
 
