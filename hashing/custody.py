@@ -239,9 +239,9 @@ class CustodyLog:
             return []
         todo: list[tuple[Anchor, int, bytes, bytes]] = []
         with Session(bind) as s:
-            done = dict(s.execute(select(CustodyAnchoring.anchor, func.max(CustodyAnchoring.checkpoint_seq))
-                                  .where(CustodyAnchoring.outcome == "success")
-                                  .group_by(CustodyAnchoring.anchor)).tuples().all())
+            done = {name: seq for name, seq in s.execute(
+                select(CustodyAnchoring.anchor, func.max(CustodyAnchoring.checkpoint_seq))
+                .where(CustodyAnchoring.outcome == "success").group_by(CustodyAnchoring.anchor))}
             newest = s.scalar(select(func.max(CustodyCheckpoint.seq)).where(CustodyCheckpoint.note.is_not(None)))
             for anchor in self.anchors:
                 q = select(CustodyCheckpoint.seq, CustodyCheckpoint.root_hash, CustodyCheckpoint.note).where(
@@ -295,8 +295,8 @@ class CustodyLog:
         except BadProof as e:
             raise ChainBroken(f"Custody event {seq} does not prove into the signed checkpoint of {cp.seq} events.",
                               "The event or the stored tree was altered: run `liuhen verify`.") from e
-        receipts = list(db.execute(select(CustodyAnchoring.anchor, CustodyAnchoring.receipt).where(
-            CustodyAnchoring.checkpoint_seq == cp.seq, CustodyAnchoring.outcome == "success")).tuples())
+        receipts = [(a, r) for a, r in db.execute(select(CustodyAnchoring.anchor, CustodyAnchoring.receipt).where(
+            CustodyAnchoring.checkpoint_seq == cp.seq, CustodyAnchoring.outcome == "success"))]
         return {"seq": seq, "leaf_index": seq - 1, "tree_size": cp.seq, "leaf": data.decode("utf-8"),
                 "leaf_hash": leaf.hex(), "proof": [h.hex() for h in proof], "root_hash": cp.root_hash,
                 "checkpoint": cp.note, "origin": self.origin,

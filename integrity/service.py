@@ -41,7 +41,7 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
                                   "The document or its record was altered after it was signed: restore it from "
                                   "backup and investigate who had write access."))
-    if log.problems:
+    if any(p.kind not in _ANCHOR_KINDS for p in log.problems):
         return r  # never sign a log just found damaged
     with archive.sessions.begin() as db:
         archive.custody.checkpoint(db, anchor_after_commit=False)
@@ -54,6 +54,7 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
 
 _ANCHOR_ACTION = ("Make the anchor reachable (witness disk mounted, bucket and credentials right) and run "
                   "`liuhen log checkpoint`; until then the log's newest events are not anchored outside the database.")
+_ANCHOR_KINDS = {"anchor_unreadable", "unanchored_checkpoint", "anchor_bad_checkpoint"}
 _LOG_ACTIONS = {
     "truncated": "Events were deleted from the end of the custody log after a checkpoint was anchored outside the "
                  "database: restore the database from backup and investigate who had write access.",
