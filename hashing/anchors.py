@@ -2,12 +2,17 @@
 database cannot rewrite. ``liuhen verify`` reads them back and proves the log consistent with each.
 
 An ``Anchor`` has a name, ``put`` (write one checkpoint note; return a receipt saying where it lies;
-raise ``AnchorFailed`` saying why not) and ``notes`` (every checkpoint note it holds). Two kinds:
+raise ``AnchorFailed`` saying why not) and ``notes`` (every checkpoint note it holds; None where it
+keeps nothing to read back). Two kinds:
 
 * ``WitnessFolder``: a folder, meant to be on another disk or host; each checkpoint is a new file,
   created exclusively (never overwritten), mode 0400, fsynced with its folder.
 * ``S3Anchor``: an S3 bucket with Object Lock; each checkpoint is put with a retention
   (COMPLIANCE or GOVERNANCE) until a date, and every version under the prefix is read back.
+* ``TimestampAuthority``: an RFC 3161 time-stamping authority; the query is built by
+  ``openssl ts -query`` over the note, POSTed, and the reply (checked with ``openssl ts -verify``
+  when a CA file is configured) is the receipt, kept base64 in ``custody_anchorings``: proof that
+  the checkpoint existed by then. It holds nothing to read back.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ class Anchor(Protocol):
 
     def put(self, size: int, root: bytes, note: bytes) -> str: ...
 
-    def notes(self) -> list[tuple[str, bytes]]: ...
+    def notes(self) -> list[tuple[str, bytes]] | None: ...  # None: it keeps nothing to read back
 
 
 def file_name(size: int, root: bytes) -> str:
@@ -115,6 +120,51 @@ def _md5_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
 
 
+class TimestampAuthority:
+    def __init__(self, url: str, *, ca_file: Path | None = None, timeout_s: float = 15.0) -> None:
+        self.url, self.ca_file, self.timeout_s = url, ca_file, timeout_s
+        self.name = f"tsa:{url}"
+
+    def put(self, size: int, root: bytes, note: bytes) -> str:
+        import base64
+        import subprocess
+        import tempfile
+        import urllib.error
+        import urllib.request
+
+        with tempfile.TemporaryDirectory(prefix="liuhen-tsa-") as tmp:
+            data, query, reply = Path(tmp) / "note", Path(tmp) / "query.tsq", Path(tmp) / "reply.tsr"
+            data.write_bytes(note)
+            try:
+                _openssl("ts", "-query", "-data", str(data), "-sha256", "-cert", "-out", str(query))
+                req = urllib.request.Request(self.url, data=query.read_bytes(), method="POST",
+                                             headers={"Content-Type": "application/timestamp-query"})
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    reply.write_bytes(resp.read())
+                status = _openssl("ts", "-reply", "-in", str(reply), "-text")
+                if "Status: Granted" not in status:
+                    raise AnchorFailed(f"The time-stamping authority {self.url} refused checkpoint {size}: "
+                                       f"{status.strip()[:300]}", "Check the TSA's policy and the request.")
+                if self.ca_file is not None:
+                    _openssl("ts", "-verify", "-data", str(data), "-in", str(reply), "-CAfile", str(self.ca_file))
+                token = reply.read_bytes()
+            except (OSError, urllib.error.URLError, subprocess.CalledProcessError) as e:
+                detail = getattr(e, "stderr", "") or str(e)
+                raise AnchorFailed(f"Checkpoint {size} could not be time-stamped by {self.url}: {detail}".strip(),
+                                   "Check that the TSA is reachable (and anchors.tsa_ca_file is its CA), then run "
+                                   "`liuhen log checkpoint`.") from e
+        return base64.b64encode(token).decode()
+
+    def notes(self) -> None:
+        return None  # a TSA keeps nothing to read back; its tokens are the receipts
+
+
+def _openssl(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["openssl", *args], check=True, capture_output=True, text=True, timeout=60).stdout
+
+
 def from_settings(settings: Settings) -> tuple[Anchor, ...]:
     """The anchors ``[anchors]`` configures (S3 connection details from ``[s3]``)."""
     a = settings.anchors
@@ -131,4 +181,6 @@ def from_settings(settings: Settings) -> tuple[Anchor, ...]:
             aws_secret_access_key=s3.secret_access_key,
             config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}))
         out.append(S3Anchor(client, a.s3_bucket, a.s3_prefix, mode=a.s3_lock_mode, days=a.s3_lock_days))
+    if a.tsa_url:
+        out.append(TimestampAuthority(a.tsa_url, ca_file=a.tsa_ca_file))
     return tuple(out)

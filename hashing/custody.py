@@ -248,15 +248,16 @@ class CustodyLog:
                     CustodyCheckpoint.note.is_not(None))
                 after = done.get(anchor.name)
                 q = q.where(CustodyCheckpoint.seq > after) if after is not None else q.where(CustodyCheckpoint.seq == newest)
-                for seq, root_hex, text in s.execute(q.order_by(CustodyCheckpoint.seq).limit(1000)):
-                    todo.append((anchor, seq, bytes.fromhex(root_hex), text.encode()))
+                for seq, root_hex, signed in s.execute(q.order_by(CustodyCheckpoint.seq).limit(1000)):
+                    if root_hex is not None and signed is not None:
+                        todo.append((anchor, seq, bytes.fromhex(root_hex), signed.encode()))
         results: list[AnchorResult] = []
         failed: set[str] = set()
-        for anchor, seq, root, text in todo:
+        for anchor, seq, root, data in todo:
             if anchor.name in failed:  # keep the order: a later checkpoint waits for the earlier one
                 continue
             try:
-                results.append(AnchorResult(anchor.name, seq, True, anchor.put(seq, root, text)))
+                results.append(AnchorResult(anchor.name, seq, True, anchor.put(seq, root, data)))
             except AnchorFailed as e:
                 failed.add(anchor.name)
                 log.error("custody checkpoint %d not anchored in %s: %s", seq, anchor.name, e.diagnostics())
@@ -360,6 +361,8 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
             found = anchor.notes()
         except AnchorFailed as e:
             problems.append(ChainProblem("anchor_unreadable", None, e.diagnostics()))
+            continue
+        if found is None:  # a time-stamping authority: its tokens are receipts, not a copy of the log
             continue
         held[anchor.name] = set()
         for where, text in found:

@@ -116,6 +116,8 @@ class AnchorSettings:
     s3_prefix: str = "checkpoints/"
     s3_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
     s3_lock_days: int = Field(default=3650, ge=1)
+    tsa_url: OptionalText = None  # an RFC 3161 time-stamping authority; its tokens are kept in the database
+    tsa_ca_file: OptionalPath = None  # the TSA's CA certificate(s): each token is checked with openssl ts -verify
 
 
 @dataclass(frozen=True, config=_SECTION)
