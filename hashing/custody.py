@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select, tuple_
+from sqlalchemy import Engine, event, func, or_, select
 from sqlalchemy.orm import Session
 
 import liuhen
@@ -109,13 +109,19 @@ def _catch_up(db: Session, head: CustodyHead) -> None:
 
 
 def stored_nodes(db: Session, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """The stored complete subtrees asked for (those missing are left out)."""
-    keys_ = sorted(set(wanted))
+    """The stored complete subtrees asked for (those missing are left out), in one query of
+    primary-key lookups per level (a row-value IN is not served by the index on SQLite)."""
+    by_level: dict[int, list[int]] = {}
+    for level, idx in set(wanted):
+        by_level.setdefault(level, []).append(idx)
     out: dict[merkle.Node, bytes] = {}
-    for i in range(0, len(keys_), 500):
-        chunk = keys_[i:i + 500]
-        for level, idx, h in db.execute(select(CustodyNode.level, CustodyNode.idx, CustodyNode.hash)
-                                        .where(tuple_(CustodyNode.level, CustodyNode.idx).in_(chunk))):
+    pending = sorted((level, idx) for level, idxs in by_level.items() for idx in idxs)
+    for i in range(0, len(pending), 400):
+        groups: dict[int, list[int]] = {}
+        for level, idx in pending[i:i + 400]:
+            groups.setdefault(level, []).append(idx)
+        where = or_(*((CustodyNode.level == level) & CustodyNode.idx.in_(idxs) for level, idxs in groups.items()))
+        for level, idx, h in db.execute(select(CustodyNode.level, CustodyNode.idx, CustodyNode.hash).where(where)):
             out[(level, idx)] = bytes(h)
     return out
 

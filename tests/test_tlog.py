@@ -233,3 +233,20 @@ def test_log_prove_and_checkpoint_commands(archive, settings):
     merkle.verify_inclusion(4, 12, bytes.fromhex(p["leaf_hash"]), [bytes.fromhex(h) for h in p["proof"]], c.root)
     r = liuhen(settings, "log", "prove", "99")
     assert r.returncode == 1 and "not yet covered" in r.stderr
+
+
+def test_events_from_before_the_tree_are_added_to_it_on_the_next_append(archive, settings):
+    _events(archive, 14)
+    eng = _as_superuser(archive)  # as migration 0006 leaves an archive that had events: no tree yet
+    with eng.begin() as c:
+        c.execute(text("DELETE FROM custody_tree"))
+        c.execute(text("UPDATE custody_head SET tree_size = 0, tree_frontier = '' WHERE id = 1"))
+    eng.dispose()
+    _events(archive, 1)
+    with archive.sessions.begin() as db:
+        archive.custody.checkpoint(db)
+    with archive.sessions() as db:
+        assert db.get(CustodyHead, 1).tree_size == 15
+        p = archive.custody.prove(db, 3)
+        assert p["tree_size"] == 15
+    assert liuhen(settings, "verify").returncode == 0
