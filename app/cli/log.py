@@ -25,8 +25,9 @@ def cmd_checkpoint(args: argparse.Namespace, settings: config.Settings) -> int:
         anchors = [a.name for a in archive.custody.anchors]
     note = newest.note if newest is not None else None
     failed = [r for r in results if not r.ok]
-    lines = [f"Signed a new checkpoint of {cp.seq} events." if cp is not None else "The log has not moved since its "
-             "newest checkpoint."]
+    lines = [f"Signed a new checkpoint of {cp.seq} events." if cp is not None else
+             "The log has not moved since its newest checkpoint." if newest is not None else
+             "The log has no events yet: nothing to sign."]
     if note:
         lines.append(note.rstrip("\n"))
     lines += [f"anchored checkpoint {r.seq} in {r.anchor}: {r.receipt}" if r.ok else
