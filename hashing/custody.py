@@ -8,8 +8,8 @@ are the event's canonical JSON including its chain hash); the complete subtrees 
 Every ``checkpoint_every_events`` events (or minutes) the archive signs the tree's size and root
 as a C2SP checkpoint note (``hashing.note``) and, once that transaction commits, writes it to
 every configured anchor outside the database (``hashing.anchors``); an anchor that fails is a
-``anchor_failed`` custody event and a logged error, and ``liuhen verify`` names every checkpoint
-an anchor lacks. ``verify_chain`` recomputes the chain and the tree from the events and proves
+``anchor_failed`` custody event and a logged error, and ``liuhen verify`` names an anchor that
+lacks the newest checkpoint. ``verify_log`` recomputes the chain and the tree from the events and proves
 them consistent with every checkpoint, in the database and in every anchor, so truncation or a
 rebuilt log is named even by someone who can rewrite every table.
 """
@@ -342,12 +342,6 @@ class LogReport:
     checkpoints: int = 0  # signed checkpoints in the database
     anchored: int = 0  # checkpoint notes read back from anchors
     problems: list[ChainProblem] = field(default_factory=list)
-
-
-def verify_chain(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] = ()) -> tuple[int, list[ChainProblem]]:
-    """Check every event's hash and link, the head, and every checkpoint. Returns (events, problems)."""
-    r = verify_log(db, trusted_public_pem, anchors)
-    return r.events, r.problems
 
 
 def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] = ()) -> LogReport:
