@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from archive.context import Archive
 from archive.store import LocalStore, open_store
-from hashing import keys
+from hashing import anchors, keys
 from hashing.custody import CustodyLog
 from liuhen import db
 from liuhen.config import Settings
@@ -47,5 +47,5 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
         store=store,
         key=key,
         custody=CustodyLog(key, settings.archive.checkpoint_every_events,
-                           settings.archive.checkpoint_every_minutes),
+                           settings.archive.checkpoint_every_minutes, anchors.from_settings(settings)),
     )

@@ -45,6 +45,7 @@ class Report:
     signatures: int = 0
     events: int = 0
     checkpoints: int = 0
+    anchored: int = 0  # checkpoint notes read back from anchors outside the database
     records: int = 0  # text-record versions (执法文书)
     failures: list[Failure] = field(default_factory=list)
 
@@ -54,7 +55,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
-                "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints, "text_records_checked": self.records,
+                "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
+                "anchored_checkpoints_checked": self.anchored, "text_records_checked": self.records,
                 "failures": [f.to_dict() for f in self.failures]}
 
 

@@ -7,3 +7,15 @@ class BadSignature(LiuhenError):
 
 class ChainBroken(LiuhenError):
     code = "custody_chain_broken"
+
+
+class BadProof(LiuhenError):
+    code = "bad_proof"
+
+
+class BadCheckpoint(LiuhenError):
+    code = "bad_checkpoint"
+
+
+class AnchorFailed(LiuhenError):
+    code = "anchor_failed"

@@ -1,31 +1,32 @@
 """``liuhen verify``: prove that nothing was lost or altered, across every package.
 
-Walks the custody chain and its signed checkpoints, re-hashes every stored original and checks
-every station manifest (``archive.verify``), and checks every signed text-record version
-(``cases.records``). Returns one report naming every failure; ends with a checkpoint.
+Recomputes the custody chain and its Merkle tree from the events and proves them consistent with
+every signed checkpoint, in the database and in every anchor outside it (``hashing.custody``),
+re-hashes every stored original and checks every station manifest (``archive.verify``), and
+checks every signed text-record version (``cases.records``). Returns one report naming every
+failure; when the log is sound, ends with a new checkpoint, anchored.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from archive.context import Archive
 from archive.models import Station
 from archive.verify import Failure, Progress, Report, verify_originals
 from cases.records import verify_versions
-from hashing.custody import verify_chain
-from hashing.models import CustodyCheckpoint
+from hashing.custody import verify_log
 
 
 def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None) -> Report:
     r = Report()
     with archive.sessions() as db:
-        r.events, problems = verify_chain(db, archive.key.public_pem)
-        r.checkpoints = db.scalar(select(func.count()).select_from(CustodyCheckpoint)) or 0
-        for p in problems:
-            r.failures.append(Failure(f"custody_{p.kind}", p.detail,
-                                      "The custody log was edited outside liuhen: restore the database from backup "
-                                      "and investigate who had write access.", seq=p.seq))
+        log = verify_log(db, archive.key.public_pem, archive.custody.anchors)
+        r.events, r.checkpoints, r.anchored = log.events, log.checkpoints, log.anchored
+        for p in log.problems:
+            r.failures.append(Failure(f"custody_{p.kind}", f"Custody log: {p.detail}.", _LOG_ACTIONS.get(
+                p.kind, "The custody log was edited outside liuhen: restore the database from backup and "
+                        "investigate who had write access."), seq=p.seq))
         stations = {s.id: s for s in db.execute(select(Station)).scalars()}
     verify_originals_part(archive, report=r, actor=actor, stations=stations, progress=progress)
     checked, record_problems = verify_versions(archive, actor=actor)
@@ -34,8 +35,14 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
                                   "The document or its record was altered after it was signed: restore it from "
                                   "backup and investigate who had write access."))
+    if any(p.kind not in _ANCHOR_KINDS for p in log.problems):
+        return r  # never sign a log just found damaged
     with archive.sessions.begin() as db:
-        archive.custody.checkpoint(db)
+        archive.custody.checkpoint(db, anchor_after_commit=False)
+    for a in archive.custody.anchor_pending(archive.engine, actor=actor):
+        if not a.ok:
+            r.failures.append(Failure("custody_anchor_failed", f"Checkpoint {a.seq} could not be anchored in "
+                                      f"{a.anchor}: {a.receipt}", _LOG_ACTIONS["unanchored_checkpoint"], seq=a.seq))
     return r
 
 
@@ -45,3 +52,17 @@ def verify_originals_part(archive: Archive, *, report: Report, actor: str, stati
     checked, one ``verified`` custody event each."""
     verify_originals(archive, report=report, actor=actor, stations=stations, progress=progress,
                      threads=archive.settings.fixity.threads)
+
+
+_ANCHOR_ACTION = ("Make the anchor reachable (witness disk mounted, bucket and credentials right) and run "
+                  "`liuhen log checkpoint`; until then the log's newest events are not anchored outside the database.")
+_ANCHOR_KINDS = {"anchor_unreadable", "unanchored_checkpoint", "anchor_bad_checkpoint"}
+_LOG_ACTIONS = {
+    "truncated": "Events were deleted from the end of the custody log after a checkpoint was anchored outside the "
+                 "database: restore the database from backup and investigate who had write access.",
+    "rebuilt": "The custody log was rewritten after a checkpoint was anchored outside the database: restore the "
+               "database from backup and investigate who had write access and the archive key.",
+    "anchor_bad_checkpoint": "A checkpoint in an anchor is not the archive's: investigate who can write to the anchor.",
+    "anchor_unreadable": _ANCHOR_ACTION,
+    "unanchored_checkpoint": _ANCHOR_ACTION,
+}

@@ -59,6 +59,12 @@ def _resolve_sqlite(url: str, info: ValidationInfo) -> str:
 
 # a path in config.toml: relative to the config file's folder
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+def _resolve_optional(value: Path | None, info: ValidationInfo) -> Path | None:
+    return None if value is None else _resolve_path(value, info)
+
+
+# an optional path: an empty string means none
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda v: v or None), AfterValidator(_resolve_optional)]
 # a database URL: sqlite:///relative.db is relative to the config file's folder
 DatabaseUrl = Annotated[str, AfterValidator(_resolve_sqlite)]
 # an optional text: an empty string (``token = ""``) means none
@@ -99,6 +105,19 @@ class ArchiveSettings:
     key_path: ConfigPath = Path("var/keys/archive.ed25519")
     checkpoint_every_events: int = 100
     checkpoint_every_minutes: float = 10.0
+
+
+@dataclass(frozen=True, config=_SECTION)
+class AnchorSettings:
+    """Where every signed custody checkpoint is also written, outside the database (none by default)."""
+
+    witness_dir: OptionalPath = None  # a folder on another disk: one new 0400 file per checkpoint
+    s3_bucket: OptionalText = None  # a bucket with Object Lock (endpoint, region and keys from [s3])
+    s3_prefix: str = "checkpoints/"
+    s3_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = "COMPLIANCE"
+    s3_lock_days: int = Field(default=3650, ge=1)
+    tsa_url: OptionalText = None  # an RFC 3161 time-stamping authority; its tokens are kept in the database
+    tsa_ca_file: OptionalPath = None  # the TSA's CA certificate(s): each token is checked with openssl ts -verify
 
 
 @dataclass(frozen=True, config=_SECTION)
@@ -219,6 +238,7 @@ class Settings:
     archive: ArchiveSettings = ArchiveSettings()
     station: StationSettings = StationSettings()
     s3: S3Settings = S3Settings()
+    anchors: AnchorSettings = AnchorSettings()
     workers: WorkerSettings = WorkerSettings()
     auth: AuthSettings = AuthSettings()
     fixity: FixitySettings = FixitySettings()

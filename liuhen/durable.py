@@ -29,3 +29,17 @@ def write_durable(path: Path, data: bytes, mode: int = 0o600) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_new(path: Path, data: bytes, mode: int = 0o400) -> None:
+    """Create ``path`` (never replacing a file already there: FileExistsError), write ``data``, fsync
+    the file and its folder before returning."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_path(path.parent)

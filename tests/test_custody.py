@@ -173,7 +173,7 @@ def test_the_app_role_needs_no_update_or_delete_on_the_custody_log(pg_url, tmp_p
     eng = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
     with eng.begin() as c:
         c.execute(text(f"CREATE ROLE {role} LOGIN"))
-        c.execute(text(f"GRANT SELECT, INSERT ON custody_events, custody_checkpoints TO {role}"))
+        c.execute(text(f"GRANT SELECT, INSERT ON custody_events, custody_checkpoints, custody_tree, custody_anchorings TO {role}"))
         c.execute(text(f"GRANT SELECT, INSERT, UPDATE ON evidence, sightings, stations, custody_head, "
                        f"jobs, derived_files, alembic_version, recorders, fixity_state TO {role}"))
         c.execute(text(f"GRANT SELECT, INSERT, DELETE ON search_terms TO {role}"))  # the term index is rebuilt

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli import accounts, cases, db, demo, evidence, fixity, intake, jobs, keys, roster, serve, stations
+from app.cli import accounts, cases, db, demo, evidence, fixity, intake, jobs, keys, log, roster, serve, stations
 from app.cli._common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Command, report_error
 from liuhen import __version__, config
 from liuhen.errors import LiuhenError
@@ -22,7 +22,7 @@ from liuhen.errors import LiuhenError
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
 
 # in the order ``liuhen --help`` lists them
-GROUPS = (intake, evidence, fixity, keys, db, stations, serve, roster, accounts, cases, jobs, demo)
+GROUPS = (intake, evidence, fixity, log, keys, db, stations, serve, roster, accounts, cases, jobs, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

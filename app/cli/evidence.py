@@ -23,7 +23,8 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
         print_json(report.to_dict())
     else:
         print(f"Checked {report.originals} originals, {report.signatures} manifest signatures, "
-              f"{report.events} custody events, {report.checkpoints} signed checkpoints, "
+              f"{report.events} custody events, {report.checkpoints} signed checkpoints "
+              f"({report.anchored} read back from anchors), "
               f"{report.records} text-record versions.")
         for f in report.failures:
             print(f"FAILED {f.kind}: {f.detail}\n    {f.action}")
@@ -75,7 +76,7 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def register(sub: Any, add: Add) -> None:
-    sp = add("verify", cmd_verify, "re-hash every original, check every signature and the custody chain")
+    sp = add("verify", cmd_verify, "re-hash every original, check every signature, the custody log and its anchors")
     sp.add_argument("--json", action="store_true")
 
     sp = add("show", cmd_show, "show one evidence record: metadata, sightings, custody events")
