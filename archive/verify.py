@@ -46,6 +46,9 @@ class Report:
     events: int = 0
     checkpoints: int = 0
     records: int = 0  # text-record versions (执法文书)
+    rows: int = 0  # rows checked against their custody events (integrity.bindings)
+    derived: int = 0  # derived files re-hashed
+    baselined: int = 0  # rows bound by ``verify --baseline``
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -55,6 +58,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints, "text_records_checked": self.records,
+                "rows_checked": self.rows, "derived_files_checked": self.derived, "rows_baselined": self.baselined,
                 "failures": [f.to_dict() for f in self.failures]}
 
 

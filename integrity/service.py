@@ -1,8 +1,10 @@
 """``liuhen verify``: prove that nothing was lost or altered, across every package.
 
 Walks the custody chain and its signed checkpoints, re-hashes every stored original and checks
-every station manifest (``archive.verify``), and checks every signed text-record version
-(``cases.records``). Returns one report naming every failure; ends with a checkpoint.
+every station manifest (``archive.verify``), checks every signed text-record version
+(``cases.records``), and checks every meaningful row against the hash its last custody event
+carries and re-hashes every derived file (``integrity.bindings``). Returns one report naming every
+failure; ends with a checkpoint.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from archive.context import Archive
 from archive.models import Evidence, Station
 from archive.verify import Failure, Progress, Report, verify_evidence
 from cases.records import verify_versions
+from integrity import bindings
 from hashing.custody import verify_chain
 from hashing.models import CustodyCheckpoint
 
 
-def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None) -> Report:
+def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None,
+               baseline: bool = False) -> Report:
+    """With ``baseline``, first bind the rows no custody event vouches for (``integrity.bindings.baseline``)."""
     r = Report()
+    if baseline:
+        r.baselined = bindings.baseline(archive, actor=actor)
     with archive.sessions() as db:
         r.events, problems = verify_chain(db, archive.key.public_pem)
         r.checkpoints = db.scalar(select(func.count()).select_from(CustodyCheckpoint)) or 0
@@ -40,6 +47,14 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
                                   "The document or its record was altered after it was signed: restore it from "
                                   "backup and investigate who had write access."))
+    _verify_rows(archive, r, actor=actor)
     with archive.sessions.begin() as db:
         archive.custody.checkpoint(db)
     return r
+
+
+def _verify_rows(archive: Archive, r: Report, *, actor: str) -> None:
+    """The state bound to the log: every bound row and every derived file (``integrity.bindings``)."""
+    r.rows = bindings.check_rows(archive, r)
+    r.derived = bindings.check_derived(archive, r)
+    bindings.record_result(archive, r, actor=actor, rows=r.rows, derived=r.derived)
