@@ -4,8 +4,8 @@ search index are not: they have their own events and change nothing the evidence
 
 from __future__ import annotations
 
-from hashing.binding import Binding
 from archive.models import DerivedFile, Evidence, Sighting
+from hashing.binding import Binding
 
 EVIDENCE = Binding("evidence", Evidence, (
     "sha256", "size", "store_key", "store_version", "file_name", "media_kind", "media_state", "media_note",

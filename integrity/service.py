@@ -15,9 +15,9 @@ from archive.context import Archive
 from archive.models import Evidence, Station
 from archive.verify import Failure, Progress, Report, verify_evidence
 from cases.records import verify_versions
-from integrity import bindings
 from hashing.custody import verify_chain
 from hashing.models import CustodyCheckpoint
+from integrity import bindings
 
 
 def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None,
