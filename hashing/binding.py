@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,6 @@ from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary
 from sqlalchemy.exc import NoReferencedTableError
 from sqlalchemy.types import NullType
 
-from hashing.custody import iso_utc
 from hashing.keys import SigningKey
 
 DETAIL_KEY = "bound"
@@ -69,21 +68,21 @@ def _column_type(col: Any) -> Any:
     return col.type
 
 
+def _time(v: dt.datetime) -> str:
+    return v.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _bytes(v: bytes) -> str:
+    return "sha256:" + hashlib.sha256(bytes(v)).hexdigest()
+
+
+# the canonical form of a non-NULL value of each kind (None stays None)
+_CONVERT: dict[str, Callable[[Any], Any]] = {"time": _time, "float": float, "int": int, "bool": bool,
+                                             "bytes": _bytes, "str": str}
+
+
 def _token(kind: str, v: Any) -> Any:
-    if v is None:
-        return None
-    if kind == "time":
-        assert isinstance(v, dt.datetime)
-        return iso_utc(v)
-    if kind == "float":
-        return float(v)
-    if kind == "int":
-        return int(v)
-    if kind == "bool":
-        return bool(v)
-    if kind == "bytes":
-        return "sha256:" + hashlib.sha256(bytes(v)).hexdigest()
-    return str(v)
+    return None if v is None else _CONVERT[kind](v)
 
 
 def _dump(obj: Any) -> bytes:
@@ -101,15 +100,20 @@ class Binding:
     personal: frozenset[str] = frozenset()
     # rows whose bound columns are all NULL need no event (a recorder seen but never assigned)
     blank_ok: bool = False
-    _kinds: list[tuple[str, ...]] = field(init=False, default_factory=list, repr=False, compare=False)
+    _plan: dict[str, Any] = field(init=False, default_factory=dict, repr=False, compare=False)
+
+    def _made(self) -> dict[str, Any]:
+        """Each column's canonical form from its type, worked out on first use (a foreign key's type
+        is known only once the table it points to is declared), with the positions of personal columns."""
+        if "kinds" not in self._plan:
+            kinds = tuple(_kind(_column_type(self.model.__table__.c[c])) for c in self.columns)
+            self._plan.update(kinds=kinds, convert=[_CONVERT[k] for k in kinds],
+                              personal=[i for i, c in enumerate(self.columns) if c in self.personal])
+        return self._plan
 
     @property
     def kinds(self) -> tuple[str, ...]:
-        """Each column's canonical form, from its type (looked up on first use: a foreign key's type
-        is known only once the table it points to is declared)."""
-        if not self._kinds:
-            self._kinds.append(tuple(_kind(_column_type(self.model.__table__.c[c])) for c in self.columns))
-        return self._kinds[0]
+        return tuple(self._made()["kinds"])
 
     def select_columns(self) -> list[Any]:
         """The key and the bound columns, for a plain ``select``."""
@@ -119,14 +123,16 @@ class Binding:
         return f"{self.name}:{key}"
 
     def tokens(self, values: Sequence[Any], secret: bytes | None) -> list[Any]:
-        out = []
-        for c, kind, v in zip(self.columns, self.kinds, values, strict=True):
-            t = _token(kind, v)
-            if c in self.personal and t is not None:
+        if len(values) != len(self.columns):
+            raise ValueError(f"{self.name}: {len(values)} values for {len(self.columns)} columns")
+        plan = self._made()
+        out = [None if v is None else f(v) for f, v in zip(plan["convert"], values)]  # noqa: B905 (checked)
+        for i in plan["personal"]:
+            if out[i] is not None:
                 if secret is None:
-                    raise ValueError(f"{self.name}.{c} is personal: its binding needs the archive key's secret")
-                t = "hmac:" + hmac.new(secret, _dump(t), hashlib.sha256).hexdigest()
-            out.append(t)
+                    raise ValueError(f"{self.name}.{self.columns[i]} is personal: its binding needs the archive "
+                                     "key's secret")
+                out[i] = "hmac:" + hmac.new(secret, _dump(out[i]), hashlib.sha256).hexdigest()
         return out
 
     def digest(self, key: Any, values: Sequence[Any], secret: bytes | None = None) -> str:

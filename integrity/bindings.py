@@ -42,36 +42,47 @@ RESTORE = ("The row was changed below the application (not by liuhen, which reco
            "the database from backup and investigate who had write access.")
 
 
-def expected_hashes(db: Session) -> dict[str, tuple[str | None, int]]:
-    """The latest bound hash of every row the log vouches for: ``ref -> (sha256 or None, seq)``."""
-    out: dict[str, tuple[str | None, int]] = {}
-    marker = f'%"{DETAIL_KEY}":{{%'  # details are canonical JSON: no spaces
+_DECODER = json.JSONDecoder()
+
+
+def expected_hashes(db: Session) -> dict[str, dict[str, tuple[str | None, int]]]:
+    """The latest bound hash of every row the log vouches for, by table: ``{table: {key: (sha256 or
+    None, seq)}}``. Only events whose detail holds a ``bound`` object are read, and only that object
+    is decoded (details are canonical JSON: no spaces, so the marker is exact)."""
+    out: dict[str, dict[str, tuple[str | None, int]]] = {}
+    marker = f'"{DETAIL_KEY}":{{'
     last = 0
     while True:
         rows = db.execute(select(CustodyEvent.seq, CustodyEvent.detail)
-                          .where(CustodyEvent.seq > last, CustodyEvent.detail.like(marker))
+                          .where(CustodyEvent.seq > last, CustodyEvent.detail.like(f"%{marker}%"))
                           .order_by(CustodyEvent.seq).limit(BATCH)).all()
         if not rows:
             return out
         for seq, detail in rows:
+            at = detail.find(marker)
             try:
-                entries = json.loads(detail).get(DETAIL_KEY)
-            except (ValueError, AttributeError):
+                entries = _DECODER.raw_decode(detail, at + len(marker) - 1)[0]
+            except ValueError:
                 continue  # an altered event: the chain check names it
-            if isinstance(entries, dict):
-                for ref, value in entries.items():
-                    out[ref] = (value[0] if isinstance(value, list) and value else None, seq)
+            if not isinstance(entries, dict):
+                continue
+            for ref, value in entries.items():
+                table, _, key = ref.partition(":")
+                out.setdefault(table, {})[key] = (value[0] if isinstance(value, list) and value else None, seq)
         last = rows[-1][0]
 
 
 def _rows(db: Session, b: Binding) -> Iterator[tuple[Any, list[Any]]]:
+    """Every row of ``b`` as (key, bound values): plain columns through the session's connection (no
+    ORM objects), in key order, in batches."""
     key_col = getattr(b.model, b.key)
+    conn = db.connection()
     last: Any = None
     while True:
         q = select(*b.select_columns()).order_by(key_col).limit(BATCH)
         if last is not None:
             q = q.where(key_col > last)
-        rows = db.execute(q).all()
+        rows = conn.execute(q).all()
         if not rows:
             return
         for r in rows:
@@ -100,13 +111,13 @@ def check_rows(archive: Archive, report: Report) -> int:
     with archive.sessions() as db:
         expected = expected_hashes(db)
         for b in BINDINGS:
-            prefix = b.name + ":"
-            mine = {ref for ref in expected if ref.startswith(prefix)}
+            mine = expected.get(b.name, {})
+            seen: set[str] = set()
             for key, values in _rows(db, b):
                 checked += 1
-                ref = b.ref(key)
-                mine.discard(ref)
-                want = expected.get(ref)
+                skey = str(key)
+                seen.add(skey)
+                want = mine.get(skey)
                 if want is None:
                     if b.blank_ok and all(v is None for v in values):
                         continue
@@ -120,17 +131,16 @@ def check_rows(archive: Archive, report: Report) -> int:
                         f"{b.name} {key}: present although custody event {seq} recorded its removal.")))
                     continue
                 if b.digest(key, values, secret) != digest:
-                    cols = b.changed_columns(values, _prints_at(db, seq, ref), secret)
+                    cols = b.changed_columns(values, _prints_at(db, seq, b.ref(key)), secret)
                     what = ", ".join(cols) if cols else "its content"
                     report.failures.append(_failure(b, key, "row_changed", (
                         f"{b.name} {key}: {what} changed since its last custody event ({seq}).")))
-            for ref in sorted(mine):
-                digest, seq = expected[ref]
+            for skey in sorted(set(mine) - seen):
+                digest, seq = mine[skey]
                 if digest is None:
                     continue  # removed, and the log says so
-                key = ref[len(prefix):]
-                report.failures.append(_failure(b, key if b.name != "evidence" else int(key), "row_deleted", (
-                    f"{b.name} {key}: deleted, but custody event {seq} says it exists.")))
+                report.failures.append(_failure(b, skey, "row_deleted", (
+                    f"{b.name} {skey}: deleted, but custody event {seq} says it exists.")))
     return checked
 
 
@@ -178,10 +188,9 @@ def baseline(archive: Archive, *, actor: str) -> int:
         pending: list[tuple[str, list[str]]] = []
         for b in BINDINGS:
             for key, values in _rows(db, b):
-                ref = b.ref(key)
-                if ref in expected or (b.blank_ok and all(v is None for v in values)):
+                if str(key) in expected.get(b.name, {}) or (b.blank_ok and all(v is None for v in values)):
                     continue
-                pending.append((ref, [b.digest(key, values, secret), b.prints(values, secret)]))
+                pending.append((b.ref(key), [b.digest(key, values, secret), b.prints(values, secret)]))
     for i in range(0, len(pending), BASELINE_BATCH):
         chunk = dict(pending[i:i + BASELINE_BATCH])
         with archive.sessions.begin() as db:
