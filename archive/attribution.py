@@ -27,9 +27,11 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from archive import terms
+from archive.bindings import EVIDENCE
 from archive.models import Evidence, Station
 from archive.scope import Scope, unit_tree
 from auth.models import Unit
+from hashing.binding import bound
 from hashing.custody import CustodyLog
 from roster import service as roster
 from roster.models import Officer, Recorder
@@ -156,7 +158,8 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
                        tool=TOOL, tool_version=liuhen.__version__,
                        detail={"device_id": device_id, "officer_no": officer.officer_no, "unit_id": officer.unit_id,
                                "review_settled": review.split(",") if review else [],
-                               "why": "recorder assigned to the officer; the recording named no officer"})
+                               "why": "recorder assigned to the officer; the recording named no officer",
+                               "bound": bound((EVIDENCE, ev))})
         changed.append(ev.id)
     db.flush()
     for eid in changed:

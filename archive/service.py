@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session, selectinload
 import liuhen
 from archive import attribution, terms
 from archive import sniff as sniffing
+from archive.bindings import EVIDENCE, SIGHTING
 from archive.context import Archive
 from archive.errors import DigestMismatch, IntakeRefused
 from archive.models import DerivedFile, Evidence, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
+from hashing.binding import bound
 from hashing.custody import CustodyLog
 from hashing.errors import BadSignature
 from hashing.models import CustodyEvent
@@ -173,7 +175,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                tool_version=digesting.TOOL_VERSION,
                                detail={**where, "rehashed": True, "size": m.size,
                                        "signature": f"{keys.ALGORITHM} key {m.station_key_id} valid",
-                                       "signature_tool": keys.TOOL})
+                                       "signature_tool": keys.TOOL, "bound": bound((SIGHTING, s))})
         if new:
             # the follow-up media work commits with the evidence it is for (no crash can split them)
             enqueue(db, kind="probe", evidence_id=ev.id)
@@ -183,7 +185,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                    detail={"store": archive.store.describe(), "key": stored.key,
                                            "version": stored.version, "media_kind": sniffed.kind,
                                            "media_state": sniffed.state, "media_note": sniffed.note,
-                                           "attribution": how})
+                                           "attribution": how, "bound": bound((EVIDENCE, ev))})
         else:
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="duplicate", evidence_id=ev.id,
                                    object_sha256=ev.sha256, tool=TOOL, tool_version=liuhen.__version__,
@@ -206,12 +208,13 @@ def release(archive: Archive, *, manifest_id: str, action: str, station_id: str)
             return
         s.released_at = utcnow()
         s.release_action = action
+        db.flush()
         archive.custody.record(db, actor=f"station:{station_id}",
                                action="wiped_from_recorder" if action == "wiped" else "released",
                                evidence_id=s.evidence_id, object_sha256=s.evidence.sha256,
                                tool="liuhen-station", tool_version=liuhen.__version__,
                                detail={"manifest_id": manifest_id, "original_path": s.original_path,
-                                       "bay": s.bay})
+                                       "bay": s.bay, "bound": bound((SIGHTING, s))})
 
 
 def find_evidence(db: Session, ref: str) -> Evidence:

@@ -47,6 +47,9 @@ class Report:
     checkpoints: int = 0
     anchored: int = 0  # checkpoint notes read back from anchors outside the database
     records: int = 0  # text-record versions (执法文书)
+    rows: int = 0  # rows checked against their custody events (integrity.bindings)
+    derived: int = 0  # derived files re-hashed
+    baselined: int = 0  # rows bound by ``verify --baseline``
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -57,6 +60,7 @@ class Report:
         return {"ok": self.ok, "originals_checked": self.originals, "signatures_checked": self.signatures,
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
                 "anchored_checkpoints_checked": self.anchored, "text_records_checked": self.records,
+                "rows_checked": self.rows, "derived_files_checked": self.derived, "rows_baselined": self.baselined,
                 "failures": [f.to_dict() for f in self.failures]}
 
 

@@ -13,6 +13,8 @@ and joined. What is left of the step is a gap, with its exact times. Then the AV
 
 A recording whose start time is unknown, or whose length is (not probed yet, unplayable) while the
 link gives no end, cannot be placed; it is named in the report, not counted.
+A linked recording that is no longer in the archive (its row deleted below the application) is
+named as missing and flags the step: the check reports damage, it never fails on it.
 
 ``check_case`` only computes; ``record_check`` is the check as an act (a person ran it: the CLI's
 ``cases check``, the API's coverage route) and records ``coverage_checked`` once, in the caller's
@@ -74,6 +76,7 @@ class StepCoverage:
     gaps: list[Gap] = field(default_factory=list)
     pieces: list[Piece] = field(default_factory=list)
     unplaced: list[int] = field(default_factory=list)  # linked recordings with no known start time or length
+    missing: list[int] = field(default_factory=list)  # linked recordings no longer in the archive
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,11 +109,13 @@ class CaseCoverage:
                 "flagged_steps": [s.step_id for s in self.flagged], "steps": [s.to_dict() for s in self.steps]}
 
 
-def _pieces(db: Session, step: Step, visible: Visible | None = None) -> tuple[list[Piece], list[int]]:
-    pieces, unplaced = [], []
+def _pieces(db: Session, step: Step, visible: Visible | None = None) -> tuple[list[Piece], list[int], list[int]]:
+    pieces, unplaced, missing = [], [], []
     for lk in current_links(step):
         ev = db.get(Evidence, lk.evidence_id)
-        assert ev is not None
+        if ev is None:  # deleted below the application: named (its id is the link's), never a crash
+            missing.append(lk.evidence_id)
+            continue
         # another unit's recording counts for the coverage, but its id and officer are not shown
         shown = visible is None or visible(ev)
         length = ev.duration_s or 0.0
@@ -126,14 +131,14 @@ def _pieces(db: Session, step: Step, visible: Visible | None = None) -> tuple[li
             continue
         pieces.append(Piece(ev.id if shown else None, ev.officer_id if shown else None,
                             ev.recorded_at + dt.timedelta(seconds=a), ev.recorded_at + dt.timedelta(seconds=b)))
-    return sorted(pieces, key=lambda p: (p.start, p.end)), unplaced
+    return sorted(pieces, key=lambda p: (p.start, p.end)), unplaced, missing
 
 
 def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "Asia/Shanghai",
                visible: Visible | None = None) -> StepCoverage:
     """``visible`` (the reader's scope) hides the ids and officers of recordings the reader may not see."""
     s, e = step.started_at, step.ended_at
-    pieces, unplaced = _pieces(db, step, visible)
+    pieces, unplaced, missing = _pieces(db, step, visible)
     gaps: list[Gap] = []
     cursor = s
     covered = 0.0
@@ -157,10 +162,11 @@ def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "As
         status = "gaps"
     else:
         status = "covered"
-    flagged = (requirement == "full" and status != "covered") or (requirement == "av" and status == "missing")
+    flagged = (requirement == "full" and status != "covered") or (requirement == "av" and status == "missing") \
+        or bool(missing)
     cov = StepCoverage(step_id=step.id, kind=step.kind, requirement=requirement, started_at=s, ended_at=e,
                        status=status, flagged=flagged, covered_s=round(covered, 3), total_s=round(total, 3),
-                       gaps=gaps, pieces=in_step, unplaced=unplaced)
+                       gaps=gaps, pieces=in_step, unplaced=unplaced, missing=missing)
     cov.reason = reason(cov, tz=tz, tolerance=tol)
     return cov
 
@@ -199,6 +205,10 @@ def reason(c: StepCoverage, *, tz: str, tolerance: float) -> str:
         ids = ", ".join(str(i) for i in c.unplaced)
         unplaced = (f" 另有录像 {ids} 录制时间或时长不明，无法计入 / Recordings {ids} have no known start time or "
                     "length and could not be counted.")
+    if c.missing:
+        ids = ", ".join(str(i) for i in c.missing)
+        unplaced += (f" 关联的录像 {ids} 已不在档案中（被删除），请从备份恢复并调查 / The linked recordings {ids} are no "
+                     "longer in the archive (deleted): restore them from backup and investigate.")
     if c.status == "missing":
         return (f"「{c.kind}」（{when}）{zh_req}，但没有关联任何覆盖该时段的录像 / The step {c.kind} ({when}) "
                 f"{en_req}, but no recording covering it is linked." + unplaced)

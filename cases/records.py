@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
+from cases.bindings import TEXT_RECORD, TEXT_RECORD_VERSION
 from cases.errors import CaseError, RecordRefused
 from cases.models import Case, Step, TextRecord, TextRecordVersion
 from cases.service import _open
 from hashing import keys
+from hashing.binding import bound
 from hashing.custody import canonical, iso_utc
 from hashing.digest import Digest
 from hashing.errors import BadSignature
@@ -160,7 +162,9 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
                                detail={"case_id": case.id, "number": case.number, "record_id": rec.id,
                                        "kind": rec.kind, "version": version, "size": n, "mime": mime,
                                        "store_key": stored.key,
-                                       "signature": f"{keys.ALGORITHM} key {archive.key.key_id}"})
+                                       "signature": f"{keys.ALGORITHM} key {archive.key.key_id}",
+                                       "bound": bound(*([(TEXT_RECORD, rec)] if version == 1 else []),
+                                                      (TEXT_RECORD_VERSION, v))})
         return Added(record_id=rec.id, version=version, sha256=digest.hex, size=n)
 
 

@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive.models import Evidence
 from archive.scope import Scope
+from cases.bindings import CASE, LINK, PARTY, STEP
 from cases.errors import CaseClosed, CaseError, UnknownCase
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
+from hashing.binding import bound, personal_secret
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings
 from liuhen.db import utcnow
@@ -89,7 +91,8 @@ def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, uni
                                   phone=p.phone, address=p.address))
     db.flush()
     _event(custody, db, actor, "case_opened", case_id=case.id, number=number, category=category, unit_id=unit_id,
-           parties=len(list(case.parties)))
+           parties=len(list(case.parties)),
+           bound=bound((CASE, case), *((PARTY, p) for p in case.parties), secret=personal_secret(custody.key)))
     return case
 
 
@@ -140,7 +143,8 @@ def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: 
     case.steps.append(step)  # (through the relationship, so a case already loaded sees its new step)
     db.flush()
     _event(custody, db, actor, "step_added", case_id=case.id, number=case.number, step_id=step.id, kind=kind,
-           started_at=started_at.isoformat(), ended_at=ended_at.isoformat(), officers=json.loads(step.officers))
+           started_at=started_at.isoformat(), ended_at=ended_at.isoformat(), officers=json.loads(step.officers),
+           bound=bound((STEP, step)))
     return step
 
 
@@ -177,7 +181,7 @@ def link(db: Session, custody: CustodyLog, *, step: Step, evidence: Evidence, ac
     step.links.append(lk)
     db.flush()
     _event(custody, db, actor, "linked", evidence=evidence, case_id=case.id, number=case.number, step_id=step.id,
-           step_kind=step.kind, link_id=lk.id, start_s=start_s, end_s=end_s)
+           step_kind=step.kind, link_id=lk.id, start_s=start_s, end_s=end_s, bound=bound((LINK, lk)))
     return lk
 
 
@@ -195,7 +199,7 @@ def unlink(db: Session, custody: CustodyLog, *, link_id: int, actor: str) -> Evi
     lk.unlinked_at = utcnow()
     lk.unlinked_by = actor
     _event(custody, db, actor, "unlinked", evidence=ev, case_id=case.id, number=case.number, step_id=step.id,
-           step_kind=step.kind, link_id=lk.id)
+           step_kind=step.kind, link_id=lk.id, bound=bound((LINK, lk)))
     return lk
 
 
@@ -203,7 +207,7 @@ def close_case(db: Session, custody: CustodyLog, *, case: Case, actor: str) -> C
     _open(case)
     case.status = "closed"
     case.closed_at = utcnow()
-    _event(custody, db, actor, "case_closed", case_id=case.id, number=case.number)
+    _event(custody, db, actor, "case_closed", case_id=case.id, number=case.number, bound=bound((CASE, case)))
     return case
 
 

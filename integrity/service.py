@@ -2,9 +2,10 @@
 
 Recomputes the custody chain and its Merkle tree from the events and proves them consistent with
 every signed checkpoint, in the database and in every anchor outside it (``hashing.custody``),
-re-hashes every stored original and checks every station manifest (``archive.verify``), and
-checks every signed text-record version (``cases.records``). Returns one report naming every
-failure; when the log is sound, ends with a new checkpoint, anchored.
+re-hashes every stored original and checks every station manifest (``archive.verify``), checks
+every signed text-record version (``cases.records``), and checks every meaningful row against the
+hash its last custody event carries and re-hashes every derived file (``integrity.bindings``).
+Returns one report naming every failure; when the log is sound, ends with a new checkpoint, anchored.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from archive.models import Station
 from archive.verify import Failure, Progress, Report, verify_originals
 from cases.records import verify_versions
 from hashing.custody import verify_log
+from integrity import bindings
 
 
-def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None) -> Report:
+def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None,
+               baseline: bool = False) -> Report:
+    """With ``baseline``, first bind the rows no custody event vouches for (``integrity.bindings.baseline``)."""
     r = Report()
+    if baseline:
+        r.baselined = bindings.baseline(archive, actor=actor)
     with archive.sessions() as db:
         log = verify_log(db, archive.key.public_pem, archive.custody.anchors)
         r.events, r.checkpoints, r.anchored = log.events, log.checkpoints, log.anchored
@@ -35,6 +41,7 @@ def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progres
         r.failures.append(Failure("text_record", f"Text record {record_id} version {version}: {what}.",
                                   "The document or its record was altered after it was signed: restore it from "
                                   "backup and investigate who had write access."))
+    _verify_rows(archive, r, actor=actor)
     if any(p.kind not in _ANCHOR_KINDS for p in log.problems):
         return r  # never sign a log just found damaged
     with archive.sessions.begin() as db:
@@ -66,3 +73,10 @@ _LOG_ACTIONS = {
     "anchor_unreadable": _ANCHOR_ACTION,
     "unanchored_checkpoint": _ANCHOR_ACTION,
 }
+
+
+def _verify_rows(archive: Archive, r: Report, *, actor: str) -> None:
+    """The state bound to the log: every bound row and every derived file (``integrity.bindings``)."""
+    r.rows = bindings.check_rows(archive, r)
+    r.derived = bindings.check_derived(archive, r)
+    bindings.record_result(archive, r, actor=actor, rows=r.rows, derived=r.derived)

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import liuhen
+from archive.bindings import DERIVED, EVIDENCE
 from archive.context import Archive
 from archive.models import DerivedFile, Evidence
+from hashing.binding import bound
 from hashing.digest import hash_file
 from jobs.queue import enqueue
 from jobs.worker import Handler, JobContext
@@ -69,6 +71,7 @@ def _unplayable(ctx: JobContext[Archive], ev: Evidence, step: str, err: MediaErr
         detail: dict[str, Any] = {"reason": err.diagnostics(), "original_untouched": True}
         if run is not None:
             detail.update(_run_detail(run))
+        detail["bound"] = bound((EVIDENCE, row))
         ctx.archive.custody.record(db, actor=ACTOR, action=f"{step}_failed", evidence_id=ev.id,
                                    object_sha256=ev.sha256, outcome="failure",
                                    tool="ffprobe" if step == "probe" else "ffmpeg",
@@ -113,7 +116,8 @@ def probe_job(ctx: JobContext[Archive]) -> None:
                                    tool="ffprobe", tool_version=p.run.tool_version,
                                    detail={**_run_detail(p.run), "kind": p.kind, "duration_s": p.duration_s,
                                            "browser_safe": p.browser_safe,
-                                           "rotation": p.video.rotation if p.video else None})
+                                           "rotation": p.video.rotation if p.video else None,
+                                           "bound": bound((EVIDENCE, row))})
 
 
 def _probe_sidecar(ctx: JobContext[Archive], ev: Evidence) -> None:
@@ -135,7 +139,7 @@ def _probe_sidecar(ctx: JobContext[Archive], ev: Evidence) -> None:
                                    outcome="failure" if problem else "success", tool="liuhen-media",
                                    tool_version=liuhen.__version__,
                                    detail={"sidecar": True, "gps_points": len(track) if track else 0,
-                                           "problem": problem})
+                                           "problem": problem, "bound": bound((EVIDENCE, row))})
 
 
 def _prepare(ctx: JobContext[Archive], step: str) -> tuple[Evidence, Path, Path, Any] | None:
@@ -212,20 +216,30 @@ def _record(ctx: JobContext[Archive], ev: Evidence, made: list[Any], *, ready: b
         row = db.get(Evidence, ev.id)
         assert row is not None
         existing = _existing_kinds(db, ev.id)
-        for kind, mime, run, extra, digest, size, obj in stored:
-            if kind in existing:
-                continue
-            db.add(DerivedFile(evidence_id=ev.id, source_sha256=ev.sha256, kind=kind, sha256=digest.hex, size=size,
-                               mime=mime, store_key=obj.key, store_version=obj.version, tool="ffmpeg",
-                               tool_version=run.tool_version, command=json.dumps(list(run.args)),
-                               detail=json.dumps(extra, ensure_ascii=False)))
-            ctx.archive.custody.record(db, actor=ACTOR, action="derived", evidence_id=ev.id, object_sha256=ev.sha256,
-                                       tool="ffmpeg", tool_version=run.tool_version,
-                                       detail={**_run_detail(run), "kind": kind, "sha256": digest.hex,
-                                               "size": size, "store_key": obj.key, **extra})
+        # playable once this commits: the first derived event binds the evidence row as it is then
+        changed = ready and (row.playback, row.playback_note) != ("ready", None)
         if ready:
             row.playback = "ready"
             row.playback_note = None
+        for kind, mime, run, extra, digest, size, obj in stored:
+            if kind in existing:
+                continue
+            d = DerivedFile(evidence_id=ev.id, source_sha256=ev.sha256, kind=kind, sha256=digest.hex, size=size,
+                            mime=mime, store_key=obj.key, store_version=obj.version, tool="ffmpeg",
+                            tool_version=run.tool_version, command=json.dumps(list(run.args)),
+                            detail=json.dumps(extra, ensure_ascii=False))
+            db.add(d)
+            db.flush()
+            rows: list[tuple[Any, Any]] = [(DERIVED, d)] + ([(EVIDENCE, row)] if changed else [])
+            ctx.archive.custody.record(db, actor=ACTOR, action="derived", evidence_id=ev.id, object_sha256=ev.sha256,
+                                       tool="ffmpeg", tool_version=run.tool_version,
+                                       detail={**_run_detail(run), "kind": kind, "sha256": digest.hex,
+                                               "size": size, "store_key": obj.key, **extra, "bound": bound(*rows)})
+            changed = False
+        if changed:  # (a retry whose files were all recorded already: the change still gets its event)
+            ctx.archive.custody.record(db, actor=ACTOR, action="playable", evidence_id=ev.id, object_sha256=ev.sha256,
+                                       tool="liuhen-media", tool_version=liuhen.__version__,
+                                       detail={"bound": bound((EVIDENCE, row))})
 
 
 def _existing_kinds(db: Any, evidence_id: int) -> set[str]:

@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import liuhen
+from hashing.binding import bound
 from hashing.custody import CustodyLog
 from liuhen.db import utcnow
+from roster.bindings import OFFICER, RECORDER
 from roster.errors import OfficerExists, RosterError, UnknownOfficer
 from roster.models import Officer, Recorder
 
@@ -66,7 +68,8 @@ def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str,
     db.add(o)
     db.flush()
     custody.record(db, actor=actor, action="officer_added", tool=TOOL, tool_version=liuhen.__version__,
-                   detail={"officer_no": officer_no, "name": o.name, "unit_id": unit_id})
+                   detail={"officer_no": officer_no, "name": o.name, "unit_id": unit_id,
+                           "bound": bound((OFFICER, o))})
     return o
 
 
@@ -83,8 +86,10 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
     r.officer_no = officer.officer_no if officer else None
     r.assigned_at = utcnow()
     r.assigned_by = actor
+    db.flush()
     custody.record(db, actor=actor, action="recorder_assigned", tool=TOOL, tool_version=liuhen.__version__,
-                   detail={"device_id": device_id, "officer_no": r.officer_no, "previous_officer_no": before})
+                   detail={"device_id": device_id, "officer_no": r.officer_no, "previous_officer_no": before,
+                           "bound": bound((RECORDER, r))})
     return officer
 
 

@@ -177,7 +177,7 @@ def test_the_app_role_needs_no_update_or_delete_on_the_custody_log(pg_url, tmp_p
         c.execute(text(f"GRANT SELECT, INSERT, UPDATE ON evidence, sightings, stations, custody_head, "
                        f"jobs, derived_files, alembic_version, recorders, fixity_state TO {role}"))
         c.execute(text(f"GRANT SELECT, INSERT, DELETE ON search_terms TO {role}"))  # the term index is rebuilt
-        c.execute(text(f"GRANT SELECT ON units, officers, cases, case_steps, case_links, text_records, "
+        c.execute(text(f"GRANT SELECT ON units, officers, cases, case_parties, case_steps, case_links, text_records, "
                        f"text_record_versions, evidence_tags, evidence_notes TO {role}"))
         c.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     app_url = pg_url.replace("postgres@", f"{role}@")

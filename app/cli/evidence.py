@@ -18,14 +18,17 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
     from integrity.service import verify_all
 
     with opened(settings) as archive, counting("校验 verifying", show=not args.json, stream=sys.stderr) as progress:
-        report = verify_all(archive, actor=cli_actor(), progress=progress)
+        report = verify_all(archive, actor=cli_actor(), progress=progress, baseline=args.baseline)
     if args.json:
         print_json(report.to_dict())
     else:
         print(f"Checked {report.originals} originals, {report.signatures} manifest signatures, "
               f"{report.events} custody events, {report.checkpoints} signed checkpoints "
               f"({report.anchored} read back from anchors), "
-              f"{report.records} text-record versions.")
+              f"{report.records} text-record versions, {report.rows} rows against their custody events, "
+              f"{report.derived} derived files.")
+        if report.baselined:
+            print(f"Bound {report.baselined} rows that no custody event vouched for (baseline, stated in the log).")
         for f in report.failures:
             print(f"FAILED {f.kind}: {f.detail}\n    {f.action}")
         print("全部通过 All checks passed." if report.ok else f"{len(report.failures)} failure(s).")
@@ -78,6 +81,9 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
 def register(sub: Any, add: Add) -> None:
     sp = add("verify", cmd_verify, "re-hash every original, check every signature, the custody log and its anchors")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--baseline", action="store_true",
+                    help="first bind rows no custody event vouches for (an archive from before bound rows), "
+                         "recording that it did")
 
     sp = add("show", cmd_show, "show one evidence record: metadata, sightings, custody events")
     sp.add_argument("evidence_id")
