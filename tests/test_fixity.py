@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import func, select
 
 from archive import fixity
+from archive.bindings import DERIVED
 from archive.intake import LocalIntake
 from archive.models import DerivedFile, Evidence, FixityState
 from archive.store import LocalStore
+from hashing.binding import bound
 from hashing.digest import Digest
 from hashing.models import CustodyEvent
 from ingest.station import Station
@@ -59,6 +61,10 @@ def _add_derived(archive, tmp: Path, evidence_id: int, kind: str, data: bytes) -
                         size=len(data), mime="application/octet-stream", store_key=obj.key,
                         store_version=obj.version, tool="test", tool_version="1", command="[]", detail="{}")
         db.add(d)
+        db.flush()
+        # as the media jobs do: the row's content hash in its custody event (liuhen verify checks it)
+        archive.custody.record(db, actor="test", action="derived", evidence_id=evidence_id, object_sha256=ev.sha256,
+                               tool="test", tool_version="1", detail={"kind": kind, "bound": bound((DERIVED, d))})
     return d
 
 
@@ -182,9 +188,15 @@ def test_liuhen_verify_hashes_in_parallel_and_names_the_damaged_original(stocked
     _flip(stocked.store.path_of(ev.store_key), 3)
     seen: set[str] = set()
     original = fixity.hash_one
+    # the first two hashes must run at the same time: each waits for the other (one thread alone would
+    # time out here), so the test proves parallel hashing without depending on how fast threads start
+    together = threading.Barrier(min(2, fixity.cores()), timeout=30)
+    calls = iter(range(10**6))
 
-    def spy(archive, item):  # which threads hashed: more than one on a machine with several cores
+    def spy(archive, item):
         seen.add(threading.current_thread().name)
+        if next(calls) < together.parties:
+            together.wait()
         return original(archive, item)
 
     fixity.hash_one = spy
@@ -194,7 +206,8 @@ def test_liuhen_verify_hashes_in_parallel_and_names_the_damaged_original(stocked
         fixity.hash_one = original
     assert report.originals == 8
     assert [(f.kind, f.evidence_id) for f in report.failures] == [("original_altered", ev.id)]
-    assert all(name.startswith("fixity") for name in seen) and len(seen) >= min(2, fixity.cores())
+    assert not together.broken, "the first hashes did not run at the same time"
+    assert all(name.startswith("fixity") for name in seen) and len(seen) >= together.parties
     # verify's check counts for the audit: the damaged original shows as failing
     st = fixity.status(stocked, settings=settings.fixity)
     assert [f["key"] for f in st.failing] == [ev.store_key]
