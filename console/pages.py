@@ -41,7 +41,7 @@ from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
-from auth.errors import AuthFailed
+from auth.errors import AuthFailed, InvalidAccount, LoginBusy, PasswordChangeRequired
 from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
@@ -131,7 +131,7 @@ def _safe_next(target: str | None) -> str:
 def login_page(request: Request, next: str = "/", why: str | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(16)
     t = translator(_lang(request))
-    message = t("login.expired") if why in ("session_expired", "account_locked") else None
+    message = t("login.expired") if why in ("session_expired", "account_disabled") else None
     resp = render(request, "login.html", next=_safe_next(next), login_csrf=token, message=message)
     resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return resp
@@ -139,22 +139,28 @@ def login_page(request: Request, next: str = "/", why: str | None = None) -> HTM
 
 @router.post("/login")
 def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
-          next: str = Form("/"), login_csrf: str = Form("")) -> Response:
+          next: str = Form("/"), login_csrf: str = Form(""), new_password: str = Form(""),
+          new_password_again: str = Form("")) -> Response:
     expected = request.cookies.get(LOGIN_CSRF)
     if not expected or not secrets.compare_digest(expected, login_csrf):
         return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
                       message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
     ip = request.client.host if request.client else None
     ua = request.headers.get("user-agent")
+    if new_password and new_password != new_password_again:
+        return render(request, "login.html", status=400, next=_safe_next(next), login_csrf=expected,
+                      username=username, change=True,
+                      message="两次输入的新密码不同 / The two new passwords differ; type the same one twice.")
     try:
-        with archive.sessions.begin() as db:
-            token, _ = accounts.sign_in(db, archive.custody, username=username, password=password, ip=ip,
-                                        user_agent=ua, settings=archive.settings.auth, tool=access.TOOL)
-    except AuthFailed as e:
-        with archive.sessions.begin() as db:
-            accounts.sign_in_failed(db, archive.custody, username=username, ip=ip, reason=e.code, tool=access.TOOL)
-        return render(request, "login.html", status=401, next=_safe_next(next), login_csrf=expected,
-                      message=e.diagnostics(), username=username)
+        # no transaction open here: sign_in keeps argon2 outside its own short ones
+        token, _ = accounts.sign_in(archive.sessions, archive.custody, username=username, password=password, ip=ip,
+                                    user_agent=ua, settings=archive.settings.auth, tool=access.TOOL,
+                                    new_password=new_password or None)
+    except (AuthFailed, LoginBusy, InvalidAccount) as e:
+        status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
+        return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
+                      message=e.diagnostics(), username=username,
+                      change=isinstance(e, (PasswordChangeRequired, InvalidAccount)))
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
                     secure=request.url.scheme == "https", path="/")

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from archive.models import DerivedFile, Evidence
 from auth import service as accounts
-from auth.errors import AccountLocked, AuthFailed
+from auth.errors import AccountDisabled
 from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen.db import utcnow
@@ -354,8 +354,9 @@ def test_verify_passes_and_then_names_a_flipped_byte_in_the_stored_original(worl
 
 
 def session_for(world: World, username: str) -> tuple[str, str]:
+    user = accounts.authenticate(world.archive.sessions, username=username, password=PASSWORD,
+                                 settings=world.settings.auth)
     with world.archive.sessions.begin() as db:
-        user = accounts.authenticate(db, username=username, password=PASSWORD, settings=world.settings.auth)
         token, s = accounts.start_session(db, user=user, ip="10.1.2.3", user_agent="pytest")
         return token, s.csrf_token
 
@@ -390,28 +391,30 @@ def test_a_console_session_changes_nothing_without_its_csrf_token(world: World) 
     assert detail["via"] == "session"
 
 
-def test_five_failed_logins_lock_the_account_and_the_api_then_answers_401(world: World) -> None:
+def test_a_disabled_account_is_refused_by_session_and_token_and_enabled_again(world: World) -> None:
     with world.archive.sessions.begin() as db:
-        u = accounts.add_user(db, world.archive.custody, username="locked_a", password=PASSWORD, role="investigator",
-                              unit_code=A, actor="test")
+        u = accounts.add_user(db, world.archive.custody, username="disabled_a", password=PASSWORD,
+                              role="investigator", unit_code=A, actor="test", settings=world.settings.auth)
         api_token = accounts.issue_api_token(db, world.archive.custody, user=u, name="tests", actor="test")
-    session, _ = session_for(world, "locked_a")
+    session, _ = session_for(world, "disabled_a")
     by_token = world.client()
     by_token.headers["Authorization"] = f"Bearer {api_token}"
     assert by_token.get(f"{API}/me").status_code == 200
     assert console(world, session).get(f"{API}/me").status_code == 200
 
-    for attempt in range(1, 6):
-        with pytest.raises(AuthFailed) as e, world.archive.sessions.begin() as db:
-            accounts.authenticate(db, username="locked_a", password="wrong password", settings=world.settings.auth)
-        assert isinstance(e.value, AccountLocked) == (attempt == 5)
-    with pytest.raises(AccountLocked), world.archive.sessions.begin() as db:
-        accounts.authenticate(db, username="locked_a", password=PASSWORD, settings=world.settings.auth)
-
+    with world.archive.sessions.begin() as db:
+        accounts.disable(db, world.archive.custody, username="disabled_a", actor="test")
+    with pytest.raises(AccountDisabled):
+        accounts.authenticate(world.archive.sessions, username="disabled_a", password=PASSWORD,
+                              settings=world.settings.auth)
     for r in (by_token.get(f"{API}/me"), console(world, session).get(f"{API}/me"),
               by_token.get(f"{API}/evidence/{world.evidence['zhangsan']}")):
-        assert r.status_code == 401 and r.json()["code"] == "account_locked", r.text
+        assert r.status_code == 401 and r.json()["code"] in ("account_disabled", "session_expired"), r.text
         assert r.headers["www-authenticate"] == "Bearer"
+    with world.archive.sessions.begin() as db:
+        accounts.enable(db, world.archive.custody, username="disabled_a", actor="test")
+    assert by_token.get(f"{API}/me").status_code == 200  # the token comes back; the session stays ended
+    assert console(world, session).get(f"{API}/me").status_code == 401
 
 
 def test_an_idle_session_expires_and_the_api_then_answers_401(world: World) -> None:

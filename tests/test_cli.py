@@ -199,9 +199,8 @@ def test_units_and_users_add_reads_the_password_from_stdin(settings):
 
     a = open_archive(settings)
     try:
-        with a.sessions.begin() as db:
-            u = authenticate(db, username="zhangsan", password="correct horse battery", settings=settings.auth)
-            assert u.password_hash.startswith("$argon2id$")
+        u = authenticate(a.sessions, username="zhangsan", password="correct horse battery", settings=settings.auth)
+        assert u.password_hash.startswith("$argon2id$")
     finally:
         a.close()
     bad = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(settings.config_path), "users", "add",
