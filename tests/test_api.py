@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from archive.models import DerivedFile, Evidence
 from auth import service as accounts
-from auth.errors import AccountDisabled
+from auth.errors import AccountDisabled, PasswordChangeRequired
 from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen.db import utcnow
@@ -523,3 +523,51 @@ def test_the_audit_trail_is_bounded_by_units_and_withholds_evidence_details_from
     assert any(e["action"] == "audit_viewed" and e["detail"].get("role") == "auditor" for e in admin)
     searches = [e for e in admin if e["action"] == "searched"]
     assert searches and all("query" not in e["detail"] and "shown" not in e["detail"] for e in searches)
+
+
+def test_an_administrator_manages_accounts_of_their_units_through_the_api(world: World) -> None:
+    admin = world.client(user_of("admin"))
+    with world.archive.sessions.begin() as db:
+        u = accounts.add_user(db, world.archive.custody, username="managed_a", password=PASSWORD,
+                              role="investigator", unit_code=A, actor="test", settings=world.settings.auth)
+        t = accounts.issue_api_token(db, world.archive.custody, user=u, name="tests", actor="test")
+    target = world.client()
+    target.headers["Authorization"] = f"Bearer {t}"
+    since = world.last_seq()
+
+    r = world.client(user_of("investigator")).post(f"{API}/users/managed_a/disable")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    foreign = admin.post(f"{API}/users/{user_of('investigator', 'b')}/disable")
+    missing = admin.post(f"{API}/users/nobody_at_all/disable")
+    assert foreign.status_code == missing.status_code == 404 and foreign.json()["code"] == "unknown_user"
+    assert admin.post(f"{API}/users/{user_of('admin')}/disable").status_code == 403  # not one's own account
+    assert len(new_events(world, since, actor=user_of("admin"), action="access_denied")) == 2
+
+    r = admin.post(f"{API}/users/MANAGED_A/disable")  # names compare ignoring case
+    assert r.status_code == 200 and r.json() == {"username": "managed_a", "role": "investigator", "disabled": True,
+                                                 "must_change_password": False}
+    r = target.get(f"{API}/me")
+    assert r.status_code == 401 and r.json()["code"] == "account_disabled"
+    assert admin.post(f"{API}/users/managed_a/enable").json()["disabled"] is False
+    assert target.get(f"{API}/me").status_code == 200
+
+    r = target.post(f"{API}/me/password", json={"old_password": "wrong one", "new_password": "一个新的好密码abc"})
+    assert r.status_code == 401 and r.json()["code"] == "auth_failed"
+    r = target.post(f"{API}/me/password", json={"old_password": PASSWORD, "new_password": "12345678"})
+    assert r.status_code == 400 and r.json()["code"] == "weak_password"
+    r = target.post(f"{API}/me/password", json={"old_password": PASSWORD, "new_password": "一个新的好密码abc"})
+    assert r.status_code == 200, r.text
+
+    r = admin.post(f"{API}/users/managed_a/password", json={"password": "临时的密码请尽快修改"})
+    assert r.status_code == 200 and r.json()["must_change_password"] is True
+    with pytest.raises(PasswordChangeRequired):
+        accounts.authenticate(world.archive.sessions, username="managed_a", password="临时的密码请尽快修改",
+                              settings=world.settings.auth)
+    r = admin.post(f"{API}/users/managed_a/tokens/revoke", json={})
+    assert r.status_code == 200 and r.json() == {"username": "managed_a", "revoked": 1}
+    assert target.get(f"{API}/me").status_code == 401
+    assert admin.post(f"{API}/users/managed_a/unlock").status_code == 200
+
+    for action in ("user_disabled", "user_enabled", "password_reset", "api_token_revoked", "user_unlocked"):
+        assert len(new_events(world, since, actor=user_of("admin"), action=action)) == 1, action
+    assert len(new_events(world, since, actor="managed_a", action="password_changed")) == 1
