@@ -30,6 +30,7 @@ so that the caller's ``with sessions.begin():`` rolling back on the error cannot
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import functools
@@ -44,7 +45,8 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from argon2 import low_level as argon2_ll
+from argon2.exceptions import InvalidHashError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -98,13 +100,42 @@ def _dummy_hash() -> str:
     return _hasher().hash(secrets.token_urlsafe(16))
 
 
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _verify_on_one_core(encoded: str, password: str) -> bool:
+    """Check ``password`` against an argon2id PHC string on ONE thread.
+
+    argon2's own verify runs as many threads as the hash has lanes (4 by default), so a single
+    check takes every core of a small server; the bounded pool (``LoginGate``) could not then keep
+    a core for signed-in users. The result does not depend on the thread count (RFC 9106 §3.4),
+    so this recomputes the hash through argon2's core with ``threads = 1`` and compares in
+    constant time.
+    """
+    _, kind, version, params, salt64, hash64 = encoded.split("$")
+    if kind != "argon2id" or not version.startswith("v="):
+        raise InvalidHashError(encoded[:16])
+    cost = {k: int(v) for k, v in (kv.split("=") for kv in params.split(","))}
+    salt, digest, pwd = _b64(salt64), _b64(hash64), password.encode("utf-8")
+    out = argon2_ll.ffi.new("uint8_t[]", len(digest))
+    c_pwd, c_salt = argon2_ll.ffi.new("uint8_t[]", pwd), argon2_ll.ffi.new("uint8_t[]", salt)
+    ctx = argon2_ll.ffi.new("argon2_context *", {
+        "out": out, "outlen": len(digest), "pwd": c_pwd, "pwdlen": len(pwd), "salt": c_salt, "saltlen": len(salt),
+        "secret": argon2_ll.ffi.NULL, "secretlen": 0, "ad": argon2_ll.ffi.NULL, "adlen": 0,
+        "t_cost": cost["t"], "m_cost": cost["m"], "lanes": cost["p"], "threads": 1,
+        "version": int(version[2:]), "allocate_cbk": argon2_ll.ffi.NULL, "free_cbk": argon2_ll.ffi.NULL,
+        "flags": 0})  # argon2.h: ARGON2_DEFAULT_FLAGS
+    if argon2_ll.core(ctx, argon2_ll.Type.ID.value) != 0:  # argon2.h: ARGON2_OK
+        raise InvalidHashError(encoded[:16])
+    return hmac.compare_digest(bytes(argon2_ll.ffi.buffer(out, len(digest))), digest)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher().verify(password_hash, password)
-    except InvalidHashError:
-        log.error("a stored password hash is not an argon2 hash; that account cannot sign in")
-        return False
-    except VerificationError:  # VerifyMismatchError included
+        return _verify_on_one_core(password_hash, password)
+    except (InvalidHashError, ValueError, KeyError):
+        log.error("a stored password hash is not an argon2id hash; that account cannot sign in")
         return False
 
 
@@ -216,18 +247,28 @@ class LoginGate:
         """How many password checks are running now."""
         return self._busy
 
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
+    def acquire(self) -> bool:
+        """Take a worker, waiting at most ``wait_s``; False if none came free."""
         if not self._slots.acquire(timeout=self.wait_s):
-            raise LoginBusy(*_BUSY)
+            return False
         with self._lock:
             self._busy += 1
+        return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+        self._slots.release()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a worker for the block; ``LoginBusy`` if none came free in time."""
+        if not self.acquire():
+            raise LoginBusy(*_BUSY)
         try:
             yield
         finally:
-            with self._lock:
-                self._busy -= 1
-            self._slots.release()
+            self.release()
 
 
 def _cores() -> int:
@@ -306,11 +347,19 @@ def _check_password(sessions: sessionmaker[Session], *, username: str, password:
         log.warning("throttled login for %r from %s", username[:64], ip)
         raise AuthFailed(*_WRONG)  # refused without the argon2 work: a flood costs no cores
     ok, rehash = False, None
-    with login_gate(settings).slot():
+    gate = login_gate(settings)
+    if not gate.acquire():
+        if ip:  # busy answers count for the address: a flood from one soon waits for its throttle instead
+            with sessions.begin() as db:
+                _count_failure(db, keys[1:], utcnow(), settings)
+        raise LoginBusy(*_BUSY)
+    try:
         if len(password) <= MAX_PASSWORD:
             ok = _verify(user.password_hash if user is not None else _dummy_hash(), password) and user is not None
         if ok and user is not None and _hasher().check_needs_rehash(user.password_hash):
             rehash = _hasher().hash(password)
+    finally:
+        gate.release()
     if not ok or user is None:
         with sessions.begin() as db:
             _count_failure(db, keys, utcnow(), settings)
