@@ -8,15 +8,18 @@ sentence to act on.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -138,9 +141,9 @@ def login_page(request: Request, next: str = "/", why: str | None = None) -> HTM
 
 
 @router.post("/login")
-def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
-          next: str = Form("/"), login_csrf: str = Form(""), new_password: str = Form(""),
-          new_password_again: str = Form("")) -> Response:
+async def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
+                next: str = Form("/"), login_csrf: str = Form(""), new_password: str = Form(""),
+                new_password_again: str = Form("")) -> Response:
     expected = request.cookies.get(LOGIN_CSRF)
     if not expected or not secrets.compare_digest(expected, login_csrf):
         return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
@@ -151,12 +154,17 @@ def login(request: Request, archive: ArchiveDep, username: str = Form(""), passw
         return render(request, "login.html", status=400, next=_safe_next(next), login_csrf=expected,
                       username=username, change=True,
                       message="两次输入的新密码不同 / The two new passwords differ; type the same one twice.")
+    started = time.monotonic()
     try:
-        # no transaction open here: sign_in keeps argon2 outside its own short ones
-        token, _ = accounts.sign_in(archive.sessions, archive.custody, username=username, password=password, ip=ip,
-                                    user_agent=ua, settings=archive.settings.auth, tool=access.TOOL,
-                                    new_password=new_password or None)
+        # in a worker thread with no transaction open: sign_in keeps argon2 outside its own short ones
+        token, _ = await run_in_threadpool(
+            accounts.sign_in, archive.sessions, archive.custody, username=username, password=password, ip=ip,
+            user_agent=ua, settings=archive.settings.auth, tool=access.TOOL, new_password=new_password or None)
     except (AuthFailed, LoginBusy, InvalidAccount) as e:
+        # every refusal takes at least refusal_delay_s, waited without holding a thread: a wrong
+        # password, an unknown name, a throttled or a busy attempt look alike, and a flood's
+        # senders, waiting for their answers, slow down
+        await asyncio.sleep(max(0.0, archive.settings.auth.refusal_delay_s - (time.monotonic() - started)))
         status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
         return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
                       message=e.diagnostics(), username=username,

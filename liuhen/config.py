@@ -157,6 +157,7 @@ class AuthSettings:
     # password checks (argon2) at once; 0: one fewer than the cores, so signed-in users keep one
     login_workers: int = Field(default=0, ge=0)
     login_wait_s: float = Field(default=2.0, gt=0)  # a login waiting longer for a worker is refused as busy
+    refusal_delay_s: float = Field(default=1.0, ge=0)  # a refused sign-in on the console answers no sooner
     min_password: int = Field(default=10, ge=8)  # password length; administrators: min_password_admin
     min_password_admin: int = Field(default=12, ge=8)
     session_cookie: str = "liuhen_session"
