@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import threading
+import unicodedata
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
@@ -52,7 +53,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from auth.credentials import MAX_PASSWORD, check_name, check_password, name_key
+from auth.credentials import MAX_PASSWORD, check_name, check_password, name_key, normalize
 from auth.errors import (
     AccountDisabled,
     AlreadyExists,
@@ -574,8 +575,13 @@ def sign_in(sessions: sessionmaker[Session], custody: CustodyLog, *, username: s
 
 def sign_in_failed(db: Session, custody: CustodyLog, *, username: str, ip: str | None, reason: str,
                    tool: str) -> None:
-    """Record a refused sign-in (``sign_in_failed``), in its own transaction after the refusal."""
-    custody.record(db, actor=f"user:{username[:64]}", action="sign_in_failed", outcome="denied", tool=tool,
+    """Record a refused sign-in (``sign_in_failed``), in its own transaction after the refusal. The
+    name is logged NFKC-normalised, and escaped (``ascii``) if it holds an invisible character, so
+    that a look-alike never reads like another user's name in the log."""
+    shown = normalize(username[:200])[:64]
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in shown):
+        shown = ascii(shown)
+    custody.record(db, actor=f"user:{shown}", action="sign_in_failed", outcome="denied", tool=tool,
                    tool_version=__version__, detail={"ip": ip, "reason": reason})
 
 

@@ -517,3 +517,13 @@ def test_names_are_stored_nfkc_and_sign_in_ignores_case_and_width(accounts):
     assert (u.username, u.username_key) == ("Wang张三", "wang张三")
     assert _auth(accounts, PASSWORD, username="WANG张三").username == "Wang张三"
     assert _events(accounts, "user_added")[-1][1]["username"] == "Wang张三"
+
+
+def test_a_refused_sign_in_logs_a_look_alike_name_so_that_it_cannot_read_like_another(accounts):
+    cfg = accounts.settings.auth
+    for typed in ("ｚｈａｎｇｓａｎ", "zhangsan\u200b"):
+        with pytest.raises(AuthFailed):
+            service.sign_in(accounts.sessions, accounts.custody, username=typed, password="wrong-password",
+                            ip="10.0.0.9", user_agent=None, settings=cfg, tool="test")
+    assert [actor for actor, _ in _events(accounts, "sign_in_failed")] == [
+        "user:zhangsan", "user:'zhangsan\\u200b'"]
