@@ -89,7 +89,7 @@ def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool
     auth = request.headers.get("authorization", "")
     with archive.sessions.begin() as db:
         if auth.lower().startswith("bearer "):
-            user = accounts.token_user(db, token=auth[7:].strip())
+            user = accounts.token_user(db, token=auth[7:].strip(), settings=archive.settings.auth)
             return principal_of(db, user, via="token", ip=ip, user_agent=ua)
         token = request.cookies.get(archive.settings.auth.session_cookie)
         if not token:

@@ -27,7 +27,7 @@ from archive.errors import (
     TokenRefused,
     UploadConflict,
 )
-from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, UnknownUnit
+from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, LoginBusy, UnknownUnit
 from cases.errors import CaseClosed, CaseError
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
@@ -70,6 +70,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (StationNotEnrolled, 409),
     (UploadConflict, 409),
     (StoreFull, 507),
+    (LoginBusy, 503),  # every password-checking worker busy: try again
     (StoreError, 503),  # transient: the station keeps the file and retries
 )
 
@@ -87,6 +88,8 @@ def _liuhen_error(request: Request, err: Exception) -> Response:
     headers: dict[str, str] = {}
     if isinstance(err, (TokenRefused, AuthFailed)):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(err, LoginBusy):
+        headers["Retry-After"] = "1"
     if isinstance(err, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{err.size}"
     if isinstance(err, UploadConflict):

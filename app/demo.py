@@ -115,9 +115,9 @@ def seed_organisation(archive: Archive, settings: Settings) -> list[tuple[str, s
                 add_officer(db, archive.custody, officer_no=no, name=name, unit_id=unit_id, actor="cli:demo")
         for role, username, display in DEMO_USERS:
             if db.scalar(select(User).where(User.username == username)) is None:
-                password = secrets.token_urlsafe(9)
+                password = secrets.token_urlsafe(12)
                 add_user(db, archive.custody, username=username, password=password, role=role, unit_code="JT",
-                         display_name=display, actor="cli:demo")
+                         display_name=display, actor="cli:demo", settings=settings.auth)
                 made.append((role, username, password))
     station_key = load_or_create(settings.station.state_path / "station.ed25519")
     register_station(archive, station_id=settings.station.id, public_pem=station_key.public_pem)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders
+from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders, users
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ErrorOut
 from archive.context import Archive
@@ -28,7 +28,7 @@ def create_app(archive: Archive) -> FastAPI:
     errors.install(app)
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
-    for resource in (me, dock, officers, recorders, jobs, audit):  # /me, /dock, /officers, /recorders, /jobs, /audit
+    for resource in (me, dock, officers, recorders, jobs, audit, users):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
 

@@ -15,10 +15,25 @@ class AuthFailed(LiuhenError):
     code = "auth_failed"
 
 
-class AccountLocked(AuthFailed):
-    """Too many failed logins in a row; only an administrator's ``unlock`` lets the account in again."""
+class AccountDisabled(AuthFailed):
+    """An administrator disabled the account (``liuhen users disable``): it cannot sign in, and its
+    sessions and tokens are refused, until it is enabled again. Said only to whoever gave its right
+    password (or holds its session or token)."""
 
-    code = "account_locked"
+    code = "account_disabled"
+
+
+class PasswordChangeRequired(AuthFailed):
+    """The password was reset by an administrator: the user must choose a new one to sign in."""
+
+    code = "password_change_required"
+
+
+class LoginBusy(LiuhenError):
+    """Every password-checking worker stayed busy for ``[auth] login_wait_s``: try again (HTTP 503).
+    Said before any password is checked, so it tells nothing about the account."""
+
+    code = "busy"
 
 
 class SessionExpired(AuthFailed):

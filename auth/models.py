@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from auth.policy import ROLES
@@ -40,15 +40,18 @@ class User(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # NFKC-normalised (auth.credentials)
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)  # NFKC + case-folded: what must be unique
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(512))  # argon2id, PHC string format
     role: Mapped[str] = mapped_column(String(32))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # in a row; reset by a good login
-    locked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # unused since 0009 (see LoginThrottle)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # set: no sign-in, no session, no token
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)  # after an administrator's reset
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     unit: Mapped[Unit] = relationship()
 
@@ -97,3 +100,16 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed logins counted for one user name (``name:<key>``, whether the user exists or not) or
+    one client address (``addr:<ip>``): past the free attempts each further one must wait until
+    ``blocked_until`` (doubling, bounded). Cleared by a good login or an administrator's unlock."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -1,48 +1,73 @@
-"""Accounts, logins, console sessions and API tokens: plain keyword-only functions on a session.
+"""Accounts, logins, console sessions and API tokens: plain keyword-only functions.
 
 Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults, RFC 9106's
 low-memory profile: 64 MiB, 3 passes, 4 lanes, a random salt per hash) and re-hashed on the next
 good login when those parameters change. Session and API tokens are 256 random bits handed out
 once; only their SHA-256 is stored, so a copy of the database lets nobody sign in.
 
-A refusal that changes state — a failed login counted, an account locked, a session marked
-expired — is COMMITTED before the error is raised, so that the caller's ``with
-sessions.begin():`` rolling back on the error cannot undo a lockout. Let the error leave that
-block (do not catch it inside and go on using the same session).
+**A password check never holds the database.** ``authenticate``, ``sign_in`` and
+``change_password`` take the session *factory*, not a session: they read the user and the
+throttles in one short transaction, check the password with no transaction open (on SQLite every
+transaction holds the write lock, and argon2 takes tens of milliseconds of a core), then write the
+outcome in a second short transaction. The checks run in a bounded pool (``LoginGate``: at most
+``[auth] login_workers`` at once, by default one fewer than the cores, so signed-in users keep a
+core); a login that waits longer than ``login_wait_s`` for a worker is refused as ``LoginBusy``.
 
-An administrator's act on accounts (a user added, an account unlocked, an API token issued) is a
-custody event, recorded here in the caller's transaction with the ``actor`` the caller names.
+**Failed logins are throttled, never locked for good.** Failures are counted per user name (known
+or not) and per client address (``LoginThrottle``); past the free attempts each further one must
+wait, doubling up to ``throttle_max_s``. A throttled attempt is refused without checking the
+password, with exactly the answer of a wrong password or an unknown user; a good login clears the
+name's count, and so does an administrator's ``unlock``.
+
+Every other function runs in the caller's transaction. An administrator's act on accounts (a user
+added, disabled, enabled, a password reset, a throttle cleared, an API token issued or revoked) is
+a custody event, recorded here with the ``actor`` the caller names; so are sign-in, a refused
+sign-in, sign-out and a password change, with the user as actor.
+
+A refusal that changes state (a session marked expired) is COMMITTED before the error is raised,
+so that the caller's ``with sessions.begin():`` rolling back on the error cannot undo it.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
+import threading
+import unicodedata
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from argon2 import low_level as argon2_ll
+from argon2.exceptions import InvalidHashError
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
 
+from auth.credentials import MAX_PASSWORD, check_name, check_password, name_key, normalize
 from auth.errors import (
-    AccountLocked,
+    AccountDisabled,
     AlreadyExists,
     AuthFailed,
     Forbidden,
     InvalidAccount,
+    LoginBusy,
+    PasswordChangeRequired,
     SessionExpired,
     UnknownRole,
     UnknownUnit,
     UnknownUser,
-    WeakPassword,
 )
-from auth.models import ApiToken, Unit, UnitGrant, User
+from auth.models import ApiToken, LoginThrottle, Unit, UnitGrant, User
 from auth.models import Session as LoginSession
 from auth.policy import ROLE_LABELS, ROLES
 from hashing.custody import CustodyLog
@@ -54,15 +79,15 @@ log = logging.getLogger("liuhen.auth")
 
 TOOL = "liuhen"  # the tool named in the custody events of account administration
 
-MIN_PASSWORD = 8
-MAX_PASSWORD = 1024  # argon2 takes any length; this only bounds the work one request can ask for
-_NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,64}$")  # user names: no spaces or control characters
 _UNIT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 
+# One answer for a wrong password, an unknown user name and a throttled attempt.
 _WRONG = ("用户名或密码错误 / Wrong user name or password.",
-          "请重试；连续多次错误将锁定账户 / Try again; several failures in a row lock the account.")
-_LOCKED = ("账户已锁定 / account locked: ask an administrator to unlock it.",
-           "请联系系统管理员解锁 / An administrator can unlock it with `unlock`.")
+          "请稍后重试；连续错误后每次重试需等待更久 / Try again; after several failures each new try must wait "
+          "longer.")
+_DISABLED = ("账户已停用 / This account is disabled.",
+             "请联系系统管理员 / Ask an administrator to enable it (`liuhen users enable`).")
+_BUSY = ("登录繁忙 / Too many sign-ins are being checked right now.", "请稍后重试 / Try again in a moment.")
 
 
 @functools.cache
@@ -76,13 +101,42 @@ def _dummy_hash() -> str:
     return _hasher().hash(secrets.token_urlsafe(16))
 
 
+def _b64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def _verify_on_one_core(encoded: str, password: str) -> bool:
+    """Check ``password`` against an argon2id PHC string on ONE thread.
+
+    argon2's own verify runs as many threads as the hash has lanes (4 by default), so a single
+    check takes every core of a small server; the bounded pool (``LoginGate``) could not then keep
+    a core for signed-in users. The result does not depend on the thread count (RFC 9106 §3.4),
+    so this recomputes the hash through argon2's core with ``threads = 1`` and compares in
+    constant time.
+    """
+    _, kind, version, params, salt64, hash64 = encoded.split("$")
+    if kind != "argon2id" or not version.startswith("v="):
+        raise InvalidHashError(encoded[:16])
+    cost = {k: int(v) for k, v in (kv.split("=") for kv in params.split(","))}
+    salt, digest, pwd = _b64(salt64), _b64(hash64), password.encode("utf-8")
+    out = argon2_ll.ffi.new("uint8_t[]", len(digest))
+    c_pwd, c_salt = argon2_ll.ffi.new("uint8_t[]", pwd), argon2_ll.ffi.new("uint8_t[]", salt)
+    ctx = argon2_ll.ffi.new("argon2_context *", {
+        "out": out, "outlen": len(digest), "pwd": c_pwd, "pwdlen": len(pwd), "salt": c_salt, "saltlen": len(salt),
+        "secret": argon2_ll.ffi.NULL, "secretlen": 0, "ad": argon2_ll.ffi.NULL, "adlen": 0,
+        "t_cost": cost["t"], "m_cost": cost["m"], "lanes": cost["p"], "threads": 1,
+        "version": int(version[2:]), "allocate_cbk": argon2_ll.ffi.NULL, "free_cbk": argon2_ll.ffi.NULL,
+        "flags": 0})  # argon2.h: ARGON2_DEFAULT_FLAGS
+    if argon2_ll.core(ctx, argon2_ll.Type.ID.value) != 0:  # argon2.h: ARGON2_OK
+        raise InvalidHashError(encoded[:16])
+    return hmac.compare_digest(bytes(argon2_ll.ffi.buffer(out, len(digest))), digest)
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher().verify(password_hash, password)
-    except InvalidHashError:
-        log.error("a stored password hash is not an argon2 hash; that account cannot sign in")
-        return False
-    except VerificationError:  # VerifyMismatchError included
+        return _verify_on_one_core(password_hash, password)
+    except (InvalidHashError, ValueError, KeyError):
+        log.error("a stored password hash is not an argon2id hash; that account cannot sign in")
         return False
 
 
@@ -126,7 +180,8 @@ def get_unit(db: Session, *, code: str) -> Unit:
 
 
 def get_user(db: Session, *, username: str) -> User:
-    user = db.scalars(select(User).where(User.username == username)).one_or_none()
+    """The user whose name is ``username`` as names compare (NFKC, case-folded)."""
+    user = db.scalars(select(User).where(User.username_key == name_key(username[:200]))).one_or_none()
     if user is None:
         raise UnknownUser(f"There is no user named {username!r}.", "Check the user name.")
     return user
@@ -137,26 +192,25 @@ def _event(custody: CustodyLog, db: Session, actor: str, action: str, **detail: 
 
 
 def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, role: str, unit_code: str,
-             actor: str, display_name: str | None = None) -> User:
+             actor: str, settings: AuthSettings, display_name: str | None = None) -> User:
     """Create a local account in ``unit_code`` with ``role`` (one of ``policy.ROLES``); custody
-    event ``user_added``."""
-    if not _NAME.fullmatch(username):
-        raise InvalidAccount(f"User name {username!r} is not valid.",
-                             "Use 1–64 characters without spaces or control characters.")
+    event ``user_added``. The name is checked and stored as ``auth.credentials`` says, the password
+    against the policy there."""
+    stored = check_name(username)
     if role not in ROLES:
         raise UnknownRole(f"There is no role {role!r}.",
                           "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + ".")
     unit = get_unit(db, code=unit_code)
-    if len(password) < MIN_PASSWORD:
-        raise WeakPassword(f"The password for {username} has {len(password)} characters; at least "
-                           f"{MIN_PASSWORD} are required.", "Choose a longer password.")
-    if len(password) > MAX_PASSWORD:
-        raise WeakPassword(f"The password for {username} is longer than {MAX_PASSWORD} characters.",
-                           "Choose a shorter password.")
-    if db.scalars(select(User).where(User.username == username)).one_or_none() is not None:
-        raise AlreadyExists(f"User {username} already exists.", "Choose another user name.")
-    user = User(username=username, display_name=(display_name or username), role=role, unit_id=unit.id,
-                password_hash=_hasher().hash(password), failed_logins=0)
+    check_password(password, username=stored, role=role, settings=settings)
+    key = name_key(stored)
+    same = db.scalars(select(User).where(User.username_key == key)).one_or_none()
+    if same is not None:
+        raise AlreadyExists(f"User {stored} already exists" + (f" (as {same.username}: names are compared "
+                            "ignoring case and width)" if same.username != stored else "") + ".",
+                            "Choose another user name.")
+    user = User(username=stored, username_key=key, display_name=(display_name or stored), role=role,
+                unit_id=unit.id, password_hash=_hash(settings, password), failed_logins=0,
+                password_changed_at=utcnow())
     db.add(user)
     db.flush()
     _event(custody, db, actor, "user_added", username=user.username, role=user.role, unit=unit_code)
@@ -175,54 +229,243 @@ def grant_unit(db: Session, *, username: str, unit_code: str) -> UnitGrant:
     return grant
 
 
+# ------------------------------------------------------------------ the password-checking pool
+
+
+class LoginGate:
+    """At most ``workers`` password checks at once in this process; a check that cannot start
+    within ``wait_s`` is refused (``LoginBusy``) rather than queued behind a flood."""
+
+    def __init__(self, workers: int, wait_s: float) -> None:
+        self.workers = workers
+        self.wait_s = wait_s
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @property
+    def busy(self) -> int:
+        """How many password checks are running now."""
+        return self._busy
+
+    def acquire(self) -> bool:
+        """Take a worker, waiting at most ``wait_s``; False if none came free."""
+        if not self._slots.acquire(timeout=self.wait_s):
+            return False
+        with self._lock:
+            self._busy += 1
+        return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._busy -= 1
+        self._slots.release()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a worker for the block; ``LoginBusy`` if none came free in time."""
+        if not self.acquire():
+            raise LoginBusy(*_BUSY)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@functools.cache
+def _gate(workers: int, wait_s: float) -> LoginGate:
+    return LoginGate(workers, wait_s)
+
+
+def login_gate(settings: AuthSettings) -> LoginGate:
+    """The process's password-checking pool for ``settings`` (one per process: the cores are)."""
+    return _gate(settings.login_workers or max(1, _cores() - 1), settings.login_wait_s)
+
+
+def _hash(settings: AuthSettings, password: str) -> str:
+    with login_gate(settings).slot():
+        return _hasher().hash(password)
+
+
+# ------------------------------------------------------------------ throttles
+
+
+def _keys(username: str, ip: str | None) -> list[str]:
+    keys = ["name:" + name_key(username[:200])[:180]]
+    if ip:
+        keys.append("addr:" + ip[:180])
+    return keys
+
+
+def _throttled(db: Session, keys: list[str], now: dt.datetime) -> bool:
+    rows = db.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
+    return any(r.blocked_until is not None and r.blocked_until > now for r in rows)
+
+
+def _count_failure(db: Session, keys: list[str], now: dt.datetime, settings: AuthSettings) -> None:
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    forget = dt.timedelta(minutes=settings.throttle_forget_minutes)
+    for key in keys:
+        db.execute(insert(LoginThrottle).values(key=key, failures=0, last_failure_at=now)
+                   .on_conflict_do_nothing(index_elements=["key"]))
+        row = db.scalars(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()).one()
+        if now - row.last_failure_at > forget:
+            row.failures = 0
+        row.failures += 1
+        row.last_failure_at = now
+        free = settings.account_free_attempts if key.startswith("name:") else settings.address_free_attempts
+        if row.failures >= free:
+            wait = min(settings.throttle_base_s * 2.0 ** min(row.failures - free, 40), settings.throttle_max_s)
+            row.blocked_until = now + dt.timedelta(seconds=wait)
+
+
+def _clear(db: Session, key: str) -> None:
+    row = db.get(LoginThrottle, key)
+    if row is not None:
+        db.delete(row)
+
+
 # ------------------------------------------------------------------ logins
 
 
-def authenticate(db: Session, *, username: str, password: str, ip: str | None = None,
-                 settings: AuthSettings) -> User:
-    """Return the user if the password is right; else count the failure and raise.
-
-    ``settings.lockout_attempts`` failures in a row lock the account (``AccountLocked``); a locked
-    account refuses even the right password until ``unlock`` (or, with ``lockout_minutes`` > 0,
-    until that long has passed). An unknown user name costs the same argon2 work as a known one
-    and gets the same message as a wrong password.
-    """
-    user = db.scalars(select(User).where(User.username == username).with_for_update()).one_or_none()
-    if user is None:
-        _verify(_dummy_hash(), password)
-        log.warning("failed login for unknown user %r from %s", username, ip)
-        raise AuthFailed(*_WRONG)
+def _check_password(sessions: sessionmaker[Session], *, username: str, password: str, ip: str | None,
+                    settings: AuthSettings) -> tuple[User, str | None]:
+    """The user whose password this is, and a new hash if theirs needs re-hashing; else count the
+    failure and raise ``AuthFailed`` (the one answer). No transaction is open while argon2 runs."""
+    keys = _keys(username, ip)
     now = utcnow()
-    if user.locked_at is not None:
-        lifts = settings.lockout_minutes > 0 and now - user.locked_at >= dt.timedelta(
-            minutes=settings.lockout_minutes)
-        if not lifts:
-            _verify(user.password_hash, password)  # same time as any other attempt
-            log.warning("login refused for locked user %r from %s", username, ip)
-            raise AccountLocked(*_LOCKED)
-        user.locked_at = None
-        user.failed_logins = 0
-    if not _verify(user.password_hash, password):
-        user.failed_logins += 1
-        log.warning("failed login %d for user %r from %s", user.failed_logins, username, ip)
-        if user.failed_logins >= settings.lockout_attempts:
-            user.locked_at = now
-            _commit_then_raise(db, AccountLocked(*_LOCKED))
-        _commit_then_raise(db, AuthFailed(*_WRONG))
-    if _hasher().check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher().hash(password)
-    user.failed_logins = 0
-    user.last_login_at = now
+    with sessions() as db:  # short: read and let go (on SQLite this holds the write lock)
+        throttled = _throttled(db, keys, now)
+        user = db.scalars(select(User).where(User.username_key == name_key(username[:200]))).one_or_none()
+    if throttled:
+        log.warning("throttled login for %r from %s", username[:64], ip)
+        raise AuthFailed(*_WRONG)  # refused without the argon2 work: a flood costs no cores
+    ok, rehash = False, None
+    gate = login_gate(settings)
+    if not gate.acquire():
+        if ip:  # busy answers count for the address: a flood from one soon waits for its throttle instead
+            with sessions.begin() as db:
+                _count_failure(db, keys[1:], utcnow(), settings)
+        raise LoginBusy(*_BUSY)
+    try:
+        if len(password) <= MAX_PASSWORD:
+            ok = _verify(user.password_hash if user is not None else _dummy_hash(), password) and user is not None
+        if ok and user is not None and _hasher().check_needs_rehash(user.password_hash):
+            rehash = _hasher().hash(password)
+    finally:
+        gate.release()
+    if not ok or user is None:
+        with sessions.begin() as db:
+            _count_failure(db, keys, utcnow(), settings)
+        log.warning("failed login for %r from %s", username[:64], ip)
+        raise AuthFailed(*_WRONG)
+    return user, rehash
+
+
+def _after_good_login(db: Session, user: User, rehash: str | None, username: str) -> User:
+    u = db.get(User, user.id)
+    assert u is not None
+    _clear(db, _keys(username, None)[0])
+    if rehash is not None:
+        u.password_hash = rehash
+    u.last_login_at = utcnow()
+    return u
+
+
+def authenticate(sessions: sessionmaker[Session], *, username: str, password: str, ip: str | None = None,
+                 settings: AuthSettings) -> User:
+    """Return the user if the password is right and the account may sign in; else raise.
+
+    A wrong password, an unknown user name (which costs the same argon2 work) and a throttled
+    attempt all raise ``AuthFailed`` with one message; a disabled account with its right password
+    ``AccountDisabled``, one whose password was reset ``PasswordChangeRequired``. Runs its own
+    short transactions (see the module's docstring): call it with no transaction open.
+    """
+    user, rehash = _check_password(sessions, username=username, password=password, ip=ip, settings=settings)
+    if user.disabled_at is not None:
+        raise AccountDisabled(*_DISABLED)
+    if user.must_change_password:
+        raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
+                                     "请输入新密码 / Enter a new password with the one you were given.")
+    with sessions.begin() as db:
+        return _after_good_login(db, user, rehash, username)
+
+
+def _end_sessions(db: Session, user_id: int) -> None:
+    db.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.expired_at.is_(None))
+               .values(expired_at=utcnow()))
+
+
+def _set_password(db: Session, user: User, password_hash: str, *, must_change: bool) -> None:
+    user.password_hash = password_hash
+    user.must_change_password = must_change
+    user.password_changed_at = utcnow()
+    _end_sessions(db, user.id)
+
+
+def change_password(sessions: sessionmaker[Session], custody: CustodyLog, *, username: str, old_password: str,
+                    new_password: str, ip: str | None, settings: AuthSettings, tool: str = TOOL) -> User:
+    """A user changes their own password, proving the old one (throttled like a login); every
+    session of theirs ends. Custody event ``password_changed``. Its own short transactions."""
+    user, _ = _check_password(sessions, username=username, password=old_password, ip=ip, settings=settings)
+    if user.disabled_at is not None:
+        raise AccountDisabled(*_DISABLED)
+    check_password(new_password, username=user.username, role=user.role, settings=settings)
+    if new_password == old_password:
+        raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+    new_hash = _hash(settings, new_password)
+    with sessions.begin() as db:
+        u = _after_good_login(db, user, None, username)
+        _set_password(db, u, new_hash, must_change=False)
+        custody.record(db, actor=f"user:{u.username}", action="password_changed", tool=tool,
+                       tool_version=__version__, detail={"username": u.username, "ip": ip})
+    return u
+
+
+def reset_password(db: Session, custody: CustodyLog, *, username: str, new_password: str, actor: str,
+                   settings: AuthSettings) -> User:
+    """An administrator sets a password the user must change at their next sign-in; every session
+    of theirs ends and the name's throttle is cleared. Custody event ``password_reset``."""
+    user = get_user(db, username=username)
+    check_password(new_password, username=user.username, role=user.role, settings=settings)
+    _set_password(db, user, _hash(settings, new_password), must_change=True)
+    _clear(db, _keys(user.username, None)[0])
+    _event(custody, db, actor, "password_reset", username=user.username)
+    return user
+
+
+def disable(db: Session, custody: CustodyLog, *, username: str, actor: str) -> User:
+    """Disable an account: no sign-in, its sessions end, its tokens are refused (kept, so that
+    ``enable`` brings them back). Custody event ``user_disabled``."""
+    user = get_user(db, username=username)
+    if user.disabled_at is None:
+        user.disabled_at = utcnow()
+    _end_sessions(db, user.id)
+    _event(custody, db, actor, "user_disabled", username=user.username)
+    return user
+
+
+def enable(db: Session, custody: CustodyLog, *, username: str, actor: str) -> User:
+    """Enable a disabled account again. Custody event ``user_enabled``."""
+    user = get_user(db, username=username)
+    user.disabled_at = None
+    _event(custody, db, actor, "user_enabled", username=user.username)
     return user
 
 
 def unlock(db: Session, custody: CustodyLog, *, username: str, actor: str) -> User:
-    """Lift a lock and forget past failed logins (an administrator's act); custody event
+    """Clear the login throttle of ``username`` (an administrator's act); custody event
     ``user_unlocked``."""
     user = get_user(db, username=username)
-    user.locked_at = None
-    user.failed_logins = 0
-    _event(custody, db, actor, "user_unlocked", username=username)
+    _clear(db, _keys(user.username, None)[0])
+    _event(custody, db, actor, "user_unlocked", username=user.username)
     return user
 
 
@@ -246,8 +489,9 @@ def current_session(db: Session, *, token: str, settings: AuthSettings, touch: b
     """The live session of ``token``, touched (``last_seen_at`` = now) unless ``touch`` is False
     (a page refreshing itself is not the person doing something: it must not keep the session alive).
 
-    Signed out or idle longer than ``settings.idle_minutes`` → ``SessionExpired`` (the idle one is
-    marked expired); its user locked meanwhile → the session is ended and ``AccountLocked``.
+    Signed out, idle longer than ``settings.idle_minutes`` or older than ``session_max_hours`` →
+    ``SessionExpired`` (marked expired); its user disabled meanwhile → the session is ended and
+    ``AccountDisabled``.
     """
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is None:
@@ -260,9 +504,14 @@ def current_session(db: Session, *, token: str, settings: AuthSettings, touch: b
         _commit_then_raise(db, SessionExpired(
             f"会话因超过 {settings.idle_minutes:g} 分钟无操作已结束 / Your session ended after "
             f"{settings.idle_minutes:g} idle minutes.", "请重新登录 / Sign in again."))
-    if s.user.locked_at is not None:
+    if now - s.created_at > dt.timedelta(hours=settings.session_max_hours):
         s.expired_at = now
-        _commit_then_raise(db, AccountLocked(*_LOCKED))
+        _commit_then_raise(db, SessionExpired(
+            f"会话已超过 {settings.session_max_hours:g} 小时 / Your session ended {settings.session_max_hours:g} "
+            "hours after you signed in.", "请重新登录 / Sign in again."))
+    if s.user.disabled_at is not None:
+        s.expired_at = now
+        _commit_then_raise(db, AccountDisabled(*_DISABLED))
     if touch:
         s.last_seen_at = now
     return s
@@ -287,21 +536,52 @@ def end_session(db: Session, *, token: str) -> None:
         s.expired_at = utcnow()
 
 
-def sign_in(db: Session, custody: CustodyLog, *, username: str, password: str, ip: str | None,
-            user_agent: str | None, settings: AuthSettings, tool: str) -> tuple[str, LoginSession]:
+def sign_in(sessions: sessionmaker[Session], custody: CustodyLog, *, username: str, password: str, ip: str | None,
+            user_agent: str | None, settings: AuthSettings, tool: str,
+            new_password: str | None = None) -> tuple[str, LoginSession]:
     """Check the password and open a console session, recording ``signed_in``; returns what
-    ``start_session`` returns. A refusal raises ``AuthFailed`` (see ``sign_in_failed``)."""
-    user = authenticate(db, username=username, password=password, ip=ip, settings=settings)
-    token, s = start_session(db, user=user, ip=ip, user_agent=user_agent)
-    custody.record(db, actor=f"user:{user.username}", action="signed_in", tool=tool, tool_version=__version__,
-                   detail={"ip": ip, "user_agent": (user_agent or "")[:200]})
+    ``start_session`` returns. With ``new_password`` the password is changed first (as a user whose
+    password was reset must; ``password_changed``). Every refusal (``AuthFailed`` and its kinds,
+    ``LoginBusy``) is recorded as ``sign_in_failed`` before it is raised. Runs its own short
+    transactions, none of them open while argon2 runs: call it with no transaction open."""
+    try:
+        user, rehash = _check_password(sessions, username=username, password=password, ip=ip, settings=settings)
+        if user.disabled_at is not None:
+            raise AccountDisabled(*_DISABLED)
+        new_hash = None
+        if new_password is not None:
+            check_password(new_password, username=user.username, role=user.role, settings=settings)
+            if new_password == password:
+                raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+            new_hash = _hash(settings, new_password)
+        elif user.must_change_password:
+            raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
+                                         "请输入新密码 / Enter a new password with the one you were given.")
+    except (AuthFailed, LoginBusy) as e:
+        with sessions.begin() as db:
+            sign_in_failed(db, custody, username=username, ip=ip, reason=e.code, tool=tool)
+        raise
+    with sessions.begin() as db:
+        u = _after_good_login(db, user, rehash, username)
+        if new_hash is not None:
+            _set_password(db, u, new_hash, must_change=False)
+            custody.record(db, actor=f"user:{u.username}", action="password_changed", tool=tool,
+                           tool_version=__version__, detail={"username": u.username, "ip": ip})
+        token, s = start_session(db, user=u, ip=ip, user_agent=user_agent)
+        custody.record(db, actor=f"user:{u.username}", action="signed_in", tool=tool, tool_version=__version__,
+                       detail={"ip": ip, "user_agent": (user_agent or "")[:200]})
     return token, s
 
 
 def sign_in_failed(db: Session, custody: CustodyLog, *, username: str, ip: str | None, reason: str,
                    tool: str) -> None:
-    """Record a refused sign-in (``sign_in_failed``), in its own transaction after the refusal."""
-    custody.record(db, actor=f"user:{username[:64]}", action="sign_in_failed", outcome="denied", tool=tool,
+    """Record a refused sign-in (``sign_in_failed``), in its own transaction after the refusal. The
+    name is logged NFKC-normalised, and escaped (``ascii``) if it holds an invisible character, so
+    that a look-alike never reads like another user's name in the log."""
+    shown = normalize(username[:200])[:64]
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in shown):
+        shown = ascii(shown)
+    custody.record(db, actor=f"user:{shown}", action="sign_in_failed", outcome="denied", tool=tool,
                    tool_version=__version__, detail={"ip": ip, "reason": reason})
 
 
@@ -331,7 +611,7 @@ def issue_api_token(db: Session, custody: CustodyLog, *, user: User, name: str, 
 
 
 def revoke_api_token(db: Session, *, token: str) -> None:
-    """Revoke a token (idempotent)."""
+    """Revoke a token its holder presents (idempotent)."""
     row = db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
     if row is None:
         raise AuthFailed("API token not recognised.", "Check that the whole token was copied.")
@@ -339,8 +619,28 @@ def revoke_api_token(db: Session, *, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def token_user(db: Session, *, token: str) -> User:
-    """The user of a live API token (``last_used_at`` touched); unknown or revoked → ``AuthFailed``."""
+def revoke_api_tokens(db: Session, custody: CustodyLog, *, username: str, name: str | None, actor: str) -> int:
+    """Revoke ``username``'s live API tokens named ``name`` (all of them if ``name`` is None);
+    returns how many. Custody event ``api_token_revoked``; a name with no live token is
+    ``InvalidAccount``."""
+    user = get_user(db, username=username)
+    q = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if name is not None:
+        q = q.where(ApiToken.name == name.strip())
+    rows = list(db.scalars(q))
+    if name is not None and not rows:
+        raise InvalidAccount(f"User {user.username} has no live API token named {name!r}.",
+                             "Check the token's name (as given to `liuhen users token --name`).")
+    now = utcnow()
+    for row in rows:
+        row.revoked_at = now
+    _event(custody, db, actor, "api_token_revoked", username=user.username, name=name, count=len(rows))
+    return len(rows)
+
+
+def token_user(db: Session, *, token: str, settings: AuthSettings) -> User:
+    """The user of a live API token (``last_used_at`` touched); unknown, revoked or older than
+    ``token_max_days`` → ``AuthFailed``; its user disabled → ``AccountDisabled``."""
     row = (db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
            if token else None)
     if row is None:
@@ -349,7 +649,10 @@ def token_user(db: Session, *, token: str) -> User:
                          "a new one if it was lost.")
     if row.revoked_at is not None:
         raise AuthFailed(f"API token {row.name!r} was revoked.", "Ask an administrator for a new token.")
-    if row.user.locked_at is not None:
-        raise AccountLocked(*_LOCKED)
+    if utcnow() - row.created_at > dt.timedelta(days=settings.token_max_days):
+        raise AuthFailed(f"API token {row.name!r} expired {settings.token_max_days:g} days after it was issued.",
+                         "Ask an administrator for a new token.")
+    if row.user.disabled_at is not None:
+        raise AccountDisabled(*_DISABLED)
     row.last_used_at = utcnow()
     return row.user

@@ -20,6 +20,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "login.username": ("用户名", "User name"),
     "login.password": ("密码", "Password"),
     "login.submit": ("登录", "Sign in"),
+    "login.new_password": ("新密码", "New password"),
+    "login.new_password_again": ("再次输入新密码", "New password again"),
     "login.expired": ("会话已结束，请重新登录。", "Your session has ended; sign in again."),
     "dock.title": ("采集站与仓位", "Docking stations and bays"),
     "dock.none": ("还没有采集站上报。请启动采集站（liuhen station watch）或在本机运行 liuhen serve。",

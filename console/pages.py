@@ -8,15 +8,18 @@ sentence to act on.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -41,7 +44,7 @@ from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
-from auth.errors import AuthFailed, Forbidden
+from auth.errors import AuthFailed, Forbidden, InvalidAccount, LoginBusy, PasswordChangeRequired
 from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
@@ -131,15 +134,16 @@ def _safe_next(target: str | None) -> str:
 def login_page(request: Request, next: str = "/", why: str | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(16)
     t = translator(_lang(request))
-    message = t("login.expired") if why in ("session_expired", "account_locked") else None
+    message = t("login.expired") if why in ("session_expired", "account_disabled") else None
     resp = render(request, "login.html", next=_safe_next(next), login_csrf=token, message=message)
     resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return resp
 
 
 @router.post("/login")
-def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
-          next: str = Form("/"), login_csrf: str = Form("")) -> Response:
+async def login(request: Request, archive: ArchiveDep, username: str = Form(""), password: str = Form(""),
+                next: str = Form("/"), login_csrf: str = Form(""), new_password: str = Form(""),
+                new_password_again: str = Form("")) -> Response:
     expected = request.cookies.get(LOGIN_CSRF)
     if not expected or not secrets.compare_digest(expected, login_csrf):
         with archive.sessions.begin() as db:  # a forged or stale sign-in form: refused, and a custody event
@@ -150,15 +154,25 @@ def login(request: Request, archive: ArchiveDep, username: str = Form(""), passw
                       message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
     ip = request.client.host if request.client else None
     ua = request.headers.get("user-agent")
+    if new_password and new_password != new_password_again:
+        return render(request, "login.html", status=400, next=_safe_next(next), login_csrf=expected,
+                      username=username, change=True,
+                      message="两次输入的新密码不同 / The two new passwords differ; type the same one twice.")
+    started = time.monotonic()
     try:
-        with archive.sessions.begin() as db:
-            token, _ = accounts.sign_in(db, archive.custody, username=username, password=password, ip=ip,
-                                        user_agent=ua, settings=archive.settings.auth, tool=access.TOOL)
-    except AuthFailed as e:
-        with archive.sessions.begin() as db:
-            accounts.sign_in_failed(db, archive.custody, username=username, ip=ip, reason=e.code, tool=access.TOOL)
-        return render(request, "login.html", status=401, next=_safe_next(next), login_csrf=expected,
-                      message=e.diagnostics(), username=username)
+        # in a worker thread with no transaction open: sign_in keeps argon2 outside its own short ones
+        token, _ = await run_in_threadpool(
+            accounts.sign_in, archive.sessions, archive.custody, username=username, password=password, ip=ip,
+            user_agent=ua, settings=archive.settings.auth, tool=access.TOOL, new_password=new_password or None)
+    except (AuthFailed, LoginBusy, InvalidAccount) as e:
+        # every refusal takes at least refusal_delay_s, waited without holding a thread: a wrong
+        # password, an unknown name, a throttled or a busy attempt look alike, and a flood's
+        # senders, waiting for their answers, slow down
+        await asyncio.sleep(max(0.0, archive.settings.auth.refusal_delay_s - (time.monotonic() - started)))
+        status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
+        return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
+                      message=e.diagnostics(), username=username,
+                      change=isinstance(e, (PasswordChangeRequired, InvalidAccount)))
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
                     secure=request.url.scheme == "https", path="/")

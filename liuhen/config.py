@@ -173,10 +173,21 @@ class FixitySettings:
 @dataclass(frozen=True, config=_SECTION)
 class AuthSettings:
     idle_minutes: float = Field(default=30.0, gt=0)  # a console session idle this long is ended
-    lockout_attempts: int = Field(default=5, ge=1)  # failed logins in a row that lock the account
-    # 0: a locked account stays locked until an administrator unlocks it (`unlock`);
-    # more: the lock also lifts by itself this many minutes after it was set
-    lockout_minutes: float = Field(default=0.0, ge=0)
+    session_max_hours: float = Field(default=12.0, gt=0)  # a console session ends this long after sign-in
+    token_max_days: float = Field(default=90.0, gt=0)  # an API token stops working this long after it was issued
+    # failed logins for one user name (known or not) before each further one waits, doubling from
+    # throttle_base_s up to throttle_max_s; a good login clears it; never a permanent lock
+    account_free_attempts: int = Field(default=5, ge=1)
+    address_free_attempts: int = Field(default=20, ge=1)  # the same, per client address
+    throttle_base_s: float = Field(default=2.0, gt=0)
+    throttle_max_s: float = Field(default=900.0, gt=0)
+    throttle_forget_minutes: float = Field(default=60.0, gt=0)  # failures older than this are forgotten
+    # password checks (argon2) at once; 0: one fewer than the cores, so signed-in users keep one
+    login_workers: int = Field(default=0, ge=0)
+    login_wait_s: float = Field(default=2.0, gt=0)  # a login waiting longer for a worker is refused as busy
+    refusal_delay_s: float = Field(default=1.0, ge=0)  # a refused sign-in on the console answers no sooner
+    min_password: int = Field(default=10, ge=8)  # password length; administrators: min_password_admin
+    min_password_admin: int = Field(default=12, ge=8)
     session_cookie: str = "liuhen_session"
 
 

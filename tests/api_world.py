@@ -51,7 +51,7 @@ from media.service import HANDLERS
 from tests.conftest import create_pg_database, write_config
 from tests.docks import DockFile, put
 
-PASSWORD = "正确的马电池订书钉"
+PASSWORD = "正确的马电池订书钉和钥匙"  # 12 characters: enough for an administrator too
 CITY, A, B = "110000", "110101", "110102"
 STATION = "st-test"
 
@@ -180,7 +180,8 @@ def build_world(folder: Path, database_url: str, make_clip: Callable[..., Path])
             (user_of("investigator", "b"), "investigator", B), (user_of("investigator", "city"), "investigator", CITY)]
         for username, role, unit in people:
             u = accounts.add_user(db, archive.custody, username=username, password=PASSWORD, role=role, unit_code=unit,
-                                  display_name=f"{policy.ROLE_LABELS[role]} {unit}", actor="test")
+                                  display_name=f"{policy.ROLE_LABELS[role]} {unit}", actor="test",
+                                  settings=settings.auth)
             world.tokens[username] = accounts.issue_api_token(db, archive.custody, user=u, name="API tests",
                                                               actor="test")
     return world

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from archive.models import DerivedFile, Evidence
 from auth import service as accounts
-from auth.errors import AccountLocked, AuthFailed
+from auth.errors import AccountDisabled, PasswordChangeRequired
 from auth.models import Session as LoginSession
 from hashing.models import CustodyEvent
 from liuhen.db import utcnow
@@ -354,8 +354,9 @@ def test_verify_passes_and_then_names_a_flipped_byte_in_the_stored_original(worl
 
 
 def session_for(world: World, username: str) -> tuple[str, str]:
+    user = accounts.authenticate(world.archive.sessions, username=username, password=PASSWORD,
+                                 settings=world.settings.auth)
     with world.archive.sessions.begin() as db:
-        user = accounts.authenticate(db, username=username, password=PASSWORD, settings=world.settings.auth)
         token, s = accounts.start_session(db, user=user, ip="10.1.2.3", user_agent="pytest")
         return token, s.csrf_token
 
@@ -390,28 +391,30 @@ def test_a_console_session_changes_nothing_without_its_csrf_token(world: World) 
     assert detail["via"] == "session"
 
 
-def test_five_failed_logins_lock_the_account_and_the_api_then_answers_401(world: World) -> None:
+def test_a_disabled_account_is_refused_by_session_and_token_and_enabled_again(world: World) -> None:
     with world.archive.sessions.begin() as db:
-        u = accounts.add_user(db, world.archive.custody, username="locked_a", password=PASSWORD, role="investigator",
-                              unit_code=A, actor="test")
+        u = accounts.add_user(db, world.archive.custody, username="disabled_a", password=PASSWORD,
+                              role="investigator", unit_code=A, actor="test", settings=world.settings.auth)
         api_token = accounts.issue_api_token(db, world.archive.custody, user=u, name="tests", actor="test")
-    session, _ = session_for(world, "locked_a")
+    session, _ = session_for(world, "disabled_a")
     by_token = world.client()
     by_token.headers["Authorization"] = f"Bearer {api_token}"
     assert by_token.get(f"{API}/me").status_code == 200
     assert console(world, session).get(f"{API}/me").status_code == 200
 
-    for attempt in range(1, 6):
-        with pytest.raises(AuthFailed) as e, world.archive.sessions.begin() as db:
-            accounts.authenticate(db, username="locked_a", password="wrong password", settings=world.settings.auth)
-        assert isinstance(e.value, AccountLocked) == (attempt == 5)
-    with pytest.raises(AccountLocked), world.archive.sessions.begin() as db:
-        accounts.authenticate(db, username="locked_a", password=PASSWORD, settings=world.settings.auth)
-
+    with world.archive.sessions.begin() as db:
+        accounts.disable(db, world.archive.custody, username="disabled_a", actor="test")
+    with pytest.raises(AccountDisabled):
+        accounts.authenticate(world.archive.sessions, username="disabled_a", password=PASSWORD,
+                              settings=world.settings.auth)
     for r in (by_token.get(f"{API}/me"), console(world, session).get(f"{API}/me"),
               by_token.get(f"{API}/evidence/{world.evidence['zhangsan']}")):
-        assert r.status_code == 401 and r.json()["code"] == "account_locked", r.text
+        assert r.status_code == 401 and r.json()["code"] in ("account_disabled", "session_expired"), r.text
         assert r.headers["www-authenticate"] == "Bearer"
+    with world.archive.sessions.begin() as db:
+        accounts.enable(db, world.archive.custody, username="disabled_a", actor="test")
+    assert by_token.get(f"{API}/me").status_code == 200  # the token comes back; the session stays ended
+    assert console(world, session).get(f"{API}/me").status_code == 401
 
 
 def test_an_idle_session_expires_and_the_api_then_answers_401(world: World) -> None:
@@ -523,3 +526,51 @@ def test_the_audit_trail_is_bounded_by_units_and_withholds_evidence_details_from
     assert any(e["action"] == "audit_viewed" and e["detail"].get("role") == "auditor" for e in admin)
     searches = [e for e in admin if e["action"] == "searched"]
     assert searches and all("query" not in e["detail"] and "shown" not in e["detail"] for e in searches)
+
+
+def test_an_administrator_manages_accounts_of_their_units_through_the_api(world: World) -> None:
+    admin = world.client(user_of("admin"))
+    with world.archive.sessions.begin() as db:
+        u = accounts.add_user(db, world.archive.custody, username="managed_a", password=PASSWORD,
+                              role="investigator", unit_code=A, actor="test", settings=world.settings.auth)
+        t = accounts.issue_api_token(db, world.archive.custody, user=u, name="tests", actor="test")
+    target = world.client()
+    target.headers["Authorization"] = f"Bearer {t}"
+    since = world.last_seq()
+
+    r = world.client(user_of("investigator")).post(f"{API}/users/managed_a/disable")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    foreign = admin.post(f"{API}/users/{user_of('investigator', 'b')}/disable")
+    missing = admin.post(f"{API}/users/nobody_at_all/disable")
+    assert foreign.status_code == missing.status_code == 404 and foreign.json()["code"] == "unknown_user"
+    assert admin.post(f"{API}/users/{user_of('admin')}/disable").status_code == 403  # not one's own account
+    assert len(new_events(world, since, actor=user_of("admin"), action="access_denied")) == 2
+
+    r = admin.post(f"{API}/users/MANAGED_A/disable")  # names compare ignoring case
+    assert r.status_code == 200 and r.json() == {"username": "managed_a", "role": "investigator", "disabled": True,
+                                                 "must_change_password": False}
+    r = target.get(f"{API}/me")
+    assert r.status_code == 401 and r.json()["code"] == "account_disabled"
+    assert admin.post(f"{API}/users/managed_a/enable").json()["disabled"] is False
+    assert target.get(f"{API}/me").status_code == 200
+
+    r = target.post(f"{API}/me/password", json={"old_password": "wrong one", "new_password": "一个新的好密码abc"})
+    assert r.status_code == 401 and r.json()["code"] == "auth_failed"
+    r = target.post(f"{API}/me/password", json={"old_password": PASSWORD, "new_password": "12345678"})
+    assert r.status_code == 400 and r.json()["code"] == "weak_password"
+    r = target.post(f"{API}/me/password", json={"old_password": PASSWORD, "new_password": "一个新的好密码abc"})
+    assert r.status_code == 200, r.text
+
+    r = admin.post(f"{API}/users/managed_a/password", json={"password": "临时的密码请尽快修改"})
+    assert r.status_code == 200 and r.json()["must_change_password"] is True
+    with pytest.raises(PasswordChangeRequired):
+        accounts.authenticate(world.archive.sessions, username="managed_a", password="临时的密码请尽快修改",
+                              settings=world.settings.auth)
+    r = admin.post(f"{API}/users/managed_a/tokens/revoke", json={})
+    assert r.status_code == 200 and r.json() == {"username": "managed_a", "revoked": 1}
+    assert target.get(f"{API}/me").status_code == 401
+    assert admin.post(f"{API}/users/managed_a/unlock").status_code == 200
+
+    for action in ("user_disabled", "user_enabled", "password_reset", "api_token_revoked", "user_unlocked"):
+        assert len(new_events(world, since, actor=user_of("admin"), action=action)) == 1, action
+    assert len(new_events(world, since, actor="managed_a", action="password_changed")) == 1

@@ -60,10 +60,11 @@ from sqlalchemy import select
 
 from archive import stations
 from archive.models import Evidence
+from auth import service as accounts
 from cases import records as text_records
 from cases import service as case_service
 from hashing.models import CustodyEvent
-from tests.api_world import BACKENDS, A, B, World, user_of, world_for
+from tests.api_world import BACKENDS, PASSWORD, A, B, World, user_of, world_for
 
 API = "/api/v1"
 ROLES = ("operator", "investigator", "legal_reviewer", "records_manager", "auditor", "admin")
@@ -116,6 +117,12 @@ EXPECTED_TABLE = """
 | POST   /cases/{case_id}/forms                      | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
 | GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
 | GET    /cases/{case_id}/export                     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /users/{username}/disable                   | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /users/{username}/enable                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /users/{username}/password                  | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /users/{username}/unlock                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /users/{username}/tokens/revoke             | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /me/password                                | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -210,6 +217,16 @@ class Ctx:
             lk = case_service.link(db, w.archive.custody, step=st, evidence=ev, actor=ACTOR)
             return c.id, st.id, lk.id
 
+    def fresh_user(self, unit: str) -> str:
+        """A new investigator of ``unit`` for an administrator to act on (never the acting admin)."""
+        if unit == MISSING:
+            return "no_such_user"
+        name = f"managed_{next(_fresh)}"
+        with self.world.archive.sessions.begin() as db:
+            accounts.add_user(db, self.world.archive.custody, username=name, password=PASSWORD, role="investigator",
+                              unit_code=unit, actor=ACTOR, settings=self.world.settings.auth)
+        return name
+
     def fresh_case(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -233,7 +250,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence" or "case" (foreign: 404 as if missing), "roster" (foreign: 403)
+    target: str | None = None  # "evidence", "case" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
 
@@ -244,6 +261,10 @@ def _ev(suffix: str = "", **kw: Any) -> Callable[[Ctx, str], Request]:
 
 def _case(suffix: str = "", **kw: Any) -> Callable[[Ctx, str], Request]:
     return lambda c, u: (f"/cases/{c.case(u).case_id}{suffix}", kw)
+
+
+def _user(suffix: str, **kw: Any) -> Callable[[Ctx, str], Request]:
+    return lambda c, u: (f"/users/{c.fresh_user(u)}{suffix}", kw)
 
 
 def _plain(path: str) -> Callable[[Ctx, str], Request]:
@@ -301,12 +322,21 @@ CALLS: dict[Key, Call] = {
         lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.view", "case"),
     ("GET", "/cases/{case_id}/export"): Call(_case("/export"), "cases.view", "case",
                                              named_by_role={"auditor": "evidence.export"}),
+    ("POST", "/users/{username}/disable"): Call(_user("/disable"), "users.manage", "user"),
+    ("POST", "/users/{username}/enable"): Call(_user("/enable"), "users.manage", "user"),
+    ("POST", "/users/{username}/password"): Call(_user("/password", json={"password": "临时密码请尽快修改它"}),
+                                                 "users.manage", "user"),
+    ("POST", "/users/{username}/unlock"): Call(_user("/unlock"), "users.manage", "user"),
+    ("POST", "/users/{username}/tokens/revoke"): Call(_user("/tokens/revoke", json={}), "users.manage", "user"),
+    # (each user changes their own password once: from the world's to another)
+    ("POST", "/me/password"): Call(lambda c, u: ("/me/password", {"json": {
+        "old_password": PASSWORD, "new_password": "权限矩阵里的新密码一二三"}})),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
 }
 
-HIDDEN_CODE = {"evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer"}  # the code of "no such thing (that you may see)"
+HIDDEN_CODE = {"evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer", "user": "unknown_user"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:

@@ -429,7 +429,7 @@ def test_coverage_check_through_the_api_is_one_custody_event_naming_the_api_and_
     new_step(w, case_id, "查封扣押", "20261123094000", "20261123094010", ["a0940"])  # the gap: flagged
     with w.archive.sessions.begin() as db:
         add_user(db, w.archive.custody, username="coverage_reader", password="correct horse battery",
-                 role="investigator", unit_code=UNIT, actor=ACTOR)
+                 role="investigator", unit_code=UNIT, actor=ACTOR, settings=w.archive.settings.auth)
         token = issue_api_token(db, w.archive.custody, user=db.scalars(select(User).where(
             User.username == "coverage_reader")).one(), name="tests", actor=ACTOR)
     with TestClient(create_app(w.archive)) as client:

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from hashing.models import CustodyEvent
 from tests.docks import BAY3_BINDING, build_multi_bay_dock, put
 
 
@@ -199,9 +201,8 @@ def test_units_and_users_add_reads_the_password_from_stdin(settings):
 
     a = open_archive(settings)
     try:
-        with a.sessions.begin() as db:
-            u = authenticate(db, username="zhangsan", password="correct horse battery", settings=settings.auth)
-            assert u.password_hash.startswith("$argon2id$")
+        u = authenticate(a.sessions, username="zhangsan", password="correct horse battery", settings=settings.auth)
+        assert u.password_hash.startswith("$argon2id$")
     finally:
         a.close()
     bad = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(settings.config_path), "users", "add",
@@ -219,3 +220,56 @@ def test_showing_evidence_is_itself_a_custody_event_naming_who(settings, make_cl
     rec = json.loads(liuhen(settings.config_path, "show", str(row["evidence_id"]), "--json").stdout)
     viewed = [e for e in rec["custody"] if e["action"] == "viewed"]
     assert len(viewed) == 1 and viewed[0]["actor"] == f"cli:{getpass.getuser()}"
+
+
+def _users(cfg: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(cfg), "users", *args],
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_users_disable_enable_reset_passwd_and_revoke_token_from_the_command_line(settings):
+    from app.runtime import open_archive
+    from auth.errors import AccountDisabled, PasswordChangeRequired
+    from auth.service import authenticate
+
+    cfg = settings.config_path
+    assert liuhen(cfg, "units", "add", "110101-JT", "东城区交通执法大队").returncode == 0
+    assert _users(cfg, "add", "zhangsan", "--role", "investigator", "--unit", "110101-JT",
+                  stdin="correct horse battery\n").returncode == 0
+    weak = _users(cfg, "add", "admin1", "--role", "admin", "--unit", "110101-JT", stdin="12345678\n")
+    assert weak.returncode == 1 and "at least 12" in weak.stderr
+    look_alike = _users(cfg, "add", "ＺｈａｎｇＳａｎ", "--role", "auditor", "--unit", "110101-JT",
+                        stdin="correct horse battery\n")
+    assert look_alike.returncode == 1 and "already exists" in look_alike.stderr
+    for name in ("案件系统", "备份"):
+        assert _users(cfg, "token", "zhangsan", "--name", name).returncode == 0
+
+    a = open_archive(settings)
+    try:
+        r = _users(cfg, "disable", "zhangsan")
+        assert r.returncode == 0 and "disabled" in r.stdout, r.stderr
+        with pytest.raises(AccountDisabled):
+            authenticate(a.sessions, username="zhangsan", password="correct horse battery", settings=settings.auth)
+        assert _users(cfg, "enable", "zhangsan").returncode == 0
+        r = _users(cfg, "revoke-token", "zhangsan", "--name", "备份", "--json")
+        assert r.returncode == 0 and json.loads(r.stdout) == {"username": "zhangsan", "revoked": 1}, r.stderr
+        assert _users(cfg, "revoke-token", "zhangsan").returncode == 1  # neither --name nor --all
+        r = _users(cfg, "reset", "zhangsan", stdin="temporary pass 2026\n")
+        assert r.returncode == 0 and "next sign-in" in r.stdout, r.stderr
+        with pytest.raises(PasswordChangeRequired):
+            authenticate(a.sessions, username="zhangsan", password="temporary pass 2026", settings=settings.auth)
+        wrong = _users(cfg, "passwd", "zhangsan", stdin="not the password\nbrand new secret 42\n")
+        assert wrong.returncode == 1 and "Wrong user name or password" in wrong.stderr
+        r = _users(cfg, "passwd", "zhangsan", stdin="temporary pass 2026\nbrand new secret 42\n")
+        assert r.returncode == 0, r.stderr
+        assert authenticate(a.sessions, username="zhangsan", password="brand new secret 42",
+                            settings=settings.auth).username == "zhangsan"
+        r = _users(cfg, "unlock", "zhangsan")
+        assert r.returncode == 0 and "throttle cleared" in r.stdout
+        with a.sessions() as db:
+            actions = [e.action for e in db.scalars(select(CustodyEvent).order_by(CustodyEvent.seq))]
+    finally:
+        a.close()
+    for action in ("user_disabled", "user_enabled", "api_token_revoked", "password_reset", "password_changed",
+                   "user_unlocked"):
+        assert actions.count(action) == 1, (action, actions)

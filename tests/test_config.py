@@ -106,8 +106,9 @@ def test_a_bad_value_in_the_environment_names_the_variable(tmp_path):
 @pytest.mark.parametrize(("extra", "expected"), [
     ("[s3]\nmultipart_chunk_mb = 1.5\n", "[s3] multipart_chunk_mb is 1.5"),
     ("[auth]\nidle_minutes = 0\n", "[auth] idle_minutes is 0"),
-    ("[auth]\nlockout_attempts = 0\n", "[auth] lockout_attempts is 0"),
-    ("[auth]\nlockout_minutes = -1\n", "[auth] lockout_minutes is -1"),
+    ("[auth]\naccount_free_attempts = 0\n", "[auth] account_free_attempts is 0"),
+    ("[auth]\nsession_max_hours = -1\n", "[auth] session_max_hours is -1"),
+    ("[auth]\nmin_password = 6\n", "[auth] min_password is 6"),
     ('[cases.checklist]\n"询问" = "video"\n', "[cases] checklist.询问 is 'video'"),
     ('[cases.checklist]\n"巡逻" = "av"\n', "names steps that are not in [cases] steps: 巡逻"),
     ('[cases]\nnumber_format = "{unit}-{seq}"\n', "lacks {unit}, {year} or {seq}"),

@@ -11,11 +11,12 @@ from liuhen import config
 from liuhen.errors import LiuhenError
 
 
-def _read_password() -> str:
+def _read_password(prompt: str = "密码 Password: ") -> str:
+    """A password from the terminal (typed twice) or one line of standard input."""
     if sys.stdin.isatty():
         import getpass
 
-        first = getpass.getpass("密码 Password: ")
+        first = getpass.getpass(prompt)
         if getpass.getpass("再次输入 Again: ") != first:
             raise LiuhenError("The two passwords differ.", "Run the command again and type the same password twice.")
         return first
@@ -39,7 +40,8 @@ def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
     password = _read_password()
     with opened(settings) as archive, archive.sessions.begin() as db:
         u = add_user(db, archive.custody, username=args.name, password=password, role=args.role,
-                     unit_code=args.unit, display_name=args.display_name, actor=cli_actor())
+                     unit_code=args.unit, display_name=args.display_name, actor=cli_actor(),
+                     settings=settings.auth)
         out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit}
     emit(args, out, f"User {out['username']} ({out['role']}, unit {out['unit']}) added.")
     return EXIT_OK
@@ -50,7 +52,60 @@ def cmd_users_unlock(args: argparse.Namespace, settings: config.Settings) -> int
 
     with opened(settings) as archive, archive.sessions.begin() as db:
         unlock(db, archive.custody, username=args.name, actor=cli_actor())
-    print(f"User {args.name} unlocked.")
+    print(f"User {args.name}: login throttle cleared.")
+    return EXIT_OK
+
+
+def cmd_users_disable(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import disable
+
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        u = disable(db, archive.custody, username=args.name, actor=cli_actor())
+    print(f"User {u.username} disabled: signed out everywhere; cannot sign in or use API tokens until enabled.")
+    return EXIT_OK
+
+
+def cmd_users_enable(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import enable
+
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        u = enable(db, archive.custody, username=args.name, actor=cli_actor())
+    print(f"User {u.username} enabled.")
+    return EXIT_OK
+
+
+def cmd_users_passwd(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import change_password
+
+    old = _read_password("旧密码 Old password: ") if sys.stdin.isatty() else _read_password()
+    new = _read_password("新密码 New password: ") if sys.stdin.isatty() else _read_password()
+    with opened(settings) as archive:
+        u = change_password(archive.sessions, archive.custody, username=args.name, old_password=old,
+                            new_password=new, ip=None, settings=settings.auth)
+    print(f"Password of {u.username} changed; every session of theirs has ended.")
+    return EXIT_OK
+
+
+def cmd_users_reset(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import reset_password
+
+    password = _read_password("临时密码 Temporary password: ")
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        u = reset_password(db, archive.custody, username=args.name, new_password=password, actor=cli_actor(),
+                           settings=settings.auth)
+    print(f"Password of {u.username} reset; they must choose a new one at their next sign-in.")
+    return EXIT_OK
+
+
+def cmd_users_revoke_token(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import revoke_api_tokens
+
+    if args.token_name is None and not args.all:
+        raise LiuhenError("Which token? Neither --name nor --all was given.",
+                          "Name the token (--name WHAT, as it was issued) or revoke them all (--all).")
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        n = revoke_api_tokens(db, archive.custody, username=args.name, name=args.token_name, actor=cli_actor())
+    emit(args, {"username": args.name, "revoked": n}, f"{n} API token(s) of {args.name} revoked.")
     return EXIT_OK
 
 
@@ -84,8 +139,23 @@ def register(sub: Any, add: Add) -> None:
     sp.add_argument("--unit", required=True, help="code of the user's unit")
     sp.add_argument("--display-name")
     sp.add_argument("--json", action="store_true")
-    sp = add("unlock", cmd_users_unlock, "unlock an account locked after failed logins", usp)
+    sp = add("unlock", cmd_users_unlock, "clear the login throttle of a user name after failed logins", usp)
     sp.add_argument("name")
+    sp = add("disable", cmd_users_disable, "disable an account (its sessions end, its API tokens are refused)", usp)
+    sp.add_argument("name")
+    sp = add("enable", cmd_users_enable, "enable a disabled account", usp)
+    sp.add_argument("name")
+    sp = add("passwd", cmd_users_passwd, "change a password, proving the old one; from standard input: the old "
+             "password on the first line, the new one on the second", usp)
+    sp.add_argument("name")
+    sp = add("reset", cmd_users_reset, "set a temporary password (from standard input) that the user must change "
+             "at the next sign-in", usp)
+    sp.add_argument("name")
+    sp = add("revoke-token", cmd_users_revoke_token, "revoke a user's API token by its name, or all of them", usp)
+    sp.add_argument("name")
+    sp.add_argument("--name", dest="token_name", help="the token's name, as it was issued")
+    sp.add_argument("--all", action="store_true", help="revoke every live token of the user")
+    sp.add_argument("--json", action="store_true")
     sp = add("token", cmd_users_token, "issue an API token for a user (shown once)", usp)
     sp.add_argument("name")
     sp.add_argument("--name", dest="token_name", required=True, help="what the token is for, e.g. 案件系统对接")

@@ -1,7 +1,7 @@
 """continuous fixity: where the audit stands for each stored object
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +14,7 @@ def UTCDateTime() -> sa.DateTime:
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
