@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
@@ -56,8 +56,6 @@ router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
     **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},
     503: {"model": ERRORS[400]["model"], "description": "the store could not be read or written"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-# multipart has no null: an absent id is left out or empty
-FormId = Annotated[str, Form(pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")]
 
 
 class PartyIn(BaseModel):
@@ -233,24 +231,59 @@ def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) ->
 # ---------------------------------------------------------------------------- text records
 
 
-@router.post("/{case_id}/records", response_model=RecordAdded, status_code=201,
+class _UploadFields(BaseModel):
+    kind: str = Field(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)
+    title: str = Field(default="", max_length=500, pattern=LINE)
+    step_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
+    record_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
+
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "kind"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the document"},
+        **{k: v for k, v in _UploadFields.model_json_schema()["properties"].items()}}}}}}}
+
+
+@router.post("/{case_id}/records", response_model=RecordAdded, status_code=201, openapi_extra=_UPLOAD_BODY,
              summary="Upload a document (PDF, DOCX, JPEG, PNG) as a text record, or a new version of one")
-def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request,
-                  file: Annotated[UploadFile, File(description="the document")],
-                  kind: Annotated[str, Form(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)],
-                  title: Annotated[str, Form(max_length=500, pattern=LINE)] = "",
-                  step_id: FormId = "",
-                  record_id: FormId = "") -> RecordAdded:
-    with archive.sessions.begin() as db:
-        _case(archive, db, p, case_id, "cases.manage", request)
-    name = os.path.basename(file.filename or "document") or "document"
-    with tempfile.TemporaryDirectory(prefix="liuhen-upload-") as d:
-        path = Path(d) / "upload"
-        with open(path, "wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
-        added = recording.add_version(archive, case_id=case_id, actor=p.actor, kind=kind, title=title or name,
-                                      path=path, file_name=name, step_id=int(step_id) if step_id else None,
-                                      record_id=int(record_id) if record_id else None)
+async def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> RecordAdded:
+    """The body is read only after the user is known and may manage the case (FastAPI would parse
+    ``File``/``Form`` parameters before any dependency runs): an anonymous or refused upload costs
+    the archive no disk. Its size is bounded before that by ``api.limits`` ([web] max_record_mb)."""
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    def allowed() -> None:
+        with archive.sessions.begin() as db:
+            _case(archive, db, p, case_id, "cases.manage", request)
+
+    await run_in_threadpool(allowed)
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise RequestValidationError([{"type": "missing", "loc": ("body", "file"), "msg": "a file is required",
+                                           "input": None}])
+        try:
+            fields = _UploadFields.model_validate({k: v for k, v in form.items() if k != "file"})
+        except ValidationError as e:
+            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from e
+        name = os.path.basename(file.filename or "document") or "document"
+
+        def store() -> recording.Added:
+            with tempfile.TemporaryDirectory(prefix="liuhen-upload-") as d:
+                path = Path(d) / "upload"
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(file.file, out, 1 << 20)
+                return recording.add_version(archive, case_id=case_id, actor=p.actor, kind=fields.kind,
+                                             title=fields.title or name, path=path, file_name=name,
+                                             step_id=int(fields.step_id) if fields.step_id else None,
+                                             record_id=int(fields.record_id) if fields.record_id else None)
+
+        added = await run_in_threadpool(store)
+    finally:
+        await form.close()
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
 
 

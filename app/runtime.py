@@ -12,6 +12,7 @@ from hashing import keys
 from hashing.custody import CustodyLog
 from liuhen import db
 from liuhen.config import Settings
+from liuhen.durable import private_umask
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -32,6 +33,8 @@ def upgrade(engine: Engine) -> None:
 
 def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     import app.models  # noqa: F401 - every table, so foreign keys across packages resolve
+
+    private_umask()  # what SQLite, ffmpeg and temp files create is owner-only too (liuhen.durable)
 
     engine = db.make_engine(settings.archive.database_url)
     if migrate:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hashing.errors import BadSignature
+from liuhen.durable import private_dir
 
 ALGORITHM = "Ed25519"
 TOOL = f"cryptography {cryptography.__version__}"
@@ -57,7 +58,7 @@ def load_or_create(path: Path) -> SigningKey:
             raise BadSignature(f"The key file {path} does not hold an Ed25519 private key.",
                                "Restore the station's key from backup or move the file away to create a new key.")
         return SigningKey(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
