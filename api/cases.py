@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api import access, streaming
 from api.access import CurrentUser
@@ -112,7 +113,7 @@ _case = access.case  # the case the user may act on (a refusal is logged and rai
 
 def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
     return case_detail(views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                       visible=p.scope.allows))
+                                       visible=p.scope.allows), masked=not p.may("cases.personal_data"))
 
 
 def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
@@ -158,7 +159,7 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
         c = _case(archive, db, p, case_id, "cases.view", request)
         view = views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
                                visible=p.scope.allows)
-        out = case_detail(view)
+        out = case_detail(view, masked=not p.may("cases.personal_data"))
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})
         return out
@@ -262,7 +263,7 @@ async def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, reques
     form = await request.form(max_files=1, max_fields=4)
     try:
         file = form.get("file")
-        if not isinstance(file, UploadFile):
+        if not isinstance(file, StarletteUpload):
             raise RequestValidationError([{"type": "missing", "loc": ("body", "file"), "msg": "a file is required",
                                            "input": None}])
         try:
@@ -306,17 +307,30 @@ def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, re
             summary="Download one version of a text record")
 def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_000_000)], archive: ArchiveDep,
                     p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_record(archive, p, request, record_id, version)
+
+
+def record_version(archive: Archive, db: Session, p: access.Principal, request: Request, record_id: int,
+                   version: int) -> tuple[Case, TextRecord, TextRecordVersion]:
+    """The version of a text record ``p`` may download; a refusal is logged and raised."""
+    access.require(archive, db, p, "cases.documents", request)  # the auditor sees the list, not the bytes
+    rec = db.get(TextRecord, record_id)
+    if rec is None:
+        raise UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
+    c = _case(archive, db, p, rec.case_id, "cases.documents", request)
+    v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
+                                                  TextRecordVersion.version == version))
+    if v is None:
+        raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
+                          f"{version}.", "Choose a version listed on the case page.")
+    return c, rec, v
+
+
+def send_record(archive: Archive, p: access.Principal, request: Request, record_id: int, version: int) -> Any:
+    """One version of a text record, checked and recorded (``record_downloaded``) now."""
     with archive.sessions.begin() as db:
-        rec = db.get(TextRecord, record_id)
-        if rec is None:
-            access.require(archive, db, p, "cases.view", request)
-            raise UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
-        c = _case(archive, db, p, rec.case_id, "cases.view", request)
-        v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
-                                                      TextRecordVersion.version == version))
-        if v is None:
-            raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
-                                    f"{version}.", "Choose a version listed on the case page.")
+        c, rec, v = record_version(archive, db, p, request, record_id, version)
         header = request.headers.get("range")
         rng = streaming.parse_range(header, v.size)  # refused before any event
         access.record(archive, db, p, "record_downloaded", detail={"case_id": c.id, "number": c.number,
@@ -337,6 +351,12 @@ def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_
                        503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
             summary="The case as one verifiable bag: text records, linked originals, coverage report, custody")
 def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_case_export(archive, p, request, case_id)
+
+
+def send_case_export(archive: Archive, p: access.Principal, request: Request, case_id: int) -> Any:
+    """The case bag, checked, made and recorded now; for the route and its one-time link."""
     from cases.export import export_case
 
     with archive.sessions.begin() as db:

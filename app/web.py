@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders
+from api import audit, cases, dock, errors, evidence, intake, jobs, links, me, officers, recorders
 from api.deps import ArchiveDep, StrictQuery
 from api.limits import BodyLimit
 from api.schemas import ErrorOut
@@ -29,6 +29,7 @@ def create_app(archive: Archive) -> FastAPI:
     errors.install(app)
     app.add_middleware(BodyLimit, web=archive.settings.web)  # outermost but for errors: before any body is read
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
+    app.include_router(links.router, prefix=PREFIX)  # downloads: a POST for a one-time link, then one GET
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
     for resource in (me, dock, officers, recorders, jobs, audit):  # /me, /dock, /officers, /recorders, /jobs, /audit
         app.include_router(resource.router, prefix=PREFIX)

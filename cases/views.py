@@ -78,3 +78,38 @@ def case_view(db: Session, case: Case, settings: CaseSettings, *, tz: str, visib
     records = list(db.scalars(select(TextRecord).where(TextRecord.case_id == case.id).order_by(TextRecord.id)))
     return CaseView(case=case, unit_code=unit_code(db, case), steps=steps, records=records,
                     flagged_steps=[s.step_id for s in report.flagged])
+
+
+# ---------------------------------------------------------------------------- personal data, masked
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*, 欧阳娜娜 -> 欧***, Zhang San -> Z********: the first character stays."""
+    return name[:1] + "*" * max(1, len(name) - 1) if name else name
+
+
+def mask_number(value: str | None) -> str | None:
+    """110101199003071234 -> 1101**********1234; a short number keeps at most its last two characters."""
+    if not value:
+        return value
+    if len(value) >= 10:
+        return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return "*" * max(1, len(value) - 2) + value[-2:] if len(value) > 2 else "*" * len(value)
+
+
+@dataclass(frozen=True)
+class PartyView:
+    kind: str
+    name: str
+    id_number: str | None
+    phone: str | None
+    address: str | None
+
+
+def parties(case: Case, *, masked: bool) -> list[PartyView]:
+    """The case's parties as a reader sees them: in full, or masked for a reader without
+    ``cases.personal_data`` (names to their first character, numbers to their ends, no address)."""
+    if not masked:
+        return [PartyView(x.kind, x.name, x.id_number, x.phone, x.address) for x in case.parties]
+    return [PartyView(x.kind, mask_name(x.name) if x.kind == "person" else x.name, mask_number(x.id_number),
+                      mask_number(x.phone), "***" if x.address else x.address) for x in case.parties]

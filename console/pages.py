@@ -351,7 +351,7 @@ def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
         c = access.case(archive, db, p, case_id, "cases.view", request)
         view = case_views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
                                     visible=p.scope.allows)
-        detail = case_detail(view)
+        detail = case_detail(view, masked=not p.may("cases.personal_data"))
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})
         officers = [o.model_dump() for o in _officers(db, p)]

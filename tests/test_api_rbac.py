@@ -88,6 +88,8 @@ EXPECTED_TABLE = """
 | GET    /evidence/{evidence_id}/media/{kind}        | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | GET    /evidence/{evidence_id}/original            | 403      | 206/404      | 206/404        | 206/404         | 403     | 403     |
 | GET    /evidence/{evidence_id}/export              | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /evidence/{evidence_id}/original/link       | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
+| POST   /evidence/{evidence_id}/export/link         | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | POST   /evidence/{evidence_id}/verify              | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | PUT    /evidence/{evidence_id}/important           | 200/404  | 403          | 403            | 403             | 403     | 403     |
 | POST   /evidence/{evidence_id}/tags                | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
@@ -112,7 +114,9 @@ EXPECTED_TABLE = """
 | POST   /cases/{case_id}/close                      | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
 | POST   /cases/{case_id}/records                    | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
 | POST   /cases/{case_id}/forms                      | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
-| GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /cases/records/{record_id}/versions/{version}/link | 403 | 201/404   | 201/404        | 201/404         | 403     | 403     |
+| POST   /cases/{case_id}/export/link                | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | GET    /cases/{case_id}/export                     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -125,6 +129,10 @@ INTAKE_ROUTES = {
     ("HEAD", "/intake/uploads/{upload_id}"), ("PATCH", "/intake/uploads/{upload_id}"),
     ("POST", "/intake/uploads/{upload_id}/complete"), ("POST", "/intake/release"), ("POST", "/intake/status"),
 }
+
+# A one-time link is used by the user it was issued to; anyone else's GET (any token that is not a
+# live link of theirs) is 404 link_gone, with no event: tests/test_privacy.py covers it.
+LINK_ROUTES = {("GET", "/links/{token}")}
 
 # Where the table and the code disagree (the code is left as it is; the case is marked xfail, strict):
 # (route, role, target) -> why the table expects what it expects.
@@ -300,7 +308,13 @@ CALLS: dict[Key, Call] = {
     ("POST", "/cases/{case_id}/forms"): Call(_case("/forms", json={"kind": "决定书", "fields": FORM_FIELDS}),
                                              "cases.manage", "case"),
     ("GET", "/cases/records/{record_id}/versions/{version}"): Call(
-        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.view", "case"),
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.documents", "case"),
+    ("POST", "/cases/records/{record_id}/versions/{version}/link"): Call(
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1/link", {}), "cases.documents", "case"),
+    ("POST", "/cases/{case_id}/export/link"): Call(_case("/export/link"), "evidence.export", "case"),
+    ("POST", "/evidence/{evidence_id}/original/link"): Call(_ev("/original/link"), "evidence.download_original",
+                                                            "evidence"),
+    ("POST", "/evidence/{evidence_id}/export/link"): Call(_ev("/export/link"), "evidence.export", "evidence"),
     ("GET", "/cases/{case_id}/export"): Call(_case("/export"), "cases.view", "case",
                                              named_by_role={"auditor": "evidence.export"}),
     ("GET", "/health"): Call(_plain("/health"), public=True),
@@ -474,7 +488,7 @@ def test_the_station_door_refuses_every_users_token(world: World, key: Key) -> N
 def test_the_table_lists_every_route_of_the_api_and_nothing_else(world: World) -> None:
     """A new route fails here until its row is added to EXPECTED_TABLE (and CALLS)."""
     routes = app_routes(world)
-    assert routes - INTAKE_ROUTES - set(EXPECTED) == set(), "routes of the app missing from EXPECTED_TABLE"
+    assert routes - INTAKE_ROUTES - LINK_ROUTES - set(EXPECTED) == set(), "routes of the app missing from EXPECTED_TABLE"
     assert set(EXPECTED) - routes == set(), "rows of EXPECTED_TABLE that the app does not have"
     assert INTAKE_ROUTES <= routes
     assert set(CALLS) == set(EXPECTED)
@@ -485,7 +499,7 @@ def test_the_table_lists_every_route_of_the_api_and_nothing_else(world: World) -
     def bare(keys: set[Key]) -> set[Key]:  # "{tag:path}" is "{tag}" in the document
         return {(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", p)) for m, p in keys}
 
-    listed = bare(set(EXPECTED) | INTAKE_ROUTES)
+    listed = bare(set(EXPECTED) | INTAKE_ROUTES | LINK_ROUTES)
     assert published and published <= listed, published - listed
     assert bare({k for k in EXPECTED if not CALLS[k].public}) <= published
 
