@@ -316,9 +316,13 @@ def record_version(archive: Archive, db: Session, p: access.Principal, request: 
     """The version of a text record ``p`` may download; a refusal is logged and raised."""
     access.require(archive, db, p, "cases.documents", request)  # the auditor sees the list, not the bytes
     rec = db.get(TextRecord, record_id)
-    if rec is None:
+    c = db.get(Case, rec.case_id) if rec is not None else None
+    if c is not None and c.unit_id not in p.scope.units:
+        access.denied(archive, db, p, permission="cases.documents", reason=f"unit (case {c.number})",
+                      request=request)
+        c = None  # another unit's record answers like one that does not exist (and names no case)
+    if rec is None or c is None:
         raise UnknownCase(f"没有文书 {record_id} / There is no text record {record_id}.", "Reload the case.")
-    c = _case(archive, db, p, rec.case_id, "cases.documents", request)
     v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                   TextRecordVersion.version == version))
     if v is None:
