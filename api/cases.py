@@ -113,7 +113,8 @@ _case = access.case  # the case the user may act on (a refusal is logged and rai
 
 def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
     return case_detail(views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                       visible=p.scope.allows), masked=not p.may("cases.personal_data"))
+                                       visible=p.scope.allows, data_key=archive.data_key,
+                                       masked=not p.may("cases.personal_data")))
 
 
 def _step(archive: Archive, db: Session, p: access.Principal, step_id: int, action: str,
@@ -148,7 +149,7 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
         c = cases.create_case(db, archive.custody, archive.settings.cases, unit_id=unit.id, unit_code=unit.code,
                               category=body.category, title=body.title, actor=p.actor, source=body.source,
                               parties=[cases.PartyIn(**x.model_dump()) for x in body.parties],
-                              tz=archive.settings.station.timezone)
+                              tz=archive.settings.station.timezone, data_key=archive.data_key)
         return case_summary(c, views.unit_code(db, c))
 
 
@@ -158,8 +159,9 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         view = views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                               visible=p.scope.allows)
-        out = case_detail(view, masked=not p.may("cases.personal_data"))
+                               visible=p.scope.allows, data_key=archive.data_key,
+                               masked=not p.may("cases.personal_data"))
+        out = case_detail(view)
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})
         return out

@@ -16,7 +16,6 @@ from archive.query import Page
 from archive.views import EvidenceView
 from cases.models import Case
 from cases.views import CaseView, LinkView
-from cases.views import parties as case_parties
 from roster.models import Officer
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
@@ -398,8 +397,7 @@ def link(lv: LinkView) -> LinkOut:
                    linked_by=lk.linked_by, linked_at=lk.linked_at)
 
 
-def case_detail(view: CaseView, *, masked: bool) -> CaseDetail:
-    """``masked``: the reader may not see parties' personal data (``cases.personal_data``)."""
+def case_detail(view: CaseView) -> CaseDetail:
     c = view.case
     steps = [StepOut(step_id=sv.step.id, kind=sv.step.kind, place=sv.step.place, started_at=sv.step.started_at,
                      ended_at=sv.step.ended_at, officers=sv.officers, links=[link(lv) for lv in sv.links],
@@ -418,5 +416,5 @@ def case_detail(view: CaseView, *, masked: bool) -> CaseDetail:
                for r in view.records]
     return CaseDetail(**case_summary(c, view.unit_code).model_dump(),
                       parties=[PartyOut(kind=x.kind, name=x.name, id_number=x.id_number, phone=x.phone,
-                                        address=x.address) for x in case_parties(c, masked=masked)],
+                                        address=x.address) for x in view.parties],
                       steps=steps, records=records, flagged_steps=view.flagged_steps)

@@ -31,6 +31,31 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
+def seal_clear_parties(engine: Engine, data_key: keys.DataKey) -> None:
+    """Seal parties written in clear text before migration 0010 (idempotent; nothing to do after).
+
+    In the roof rather than in the migration: a migration imports no live code and knows no config,
+    and sealing needs the data key from ``[archive] data_key_path``."""
+    from cases.service import seal_parties
+
+    with db.make_sessionmaker(engine).begin() as session:
+        sealed = seal_parties(session, data_key)
+    if sealed:  # the clear text must not linger in freed pages (SQLite) or dead row versions (PostgreSQL)
+        raw = engine.raw_connection()
+        try:
+            if engine.dialect.name == "sqlite":
+                raw.execute("VACUUM")
+                raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                try:
+                    raw.driver_connection.execute("VACUUM FULL case_parties")  # type: ignore[union-attr]
+                finally:
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+        finally:
+            raw.close()
+
+
 def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     import app.models  # noqa: F401 - every table, so foreign keys across packages resolve
 
@@ -40,6 +65,9 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     if migrate:
         upgrade(engine)
     key = keys.load_or_create(settings.archive.key_path)
+    data_key = keys.load_or_create_data_key(settings.archive.data_key_path)
+    if migrate:
+        seal_clear_parties(engine, data_key)
     store = open_store(settings)
     if isinstance(store, LocalStore):
         store.sweep_temps()
@@ -49,6 +77,7 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
         sessions=db.make_sessionmaker(engine),
         store=store,
         key=key,
+        data_key=data_key,
         custody=CustodyLog(key, settings.archive.checkpoint_every_events,
                            settings.archive.checkpoint_every_minutes),
     )

@@ -166,3 +166,102 @@ def test_every_file_and_folder_of_a_real_offload_is_owner_only(
              or (k.startswith("originals/") and (var / k).is_file() and v != 0o400)}
     assert wrong == {}
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
+
+
+# ---------------------------------------------------------------------------- parties sealed at rest
+
+
+PARTY = {"name": "张三丰", "id_number": "110101199003071234", "phone": "13800138000", "address": "北京市东城区某街1号"}
+
+
+def _raw_parties(settings: Settings, columns: str = "name, id_number, phone, address, sealed_with") -> list[tuple[object, ...]]:
+    from sqlalchemy import text
+
+    from liuhen import db
+
+    engine = db.make_engine(settings.archive.database_url)
+    try:
+        with engine.connect() as c:
+            return [tuple(r) for r in c.execute(text(f"SELECT {columns} FROM case_parties"))]
+    finally:
+        engine.dispose()
+
+
+def _clear_text_in(settings: Settings, rows: list[tuple[object, ...]]) -> list[str]:
+    """Every value of PARTY found in clear text in the rows or, on SQLite, anywhere in the file."""
+    blob = b"".join(bytes(v) if isinstance(v, (bytes, memoryview)) else str(v).encode() for r in rows for v in r)
+    url = settings.archive.database_url
+    if url.startswith("sqlite"):
+        folder = Path(url.split("///", 1)[1]).parent
+        blob += b"".join(p.read_bytes() for p in folder.glob("liuhen.db*"))
+    return [k for k, v in PARTY.items() if v.encode() in blob]
+
+
+def test_parties_are_sealed_in_the_database_and_open_with_the_data_key(archive: Archive, settings: Settings) -> None:
+    from auth.service import add_unit
+    from cases import service as case_service
+    from cases.views import case_view
+
+    with archive.sessions.begin() as db:
+        unit = add_unit(db, code="110101", name="东城分局")
+        c = case_service.create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code="110101",
+                                     category="行政处罚", title="封存测试", actor="test:privacy",
+                                     parties=[case_service.PartyIn(**PARTY)], data_key=archive.data_key)
+        case_id = c.id
+    rows = _raw_parties(settings)
+    assert len(rows) == 1 and rows[0][4] == archive.data_key.key_id
+    assert _clear_text_in(settings, rows) == []
+    with archive.sessions() as db:
+        from cases.models import Case
+
+        view = case_view(db, db.get_one(Case, case_id), settings.cases, tz="Asia/Shanghai", visible=lambda e: True,
+                         data_key=archive.data_key, masked=False)
+        assert [p.__dict__ for p in view.parties] == [{"kind": "person", **PARTY}]
+    key = settings.archive.data_key_path
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+
+
+def test_parties_written_before_0010_are_sealed_when_the_archive_opens(settings: Settings) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from app.runtime import MIGRATIONS, open_archive
+    from liuhen import db
+
+    engine = db.make_engine(settings.archive.database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0005")
+        conn.execute(text("INSERT INTO units (code, name, created_at) VALUES ('110101', '东城分局', "
+                          "'2026-11-01T00:00:00+00:00')"))
+        conn.execute(text("INSERT INTO cases (number, year, seq, category, title, unit_id, status, created_by, "
+                          "created_at) VALUES ('110101-2026-000001', 2026, 1, '行政处罚', '旧案', 1, 'open', "
+                          "'test', '2026-11-01T00:00:00+00:00')"))
+        conn.execute(text("INSERT INTO case_parties (case_id, kind, name, id_number, phone, address) VALUES "
+                          "(1, 'person', :name, :id_number, :phone, :address)"), PARTY)
+    engine.dispose()
+    before = _raw_parties(settings, "name, id_number, phone, address")
+    assert _clear_text_in(settings, before) != []  # (the test sees clear text where it is)
+
+    a = open_archive(settings)  # migrates to 0010, seals what it finds in clear, and leaves none behind
+    try:
+        rows = _raw_parties(settings)
+        assert [r[4] for r in rows] == [a.data_key.key_id]
+        from cases.models import Case
+        from cases.service import parties_of
+
+        with a.sessions() as session:
+            opened = parties_of(a.data_key, session.get_one(Case, 1))
+        assert [p.__dict__ for p in opened] == [{"kind": "person", **PARTY}]
+    finally:
+        a.close()
+    assert _clear_text_in(settings, _raw_parties(settings)) == []
+    a = open_archive(settings)  # opening again seals nothing twice
+    try:
+        with a.sessions() as session:
+            assert [p.name for p in parties_of(a.data_key, session.get_one(Case, 1))] == [PARTY["name"]]
+    finally:
+        a.close()

@@ -38,7 +38,8 @@ def case(world: World) -> tuple[int, int]:
                                      unit_code=A, category="行政处罚", title="隐私测试", actor="test:privacy",
                                      parties=[case_service.PartyIn(name="张三丰", kind="person",
                                                                    id_number="110101199003071234",
-                                                                   phone="13800138000", address="北京市东城区某街1号")])
+                                                                   phone="13800138000", address="北京市东城区某街1号")],
+                                     data_key=world.archive.data_key)
         case_id = c.id
     rec = text_records.add_form(world.archive, case_id=case_id, actor="test:privacy", kind="决定书",
                                 fields={"party": "张三丰", "facts": "无证经营", "law": "《行政处罚法》",
