@@ -145,3 +145,18 @@ def test_mask_keeps_only_the_ends() -> None:
     assert mask_name("张三") == "张*" and mask_name("欧阳娜娜") == "欧***" and mask_name("") == ""
     assert mask_number("110101199003071234") == "1101**********1234"
     assert mask_number("12345") == "***45" and mask_number(None) is None
+
+
+def test_the_audit_trail_of_a_district_shows_no_other_units_and_no_unattributed_events(world: World) -> None:
+    from tests.api_world import B
+
+    with world.archive.sessions.begin() as db:  # an account made from the command line in B
+        accounts.add_user(db, world.archive.custody, username="b_clerk", password=PASSWORD, role="operator",
+                          unit_code=B, actor="cli:root")
+    world.client(user_of("investigator", "b")).get(f"{API}/evidence", params={"q": "李四"})  # B searches
+    world.client(INVESTIGATOR).get(f"{API}/evidence", params={"q": "张三"})  # A searches
+    items = world.client(AUDITOR).get(f"{API}/audit", params={"per_page": 500}).json()["items"]
+    actors = {e["actor"] for e in items}
+    assert "cli:root" not in actors and f"user:{user_of('investigator', 'b')}" not in actors
+    assert not any(e["action"] == "user_added" and "b_clerk" in str(e["detail"]) for e in items)
+    assert f"user:{INVESTIGATOR}" in actors  # the district's own users' events are there
