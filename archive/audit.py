@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import ColumnElement, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from archive.models import Evidence
@@ -53,7 +53,7 @@ def trail(db: Session, *, scope: Scope, sees_evidence: bool, actor: str | None =
     ours = select(literal("user:").concat(User.username)).where(User.unit_id.in_(sorted(scope.units)))
     # events of no evidence (sign-ins, searches, cases, accounts): those of users of the reader's units;
     # those of no user (the CLI, stations, the system) only for a reader of a whole unit tree
-    by_actor = CustodyEvent.actor.in_(ours)
+    by_actor: ColumnElement[bool] = CustodyEvent.actor.in_(ours)
     if scope.unattributed:
         by_actor = or_(by_actor, CustodyEvent.actor.not_like("user:%"))
     q = select(CustodyEvent).where(or_(
