@@ -505,8 +505,14 @@ def test_investigator_builds_a_case_timeline_and_jumps_from_a_document_to_its_re
             page.click("#record-upload")
         doc = page.locator(".step[data-kind='查封扣押'] .doc")
         assert "查封扣押决定书" in doc.inner_text() and doc.locator("a.version").count() == 1
-        r = page.request.get(world.base + doc.locator("a.version").get_attribute("href"))
+        # the version's button asks for a one-time link (as console.js does) and the link gives the bytes once
+        csrf = page.get_attribute('meta[name="csrf-token"]', "content")
+        made = page.request.post(world.base + doc.locator("a.version").get_attribute("data-link"),
+                                 headers={"X-CSRF-Token": csrf})
+        assert made.status == 201
+        r = page.request.get(world.base + made.json()["url"])
         assert r.status == 200 and r.body() == pdf.read_bytes()
+        assert page.request.get(world.base + made.json()["url"]).status == 404
 
         doc.locator("a.to-recording").click()
         page.wait_for_selector("#player")
