@@ -123,6 +123,16 @@ def test_a_chunked_json_body_is_cut_off_at_the_limit(server) -> None:
     assert sent < 100 << 20  # the server stopped reading soon after 1 MB, not after the 260 MB offered
 
 
+def test_an_intake_chunk_is_bounded_by_max_chunk_mb_not_by_the_json_limit(server) -> None:
+    def patch(size: int) -> int:
+        head = (f"PATCH /api/v1/intake/uploads/{'0' * 32} HTTP/1.1\r\nHost: x\r\nUpload-Offset: 0\r\n"
+                f"Content-Type: application/offset+octet-stream\r\nContent-Length: {size}\r\n\r\n")
+        return _status(_send_partly(server, head, b"x" * 65536)[0])
+
+    assert patch(8 << 20) == 401  # a station's 8 MB chunk passes the limit (and is refused for want of a token)
+    assert patch((16 << 20) + 1) == 413  # [web] max_chunk_mb = 16
+
+
 def test_a_body_within_the_limit_still_reaches_the_route(server) -> None:
     head = ("POST /api/v1/cases HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: 2\r\n\r\n")
