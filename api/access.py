@@ -216,6 +216,20 @@ def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code
     return unit
 
 
+def no_cross_site(p: Principal, request: Request) -> None:
+    """A download that leaves a custody event, asked for by a bare GET: with a console session (a
+    cookie that any site can make the browser send) only with the ``X-CSRF-Token`` header, as every
+    change. The console fetches through one-time links (``api.links``) instead. The refusal writes
+    no event: it would be one more thing a foreign page could write in the user's name."""
+    import hmac
+
+    if p.via == "session" and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), p.csrf_token or ""):
+        raise Forbidden(f"下载需要一次性链接 / A download with a console session needs the {CSRF_HEADER} header.",
+                        "Use the download button of the console (it asks for a one-time link), or POST to the "
+                        "route's /link and open the URL it returns; API clients send their token as "
+                        "`Authorization: Bearer`.")
+
+
 def recently(db: Session, p: Principal, action: str, evidence_id: int, window: dt.timedelta) -> bool:
     """Whether ``p`` has an ``action`` event on ``evidence_id`` within ``window``."""
     from hashing.models import CustodyEvent

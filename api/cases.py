@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from api import access, streaming
 from api.access import CurrentUser
@@ -56,8 +57,6 @@ router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
     **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},
     503: {"model": ERRORS[400]["model"], "description": "the store could not be read or written"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-# multipart has no null: an absent id is left out or empty
-FormId = Annotated[str, Form(pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")]
 
 
 class PartyIn(BaseModel):
@@ -114,7 +113,8 @@ _case = access.case  # the case the user may act on (a refusal is logged and rai
 
 def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> CaseDetail:
     return case_detail(views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                       visible=p.scope.allows))
+                                       visible=p.scope.allows, data_key=archive.data_key,
+                                       masked=not p.may("cases.personal_data")))
 
 
 _GONE = {"step": ("没有环节 {0} / There is no step {0}.", "Check the case page."),
@@ -188,7 +188,7 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
         c = cases.create_case(db, archive.custody, archive.settings.cases, unit_id=unit.id, unit_code=unit.code,
                               category=body.category, title=body.title, actor=p.actor, source=body.source,
                               parties=[cases.PartyIn(**x.model_dump()) for x in body.parties],
-                              tz=archive.settings.station.timezone)
+                              tz=archive.settings.station.timezone, data_key=archive.data_key)
         return case_summary(c, views.unit_code(db, c))
 
 
@@ -198,7 +198,8 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         view = views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                               visible=p.scope.allows)
+                               visible=p.scope.allows, data_key=archive.data_key,
+                               masked=not p.may("cases.personal_data"))
         out = case_detail(view)
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})
@@ -271,25 +272,66 @@ def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) ->
 # ---------------------------------------------------------------------------- text records
 
 
-@router.post("/{case_id}/records", response_model=RecordAdded, status_code=201,
+class _UploadFields(BaseModel):
+    kind: str = Field(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)
+    title: str = Field(default="", max_length=500, pattern=LINE)
+    step_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
+    record_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
+
+
+_UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "kind"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the document"},
+        **{k: v for k, v in _UploadFields.model_json_schema()["properties"].items()}}}}}}}
+
+
+@router.post("/{case_id}/records", response_model=RecordAdded, status_code=201, openapi_extra=_UPLOAD_BODY,
              summary="Upload a document (PDF, DOCX, JPEG, PNG) as a text record, or a new version of one")
-def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request,
-                  file: Annotated[UploadFile, File(description="the document")],
-                  kind: Annotated[str, Form(min_length=1, max_length=64, pattern=LINE_NOT_BLANK)],
-                  title: Annotated[str, Form(max_length=500, pattern=LINE)] = "",
-                  step_id: FormId = "",
-                  record_id: FormId = "") -> RecordAdded:
-    with archive.sessions.begin() as db:
-        _case(archive, db, p, case_id, "cases.manage", request)
-        _targets(archive, db, p, int(step_id) if step_id else None, int(record_id) if record_id else None, request)
-    name = os.path.basename(file.filename or "document") or "document"
-    with tempfile.TemporaryDirectory(prefix="liuhen-upload-") as d:
-        path = Path(d) / "upload"
-        with open(path, "wb") as out:
-            shutil.copyfileobj(file.file, out, 1 << 20)
-        added = recording.add_version(archive, case_id=case_id, actor=p.actor, kind=kind, title=title or name,
-                                      path=path, file_name=name, step_id=int(step_id) if step_id else None,
-                                      record_id=int(record_id) if record_id else None)
+async def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> RecordAdded:
+    """The body is read only after the user is known and may manage the case (FastAPI would parse
+    ``File``/``Form`` parameters before any dependency runs): an anonymous or refused upload costs
+    the archive no disk. Its size is bounded before that by ``api.limits`` ([web] max_record_mb)."""
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.exceptions import RequestValidationError
+    from pydantic import ValidationError
+
+    def allowed() -> None:
+        with archive.sessions.begin() as db:
+            _case(archive, db, p, case_id, "cases.manage", request)
+
+    await run_in_threadpool(allowed)
+    form = await request.form(max_files=1, max_fields=4)
+    try:
+        file = form.get("file")
+        if not isinstance(file, StarletteUpload):
+            raise RequestValidationError([{"type": "missing", "loc": ("body", "file"), "msg": "a file is required",
+                                           "input": None}])
+        try:
+            fields = _UploadFields.model_validate({k: v for k, v in form.items() if k != "file"})
+        except ValidationError as e:
+            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from e
+        name = os.path.basename(file.filename or "document") or "document"
+        step_id = int(fields.step_id) if fields.step_id else None
+        record_id = int(fields.record_id) if fields.record_id else None
+
+        def targets_allowed() -> None:  # a foreign step or record: refused (an event) before anything is stored
+            with archive.sessions.begin() as db:
+                _targets(archive, db, p, step_id, record_id, request)
+
+        await run_in_threadpool(targets_allowed)
+
+        def store() -> recording.Added:
+            with tempfile.TemporaryDirectory(prefix="liuhen-upload-") as d:
+                path = Path(d) / "upload"
+                with open(path, "wb") as out:
+                    shutil.copyfileobj(file.file, out, 1 << 20)
+                return recording.add_version(archive, case_id=case_id, actor=p.actor, kind=fields.kind,
+                                             title=fields.title or name, path=path, file_name=name,
+                                             step_id=step_id, record_id=record_id)
+
+        added = await run_in_threadpool(store)
+    finally:
+        await form.close()
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
 
 
@@ -313,17 +355,31 @@ def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, re
             summary="Download one version of a text record")
 def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_000_000)], archive: ArchiveDep,
                     p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_record(archive, p, request, record_id, version)
+
+
+def record_version(archive: Archive, db: Session, p: access.Principal, request: Request, record_id: int,
+                   version: int) -> tuple[Case, TextRecord, TextRecordVersion]:
+    """The version of a text record ``p`` may download; a refusal is logged and raised."""
+    access.require(archive, db, p, "cases.documents", request)  # the auditor sees the list, not the bytes
+    rec = db.get(TextRecord, record_id)
+    # another unit's record answers like one that does not exist (and names no case)
+    c = _holder(archive, db, p, rec.case_id if rec else None, "cases.documents", request, what="text record",
+                ident=record_id)
+    assert rec is not None  # (_holder raised otherwise)
+    v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
+                                                  TextRecordVersion.version == version))
+    if v is None:
+        raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
+                          f"{version}.", "Choose a version listed on the case page.")
+    return c, rec, v
+
+
+def send_record(archive: Archive, p: access.Principal, request: Request, record_id: int, version: int) -> Any:
+    """One version of a text record, checked and recorded (``record_downloaded``) now."""
     with archive.sessions.begin() as db:
-        access.require(archive, db, p, "cases.view", request)
-        rec = db.get(TextRecord, record_id)
-        c = _holder(archive, db, p, rec.case_id if rec else None, "cases.view", request, what="text record",
-                    ident=record_id)
-        assert rec is not None
-        v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
-                                                      TextRecordVersion.version == version))
-        if v is None:
-            raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
-                                    f"{version}.", "Choose a version listed on the case page.")
+        c, rec, v = record_version(archive, db, p, request, record_id, version)
         header = request.headers.get("range")
         rng = streaming.parse_range(header, v.size)  # refused before any event
         access.record(archive, db, p, "record_downloaded", detail={"case_id": c.id, "number": c.number,
@@ -344,6 +400,12 @@ def download_record(record_id: Id, version: Annotated[int, PathParam(ge=1, le=1_
                        503: {"model": ERRORS[400]["model"], "description": "the store could not be read"}},
             summary="The case as one verifiable bag: text records, linked originals, coverage report, custody")
 def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_case_export(archive, p, request, case_id)
+
+
+def send_case_export(archive: Archive, p: access.Principal, request: Request, case_id: int) -> Any:
+    """The case bag, checked, made and recorded now; for the route and its one-time link."""
     from cases.export import export_case
 
     with archive.sessions.begin() as db:

@@ -48,6 +48,7 @@ from api.schemas import (
 from archive import annotations as annotating
 from archive import query as searching
 from archive import views
+from archive.context import Archive
 from liuhen.errors import NotFound
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
@@ -167,6 +168,12 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
 @router.get("/{evidence_id}/original", responses=_ORIGINAL_RESPONSES, response_class=FileResponse,
             summary="Download the original, bit for bit (header X-Content-SHA256)")
 def get_original(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_original(archive, p, request, evidence_id)
+
+
+def send_original(archive: Archive, p: access.Principal, request: Request, evidence_id: int) -> Any:
+    """The original, checked and recorded (``downloaded``) now; for the route and its one-time link."""
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.download_original", request)
         header = request.headers.get("range")
@@ -189,6 +196,12 @@ def get_original(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, r
             summary="A verified copy: a BagIt bag (zip) with the original, its signed manifests, the station "
                     "keys and the custody events, checkable without liuhen")
 def export_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+    access.no_cross_site(p, request)
+    return send_export(archive, p, request, evidence_id)
+
+
+def send_export(archive: Archive, p: access.Principal, request: Request, evidence_id: int) -> Any:
+    """The bag, checked, made and recorded now; for the route and its one-time link."""
     from archive.export import export_bag
 
     with archive.sessions.begin() as db:

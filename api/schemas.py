@@ -422,5 +422,5 @@ def case_detail(view: CaseView) -> CaseDetail:
                for r in view.records]
     return CaseDetail(**case_summary(c, view.unit_code).model_dump(),
                       parties=[PartyOut(kind=x.kind, name=x.name, id_number=x.id_number, phone=x.phone,
-                                        address=x.address) for x in c.parties],
+                                        address=x.address) for x in view.parties],
                       steps=steps, records=records, flagged_steps=view.flagged_steps)

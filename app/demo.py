@@ -152,7 +152,8 @@ def demo_case(archive: Archive, settings: Settings) -> str | None:
         assert first.recorded_at and last.recorded_at and first.duration_s and last.duration_s
         case = create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code=unit.code,
                            category="行政强制", title="示范：某商店无证经营查封扣押案", actor="cli:demo", source="巡查",
-                           parties=[PartyIn(name="某某商店", kind="organisation")], tz=settings.station.timezone)
+                           parties=[PartyIn(name="某某商店", kind="organisation")], tz=settings.station.timezone,
+                           data_key=archive.data_key)
         inspect = add_step(db, archive.custody, settings.cases, case=case, kind="现场检查",
                            started_at=first.recorded_at,
                            ended_at=first.recorded_at + dt.timedelta(seconds=first.duration_s),

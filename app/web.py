@@ -10,8 +10,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, dock, errors, evidence, intake, jobs, me, officers, recorders, users
+from api import audit, cases, dock, errors, evidence, intake, jobs, links, me, officers, recorders, users
 from api.deps import ArchiveDep, StrictQuery
+from api.limits import BodyLimit
 from api.schemas import ErrorOut
 from archive.context import Archive
 from archive.uploads import sweep_abandoned
@@ -26,7 +27,9 @@ def create_app(archive: Archive) -> FastAPI:
     app.state.archive = archive
     sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
     errors.install(app)
+    app.add_middleware(BodyLimit, web=archive.settings.web)  # outermost but for errors: before any body is read
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
+    app.include_router(links.router, prefix=PREFIX)  # downloads: a POST for a one-time link, then one GET
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
     for resource in (me, dock, officers, recorders, jobs, audit, users):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users
         app.include_router(resource.router, prefix=PREFIX)

@@ -1,9 +1,10 @@
 """The audit trail: the custody log as one reader may read it.
 
 Events of evidence outside the reader's units are left out, and so are the events of no evidence
-(sign-ins, searches, cases) of users of other units. A reader who may not see evidence (the
-administrator) gets the events of evidence without their details (file names, paths, queries),
-so separation of duties holds in the log too.
+(sign-ins, searches, cases, accounts) of users of other units; events of no evidence and no user
+(the CLI, stations, the system) are shown only to a reader placed in a top-level unit. A reader who
+may not see evidence (the administrator) gets the events of evidence without their details (file
+names, paths, queries), so separation of duties holds in the log too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import ColumnElement, and_, literal, or_, select
 from sqlalchemy.orm import Session
 
 from archive.models import Evidence
@@ -49,10 +50,14 @@ def trail(db: Session, *, scope: Scope, sees_evidence: bool, actor: str | None =
           outcome: str | None = None, evidence_id: int | None = None, start: dt.datetime | None = None,
           end: dt.datetime | None = None, page: int = 1, per_page: int = 100) -> Trail:
     """Page ``page`` of the custody log within ``scope``, filtered; times are UTC bounds."""
-    others = select(literal("user:").concat(User.username)).where(User.unit_id.not_in(sorted(scope.units)))
+    ours = select(literal("user:").concat(User.username)).where(User.unit_id.in_(sorted(scope.units)))
+    # events of no evidence (sign-ins, searches, cases, accounts): those of users of the reader's units;
+    # those of no user (the CLI, stations, the system) only for a reader of a whole unit tree
+    by_actor: ColumnElement[bool] = CustodyEvent.actor.in_(ours)
+    if scope.unattributed:
+        by_actor = or_(by_actor, CustodyEvent.actor.not_like("user:%"))
     q = select(CustodyEvent).where(or_(
-        # events of no evidence (sign-ins, searches, cases): not those of users of other units
-        and_(CustodyEvent.evidence_id.is_(None), CustodyEvent.actor.not_in(others)),
+        and_(CustodyEvent.evidence_id.is_(None), by_actor),
         CustodyEvent.evidence_id.in_(select(Evidence.id).where(scope.clause()))))
     if actor:
         q = q.where(CustodyEvent.actor == actor)

@@ -25,6 +25,7 @@ class Archive:
     store: OriginalStore
     key: keys.SigningKey
     custody: CustodyLog
+    data_key: keys.DataKey  # seals parties' personal data in the database (hashing.keys.DataKey)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
 from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
-from liuhen.durable import fsync_path
+from liuhen.durable import fsync_path, private_dir
 
 NAMESPACES = ("originals", "derived", "records")
 
@@ -119,7 +119,7 @@ class LocalStore:
             return existing
         folder = final.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         except OSError as e:
             _raise_os(e, folder, src.name)
         tmp = folder / f".{digest.hex}.{uuid.uuid4().hex}.tmp"
@@ -140,7 +140,7 @@ class LocalStore:
                     f"The received bytes of {src.name} hash to {got.hex} ({n} bytes), not to the "
                     f"manifest's {digest.hex} ({size} bytes); the archive refused it.",
                     "The copy was damaged on the way: offload the file again from the recorder.")
-            os.chmod(tmp, 0o444)
+            os.chmod(tmp, 0o400)  # read-only, and only for the service's account
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -171,7 +171,8 @@ class LocalStore:
     def _copy(src: Path, dst: Path) -> tuple[Digest, int]:
         h = hashlib.sha256()
         n = 0
-        with open(src, "rb", buffering=0) as fi, open(dst, "xb", buffering=0) as fo:
+        with open(src, "rb", buffering=0) as fi, \
+                open(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb", buffering=0) as fo:
             buf = bytearray(CHUNK)
             view = memoryview(buf)
             while True:

@@ -39,7 +39,7 @@ from archive.models import Sighting
 from archive.service import check_signature, receive
 from archive.stations import bound_station, refused
 from ingest.wire import Manifest, Receipt
-from liuhen.durable import fsync_path, write_durable
+from liuhen.durable import fsync_path, private_dir, write_durable
 from liuhen.errors import NotFound
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -171,7 +171,7 @@ def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, sig
         return Upload(upload_id, m.manifest_id, m.size, m.size, receipt)
 
     try:
-        _root(archive).mkdir(parents=True, exist_ok=True)
+        private_dir(_root(archive))
         if folder.exists() and (folder / MANIFEST).read_bytes() != manifest_bytes:
             # The station re-signed this manifest id (e.g. re-staged the file): start over with it.
             fd = _lock(folder, upload_id)
@@ -181,7 +181,7 @@ def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, sig
                 os.close(fd)
         if not folder.exists():
             tmp = _root(archive) / f".{upload_id}.{uuid.uuid4().hex}.tmp"
-            tmp.mkdir()
+            tmp.mkdir(mode=0o700)
             write_durable(tmp / MANIFEST, manifest_bytes)
             write_durable(tmp / SIGNATURE, signature)
             write_durable(tmp / DATA, b"")

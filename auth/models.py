@@ -113,3 +113,21 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     blocked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class DownloadLink(Base):
+    """A one-time download link (``auth.links``): issued by a POST, used by one GET of its user
+    before ``expires_at``; only the token's SHA-256 (hex) is kept."""
+
+    __tablename__ = "download_links"
+    __table_args__ = (CheckConstraint("length(token_sha256) = 64", name="ck_download_links_sha256_len"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    what: Mapped[str] = mapped_column(String(32))  # original | export | record | case_export
+    target_id: Mapped[int] = mapped_column(BigInteger)  # the evidence, text record or case
+    version: Mapped[int | None] = mapped_column(Integer)  # a text record's version
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

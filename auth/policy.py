@@ -21,11 +21,14 @@ Permissions (✓ = allowed; every other action is refused):
 | officers.manage            |          |              |                |        ✓        |         |   ✓   |
 | cases.view                 |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
 | cases.manage               |          |      ✓       |                |        ✓        |         |       |
+| cases.documents            |          |      ✓       |       ✓        |        ✓        |         |       |
+| cases.personal_data        |          |      ✓       |       ✓        |        ✓        |         |       |
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
 the auditor reads the audit trail, custody log and evidence metadata but cannot play or take
-media. The operator at the docking station may play what their own units recorded (to mark it
+media, and sees a case's text records listed but not their bytes (``cases.documents``), and its
+parties masked (``cases.personal_data``: 张*, 1101**********1234). The operator at the docking station may play what their own units recorded (to mark it
 important) but cannot take originals away.
 
 Legal reviewers read cases and their records and footage at review time (调阅审核) but do not
@@ -65,19 +68,21 @@ ACTIONS: frozenset[str] = frozenset({
     "evidence.search", "evidence.view", "evidence.play", "evidence.download_original",
     "evidence.export", "evidence.verify",
     "custody.view", "audit.view", "users.manage", "jobs.view", "evidence.annotate", "officers.manage",
-    "cases.view", "cases.manage",
+    "cases.view", "cases.manage", "cases.documents", "cases.personal_data",
 })
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
 _EVIDENCE_WORK = _EVIDENCE_READ | {"evidence.play", "evidence.download_original", "evidence.export",
                                    "evidence.verify", "custody.view", "evidence.annotate"}
 
+_CASE_READ = frozenset({"cases.view", "cases.documents", "cases.personal_data"})
+
 PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
                            "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
-    "investigator": _EVIDENCE_WORK | {"cases.view", "cases.manage"},
-    "legal_reviewer": _EVIDENCE_WORK | {"cases.view"},
-    "records_manager": _EVIDENCE_WORK | {"jobs.view", "officers.manage", "cases.view", "cases.manage"},
+    "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage"},
+    "legal_reviewer": _EVIDENCE_WORK | _CASE_READ,
+    "records_manager": _EVIDENCE_WORK | _CASE_READ | {"jobs.view", "officers.manage", "cases.manage"},
     "auditor": frozenset({"audit.view", "custody.view", "cases.view"}) | _EVIDENCE_READ,
     "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
 }

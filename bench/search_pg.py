@@ -90,6 +90,7 @@ from app.runtime import upgrade  # noqa: E402
 from archive import query as searching  # noqa: E402
 from archive import terms as term_index  # noqa: E402
 from archive.models import Evidence  # noqa: E402
+from hashing.keys import DataKey  # noqa: E402
 from liuhen import db as liuhen_db  # noqa: E402
 
 GOAL_MS = 50.0
@@ -396,7 +397,7 @@ def load(args: argparse.Namespace, url: str, w: World) -> dict[str, float]:
     t_all = time.perf_counter()
     t = time.perf_counter()
     engine = liuhen_db.make_engine(url)
-    upgrade(engine)
+    upgrade(engine, data_key=DataKey(os.urandom(32)))  # (no parties here to seal)
     engine.dispose()
     times["migrate_s"] = time.perf_counter() - t
     dsn = url

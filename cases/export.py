@@ -25,7 +25,7 @@ from archive.export import ExportResult, _event_row, _json, _jsonl, _safe_name, 
 from archive.models import Evidence
 from cases.coverage import check_case
 from cases.models import Case, TextRecord
-from cases.service import current_links, get_case, step_officers
+from cases.service import current_links, get_case, parties_of, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent
 
@@ -60,7 +60,7 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
                "status": case.status, "unit_id": case.unit_id, "created_at": case.created_at.isoformat(),
                "parties": [{"kind": p.kind, "name": p.name, "id_number": p.id_number, "phone": p.phone,
                             "address": p.address, "personal_data": ["id_number", "phone", "address"]}
-                           for p in case.parties],
+                           for p in parties_of(archive.data_key, case)],
                "steps": [{"step_id": st.id, "kind": st.kind, "place": st.place,
                           "started_at": st.started_at.isoformat(), "ended_at": st.ended_at.isoformat(),
                           "officers": step_officers(st), "requirement": archive.settings.cases.requirement(st.kind),

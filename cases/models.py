@@ -64,10 +64,13 @@ class Party(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # person | organisation
-    name: Mapped[str] = mapped_column(String(200))
-    id_number: Mapped[str | None] = mapped_column(String(64))  # personal
-    phone: Mapped[str | None] = mapped_column(String(64))  # personal
-    address: Mapped[str | None] = mapped_column(Text)  # personal
+    # personal data, sealed (nonce || AES-GCM ciphertext, ``hashing.keys.DataKey``); opened by
+    # ``cases.service.party_data`` — the database alone holds no party's name or number in clear text
+    name: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    address: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_with: Mapped[str | None] = mapped_column(String(16))  # the data key's id; NULL: clear text (before 0010)
 
 
 class Step(Base):

@@ -36,7 +36,6 @@ from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
 
 TOOL = "liuhen-records"
-MAX_BYTES = 200 << 20
 
 # the common forms and their fields (the console renders them; agencies may use any kind)
 FORMS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -122,9 +121,10 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
                 form: bool = False) -> Added:
     """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it."""
     size = path.stat().st_size
-    if size == 0 or size > MAX_BYTES:
+    most = archive.settings.web.max_record_mb << 20
+    if size == 0 or size > most:
         raise RecordRefused(f"「{file_name}」有 {size} 字节 / {file_name} has {size} bytes.",
-                            f"Upload a document of 1 byte to {MAX_BYTES >> 20} MB.")
+                            f"Upload a document of 1 byte to {most >> 20} MB ([web] max_record_mb).")
     mime = mime or sniff(path, file_name)
     from hashing.digest import hash_file
 

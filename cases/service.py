@@ -32,6 +32,7 @@ from cases.errors import CaseClosed, CaseError, UnknownCase
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
 from hashing.binding import bound, personal_secret
 from hashing.custody import CustodyLog
+from hashing.keys import DataKey
 from liuhen.config import CaseSettings
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
@@ -69,9 +70,56 @@ class PartyIn:
     address: str | None = None
 
 
+# ---------------------------------------------------------------------------- parties, sealed
+
+PARTY_FIELDS = ("name", "id_number", "phone", "address")
+
+
+def _column(field: str) -> str:
+    return f"case_parties.{field}"
+
+
+def sealed_party(key: DataKey, p: PartyIn, *, case_id: int) -> Party:
+    """A party row whose personal data is sealed with ``key`` (``hashing.keys.DataKey``)."""
+    values = {f: (key.seal(v, _column(f)) if v is not None else None)
+              for f in PARTY_FIELDS for v in (getattr(p, f),)}
+    return Party(case_id=case_id, kind=p.kind, sealed_with=key.key_id, **values)
+
+
+def party_data(key: DataKey, party: Party) -> PartyIn:
+    """The party's data, opened with ``key``."""
+    def opened(field: str) -> str | None:
+        v = getattr(party, field)
+        return key.open(v, _column(field)) if v is not None else None
+
+    return PartyIn(kind=party.kind, name=opened("name") or "", id_number=opened("id_number"),
+                   phone=opened("phone"), address=opened("address"))
+
+
+def parties_of(key: DataKey, case: Case) -> list[PartyIn]:
+    return [party_data(key, x) for x in case.parties]
+
+
+def seal_parties(db: Session, key: DataKey) -> int:
+    """Seal every party still in clear text (written before migration 0010); returns how many."""
+    from sqlalchemy import text
+
+    rows = db.execute(text("SELECT id, name, id_number, phone, address FROM case_parties "
+                           "WHERE sealed_with IS NULL")).all()
+    for row in rows:
+        values: dict[str, Any] = {"id": row[0], "k": key.key_id}
+        for f, v in zip(PARTY_FIELDS, row[1:], strict=True):
+            clear = bytes(v).decode("utf-8") if isinstance(v, (bytes, memoryview)) else v  # (bytea on PostgreSQL)
+            values[f] = key.seal(clear, _column(f)) if clear is not None else None
+        db.execute(text("UPDATE case_parties SET name = :name, id_number = :id_number, phone = :phone, "
+                        "address = :address, sealed_with = :k WHERE id = :id AND sealed_with IS NULL"), values)
+    return len(rows)
+
+
 def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, unit_id: int, unit_code: str,
                 category: str, title: str, actor: str, source: str | None = None,
-                parties: Iterable[PartyIn] = (), tz: str = "Asia/Shanghai") -> Case:
+                parties: Iterable[PartyIn] = (), tz: str = "Asia/Shanghai", data_key: DataKey | None = None) -> Case:
+    """Open a case; its parties' data is sealed with ``data_key`` (required when there are parties)."""
     if category not in settings.categories:
         raise CaseError(f"案件类别「{category}」不在本机构的类别中 / {category!r} is not one of this agency's categories.",
                         "Use one of: " + "、".join(settings.categories) + ".")
@@ -87,8 +135,10 @@ def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, uni
     for p in parties:
         if not p.name.strip():
             raise CaseError("当事人姓名为空 / A party has no name.", "Give each party's name.")
-        case.parties.append(Party(case_id=case.id, kind=p.kind, name=p.name.strip(), id_number=p.id_number,
-                                  phone=p.phone, address=p.address))
+        if data_key is None:
+            raise ValueError("parties are sealed with the archive's data key: pass data_key")
+        case.parties.append(sealed_party(data_key, PartyIn(name=p.name.strip(), kind=p.kind, id_number=p.id_number,
+                                                            phone=p.phone, address=p.address), case_id=case.id))
     db.flush()
     _event(custody, db, actor, "case_opened", case_id=case.id, number=number, category=category, unit_id=unit_id,
            parties=len(list(case.parties)),

@@ -20,6 +20,7 @@ from auth.models import Unit
 from cases import service
 from cases.coverage import StepCoverage, check_case
 from cases.models import Case, EvidenceLink, Step, TextRecord
+from hashing.keys import DataKey
 from liuhen.config import CaseSettings
 
 Visible = Callable[[Evidence], bool]
@@ -41,12 +42,22 @@ class StepView:
 
 
 @dataclass(frozen=True)
+class PartyView:
+    kind: str
+    name: str
+    id_number: str | None
+    phone: str | None
+    address: str | None
+
+
+@dataclass(frozen=True)
 class CaseView:
     case: Case
     unit_code: str
     steps: list[StepView]  # in time order
     records: list[TextRecord]
     flagged_steps: list[int]
+    parties: list[PartyView]  # opened, and masked for a reader without cases.personal_data
 
     @property
     def shown_evidence(self) -> list[int]:
@@ -60,7 +71,8 @@ def unit_code(db: Session, case: Case) -> str:
     return unit.code if unit else ""
 
 
-def case_view(db: Session, case: Case, settings: CaseSettings, *, tz: str, visible: Visible) -> CaseView:
+def case_view(db: Session, case: Case, settings: CaseSettings, *, tz: str, visible: Visible, data_key: DataKey,
+              masked: bool) -> CaseView:
     """The case with its steps (each with its coverage, checked now) and text records; recordings of
     other units that someone who could see them linked still count for coverage, but are not shown."""
     report = check_case(db, case, settings, tz=tz, visible=visible)
@@ -76,4 +88,31 @@ def case_view(db: Session, case: Case, settings: CaseSettings, *, tz: str, visib
         steps.append(StepView(step=st, officers=service.step_officers(st), links=links, coverage=by_step[st.id]))
     records = list(db.scalars(select(TextRecord).where(TextRecord.case_id == case.id).order_by(TextRecord.id)))
     return CaseView(case=case, unit_code=unit_code(db, case), steps=steps, records=records,
-                    flagged_steps=[s.step_id for s in report.flagged])
+                    flagged_steps=[s.step_id for s in report.flagged],
+                    parties=parties(service.parties_of(data_key, case), masked=masked))
+
+
+# ---------------------------------------------------------------------------- personal data, masked
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*, 欧阳娜娜 -> 欧***, Zhang San -> Z********: the first character stays."""
+    return name[:1] + "*" * max(1, len(name) - 1) if name else name
+
+
+def mask_number(value: str | None) -> str | None:
+    """110101199003071234 -> 1101**********1234; a short number keeps at most its last two characters."""
+    if not value:
+        return value
+    if len(value) >= 10:
+        return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    return "*" * max(1, len(value) - 2) + value[-2:] if len(value) > 2 else "*" * len(value)
+
+
+def parties(opened: list[service.PartyIn], *, masked: bool) -> list[PartyView]:
+    """Parties as a reader sees them: in full, or masked for a reader without
+    ``cases.personal_data`` (names to their first character, numbers to their ends, no address)."""
+    if not masked:
+        return [PartyView(x.kind, x.name, x.id_number, x.phone, x.address) for x in opened]
+    return [PartyView(x.kind, mask_name(x.name) if x.kind == "person" else x.name, mask_number(x.id_number),
+                      mask_number(x.phone), "***" if x.address else x.address) for x in opened]

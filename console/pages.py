@@ -375,7 +375,8 @@ def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
     with archive.sessions.begin() as db:
         c = access.case(archive, db, p, case_id, "cases.view", request)
         view = case_views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
-                                    visible=p.scope.allows)
+                                    visible=p.scope.allows, data_key=archive.data_key,
+                                    masked=not p.may("cases.personal_data"))
         detail = case_detail(view)
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hashing.errors import BadSignature
+from liuhen.durable import fsync_path, private_dir
 
 ALGORITHM = "Ed25519"
 TOOL = f"cryptography {cryptography.__version__}"
@@ -57,7 +58,7 @@ def load_or_create(path: Path) -> SigningKey:
             raise BadSignature(f"The key file {path} does not hold an Ed25519 private key.",
                                "Restore the station's key from backup or move the file away to create a new key.")
         return SigningKey(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
@@ -94,3 +95,65 @@ def verify(public_pem: str | bytes, data: bytes, signature: bytes) -> None:
     except InvalidSignature as e:
         raise BadSignature("The signature does not match the signed data.",
                            "Treat the record as tampered with and check the original against its manifest.") from e
+
+
+# ---------------------------------------------------------------------------- the data key
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """AES-256-GCM for personal data kept in the database (parties' names, ID numbers, phones,
+    addresses). A value is stored as nonce (12 random bytes) || ciphertext (with its 16-byte tag);
+    the column it belongs to is the associated data, so a value moved to another column does not
+    open. The key lives in a file outside the database (``[archive] data_key_path``)."""
+
+    secret: bytes
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"liuhen data key\0" + self.secret).hexdigest()[:16]
+
+    def seal(self, text: str, column: str) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = os.urandom(12)
+        return nonce + AESGCM(self.secret).encrypt(nonce, text.encode("utf-8"), column.encode())
+
+    def open(self, blob: bytes, column: str) -> str:
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            return AESGCM(self.secret).decrypt(blob[:12], blob[12:], column.encode()).decode("utf-8")
+        except (InvalidTag, ValueError) as e:
+            raise BadSignature(f"A sealed value of {column} does not open with the data key {self.key_id}.",
+                               "Check that [archive] data_key_path names the key this database was sealed "
+                               "with (restore it from backup); otherwise the value was altered.") from e
+
+
+def load_or_create_data_key(path: Path) -> DataKey:
+    """Load the 32-byte AES key at ``path``, creating it (0600, atomically, never replacing one) on
+    first run."""
+    if path.exists():
+        secret = path.read_bytes()
+        if len(secret) != 32:
+            raise BadSignature(f"The data key file {path} does not hold a 32-byte AES key.",
+                               "Restore the data key from backup; without it parties' personal data cannot be read.")
+        return DataKey(secret)
+    private_dir(path.parent)
+    secret = os.urandom(32)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, secret)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # never replace a key another process created meanwhile
+    except FileExistsError:
+        os.unlink(tmp)
+        return load_or_create_data_key(path)
+    os.unlink(tmp)
+    fsync_path(path.parent)
+    return DataKey(secret)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from liuhen.durable import private_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
   recorder TEXT NOT NULL,
@@ -66,7 +68,7 @@ def _now() -> str:
 
 class Ledger:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # 0600 in a 0700 folder; SQLite gives its -wal and -shm the same mode
         self.db = sqlite3.connect(path, isolation_level=None, timeout=60, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

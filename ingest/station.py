@@ -46,7 +46,7 @@ from ingest.staging import buffers as staging_buffers
 from ingest.staging import copy_and_hash, open_recorder_file
 from ingest.wire import Intake, IntakeRefused, Manifest, StoreFull, display_path
 from liuhen.config import StationSettings
-from liuhen.durable import fsync_path, write_durable
+from liuhen.durable import fsync_path, private_dir, write_durable
 from liuhen.errors import LiuhenError
 
 TOOL = "liuhen-station"
@@ -93,12 +93,12 @@ class Station:
         self.settings = settings
         self.intake = intake
         self.listener = listener or (lambda event: None)
-        settings.state_path.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.state_path)
         self.key = keys.load_or_create(settings.state_path / "station.ed25519")
         self.ledger = Ledger(settings.state_path / "ledger.db")
         self.recogniser = Recogniser(settings)
         self.staging = settings.staging_path
-        (self.staging / "partial").mkdir(parents=True, exist_ok=True)
+        private_dir(self.staging / "partial")
         self._registered = False
         self._ring = staging_buffers(settings.chunk_mb << 20)  # reused by every copy (one at a time)
         self._answered: set[str] = set()
@@ -285,7 +285,7 @@ class Station:
         body = m.to_bytes()
         d = self.staging / m.manifest_id
         try:
-            d.mkdir()
+            d.mkdir(mode=0o700)
             os.rename(part, d / "data")
             write_durable(d / "manifest.json", body)
             write_durable(d / "manifest.sig", self.key.sign(body))

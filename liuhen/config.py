@@ -103,6 +103,9 @@ class ArchiveSettings:
     store_path: ConfigPath = Path("var/originals")
     upload_path: ConfigPath = Path("var/uploads")
     key_path: ConfigPath = Path("var/keys/archive.ed25519")
+    # AES-256-GCM key that encrypts parties' personal data in the database (created 0600 on first run);
+    # keep it off the database's disk and in the backups apart from the database
+    data_key_path: ConfigPath = Path("var/keys/data.aes")
     checkpoint_every_events: int = 100
     checkpoint_every_minutes: float = 10.0
 
@@ -191,6 +194,15 @@ class AuthSettings:
     session_cookie: str = "liuhen_session"
 
 
+@dataclass(frozen=True, config=_SECTION)
+class WebSettings:
+    # request bodies above these sizes are refused (413) before they are read
+    max_body_kb: int = Field(default=1024, ge=1)  # every JSON request and form
+    max_record_mb: int = Field(default=200, ge=1)  # a text-record upload (and a filled form)
+    max_chunk_mb: int = Field(default=16, ge=1)  # one intake chunk: at least every station's [station] chunk_mb
+    link_seconds: float = Field(default=60.0, gt=0)  # a download link works once, for this long
+
+
 # The enforcement steps (执法环节) and what the AV checklist (音像记录事项清单) asks of each:
 # "full" = the whole act on audio/video (全程音像记录), "av" = audio/video required, "text" = text
 # records suffice. From the seed plans; every agency configures its own in [cases].
@@ -254,6 +266,7 @@ class Settings:
     auth: AuthSettings = AuthSettings()
     fixity: FixitySettings = FixitySettings()
     cases: CaseSettings = CaseSettings()
+    web: WebSettings = WebSettings()
 
 
 class _SourceSettings(BaseSettings):

@@ -8,12 +8,12 @@ server's locking (``FOR UPDATE`` / ``SKIP LOCKED``).
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, String, TypeDecorator, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from liuhen.durable import private_file
 from liuhen.errors import ConfigError
 
 
@@ -62,7 +62,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_file(path)  # 0600 in a 0700 folder; SQLite gives its -wal and -shm the same mode
         engine = create_engine(url, connect_args={"timeout": 60, "isolation_level": None}, **kw)
 
         @event.listens_for(engine, "connect")

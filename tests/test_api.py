@@ -346,7 +346,7 @@ def test_verify_passes_and_then_names_a_flipped_byte_in_the_stored_original(worl
         assert refused.status_code == 409 and refused.json()["code"] == "fixity_failed"
     finally:
         stored.write_bytes(good)
-        os.chmod(stored, 0o444)
+        os.chmod(stored, 0o400)
     assert a.post(f"{API}/evidence/{eid}/verify").json()["ok"] is True
 
 

@@ -91,6 +91,8 @@ EXPECTED_TABLE = """
 | GET    /evidence/{evidence_id}/media/{kind}        | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | GET    /evidence/{evidence_id}/original            | 403      | 206/404      | 206/404        | 206/404         | 403     | 403     |
 | GET    /evidence/{evidence_id}/export              | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /evidence/{evidence_id}/original/link       | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
+| POST   /evidence/{evidence_id}/export/link         | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | POST   /evidence/{evidence_id}/verify              | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | PUT    /evidence/{evidence_id}/important           | 200/404  | 403          | 403            | 403             | 403     | 403     |
 | POST   /evidence/{evidence_id}/tags                | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
@@ -115,7 +117,9 @@ EXPECTED_TABLE = """
 | POST   /cases/{case_id}/close                      | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
 | POST   /cases/{case_id}/records                    | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
 | POST   /cases/{case_id}/forms                      | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
-| GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /cases/records/{record_id}/versions/{version}/link | 403 | 201/404   | 201/404        | 201/404         | 403     | 403     |
+| POST   /cases/{case_id}/export/link                | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | GET    /cases/{case_id}/export                     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /users/{username}/disable                   | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/enable                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
@@ -134,6 +138,10 @@ INTAKE_ROUTES = {
     ("HEAD", "/intake/uploads/{upload_id}"), ("PATCH", "/intake/uploads/{upload_id}"),
     ("POST", "/intake/uploads/{upload_id}/complete"), ("POST", "/intake/release"), ("POST", "/intake/status"),
 }
+
+# A one-time link is used by the user it was issued to; anyone else's GET (any token that is not a
+# live link of theirs) is 404 link_gone, with no event: tests/test_privacy.py covers it.
+LINK_ROUTES = {("GET", "/links/{token}")}
 
 # Where the table and the code disagree (the code is left as it is; the case is marked xfail, strict):
 # (route, role, target) -> why the table expects what it expects. (None now: the auditor's foreign case
@@ -319,7 +327,13 @@ CALLS: dict[Key, Call] = {
     ("POST", "/cases/{case_id}/forms"): Call(_case("/forms", json={"kind": "决定书", "fields": FORM_FIELDS}),
                                              "cases.manage", "case"),
     ("GET", "/cases/records/{record_id}/versions/{version}"): Call(
-        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.view", "case"),
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.documents", "case"),
+    ("POST", "/cases/records/{record_id}/versions/{version}/link"): Call(
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1/link", {}), "cases.documents", "case"),
+    ("POST", "/cases/{case_id}/export/link"): Call(_case("/export/link"), "evidence.export", "case"),
+    ("POST", "/evidence/{evidence_id}/original/link"): Call(_ev("/original/link"), "evidence.download_original",
+                                                            "evidence"),
+    ("POST", "/evidence/{evidence_id}/export/link"): Call(_ev("/export/link"), "evidence.export", "evidence"),
     ("GET", "/cases/{case_id}/export"): Call(_case("/export"), "cases.view", "case",
                                              named_by_role={"auditor": "evidence.export"}),
     ("POST", "/users/{username}/disable"): Call(_user("/disable"), "users.manage", "user"),
@@ -502,7 +516,7 @@ def test_the_station_door_refuses_every_users_token(world: World, key: Key) -> N
 def test_the_table_lists_every_route_of_the_api_and_nothing_else(world: World) -> None:
     """A new route fails here until its row is added to EXPECTED_TABLE (and CALLS)."""
     routes = app_routes(world)
-    assert routes - INTAKE_ROUTES - set(EXPECTED) == set(), "routes of the app missing from EXPECTED_TABLE"
+    assert routes - INTAKE_ROUTES - LINK_ROUTES - set(EXPECTED) == set(), "routes of the app missing from EXPECTED_TABLE"
     assert set(EXPECTED) - routes == set(), "rows of EXPECTED_TABLE that the app does not have"
     assert INTAKE_ROUTES <= routes
     assert set(CALLS) == set(EXPECTED)
@@ -513,7 +527,7 @@ def test_the_table_lists_every_route_of_the_api_and_nothing_else(world: World) -
     def bare(keys: set[Key]) -> set[Key]:  # "{tag:path}" is "{tag}" in the document
         return {(m, re.sub(r"\{(\w+):\w+\}", r"{\1}", p)) for m, p in keys}
 
-    listed = bare(set(EXPECTED) | INTAKE_ROUTES)
+    listed = bare(set(EXPECTED) | INTAKE_ROUTES | LINK_ROUTES)
     assert published and published <= listed, published - listed
     assert bare({k for k in EXPECTED if not CALLS[k].public}) <= published
 
@@ -549,11 +563,16 @@ def permissions_named_in(*modules: object) -> set[str]:
     return {a for a in re.findall(r'"([a-z_]+\.[a-z_]+)"', text) if a in policy.ACTIONS}
 
 
+# permissions that shape what is shown and never refuse: parties masked without it (test_privacy_api.py)
+VIEW_ONLY = {"cases.personal_data"}
+
+
 def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
-    from api import access, audit, cases, dock, evidence, jobs, me, officers, recorders
+    from api import access, audit, cases, dock, evidence, jobs, links, me, officers, recorders
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
-    assert permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access) <= named - {None}
+    checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links)
+    assert checked - VIEW_ONLY <= named - {None}
 
 
 # ---------------------------------------------------------------------------- hidden like missing

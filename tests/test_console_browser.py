@@ -314,6 +314,34 @@ def test_legal_reviewer_verifies_now_and_reads_the_custody_history(browser: Any,
                for e in world.events(action="verified", evidence_id=world.ids["zhangsan"]))
 
 
+def test_the_download_button_fetches_the_original_once_through_a_one_time_link(browser: Any, world: World) -> None:
+    """The button asks for a link (POST with the CSRF header) and opens it: the file arrives bit for
+    bit with one ``downloaded`` event; opening the same link again gets nothing and records nothing."""
+    import hashlib
+
+    page = _login(browser, world, "legal_reviewer")
+    eid = world.ids["wangwu"]
+    before = len(world.events(action="downloaded", evidence_id=eid))
+    try:
+        page.goto(f"{world.base}/evidence/{eid}")
+        seen: list[str] = []
+        page.on("request", lambda r: seen.append(r.url) if "/api/v1/links/" in r.url else None)
+        with page.expect_download() as info:
+            page.click("#download")
+        path = info.value.path()
+        got = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        (link,) = seen
+        again = page.request.get(link)
+        assert again.status == 404 and again.json()["code"] == "link_gone"
+        plain = page.request.get(f"{world.base}/api/v1/evidence/{eid}/original")  # a bare GET with the cookie
+        assert plain.status == 403
+    finally:
+        page.context.close()
+    events = world.events(action="downloaded", evidence_id=eid)
+    assert len(events) == before + 1 and events[-1].actor == "user:legal_reviewer"
+    assert events[-1].object_sha256 == got  # the bytes that arrived are the archived original
+
+
 def test_each_role_is_refused_what_it_may_not_see_and_every_refusal_is_logged(browser: Any, world: World) -> None:
     ev = world.ids["zhangsan"]
     before = len(world.events(action="access_denied"))
@@ -496,8 +524,14 @@ def test_investigator_builds_a_case_timeline_and_jumps_from_a_document_to_its_re
             page.click("#record-upload")
         doc = page.locator(".step[data-kind='查封扣押'] .doc")
         assert "查封扣押决定书" in doc.inner_text() and doc.locator("a.version").count() == 1
-        r = page.request.get(world.base + doc.locator("a.version").get_attribute("href"))
+        # the version's button asks for a one-time link (as console.js does) and the link gives the bytes once
+        csrf = page.get_attribute('meta[name="csrf-token"]', "content")
+        made = page.request.post(world.base + doc.locator("a.version").get_attribute("data-link"),
+                                 headers={"X-CSRF-Token": csrf})
+        assert made.status == 201
+        r = page.request.get(world.base + made.json()["url"])
         assert r.status == 200 and r.body() == pdf.read_bytes()
+        assert page.request.get(world.base + made.json()["url"]).status == 404
 
         doc.locator("a.to-recording").click()
         page.wait_for_selector("#player")

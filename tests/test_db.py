@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from app.runtime import MIGRATIONS, upgrade
+from hashing.keys import DataKey
 from liuhen import db
 
 
@@ -20,8 +23,9 @@ def test_upgrade_creates_every_table_and_is_idempotent(database_url):
     engine = db.make_engine(database_url)
     try:
         assert db.schema_version(engine) is None
-        upgrade(engine)
-        upgrade(engine)
+        key = DataKey(os.urandom(32))
+        upgrade(engine, data_key=key)
+        upgrade(engine, data_key=key)
         assert db.schema_version(engine) == db.SCHEMA_HEAD
         tables = set(inspect(engine).get_table_names())
         assert {"evidence", "sightings", "stations", "custody_events", "custody_head",

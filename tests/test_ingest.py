@@ -46,7 +46,7 @@ def test_every_file_of_a_multi_bay_dock_is_archived_once_with_its_true_sha256(se
         for ev in evidence:
             stored = archive.store.path_of(ev.store_key)
             assert sha256_of(stored) == ev.sha256  # the stored original, re-read from disk
-            assert (stored.stat().st_mode & 0o777) == 0o444
+            assert (stored.stat().st_mode & 0o777) == 0o400
         n_sightings = db.scalar(select(func.count()).select_from(Sighting))
         assert n_sightings == len(files)
         dup = db.execute(select(Evidence).where(Evidence.sha256 == files[0].sha256)).scalar_one()

@@ -46,7 +46,7 @@ def test_stored_clip_is_read_only_at_its_content_address(store: LocalStore, make
     final = store.root / "originals" / "sha256" / h[:2] / h[2:4] / h
     assert stored.key == key_for(digest) and store.path_of(stored.key) == final
     assert stored.created is True and stored.size == size and stored.version is None
-    assert stat.S_IMODE(final.stat().st_mode) == 0o444
+    assert stat.S_IMODE(final.stat().st_mode) == 0o400
     assert final.read_bytes() == clip.read_bytes()
     with store.open(stored.key) as f:
         assert hash_stream(f) == (digest, size)
@@ -95,7 +95,7 @@ def test_consume_hard_links_the_source_on_the_same_filesystem(store: LocalStore,
 
     final = store.path_of(stored.key)
     assert final.stat().st_ino == src.stat().st_ino
-    assert stat.S_IMODE(final.stat().st_mode) == 0o444
+    assert stat.S_IMODE(final.stat().st_mode) == 0o400
     assert temps(store.root) == []
 
 

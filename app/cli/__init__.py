@@ -17,6 +17,7 @@ from typing import Any
 from app.cli import accounts, cases, db, demo, evidence, fixity, intake, jobs, keys, log, roster, serve, stations
 from app.cli._common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Command, report_error
 from liuhen import __version__, config
+from liuhen.durable import private_umask
 from liuhen.errors import LiuhenError
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "build_parser", "main"]
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     as_json = bool(getattr(args, "json", False))
+    private_umask()  # every file and folder liuhen creates is owner-only (liuhen.durable)
     try:
         settings = config.load(getattr(args, "config", None))
         return int(args.fn(args, settings))

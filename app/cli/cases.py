@@ -33,7 +33,8 @@ def cmd_cases_create(args: argparse.Namespace, settings: config.Settings) -> int
         unit = get_unit(db, code=args.unit)
         case = create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code=unit.code,
                            category=args.category, title=args.title, actor=cli_actor(), source=args.source,
-                           parties=[PartyIn(name=n) for n in args.party or []], tz=settings.station.timezone)
+                           parties=[PartyIn(name=n) for n in args.party or []], tz=settings.station.timezone,
+                           data_key=archive.data_key)
         out = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title}
     emit(args, out, f"Case {out['number']} opened ({out['category']}: {out['title']}).")
     return EXIT_OK

@@ -303,6 +303,16 @@ function casePage() {
   if (close) close.addEventListener("click", async () => { try { await api("POST", "/api/v1/cases/" + id + "/close"); reload(); } catch (err) { fail(err); } });
 }
 
+/* Downloads leave a custody event, so they are never a bare GET a foreign page could trigger: ask
+   the API for a one-time link (a POST with the CSRF header), then open it (once, within a minute). */
+document.addEventListener("click", async (e) => {
+  const a = e.target.closest && e.target.closest("a[data-link]");
+  if (!a) return;
+  e.preventDefault();
+  try { const link = await api("POST", a.dataset.link); location.assign(link.url); }
+  catch (err) { alert(err.message); }
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
   if (page === "dock") dockPage();

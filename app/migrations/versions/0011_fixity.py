@@ -1,7 +1,7 @@
 """continuous fixity: where the audit stands for each stored object
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
@@ -14,7 +14,7 @@ def UTCDateTime() -> sa.DateTime:
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

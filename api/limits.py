@@ -1,0 +1,102 @@
+"""How large a request body may be, enforced before anything reads it.
+
+``BodyLimit`` is a plain ASGI middleware, outside FastAPI's parsing and authentication: a body
+whose ``Content-Length`` is over its route's limit is answered 413 ``{code, detail}`` at once, and
+a body sent without a length (chunked) is counted as it streams and cut off at the limit — the
+413 goes out, the application sees the client gone, and the rest is never read (uvicorn closes
+the connection). So an anonymous client can make the archive hold at most one limit's worth of
+bytes, and only for a route that reads its body at all.
+
+The limits (``[web]``): an intake chunk (``PATCH /api/v1/intake/uploads/{id}``) ``max_chunk_mb``;
+a text-record upload or a filled form (``POST /api/v1/cases/{id}/records|forms``)
+``max_record_mb``; everything else ``max_body_kb``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from liuhen.config import WebSettings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_CHUNK = re.compile(r"^/api/v1/intake/uploads/[^/]+$")
+_RECORD = re.compile(r"^/api/v1/cases/[0-9]+/(records|forms)$")
+
+
+def limit_for(web: WebSettings, method: str, path: str) -> tuple[int, str]:
+    """(bytes, the setting that says so) for a request's body."""
+    if method == "PATCH" and _CHUNK.match(path):
+        return web.max_chunk_mb << 20, "max_chunk_mb"
+    if method == "POST" and _RECORD.match(path):
+        return (web.max_record_mb << 20) + (64 << 10), "max_record_mb"  # (and the multipart framing)
+    return web.max_body_kb << 10, "max_body_kb"
+
+
+def _too_large(limit: int, setting: str) -> bytes:
+    return json.dumps({"code": "too_large", "detail": (
+        f"The request body is larger than this archive takes on this route ({limit} bytes, [web] {setting}); "
+        "nothing of it was kept. Send a smaller body, or ask the administrator to raise the limit.")},
+        ensure_ascii=False).encode()
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, *, web: WebSettings) -> None:
+        self.app = app
+        self.web = web
+
+    async def _refuse(self, send: Send, limit: int, setting: str) -> None:
+        body = _too_large(limit, setting)
+        await send({"type": "http.response.start", "status": 413, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, setting = limit_for(self.web, scope["method"], scope["path"])
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0  # (the server refuses a malformed length before it gets here)
+                if declared > limit:
+                    await self._refuse(send, limit, setting)
+                    return
+        seen = 0
+        refused = False
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    if not started:
+                        await self._refuse(send, limit, setting)
+                    return {"type": "http.disconnect"}  # the application stops reading; nothing more is
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused and not started:
+                return  # the 413 has been sent: whatever the application answers to the cut-off body is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, counted, guarded)
