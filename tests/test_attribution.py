@@ -52,7 +52,7 @@ from tests.docks import put
 
 API = "/api/v1"
 A, B = "110101", "120101"
-PASSWORD = "正确的马电池订书钉"
+PASSWORD = "正确的马电池订书钉和钥匙"  # 12 characters: enough for an administrator too
 BAYS = """
 [station.bays.bay1]
 device = "DSJ-NEW1"
@@ -85,7 +85,8 @@ class People:
             for role in ("operator", "investigator", "records_manager", "admin"):
                 for unit, tag in ((A, "a"), (B, "b")):
                     u = accounts.add_user(db, archive.custody, username=f"{role}_{tag}", password=PASSWORD,
-                                          role=role, unit_code=unit, display_name=f"{role} {unit}", actor="test")
+                                          role=role, unit_code=unit, display_name=f"{role} {unit}", actor="test",
+                                          settings=archive.settings.auth)
                     self.tokens[u.username] = accounts.issue_api_token(db, archive.custody, user=u, name="t",
                                                                        actor="test")
 

@@ -97,7 +97,8 @@ def _build(settings: config.Settings, make_clip) -> dict[str, object]:
             assign_recorder(db, archive.custody, device_id="DSJ-C003", officer_no=B, actor=ACTOR)
             case = create_case(db, archive.custody, settings.cases, unit_id=unit_id, unit_code=UNIT,
                                category="行政强制", title="某违建拆除案", actor=ACTOR,
-                               parties=[PartyIn(name="王五", id_number="110101199001011234", phone="13800000000")])
+                               parties=[PartyIn(name="王五", id_number="110101199001011234", phone="13800000000")],
+                               data_key=archive.data_key)
             step = add_step(db, archive.custody, settings.cases, case=case, kind="强制拆除",
                             started_at=local("20261123093000"), ended_at=local("20261123093004"), actor=ACTOR,
                             officers=(A,))
@@ -243,7 +244,8 @@ EVIDENCE_EDITS = {
     "recorded_at": "recorded_at = '2026-01-01T00:00:00.000000+00:00'",
     "duration_s": "duration_s = 600.5",
     "officer_id": f"officer_id = '{B}'",
-    "unit_id": "unit_id = NULL",
+    # (moved to another unit, or out of its unit: whichever changes the row as the world made it)
+    "unit_id": "unit_id = CASE WHEN unit_id IS NULL THEN (SELECT min(id) FROM units) ELSE NULL END",
     "file_name": "file_name = 'DSJ-Z999_999999_20260101000000_0001.MP4'",
     "device_id": "device_id = 'DSJ-Z999'",
 }
