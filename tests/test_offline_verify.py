@@ -21,7 +21,10 @@ from archive.models import Evidence
 from hashing import keys, merkle, note
 from hashing.custody import GENESIS, event_hash, leaf_bytes
 from hashing.models import CustodyEvent
+from tests import test_anchor_tsa
 from tests.test_export import Recorder
+
+local_tsa = test_anchor_tsa.tsa  # the fixture of a local RFC 3161 time-stamping authority
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,8 +37,12 @@ def witness(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(make_settings, witness):
-    return make_settings(f'\n[anchors]\nwitness_dir = "{witness}"\n')
+def settings(make_settings, witness, request):
+    extra = f'\n[anchors]\nwitness_dir = "{witness}"\n'
+    if "local_tsa" in request.fixturenames:  # a local RFC 3161 authority as well (tests/test_anchor_tsa.py)
+        url, d = request.getfixturevalue("local_tsa")
+        extra += f'tsa_url = "{url}"\ntsa_ca_file = "{d / "ca.crt"}"\n'
+    return make_settings(extra)
 
 
 @pytest.fixture
@@ -262,3 +269,24 @@ def test_the_case_bag_carries_the_same_and_verifies(archive, settings, make_clip
     res = verify(out)
     assert res.returncode == 1
     assert f"custody event {case_events[0]['seq']} ({case_events[0]['action']}): its hash does not match" in res.stdout
+
+
+def test_the_time_stamp_token_is_checked_with_the_tsa_ca_and_a_damaged_one_is_named(bag, local_tsa):
+    _, d = local_tsa
+    info = json.loads((bag / "data/log/checkpoint.json").read_text())
+    (stamp,) = [a for a in info["anchors"] if a["kind"] == "tsa"]
+    token = bag / stamp["token_file"]
+    assert token.read_bytes() and stamp["token_base64"]
+    r = verify(bag)
+    assert r.returncode == 0, r.stdout
+    assert f"time-stamp token {stamp['token_file']} from {stamp['anchor']}: not checked (give --tsa-ca FILE)" in r.stdout
+    r = verify(bag, "--tsa-ca", str(d / "ca.crt"))
+    assert r.returncode == 0, r.stdout
+    assert f"time-stamp token {stamp['token_file']} covers the checkpoint note (openssl ts -verify)" in r.stdout
+    data = bytearray(token.read_bytes())
+    data[-40] ^= 0x01  # inside the TSA's signature
+    token.write_bytes(bytes(data))
+    rebag(bag)
+    r = verify(bag, "--tsa-ca", str(d / "ca.crt"))
+    assert r.returncode == 1
+    assert f"time-stamp token {stamp['token_file']}: openssl ts -verify failed" in r.stdout
