@@ -290,3 +290,20 @@ def test_the_time_stamp_token_is_checked_with_the_tsa_ca_and_a_damaged_one_is_na
     r = verify(bag, "--tsa-ca", str(d / "ca.crt"))
     assert r.returncode == 1
     assert f"time-stamp token {stamp['token_file']}: openssl ts -verify failed" in r.stdout
+
+
+def test_an_event_removed_from_the_bag_and_a_foreign_key_id_are_named(archive, bag):
+    path = bag / "data/custody/events.jsonl"
+    events = jsonl(path)
+    write_jsonl(path, events[1:])
+    rebag(bag)
+    r = verify(bag)
+    assert r.returncode == 1
+    assert f"an inclusion proof for custody event {events[0]['seq']}, but not the event: it was removed" in r.stdout
+    write_jsonl(path, events)
+    text = (bag / "bag-info.txt").read_text()
+    (bag / "bag-info.txt").write_text(text.replace(archive.key.key_id, "f" * 16))
+    rebag(bag)
+    r = verify(bag)
+    assert r.returncode == 1
+    assert f"bag-info.txt ({'f' * 16}) is not that of data/log/archive.pem ({archive.key.key_id})" in r.stdout

@@ -198,6 +198,15 @@ def read_manifest(path: Path) -> dict[str, str]:
     return out
 
 
+def bag_info(bag: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in (bag / "bag-info.txt").read_text(encoding="utf-8").splitlines():
+        k, sep, v = line.partition(":")
+        if sep and not line[:1].isspace():
+            out.setdefault(k.strip(), v.strip())
+    return out
+
+
 def check_files(bag: Path, rep: Report) -> None:
     for manifest in ("manifest-sha256.txt", "tagmanifest-sha256.txt"):
         path = bag / manifest
@@ -208,7 +217,7 @@ def check_files(bag: Path, rep: Report) -> None:
         bad = 0
         for name, digest in sorted(listed.items()):
             f = bag / name
-            if ".." in Path(name).parts or not f.is_file():
+            if ".." in Path(name).parts or Path(name).is_absolute() or not f.is_file():
                 rep.fail(f"{name} (listed in {manifest}) is missing from the bag")
                 bad += 1
             elif sha256_file(f) != digest:
@@ -272,8 +281,14 @@ def check_log(bag: Path, args: argparse.Namespace, rep: Report) -> None:
         return
     origin, size, root = parse_checkpoint(body)
     rep.ok(f"checkpoint note ({size} events, root {root.hex()}) signed by the archive key {kid} (Ed25519, openssl)")
-    if origin != f"liuhen.custody/{kid}" or info.get("key_id") != kid:
+    named = {"data/log/checkpoint.json": info.get("key_id"), "bag-info.txt": bag_info(bag).get("Liuhen-Archive-Key-Id"),
+             "data/evidence.json": json.loads((bag / "data/evidence.json").read_text(encoding="utf-8"))
+             .get("archive_key_id")}
+    if origin != f"liuhen.custody/{kid}":
         rep.fail(f"the checkpoint's origin {origin!r} does not name the archive key {kid}")
+    elif any(v != kid for v in named.values()):
+        rep.fail("the archive key id named in " + ", ".join(f"{k} ({v})" for k, v in named.items() if v != kid)
+                 + f" is not that of data/log/archive.pem ({kid})")
     elif args.archive_key_id and args.archive_key_id != kid:
         rep.fail(f"the archive key in the bag is {kid}, not the key {args.archive_key_id} you trust")
     else:
@@ -295,6 +310,8 @@ def check_log(bag: Path, args: argparse.Namespace, rep: Report) -> None:
                 if line.strip():
                     e = json.loads(line)
                     events[e["seq"]] = e
+    for seq in sorted(set(proofs) - set(events)):
+        rep.fail(f"the bag has an inclusion proof for custody event {seq}, but not the event: it was removed")
     good = 0
     for seq, e in sorted(events.items()):
         chain = hashlib.sha256(e["prev_hash"].encode() + b"\n" + canonical({k: e[k] for k in CHAIN_FIELDS})).hexdigest()
