@@ -5,6 +5,7 @@ signed by another key and a log rewritten after anchoring (SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -22,6 +23,7 @@ from hashing import keys, merkle, note
 from hashing.custody import GENESIS, event_hash, leaf_bytes
 from hashing.models import CustodyEvent
 from tests import test_anchor_tsa
+from tests.s3fixture import S3Server, s3_server  # noqa: F401
 from tests.test_export import Recorder
 
 local_tsa = test_anchor_tsa.tsa  # the fixture of a local RFC 3161 time-stamping authority
@@ -307,3 +309,30 @@ def test_an_event_removed_from_the_bag_and_a_foreign_key_id_are_named(archive, b
     r = verify(bag)
     assert r.returncode == 1
     assert f"bag-info.txt ({'f' * 16}) is not that of data/log/archive.pem ({archive.key.key_id})" in r.stdout
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_s3_receipt_names_the_locked_object_version_holding_the_bags_checkpoint(
+        s3_server: S3Server, make_settings, make_clip, tmp_path):  # noqa: F811
+    from app.runtime import open_archive
+
+    bucket = s3_server.make_bucket(object_lock=True)
+    s = make_settings(f'\n[anchors]\ns3_bucket = "{bucket}"\ns3_prefix = "log/"\ns3_lock_days = 1\n')
+    s3 = s3_server.settings(bucket)
+    s = dataclasses.replace(s, s3=dataclasses.replace(s.s3, endpoint_url=s3.endpoint_url, access_key_id=s3.access_key_id,
+                                                      secret_access_key=s3.secret_access_key))
+    a = open_archive(s)
+    try:
+        r = Recorder(a, tmp_path / "station").offload(make_clip(), "DSJ-A001_000123_20261123093000_0001.MP4")
+        out = tmp_path / "s3-bag"
+        export_bag(a, [str(r.evidence_id)], out)
+    finally:
+        a.close()
+    info = json.loads((out / "data/log/checkpoint.json").read_text())
+    (put,) = [x for x in info["anchors"] if x["kind"] == "s3"]
+    key = put["object"].removeprefix(f"s3://{bucket}/")
+    body = s3_server.client().get_object(Bucket=bucket, Key=key, VersionId=put["version_id"])["Body"].read()
+    assert body == (out / "data/log/checkpoint.note").read_bytes()
+    res = verify(out)
+    assert res.returncode == 0, res.stdout
+    assert f"anchored in S3 (Object Lock) as {put['object']} version {put['version_id']}" in res.stdout
