@@ -2,9 +2,12 @@
 
 The bag holds the original bytes, each station's signed manifest with its raw Ed25519
 signature, the public keys, the custody events of the exported evidence and the archive's
-signed checkpoints, plus ``data/VERIFY.txt`` saying how to check it all with ``sha256sum`` and
-``openssl``. Every original is re-hashed while it is copied; a damaged one stops the export
-(and is a custody event), it is never exported silently.
+signed checkpoints, each custody event's RFC 9162 inclusion proof against one signed checkpoint
+note with the archive key and the anchors' receipts (``data/log/``), plus ``data/VERIFY.txt``
+saying how to check it all with ``sha256sum`` and ``openssl``, and ``verify_bag.py`` at the top
+(``tools/liuhen_verify_bag.py``: Python's standard library and ``openssl`` only) that checks it
+all. Every original is re-hashed while it is copied; a damaged one stops the export (and is a
+custody event), it is never exported silently.
 
 The bag is built in a hidden sibling folder and renamed into place only when it is complete,
 in the same transaction that records the "exported" custody events, so a crash leaves either
@@ -509,7 +512,8 @@ def _bag_info(archive: Archive, snap: _Snapshot) -> dict[str, Any]:
         "Source-Organization": "liuhen",
         "External-Description": (
             f"Evidence {', '.join(ids)} exported from a liuhen archive: original files, the stations' signed "
-            "manifests and public keys, and the custody log. How to check it: data/VERIFY.txt."),
+            "manifests and public keys, and the custody log with its inclusion proofs. How to check it: "
+            "python3 verify_bag.py, or data/VERIFY.txt."),
         "Bagging-Date": dt.datetime.now(dt.UTC).date().isoformat(),
         "Bag-Software-Agent": f"liuhen {liuhen.__version__} (bagit.py {bagit.VERSION})",
         "Liuhen-Version": liuhen.__version__,
