@@ -5,7 +5,8 @@ signature, the public keys, the custody events of the exported evidence and the 
 signed checkpoints, each custody event's RFC 9162 inclusion proof against one signed checkpoint
 note with the archive key and the anchors' receipts (``data/log/``), plus ``data/VERIFY.txt``
 saying how to check it all with ``sha256sum`` and ``openssl``, and ``verify_bag.py`` at the top
-(``tools/liuhen_verify_bag.py``: Python's standard library and ``openssl`` only) that checks it
+(``archive/bag_verifier.py``, linked as ``tools/liuhen_verify_bag.py``: Python's standard library
+and ``openssl`` only) that checks it
 all. Every original is re-hashed while it is copied; a damaged one stops the export (and is a
 custody event), it is never exported silently.
 
@@ -490,7 +491,9 @@ def _write_log(archive: Archive, log: dict[str, Any], folder: Path) -> None:
         "public_key": "data/log/archive.pem", "anchors": anchors}))
 
 
-VERIFIER = Path(__file__).resolve().parents[1] / "tools" / "liuhen_verify_bag.py"
+# The stand-alone verifier ships inside this package (so an installed copy of liuhen has it);
+# tools/liuhen_verify_bag.py in the source tree is a link to it.
+VERIFIER = Path(__file__).with_name("bag_verifier.py")
 
 
 def _add_verifier(bag_dir: Path) -> None:
@@ -499,7 +502,7 @@ def _add_verifier(bag_dir: Path) -> None:
         code = VERIFIER.read_bytes()
     except OSError as e:
         raise ExportError(f"The bag verifier {VERIFIER} cannot be read: {e.strerror}.",
-                          "Reinstall liuhen from its source tree (tools/ holds the verifier).") from e
+                          "Reinstall liuhen: the verifier ships in its archive package.") from e
     _write(bag_dir / "verify_bag.py", code)
     for alg in CHECKSUMS:
         with open(bag_dir / f"tagmanifest-{alg}.txt", "a", encoding="utf-8") as f:
