@@ -2,9 +2,13 @@
 
 The bag holds the original bytes, each station's signed manifest with its raw Ed25519
 signature, the public keys, the custody events of the exported evidence and the archive's
-signed checkpoints, plus ``data/VERIFY.txt`` saying how to check it all with ``sha256sum`` and
-``openssl``. Every original is re-hashed while it is copied; a damaged one stops the export
-(and is a custody event), it is never exported silently.
+signed checkpoints, each custody event's RFC 9162 inclusion proof against one signed checkpoint
+note with the archive key and the anchors' receipts (``data/log/``), plus ``data/VERIFY.txt``
+saying how to check it all with ``sha256sum`` and ``openssl``, and ``verify_bag.py`` at the top
+(``archive/bag_verifier.py``, linked as ``tools/liuhen_verify_bag.py``: Python's standard library
+and ``openssl`` only) that checks it
+all. Every original is re-hashed while it is copied; a damaged one stops the export (and is a
+custody event), it is never exported silently.
 
 The bag is built in a hidden sibling folder and renamed into place only when it is complete,
 in the same transaction that records the "exported" custody events, so a crash leaves either
@@ -13,6 +17,7 @@ no bag or a whole one.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -20,13 +25,14 @@ import os
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import bagit
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
@@ -34,11 +40,12 @@ from archive.errors import ExportError, ExportFixityFailed, ExportTargetNotEmpty
 from archive.models import DerivedFile, Evidence, Station
 from archive.service import evidence_dict, find_evidence
 from hashing import digest as digesting
-from hashing import keys
+from hashing import keys, note
+from hashing.custody import consistency_proof
 from hashing.custody import iso_utc as custody_time
 from hashing.digest import CHUNK, Digest
 from hashing.errors import BadSignature
-from hashing.models import CustodyCheckpoint, CustodyEvent
+from hashing.models import CustodyAnchoring, CustodyCheckpoint, CustodyEvent
 from ingest.wire import Manifest, ManifestInvalid
 from liuhen.durable import fsync_path
 from liuhen.errors import LiuhenError
@@ -121,21 +128,24 @@ class _Snapshot:
     stations: dict[str, str]  # station id -> public key PEM
     events: tuple[dict[str, Any], ...]
     checkpoints: tuple[dict[str, Any], ...]
+    log: dict[str, Any] = field(default_factory=dict)  # the transparency-log proofs (``_prove``)
 
 
 def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str = "cli:local",
-               extra: Callable[[Path], dict[str, Any]] | None = None) -> ExportResult:
+               extra: Callable[[Path], dict[str, Any]] | None = None, also_prove: Iterable[int] = ()) -> ExportResult:
     """Write the evidence named by ``refs`` (ids or SHA-256) as a complete BagIt bag at ``out_dir``.
 
     ``extra`` may add payload of its own (a case's documents and coverage report): it is called
     with the bag's payload folder before the bag is made, and returns fields for ``bag-info.txt``.
+    ``also_prove`` names further custody events (by seq) that ``extra`` writes, whose inclusion
+    proofs go into ``data/log/`` beside those of the evidence's own events.
     """
     if not refs and extra is None:
         raise ExportError("No evidence was named for the export.",
                           "Give one or more evidence ids or SHA-256 digests.")
     out_dir = Path(out_dir).absolute()
     _check_target(out_dir)
-    snap = _snapshot(archive, refs)
+    snap = _snapshot(archive, refs, also_prove)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -155,6 +165,7 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
         if extra is not None:
             info.update(extra(tmp))
         bag = bagit.make_bag(str(tmp), bag_info=info, checksums=CHECKSUMS)
+        _add_verifier(tmp)
         oxum = bag.info["Payload-Oxum"]
         total_bytes, files = (int(x) for x in oxum.split("."))
         tagmanifest = hashlib.sha256((tmp / "tagmanifest-sha256.txt").read_bytes()).hexdigest()
@@ -201,8 +212,12 @@ def _check_target(out_dir: Path) -> None:
         "Choose a new folder name (it will be created), or empty that folder first.")
 
 
-def _snapshot(archive: Archive, refs: list[str]) -> _Snapshot:
-    with archive.sessions() as db:
+def _snapshot(archive: Archive, refs: list[str], also_prove: Iterable[int] = ()) -> _Snapshot:
+    """What goes into the bag, read in one transaction that first signs a checkpoint of the log (if
+    it moved) while holding the log's head, so that checkpoint covers every event read here; the
+    checkpoint is anchored when that transaction commits, and its receipts are read after."""
+    with archive.sessions.begin() as db:
+        archive.custody.checkpoint(db)
         found: dict[int, Evidence] = {}
         for ref in refs:
             ev = find_evidence(db, ref)
@@ -233,7 +248,68 @@ def _snapshot(archive: Archive, refs: list[str]) -> _Snapshot:
             {"seq": cp.seq, "head_hash": cp.head_hash, "at": custody_time(cp.at), "key_id": cp.key_id,
              "public_key_pem": cp.public_key_pem, "statement": cp.statement, "signature": cp.signature}
             for cp in db.execute(select(CustodyCheckpoint).order_by(CustodyCheckpoint.seq)).scalars())
-    return _Snapshot(items=items, stations=stations, events=events, checkpoints=checkpoints)
+        log = _prove(archive, db, sorted({e["seq"] for e in events} | set(also_prove)))
+    log["anchors"] = _receipts(archive, log["tree_size"])
+    return _Snapshot(items=items, stations=stations, events=events, checkpoints=checkpoints, log=log)
+
+
+_ANCHORED_HISTORY = 256  # consistency proofs from at most this many earlier anchored checkpoints
+
+
+def _prove(archive: Archive, db: Session, seqs: list[int]) -> dict[str, Any]:
+    """Inclusion proofs of events ``seqs`` against the newest signed checkpoint, and consistency
+    proofs from the earlier checkpoints written to an anchor to that one (so a copy of one of them,
+    kept by a witness, can be checked against the bag)."""
+    cp = db.execute(select(CustodyCheckpoint).where(CustodyCheckpoint.note.is_not(None))
+                    .order_by(CustodyCheckpoint.seq.desc()).limit(1)).scalar_one_or_none()
+    if cp is None or cp.note is None or cp.root_hash is None:
+        raise ExportError("The custody log has no signed checkpoint, so the bag cannot carry proofs.",
+                          "Run `liuhen log checkpoint`, then export again.")
+    proofs = []
+    for seq in seqs:
+        p = archive.custody.prove(db, seq)
+        if p["tree_size"] != cp.seq:
+            raise ExportError(f"Custody event {seq} is not covered by the checkpoint of {cp.seq} events.",
+                              "Run `liuhen log checkpoint`, then export again.")
+        proofs.append({k: p[k] for k in ("seq", "leaf_index", "tree_size", "leaf", "leaf_hash", "proof")})
+    earlier = sorted({s for (s,) in db.execute(
+        select(CustodyAnchoring.checkpoint_seq).where(CustodyAnchoring.outcome == "success",
+                                                      CustodyAnchoring.checkpoint_seq < cp.seq)
+        .order_by(CustodyAnchoring.checkpoint_seq.desc()).limit(_ANCHORED_HISTORY))})
+    roots = {s: r for s, r in db.execute(select(CustodyCheckpoint.seq, CustodyCheckpoint.root_hash)
+                                         .where(CustodyCheckpoint.seq.in_(earlier)))}
+    consistency = [{"from_size": m, "from_root": roots[m], "to_size": cp.seq,
+                    "proof": [h.hex() for h in consistency_proof(db, m, cp.seq)]}
+                   for m in earlier if roots.get(m)]
+    return {"tree_size": cp.seq, "root_hash": cp.root_hash, "checkpoint": cp.note, "origin": archive.custody.origin,
+            "key_id": archive.key.key_id,
+            "verifier_key": note.verifier_key(archive.custody.origin, archive.key.public_pem),
+            "proofs": proofs, "consistency": consistency}
+
+
+def _receipts(archive: Archive, size: int) -> list[dict[str, Any]]:
+    """Where the bag's checkpoint was anchored (read after the snapshot's transaction, which anchors it)."""
+    with archive.sessions() as db:
+        rows = db.execute(select(CustodyAnchoring.anchor, CustodyAnchoring.receipt, CustodyAnchoring.at)
+                          .where(CustodyAnchoring.checkpoint_seq == size, CustodyAnchoring.outcome == "success")
+                          .order_by(CustodyAnchoring.id)).all()
+    out = []
+    for name, receipt, at in rows:
+        kind = name.split(":", 1)[0]
+        r: dict[str, Any] = {"anchor": name, "kind": {"witness": "witness", "s3": "s3", "tsa": "tsa"}.get(kind, kind),
+                             "at": custody_time(at)}
+        if kind == "tsa":
+            r["token_base64"] = receipt
+        elif kind == "witness":
+            r["file"] = receipt
+            r["file_name"] = Path(receipt).name
+        elif kind == "s3":
+            key, _, version = receipt.partition("?versionId=")
+            r["object"], r["version_id"] = key, version
+        else:
+            r["receipt"] = receipt
+        out.append(r)
+    return out
 
 
 def _event_row(e: CustodyEvent) -> dict[str, Any]:
@@ -381,6 +457,7 @@ def _write_records(archive: Archive, snap: _Snapshot, root: Path) -> None:
     _write(root / "keys" / "archive.pem", archive.key.public_pem.encode())
     _write(root / "custody" / "events.jsonl", _jsonl(snap.events))
     _write(root / "custody" / "checkpoints.jsonl", _jsonl(snap.checkpoints))
+    _write_log(archive, snap.log, root / "log")
     evidence = []
     for it in snap.items:
         evidence.append({**it.record, "bag": {
@@ -394,13 +471,52 @@ def _write_records(archive: Archive, snap: _Snapshot, root: Path) -> None:
     _write(root / "VERIFY.txt", _verify_text(snap).encode("utf-8"))
 
 
+def _write_log(archive: Archive, log: dict[str, Any], folder: Path) -> None:
+    """``data/log/``: the checkpoint note exactly as signed (and anchored), the archive's public key,
+    an inclusion proof per custody event in the bag, consistency proofs from earlier anchored
+    checkpoints, and the anchors' receipts (a time-stamp token also as its own ``.tsr`` file)."""
+    _write(folder / "checkpoint.note", log["checkpoint"].encode("utf-8"))
+    _write(folder / "archive.pem", archive.key.public_pem.encode())
+    _write(folder / "proofs.jsonl", _jsonl(tuple(log["proofs"])))
+    _write(folder / "consistency.jsonl", _jsonl(tuple(log["consistency"])))
+    anchors = []
+    for i, a in enumerate(log["anchors"]):
+        if "token_base64" in a:
+            a = {**a, "token_file": f"data/log/tsa-{i}.tsr"}
+            _write(folder / f"tsa-{i}.tsr", base64.b64decode(a["token_base64"]))
+        anchors.append(a)
+    _write(folder / "checkpoint.json", _json({
+        "tree_size": log["tree_size"], "root_hash": log["root_hash"], "origin": log["origin"],
+        "key_id": log["key_id"], "verifier_key": log["verifier_key"], "note": "data/log/checkpoint.note",
+        "public_key": "data/log/archive.pem", "anchors": anchors}))
+
+
+# The stand-alone verifier ships inside this package (so an installed copy of liuhen has it);
+# tools/liuhen_verify_bag.py in the source tree is a link to it.
+VERIFIER = Path(__file__).with_name("bag_verifier.py")
+
+
+def _add_verifier(bag_dir: Path) -> None:
+    """Copy the stand-alone verifier to the bag's top folder as a tag file, listed in the tag manifests."""
+    try:
+        code = VERIFIER.read_bytes()
+    except OSError as e:
+        raise ExportError(f"The bag verifier {VERIFIER} cannot be read: {e.strerror}.",
+                          "Reinstall liuhen: the verifier ships in its archive package.") from e
+    _write(bag_dir / "verify_bag.py", code)
+    for alg in CHECKSUMS:
+        with open(bag_dir / f"tagmanifest-{alg}.txt", "a", encoding="utf-8") as f:
+            f.write(f"{hashlib.new(alg, code).hexdigest()} verify_bag.py\n")
+
+
 def _bag_info(archive: Archive, snap: _Snapshot) -> dict[str, Any]:
     ids = [str(i.evidence_id) for i in snap.items]
     return {
         "Source-Organization": "liuhen",
         "External-Description": (
             f"Evidence {', '.join(ids)} exported from a liuhen archive: original files, the stations' signed "
-            "manifests and public keys, and the custody log. How to check it: data/VERIFY.txt."),
+            "manifests and public keys, and the custody log with its inclusion proofs. How to check it: "
+            "python3 verify_bag.py, or data/VERIFY.txt."),
         "Bagging-Date": dt.datetime.now(dt.UTC).date().isoformat(),
         "Bag-Software-Agent": f"liuhen {liuhen.__version__} (bagit.py {bagit.VERSION})",
         "Liuhen-Version": liuhen.__version__,
@@ -473,6 +589,12 @@ Run every command below in the bag's top folder (where bagit.txt is).
    with sorted keys, no spaces, UTF-8. Each statement in data/custody/checkpoints.jsonl is signed
    by the archive key (data/keys/archive.pem); the signature is base64. data/evidence.json lists
    each item's record and where its files are in this bag.
+
+4. All of the above at once, plus each event's inclusion proof against the archive's signed
+   checkpoint (data/log/): Python 3.9+ and OpenSSL 3.0+, nothing else:
+
+  python3 verify_bag.py .                      (add --witness DIR to compare with a witness's copies,
+                                                --tsa-ca FILE to check the time-stamp token)
 """
 
 

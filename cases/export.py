@@ -110,7 +110,8 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
         return {"Liuhen-Case-Number": number, "Liuhen-Case-Records": str(len(listed)),
                 "Liuhen-Case-Coverage": "ok" if coverage.ok else f"{len(coverage.flagged)} step(s) flagged"}
 
-    result = export_bag(archive, [str(i) for i in evidence_ids], out_dir, actor=actor, extra=write_case)
+    result = export_bag(archive, [str(i) for i in evidence_ids], out_dir, actor=actor, extra=write_case,
+                        also_prove=[e["seq"] for e in events])
     with archive.sessions.begin() as db:
         archive.custody.record(db, actor=actor, action="case_exported", tool="bagit", tool_version=bagit.VERSION,
                                detail={"case_id": case_id, "number": number, "bag": str(result.path),

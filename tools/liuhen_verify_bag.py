@@ -1,0 +1,1 @@
+../archive/bag_verifier.py
