@@ -49,8 +49,9 @@ def case(world: World) -> tuple[int, int]:
 
 def browser(world: World, username: str):
     """A console session as a browser holds it: the cookie, sent on any request; and its CSRF token."""
+    user = accounts.authenticate(world.archive.sessions, username=username, password=PASSWORD,
+                                 settings=world.settings.auth)
     with world.archive.sessions.begin() as db:
-        user = accounts.authenticate(db, username=username, password=PASSWORD, settings=world.settings.auth)
         token, s = accounts.start_session(db, user=user, ip="10.1.2.3", user_agent="pytest")
         csrf = s.csrf_token
     c = world.client()
@@ -152,7 +153,7 @@ def test_the_audit_trail_of_a_district_shows_no_other_units_and_no_unattributed_
 
     with world.archive.sessions.begin() as db:  # an account made from the command line in B
         accounts.add_user(db, world.archive.custody, username="b_clerk", password=PASSWORD, role="operator",
-                          unit_code=B, actor="cli:root")
+                          unit_code=B, actor="cli:root", settings=world.settings.auth)
     world.client(user_of("investigator", "b")).get(f"{API}/evidence", params={"q": "李四"})  # B searches
     world.client(INVESTIGATOR).get(f"{API}/evidence", params={"q": "张三"})  # A searches
     items = world.client(AUDITOR).get(f"{API}/audit", params={"per_page": 500}).json()["items"]
