@@ -393,8 +393,8 @@ def _batches(db: Session) -> Iterator[tuple[Sequence[Sequence[Any]], dict[int, A
             if not part:
                 return
             lo, hi = part[0][0] - 1, part[-1][0] - 1
-            found = dict(iter(conn.execute(select(CustodyNode.idx, CustodyNode.hash).where(
-                CustodyNode.level == 0, CustodyNode.idx >= lo, CustodyNode.idx <= hi)).tuples()))
+            found = {idx: h for idx, h in conn.execute(select(CustodyNode.idx, CustodyNode.hash).where(
+                CustodyNode.level == 0, CustodyNode.idx >= lo, CustodyNode.idx <= hi))}
             yield part, found
     finally:
         cur.close()
