@@ -72,16 +72,14 @@ def _time(v: dt.datetime | str) -> str:
     """UTC ISO text to the microsecond. A time may also come as SQLite's stored text (a plain select
     that skips the datetime round trip): the stored form is already this text; other text is parsed as
     the column type would (text that is no time is kept as it is, so the row reads as changed)."""
-    if type(v) is str:
+    if isinstance(v, str):
         if len(v) == 32 and v[10] == "T" and v.endswith("+00:00"):
             return v
         try:
-            v = dt.datetime.fromisoformat(v)
+            when = dt.datetime.fromisoformat(v)
         except ValueError:
             return v
-        if v.tzinfo is None:
-            v = v.replace(tzinfo=dt.UTC)
-    assert isinstance(v, dt.datetime)
+        v = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
     return v.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 

@@ -295,7 +295,7 @@ class CustodyLog:
                            .select_from(newest.outerjoin(CustodyEvent, CustodyEvent.seq == seq))).one_or_none()
         # the newest signed checkpoint and the event, in one round trip
         size, signed, root_hex = (None, None, None) if found is None else found[:3]
-        if size is None or size < seq or signed is None or root_hex is None:
+        if found is None or size is None or size < seq or signed is None or root_hex is None:
             raise NotFound(f"Custody event {seq} is not yet covered by a signed checkpoint.",
                            "Run `liuhen log checkpoint` first (or ask for an earlier event).")
         row = found[3:]
@@ -385,7 +385,8 @@ def _batches(db: Session) -> Iterator[tuple[Sequence[Sequence[Any]], dict[int, A
     raw = conn.connection.dbapi_connection
     assert raw is not None
     pg = dialect.name == "postgresql"
-    cur = raw.cursor(name="liuhen_verify_log") if pg else raw.cursor()  # type: ignore[call-arg]
+    cur = raw.cursor(name="liuhen_verify_log") if pg else raw.cursor()
+    leaves = raw.cursor()
     try:
         cur.execute(events_sql)
         while True:
@@ -393,11 +394,12 @@ def _batches(db: Session) -> Iterator[tuple[Sequence[Sequence[Any]], dict[int, A
             if not part:
                 return
             lo, hi = part[0][0] - 1, part[-1][0] - 1
-            found = {idx: h for idx, h in conn.execute(select(CustodyNode.idx, CustodyNode.hash).where(
-                CustodyNode.level == 0, CustodyNode.idx >= lo, CustodyNode.idx <= hi))}
+            leaves.execute(f"SELECT idx, hash FROM custody_tree WHERE level = 0 AND idx >= {int(lo)} AND idx <= {int(hi)}")
+            found = dict(leaves.fetchall())
             yield part, found
     finally:
         cur.close()
+        leaves.close()
 
 
 @dataclass
@@ -432,9 +434,9 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
         if found is None:  # a time-stamping authority: its tokens are receipts, not a copy of the log
             continue
         held[anchor.name] = set()
-        for where, text in found:
+        for where, note_text in found:
             try:
-                c = note.open_note(text, trusted_public_pem, origin)
+                c = note.open_note(note_text, trusted_public_pem, origin)
             except (BadCheckpoint, BadSignature) as e:
                 problems.append(ChainProblem("anchor_bad_checkpoint", None, f"The checkpoint {where} in anchor "
                                              f"{anchor.name} is not signed by the archive key: {e.detail}"))
@@ -449,9 +451,7 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
     tree = merkle.Frontier()
     prev = GENESIS
     expected_seq = 1
-    sha256 = hashlib.sha256
-    append = tree.append
-    sha256, e = hashlib.sha256, _enc
+    sha256, enc = hashlib.sha256, _enc
     push = tree.push
     for rows, stored in _batches(db):
         for ev in rows:
@@ -466,13 +466,13 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
             try:  # canonical() of event_hash's body and of leaf_bytes, written out: keys sorted, str as json writes it
                 if type(seq) is not int or not (eid is None or type(eid) is int) or not (osha is None or type(osha) is str):
                     raise TypeError
-                head = (f'{{"action":{e(action)},"actor":{e(actor)},"at":{e(at)},"detail":{e(detail)},'
+                front = (f'{{"action":{enc(action)},"actor":{enc(actor)},"at":{enc(at)},"detail":{enc(detail)},'
                         f'"evidence_id":{"null" if eid is None else eid}')
-                o = "null" if osha is None else e(osha)
-                tail = f',"seq":{seq},"tool":{e(tool)},"tool_version":{e(tv)}}}'
-                body = (f'{prev_hash}\n{head},"object_sha256":{o},"outcome":{e(outcome)}{tail}').encode()
-                leaf_data = (f'{head},"hash":{e(h_stored)},"object_sha256":{o},"outcome":{e(outcome)},'
-                             f'"prev_hash":{e(prev_hash)}{tail}').encode()
+                o = "null" if osha is None else enc(osha)
+                tail = f',"seq":{seq},"tool":{enc(tool)},"tool_version":{enc(tv)}}}'
+                body = (f'{prev_hash}\n{front},"object_sha256":{o},"outcome":{enc(outcome)}{tail}').encode()
+                leaf_data = (f'{front},"hash":{enc(h_stored)},"object_sha256":{o},"outcome":{enc(outcome)},'
+                             f'"prev_hash":{enc(prev_hash)}{tail}').encode()
             except TypeError:
                 body, leaf_data = _slow_texts(ev, at)
             if sha256(body).hexdigest() != h_stored:
