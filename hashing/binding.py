@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary
+from sqlalchemy import Boolean, DateTime, Float, Integer, LargeBinary, String, type_coerce
 from sqlalchemy.exc import NoReferencedTableError
 from sqlalchemy.types import NullType
 
@@ -68,7 +68,18 @@ def _column_type(col: Any) -> Any:
     return col.type
 
 
-def _time(v: dt.datetime) -> str:
+def _time(v: dt.datetime | str) -> str:
+    """UTC ISO text to the microsecond. A time may also come as SQLite's stored text (a plain select
+    that skips the datetime round trip): the stored form is already this text; other text is parsed as
+    the column type would (text that is no time is kept as it is, so the row reads as changed)."""
+    if isinstance(v, str):
+        if len(v) == 32 and v[10] == "T" and v.endswith("+00:00"):
+            return v
+        try:
+            when = dt.datetime.fromisoformat(v)
+        except ValueError:
+            return v
+        v = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
     return v.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
@@ -87,8 +98,11 @@ def _token(kind: str, v: Any) -> Any:
     return None if v is None else _CONVERT[kind](v)
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # = json.dumps(...), made once
+
+
 def _dump(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _encode(obj).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -117,9 +131,13 @@ class Binding:
     def kinds(self) -> tuple[str, ...]:
         return tuple(self._made()["kinds"])
 
-    def select_columns(self) -> list[Any]:
-        """The key and the bound columns, for a plain ``select``."""
-        return [getattr(self.model, self.key), *(getattr(self.model, c) for c in self.columns)]
+    def select_columns(self, *, raw_times: bool = False) -> list[Any]:
+        """The key and the bound columns, for a plain ``select``; with ``raw_times`` time columns as their
+        stored text (SQLite: no datetime parsed and formatted again per value; ``tokens`` reads either)."""
+        cols = [getattr(self.model, c) for c in self.columns]
+        if raw_times:
+            cols = [type_coerce(c, String()) if k == "time" else c for c, k in zip(cols, self.kinds)]  # noqa: B905
+        return [getattr(self.model, self.key), *cols]
 
     def ref(self, key: Any) -> str:
         return f"{self.name}:{key}"

@@ -20,12 +20,13 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import json.encoder
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, func, or_, select
+from sqlalchemy import Engine, String, and_, case, event, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 import liuhen
@@ -109,19 +110,21 @@ def _catch_up(db: Session, head: CustodyHead) -> None:
 
 
 def stored_nodes(db: Session, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
-    """The stored complete subtrees asked for (those missing are left out), in one query of
-    primary-key lookups per level (a row-value IN is not served by the index on SQLite)."""
-    by_level: dict[int, list[int]] = {}
-    for level, idx in set(wanted):
-        by_level.setdefault(level, []).append(idx)
+    """The stored complete subtrees asked for (those missing are left out): one plain query of
+    primary-key lookups per 400 (``(level = ? AND idx = ?) OR ...``, which both databases serve from the
+    primary key; a row-value IN is not served by the index on SQLite), built as text (an expression per
+    node would cost more than the lookups)."""
+    pending = sorted(set(wanted))
     out: dict[merkle.Node, bytes] = {}
-    pending = sorted((level, idx) for level, idxs in by_level.items() for idx in idxs)
+    conn = db.connection()
     for i in range(0, len(pending), 400):
-        groups: dict[int, list[int]] = {}
-        for level, idx in pending[i:i + 400]:
-            groups.setdefault(level, []).append(idx)
-        where = or_(*((CustodyNode.level == level) & CustodyNode.idx.in_(idxs) for level, idxs in groups.items()))
-        for level, idx, h in db.execute(select(CustodyNode.level, CustodyNode.idx, CustodyNode.hash).where(where)):
+        chunk = pending[i:i + 400]
+        where = " OR ".join(f"(level = :l{j} AND idx = :i{j})" for j in range(len(chunk)))
+        params: dict[str, int] = {}
+        for j, (level, idx) in enumerate(chunk):
+            params[f"l{j}"] = level
+            params[f"i{j}"] = idx
+        for level, idx, h in conn.execute(text(f"SELECT level, idx, hash FROM custody_tree WHERE {where}"), params):
             out[(level, idx)] = bytes(h)
     return out
 
@@ -285,28 +288,33 @@ class CustodyLog:
         """Event ``seq``'s inclusion proof against the newest signed checkpoint, as plain data: leaf index,
         tree size, the leaf (the event's canonical JSON) and its hash, the proof hashes (hex), the
         checkpoint note and where it was anchored. Checked before it is returned."""
-        cp = db.execute(select(CustodyCheckpoint).where(CustodyCheckpoint.note.is_not(None))
-                        .order_by(CustodyCheckpoint.seq.desc()).limit(1)).scalar_one_or_none()
-        if cp is None or cp.seq < seq or cp.note is None or cp.root_hash is None:
+        newest = (select(CustodyCheckpoint.seq, CustodyCheckpoint.note, CustodyCheckpoint.root_hash)
+                  .where(CustodyCheckpoint.note.is_not(None)).order_by(CustodyCheckpoint.seq.desc()).limit(1)
+                  .subquery())
+        found = db.execute(select(newest.c.seq, newest.c.note, newest.c.root_hash, *_EVENT_COLUMNS)
+                           .select_from(newest.outerjoin(CustodyEvent, CustodyEvent.seq == seq))).one_or_none()
+        # the newest signed checkpoint and the event, in one round trip
+        size, signed, root_hex = (None, None, None) if found is None else found[:3]
+        if found is None or size is None or size < seq or signed is None or root_hex is None:
             raise NotFound(f"Custody event {seq} is not yet covered by a signed checkpoint.",
                            "Run `liuhen log checkpoint` first (or ask for an earlier event).")
-        row = db.execute(select(*_EVENT_COLUMNS).where(CustodyEvent.seq == seq)).one_or_none()
-        if row is None or seq < 1:
+        row = found[3:]
+        if row[0] is None or seq < 1:
             raise NotFound(f"There is no custody event {seq}.", "Name an event by its sequence number (`liuhen show`).")
         data = _leaf_of(row)
         leaf = merkle.leaf_hash(data)
-        ranges = merkle.inclusion_ranges(seq - 1, cp.seq)
+        ranges = merkle.inclusion_ranges(seq - 1, size)
         proof = _proof(db, ranges)
         try:
-            merkle.verify_inclusion(seq - 1, cp.seq, leaf, proof, bytes.fromhex(cp.root_hash))
+            merkle.verify_inclusion(seq - 1, size, leaf, proof, bytes.fromhex(root_hex))
         except BadProof as e:
-            raise ChainBroken(f"Custody event {seq} does not prove into the signed checkpoint of {cp.seq} events.",
+            raise ChainBroken(f"Custody event {seq} does not prove into the signed checkpoint of {size} events.",
                               "The event or the stored tree was altered: run `liuhen verify`.") from e
         receipts = [(a, r) for a, r in db.execute(select(CustodyAnchoring.anchor, CustodyAnchoring.receipt).where(
-            CustodyAnchoring.checkpoint_seq == cp.seq, CustodyAnchoring.outcome == "success"))]
-        return {"seq": seq, "leaf_index": seq - 1, "tree_size": cp.seq, "leaf": data.decode("utf-8"),
-                "leaf_hash": leaf.hex(), "proof": [h.hex() for h in proof], "root_hash": cp.root_hash,
-                "checkpoint": cp.note, "origin": self.origin,
+            CustodyAnchoring.checkpoint_seq == size, CustodyAnchoring.outcome == "success"))]
+        return {"seq": seq, "leaf_index": seq - 1, "tree_size": size, "leaf": data.decode("utf-8"),
+                "leaf_hash": leaf.hex(), "proof": [h.hex() for h in proof], "root_hash": root_hex,
+                "checkpoint": signed, "origin": self.origin,
                 "verifier_key": note.verifier_key(self.origin, self.key.public_pem),
                 "public_key_pem": self.key.public_pem,
                 "anchors": [{"anchor": a, "receipt": r} for a, r in receipts]}
@@ -322,18 +330,76 @@ class ChainProblem:
         return {"kind": self.kind, "seq": self.seq, "detail": self.detail}
 
 
-def _rows(db: Session, batch: int = 10000) -> Iterable[Any]:
-    """Every event as plain columns, with its stored leaf hash (None where the tree lacks it), in order."""
-    last = 0
-    while True:
-        rows = db.execute(
-            select(*_EVENT_COLUMNS, CustodyNode.hash)
-            .outerjoin(CustodyNode, (CustodyNode.level == 0) & (CustodyNode.idx == CustodyEvent.seq - 1))
-            .where(CustodyEvent.seq > last).order_by(CustodyEvent.seq).limit(batch)).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1][0]
+_STREAM = 20000  # rows per fetch of the log check's streamed selects
+_enc = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a str (C)
+
+
+def _at_text(db: Session) -> Any:
+    """The ``at`` column as the text ``iso_utc`` makes of it, computed by the database: PostgreSQL formats
+    its timestamp; SQLite's stored text (``%Y-%m-%dT%H:%M:%S.%f+00:00``) has its offset replaced by
+    ``Z``. Text of any other shape comes back as stored, for ``_iso``."""
+    at = CustodyEvent.at
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    raw = type_coerce(at, String())
+    return case((and_(func.length(raw) == 32, func.substr(raw, 11, 1) == "T", func.substr(raw, 27) == "+00:00"),
+                 func.substr(raw, 1, 26).concat("Z")), else_=raw)
+
+
+def _iso(text: Any) -> str:
+    """``iso_utc`` of a stored time that ``_at_text`` did not turn into it: through the datetime parser,
+    as the column type reads it; text that is no time at all is hashed as it is (so that the event reads
+    as altered instead of stopping the check)."""
+    try:
+        when = dt.datetime.fromisoformat(text) if isinstance(text, str) else text
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        return iso_utc(when)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return str(text)
+
+
+def _slow_texts(row: Sequence[Any], at: str) -> tuple[bytes, bytes]:
+    """(chain hash input, leaf bytes) of an event row whose fields do not all have their stored types."""
+    seq, _, actor, action, eid, osha, outcome, tool, tv, detail, prev_hash, h = row
+    body = {"seq": seq, "at": at, "actor": actor, "action": action, "evidence_id": eid, "object_sha256": osha,
+            "outcome": outcome, "tool": tool, "tool_version": tv, "detail": detail}
+    return (str(prev_hash).encode() + b"\n" + canonical(body),
+            canonical({**body, "prev_hash": prev_hash, "hash": h}))
+
+
+def _batches(db: Session) -> Iterator[tuple[Sequence[Sequence[Any]], dict[int, Any]]]:
+    """Every event as plain columns (``at`` as ``_at_text``), in order, in batches of ``_STREAM``, each
+    with the stored leaf hashes of its events by leaf index (a leaf the tree lacks is not there). The
+    events come through the driver's own cursor (server-side on PostgreSQL), in the session's
+    transaction, without SQLAlchemy's row objects; the leaves by one range read per batch."""
+    conn = db.connection()
+    dialect = conn.dialect
+    cols = list(_EVENT_COLUMNS)
+    cols[1] = _at_text(db)
+
+    def sql(stmt: Any) -> str:
+        return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    events_sql = sql(select(*cols).order_by(CustodyEvent.seq))
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    pg = dialect.name == "postgresql"
+    cur = raw.cursor(name="liuhen_verify_log") if pg else raw.cursor()
+    leaves = raw.cursor()
+    try:
+        cur.execute(events_sql)
+        while True:
+            part = cur.fetchmany(_STREAM)
+            if not part:
+                return
+            lo, hi = part[0][0] - 1, part[-1][0] - 1
+            leaves.execute(f"SELECT idx, hash FROM custody_tree WHERE level = 0 AND idx >= {int(lo)} AND idx <= {int(hi)}")
+            found = dict(leaves.fetchall())
+            yield part, found
+    finally:
+        cur.close()
+        leaves.close()
 
 
 @dataclass
@@ -351,7 +417,10 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
     problems = rep.problems
     trusted_id = keys.key_id_of(trusted_public_pem)
     origin = f"liuhen.custody/{trusted_id}"
-    cps = list(db.execute(select(CustodyCheckpoint).order_by(CustodyCheckpoint.seq)).scalars())
+    cps = list(db.execute(select(CustodyCheckpoint.seq, CustodyCheckpoint.key_id, CustodyCheckpoint.public_key_pem,
+                                 CustodyCheckpoint.statement, CustodyCheckpoint.signature, CustodyCheckpoint.note,
+                                 CustodyCheckpoint.root_hash, CustodyCheckpoint.head_hash)
+                          .order_by(CustodyCheckpoint.seq)))
     rep.checkpoints = len(cps)
 
     anchored: list[tuple[str, str, note.Checkpoint]] = []
@@ -365,9 +434,9 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
         if found is None:  # a time-stamping authority: its tokens are receipts, not a copy of the log
             continue
         held[anchor.name] = set()
-        for where, text in found:
+        for where, note_text in found:
             try:
-                c = note.open_note(text, trusted_public_pem, origin)
+                c = note.open_note(note_text, trusted_public_pem, origin)
             except (BadCheckpoint, BadSignature) as e:
                 problems.append(ChainProblem("anchor_bad_checkpoint", None, f"The checkpoint {where} in anchor "
                                              f"{anchor.name} is not signed by the archive key: {e.detail}"))
@@ -382,28 +451,44 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
     tree = merkle.Frontier()
     prev = GENESIS
     expected_seq = 1
-    for row in _rows(db):
-        ev, stored_leaf = row[:12], row[12]
-        seq, action, prev_hash, h_stored = ev[0], ev[3], ev[10], ev[11]
-        if seq != expected_seq:
-            problems.append(ChainProblem("missing_events", expected_seq,
-                                         f"custody events {expected_seq}..{seq - 1} are missing"))
-        if prev_hash != prev:
-            problems.append(ChainProblem("broken_link", seq, f"event {seq} does not link to the event before it"))
-        fields = dict(zip(_FIELDS[:10], ev[:10], strict=True))
-        if event_hash(prev_hash, **fields) != h_stored:
-            problems.append(ChainProblem("altered_event", seq,
-                                         f"event {seq} ({action}) was altered after it was written"))
-        leaf = merkle.leaf_hash(_leaf_of(ev))
-        if stored_leaf is not None and bytes(stored_leaf) != leaf:
-            problems.append(ChainProblem("tree_mismatch", seq,
-                                         f"the Merkle tree's leaf for event {seq} does not match the event"))
-        tree.append(leaf)
-        if tree.size in wanted:
-            roots[tree.size] = tree.root()
-            chain_at[tree.size] = h_stored
-        prev = h_stored
-        expected_seq = seq + 1
+    sha256, enc = hashlib.sha256, _enc
+    push = tree.push
+    for rows, stored in _batches(db):
+        for ev in rows:
+            seq, at, actor, action, eid, osha, outcome, tool, tv, detail, prev_hash, h_stored = ev
+            if seq != expected_seq:
+                problems.append(ChainProblem("missing_events", expected_seq,
+                                             f"custody events {expected_seq}..{seq - 1} are missing"))
+            if prev_hash != prev:
+                problems.append(ChainProblem("broken_link", seq, f"event {seq} does not link to the event before it"))
+            if type(at) is not str or len(at) != 27 or at[26] != "Z":
+                at = _iso(at)
+            try:  # canonical() of event_hash's body and of leaf_bytes, written out: keys sorted, str as json writes it
+                if type(seq) is not int or not (eid is None or type(eid) is int) or not (osha is None or type(osha) is str):
+                    raise TypeError
+                front = (f'{{"action":{enc(action)},"actor":{enc(actor)},"at":{enc(at)},"detail":{enc(detail)},'
+                        f'"evidence_id":{"null" if eid is None else eid}')
+                o = "null" if osha is None else enc(osha)
+                tail = f',"seq":{seq},"tool":{enc(tool)},"tool_version":{enc(tv)}}}'
+                body = (f'{prev_hash}\n{front},"object_sha256":{o},"outcome":{enc(outcome)}{tail}').encode()
+                leaf_data = (f'{front},"hash":{enc(h_stored)},"object_sha256":{o},"outcome":{enc(outcome)},'
+                             f'"prev_hash":{enc(prev_hash)}{tail}').encode()
+            except TypeError:
+                body, leaf_data = _slow_texts(ev, at)
+            if sha256(body).hexdigest() != h_stored:
+                problems.append(ChainProblem("altered_event", seq,
+                                             f"event {seq} ({action}) was altered after it was written"))
+            leaf = sha256(b"\x00" + leaf_data).digest()
+            stored_leaf = stored.get(seq - 1)
+            if stored_leaf is not None and stored_leaf != leaf:
+                problems.append(ChainProblem("tree_mismatch", seq,
+                                             f"the Merkle tree's leaf for event {seq} does not match the event"))
+            push(leaf)
+            if tree.size in wanted:
+                roots[tree.size] = tree.root()
+                chain_at[tree.size] = h_stored
+            prev = h_stored
+            expected_seq = seq + 1
     n = rep.events = tree.size
     current = tree.root()
 
@@ -448,12 +533,12 @@ def verify_log(db: Session, trusted_public_pem: str, anchors: Sequence[Anchor] =
     return rep
 
 
-def _check_checkpoint(cp: CustodyCheckpoint, trusted_pem: str, trusted_id: str, origin: str, n: int,
+def _check_checkpoint(cp: Any, trusted_pem: str, trusted_id: str, origin: str, n: int,
                       roots: dict[int, bytes], chain_at: dict[int, str], problems: list[ChainProblem]) -> None:
     seq = cp.seq
+    statement, signature = cp.statement.encode(), base64.b64decode(cp.signature)
     try:
-        keys.verify(trusted_pem if cp.key_id == trusted_id else cp.public_key_pem,
-                    cp.statement.encode(), base64.b64decode(cp.signature))
+        keys.verify(trusted_pem if cp.key_id == trusted_id else cp.public_key_pem, statement, signature)
     except BadSignature:
         problems.append(ChainProblem("bad_checkpoint_signature", seq,
                                      f"the signed checkpoint at event {seq} does not verify"))
@@ -477,7 +562,7 @@ def _check_checkpoint(cp: CustodyCheckpoint, trusted_pem: str, trusted_id: str, 
                                          f"the events up to {seq} no longer match the signed checkpoint"))
         return
     try:
-        c = note.open_note(cp.note, trusted_pem, origin)
+        c = note.open_note(cp.note, trusted_pem, origin, verified=(statement, signature))
     except (BadCheckpoint, BadSignature):
         c = None
     if c is None or c.size != seq or c.root.hex() != cp.root_hash or note.body(origin, seq, c.root) != cp.statement:

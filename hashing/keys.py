@@ -7,6 +7,7 @@ A key is generated on first use and kept as PKCS#8 PEM (mode 0600). Signatures a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import cryptography
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hashing.errors import BadSignature
 from liuhen.durable import fsync_path, private_dir
@@ -24,10 +26,15 @@ ALGORITHM = "Ed25519"
 TOOL = f"cryptography {cryptography.__version__}"
 
 
+@functools.lru_cache(maxsize=256)
+def public_key(public_pem: bytes | str) -> PublicKeyTypes:
+    """The public key in ``public_pem``, parsed once per process (a log check verifies thousands of
+    checkpoints by the same key). Keys are immutable, so sharing one parsed key is safe."""
+    return serialization.load_pem_public_key(public_pem.encode() if isinstance(public_pem, str) else public_pem)
+
+
 def key_id_of(public_pem: bytes | str) -> str:
-    if isinstance(public_pem, str):
-        public_pem = public_pem.encode()
-    pub = serialization.load_pem_public_key(public_pem)
+    pub = public_key(public_pem)
     raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
@@ -85,9 +92,7 @@ def load_or_create(path: Path) -> SigningKey:
 
 def verify(public_pem: str | bytes, data: bytes, signature: bytes) -> None:
     """Return nothing if ``signature`` is a valid Ed25519 signature of ``data``; raise otherwise."""
-    if isinstance(public_pem, str):
-        public_pem = public_pem.encode()
-    pub = serialization.load_pem_public_key(public_pem)
+    pub = public_key(public_pem)
     if not isinstance(pub, Ed25519PublicKey):
         raise BadSignature("The public key is not an Ed25519 key.", "Re-register the station's public key.")
     try:

@@ -54,6 +54,15 @@ class Frontier:
         self.size += 1
         return made
 
+    def push(self, leaf: bytes) -> None:
+        """``append`` without listing the subtrees it completes (for recomputing a whole tree)."""
+        idx, h, hashes, sha256 = self.size, leaf, self.hashes, hashlib.sha256
+        while idx & 1:
+            h = sha256(b"\x01" + hashes.pop() + h).digest()
+            idx >>= 1
+        hashes.append(h)
+        self.size += 1
+
     def root(self) -> bytes:
         if not self.hashes:
             return EMPTY_ROOT

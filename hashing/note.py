@@ -30,8 +30,7 @@ def origin_of(key: keys.SigningKey) -> str:
 
 
 def raw_public(public_pem: str | bytes) -> bytes:
-    pem = public_pem.encode() if isinstance(public_pem, str) else public_pem
-    pub = serialization.load_pem_public_key(pem)
+    pub = keys.public_key(public_pem)
     if not isinstance(pub, Ed25519PublicKey):
         raise BadSignature("The public key is not an Ed25519 key.", "Use the archive's Ed25519 public key.")
     return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -70,9 +69,11 @@ def sign(key: keys.SigningKey, origin: str, size: int, root: bytes) -> Signed:
     return sign_text(key, origin, body(origin, size, root))
 
 
-def open_text(note: str | bytes, public_pem: str | bytes, name: str) -> str:
+def open_text(note: str | bytes, public_pem: str | bytes, name: str, *,
+              verified: tuple[bytes, bytes] | None = None) -> str:
     """The text of ``note`` if a signature line by key ``name`` with ``public_pem`` verifies; raises
-    BadCheckpoint (malformed) or BadSignature (no valid signature by that key)."""
+    BadCheckpoint (malformed) or BadSignature (no valid signature by that key). ``verified``: a
+    (text, signature) pair the caller has just verified with the same key, not verified again."""
     try:
         text = note.decode("utf-8") if isinstance(note, bytes) else note
     except UnicodeDecodeError as e:
@@ -92,7 +93,9 @@ def open_text(note: str | bytes, public_pem: str | bytes, name: str) -> str:
             continue
         if blob[:4] != want:
             continue
-        keys.verify(public_pem, text_body.encode(), blob[4:])
+        signed = text_body.encode()
+        if verified is None or verified != (signed, blob[4:]):
+            keys.verify(public_pem, signed, blob[4:])
         return text_body
     raise BadSignature(f"The note carries no signature by {name} with the expected key.",
                        "Treat the note as forged or signed by another key.")
@@ -105,10 +108,11 @@ class Checkpoint:
     root: bytes
 
 
-def open_note(note: str | bytes, public_pem: str | bytes, name: str) -> Checkpoint:
+def open_note(note: str | bytes, public_pem: str | bytes, name: str, *,
+              verified: tuple[bytes, bytes] | None = None) -> Checkpoint:
     """The checkpoint in ``note`` if it is signed by key ``name`` with ``public_pem`` (``open_text``)
     and its body is a checkpoint; raises BadCheckpoint or BadSignature."""
-    text = open_text(note, public_pem, name)
+    text = open_text(note, public_pem, name, verified=verified)
     try:
         lines = text.split("\n")
         origin, size_text, root_text = lines[0], lines[1], lines[2]

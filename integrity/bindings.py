@@ -36,7 +36,8 @@ from roster.bindings import BINDINGS as ROSTER_BINDINGS
 
 BINDINGS: tuple[Binding, ...] = (*ROSTER_BINDINGS, *ARCHIVE_BINDINGS, *CASE_BINDINGS)
 TOOL = "liuhen-verify rows"
-BATCH = 5000
+BATCH = 20000
+ROW_BATCH = 20000
 BASELINE_BATCH = 500
 RESTORE = ("The row was changed below the application (not by liuhen, which records every change): restore "
            "the database from backup and investigate who had write access.")
@@ -77,9 +78,10 @@ def _rows(db: Session, b: Binding) -> Iterator[tuple[Any, list[Any]]]:
     ORM objects), in key order, in batches."""
     key_col = getattr(b.model, b.key)
     conn = db.connection()
+    cols = b.select_columns(raw_times=conn.dialect.name == "sqlite")
     last: Any = None
     while True:
-        q = select(*b.select_columns()).order_by(key_col).limit(BATCH)
+        q = select(*cols).order_by(key_col).limit(ROW_BATCH)
         if last is not None:
             q = q.where(key_col > last)
         rows = conn.execute(q).all()
