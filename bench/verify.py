@@ -203,6 +203,10 @@ def main() -> int:
         pool.shutdown()
         a.close()
 
+    # the synthetic evidence rows were inserted with plain SQL, so no custody event vouches for them yet:
+    # bind them once, as an archive from before bound rows would be (untimed), then time the whole verify
+    subprocess.run([sys.executable, "-m", "app.cli", "--config", str(args.out / "config.toml"), "verify", "--baseline",
+                    "--json"], cwd=ROOT, capture_output=True, text=True)
     t0 = time.perf_counter()
     v = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(args.out / "config.toml"), "verify", "--json"],
                        cwd=ROOT, capture_output=True, text=True)
