@@ -70,7 +70,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
 
     folder = tmp_path_factory.mktemp("console")
     cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}",
-                       extra="chunk_mb = 1\nread_limit_mb_s = 8\n\n[workers]\npoll_seconds = 0.2\n\n"
+                       # (reads capped at 3 MB/s: an offload of the three 720p clips spans several of the page's 1 s polls)
+                       extra="chunk_mb = 1\nread_limit_mb_s = 3\n\n[workers]\npoll_seconds = 0.2\n\n"
                        # a throttled name waits 10 minutes here, so that a slow browser cannot outwait it
                        "[auth]\nthrottle_base_s = 600\n")
     settings = config.load(cfg, environ={})
