@@ -65,29 +65,33 @@ def load_or_create(path: Path) -> SigningKey:
             raise BadSignature(f"The key file {path} does not hold an Ed25519 private key.",
                                "Restore the station's key from backup or move the file away to create a new key.")
         return SigningKey(key)
-    private_dir(path.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    tmp = path.with_name(path.name + ".tmp")
+    if not _create_once(path, pem):
+        return load_or_create(path)  # another process created it meanwhile: use theirs
+    return SigningKey(key)
+
+
+def _create_once(path: Path, data: bytes) -> bool:
+    """Write a new key file ``path`` (0600, its folder 0700) atomically and durably, never replacing one
+    another process created meanwhile; False if there was one."""
+    private_dir(path.parent)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, pem)
+        os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     try:
-        os.link(tmp, path)  # never replace a key another process created meanwhile
+        os.link(tmp, path)
     except FileExistsError:
-        os.unlink(tmp)
-        return load_or_create(path)
-    os.unlink(tmp)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
+        return False
     finally:
-        os.close(dfd)
-    return SigningKey(key)
+        os.unlink(tmp)
+    fsync_path(path.parent)
+    return True
 
 
 def verify(public_pem: str | bytes, data: bytes, signature: bytes) -> None:
@@ -145,20 +149,7 @@ def load_or_create_data_key(path: Path) -> DataKey:
             raise BadSignature(f"The data key file {path} does not hold a 32-byte AES key.",
                                "Restore the data key from backup; without it parties' personal data cannot be read.")
         return DataKey(secret)
-    private_dir(path.parent)
     secret = os.urandom(32)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, secret)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # never replace a key another process created meanwhile
-    except FileExistsError:
-        os.unlink(tmp)
-        return load_or_create_data_key(path)
-    os.unlink(tmp)
-    fsync_path(path.parent)
+    if not _create_once(path, secret):
+        return load_or_create_data_key(path)  # another process created it meanwhile: use theirs
     return DataKey(secret)

@@ -68,20 +68,18 @@ def fsync_path(path: Path | str) -> None:
 
 def write_durable(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` to ``path`` (created or truncated) and fsync it before returning."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_synced(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), data)
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o400) -> None:
     """Create ``path`` (never replacing a file already there: FileExistsError), write ``data``, fsync
     the file and its folder before returning."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    _write_synced(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), data)
+    fsync_path(path.parent)
+
+
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the open file ``fd``, fsync it and close it."""
     try:
         view = memoryview(data)
         while view:
@@ -89,4 +87,3 @@ def write_new(path: Path, data: bytes, mode: int = 0o400) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    fsync_path(path.parent)
