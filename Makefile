@@ -26,12 +26,12 @@ bench: setup
 clean:
 	rm -rf var bench/out
 
-# re-make both lock files from pyproject.toml (needs pip-tools and pypi.org); commit the result
+# re-make both lock files from pyproject.toml (needs pip-tools and PyPI); commit the result
 lock:
 	.venv/bin/pip install -q pip-tools
 	for extra in "" test; do \
 	  out=requirements$${extra:+-$$extra}.lock; \
 	  .venv/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
-	    --no-emit-find-links --index-url https://pypi.org/simple $${extra:+--extra $$extra} -o $$out \
+	    --no-emit-find-links $${extra:+--extra $$extra} -o $$out \
 	    pyproject.toml requirements-build.in; \
 	done

@@ -32,7 +32,7 @@ fi
 # vulnerability fails the run. When the data cannot be had (no network, or an index without PyPI's
 # per-release JSON API), every package would be skipped and the audit would "pass" having checked
 # nothing, so --strict turns that into an error, and the run says NOT AUDITED in words; it then
-# fails only where LIUHEN_REQUIRE_AUDIT=1 (set it in a CI that reaches pypi.org).
+# fails only where LIUHEN_REQUIRE_AUDIT=1 (set it in a CI that reaches PyPI).
 if [ $# -eq 0 ]; then
   echo "pip-audit of requirements.lock and requirements-test.lock ..."
   audit_out=$(mktemp)
@@ -50,7 +50,7 @@ if [ $# -eq 0 ]; then
       echo "LIUHEN_REQUIRE_AUDIT=1: failing the run." >&2
       exit 1
     fi
-    echo "Continuing without the audit; run it where pypi.org answers, or set LIUHEN_REQUIRE_AUDIT=1 to make this fatal." >&2
+    echo "Continuing without the audit; run it where PyPI answers, or set LIUHEN_REQUIRE_AUDIT=1 to make this fatal." >&2
   fi
   rm -f "$audit_out"
 fi
