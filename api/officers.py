@@ -31,7 +31,7 @@ class OfficerIn(BaseModel):
 
 @router.get("/officers", response_model=list[OfficerOut], tags=["roster"], summary="Officers of the user's units")
 def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
-    with archive.sessions() as db:
+    with archive.reads() as db:
         return [officer(o, code) for o, code in attribution.officers_of(db, units=p.scope.units)]
 
 

@@ -67,7 +67,7 @@ def _recorder_out(db: Session, r: Recorder, scope: Scope) -> RecorderOut:
 @router.get("/recorders", response_model=list[RecorderOut], tags=["roster"],
             summary="Recorders of the user's units and whom each is assigned to")
 def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[RecorderOut]:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "dock.view", request)
         return [_recorder_out(db, r, p.scope) for r in attribution.recorders_of(db, scope=p.scope)]
 

@@ -223,7 +223,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
 @router.get("/dock")
 def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "dock.view", request)
         officers = [o.model_dump() for o in _officers(db, p)]
     return render(request, "dock.html", user=p, officers=officers)
@@ -232,7 +232,7 @@ def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
 @router.get("/jobs")
 def jobs_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "jobs.view", request)
     return render(request, "jobs.html", user=p)
 
@@ -269,7 +269,7 @@ def search_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
         station=f.get("station") or None, important=True if f.get("important") else None,
         playback=playback, start=_local_time(f.get("start"), tz), end=_local_time(f.get("end"), tz), page=page,
         per_page=24)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         results = access.search(archive, db, p, query, request)
         stations = list(db.scalars(select(Station.id).order_by(Station.id)))
     args = {k: v for k, v in f.items() if k != "page" and v}
@@ -303,7 +303,7 @@ def _track_svg(points: list[Any], width: int = 480, height: int = 320) -> dict[s
 @router.get("/evidence/{evidence_id}")
 def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
         detail = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
         events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
@@ -332,7 +332,7 @@ def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
     if outcome not in (None, "success", "failure", "denied"):
         outcome = None
     evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "audit.view", request)
         rows = custody_page(audit.trail(db, scope=p.scope, sees_evidence=p.may("evidence.view"),
                                         actor=f.get("actor") or None, action=f.get("action") or None,
@@ -353,7 +353,7 @@ def cases_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
     f = request.query_params
     status = f.get("status") if f.get("status") in ("open", "closed") else None
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "cases.view", request)
         rows = [case_summary(c, case_views.unit_code(db, c))
                 for c in case_service.cases_of(db, units=p.scope.units, status=status, q=f.get("q") or None)]
@@ -372,7 +372,7 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
 @router.get("/cases/{case_id}")
 def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         c = access.case(archive, db, p, case_id, "cases.view", request)
         view = case_views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
                                     visible=p.scope.allows, data_key=archive.data_key,
