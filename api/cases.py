@@ -173,11 +173,13 @@ def list_cases(archive: ArchiveDep, p: CurrentUser, request: Request,
                status: Literal["open", "closed"] | None = None,
                q: Annotated[str | None, Query(max_length=200, pattern=LINE,
                                               description="part of the number or title")] = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CaseSummary]:
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0, le=10_000_000, description="cases skipped")] = 0,
+               ) -> list[CaseSummary]:
     with archive.reads.begin() as db:
         access.require(archive, db, p, "cases.view", request)
         return [case_summary(c, views.unit_code(db, c))
-                for c in cases.cases_of(db, units=p.scope.units, status=status, q=q, limit=limit)]
+                for c in cases.cases_of(db, units=p.scope.units, status=status, q=q, limit=limit, offset=offset)]
 
 
 @router.post("", response_model=CaseSummary, status_code=201, summary="Open a case; it takes the next unified "

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
@@ -129,13 +129,23 @@ def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, r
         return out
 
 
-@router.get("/{evidence_id}/custody", response_model=list[CustodyOut], summary="Custody history of one evidence")
-def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
+@router.get("/{evidence_id}/custody", response_model=list[CustodyOut],
+            summary="Custody history of one evidence, newest first, a page at a time (header Link: the next page)")
+def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request, response: Response,
+                limit: Annotated[int, Query(ge=1, le=500, description="events per page")] = 50,
+                before: Annotated[int | None, Query(ge=1, le=2**62, description="only events with a sequence "
+                                                     "number below this (the cursor of the next page)")] = None,
+                ) -> list[CustodyOut]:
     with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "custody.view", request)
-        out = [custody(e) for e in views.custody_events(db, evidence_id=ev.id)]
-        access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "custody history"})
-        return out
+        rows, more = views.custody_page(db, evidence_id=ev.id, before=before, limit=limit)
+        out = [custody(e) for e in rows]
+        access.record(archive, db, p, "viewed", evidence=ev, detail={
+            "what": "custody history", "limit": limit, **({"before": before} if before is not None else {})})
+    if more:
+        nxt = request.url.include_query_params(limit=limit, before=rows[-1].seq)
+        response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    return out
 
 
 # ---------------------------------------------------------------------------- media and the original
