@@ -32,11 +32,17 @@ class Archive:
     reads: sessionmaker[Session] = field(init=False)
     # the custody events of reads, committed in groups (hashing.batch)
     writer: CustodyWriter = field(init=False)
+    _writer_engine: Engine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.reads = db.make_read_sessionmaker(self.engine)
-        self.writer = CustodyWriter(self.sessions, self.custody)
+        # the writer's own connection, outside the pool: readers that hold every pooled connection
+        # while they wait for it cannot starve it
+        self._writer_engine = db.writer_engine(self.engine)
+        self.writer = CustodyWriter(db.make_sessionmaker(self._writer_engine), self.custody)
 
     def close(self) -> None:
         self.writer.close()
+        if self._writer_engine is not self.engine:
+            self._writer_engine.dispose()
         self.engine.dispose()

@@ -66,7 +66,7 @@ class Base(DeclarativeBase):
 
 
 READ = "liuhen_read"  # the execution option of a read-only engine (``read_engine``)
-POOL_SIZE = 24  # connections held open: the server's request threads (api.threads) + writers and workers
+POOL_SIZE = 24  # connections held open: the server's request threads (app.web.REQUEST_THREADS) and workers
 
 
 def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kw: Any) -> Engine:
@@ -116,6 +116,15 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kw: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """A second engine on ``engine``'s database with one connection of its own (for one writer thread);
+    ``engine`` itself for an in-memory SQLite database, which a second engine would not share."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite" and (engine.url.database or ":memory:") == ":memory:":
+        return engine
+    return make_engine(url, pool_size=1)
 
 
 def read_engine(engine: Engine) -> Engine:
