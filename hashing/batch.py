@@ -55,6 +55,7 @@ class CustodyWriter:
         self._thread: threading.Thread | None = None
         self._closed = False
         self.batches = 0  # committed transactions (for tests and the benchmark)
+        self.handed = 0  # events handed over
 
     def append(self, **fields: Any) -> int:
         """Write one custody event (``CustodyLog.record``'s arguments) and return its sequence number once
@@ -68,6 +69,7 @@ class CustodyWriter:
                 self._thread = threading.Thread(target=self._run, name="liuhen-custody-writer", daemon=True)
                 self._thread.start()
             self._queue.append(item)
+            self.handed += 1
             self._cv.notify()
         if not item.done.wait(self.timeout_s):
             raise self._refusal(f"it was not written within {self.timeout_s:g} s (the database is busy or "
