@@ -292,3 +292,43 @@ def _cookie_for(world: World, username: str) -> tuple[str, str]:
     with world.archive.sessions.begin() as db:
         token, s = accounts.start_session(db, user=user, ip="10.1.2.3", user_agent="pytest")
         return token, s.csrf_token
+
+
+def test_the_evidence_page_and_the_custody_api_show_the_newest_events_and_page_the_rest(world: World) -> None:
+    import re
+
+    import liuhen
+
+    ev = world.evidence["wangwu"]
+    with world.archive.sessions.begin() as db:
+        for i in range(120):
+            world.archive.custody.record(db, actor="test:history", action="viewed", tool="test",
+                                         tool_version=liuhen.__version__, evidence_id=ev, detail={"n": i})
+    with world.archive.sessions() as db:
+        all_seqs = sorted(db.scalars(select(CustodyEvent.seq).where(CustodyEvent.evidence_id == ev)), reverse=True)
+    token, _ = _cookie_for(world, user_of("investigator"))
+    page = world.client()
+    page.cookies.set(world.settings.auth.session_cookie, token)
+    shown: list[int] = []
+    url: str | None = f"/evidence/{ev}"
+    while url is not None:
+        r = page.get(url)
+        assert r.status_code == 200
+        seqs = [int(s) for s in re.findall(r"· #(\d+)</small>", r.text)]
+        assert 0 < len(seqs) <= 50 and seqs == sorted(seqs, reverse=True)
+        shown += seqs
+        more = re.search(r'href="(/evidence/\d+\?custody_before=\d+)#custody" rel="next"', r.text)
+        url = more.group(1) if more else None
+    # every event once, newest first (the views of the page itself come after the first page's reading)
+    assert shown == [s for s in all_seqs if s <= shown[0]] and len(shown) > 120
+    api = world.client(user_of("investigator"))
+    got: list[int] = []
+    link: str | None = f"{API}/evidence/{ev}/custody?limit=50"
+    while link is not None:
+        r = api.get(link)
+        assert r.status_code == 200 and len(r.json()) <= 50
+        got += [e["seq"] for e in r.json()]
+        m = re.match(r'<([^>]+)>; rel="next"', r.headers.get("link", ""))
+        link = m.group(1) if m else None
+    assert got == sorted(got, reverse=True) and set(all_seqs) <= set(got)
+    assert api.get(f"{API}/evidence/{ev}/custody?limit=501").status_code == 422
