@@ -287,7 +287,7 @@ def main() -> int:
                     drop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("\n".join(["", "== summary (os.cpu_count() = %d)" % (os.cpu_count() or 0)] + summary(rows)))
+    print("\n".join(["", f"== summary (os.cpu_count() = {os.cpu_count() or 0})", *summary(rows)]))
     if args.json:
         print(json.dumps(rows))
     return 0
