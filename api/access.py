@@ -32,6 +32,7 @@ from auth.errors import AuthFailed, Forbidden
 from auth.models import Unit, User
 from cases.errors import UnknownCase
 from cases.models import Case
+from liuhen.db import is_read
 from liuhen.errors import NotFound
 
 TOOL = "liuhen-api"
@@ -84,20 +85,37 @@ def _client(request: Request) -> tuple[str | None, str | None]:
 
 
 def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool = True) -> Principal:
-    """The principal of ``request``; ``AuthFailed`` (401) without a live session or token."""
+    """The principal of ``request``; ``AuthFailed`` (401) without a live session or token.
+
+    A GET (HEAD, OPTIONS) is checked in a read transaction, which takes no write lock; only when the
+    session or token must be written (touched, at most every ``auth.service.TOUCH_EVERY``, or ended) is
+    it checked again in a writing one. A request that changes state is checked in a writing one."""
     ip, ua = _client(request)
     auth = request.headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    token = request.cookies.get(archive.settings.auth.session_cookie)
+    touch = request.headers.get(POLL_HEADER) != "1"
+    if bearer is None and not token:
+        raise AuthFailed("未登录 / Not signed in.",
+                         "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
+                         "`Authorization: Bearer <token>`.")
+    if request.method in SAFE_METHODS:
+        with archive.reads.begin() as db:
+            if bearer is not None:
+                user = accounts.token_user_if_unchanged(db, token=bearer, settings=archive.settings.auth)
+                if user is not None:
+                    return principal_of(db, user, via="token", ip=ip, user_agent=ua)
+            else:
+                assert token is not None
+                s = accounts.session_if_unchanged(db, token=token, settings=archive.settings.auth, touch=touch)
+                if s is not None:
+                    return principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
     with archive.sessions.begin() as db:
-        if auth.lower().startswith("bearer "):
-            user = accounts.token_user(db, token=auth[7:].strip(), settings=archive.settings.auth)
+        if bearer is not None:
+            user = accounts.token_user(db, token=bearer, settings=archive.settings.auth)
             return principal_of(db, user, via="token", ip=ip, user_agent=ua)
-        token = request.cookies.get(archive.settings.auth.session_cookie)
-        if not token:
-            raise AuthFailed("未登录 / Not signed in.",
-                             "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
-                             "`Authorization: Bearer <token>`.")
-        s = accounts.current_session(db, token=token, settings=archive.settings.auth,
-                                     touch=request.headers.get(POLL_HEADER) != "1")
+        assert token is not None
+        s = accounts.current_session(db, token=token, settings=archive.settings.auth, touch=touch)
         p = principal_of(db, s.user, via="session", ip=ip, user_agent=ua, csrf_token=s.csrf_token)
         if check_csrf and request.method not in SAFE_METHODS:
             try:
@@ -126,18 +144,30 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 # ---------------------------------------------------------------------------- checks and events
 
 
+def write_event(archive: Archive, db: Session, **fields: Any) -> None:
+    """One custody event (``CustodyLog.record``'s arguments): in a read transaction (``liuhen.db.is_read``)
+    through the archive's group-commit writer, returning once it is committed (``CustodyUnavailable``,
+    503, if it could not be: the caller then serves nothing); else in the caller's transaction."""
+    if is_read(db):
+        archive.writer.append(**fields)
+    else:
+        archive.custody.record(db, **fields)
+
+
 def denied(archive: Archive, db: Session, p: Principal, *, permission: str, reason: str,
            request: Request | None = None, evidence: Evidence | None = None) -> None:
     """Write the ``access_denied`` custody event and COMMIT it, so that the error the caller raises
-    next cannot roll it back. (One session per request: on SQLite a second one would wait on the first.)"""
+    next cannot roll it back. (One session per request: on SQLite a second one would wait on the first.
+    A read transaction hands it to the writer, which has committed it when this returns.)"""
     detail: dict[str, Any] = {"permission": permission, "reason": reason, **p.where()}
     if request is not None:
         detail.update(method=request.method, path=request.url.path)
-    archive.custody.record(db, actor=p.actor, action="access_denied", outcome="denied", tool=TOOL,
-                           tool_version=liuhen.__version__, detail=detail,
-                           evidence_id=evidence.id if evidence is not None else None,
-                           object_sha256=evidence.sha256 if evidence is not None else None)
-    db.commit()
+    write_event(archive, db, actor=p.actor, action="access_denied", outcome="denied", tool=TOOL,
+                tool_version=liuhen.__version__, detail=detail,
+                evidence_id=evidence.id if evidence is not None else None,
+                object_sha256=evidence.sha256 if evidence is not None else None)
+    if not is_read(db):
+        db.commit()
 
 
 def missing(archive: Archive, db: Session, p: Principal, *, what: str, ident: int | str,
@@ -149,9 +179,10 @@ def missing(archive: Archive, db: Session, p: Principal, *, what: str, ident: in
     detail: dict[str, Any] = {"what": what, "id": ident, **p.where()}
     if request is not None:
         detail.update(method=request.method, path=request.url.path)
-    archive.custody.record(db, actor=p.actor, action="not_found", outcome="failure", tool=TOOL,
-                           tool_version=liuhen.__version__, detail=detail)
-    db.commit()
+    write_event(archive, db, actor=p.actor, action="not_found", outcome="failure", tool=TOOL,
+                tool_version=liuhen.__version__, detail=detail)
+    if not is_read(db):
+        db.commit()
 
 
 def require(archive: Archive, db: Session, p: Principal, action: str, request: Request | None = None) -> None:
@@ -242,11 +273,12 @@ def recently(db: Session, p: Principal, action: str, evidence_id: int, window: d
 
 def record(archive: Archive, db: Session, p: Principal, action: str, *, evidence: Evidence | None = None,
            detail: dict[str, Any] | None = None, tool: str = TOOL) -> None:
-    """A custody event for something ``p`` did (in the caller's transaction)."""
-    archive.custody.record(db, actor=p.actor, action=action, tool=tool, tool_version=liuhen.__version__,
-                           evidence_id=evidence.id if evidence is not None else None,
-                           object_sha256=evidence.sha256 if evidence is not None else None,
-                           detail={**(detail or {}), **p.where()})
+    """A custody event for something ``p`` did: in the caller's transaction, or, in a read transaction,
+    committed by the writer before this returns (``write_event``)."""
+    write_event(archive, db, actor=p.actor, action=action, tool=tool, tool_version=liuhen.__version__,
+                evidence_id=evidence.id if evidence is not None else None,
+                object_sha256=evidence.sha256 if evidence is not None else None,
+                detail={**(detail or {}), **p.where()})
 
 
 def search(archive: Archive, db: Session, p: Principal, query: searching.Query,

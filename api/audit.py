@@ -29,7 +29,7 @@ def get_audit(archive: ArchiveDep, p: CurrentUser, request: Request,
               end: Annotated[Time | None, Query(description="at or before (ISO 8601 with its offset)")] = None,
               page: Annotated[int, Query(ge=1, le=100000)] = 1,
               per_page: Annotated[int, Query(ge=1, le=500)] = 100) -> CustodyPage:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "audit.view", request)
         out = custody_page(audit.trail(db, scope=p.scope, sees_evidence=p.may("evidence.view"), actor=actor,
                                        action=action, outcome=outcome, evidence_id=evidence_id,

@@ -173,11 +173,13 @@ def list_cases(archive: ArchiveDep, p: CurrentUser, request: Request,
                status: Literal["open", "closed"] | None = None,
                q: Annotated[str | None, Query(max_length=200, pattern=LINE,
                                               description="part of the number or title")] = None,
-               limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[CaseSummary]:
-    with archive.sessions.begin() as db:
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0, le=10_000_000, description="cases skipped")] = 0,
+               ) -> list[CaseSummary]:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "cases.view", request)
         return [case_summary(c, views.unit_code(db, c))
-                for c in cases.cases_of(db, units=p.scope.units, status=status, q=q, limit=limit)]
+                for c in cases.cases_of(db, units=p.scope.units, status=status, q=q, limit=limit, offset=offset)]
 
 
 @router.post("", response_model=CaseSummary, status_code=201, summary="Open a case; it takes the next unified "
@@ -195,7 +197,7 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
 @router.get("/{case_id}", response_model=CaseDetail, summary="A case: steps with their recordings and coverage, "
             "text records")
 def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseDetail:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         c = _case(archive, db, p, case_id, "cases.view", request)
         view = views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
                                visible=p.scope.allows, data_key=archive.data_key,
@@ -242,7 +244,7 @@ def remove_link(link_id: Id, archive: ArchiveDep, p: CurrentUser, request: Reque
 @router.get("/steps/{step_id}/suggestions", response_model=list[EvidenceSummary],
             summary="Recordings of the step's officers that overlap its time, not yet linked")
 def suggest(step_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[EvidenceSummary]:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         _c, st = _step(archive, db, p, step_id, "cases.view", request)
         found = cases.suggestions(db, step=st, scope=p.scope)
         access.record(archive, db, p, "searched", detail={"query": {"suggestions_for_step": st.id},

@@ -72,5 +72,5 @@ def dock_for(archive: Any, db: Session, p: access.Principal, request: Request | 
 @router.get("/dock", response_model=list[StationOut], tags=["dock"],
             summary="Stations of the user's units, their bays, the docked recorders and every file's progress")
 def get_dock(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[StationOut]:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         return dock_for(archive, db, p, request)

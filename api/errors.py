@@ -29,6 +29,7 @@ from archive.errors import (
 )
 from auth.errors import AlreadyExists, AuthFailed, Forbidden, InvalidAccount, LoginBusy, UnknownUnit
 from cases.errors import CaseClosed, CaseError
+from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
@@ -71,6 +72,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (UploadConflict, 409),
     (StoreFull, 507),
     (LoginBusy, 503),  # every password-checking worker busy: try again
+    (CustodyUnavailable, 503),  # a read whose custody event could not be written is not served
     (StoreError, 503),  # transient: the station keeps the file and retries
 )
 
@@ -88,7 +90,7 @@ def _liuhen_error(request: Request, err: Exception) -> Response:
     headers: dict[str, str] = {}
     if isinstance(err, (TokenRefused, AuthFailed)):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(err, LoginBusy):
+    if isinstance(err, (LoginBusy, CustodyUnavailable)):
         headers["Retry-After"] = "1"
     if isinstance(err, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{err.size}"

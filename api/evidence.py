@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
@@ -107,7 +107,7 @@ def search_evidence(
     query = searching.Query(q=q, officer=officer, device=device, station=station, important=important,
                             playback=playback, media_kind=media_kind, start=start, end=end, page=page,
                             per_page=per_page)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         if query.finds_nothing():
             # nothing can match: text with no letter, digit or Chinese character; a time range that ends
             # before it starts (the search is still a search: checked and recorded)
@@ -122,20 +122,30 @@ def search_evidence(
 
 @router.get("/{evidence_id}", response_model=EvidenceDetail, summary="One evidence record")
 def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
         out = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
         access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "record"})
         return out
 
 
-@router.get("/{evidence_id}/custody", response_model=list[CustodyOut], summary="Custody history of one evidence")
-def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> list[CustodyOut]:
-    with archive.sessions.begin() as db:
+@router.get("/{evidence_id}/custody", response_model=list[CustodyOut],
+            summary="Custody history of one evidence, newest first, a page at a time (header Link: the next page)")
+def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request, response: Response,
+                limit: Annotated[int, Query(ge=1, le=500, description="events per page")] = 50,
+                before: Annotated[int | None, Query(ge=1, le=2**62, description="only events with a sequence "
+                                                     "number below this (the cursor of the next page)")] = None,
+                ) -> list[CustodyOut]:
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "custody.view", request)
-        out = [custody(e) for e in views.custody_events(db, evidence_id=ev.id)]
-        access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "custody history"})
-        return out
+        rows, more = views.custody_page(db, evidence_id=ev.id, before=before, limit=limit)
+        out = [custody(e) for e in rows]
+        access.record(archive, db, p, "viewed", evidence=ev, detail={
+            "what": "custody history", "limit": limit, **({"before": before} if before is not None else {})})
+    if more:
+        nxt = request.url.include_query_params(limit=limit, before=rows[-1].seq)
+        response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    return out
 
 
 # ---------------------------------------------------------------------------- media and the original
@@ -145,7 +155,7 @@ def get_custody(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, re
             summary="A derived file: the browser proxy (seekable), poster, thumbnail sprite and its WebVTT, "
                     "waveform or photo preview")
 def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
         d = views.derived_file(db, evidence_id=ev.id, kind=kind)
         if d is None:
@@ -174,7 +184,7 @@ def get_original(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, r
 
 def send_original(archive: Archive, p: access.Principal, request: Request, evidence_id: int) -> Any:
     """The original, checked and recorded (``downloaded``) now; for the route and its one-time link."""
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.download_original", request)
         header = request.headers.get("range")
         rng = streaming.parse_range(header, ev.size)

@@ -39,7 +39,7 @@ _HIDDEN = "(the error names the recording; a user who may see evidence can read 
 def list_jobs(archive: ArchiveDep, p: CurrentUser, request: Request,
               state: Literal["pending", "running", "done", "failed"] | None = None,
               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[JobOut]:
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "jobs.view", request)
         rows = views.job_list(db, where=p.scope.clause(), state=state, newest_first=True, limit=limit)
         sees = p.may("evidence.view")  # an administrator sees no evidence: no ids, names, or errors naming files

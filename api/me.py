@@ -15,7 +15,7 @@ router = APIRouter(responses={**ERRORS}, dependencies=[StrictQuery])
 
 @router.get("/me", response_model=Me, tags=["accounts"], summary="Who is signed in, and what they may do")
 def me(archive: ArchiveDep, p: CurrentUser) -> Me:
-    with archive.sessions() as db:
+    with archive.reads() as db:
         unit = db.get(Unit, p.unit_id)
         assert unit is not None
         return Me(username=p.username, display_name=p.display_name, role=p.role,

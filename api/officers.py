@@ -7,7 +7,9 @@ answer never tells which numbers other units hold; both are ``access_denied`` ev
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api import access
@@ -30,9 +32,13 @@ class OfficerIn(BaseModel):
 
 
 @router.get("/officers", response_model=list[OfficerOut], tags=["roster"], summary="Officers of the user's units")
-def list_officers(archive: ArchiveDep, p: CurrentUser) -> list[OfficerOut]:
-    with archive.sessions() as db:
-        return [officer(o, code) for o, code in attribution.officers_of(db, units=p.scope.units)]
+def list_officers(archive: ArchiveDep, p: CurrentUser,
+                  limit: Annotated[int, Query(ge=1, le=1000, description="officers per page")] = 500,
+                  offset: Annotated[int, Query(ge=0, le=10_000_000, description="officers skipped")] = 0,
+                  ) -> list[OfficerOut]:
+    with archive.reads() as db:
+        return [officer(o, code) for o, code in attribution.officers_of(db, units=p.scope.units, limit=limit,
+                                                                        offset=offset)]
 
 
 @router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -66,10 +66,14 @@ def _recorder_out(db: Session, r: Recorder, scope: Scope) -> RecorderOut:
 
 @router.get("/recorders", response_model=list[RecorderOut], tags=["roster"],
             summary="Recorders of the user's units and whom each is assigned to")
-def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request) -> list[RecorderOut]:
-    with archive.sessions.begin() as db:
+def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request,
+                   limit: Annotated[int, Query(ge=1, le=1000, description="recorders per page")] = 500,
+                   offset: Annotated[int, Query(ge=0, le=10_000_000, description="recorders skipped")] = 0,
+                   ) -> list[RecorderOut]:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "dock.view", request)
-        return [_recorder_out(db, r, p.scope) for r in attribution.recorders_of(db, scope=p.scope)]
+        return [_recorder_out(db, r, p.scope)
+                for r in attribution.recorders_of(db, scope=p.scope, limit=limit, offset=offset)]
 
 
 @router.put("/recorders/{device_id}/officer", response_model=AssignOut, tags=["roster"],

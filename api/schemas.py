@@ -75,6 +75,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "the role does not allow this (the refusal is in the custody log)"),
         (404, "no such object that this user may see (a refusal is in the custody log)"),
         (422, "the request was not understood"),
+        (503, "not served: its custody event could not be recorded (code custody_unavailable; header "
+              "Retry-After), or the store or database is unavailable"),
     )
 }
 

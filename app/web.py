@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,10 +22,24 @@ from archive.uploads import sweep_abandoned
 PREFIX = "/api/v1"
 
 
+REQUEST_THREADS = 20  # requests served at once; the pool (liuhen.db.POOL_SIZE) holds a connection for each
+
+
+@asynccontextmanager
+async def _threads(_app: FastAPI) -> AsyncIterator[None]:
+    import anyio.to_thread
+
+    # one pooled connection per request thread (and some for the workers and the station), so no request
+    # waits for a connection once it has a thread
+    anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+    yield
+
+
 def create_app(archive: Archive) -> FastAPI:
     app = FastAPI(title="liuhen", version=liuhen.__version__,
                   description="留痕 liuhen: evidence archive for law-enforcement body cameras.",
-                  openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
+                  openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None,
+                  lifespan=_threads)
     app.state.archive = archive
     sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
     errors.install(app)

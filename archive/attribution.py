@@ -170,11 +170,12 @@ def assign_recorder(db: Session, custody: CustodyLog, *, device_id: str, officer
 # ---------------------------------------------------------------------------- the roster a user sees
 
 
-def officers_of(db: Session, *, units: frozenset[int]) -> list[tuple[Officer, str]]:
-    """The officers of ``units`` by number, each with their unit's code."""
+def officers_of(db: Session, *, units: frozenset[int], limit: int = 1000,
+                offset: int = 0) -> list[tuple[Officer, str]]:
+    """The officers of ``units`` by number, each with their unit's code (``limit`` after ``offset``)."""
     return [(o, code) for o, code in db.execute(
         select(Officer, Unit.code).join(Unit, Unit.id == Officer.unit_id)
-        .where(Officer.unit_id.in_(sorted(units))).order_by(Officer.officer_no)).all()]
+        .where(Officer.unit_id.in_(sorted(units))).order_by(Officer.officer_no).offset(offset).limit(limit)).all()]
 
 
 def recorder_visible(scope: Scope) -> Any:
@@ -188,9 +189,10 @@ def recorder_visible(scope: Scope) -> Any:
     return or_(*conds)
 
 
-def recorders_of(db: Session, *, scope: Scope) -> list[Recorder]:
-    """The recorders that belong to ``scope``'s units, by device id."""
-    return list(db.scalars(select(Recorder).where(recorder_visible(scope)).order_by(Recorder.device_id)))
+def recorders_of(db: Session, *, scope: Scope, limit: int = 1000, offset: int = 0) -> list[Recorder]:
+    """The recorders that belong to ``scope``'s units, by device id (``limit`` after ``offset``)."""
+    return list(db.scalars(select(Recorder).where(recorder_visible(scope)).order_by(Recorder.device_id)
+                           .offset(offset).limit(limit)))
 
 
 def recorder_of_other_unit(db: Session, *, device_id: str, scope: Scope) -> bool:

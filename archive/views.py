@@ -106,10 +106,15 @@ def evidence_view(db: Session, ev: Evidence, *, visible: Visible) -> EvidenceVie
         derived=derived, notes=notes, last_fixity=fix, gps_track=gps, gps_source_evidence_id=gps_from)
 
 
-def custody_events(db: Session, *, evidence_id: int) -> list[CustodyEvent]:
-    """The evidence's custody history, oldest first."""
-    return list(db.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
-                           .order_by(CustodyEvent.seq)))
+def custody_page(db: Session, *, evidence_id: int, before: int | None = None,
+                 limit: int = 50) -> tuple[list[CustodyEvent], bool]:
+    """The evidence's ``limit`` newest custody events before sequence number ``before`` (all when None),
+    newest first, and whether there are older ones: a page costs the same however often it was viewed."""
+    q = select(CustodyEvent).where(CustodyEvent.evidence_id == evidence_id)
+    if before is not None:
+        q = q.where(CustodyEvent.seq < before)
+    rows = list(db.scalars(q.order_by(CustodyEvent.seq.desc()).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
 
 
 def derived_file(db: Session, *, evidence_id: int, kind: str) -> DerivedFile | None:

@@ -517,6 +517,40 @@ def current_session(db: Session, *, token: str, settings: AuthSettings, touch: b
     return s
 
 
+TOUCH_EVERY = dt.timedelta(seconds=30)  # a session's last_seen_at / a token's last_used_at, written at most this often
+
+
+def session_if_unchanged(db: Session, *, token: str, settings: AuthSettings, touch: bool = True) -> LoginSession | None:
+    """The live session of ``token`` when checking it needs no write (a read transaction may call it):
+    ``None`` when ``current_session`` would write (to touch it, seen more than ``TOUCH_EVERY`` ago, or to
+    end it): the caller then calls that in a writing transaction. Raises what ``current_session`` raises
+    for a session that is unknown or already ended."""
+    s = db.get(LoginSession, token_digest(token)) if token else None
+    if s is None:
+        raise AuthFailed("未登录 / Not signed in.", "请登录 / Sign in.")
+    if s.expired_at is not None:
+        raise SessionExpired("会话已结束 / Your session has ended.", "请重新登录 / Sign in again.")
+    now = utcnow()
+    if (now - s.last_seen_at > dt.timedelta(minutes=settings.idle_minutes)
+            or now - s.created_at > dt.timedelta(hours=settings.session_max_hours)
+            or s.user.disabled_at is not None or (touch and now - s.last_seen_at >= TOUCH_EVERY)):
+        return None
+    return s
+
+
+def token_user_if_unchanged(db: Session, *, token: str, settings: AuthSettings) -> User | None:
+    """``token_user`` without its write: ``None`` when ``last_used_at`` is older than ``TOUCH_EVERY`` (or the
+    token is not live: ``token_user`` then says why) and the caller must call ``token_user`` to write it."""
+    row = (db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
+           if token else None)
+    now = utcnow()
+    if (row is None or row.revoked_at is not None or row.last_used_at is None
+            or now - row.created_at > dt.timedelta(days=settings.token_max_days)
+            or row.user.disabled_at is not None or now - row.last_used_at >= TOUCH_EVERY):
+        return None
+    return row.user
+
+
 def session_user(db: Session, *, token: str, settings: AuthSettings) -> User:
     """The user of a live console session (see ``current_session``)."""
     return current_session(db, token=token, settings=settings).user

@@ -158,15 +158,16 @@ def get_case(db: Session, ref: str | int) -> Case:
 
 
 def cases_of(db: Session, *, units: frozenset[int], status: str | None = None, q: str | None = None,
-             limit: int = 100) -> list[Case]:
-    """The cases of ``units``, newest first: of one status, and whose number or title holds ``q``."""
+             limit: int = 100, offset: int = 0) -> list[Case]:
+    """The cases of ``units``, newest first: of one status, and whose number or title holds ``q``
+    (``limit`` of them after the first ``offset``)."""
     query = select(Case).where(Case.unit_id.in_(sorted(units)))
     if status:
         query = query.where(Case.status == status)
     if q and q.strip():
         like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\"))
-    return list(db.scalars(query.order_by(Case.id.desc()).limit(limit)))
+    return list(db.scalars(query.order_by(Case.id.desc()).offset(offset).limit(limit)))
 
 
 def _open(case: Case) -> None:

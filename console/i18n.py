@@ -97,6 +97,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "ev.export": ("导出校验包（BagIt）", "Export verifiable bag (BagIt)"),
     "ev.sightings": ("采集记录", "Offloads"),
     "ev.custody": ("保管链", "Custody history"),
+    "ev.custody_older": ("更早的记录", "Older events"),
+    "ev.custody_newest": ("最新记录", "Newest events"),
     "ev.gps": ("GPS 轨迹", "GPS track"),
     "ev.tags": ("标签", "Tags"),
     "ev.notes": ("备注", "Notes"),

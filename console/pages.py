@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import secrets
 import time
 from pathlib import Path
@@ -223,7 +222,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
 @router.get("/dock")
 def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "dock.view", request)
         officers = [o.model_dump() for o in _officers(db, p)]
     return render(request, "dock.html", user=p, officers=officers)
@@ -232,7 +231,7 @@ def dock_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
 @router.get("/jobs")
 def jobs_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "jobs.view", request)
     return render(request, "jobs.html", user=p)
 
@@ -269,7 +268,7 @@ def search_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
         station=f.get("station") or None, important=True if f.get("important") else None,
         playback=playback, start=_local_time(f.get("start"), tz), end=_local_time(f.get("end"), tz), page=page,
         per_page=24)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         results = access.search(archive, db, p, query, request)
         stations = list(db.scalars(select(Station.id).order_by(Station.id)))
     args = {k: v for k, v in f.items() if k != "page" and v}
@@ -300,21 +299,34 @@ def _track_svg(points: list[Any], width: int = 480, height: int = 320) -> dict[s
             "first": points[0], "last": points[-1]}
 
 
+CUSTODY_PER_PAGE = 50  # custody events on the evidence page; older ones a link away
+
+
 @router.get("/evidence/{evidence_id}")
 def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    raw = request.query_params.get("custody_before") or ""
+    before = int(raw) if raw.isdigit() and len(raw) < 19 else None
+    more = False
+    with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
         detail = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
-        events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
-                       tool_version=e.tool_version, detail=json.loads(e.detail))
-                  for e in views.custody_events(db, evidence_id=ev.id)] if p.may("custody.view") else None
+        events: list[dict[str, Any]] | None = None
+        if p.may("custody.view"):
+            rows, more = views.custody_page(db, evidence_id=ev.id, before=before, limit=CUSTODY_PER_PAGE)
+            events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
+                           tool_version=e.tool_version) for e in rows]
         access.record(archive, db, p, "viewed", evidence=ev,
-                      detail={"what": "evidence page" + (" with custody history" if events is not None else "")})
+                      detail={"what": "evidence page" + (" with custody history" if events is not None else ""),
+                              **({"custody_before": before} if before is not None and events is not None else {})})
     until = (detail.recorded_at + dt.timedelta(seconds=detail.duration_s)
              if detail.recorded_at and detail.duration_s else None)
+    older_url = (f"/evidence/{evidence_id}?{urlencode({'custody_before': events[-1]['seq']})}"
+                 if events and more else None)
+    newest_url = f"/evidence/{evidence_id}" if before is not None else None
     return render(request, "evidence.html", user=p, ev=detail, events=events, until=until,
-                  track=_track_svg(detail.gps_track), media=set(detail.previews))
+                  track=_track_svg(detail.gps_track), media=set(detail.previews), older_url=older_url,
+                  newest_url=newest_url)
 
 
 # ---------------------------------------------------------------------------- audit
@@ -332,7 +344,7 @@ def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
     if outcome not in (None, "success", "failure", "denied"):
         outcome = None
     evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "audit.view", request)
         rows = custody_page(audit.trail(db, scope=p.scope, sees_evidence=p.may("evidence.view"),
                                         actor=f.get("actor") or None, action=f.get("action") or None,
@@ -353,13 +365,22 @@ def cases_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
     f = request.query_params
     status = f.get("status") if f.get("status") in ("open", "closed") else None
-    with archive.sessions.begin() as db:
+    raw = f.get("page") or ""
+    page = int(raw) if raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+    with archive.reads.begin() as db:
         access.require(archive, db, p, "cases.view", request)
-        rows = [case_summary(c, case_views.unit_code(db, c))
-                for c in case_service.cases_of(db, units=p.scope.units, status=status, q=f.get("q") or None)]
+        found = case_service.cases_of(db, units=p.scope.units, status=status, q=f.get("q") or None,
+                                      limit=CASES_PER_PAGE + 1, offset=(page - 1) * CASES_PER_PAGE)
+        rows = [case_summary(c, case_views.unit_code(db, c)) for c in found[:CASES_PER_PAGE]]
         units = [(u.code, u.name) for u in access.visible_unit_rows(db, p)]
+    args = {k: v for k, v in f.items() if k != "page" and v}
     return render(request, "cases.html", user=p, rows=rows, form=dict(f), units=units,
-                  categories=archive.settings.cases.categories)
+                  categories=archive.settings.cases.categories,
+                  prev_url=f"/cases?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
+                  next_url=f"/cases?{urlencode({**args, 'page': page + 1})}" if len(found) > CASES_PER_PAGE else None)
+
+
+CASES_PER_PAGE = 100
 
 
 def _offset(step_start: dt.datetime, ev: Any) -> float:
@@ -372,7 +393,7 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
 @router.get("/cases/{case_id}")
 def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
-    with archive.sessions.begin() as db:
+    with archive.reads.begin() as db:
         c = access.case(archive, db, p, case_id, "cases.view", request)
         view = case_views.case_view(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
                                     visible=p.scope.allows, data_key=archive.data_key,
