@@ -126,6 +126,14 @@ def test_show_imports_what_showing_needs_not_the_console_media_or_other_commands
     assert sorted(m for m in modules if m.startswith("app.cli.")) == ["app.cli._common", "app.cli.evidence"]
 
 
+def test_verify_json_into_a_pipe_draws_nothing_and_loads_no_rich(settings, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
+    r, modules = _modules_after("verify", "--json", cfg=settings.config_path)
+    assert json.loads(r.stdout.splitlines()[0])["ok"] is True
+    assert _loaded(modules, {"rich"}) == []
+
+
 def test_every_command_is_listed_under_the_module_that_registers_it_with_its_help():
     """``COMMANDS`` (what ``liuhen --help`` lists without importing the modules) says what the
     modules register: the same names, each under its module, with the same help."""
