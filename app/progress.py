@@ -4,6 +4,7 @@ On a terminal each view redraws in place (``rich.progress`` / ``rich.live``) unt
 Otherwise (a log, a pipe, the tests) nothing is redrawn: ``BayProgress`` prints one line when a
 file starts and one when it is done, never a flood, and the other views print nothing.
 Lines written to standard output for a person (``liuhen jobs``) use the plain-text ``bar``.
+rich is imported only where something is drawn: ``--json`` and piped runs do not load it.
 """
 
 from __future__ import annotations
@@ -12,22 +13,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TransferSpeedColumn,
-)
-from rich.progress_bar import ProgressBar
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.progress import Progress, TaskID
 
 
 def bar(done: int, total: int, width: int = 24) -> str:
@@ -49,6 +39,8 @@ def _drawing(stream: TextIO) -> dict[str, Any]:
     """How a live view draws on ``stream``, and lets rich print what others write meanwhile above
     it, not through it: standard error when that is where the view is drawn, standard output only
     when it is a terminal too (piped output, ``--json`` lines, must stay on standard output)."""
+    from rich.console import Console
+
     return {"console": Console(file=stream, highlight=False), "redirect_stderr": stream is sys.stderr,
             "redirect_stdout": stream is not sys.stdout and sys.stdout.isatty()}
 
@@ -57,11 +49,17 @@ def _short(path: str, n: int = 40) -> str:
     return path if len(path) <= n else "…" + path[-(n - 1):]
 
 
-class _Bays(Progress):
+def _bays(stream: TextIO) -> Progress:
     """A bar per bay, in the bays' name order (as a station numbers them), whatever order they woke in."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TransferSpeedColumn
 
-    def get_renderables(self) -> Iterator[Any]:
-        yield self.make_tasks_table(sorted(self.tasks, key=lambda t: t.fields["bay"]))
+    class _Bays(Progress):
+        def get_renderables(self) -> Iterator[Any]:
+            yield self.make_tasks_table(sorted(self.tasks, key=lambda t: t.fields["bay"]))
+
+    return _Bays(TextColumn("{task.fields[bay]:<8}"), BarColumn(bar_width=24), TaskProgressColumn(),
+                 TransferSpeedColumn(), TextColumn("{task.fields[files]} 个文件"), TextColumn("{task.fields[path]}"),
+                 refresh_per_second=10, **_drawing(stream))
 
 
 class BayProgress:
@@ -81,10 +79,7 @@ class BayProgress:
         self._started = False
         self._progress: Progress | None = None
         if self.tty:
-            self._progress = _Bays(
-                TextColumn("{task.fields[bay]:<8}"), BarColumn(bar_width=24), TaskProgressColumn(),
-                TransferSpeedColumn(), TextColumn("{task.fields[files]} 个文件"), TextColumn("{task.fields[path]}"),
-                refresh_per_second=10, **_drawing(self.stream))
+            self._progress = _bays(self.stream)
 
     def __call__(self, event: dict[str, Any]) -> None:
         with self._lock:
@@ -138,12 +133,20 @@ class JobsBoard:
         self.stream = stream or sys.stderr
         self._live: Live | None = None
         if self.stream.isatty():
+            from rich.live import Live
+            from rich.text import Text
+
             self._live = Live(Text(""), auto_refresh=False, **_drawing(self.stream))
             self._live.start()
 
     def show(self, running: list[dict[str, Any]], active: int) -> None:
         if self._live is None:
             return
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
         grid = Table.grid(padding=(0, 1))
         for r in running:
             grid.add_row(f"#{r['job_id']:<5}", f"{r['kind']:<7}",
@@ -165,6 +168,8 @@ def counting(label: str, *, show: bool = True, stream: TextIO | None = None) -> 
     if not (show and out.isatty()):
         yield lambda i, n: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
+
     with Progress(TextColumn(label), BarColumn(bar_width=24), TaskProgressColumn(), MofNCompleteColumn(),
                   **_drawing(out)) as p:
         task = p.add_task(label, total=None)

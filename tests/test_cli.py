@@ -83,6 +83,78 @@ def test_show_json_gives_metadata_sightings_and_custody(settings, make_clip):
     assert r.returncode == 1 and json.loads(r.stdout)["code"] == "not_found"
 
 
+def _modules_after(*argv: str, cfg: Path | None = None) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run ``liuhen ARGV`` in a fresh process as the console script does; its output and every module
+    it imported (the last line of its standard output)."""
+    code = ("import json, sys\nfrom app.cli import main\ntry:\n    sys.exit(main(sys.argv[1:]))\n"
+            "finally:\n    print(json.dumps(sorted(sys.modules)))")
+    pre = ["--config", str(cfg)] if cfg else []
+    r = subprocess.run([sys.executable, "-c", code, *pre, *argv], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r, set(json.loads(r.stdout.splitlines()[-1]))
+
+
+def _loaded(modules: set[str], packages: set[str]) -> list[str]:
+    return sorted(m for m in modules if m in packages or m.split(".")[0] in packages)
+
+
+# what no start-up of a command that does not serve, process media or talk to S3 should pay for
+HEAVY = {"fastapi", "starlette", "uvicorn", "jinja2", "rich", "boto3", "botocore", "ffmpeg", "httpx", "watchdog",
+         "bagit", "argon2", "api", "console", "media", "integrity", "retention"}
+
+
+def test_help_imports_no_command_module_no_config_and_no_database():
+    r, modules = _modules_after("--help")
+    assert "show one evidence record" in r.stdout and "{ingest,station,verify,show" in r.stdout
+    assert _loaded(modules, HEAVY | {"sqlalchemy", "pydantic", "pydantic_settings", "cryptography", "liuhen.config",
+                                     "archive", "hashing", "jobs", "auth", "cases", "roster", "ingest"}) == []
+    assert sorted(m for m in modules if m.startswith("app.")) == ["app.cli", "app.cli._common"]
+
+
+def test_a_commands_arguments_load_with_it():
+    r, modules = _modules_after("show", "--help")
+    assert "evidence_id" in r.stdout and "--json" in r.stdout
+    assert sorted(m for m in modules if m.startswith("app.")) == ["app.cli", "app.cli._common", "app.cli.evidence"]
+
+
+def test_show_imports_what_showing_needs_not_the_console_media_or_other_commands(settings, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    (row,) = jsonl(liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json").stdout)
+    r, modules = _modules_after("show", str(row["evidence_id"]), "--json", cfg=settings.config_path)
+    assert json.loads(r.stdout.splitlines()[0])["evidence_id"] == row["evidence_id"]
+    assert _loaded(modules, HEAVY | {"alembic"}) == []  # the schema is at head: no migration machinery
+    assert sorted(m for m in modules if m.startswith("app.cli.")) == ["app.cli._common", "app.cli.evidence"]
+
+
+def test_verify_json_into_a_pipe_draws_nothing_and_loads_no_rich(settings, make_clip):
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+    liuhen(settings.config_path, "ingest", str(settings.station.dock_root), "--once", "--json")
+    r, modules = _modules_after("verify", "--json", cfg=settings.config_path)
+    assert json.loads(r.stdout.splitlines()[0])["ok"] is True
+    assert _loaded(modules, {"rich"}) == []
+
+
+def test_every_command_is_listed_under_the_module_that_registers_it_with_its_help():
+    """``COMMANDS`` (what ``liuhen --help`` lists without importing the modules) says what the
+    modules register: the same names, each under its module, with the same help."""
+    import argparse
+    import importlib
+
+    from app.cli import COMMANDS
+
+    modules = sorted(p.stem for p in Path(__file__).resolve().parents[1].glob("app/cli/[!_]*.py"))
+    registered: dict[str, tuple[str, str]] = {}
+    for module in modules:
+        sub = argparse.ArgumentParser().add_subparsers()
+
+        def add(name, fn, help, parent=sub):
+            return parent.add_parser(name, help=help)
+
+        importlib.import_module(f"app.cli.{module}").register(sub, add)
+        registered |= {a.dest: (module, a.help) for a in sub._choices_actions}
+    assert registered == COMMANDS
+
+
 def test_station_public_key_verifies_manifests_with_openssl(settings, make_clip, tmp_path):
     from sqlalchemy import select
 

@@ -10,16 +10,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from liuhen import config
-from liuhen.errors import LiuhenError
-
 if TYPE_CHECKING:
     from archive.context import Archive
     from ingest.wire import Intake
+    from liuhen import config
+    from liuhen.errors import LiuhenError
 
 EXIT_OK, EXIT_ERROR, EXIT_FAILED = 0, 1, 3
 
-Command = Callable[[argparse.Namespace, config.Settings], int]
+Command = Callable[[argparse.Namespace, "config.Settings"], int]
 Add = Callable[..., argparse.ArgumentParser]  # add(name, fn, help, parent=sub) -> the command's parser
 
 
