@@ -18,10 +18,10 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
+from media import mp4
 from media.errors import MediaError, Unplayable
 from media.ffmpeg import RunResult, compile_command, file_url, input_stream, run
 from media.probe import Probe
-from media.probe import probe as probe_file
 
 ENCODERS = ("libx264", "h264_nvenc")
 MAX_PROXY_FPS = Fraction(30)
@@ -228,6 +228,48 @@ def _vtt_time(s: float) -> str:
     return f"{h:02d}:{m:02d}:{sec:02d}.{ms:03d}"
 
 
+# Containers whose index lets ffmpeg seek straight to a keyframe; others are decoded through.
+SEEKABLE = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm"}
+SEEK_INPUTS_MAX = 20  # seeked inputs in one ffmpeg (each holds a decoder and a thread): 2 rows
+# Decoding every keyframe in one pass costs ~5 ms a keyframe here, a seeked input ~30 ms (its
+# own open, index and decoder): with up to 4 keyframes a tile, one pass is the faster.
+KEYFRAMES_PER_TILE_MAX = 4
+
+
+def _jpeg_size(path: Path) -> tuple[int, int]:
+    """Width and height from a JPEG's frame header (SOFn), read here instead of by ffprobe."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h = int.from_bytes(data[pos + 5:pos + 7], "big")
+            w = int.from_bytes(data[pos + 7:pos + 9], "big")
+            return w, h
+        pos += 2 + length
+    raise MediaError(f"{path.name} is not a JPEG whose size could be read.",
+                     "Retry the job; if it fails again, report it with the job's custody event.")
+
+
+def _seeked_tiles(src: Path, probe: Probe, times: list[float], tile_height: int) -> Any:
+    """One input per time, each seeked to the keyframe at or before it, one frame each, in a tile row."""
+    assert probe.video is not None
+    tiles = []
+    for t in times:
+        # -ss before -i seeks in the index; -noaccurate_seek keeps the keyframe it lands on
+        # (the frame showing at or before t) instead of decoding on to t; -skip_frame nokey
+        # and one thread keep each input to one decoded picture and a small decoder.
+        inp = input_stream(src, ss=f"{t:.3f}", noaccurate_seek=None, skip_frame="nokey", threads=1)
+        tiles.append(inp[str(probe.video.index)].filter("trim", end_frame=1)
+                     .filter("scale", -2, tile_height).filter("setsar", 1))
+    return ffmpeg_python.concat(*tiles, n=len(tiles), v=1, a=0) if len(tiles) > 1 else tiles[0]
+
+
 def thumbnails(
     src: Path,
     out_dir: Path,
@@ -240,7 +282,12 @@ def thumbnails(
     """A JPEG sprite of one frame every ``every_s`` seconds, and a WebVTT file pointing into it.
 
     The sprite is ``10`` tiles wide and ``ceil(n / 10)`` tall; cue ``i`` covers
-    ``[i * every_s, (i + 1) * every_s)`` and shows the frame at ``i * every_s``.
+    ``[i * every_s, (i + 1) * every_s)``. In an MP4/MOV/Matroska original, tile ``i`` is the
+    keyframe at or before ``i * every_s``, and no other frame is decoded: ``extra["method"]``
+    is ``"keyframes"`` when the clip has at most 4 keyframes a tile (all of them are decoded in
+    one pass, the rest skipped) and ``"seeks"`` otherwise (one seek in the index per tile).
+    Other containers are decoded through and tile ``i`` is the frame showing at ``i * every_s``
+    (``"decode"``).
     """
     _need(probe, "video", "thumbnails")
     assert probe.video is not None
@@ -252,21 +299,53 @@ def thumbnails(
     duration = probe.duration_s or 0.0
     n = max(1, math.ceil(duration / every_s - 1e-9))
     rows = math.ceil(n / SPRITE_COLUMNS)
-    v = (input_stream(src)[str(probe.video.index)]
-         # round=up: output frame i is the last input frame at or before i * every_s,
-         # i.e. the frame showing at that moment (the default picks one ~every_s/2 later).
-         .filter("fps", fps=f"1/{every_s}", round="up")
-         .filter("trim", end_frame=n)
-         .filter("scale", -2, tile_height)
-         .filter("tile", f"{SPRITE_COLUMNS}x{rows}"))
-    r = _render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite",
-                timeout_s=timeout_s or _default_timeout(probe, 1.0))
-
-    sprite = probe_file(out, name=f"the thumbnail sprite of {probe.name}")
-    assert sprite.video is not None
-    tile_w, tile_h = sprite.video.width // SPRITE_COLUMNS, sprite.video.height // rows
-
     times = [float(i * every_s) for i in range(n)]
+    timeout = timeout_s or _default_timeout(probe, 1.0)
+    runs: list[RunResult] = []
+    keys = mp4.keyframe_count(src) if probe.mp4_family else None
+    if keys is not None and keys[0] > 0 and keys[0] <= KEYFRAMES_PER_TILE_MAX * n:
+        method = "keyframes"  # few keyframes: decode each of them, in one pass, and nothing else
+    elif SEEKABLE & set(probe.container.split(",")):
+        method = "seeks"  # many (or unknown): seek to each tile's keyframe
+    else:
+        method = "decode"
+    if method in ("decode", "keyframes"):
+        # the demuxer drops every video packet but keyframes, and the decoder skips any left
+        opts = {"discard:v": "nokey", "skip_frame": "nokey"} if method == "keyframes" else {}
+        v = input_stream(src, **opts)[str(probe.video.index)]
+        if method == "keyframes":  # times after the last keyframe show it (fps stops where it ends)
+            v = v.filter("tpad", stop=-1, stop_mode="clone")
+        # round=up: output frame i is the last input frame at or before i * every_s,
+        # i.e. the frame showing at that moment (the default picks one ~every_s/2 later).
+        v = (v.filter("fps", fps=f"1/{every_s}", round="up")
+             .filter("trim", end_frame=n)
+             .filter("scale", -2, tile_height)
+             .filter("tile", f"{SPRITE_COLUMNS}x{rows}"))
+        runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
+    elif n <= SEEK_INPUTS_MAX:
+        v = _seeked_tiles(src, probe, times, tile_height).filter("tile", f"{SPRITE_COLUMNS}x{rows}")
+        runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
+    else:
+        # a long clip: strips of SEEK_INPUTS_MAX tiles (lossless PNG), then one JPEG of them stacked
+        per = max(1, SEEK_INPUTS_MAX // SPRITE_COLUMNS) * SPRITE_COLUMNS  # whole rows a strip
+        strips = []
+        for k in range(0, n, per):
+            part_times = times[k:k + per]
+            strip = out_dir / f"sprite-strip{k // per:04d}.png"
+            v = _seeked_tiles(src, probe, part_times, tile_height).filter(
+                "tile", f"{SPRITE_COLUMNS}x{math.ceil(len(part_times) / SPRITE_COLUMNS)}")
+            cmd = v.output(_output(strip), f="image2", vcodec="png", update=1, **{"frames:v": 1})
+            runs.append(_render(src, cmd, strip, probe, "thumbnail sprite", timeout_s=timeout))
+            strips.append(strip)
+        stacked = ffmpeg_python.filter([input_stream(s)["0"] for s in strips], "vstack", inputs=len(strips))
+        runs.append(_render(src, _jpeg(stacked, out, quality=4), out, probe, "thumbnail sprite",
+                            timeout_s=timeout))
+        for s in strips:
+            s.unlink(missing_ok=True)
+
+    width, height = _jpeg_size(out)
+    tile_w, tile_h = width // SPRITE_COLUMNS, height // rows
+
     lines = ["WEBVTT", ""]
     for i, t in enumerate(times):
         end = min(t + every_s, duration) if duration > t else t + every_s
@@ -277,9 +356,11 @@ def thumbnails(
     part = vtt.with_name(vtt.name + ".part")
     part.write_text("\n".join(lines), encoding="utf-8")
     os.replace(part, vtt)
-    return Rendered(out, "thumbnails", "image/jpeg", [r, sprite.run],
-                    {"vtt": vtt, "times": times, "tile": [tile_w, tile_h],
-                     "columns": SPRITE_COLUMNS, "rows": rows})
+    extra: dict[str, Any] = {"vtt": vtt, "times": times, "tile": [tile_w, tile_h],
+                             "columns": SPRITE_COLUMNS, "rows": rows, "method": method}
+    if len(runs) > 1:  # runs[-1] stacked the strips the others made: their commands go with the file
+        extra["strips"] = [r.record() for r in runs[:-1]]
+    return Rendered(out, "thumbnails", "image/jpeg", runs[-1], extra)
 
 
 __all__ = ["Rendered", "poster", "proxy", "thumbnails", "waveform"]
