@@ -29,6 +29,8 @@ PHOTO_MAX_PX = 1280
 POSTER_MAX_HEIGHT = 360
 WAVEFORM_SIZE = "1200x200"
 SPRITE_COLUMNS = 10
+MOOV_BYTES_PER_SAMPLE = 40
+MOOV_RESERVE_BASE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,15 @@ def _render(
     r = run(args, timeout_s=timeout_s, progress=progress, duration_s=probe.duration_s,
             mem_mb=mem_mb)
     made = part.exists() and part.stat().st_size > 0
-    if r.ok and made:
+    # ffmpeg (5.1) exits 0 even when it could not finish the file (its trailer: an MP4's index)
+    trailer_failed = "Error writing trailer" in r.stderr_tail
+    if r.ok and made and not trailer_failed:
         os.replace(part, out)
         return r
     part.unlink(missing_ok=True)
-    if r.ok:
+    if r.ok and trailer_failed:
+        reason = f"ffmpeg could not finish the file ({r.reason()})"
+    elif r.ok:
         reason = "ffmpeg finished but wrote nothing (no frame could be decoded)"
     else:
         reason = r.reason({file_url(part): out.name, file_url(src): probe.name})
@@ -104,7 +110,9 @@ def proxy(
     """A file any browser plays: MP4 for video, M4A for audio, a JPEG preview for a photo.
 
     Video that is already H.264 yuv420p / AAC in MP4, upright and no taller than
-    ``remux_max_height`` (default: ``max_height``) is only remuxed (streams copied, index moved to the front); anything else
+    ``remux_max_height`` (default: ``max_height``) is only remuxed (streams copied, the index
+    written first into room reserved for it, ``-moov_size``; with ``+faststart``'s second pass
+    when the sample counts are unknown or the room was too small); anything else
     is transcoded to H.264/AAC at constant frame rate, upright, at most ``max_height`` tall.
     """
     if encoder not in ENCODERS:
@@ -126,11 +134,28 @@ def proxy(
     remux_limit = max_height if remux_max_height is None else remux_max_height
     if probe.browser_safe and probe.video.height <= remux_limit and not probe.video.vfr:
         streams.append(inp[str(probe.video.index)])
+        indexes = [probe.video.index]
         if probe.audio is not None:
             streams.append(inp[str(probe.audio.index)])
-        cmd = _mp4(streams, out, c="copy")
-        r = _render(src, cmd, out, probe, "browser copy", timeout_s=timeout, progress=progress)
-        return Rendered(out, "proxy", "video/mp4", r, {"path": "remux"})
+            indexes.append(probe.audio.index)
+        reserve = _moov_reserve(probe, indexes)
+        if reserve is not None:
+            # the index written into room reserved before the media data: the index is first
+            # without +faststart's second pass, which reads and rewrites the whole file
+            try:
+                r = _render(src, _mp4(streams, out, c="copy", moov_size=reserve), out, probe, "browser copy",
+                            timeout_s=timeout, progress=progress)
+                return Rendered(out, "proxy", "video/mp4", r, {"path": "remux", "moov_reserved": reserve})
+            except Unplayable as e:
+                if e.run is None or "reserved_moov_size is too small" not in e.run.stderr_tail:
+                    raise
+                first = e.run.record()  # the room was too small: remux again with +faststart
+        else:
+            first = None
+        r = _render(src, _mp4(streams, out, c="copy", movflags="+faststart"), out, probe, "browser copy",
+                    timeout_s=timeout, progress=progress)
+        return Rendered(out, "proxy", "video/mp4", r,
+                        {"path": "remux", **({"moov_reserve_failed": first} if first else {})})
 
     # ffmpeg turns the picture upright itself (autorotate) before our filters see it, and
     # writes no display matrix on the output; ``ih`` below is the upright height.
@@ -156,7 +181,25 @@ def proxy(
 
 
 def _mp4(streams: list[Any], out: Path, **opts: Any) -> Any:
-    return ffmpeg_python.output(*streams, _output(out), f="mp4", movflags="+faststart", **opts)
+    if "moov_size" not in opts:
+        opts.setdefault("movflags", "+faststart")
+    return ffmpeg_python.output(*streams, _output(out), f="mp4", **opts)
+
+
+def _moov_reserve(probe: Probe, indexes: list[int]) -> int | None:
+    """Bytes to reserve for a remux's index: generous per sample (its tables take ~8 bytes a
+    sample; 40 covers the worst case of every table at full size), None if a count is unknown."""
+    counts = {s.get("index"): s.get("nb_frames") for s in probe.raw.get("streams") or [] if isinstance(s, dict)}
+    total = 0
+    for i in indexes:
+        try:
+            n = int(counts.get(i) or 0)
+        except (TypeError, ValueError):
+            return None
+        if n <= 0:
+            return None
+        total += n
+    return MOOV_BYTES_PER_SAMPLE * total + MOOV_RESERVE_BASE
 
 
 def _audio_proxy(src: Path, out_dir: Path, probe: Probe, *, timeout_s: float,

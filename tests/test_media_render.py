@@ -231,10 +231,34 @@ def test_browser_safe_mp4_is_only_remuxed_with_the_index_first(make_clip: Callab
     assert_h264_aac_mp4(info)
     assert_faststart(r.path)
     assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.5)
-    assert {"-c", "copy"} <= set(r.run.args) and "+faststart" in r.run.args
+    # the index went into room reserved for it (no +faststart rewrite of the whole file)
+    assert {"-c", "copy"} <= set(r.run.args) and "+faststart" not in r.run.args
+    assert r.run.args[r.run.args.index("-moov_size") + 1] == str(r.extra["moov_reserved"])
     assert r.run.ok and r.run.tool_version.startswith("ffmpeg version")
     rec = r.run.record()
     assert rec["command"].startswith("ffmpeg ") and rec["exit_code"] == 0
+    # the proxy plays through, every frame of the source in it
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                             "stream=nb_read_frames", "-of", "csv=p=0", str(r.path)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert int(frames) == int(streams(ffprobe(src), "video")[0]["nb_frames"])
+
+
+def test_remux_whose_reserved_index_room_is_too_small_is_redone_with_faststart(
+        make_clip: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import media.render
+
+    monkeypatch.setattr(media.render, "MOOV_BYTES_PER_SAMPLE", 0)
+    monkeypatch.setattr(media.render, "MOOV_RESERVE_BASE", 64)  # far smaller than any index
+    src = make_clip(2.0)
+    r, info = transcoded(src, tmp_path)
+    assert r.extra["path"] == "remux" and "+faststart" in r.run.args and r.run.ok
+    failed = r.extra["moov_reserve_failed"]
+    # ffmpeg 5.1 exits 0 when it cannot write the index: its stderr is what says the file is unfinished
+    assert "-moov_size" in failed["args"] and "Error writing trailer" in failed["stderr_tail"]
+    assert "reserved_moov_size is too small" in failed["stderr_tail"]
+    assert_h264_aac_mp4(info)
+    assert_faststart(r.path)
 
 
 def test_hevc_is_transcoded_to_h264(make_clip: Callable[..., Path], tmp_path: Path,
