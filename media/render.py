@@ -273,7 +273,10 @@ def _vtt_time(s: float) -> str:
 
 # Containers whose index lets ffmpeg seek straight to a keyframe; others are decoded through.
 SEEKABLE = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm"}
-SEEK_INPUTS_MAX = 20  # seeked inputs in one ffmpeg (each holds a decoder and a thread): 2 rows
+# Seeked inputs in one ffmpeg: each holds a decoder and a thread, and the run has 2 GiB of
+# address space; 50 1080p inputs failed for want of it, 30 did not. Fewer for larger pictures.
+SEEK_INPUTS_MAX = 30
+SEEK_PIXELS_MAX = 30 * 1920 * 1080
 # Decoding every keyframe in one pass costs ~5 ms a keyframe here, a seeked input ~30 ms (its
 # own open, index and decoder): with up to 4 keyframes a tile, one pass is the faster.
 KEYFRAMES_PER_TILE_MAX = 4
@@ -365,26 +368,31 @@ def thumbnails(
              .filter("scale", -2, tile_height)
              .filter("tile", f"{SPRITE_COLUMNS}x{rows}"))
         runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
-    elif n <= SEEK_INPUTS_MAX:
-        v = _seeked_tiles(src, probe, times, tile_height).filter("tile", f"{SPRITE_COLUMNS}x{rows}")
-        runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
     else:
-        # a long clip: strips of SEEK_INPUTS_MAX tiles (lossless PNG), then one JPEG of them stacked
-        per = max(1, SEEK_INPUTS_MAX // SPRITE_COLUMNS) * SPRITE_COLUMNS  # whole rows a strip
-        strips = []
-        for k in range(0, n, per):
-            part_times = times[k:k + per]
-            strip = out_dir / f"sprite-strip{k // per:04d}.png"
-            v = _seeked_tiles(src, probe, part_times, tile_height).filter(
-                "tile", f"{SPRITE_COLUMNS}x{math.ceil(len(part_times) / SPRITE_COLUMNS)}")
-            cmd = v.output(_output(strip), f="image2", vcodec="png", update=1, **{"frames:v": 1})
-            runs.append(_render(src, cmd, strip, probe, "thumbnail sprite", timeout_s=timeout))
-            strips.append(strip)
-        stacked = ffmpeg_python.filter([input_stream(s)["0"] for s in strips], "vstack", inputs=len(strips))
-        runs.append(_render(src, _jpeg(stacked, out, quality=4), out, probe, "thumbnail sprite",
-                            timeout_s=timeout))
-        for s in strips:
-            s.unlink(missing_ok=True)
+        per = max(1, min(SEEK_INPUTS_MAX, SEEK_PIXELS_MAX // max(1, probe.video.width * probe.video.height))
+                  // SPRITE_COLUMNS) * SPRITE_COLUMNS  # whole rows at a time
+        if n <= per:
+            v = _seeked_tiles(src, probe, times, tile_height).filter("tile", f"{SPRITE_COLUMNS}x{rows}")
+            runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
+        else:
+            # a long clip: strips of whole rows (raw YUV, as the tiles are), then one JPEG of them stacked
+            strips = []
+            for k in range(0, n, per):
+                part_times = times[k:k + per]
+                strip = out_dir / f"sprite-strip{k // per:04d}.y4m"
+                v = _seeked_tiles(src, probe, part_times, tile_height).filter(
+                    "tile", f"{SPRITE_COLUMNS}x{math.ceil(len(part_times) / SPRITE_COLUMNS)}")
+                cmd = v.output(_output(strip), f="yuv4mpegpipe", pix_fmt="yuv420p", **{"frames:v": 1})
+                runs.append(_render(src, cmd, strip, probe, "thumbnail sprite", timeout_s=timeout))
+                strips.append(strip)
+            # (our own intermediate files: read as what they are, not through the originals' whitelist)
+            stacked = ffmpeg_python.filter(
+                [ffmpeg_python.input(file_url(s), f="yuv4mpegpipe", protocol_whitelist="file")["0"] for s in strips],
+                "vstack", inputs=len(strips))
+            runs.append(_render(src, _jpeg(stacked, out, quality=4), out, probe, "thumbnail sprite",
+                                timeout_s=timeout))
+            for s in strips:
+                s.unlink(missing_ok=True)
 
     width, height = _jpeg_size(out)
     tile_w, tile_h = width // SPRITE_COLUMNS, height // rows
