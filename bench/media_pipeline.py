@@ -726,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="rounds of (a2), the fixed cost per run on a 1 s remux (default 30)")
     ap.add_argument("--fixed-only", action="store_true", help="run (a2) alone")
     ap.add_argument("--sprite-only", action="store_true", help="run (d) alone")
+    ap.add_argument("--waiting-only", type=int, metavar="ROUNDS",
+                    help="run (b2) alone, ROUNDS times, and report each and the medians")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "media_pipeline",
                     help="sources and outputs (default bench/out/media_pipeline, git-ignored)")
     ap.add_argument("--keep", action="store_true", help="keep sources and outputs (default: delete them)")
@@ -753,6 +755,26 @@ def main(argv: list[str] | None = None) -> int:
         "the bare command runs with none of that")
     log()
 
+    if args.waiting_only:
+        runs, problems = [], []
+        for i in range(args.waiting_only):
+            b2, pr = bench_dock_waiting(work, paths["dock"], args.stable_seconds, args.remux_max_height)
+            problems += pr
+            if "total_s" in b2:
+                runs.append(b2)
+                log(f"  round {i + 1}: playable {b2['total_s']:.2f} s = ingest {b2['ingest_s']:.2f} + wake "
+                    f"{b2['wake_s']:.3f} + probe job {b2['probe_job_s']:.3f} + {b2['to_proxy_s']:.3f} + proxy job "
+                    f"{b2['proxy_job_s']:.3f} (remux {b2['ffmpeg_s'].get('proxy', 0):.3f}); sprite "
+                    f"{b2['ffmpeg_s'].get('sprite', 0):.3f} s; all jobs {b2['all_jobs_done_s']:.2f} s; load "
+                    f"{os.getloadavg()[0]:.1f}")
+        keys = ("total_s", "ingest_s", "wake_s", "probe_job_s", "to_proxy_s", "proxy_job_s", "all_jobs_done_s")
+        med = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys} if runs else {}
+        log(f"  medians: {med}")
+        for p in problems:
+            log(f"  PROBLEM {p}")
+        if args.json:
+            print(json.dumps({"waiting": runs, "medians": med, "problems": problems}), flush=True)
+        return 1 if problems else 0
     if args.sprite_only:
         d_rows, problems = bench_sprite(work, paths, args.repeat)
         for r in d_rows:
