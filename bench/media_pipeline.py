@@ -12,8 +12,18 @@
     ``liuhen show 1 --json`` must say playback "ready" with a derived "proxy" made by the remux
     path. Split: ingest, worker start-up, probe job, render job (proxy, poster, thumbnail
     sprite, storing). Goal: ≤ 10 s.
+(b2) Dock to playable with a worker already waiting: ``liuhen station watch`` (the station and
+    the media workers in one process, as in ``liuhen serve``) runs idle; the clip appears in
+    its bay by a rename, its file time ten minutes old (a docked recorder's files are old);
+    timed from the rename to the proxy job's commit (``jobs.finished_at``), split by the jobs'
+    created/started/finished times. Goal (issue 11): ≤ 2 s.
 (c) x-realtime (media seconds / wall seconds) of the transcode path at the default settings
     (720p, libx264 veryfast), from (a)'s liuhen medians.
+(d) Thumbnail sprite of the 5-minute clip (a keyframe every 10 s) and of the same clip with a
+    keyframe every second (as body cameras record): ``media.render.thumbnails`` timed, its own
+    command run bare, and the bare command that decodes the whole clip (liuhen's sprite before
+    keyframes); the sprites must match the whole-clip one (PSNR ≥ 40: the keyframes fall on the
+    10 s marks). Goal (issue 11): ≤ 1.5 s.
 
 liuhen remuxes a browser-safe source up to ``workers.remux_max_height`` (default 2160) and
 transcodes anything else to at most ``proxy_max_height`` (720). (a) times the 1080p H.264 clip
@@ -25,7 +35,7 @@ Sources are real media from ffmpeg (``testsrc2`` + ``sine``): 1080p H.264/AAC MP
 H.265/AAC MP4, 720p MJPEG/PCM AVI. Every output is checked with ffprobe (MP4, H.264, AAC,
 duration, height); a failed check fails the run (exit status 1) instead of looking fast.
 
-Usage: .venv/bin/python bench/media_pipeline.py [--repeat 3] [--quick] [--keep] [--json]
+Usage: .venv/bin/python bench/media_pipeline.py [--repeat 3] [--quick] [--remux-only] [--keep] [--json]
 """
 
 from __future__ import annotations
@@ -52,6 +62,8 @@ from media.render import proxy
 
 GOAL_RATIO = 1.05
 GOAL_DOCK_S = 10.0
+GOAL_PLAYABLE_S = 2.0  # issue 11: dock to playable with a worker already waiting
+GOAL_SPRITE_S = 1.5  # issue 11: a 5-minute clip's thumbnail sprite
 DEFAULT_MAX_HEIGHT = 720  # workers.proxy_max_height's default
 BAY_FILE = "DSJ-A001_000123_20261123093000_0001.MP4"
 
@@ -98,29 +110,31 @@ SOURCES = (
 )
 
 
-def encode(src: Source, out: Path, seconds: float, tone: int) -> None:
+def encode(src: Source, out: Path, seconds: float, tone: int, extra: tuple[str, ...] = ()) -> None:
     subprocess.run(
         [ffmpeg_bin(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
          "-f", "lavfi", "-i", f"testsrc2=size={src.size}:rate=25:duration={seconds:.2f}",
          "-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=48000:duration={seconds:.2f}",
-         *src.codec_args, *src.audio_args, "-shortest", str(out)],
+         *src.codec_args, *extra, *src.audio_args, "-shortest", str(out)],
         check=True)
 
 
-def build_sources(root: Path, seconds: float, dock_seconds: float) -> dict[str, Path]:
+def build_sources(root: Path, seconds: float, dock_seconds: float, keys: tuple[str, ...]) -> dict[str, Path]:
     """Encode the sources (reused when ``--keep`` left them with the same lengths)."""
     meta = root / "sources.json"
-    want = {"seconds": seconds, "dock_seconds": dock_seconds,
-            "sources": {s.key: [s.file, s.size, list(s.codec_args), list(s.audio_args)] for s in SOURCES}}
-    paths = {s.key: root / s.file for s in SOURCES}
+    sources = [s for s in SOURCES if s.key in keys]
+    want = {"seconds": seconds, "dock_seconds": dock_seconds, "dock_gops": [250, 25],
+            "sources": {s.key: [s.file, s.size, list(s.codec_args), list(s.audio_args)] for s in sources}}
+    paths = {s.key: root / s.file for s in sources}
     paths["dock"] = root / "dock_h264_1080p.mp4"
+    paths["dock_g25"] = root / "dock_h264_1080p_g25.mp4"
     if meta.exists() and json.loads(meta.read_text()) == want and all(p.is_file() for p in paths.values()):
         log(f"sources: reusing {root}")
         return paths
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for i, s in enumerate(SOURCES):
+    for i, s in enumerate(sources):
         t0 = time.monotonic()
         encode(s, paths[s.key], seconds, 330 + 110 * i)
         log(f"sources: {s.file} ({s.describe}, {seconds:.0f} s, {paths[s.key].stat().st_size / 1e6:.1f} MB) "
@@ -129,6 +143,10 @@ def build_sources(root: Path, seconds: float, dock_seconds: float) -> dict[str, 
     encode(SOURCES[0], paths["dock"], dock_seconds, 700)
     log(f"sources: dock clip ({SOURCES[0].describe}, {dock_seconds:.0f} s, "
         f"{paths['dock'].stat().st_size / 1e6:.0f} MB) encoded in {time.monotonic() - t0:.1f} s")
+    t0 = time.monotonic()
+    encode(SOURCES[0], paths["dock_g25"], dock_seconds, 700, extra=("-g", "25"))
+    log(f"sources: the same with a keyframe every second (-g 25, as body cameras do) encoded in "
+        f"{time.monotonic() - t0:.1f} s")
     meta.write_text(json.dumps(want))
     return paths
 
@@ -223,16 +241,16 @@ def run_bare(args: list[str], out: Path) -> tuple[float, int, str]:
 
 
 def bench_proxy(work: Path, paths: dict[str, Path], repeat: int, remux_max_height: int,
-                with_progress: bool) -> tuple[list[dict], list[str]]:
+                with_progress: bool, remux_only: bool = False) -> tuple[list[dict], list[str]]:
     problems: list[str] = []
     results = []
-    probes = {k: media.probe.probe(paths[k], name=paths[k].name) for k in ("h264", "h265", "mjpeg")}
+    probes = {k: media.probe.probe(paths[k], name=paths[k].name) for k in ("h264", "h265", "mjpeg") if k in paths}
     for k, p in probes.items():
         if p.duration_s is None:
             problems.append(f"{k}: the source has no duration")
     if problems:
         return [], problems
-    all_cases = cases(remux_max_height)
+    all_cases = [c for c in cases(remux_max_height) if c.source in paths and (c.expect_path == "remux" or not remux_only)]
     rows: dict[str, list[dict]] = {c.label: [] for c in all_cases}
     commands: dict[str, list[str]] = {}
     for i in range(repeat):
@@ -291,6 +309,47 @@ def bench_proxy(work: Path, paths: dict[str, Path], repeat: int, remux_max_heigh
     return results, problems
 
 
+# ---------------------------------------------------------------------- (a2) the fixed cost
+
+
+def bench_fixed(work: Path, rounds: int) -> tuple[list[dict], list[str]]:
+    """liuhen's fixed cost per ffmpeg run: the remux of a 1 s clip (a few ms of ffmpeg work),
+    ``rounds`` times each side, alternating; without and with a progress callback (the worker
+    always passes one). The difference of the medians is the fixed cost."""
+    folder = work / "a2"
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / "one_second.mp4"
+    encode(SOURCES[0], src, 1.0, 500)
+    probe = media.probe.probe(src, name=src.name)
+    problems: list[str] = []
+    out_rows = []
+    for with_progress in (False, True):
+        case = Case("fixed", "1 s H.264 remux", "h264", 1080, "remux", 1080)
+        lh_dir, bare_out = folder / "liuhen", folder / "bare" / "proxy.mp4"
+        bare_out.parent.mkdir(parents=True, exist_ok=True)
+        _, first = run_liuhen_proxy(src, lh_dir, probe, case, with_progress)  # untimed: warm
+        args = bare_args(list(first.run.args), file_url(lh_dir / "proxy.mp4.part"), bare_out)
+        lh, bare = [], []
+        for i in range(rounds):
+            for side in (("liuhen", "bare") if i % 2 == 0 else ("bare", "liuhen")):
+                if side == "liuhen":
+                    secs, r = run_liuhen_proxy(src, lh_dir, probe, case, with_progress)
+                    lh.append(secs)
+                    if not r.run.ok:
+                        problems.append(f"fixed cost: liuhen's remux failed: {r.run.reason()}")
+                else:
+                    secs, rc, err = run_bare(args, bare_out)
+                    bare.append(secs)
+                    if rc != 0:
+                        problems.append(f"fixed cost: bare ffmpeg exited {rc}: {err.strip()}")
+        problems += check_mp4(lh_dir / "proxy.mp4", "fixed-cost remux", duration=probe.duration_s or 0, height=1080)
+        ml, mb = statistics.median(lh), statistics.median(bare)
+        out_rows.append({"progress_callback": with_progress, "rounds": rounds, "liuhen_ms": round(ml * 1000, 1),
+                         "bare_ms": round(mb * 1000, 1), "overhead_ms": round((ml - mb) * 1000, 1),
+                         "ratio": round(ml / mb, 3), "command": list(first.run.args)})
+    return out_rows, problems
+
+
 # ---------------------------------------------------------------------- (b) dock to playable
 
 
@@ -334,15 +393,19 @@ proxy_max_height = {max_height}
     return p
 
 
-def drop_caches() -> str | None:
-    """Flush and drop the page cache; return why not, or None when it was dropped."""
-    subprocess.run(["sync"], check=True)
+def drop_caches(path: Path) -> str | None:
+    """Write ``path`` out and evict its pages from the page cache (only its own: other work on a
+    shared machine keeps its cache); return why not, or None when it was evicted."""
     try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
         return None
-    except OSError as e:
-        return f"{e.strerror} (needs root, and a writable /proc/sys)"
+    except (OSError, AttributeError) as e:
+        return f"{getattr(e, 'strerror', None) or e} (posix_fadvise)"
 
 
 _JOB_LOG = re.compile(r"^(\d+\.\d+) INFO liuhen\.worker (job-start|job-end) (\d+) (\w+)")
@@ -356,7 +419,7 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
     bay.mkdir(parents=True)
     shutil.copyfile(clip, bay / BAY_FILE)
     cfg = write_config(folder, stable, max_height)
-    why = drop_caches()
+    why = drop_caches(bay / BAY_FILE)
     lh = [*liuhen_cmd(), "--config", str(cfg)]
 
     def liuhen(*a: str) -> subprocess.CompletedProcess[str]:
@@ -444,6 +507,200 @@ def bench_dock(work: Path, clip: Path, stable: float, max_height: int) -> tuple[
     return out, problems
 
 
+# ---------------------------------------------------------------------- (b2) a worker already waiting
+
+
+def _sqlite_rows(db: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _ts(text: str | None) -> float | None:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text).timestamp() if text else None
+
+
+def bench_dock_waiting(work: Path, clip: Path, stable: float, max_height: int) -> tuple[dict, list[str]]:
+    """`liuhen station watch` (station and media workers in one process) already running and idle;
+    the recorder's file appears in its bay (a rename, its time ten minutes old, as a docked
+    recorder's files are); timed from that moment to the proxy job's commit."""
+    folder = work / "b2"
+    if folder.exists():
+        shutil.rmtree(folder)
+    bay = folder / "dock" / "bay1"
+    bay.mkdir(parents=True)
+    staged = folder / "incoming" / BAY_FILE
+    staged.parent.mkdir()
+    shutil.copyfile(clip, staged)
+    old = time.time() - 600
+    os.utime(staged, (old, old))
+    cfg = write_config(folder, stable, max_height)
+    db = folder / "var" / "liuhen.db"
+    lh = [*liuhen_cmd(), "--config", str(cfg)]
+    problems: list[str] = []
+    with open(folder / "watch.out", "wb") as out, open(folder / "watch.err", "wb") as err:
+        proc = subprocess.Popen([*lh, "station", "watch", str(folder / "dock"), "--json"], stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, env=child_env(), cwd=folder)
+        try:
+            t_end = time.monotonic() + 60
+            while not db.exists() and time.monotonic() < t_end and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(3.0)  # started, scanned the empty dock, workers idle
+            why = drop_caches(staged)
+            t_dock = time.time()
+            os.rename(staged, bay / BAY_FILE)
+            jobs: list[tuple] = []
+            t_end = time.monotonic() + 600
+            while time.monotonic() < t_end and proc.poll() is None:
+                time.sleep(0.05)
+                try:
+                    jobs = _sqlite_rows(db, "SELECT kind, state, created_at, started_at, finished_at FROM jobs "
+                                            "ORDER BY id")
+                except Exception:  # noqa: BLE001 - the database is busy for a moment: look again
+                    continue
+                if len(jobs) == 3 and all(j[1] in ("done", "failed") for j in jobs):
+                    break
+        finally:
+            proc.send_signal(2)  # SIGINT: the watch stops like at Ctrl-C
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    by_kind = {j[0]: j for j in jobs}
+    if sorted(by_kind) != ["previews", "probe", "proxy"] or any(j[1] != "done" for j in jobs):
+        problems.append(f"waiting worker: jobs {[(j[0], j[1]) for j in jobs]}, not a probe, a proxy and a previews "
+                        f"job all done; stderr: {(folder / 'watch.err').read_text()[-400:]}")
+        return {"problems": True}, problems
+    t = {k: [_ts(v) for v in by_kind[k][2:]] for k in by_kind}  # created, started, finished
+    shw = subprocess.run([*lh, "show", "1", "--json"], capture_output=True, text=True, env=child_env(), cwd=folder,
+                         check=False)
+    record = json.loads(shw.stdout) if shw.returncode == 0 else {}
+    if record.get("playback") != "ready":
+        problems.append(f"waiting worker: playback {record.get('playback')!r}, not 'ready'")
+    proxies = [d for d in record.get("derived", []) if d.get("kind") == "proxy"]
+    if len(proxies) != 1 or proxies[0].get("detail", {}).get("path") != "remux":
+        problems.append(f"waiting worker: derived proxies {[d.get('detail') for d in proxies]}, not one remux")
+    else:
+        problems += check_mp4(folder / "var" / "originals" / proxies[0]["store_key"], "waiting-worker proxy",
+                              duration=(record.get("media") or {}).get("duration_s") or 0.0, height=1080)
+    sprites = [d for d in record.get("derived", []) if d.get("kind") == "sprite"]
+    ff: dict[str, float] = {}
+    for e in record.get("custody", []):
+        d = e.get("detail") or {}
+        if e.get("action") == "probed":
+            ff["ffprobe"] = d.get("seconds", 0.0)
+        elif e.get("action") == "derived" and d.get("kind") in ("proxy", "poster", "sprite"):
+            ff[d["kind"]] = d.get("seconds", 0.0)
+    playable = t["proxy"][2] - t_dock
+    return {
+        "page_cache_dropped": why is None, "page_cache_note": why, "stable_seconds": stable,
+        "total_s": round(playable, 3),
+        "ingest_s": round(t["probe"][0] - t_dock, 3),  # the probe job commits with the evidence
+        "wake_s": round(t["probe"][1] - t["probe"][0], 3),
+        "probe_job_s": round(t["probe"][2] - t["probe"][1], 3),
+        "to_proxy_s": round(t["proxy"][1] - t["probe"][2], 3),
+        "proxy_job_s": round(t["proxy"][2] - t["proxy"][1], 3),
+        "previews_job_s": round(t["previews"][2] - t["previews"][1], 3),
+        "all_jobs_done_s": round(t["previews"][2] - t_dock, 3),
+        "ffmpeg_s": {k: round(v, 3) for k, v in ff.items()},
+        "sprite_method": (sprites[0].get("detail") or {}).get("method", "decode (before keyframes)")
+        if sprites else None,
+        "goal_s": GOAL_PLAYABLE_S, "goal_met": playable <= GOAL_PLAYABLE_S and not problems,
+    }, problems
+
+
+# ---------------------------------------------------------------------- (d) thumbnail sprite
+
+
+def full_decode_sprite_args(src: Path, out: Path, n: int, rows: int, every_s: int = 10) -> list[str]:
+    """The sprite as liuhen made it before keyframes: every frame of the clip decoded."""
+    graph = (f"[0:0]fps=fps=1/{every_s}:round=up[s0];[s0]trim=end_frame={n}[s1];[s1]scale=-2:90[s2];"
+             f"[s2]tile=10x{rows}[s3]")
+    return [ffmpeg_bin(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", file_url(src),
+            "-filter_complex", graph, "-map", "[s3]", "-f", "image2", "-frames:v", "1", "-q:v", "4", "-update", "1",
+            "-vcodec", "mjpeg", file_url(out)]
+
+
+def psnr(a: Path, b: Path) -> float | None:
+    p = subprocess.run([ffmpeg_bin(), "-hide_banner", "-i", str(a), "-i", str(b), "-filter_complex", "[0][1]psnr",
+                        "-f", "null", "-"], capture_output=True, text=True, check=False)
+    m = re.search(r"PSNR .*average:(\S+)", p.stderr)
+    if not m:
+        return None
+    return float("inf") if m.group(1) == "inf" else float(m.group(1))
+
+
+def bench_sprite(work: Path, paths: dict[str, Path], repeat: int) -> tuple[list[dict], list[str]]:
+    from media.render import thumbnails
+
+    problems: list[str] = []
+    rows_out = []
+    for key, gop in (("dock", "a keyframe every 10 s"), ("dock_g25", "a keyframe every second")):
+        src = paths[key]
+        p = media.probe.probe(src, name=src.name)
+        label = f"{(p.duration_s or 0) / 60:.3g}-min 1080p, {gop}"
+        folder = work / "d" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        old_out, bare_out = folder / "full_decode.jpg", folder / "bare.jpg"
+        # one untimed call: liuhen's command for the bare side, and the clip in the page cache
+        # (in the pipeline the sprite follows the proxy, which has just read the whole clip)
+        first = thumbnails(src, folder / "liuhen", p)
+        run0 = first.run[0] if isinstance(first.run, list) else first.run  # (a list before keyframes)
+        method, n, nrows, args = first.extra.get("method", "decode"), len(first.extra["times"]), \
+            first.extra["rows"], list(run0.args)
+        liuhen_part = file_url(folder / "liuhen" / "sprite.jpg.part")
+        rounds = []
+        for i in range(repeat):
+            order = ("liuhen", "bare", "full") if i % 2 == 0 else ("full", "bare", "liuhen")
+            row: dict = {}
+            for side in order:
+                if side == "liuhen":
+                    t0 = time.perf_counter()
+                    r = thumbnails(src, folder / "liuhen", p)
+                    row["liuhen_s"] = time.perf_counter() - t0
+                    if list((r.run[0] if isinstance(r.run, list) else r.run).args) != args:
+                        problems.append(f"sprite {key}: round {i + 1}'s command differs from the first")
+                elif side == "bare":
+                    secs, rc, err = run_bare(bare_args(args, liuhen_part, bare_out), bare_out)
+                    row["bare_s"] = secs
+                    if rc != 0:
+                        problems.append(f"sprite {key}: bare ffmpeg exited {rc}: {err.strip()}")
+                else:
+                    secs, rc, err = run_bare(full_decode_sprite_args(src, old_out, n, nrows), old_out)
+                    row["full_decode_s"] = secs
+                    if rc != 0:
+                        problems.append(f"sprite {key}: the full-decode command exited {rc}: {err.strip()}")
+            rounds.append(row)
+            log(f"  round {i + 1} {label:<40} liuhen {row['liuhen_s']:6.3f} s  bare {row['bare_s']:6.3f} s  "
+                f"full decode {row['full_decode_s']:6.3f} s")
+        sprite = folder / "liuhen" / "sprite.jpg"
+        info = ffprobe(sprite)
+        v = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
+        if not v or (v[0].get("width"), v[0].get("height")) != (10 * 160, nrows * 90):
+            problems.append(f"sprite {key}: {[(x.get('width'), x.get('height')) for x in v]}, not {10 * 160}x"
+                            f"{nrows * 90}")
+        same = psnr(sprite, old_out)
+        # the clips' keyframes fall on every 10 s mark, so the keyframe sprite must equal the decoded one
+        if same is None or same < 40:
+            problems.append(f"sprite {key}: differs from the full-decode sprite (PSNR {same})")
+        med = {k: statistics.median(r[k] for r in rounds) for k in ("liuhen_s", "bare_s", "full_decode_s")}
+        rows_out.append({"clip": key, "label": label, "method": method, "tiles": n,
+                         "liuhen_s": round(med["liuhen_s"], 3), "bare_s": round(med["bare_s"], 3),
+                         "full_decode_s": round(med["full_decode_s"], 3),
+                         "ratio_to_bare": round(statistics.median(r["liuhen_s"] / r["bare_s"] for r in rounds), 3),
+                         "speedup_over_full_decode": round(med["full_decode_s"] / med["liuhen_s"], 1),
+                         "psnr_vs_full_decode": same, "goal_s": GOAL_SPRITE_S,
+                         "goal_met": med["liuhen_s"] <= GOAL_SPRITE_S, "command": args})
+    return rows_out, problems
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -462,6 +719,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--progress", action="store_true",
                     help="call proxy() with a progress callback as the worker does (adds -progress pipe:1 "
                          "-nostats; the bare run keeps them, its stdout going to /dev/null)")
+    ap.add_argument("--remux-only", action="store_true",
+                    help="(a) times the remux case only, and (c) is left out: no H.265/MJPEG sources to encode "
+                         "(on a loaded 2-core machine their transcodes take most of the run)")
+    ap.add_argument("--fixed-rounds", type=int, default=30,
+                    help="rounds of (a2), the fixed cost per run on a 1 s remux (default 30)")
+    ap.add_argument("--fixed-only", action="store_true", help="run (a2) alone")
+    ap.add_argument("--sprite-only", action="store_true", help="run (d) alone")
+    ap.add_argument("--waiting-only", type=int, metavar="ROUNDS",
+                    help="run (b2) alone, ROUNDS times, and report each and the medians")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "media_pipeline",
                     help="sources and outputs (default bench/out/media_pipeline, git-ignored)")
     ap.add_argument("--keep", action="store_true", help="keep sources and outputs (default: delete them)")
@@ -477,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log("liuhen media pipeline: proxy() vs the same bare ffmpeg command; dock to playable; x-realtime")
     log(f"machine: {os.cpu_count()} CPU(s); {tool_version('ffmpeg')}")
-    paths = build_sources(work / "sources", seconds, dock_seconds)
+    paths = build_sources(work / "sources", seconds, dock_seconds,
+                          ("h264",) if args.remux_only else tuple(s.key for s in SOURCES))
     t0 = time.perf_counter()
     tool_version.cache_clear()
     tool_version("ffmpeg")
@@ -488,9 +755,52 @@ def main(argv: list[str] | None = None) -> int:
         "the bare command runs with none of that")
     log()
 
+    if args.waiting_only:
+        runs, problems = [], []
+        for i in range(args.waiting_only):
+            b2, pr = bench_dock_waiting(work, paths["dock"], args.stable_seconds, args.remux_max_height)
+            problems += pr
+            if "total_s" in b2:
+                runs.append(b2)
+                log(f"  round {i + 1}: playable {b2['total_s']:.2f} s = ingest {b2['ingest_s']:.2f} + wake "
+                    f"{b2['wake_s']:.3f} + probe job {b2['probe_job_s']:.3f} + {b2['to_proxy_s']:.3f} + proxy job "
+                    f"{b2['proxy_job_s']:.3f} (remux {b2['ffmpeg_s'].get('proxy', 0):.3f}); sprite "
+                    f"{b2['ffmpeg_s'].get('sprite', 0):.3f} s; all jobs {b2['all_jobs_done_s']:.2f} s; load "
+                    f"{os.getloadavg()[0]:.1f}")
+        keys = ("total_s", "ingest_s", "wake_s", "probe_job_s", "to_proxy_s", "proxy_job_s", "all_jobs_done_s")
+        med = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys} if runs else {}
+        log(f"  medians: {med}")
+        for p in problems:
+            log(f"  PROBLEM {p}")
+        if args.json:
+            print(json.dumps({"waiting": runs, "medians": med, "problems": problems}), flush=True)
+        return 1 if problems else 0
+    if args.sprite_only:
+        d_rows, problems = bench_sprite(work, paths, args.repeat)
+        for r in d_rows:
+            log(f"  {r['label']:<40} liuhen {r['liuhen_s']:6.3f} s ({r['method']}, {r['tiles']} tiles)  bare "
+                f"{r['bare_s']:6.3f} s  full decode {r['full_decode_s']:6.3f} s  PSNR {r['psnr_vs_full_decode']}")
+        for p in problems:
+            log(f"  PROBLEM {p}")
+        if args.json:
+            print(json.dumps({"sprite": d_rows, "problems": problems}), flush=True)
+        return 1 if problems else 0
+    log(f"(a2) fixed cost per run: the remux of a 1 s 1080p clip through liuhen vs bare, {args.fixed_rounds} "
+        "rounds each, alternating")
+    a2_rows, problems = bench_fixed(work, args.fixed_rounds)
+    for r in a2_rows:
+        log(f"  {'with' if r['progress_callback'] else 'without'} a progress callback: liuhen {r['liuhen_ms']:6.1f} ms  "
+            f"bare {r['bare_ms']:6.1f} ms  overhead {r['overhead_ms']:+6.1f} ms  ratio {r['ratio']:.3f}")
+    log()
+    if args.fixed_only:
+        if args.json:
+            print(json.dumps({"fixed": a2_rows, "problems": problems}), flush=True)
+        return 1 if problems else 0
+
     log(f"(a) proxy creation: liuhen media.render.proxy vs bare ffmpeg with identical args, "
         f"{args.repeat} round(s), alternating order{' (with a progress callback)' if args.progress else ''}")
-    a_rows, problems = bench_proxy(work, paths, args.repeat, args.remux_max_height, args.progress)
+    a_rows, a_problems = bench_proxy(work, paths, args.repeat, args.remux_max_height, args.progress, args.remux_only)
+    problems += a_problems
     if a_rows:
         log()
         log(f"  {'case':<40} {'media':>6} {'liuhen':>9} {'bare':>9} {'overhead':>9} {'ratio':>6} {'r.o.m.':>6}  "
@@ -510,9 +820,9 @@ def main(argv: list[str] | None = None) -> int:
     b, b_problems = bench_dock(work, paths["dock"], args.stable_seconds, args.remux_max_height)
     problems += b_problems
     if b["page_cache_dropped"]:
-        log("  page cache dropped before the ingest (the recorder's file is read cold)")
+        log("  the clip's pages evicted from the page cache before the ingest (the recorder's file is read cold)")
     else:
-        log(f"  page cache could NOT be dropped ({b['page_cache_note']}); the clip is read from the cache")
+        log(f"  the clip's pages could NOT be evicted ({b['page_cache_note']}); it is read from the cache")
     ff = b["ffmpeg_s"]
     log(f"  dock to playable {b['total_s']:.2f} s  (ingest start → proxy job committed; goal ≤ {GOAL_DOCK_S:.0f} s → "
         f"{'MET' if b['goal_met'] else 'NOT MET'}); {b['bytes'] / 1e6:.0f} MB, {b['clip_s']:.0f} s of media")
@@ -527,6 +837,40 @@ def main(argv: list[str] | None = None) -> int:
             f"thumbnail sprite {ff.get('sprite', 0):.2f} s)")
         log(f"      exit               {b['worker_exit_s']:7.2f} s")
     log(f"    (`liuhen show 1 --json` afterwards: {b['show_s']:.2f} s, not counted)")
+    log()
+
+    log(f"(b2) dock to playable with a worker already waiting: `liuhen station watch` (station and media "
+        f"workers in one process) running idle; the {dock_seconds:.0f} s clip appears in dock/bay1 "
+        "(a rename, file time 10 minutes old); timed from then to the proxy job's commit")
+    b2, b2_problems = bench_dock_waiting(work, paths["dock"], args.stable_seconds, args.remux_max_height)
+    problems += b2_problems
+    if "total_s" in b2:
+        ff2 = b2["ffmpeg_s"]
+        log(f"  dock to playable {b2['total_s']:.2f} s  (goal ≤ {GOAL_PLAYABLE_S:.1f} s → "
+            f"{'MET' if b2['goal_met'] else 'NOT MET'}); page cache of the clip "
+            f"{'evicted' if b2['page_cache_dropped'] else 'NOT evicted: ' + str(b2['page_cache_note'])}")
+        log(f"    ingest             {b2['ingest_s']:7.2f} s  (seen, stable_seconds {args.stable_seconds} s, copy+hash, "
+            "archive re-hash, commit with the probe job)")
+        log(f"    worker woken       {b2['wake_s']:7.3f} s")
+        log(f"    probe job          {b2['probe_job_s']:7.3f} s  (ffprobe {ff2.get('ffprobe', 0):.3f} s)")
+        log(f"    → proxy job        {b2['to_proxy_s']:7.3f} s")
+        log(f"    proxy job          {b2['proxy_job_s']:7.3f} s  (remux {ff2.get('proxy', 0):.3f} s, then hash and "
+            "store the proxy, commit) → playable")
+        log(f"    previews job       {b2['previews_job_s']:7.3f} s  (poster {ff2.get('poster', 0):.3f} s, sprite "
+            f"{ff2.get('sprite', 0):.3f} s by {b2['sprite_method']}); all jobs done {b2['all_jobs_done_s']:.2f} s "
+            "after docking")
+    log()
+
+    log(f"(d) thumbnail sprite of the {dock_seconds:.0f} s clips: liuhen's media.render.thumbnails vs its own command "
+        f"run bare, and the bare command that decodes the whole clip (liuhen's before), {args.repeat} round(s), "
+        "clip in the page cache")
+    d_rows, d_problems = bench_sprite(work, paths, args.repeat)
+    problems += d_problems
+    for r in d_rows:
+        log(f"  {r['label']:<40} liuhen {r['liuhen_s']:6.3f} s ({r['method']}, {r['tiles']} tiles; goal ≤ "
+            f"{GOAL_SPRITE_S} s → {'MET' if r['goal_met'] else 'NOT MET'})  bare {r['bare_s']:6.3f} s "
+            f"(ratio {r['ratio_to_bare']:.3f})  full decode {r['full_decode_s']:6.3f} s (×{r['speedup_over_full_decode']})"
+            f"  PSNR vs full decode {r['psnr_vs_full_decode']}")
     log()
 
     c_rows = [r for r in a_rows if r["source"] in ("h265", "mjpeg")]
@@ -559,9 +903,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count(), "ffmpeg": tool_version("ffmpeg"), "repeat": args.repeat, "quick": args.quick,
             "source_seconds": seconds, "dock_seconds": dock_seconds, "progress_callback": args.progress,
             "ffmpeg_version_probe_ms": round(version_s * 1000, 1),
-            "proxy": a_rows, "goal_ratio": GOAL_RATIO,
+            "proxy": a_rows, "fixed": a2_rows, "goal_ratio": GOAL_RATIO,
             "proxy_goal_met": bool(a_rows) and all(r["ratio"] <= GOAL_RATIO for r in a_rows),
-            "dock_to_playable": b,
+            "dock_to_playable": b, "dock_to_playable_waiting": b2, "sprite": d_rows,
             "x_realtime": {r["source"]: r["x_realtime_liuhen"] for r in c_rows},
             "correct": not problems, "problems": problems, "elapsed_s": round(elapsed, 1),
         }, ensure_ascii=False), flush=True)

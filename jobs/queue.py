@@ -1,6 +1,7 @@
 """The job queue: enqueue inside the caller's transaction, claim under a lease, finish once.
 
-* ``enqueue`` adds the row in the same transaction as the state change that calls for it.
+* ``enqueue`` adds the row in the same transaction as the state change that calls for it, and
+  wakes this process's idle workers when that transaction commits (others poll).
 * ``claim`` takes the oldest runnable job — pending and due, or running with an expired lease
   (its worker died) — with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite serialises writers
   with ``BEGIN IMMEDIATE``), and stamps it with the worker's id and a lease.
@@ -14,10 +15,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from jobs.errors import LeaseLost
@@ -42,12 +45,59 @@ class Claimed:
     worker: str
 
 
+class _Wakeup:
+    """Wakes the workers of this process as soon as a transaction that enqueued a job commits.
+
+    A counter under a condition: a worker notes the count before it looks for a job and, finding
+    none, sleeps until the count moves or its ``poll_s`` passes. Workers in other processes (and
+    jobs due later, after a retry's backoff) are still found by polling.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def count(self) -> int:
+        with self._cond:
+            return self._count
+
+    def notify(self) -> None:
+        with self._cond:
+            self._count += 1
+            self._cond.notify_all()
+
+    def wait(self, seen: int, timeout_s: float, stop: threading.Event | None = None) -> int:
+        """Sleep until the count is no longer ``seen``, ``stop`` is set or ``timeout_s`` passed
+        (``stop`` is looked at every 0.1 s); the count now."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while self._count == seen and not (stop is not None and stop.is_set()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(min(left, 0.1))
+            return self._count
+
+
+wakeup = _Wakeup()
+_WAKE_KEY = "liuhen_jobs_wake"
+
+
+def _wake_after_commit(session: Session) -> None:
+    session.info.pop(_WAKE_KEY, None)
+    wakeup.notify()
+
+
 def enqueue(db: Session, *, kind: str, evidence_id: int) -> None:
-    """Add a job in the caller's transaction (no-op if this job already exists)."""
+    """Add a job in the caller's transaction (no-op if this job already exists); once that
+    transaction commits, this process's idle workers are woken (:data:`wakeup`)."""
     exists = db.execute(select(Job.id).where(Job.kind == kind, Job.evidence_id == evidence_id)).first()
     if exists is None:
         db.add(Job(kind=kind, evidence_id=evidence_id, state=PENDING, run_after=utcnow()))
         db.flush()
+        if not db.info.get(_WAKE_KEY):
+            db.info[_WAKE_KEY] = True
+            event.listen(db, "after_commit", _wake_after_commit, once=True)
 
 
 def claim(archive: HasSessions, *, worker: str, kinds: tuple[str, ...] | None = None,

@@ -117,17 +117,23 @@ def run_one(archive: HasSessions, job: Claimed, handlers: Mapping[str, Handler],
 def run_worker(archive: HasSessions, handlers: Mapping[str, Handler], *, stop: threading.Event,
                worker: str | None = None, lease_s: float = 60.0, poll_s: float = 1.0,
                until_idle: bool = False) -> int:
-    """Claim and run jobs until ``stop`` is set (or, with ``until_idle``, until none is runnable)."""
+    """Claim and run jobs until ``stop`` is set (or, with ``until_idle``, until none is runnable).
+
+    An idle worker sleeps until a job is enqueued in this process (``queue.wakeup``) or
+    ``poll_s`` passes, whichever comes first."""
     worker = worker or worker_id()
     ran = 0
     while not stop.is_set():
+        seen = queue.wakeup.count()  # before the claim: a job committed after it still wakes us
         job = queue.claim(archive, worker=worker, kinds=tuple(handlers), lease_s=lease_s)
         if job is None:
             if until_idle:
                 with archive.sessions() as db:
                     if queue.pending_count(db) == 0:
                         return ran
-            stop.wait(poll_s)
+            # woken at once by a job enqueued in this process; else after poll_s (other
+            # processes' jobs, retries that fall due)
+            queue.wakeup.wait(seen, poll_s, stop)
             continue
         run_one(archive, job, handlers, lease_s=lease_s)
         ran += 1

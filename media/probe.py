@@ -1,7 +1,7 @@
 """What an original is, as ffprobe sees it.
 
 :func:`probe` runs ffprobe once, bounded by a timeout, and turns its JSON into a frozen
-:class:`Probe`. Anything ffprobe cannot read raises :class:`Unplayable` with the reason: the
+:class:`Probe`; :func:`from_report` rebuilds the same from a stored report without a process. Anything ffprobe cannot read raises :class:`Unplayable` with the reason: the
 original stays archived as it is, it only gets no derived files.
 (GPS sidecars are ``media.gps``'s.)
 """
@@ -65,7 +65,7 @@ class Probe:
     creation_time: datetime | None
     kind: Kind
     raw: dict[str, Any] = field(repr=False, compare=False)
-    run: RunResult = field(repr=False, compare=False)
+    run: RunResult | None = field(repr=False, compare=False)  # None: rebuilt from a stored report
 
     @property
     def mp4_family(self) -> bool:
@@ -185,6 +185,21 @@ def probe(path: Path, *, name: str, timeout_s: float = 30) -> Probe:
         data = json.loads(r.stdout.decode("utf-8", "replace"))
     except ValueError:
         raise fail("ffprobe's report on it could not be read") from None
+    return from_report(data, name=name, run=r)
+
+
+def from_report(data: Any, *, name: str, run: RunResult | None = None) -> Probe:
+    """A :class:`Probe` from ffprobe's JSON report (``Probe.raw``), e.g. the one a probe job stored.
+
+    The jobs after the probe job read the original's streams from its stored report instead of
+    starting ffprobe again: the original never changes, so neither does the report.
+    ``run`` is the ffprobe run that made the report, when there is one.
+    """
+    r = run
+
+    def fail(reason: str) -> Unplayable:
+        return Unplayable(f"{name} cannot be played: {reason}.", reason=reason, run=r)
+
     if not isinstance(data, dict):
         raise fail("ffprobe's report on it could not be read")
     streams = [s for s in data.get("streams") or [] if isinstance(s, dict)]

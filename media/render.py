@@ -18,10 +18,10 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
+from media import mp4
 from media.errors import MediaError, Unplayable
 from media.ffmpeg import RunResult, compile_command, file_url, input_stream, run
 from media.probe import Probe
-from media.probe import probe as probe_file
 
 ENCODERS = ("libx264", "h264_nvenc")
 MAX_PROXY_FPS = Fraction(30)
@@ -29,6 +29,8 @@ PHOTO_MAX_PX = 1280
 POSTER_MAX_HEIGHT = 360
 WAVEFORM_SIZE = "1200x200"
 SPRITE_COLUMNS = 10
+MOOV_BYTES_PER_SAMPLE = 40
+MOOV_RESERVE_BASE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,15 @@ def _render(
     r = run(args, timeout_s=timeout_s, progress=progress, duration_s=probe.duration_s,
             mem_mb=mem_mb)
     made = part.exists() and part.stat().st_size > 0
-    if r.ok and made:
+    # ffmpeg (5.1) exits 0 even when it could not finish the file (its trailer: an MP4's index)
+    trailer_failed = "Error writing trailer" in r.stderr_tail
+    if r.ok and made and not trailer_failed:
         os.replace(part, out)
         return r
     part.unlink(missing_ok=True)
-    if r.ok:
+    if r.ok and trailer_failed:
+        reason = f"ffmpeg could not finish the file ({r.reason()})"
+    elif r.ok:
         reason = "ffmpeg finished but wrote nothing (no frame could be decoded)"
     else:
         reason = r.reason({file_url(part): out.name, file_url(src): probe.name})
@@ -104,7 +110,9 @@ def proxy(
     """A file any browser plays: MP4 for video, M4A for audio, a JPEG preview for a photo.
 
     Video that is already H.264 yuv420p / AAC in MP4, upright and no taller than
-    ``remux_max_height`` (default: ``max_height``) is only remuxed (streams copied, index moved to the front); anything else
+    ``remux_max_height`` (default: ``max_height``) is only remuxed (streams copied, the index
+    written first into room reserved for it, ``-moov_size``; with ``+faststart``'s second pass
+    when the sample counts are unknown or the room was too small); anything else
     is transcoded to H.264/AAC at constant frame rate, upright, at most ``max_height`` tall.
     """
     if encoder not in ENCODERS:
@@ -126,11 +134,28 @@ def proxy(
     remux_limit = max_height if remux_max_height is None else remux_max_height
     if probe.browser_safe and probe.video.height <= remux_limit and not probe.video.vfr:
         streams.append(inp[str(probe.video.index)])
+        indexes = [probe.video.index]
         if probe.audio is not None:
             streams.append(inp[str(probe.audio.index)])
-        cmd = _mp4(streams, out, c="copy")
-        r = _render(src, cmd, out, probe, "browser copy", timeout_s=timeout, progress=progress)
-        return Rendered(out, "proxy", "video/mp4", r, {"path": "remux"})
+            indexes.append(probe.audio.index)
+        reserve = _moov_reserve(probe, indexes)
+        if reserve is not None:
+            # the index written into room reserved before the media data: the index is first
+            # without +faststart's second pass, which reads and rewrites the whole file
+            try:
+                r = _render(src, _mp4(streams, out, c="copy", moov_size=reserve), out, probe, "browser copy",
+                            timeout_s=timeout, progress=progress)
+                return Rendered(out, "proxy", "video/mp4", r, {"path": "remux", "moov_reserved": reserve})
+            except Unplayable as e:
+                if e.run is None or "reserved_moov_size is too small" not in e.run.stderr_tail:
+                    raise
+                first = e.run.record()  # the room was too small: remux again with +faststart
+        else:
+            first = None
+        r = _render(src, _mp4(streams, out, c="copy", movflags="+faststart"), out, probe, "browser copy",
+                    timeout_s=timeout, progress=progress)
+        return Rendered(out, "proxy", "video/mp4", r,
+                        {"path": "remux", **({"moov_reserve_failed": first} if first else {})})
 
     # ffmpeg turns the picture upright itself (autorotate) before our filters see it, and
     # writes no display matrix on the output; ``ih`` below is the upright height.
@@ -156,7 +181,25 @@ def proxy(
 
 
 def _mp4(streams: list[Any], out: Path, **opts: Any) -> Any:
-    return ffmpeg_python.output(*streams, _output(out), f="mp4", movflags="+faststart", **opts)
+    if "moov_size" not in opts:
+        opts.setdefault("movflags", "+faststart")
+    return ffmpeg_python.output(*streams, _output(out), f="mp4", **opts)
+
+
+def _moov_reserve(probe: Probe, indexes: list[int]) -> int | None:
+    """Bytes to reserve for a remux's index: generous per sample (its tables take ~8 bytes a
+    sample; 40 covers the worst case of every table at full size), None if a count is unknown."""
+    counts = {s.get("index"): s.get("nb_frames") for s in probe.raw.get("streams") or [] if isinstance(s, dict)}
+    total = 0
+    for i in indexes:
+        try:
+            n = int(counts.get(i) or 0)
+        except (TypeError, ValueError):
+            return None
+        if n <= 0:
+            return None
+        total += n
+    return MOOV_BYTES_PER_SAMPLE * total + MOOV_RESERVE_BASE
 
 
 def _audio_proxy(src: Path, out_dir: Path, probe: Probe, *, timeout_s: float,
@@ -228,6 +271,51 @@ def _vtt_time(s: float) -> str:
     return f"{h:02d}:{m:02d}:{sec:02d}.{ms:03d}"
 
 
+# Containers whose index lets ffmpeg seek straight to a keyframe; others are decoded through.
+SEEKABLE = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm"}
+# Seeked inputs in one ffmpeg: each holds a decoder and a thread, and the run has 2 GiB of
+# address space; 50 1080p inputs failed for want of it, 30 did not. Fewer for larger pictures.
+SEEK_INPUTS_MAX = 30
+SEEK_PIXELS_MAX = 30 * 1920 * 1080
+# Decoding every keyframe in one pass costs ~5 ms a keyframe here, a seeked input ~30 ms (its
+# own open, index and decoder): with up to 4 keyframes a tile, one pass is the faster.
+KEYFRAMES_PER_TILE_MAX = 4
+
+
+def _jpeg_size(path: Path) -> tuple[int, int]:
+    """Width and height from a JPEG's frame header (SOFn), read here instead of by ffprobe."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h = int.from_bytes(data[pos + 5:pos + 7], "big")
+            w = int.from_bytes(data[pos + 7:pos + 9], "big")
+            return w, h
+        pos += 2 + length
+    raise MediaError(f"{path.name} is not a JPEG whose size could be read.",
+                     "Retry the job; if it fails again, report it with the job's custody event.")
+
+
+def _seeked_tiles(src: Path, probe: Probe, times: list[float], tile_height: int) -> Any:
+    """One input per time, each seeked to the keyframe at or before it, one frame each, in a tile row."""
+    assert probe.video is not None
+    tiles = []
+    for t in times:
+        # -ss before -i seeks in the index; -noaccurate_seek keeps the keyframe it lands on
+        # (the frame showing at or before t) instead of decoding on to t; -skip_frame nokey
+        # and one thread keep each input to one decoded picture and a small decoder.
+        inp = input_stream(src, ss=f"{t:.3f}", noaccurate_seek=None, skip_frame="nokey", threads=1)
+        tiles.append(inp[str(probe.video.index)].filter("trim", end_frame=1)
+                     .filter("scale", -2, tile_height).filter("setsar", 1))
+    return ffmpeg_python.concat(*tiles, n=len(tiles), v=1, a=0) if len(tiles) > 1 else tiles[0]
+
+
 def thumbnails(
     src: Path,
     out_dir: Path,
@@ -240,7 +328,12 @@ def thumbnails(
     """A JPEG sprite of one frame every ``every_s`` seconds, and a WebVTT file pointing into it.
 
     The sprite is ``10`` tiles wide and ``ceil(n / 10)`` tall; cue ``i`` covers
-    ``[i * every_s, (i + 1) * every_s)`` and shows the frame at ``i * every_s``.
+    ``[i * every_s, (i + 1) * every_s)``. In an MP4/MOV/Matroska original, tile ``i`` is the
+    keyframe at or before ``i * every_s``, and no other frame is decoded: ``extra["method"]``
+    is ``"keyframes"`` when the clip has at most 4 keyframes a tile (all of them are decoded in
+    one pass, the rest skipped) and ``"seeks"`` otherwise (one seek in the index per tile).
+    Other containers are decoded through and tile ``i`` is the frame showing at ``i * every_s``
+    (``"decode"``).
     """
     _need(probe, "video", "thumbnails")
     assert probe.video is not None
@@ -252,21 +345,58 @@ def thumbnails(
     duration = probe.duration_s or 0.0
     n = max(1, math.ceil(duration / every_s - 1e-9))
     rows = math.ceil(n / SPRITE_COLUMNS)
-    v = (input_stream(src)[str(probe.video.index)]
-         # round=up: output frame i is the last input frame at or before i * every_s,
-         # i.e. the frame showing at that moment (the default picks one ~every_s/2 later).
-         .filter("fps", fps=f"1/{every_s}", round="up")
-         .filter("trim", end_frame=n)
-         .filter("scale", -2, tile_height)
-         .filter("tile", f"{SPRITE_COLUMNS}x{rows}"))
-    r = _render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite",
-                timeout_s=timeout_s or _default_timeout(probe, 1.0))
-
-    sprite = probe_file(out, name=f"the thumbnail sprite of {probe.name}")
-    assert sprite.video is not None
-    tile_w, tile_h = sprite.video.width // SPRITE_COLUMNS, sprite.video.height // rows
-
     times = [float(i * every_s) for i in range(n)]
+    timeout = timeout_s or _default_timeout(probe, 1.0)
+    runs: list[RunResult] = []
+    keys = mp4.keyframe_count(src) if probe.mp4_family else None
+    if keys is not None and keys[0] > 0 and keys[0] <= KEYFRAMES_PER_TILE_MAX * n:
+        method = "keyframes"  # few keyframes: decode each of them, in one pass, and nothing else
+    elif SEEKABLE & set(probe.container.split(",")):
+        method = "seeks"  # many (or unknown): seek to each tile's keyframe
+    else:
+        method = "decode"
+    if method in ("decode", "keyframes"):
+        # the demuxer drops every video packet but keyframes, and the decoder skips any left
+        opts = {"discard:v": "nokey", "skip_frame": "nokey"} if method == "keyframes" else {}
+        v = input_stream(src, **opts)[str(probe.video.index)]
+        if method == "keyframes":  # times after the last keyframe show it (fps stops where it ends)
+            v = v.filter("tpad", stop=-1, stop_mode="clone")
+        # round=up: output frame i is the last input frame at or before i * every_s,
+        # i.e. the frame showing at that moment (the default picks one ~every_s/2 later).
+        v = (v.filter("fps", fps=f"1/{every_s}", round="up")
+             .filter("trim", end_frame=n)
+             .filter("scale", -2, tile_height)
+             .filter("tile", f"{SPRITE_COLUMNS}x{rows}"))
+        runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
+    else:
+        per = max(1, min(SEEK_INPUTS_MAX, SEEK_PIXELS_MAX // max(1, probe.video.width * probe.video.height))
+                  // SPRITE_COLUMNS) * SPRITE_COLUMNS  # whole rows at a time
+        if n <= per:
+            v = _seeked_tiles(src, probe, times, tile_height).filter("tile", f"{SPRITE_COLUMNS}x{rows}")
+            runs.append(_render(src, _jpeg(v, out, quality=4), out, probe, "thumbnail sprite", timeout_s=timeout))
+        else:
+            # a long clip: strips of whole rows (raw YUV, as the tiles are), then one JPEG of them stacked
+            strips = []
+            for k in range(0, n, per):
+                part_times = times[k:k + per]
+                strip = out_dir / f"sprite-strip{k // per:04d}.y4m"
+                v = _seeked_tiles(src, probe, part_times, tile_height).filter(
+                    "tile", f"{SPRITE_COLUMNS}x{math.ceil(len(part_times) / SPRITE_COLUMNS)}")
+                cmd = v.output(_output(strip), f="yuv4mpegpipe", pix_fmt="yuv420p", **{"frames:v": 1})
+                runs.append(_render(src, cmd, strip, probe, "thumbnail sprite", timeout_s=timeout))
+                strips.append(strip)
+            # (our own intermediate files: read as what they are, not through the originals' whitelist)
+            stacked = ffmpeg_python.filter(
+                [ffmpeg_python.input(file_url(s), f="yuv4mpegpipe", protocol_whitelist="file")["0"] for s in strips],
+                "vstack", inputs=len(strips))
+            runs.append(_render(src, _jpeg(stacked, out, quality=4), out, probe, "thumbnail sprite",
+                                timeout_s=timeout))
+            for s in strips:
+                s.unlink(missing_ok=True)
+
+    width, height = _jpeg_size(out)
+    tile_w, tile_h = width // SPRITE_COLUMNS, height // rows
+
     lines = ["WEBVTT", ""]
     for i, t in enumerate(times):
         end = min(t + every_s, duration) if duration > t else t + every_s
@@ -277,9 +407,11 @@ def thumbnails(
     part = vtt.with_name(vtt.name + ".part")
     part.write_text("\n".join(lines), encoding="utf-8")
     os.replace(part, vtt)
-    return Rendered(out, "thumbnails", "image/jpeg", [r, sprite.run],
-                    {"vtt": vtt, "times": times, "tile": [tile_w, tile_h],
-                     "columns": SPRITE_COLUMNS, "rows": rows})
+    extra: dict[str, Any] = {"vtt": vtt, "times": times, "tile": [tile_w, tile_h],
+                             "columns": SPRITE_COLUMNS, "rows": rows, "method": method}
+    if len(runs) > 1:  # runs[-1] stacked the strips the others made: their commands go with the file
+        extra["strips"] = [r.record() for r in runs[:-1]]
+    return Rendered(out, "thumbnails", "image/jpeg", runs[-1], extra)
 
 
 __all__ = ["Rendered", "poster", "proxy", "thumbnails", "waveform"]

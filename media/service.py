@@ -95,6 +95,7 @@ def probe_job(ctx: JobContext[Archive]) -> None:
     except Unplayable as e:
         _unplayable(ctx, ev, "probe", e, getattr(e, "run", None))
         return
+    assert p.run is not None  # probed just now, by ffprobe
     with ctx.commit() as db:
         row = db.get(Evidence, ev.id)
         assert row is not None
@@ -148,9 +149,14 @@ def _prepare(ctx: JobContext[Archive], step: str) -> tuple[Evidence, Path, Path,
     out = ctx.workdir / "out"
     out.mkdir(exist_ok=True)
     try:
+        if ev.probe_json:  # the probe job's report: no second ffprobe for the same bytes
+            return ev, src, out, probing.from_report(json.loads(ev.probe_json), name=ev.file_name)
         return ev, src, out, probing.probe(src, name=ev.file_name)
-    except Unplayable as e:
-        _unplayable(ctx, ev, step, e, e.run)
+    except (Unplayable, ValueError) as e:
+        err = e if isinstance(e, Unplayable) else Unplayable(
+            f"{ev.file_name} cannot be played: its stored probe report could not be read.",
+            reason="its stored probe report could not be read")
+        _unplayable(ctx, ev, step, err, err.run)
         return None
 
 
@@ -209,7 +215,9 @@ def _record(ctx: JobContext[Archive], ev: Evidence, made: list[Any], *, ready: b
     stored = []
     for kind, path, mime, run, extra in files:
         digest, size = hash_file(path)
-        obj = ctx.archive.store.put_file(path, digest, size, namespace="derived")
+        # consume: the store may hard-link the job's own file (same disk) instead of copying it;
+        # it still re-hashes every byte, and the job's folder is deleted afterwards
+        obj = ctx.archive.store.put_file(path, digest, size, consume=True, namespace="derived")
         stored.append((kind, mime, run, extra, digest, size, obj))
     ctx.progress(0.98, "recording")
     with ctx.commit() as db:
@@ -249,6 +257,16 @@ def _existing_kinds(db: Any, evidence_id: int) -> set[str]:
 
 
 HANDLERS: dict[str, Handler] = {"probe": probe_job, "proxy": proxy_job, "previews": previews_job}
+
+
+def warm_up() -> None:
+    """Learn ffmpeg's and ffprobe's versions now (each a process start, ~70 ms), so a waiting
+    worker's first job does not pay for them. Nothing is raised: a missing tool is the job's to report."""
+    for tool in ("ffprobe", "ffmpeg"):
+        try:
+            ffmpeg_tool_version(tool)
+        except MediaError:
+            pass
 
 
 

@@ -97,3 +97,61 @@ def test_worker_runs_every_job_once_and_results_commit_with_done(two_evidence):
     assert n == 2 and sorted(seen) == sorted(set(seen))
     with two_evidence.sessions() as db:
         assert {j.state for j in db.execute(select(Job)).scalars()} == {DONE}
+
+
+def test_enqueue_wakes_this_process_only_when_its_transaction_commits(two_evidence):
+    with two_evidence.sessions() as db:
+        ev_id = db.execute(select(Evidence.id)).scalars().first()
+    before = queue.wakeup.count()
+    with two_evidence.sessions() as db:
+        with db.begin():
+            queue.enqueue(db, kind="proxy", evidence_id=ev_id)
+            queue.enqueue(db, kind="previews", evidence_id=ev_id)
+            assert queue.wakeup.count() == before  # flushed, not committed: nothing to claim yet
+        assert queue.wakeup.count() == before + 1  # committed: one wake-up for the transaction
+        with db.begin():
+            queue.enqueue(db, kind="other", evidence_id=ev_id)
+            db.rollback()
+        assert queue.wakeup.count() == before + 1  # rolled back: no job, no wake-up
+        with db.begin():
+            queue.enqueue(db, kind="proxy", evidence_id=ev_id)  # exists already: nothing added
+        assert queue.wakeup.count() == before + 1
+
+
+def test_an_idle_worker_is_woken_by_a_committed_job_not_by_its_poll(settings, archive, make_clip, monkeypatch):
+    """poll_s is an hour: the worker can only run the docked clip's probe job if the commit woke it."""
+    idle = threading.Event()
+    real_claim = queue.claim
+
+    def claim(*a, **kw):
+        job = real_claim(*a, **kw)
+        if job is None:
+            idle.set()  # the worker found nothing and is about to sleep
+        return job
+
+    monkeypatch.setattr(queue, "claim", claim)
+    ran = threading.Event()
+
+    def record(ctx: JobContext) -> None:
+        with ctx.commit():
+            ran.set()
+
+    stop = threading.Event()
+    t = threading.Thread(target=run_worker, args=(archive, {"probe": record}),
+                         kwargs={"stop": stop, "poll_s": 3600}, daemon=True)
+    t.start()
+    try:
+        assert idle.wait(60)
+        put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", make_clip())
+        station = Station(settings.station, LocalIntake(archive))
+        try:
+            station.offload_once(settings.station.dock_root)  # commits the evidence with its probe job
+        finally:
+            station.close()
+        assert ran.wait(60), "the committed probe job did not wake the idle worker"
+        with archive.sessions() as db:
+            assert [j.state for j in db.execute(select(Job)).scalars()] == [DONE]
+    finally:
+        stop.set()
+        t.join(timeout=5)
+    assert not t.is_alive()  # a stop is seen within 0.1 s, not after the hour's poll

@@ -299,3 +299,30 @@ def test_two_worker_processes_on_postgresql_never_run_one_job_at_once(pg_url, tm
         spans.sort()
         for (_s1, e1, w1), (s2, _e2, w2) in zip(spans, spans[1:]):
             assert s2 >= e1, f"job {job_id} ran on {w1} and {w2} at the same time"
+
+
+def test_ffprobe_runs_once_per_recording_and_later_jobs_read_its_stored_report(settings, archive, recordings,
+                                                                              monkeypatch):
+    import media.ffmpeg
+    import media.probe
+
+    ran: list[str] = []
+    real_run = media.ffmpeg.run
+
+    def counting_run(args, **kw):
+        ran.append(Path(str(args[0])).name)
+        return real_run(args, **kw)
+
+    monkeypatch.setattr(media.probe, "run", counting_run)  # the probe module's ffprobe runs
+    put(settings.station.dock_root, "bay1/DSJ-A001_000123_20261123093000_0001.MP4", recordings["h264"])
+    _offload_and_process(settings, archive)
+    assert ran == ["ffprobe"]  # the probe job's; proxy and previews (sprite included) started none
+    rec = next(iter(_by_name(archive).values()))
+    assert rec["playback"] == "ready"
+    assert {"proxy", "poster", "sprite", "vtt"} <= {d["kind"] for d in rec["derived"]}
+    with archive.sessions() as db:
+        ev = db.execute(select(Evidence)).scalars().one()
+        stored = json.loads(ev.probe_json)
+    again = media.probe.probe(recordings["h264"], name="x.mp4")  # a fresh run reads the same as the report
+    rebuilt = media.probe.from_report(stored, name="x.mp4")
+    assert rebuilt == again and rebuilt.run is None and again.run is not None

@@ -151,12 +151,47 @@ def photo(media_dir: Path) -> Path:
     return out
 
 
+RAMP = "nullsrc=size=160x120:rate=10:duration=35,geq=lum='16+N*0.6':cb=128:cr=128"
+
+
 @pytest.fixture(scope="session")
 def ramp_clip(media_dir: Path) -> Path:
-    """35 s whose brightness encodes time: full-range luma is 7 × seconds."""
+    """35 s whose brightness encodes time (full-range luma is 7 × seconds), a keyframe every second."""
     out = media_dir / "ramp.mp4"
-    ff("-f", "lavfi", "-i", "nullsrc=size=160x120:rate=10:duration=35,geq=lum='16+N*0.6':cb=128:cr=128",
-       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(out))
+    ff("-f", "lavfi", "-i", RAMP, "-c:v", "libx264", "-preset", "ultrafast", "-g", "10", "-pix_fmt", "yuv420p",
+       str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def sparse_ramp_clip(media_dir: Path) -> Path:
+    """The same ramp with keyframes at 0, 7, 14, 21 and 28 s only."""
+    out = media_dir / "sparse_ramp.mp4"
+    ff("-f", "lavfi", "-i", RAMP, "-c:v", "libx264", "-preset", "ultrafast", "-g", "1000", "-sc_threshold", "0",
+       "-force_key_frames", "0,7,14,21,28", "-pix_fmt", "yuv420p", str(out))
+    return out
+
+
+def keyframe_times(path: Path) -> list[float]:
+    """The video's keyframes' times, as ffprobe lists its packets."""
+    cp = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                         "packet=pts_time,flags", "-of", "csv=p=0", str(path)],
+                        capture_output=True, text=True, check=True, timeout=60)
+    return sorted(float(t) for t, flags in (ln.split(",")[:2] for ln in cp.stdout.split()) if "K" in flags)
+
+
+def tile_seconds(sprite: Path, tile: tuple[int, int], count: int) -> list[int]:
+    """Which second of a ramp clip each tile shows, from its mean brightness (7 per second)."""
+    w, h = tile
+    info = streams(ffprobe(sprite), "video")[0]
+    width = info["width"]
+    raw = subprocess.run([ffmpeg_bin(), "-v", "error", "-i", str(sprite), "-f", "rawvideo",
+                          "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+    out = []
+    for i in range(count):
+        x0, y0 = (i % 10) * w, (i // 10) * h
+        px = [raw[(y0 + y) * width + x] for y in range(h) for x in range(x0, x0 + w)]
+        out.append(round(sum(px) / len(px) / 7))
     return out
 
 
@@ -196,10 +231,34 @@ def test_browser_safe_mp4_is_only_remuxed_with_the_index_first(make_clip: Callab
     assert_h264_aac_mp4(info)
     assert_faststart(r.path)
     assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.5)
-    assert {"-c", "copy"} <= set(r.run.args) and "+faststart" in r.run.args
+    # the index went into room reserved for it (no +faststart rewrite of the whole file)
+    assert {"-c", "copy"} <= set(r.run.args) and "+faststart" not in r.run.args
+    assert r.run.args[r.run.args.index("-moov_size") + 1] == str(r.extra["moov_reserved"])
     assert r.run.ok and r.run.tool_version.startswith("ffmpeg version")
     rec = r.run.record()
     assert rec["command"].startswith("ffmpeg ") and rec["exit_code"] == 0
+    # the proxy plays through, every frame of the source in it
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                             "stream=nb_read_frames", "-of", "csv=p=0", str(r.path)],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert int(frames) == int(streams(ffprobe(src), "video")[0]["nb_frames"])
+
+
+def test_remux_whose_reserved_index_room_is_too_small_is_redone_with_faststart(
+        make_clip: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import media.render
+
+    monkeypatch.setattr(media.render, "MOOV_BYTES_PER_SAMPLE", 0)
+    monkeypatch.setattr(media.render, "MOOV_RESERVE_BASE", 64)  # far smaller than any index
+    src = make_clip(2.0)
+    r, info = transcoded(src, tmp_path)
+    assert r.extra["path"] == "remux" and "+faststart" in r.run.args and r.run.ok
+    failed = r.extra["moov_reserve_failed"]
+    # ffmpeg 5.1 exits 0 when it cannot write the index: its stderr is what says the file is unfinished
+    assert "-moov_size" in failed["args"] and "Error writing trailer" in failed["stderr_tail"]
+    assert "reserved_moov_size is too small" in failed["stderr_tail"]
+    assert_h264_aac_mp4(info)
+    assert_faststart(r.path)
 
 
 def test_hevc_is_transcoded_to_h264(make_clip: Callable[..., Path], tmp_path: Path,
@@ -335,6 +394,7 @@ def test_thumbnail_sprite_and_vtt_for_35_seconds(ramp_clip: Path, tmp_path: Path
     p = probe(ramp_clip, name="ramp.mp4")
     r = thumbnails(ramp_clip, tmp_path, p)
     assert r.extra["times"] == [0.0, 10.0, 20.0, 30.0]
+    assert r.extra["method"] == "seeks"  # 35 keyframes for 4 tiles: one seek a tile
     w, h = r.extra["tile"]
     assert (w, h) == (120, 90) and is_jpeg(r.path)
     (v,) = streams(ffprobe(r.path), "video")
@@ -354,6 +414,61 @@ def test_thumbnail_sprite_and_vtt_for_35_seconds(ramp_clip: Path, tmp_path: Path
     for i, t in enumerate(r.extra["times"]):
         px = [raw[y * 10 * w + x] for y in range(h) for x in range(i * w, (i + 1) * w)]
         assert sum(px) / len(px) == pytest.approx(7 * t, abs=5), f"tile {i}"
+
+
+@pytest.mark.parametrize("method", ["keyframes", "seeks", "decode"])
+def test_sprite_tiles_are_the_keyframes_at_or_before_their_times(sparse_ramp_clip: Path, tmp_path: Path,
+                                                                  method: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import media.render
+
+    keys = keyframe_times(sparse_ramp_clip)
+    assert keys == pytest.approx([0, 7, 14, 21, 28])  # ffprobe's view of the source
+    if method == "seeks":
+        monkeypatch.setattr(media.render, "KEYFRAMES_PER_TILE_MAX", 0)
+    elif method == "decode":
+        monkeypatch.setattr(media.render, "KEYFRAMES_PER_TILE_MAX", 0)
+        monkeypatch.setattr(media.render, "SEEKABLE", set())
+    p = probe(sparse_ramp_clip, name="sparse_ramp.mp4")
+    r = thumbnails(sparse_ramp_clip, tmp_path, p)
+    assert r.extra["method"] == method and r.extra["times"] == [0.0, 10.0, 20.0, 30.0]
+    if method != "decode":
+        assert ("-skip_frame", "nokey") in zip(r.run.args, r.run.args[1:])
+    (v,) = streams(ffprobe(r.path), "video")
+    assert (v["width"], v["height"]) == (10 * 120, 90) and v["codec_name"] == "mjpeg"
+    shown = tile_seconds(r.path, r.extra["tile"], 4)
+    if method == "decode":  # decoded through: the frame showing at each time
+        assert shown == [0, 10, 20, 30]
+    else:  # the keyframe at or before each time, within one keyframe interval of it
+        assert shown == [max(k for k in keys if k <= t + 1e-6) for t in r.extra["times"]] == [0, 7, 14, 28]
+
+
+def test_long_sprite_is_made_in_strips_of_seeked_tiles(ramp_clip: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import media.render
+
+    monkeypatch.setattr(media.render, "SEEK_INPUTS_MAX", 12)  # 35 tiles: strips of whole rows, 10+10+10+5
+    monkeypatch.setattr(media.render, "KEYFRAMES_PER_TILE_MAX", 0)  # seeks, though a keyframe a tile
+    p = probe(ramp_clip, name="ramp.mp4")
+    r = thumbnails(ramp_clip, tmp_path, p, every_s=1)
+    assert r.extra["method"] == "seeks" and r.extra["rows"] == 4 and len(r.extra["strips"]) == 4
+    assert all(s["exit_code"] == 0 and "-ss" in s["args"] for s in r.extra["strips"])
+    assert "vstack" in " ".join(r.run.args) and not list(tmp_path.glob("sprite-strip*"))
+    (v,) = streams(ffprobe(r.path), "video")
+    assert (v["width"], v["height"]) == (10 * 120, 4 * 90)
+    assert tile_seconds(r.path, r.extra["tile"], 35) == list(range(35))  # a keyframe every second
+
+
+def test_keyframe_count_from_the_mp4_index_matches_ffprobe(sparse_ramp_clip: Path, ramp_clip: Path,
+                                                          media_dir: Path) -> None:
+    from media.mp4 import keyframe_count
+
+    assert keyframe_count(sparse_ramp_clip) == (5, 350)
+    assert keyframe_count(ramp_clip) == (len(keyframe_times(ramp_clip)), 350) == (35, 350)
+    assert keyframe_count(media_dir / "nonexistent.mp4") is None
+    junk = media_dir / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x10moov" + b"\xff" * 64)
+    assert keyframe_count(junk) is None
 
 
 def test_clip_shorter_than_the_interval_gets_one_thumbnail(make_clip: Callable[..., Path],

@@ -17,8 +17,9 @@ def embedded_workers(settings: config.Settings, archive: Any, stop: threading.Ev
     if archive is None or not settings.workers.embedded:
         return
     from jobs.worker import start_threads
-    from media.service import HANDLERS
+    from media.service import HANDLERS, warm_up
 
+    threading.Thread(target=warm_up, name="media-warm-up", daemon=True).start()
     start_threads(archive, HANDLERS, threads=settings.workers.threads, stop=stop,
                   lease_s=settings.workers.lease_seconds, poll_s=settings.workers.poll_seconds)
 
@@ -28,7 +29,7 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
     import signal
 
     from jobs.worker import run_worker, start_threads, worker_id
-    from media.service import HANDLERS
+    from media.service import HANDLERS, warm_up
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(created).6f %(levelname)s %(name)s %(message)s")
@@ -41,6 +42,7 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
                            poll_s=w.poll_seconds, until_idle=True)
             print(f"Ran {n} job(s); nothing left to do.")
             return EXIT_OK
+        threading.Thread(target=warm_up, name="media-warm-up", daemon=True).start()
         threads = start_threads(archive, HANDLERS, threads=args.threads or w.threads, stop=stop,
                                 lease_s=w.lease_seconds, poll_s=w.poll_seconds)
         from app.cli.fixity import embedded_fixity
