@@ -94,6 +94,20 @@ def _receipt(s: Sighting, ev: Evidence, reason: str | None = None, verified_by: 
                    verified_by=verified_by)
 
 
+def _verified_by(db: Session, s: Sighting) -> str | None:
+    """What the archive checked when it received this sighting (its ``received`` event), so that a
+    repeated answer says the same as the first."""
+    import json
+
+    for (detail,) in db.execute(select(CustodyEvent.detail).where(
+            CustodyEvent.evidence_id == s.evidence_id, CustodyEvent.action == "received")):
+        d = json.loads(detail)
+        if d.get("manifest_id") == s.manifest_id:
+            got = d.get("verified_by", ARCHIVE_REHASH if d.get("rehashed") else None)
+            return str(got) if got is not None else None
+    return None
+
+
 STATION_STREAM, ARCHIVE_REHASH, ALREADY_STORED = "station-stream", "archive-rehash", "already-stored"
 AWAITING_CHECK = ("stored on the embedded station's stream digest; the archive's independent re-read "
                   "is due (liuhen fixity run)")
@@ -111,7 +125,7 @@ def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: 
         check_signature(db, m, manifest_bytes, signature)
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
-            return _receipt(prior, prior.evidence)
+            return _receipt(prior, prior.evidence, verified_by=_verified_by(db, prior))
 
     digest = m.digest
     try:
@@ -144,7 +158,7 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
     with archive.sessions.begin() as db:
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
-            return _receipt(prior, prior.evidence)
+            return _receipt(prior, prior.evidence, verified_by=_verified_by(db, prior))
         st = check_signature(db, m, manifest_bytes, signature)
         st.last_seen_at = utcnow()
         ev = db.execute(select(Evidence).where(Evidence.sha256 == m.sha256)
