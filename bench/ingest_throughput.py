@@ -12,7 +12,7 @@ random bytes appended (still a valid MP4, and every file's content is different,
 archive's de-duplication never kicks in).
 
 The liuhen time is the whole command (Python start-up, schema creation, key generation, the
-stability wait of ``stable_seconds``, copy+hash into staging, the archive's re-hash, SQLite
+stability wait of ``stable_seconds``, copy+hash into staging, the archive's intake, SQLite
 commits) plus a ``sync`` after it, as the ``cp`` side ends with one. It is checked: every file
 must come back ``archived`` with the corpus's SHA-256 and be in the store with its size.
 

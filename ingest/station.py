@@ -249,7 +249,9 @@ class Station:
         """Offload one stable file; None if this run already reported it (re-sent by ``recover``)."""
         staged = self.stage(c)
         if isinstance(staged, Entry):
-            return self.emit(self._send(staged))
+            r = self.emit(self._send(staged))
+            self.release_awaiting()
+            return r
         return self.emit(staged) if staged is not None else None
 
     def stage(self, c: Candidate) -> Entry | FileResult | None:

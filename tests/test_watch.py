@@ -49,7 +49,7 @@ def test_watch_offloads_recorders_docked_while_it_runs(settings, make_clip):
 
 
 class _TimedIntake:
-    """The real in-process intake; notes when each submit (the archive's re-hash, store and
+    """The real in-process intake; notes when each submit (the archive's intake: store and
     commit) runs, and takes a little longer, so a copy that overlaps it can be seen."""
 
     def __init__(self, archive) -> None:
