@@ -391,7 +391,7 @@ class Station:
     def _confirmed(self, e: Entry) -> bool:
         """Has the archive re-read the stored original and found it whole? Asked before a wipe; if it
         cannot say now, the file stays on the recorder and acknowledged in the ledger (asked again
-        on the next pass)."""
+        by ``recover``: when the station next starts, or after a full disk's halt)."""
         try:
             return self.intake.confirm(manifest_id=e.manifest_id)
         except LiuhenError:
