@@ -3,7 +3,7 @@
 
 Times, for ``--repeat`` rounds in a rotating order and with the page cache dropped before each
 run (when this process may), three sides on the same file and disk: ``cp`` (+ ``sync``), the
-kernel path (``copy_file_range`` + hashing the staged file through ``mmap``) and the read/write
+kernel path (``copy_file_range`` + hashing the staged file as it lands) and the read/write
 fallback path (``preadv`` into a ring of buffers, hash, ``write`` from a writer thread). Every
 copy is checked against the source's SHA-256. Reports medians, ratios to ``cp`` and the load.
 
