@@ -16,6 +16,11 @@
   status`` and the console — shows until a later check finds the object whole again.
 * ``scheduler`` runs passes every ``interval_minutes`` inside ``liuhen serve`` and ``liuhen worker``
   (the first a minute after start).
+* The embedded station's originals are stored on the station's own stream digest (one hash pass,
+  ``archive.service.receive(trusted=True)``); their state row is written with the evidence, never
+  checked, so the next pass re-reads them first. ``check_now`` runs that check at once for one
+  object, cold (its cached pages dropped first, so the disk is read, not memory): the station
+  calls it, through ``archive.service.verify_received``, before it wipes a recorder file.
 """
 
 from __future__ import annotations
@@ -87,10 +92,23 @@ class Hashed:
         return self.problem is None
 
 
-def hash_one(archive: Archive, item: StoredItem) -> Hashed:
+def _drop_cached(f: Any) -> None:
+    """Ask the kernel to drop the file's cached pages (clean after the store's fsync), so what is
+    hashed next comes from the disk. A no-op where that is not possible (S3 streams, not Linux)."""
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def hash_one(archive: Archive, item: StoredItem, *, cold: bool = False) -> Hashed:
     what = "original" if item.kind == ORIGINAL else f"derived file ({item.derived_kind})"
     try:
         with archive.store.open(item.key, item.version) as f:
+            if cold:
+                _drop_cached(f)
             got, n = hash_stream(f, CHUNK)
     except StoreError as e:
         return Hashed(item, None, 0, f"the stored {what} of evidence {item.evidence_id} cannot be read: {e.detail}",
@@ -273,6 +291,21 @@ def run(archive: Archive, *, settings: FixitySettings, actor: str = "system:fixi
             archive.custody.checkpoint(db)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def check_now(archive: Archive, item: StoredItem, *, actor: str, detail: dict[str, Any] | None = None) -> bool:
+    """Re-hash one stored object now, cold, and commit its ``verified`` event and state row together
+    (as an audit pass would); True when it is whole. Used for the independent check of an original
+    the embedded station handed in on its own digest, before its recorder file may be wiped."""
+    h = hash_one(archive, item, cold=True)
+    with archive.sessions.begin() as db:
+        values = dict(claimed_by=None, claimed_until=None, last_checked_at=utcnow(),
+                      last_outcome="success" if h.ok else "failure", last_detail=h.problem)
+        done = db.execute(update(FixityState).where(FixityState.store_key == item.key).values(**values))
+        if getattr(done, "rowcount", 1) != 1:
+            db.add(FixityState(store_key=item.key, kind=item.kind, evidence_id=item.evidence_id, **values))
+        record(db, archive, h, actor=actor, detail=detail)
+    return h.ok
 
 
 @dataclass(frozen=True)

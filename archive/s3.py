@@ -300,8 +300,9 @@ class S3Store:
     # ------------------------------------------------------------------ writes
 
     def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
-                 namespace: str = "originals") -> StoredObject:
-        """Upload ``src`` (``consume`` is ignored: S3 cannot take a local file over)."""
+                 namespace: str = "originals", trusted: bool = False) -> StoredObject:
+        """Upload ``src`` (``consume`` and ``trusted`` are ignored: S3 cannot take a local file over,
+        so every byte is read, and hashed, on the way up)."""
         key = self.key_of(digest, namespace)
         existing = self._head_key(key, digest)
         if existing is None:

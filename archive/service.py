@@ -5,6 +5,13 @@ through the HTTP intake API by remote ones. It acknowledges (returns a ``Receipt
 the original is durable in the store AND its evidence row, sighting and custody events are
 committed in one transaction. A crash anywhere before that leaves the station holding the file
 and retrying; a retry of the same manifest is idempotent.
+
+What the archive checked is said in the ``received`` custody event (``verified_by``): a remote
+station's upload is re-hashed on receipt (``archive-rehash``); the embedded station's file, hashed
+by the station as it copied it in this same process and hard-linked into the store, is stored on
+that digest (``station-stream``, ``receive(..., trusted=True)``) and its own independent re-read
+is queued as a fixity check (a ``fixity_state`` row, never checked, first in line) committed with
+the evidence; ``verify_received`` runs it on demand (before a recorder is wiped).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from archive import sniff as sniffing
 from archive.bindings import EVIDENCE, SIGHTING
 from archive.context import Archive
 from archive.errors import DigestMismatch, IntakeRefused
-from archive.models import DerivedFile, Evidence, Sighting, Station
+from archive.models import DerivedFile, Evidence, FixityState, Sighting, Station
 from hashing import digest as digesting
 from hashing import keys
 from hashing.binding import bound
@@ -78,28 +85,52 @@ def _existing_sighting(db: Session, manifest_id: str) -> Sighting | None:
     return db.execute(select(Sighting).where(Sighting.manifest_id == manifest_id)).scalar_one_or_none()
 
 
-def _receipt(s: Sighting, ev: Evidence, reason: str | None = None) -> Receipt:
+def _receipt(s: Sighting, ev: Evidence, reason: str | None = None, verified_by: str | None = None) -> Receipt:
     first = s.id == min(x.id for x in ev.sightings)
     return Receipt(status="archived" if first else "duplicate", evidence_id=ev.id, sighting_id=s.id,
                    manifest_id=s.manifest_id, sha256=ev.sha256, size=ev.size, media_state=ev.media_state,
                    reason=reason if reason else (None if first else
-                                                 f"the same content is already archived as evidence {ev.id}"))
+                                                 f"the same content is already archived as evidence {ev.id}"),
+                   verified_by=verified_by)
+
+
+def _verified_by(db: Session, s: Sighting) -> str | None:
+    """What the archive checked when it received this sighting (its ``received`` event), so that a
+    repeated answer says the same as the first."""
+    import json
+
+    for (detail,) in db.execute(select(CustodyEvent.detail).where(
+            CustodyEvent.evidence_id == s.evidence_id, CustodyEvent.action == "received")):
+        d = json.loads(detail)
+        if d.get("manifest_id") == s.manifest_id:
+            got = d.get("verified_by", ARCHIVE_REHASH if d.get("rehashed") else None)
+            return str(got) if got is not None else None
+    return None
+
+
+STATION_STREAM, ARCHIVE_REHASH, ALREADY_STORED = "station-stream", "archive-rehash", "already-stored"
+AWAITING_CHECK = ("stored on the embedded station's stream digest; the archive's independent re-read "
+                  "is due (liuhen fixity run)")
 
 
 def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: Path,
-            consume: bool = False) -> Receipt:
-    """Take one offloaded file into the archive; return only once it is durable and recorded."""
+            consume: bool = False, trusted: bool = False) -> Receipt:
+    """Take one offloaded file into the archive; return only once it is durable and recorded.
+
+    ``trusted``: the caller is the embedded station, which hashed ``path``'s bytes while it wrote
+    them, in this process, on this disk; a store that can hard-link the file keeps it without a
+    second read, and the independent check is queued for the fixity audit (``verified_by``)."""
     m = Manifest.parse(manifest_bytes)
     with archive.sessions.begin() as db:
         check_signature(db, m, manifest_bytes, signature)
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
-            return _receipt(prior, prior.evidence)
+            return _receipt(prior, prior.evidence, verified_by=_verified_by(db, prior))
 
     digest = m.digest
     try:
         sniffed = sniffing.sniff(path, m.file_name)
-        stored = archive.store.put_file(path, digest, m.size, consume=consume)
+        stored = archive.store.put_file(path, digest, m.size, consume=consume, trusted=trusted)
     except DigestMismatch as e:
         with archive.sessions.begin() as db:
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="refused", outcome="failure",
@@ -123,10 +154,11 @@ def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: 
 def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: bytes, stored: Any,
             sniffed: sniffing.Sniffed) -> Receipt:
     station_actor = f"station:{m.station_id}"
+    verified_by = ARCHIVE_REHASH if stored.rehashed else (STATION_STREAM if stored.created else ALREADY_STORED)
     with archive.sessions.begin() as db:
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
-            return _receipt(prior, prior.evidence)
+            return _receipt(prior, prior.evidence, verified_by=_verified_by(db, prior))
         st = check_signature(db, m, manifest_bytes, signature)
         st.last_seen_at = utcnow()
         ev = db.execute(select(Evidence).where(Evidence.sha256 == m.sha256)
@@ -143,7 +175,8 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                     tool=m.tool, tool_version=m.tool_version,
                     detail={"manifest_id": m.manifest_id, "sighting_id": same[0].id, "bay": m.bay,
                             "original_path": m.original_path})
-                return _receipt(same[0], ev, reason=f"this recorder file was already archived as evidence {ev.id}")
+                return _receipt(same[0], ev, reason=f"this recorder file was already archived as evidence {ev.id}",
+                                verified_by=verified_by)
         if ev is None:
             ev = Evidence(sha256=m.sha256, size=m.size, store_key=stored.key, store_version=stored.version,
                           file_name=m.file_name, media_kind=sniffed.kind, media_state=sniffed.state,
@@ -170,15 +203,23 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                object_sha256=ev.sha256, tool=m.tool, tool_version=m.tool_version,
                                detail={**where, "layout": m.layout, "staged_at": m.staged_at,
                                        "hash_tool": m.hash_tool})
+        checked: dict[str, Any] = {"verified_by": verified_by, "rehashed": stored.rehashed}
+        if verified_by == STATION_STREAM:
+            checked["independent_check"] = "queued: fixity re-read of the stored original, after intake"
+        elif verified_by == ALREADY_STORED:
+            checked["independent_check"] = "the content was already stored; these bytes were not kept"
         archive.custody.record(db, actor=ARCHIVE_ACTOR, action="received", evidence_id=ev.id,
                                object_sha256=ev.sha256, tool=digesting.TOOL,
                                tool_version=digesting.TOOL_VERSION,
-                               detail={**where, "rehashed": True, "size": m.size,
+                               detail={**where, **checked, "size": m.size,
                                        "signature": f"{keys.ALGORITHM} key {m.station_key_id} valid",
                                        "signature_tool": keys.TOOL, "bound": bound((SIGHTING, s))})
         if new:
             # the follow-up media work commits with the evidence it is for (no crash can split them)
             enqueue(db, kind="probe", evidence_id=ev.id)
+            if db.get(FixityState, ev.store_key) is None:  # the independent check, first in the audit's line
+                db.add(FixityState(store_key=ev.store_key, kind="original", evidence_id=ev.id,
+                                   last_detail=AWAITING_CHECK if verified_by == STATION_STREAM else None))
             archive.custody.record(db, actor=ARCHIVE_ACTOR, action="stored", evidence_id=ev.id,
                                    object_sha256=ev.sha256, tool=f"{TOOL} store:{archive.store.name}",
                                    tool_version=liuhen.__version__,
@@ -192,7 +233,36 @@ def _record(archive: Archive, m: Manifest, manifest_bytes: bytes, signature: byt
                                    detail={**where, "stored_once_as": ev.store_key})
         db.flush()
         db.refresh(ev, ["sightings"])
-        return _receipt(s, ev)
+        return _receipt(s, ev, verified_by=verified_by)
+
+
+def verify_received(archive: Archive, *, manifest_id: str) -> bool:
+    """Has the original a station handed in (by manifest) passed the archive's own re-read? True when
+    it was re-hashed on receipt or a fixity check found it whole since; otherwise the fixity check of
+    that object is run now (cold: its cached pages dropped first) and its outcome returned. A station
+    wipes a recorder file only after this says True."""
+    from archive import fixity
+
+    with archive.sessions() as db:
+        s = _existing_sighting(db, manifest_id)
+        if s is None:
+            raise NotFound(f"No sighting with manifest {manifest_id}.",
+                           "Offload the file first; only an archived file can be verified.")
+        ev = s.evidence
+        received = db.execute(select(CustodyEvent.detail).where(
+            CustodyEvent.evidence_id == ev.id, CustodyEvent.action == "received")
+            .order_by(CustodyEvent.seq).limit(1)).scalar_one_or_none()
+        state = db.get(FixityState, ev.store_key)
+        key, version, sha, size, eid = ev.store_key, ev.store_version, ev.sha256, ev.size, ev.id
+    import json
+
+    if received is not None and json.loads(received).get("verified_by", ARCHIVE_REHASH) == ARCHIVE_REHASH:
+        return True
+    if state is not None and state.last_outcome == "success" and state.last_checked_at is not None:
+        return True
+    item = fixity.StoredItem(key, version, sha, size, fixity.ORIGINAL, eid)
+    return fixity.check_now(archive, item, actor=ARCHIVE_ACTOR,
+                            detail={"audit": "after intake", "manifest_id": manifest_id})
 
 
 def release(archive: Archive, *, manifest_id: str, action: str, station_id: str) -> None:

@@ -2,7 +2,11 @@
 
 Two backends: ``LocalStore`` (a folder; temp file → fsync → link → fsync folder, read-only
 once written) and ``S3Store`` (in ``archive/s3.py``). Both hash every byte they store and
-refuse to keep anything whose SHA-256 is not the one the caller expects.
+refuse to keep anything whose SHA-256 is not the one the caller expects — with one exception:
+``LocalStore.put_file(..., trusted=True)`` for a file it can hard-link (same disk), whose bytes
+the caller, in this process, hashed as it wrote them (the embedded station). It is then stored
+without a second read (``StoredObject.rehashed`` is False) and the caller must have the
+archive's independent check done later (``archive.fixity``, once the page cache let go).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import errno
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -39,18 +43,22 @@ class StoredObject:
     size: int
     version: str | None
     created: bool  # False when the content was already there
+    rehashed: bool = True  # False: stored on the caller's in-process digest (``trusted``), not re-read
 
 
 class OriginalStore(Protocol):
     name: str
 
     def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
-                 namespace: str = "originals") -> StoredObject:
+                 namespace: str = "originals", trusted: bool = False) -> StoredObject:
         """Store the file at ``src`` under its digest, re-hashing every byte on the way.
 
         Raises ``DigestMismatch`` (and keeps nothing) if the bytes do not hash to ``digest``.
         Returns the existing object, untouched, if this content is already stored.
         ``consume`` lets a backend take the file over instead of copying it (same disk).
+        ``trusted`` (with ``consume``): ``digest`` was computed in this process over the very
+        bytes written to ``src``; a backend that takes the file over without copying may then
+        skip its re-read (``StoredObject.rehashed`` says whether it re-hashed).
         """
 
     def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None: ...
@@ -108,7 +116,7 @@ class LocalStore:
         return f
 
     def put_file(self, src: Path, digest: Digest, size: int, *, consume: bool = False,
-                 namespace: str = "originals") -> StoredObject:
+                 namespace: str = "originals", trusted: bool = False) -> StoredObject:
         key = key_for(digest, namespace)
         final = self.path_of(key)
         existing = self.head(digest, namespace)
@@ -116,7 +124,7 @@ class LocalStore:
             if existing.size != size:
                 raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",
                                  "Run `liuhen verify` now: the stored original may be damaged.")
-            return existing
+            return replace(existing, rehashed=False)  # the bytes offered were not read: nothing was stored
         folder = final.parent
         try:
             private_dir(folder)
@@ -131,7 +139,12 @@ class LocalStore:
                     linked = True
                 except OSError:
                     linked = False
-            if linked:
+            rehashed = True
+            if linked and trusted:
+                # the same inode the caller just wrote and hashed, in this process: reading it back
+                # now would hash the page cache, not the disk; the independent check comes later
+                got, n, rehashed = digest, os.stat(tmp).st_size, False
+            elif linked:
                 got, n = self._hash(tmp)
             else:
                 got, n = self._copy(src, tmp)
@@ -159,7 +172,7 @@ class LocalStore:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        return StoredObject(key, digest, size, None, created=created)
+        return StoredObject(key, digest, size, None, created=created, rehashed=rehashed)
 
     @staticmethod
     def _hash(path: Path) -> tuple[Digest, int]:

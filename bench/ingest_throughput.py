@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Ingest throughput: ``liuhen ingest DOCK --once --json`` against ``cp -r DOCK DEST && sync``.
+"""Ingest throughput: ``liuhen ingest DOCK --once`` and ``liuhen station watch DOCK`` against ``cp -r DOCK DEST && sync``.
 
 Generates a corpus of real H.264/AAC MP4 clips (ffmpeg lavfi ``testsrc2`` + ``sine``,
 libx264 ultrafast) in a dock folder with three bays, then for ``--repeat`` rounds times both
-commands on the same files and the same disk, alternating which goes first. Before every
+commands on the same files and the same disk, rotating which goes first. Before every
 timed run the page cache is dropped (``sync; echo 3 > /proc/sys/vm/drop_caches``) when this
 process may do so; otherwise it says so and both sides read from the cache alike.
 
@@ -12,12 +12,16 @@ random bytes appended (still a valid MP4, and every file's content is different,
 archive's de-duplication never kicks in).
 
 The liuhen time is the whole command (Python start-up, schema creation, key generation, the
-stability wait of ``stable_seconds``, copy+hash into staging, the archive's re-hash, SQLite
+stability wait of ``stable_seconds``, copy+hash into staging, the archive's intake, SQLite
 commits) plus a ``sync`` after it, as the ``cp`` side ends with one. It is checked: every file
 must come back ``archived`` with the corpus's SHA-256 and be in the store with its size.
 
-Usage: .venv/bin/python bench/ingest_throughput.py [--gb 2.0] [--repeat 3] [--json]
-Goal: liuhen/cp ≥ 0.9 (median over rounds).
+``station watch`` (``--modes once,watch``) is started on the docked files and timed until it has
+answered the last of them (one JSON line per file), then stopped with SIGINT; it runs the
+embedded media workers as the real command does.
+
+Usage: .venv/bin/python bench/ingest_throughput.py [--gb 2.0] [--repeat 3] [--modes once,watch] [--json]
+Goal: liuhen/cp ≥ 0.75 at 2 GB, ≥ 0.9 at 8 GB and above (median of the rounds' ratios).
 """
 
 from __future__ import annotations
@@ -37,7 +41,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-GOAL = 0.9
+GOAL_SMALL, GOAL_LARGE = 0.75, 0.9  # the issue's goals: below 8 GB, and from 8 GB
+
+
+def goal_for(gb: float) -> float:
+    return GOAL_LARGE if gb >= 8 else GOAL_SMALL
 BAYS = (("bay1", "DSJ-A001", "000123"), ("bay2", "DSJ-B002", "000456"), ("bay3", "DSJ-C003", "000789"))
 CLIP_TARGETS_MB = (20, 45, 90, 200)  # distinct clips encoded; files are copies of these
 MB = 1_000_000
@@ -231,6 +239,41 @@ def run_liuhen(cfg: Path, dock: Path) -> tuple[float, float, list[dict], int, st
     return t1 - t0, t2 - t1, results, p.returncode, p.stderr
 
 
+def run_watch(cfg: Path, dock: Path, n: int) -> tuple[float, float, list[dict], int, str]:
+    """Start ``liuhen station watch DOCK --json``; time it until it answered ``n`` files, then stop it
+    (SIGINT, as Ctrl-C) and ``sync``. Returns the same as ``run_liuhen``."""
+    import signal
+    import tempfile
+
+    errf = tempfile.TemporaryFile(mode="w+")  # its progress bars go to stderr: never let a pipe fill up
+    t0 = time.perf_counter()
+    p = subprocess.Popen([*liuhen_cmd(), "--config", str(cfg), "station", "watch", str(dock), "--json"],
+                         stdout=subprocess.PIPE, stderr=errf, text=True, env=child_env(), cwd=cfg.parent)
+    results: list[dict] = []
+    assert p.stdout is not None
+    for line in p.stdout:
+        line = line.strip()
+        if line.startswith("{"):
+            results.append(json.loads(line))
+            if len(results) >= n:
+                break
+    t1 = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    try:
+        p.communicate(timeout=20)  # it finishes the media job in hand first; not timed
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+    errf.seek(0)
+    err = errf.read()[-4000:]
+    errf.close()
+    rc = 0 if len(results) >= n else (p.returncode or 1)
+    t2 = time.perf_counter()
+    subprocess.run(["sync"], check=True)
+    t3 = time.perf_counter()
+    return t1 - t0, t3 - t2, results, rc, err
+
+
 def check_liuhen(results: list[dict], rc: int, stderr: str, files: list[CorpusFile], var: Path) -> list[str]:
     problems = []
     if rc != 0:
@@ -257,6 +300,16 @@ def check_liuhen(results: list[dict], rc: int, stderr: str, files: list[CorpusFi
         except FileNotFoundError:
             problems.append(f"{rel}: not in the store at {stored}")
     return problems[:10]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far: what a command cost the
+    cores, beside its wall time (a command that needs more CPU than the machine spares it is slowed
+    by the other work on the machine, a copy in the kernel much less)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def run_cp(dock: Path, dest: Path) -> float:
@@ -291,14 +344,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the corpus for the next run (default: delete it)")
     ap.add_argument("--json", action="store_true",
                     help="print one JSON summary line on stdout (the report goes to stderr)")
+    ap.add_argument("--modes", default="once,watch",
+                    help="which liuhen commands to time: once (`ingest --once`), watch (`station watch`)")
     args = ap.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or any(m not in ("once", "watch") for m in modes):
+        ap.error("--modes takes once, watch or once,watch")
     if args.json:
         LOG = sys.stderr
     work = args.workdir.resolve()
     corpus_root = work / "corpus"
     rounds_root = work / "rounds"
 
-    log("liuhen ingest throughput: `liuhen ingest DOCK --once --json` vs `cp -r DOCK DEST && sync`")
+    log("liuhen ingest throughput: `liuhen ingest DOCK --once --json` / `liuhen station watch DOCK --json` vs "
+        "`cp -r DOCK DEST && sync`")
     files = build_corpus(corpus_root, args.gb, args.seed)
     dock = corpus_root / "dock"
     total = sum(f.size for f in files)
@@ -316,8 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"page cache: could NOT be dropped ({why}); both sides read the corpus from the page cache alike")
     log(cache_note)
     log(f"stability: stable_seconds={args.stable_seconds}, poll_seconds={args.poll_seconds}; the liuhen time "
-        f"INCLUDES this wait (about {args.stable_seconds:.1f} s a run) and a `sync` after the command; "
-        f"'excl. wait' subtracts stable_seconds")
+        f"INCLUDES any such wait and a `sync` after the command")
 
     # fixed cost of one command: start-up, schema creation, key generation (an empty dock)
     empty = rounds_root / "empty"
@@ -333,51 +391,63 @@ def main(argv: list[str] | None = None) -> int:
         "it is included in the liuhen times")
     sha = sha256_mb_s()
     log(f"cpu: one SHA-256 pass runs at {sha:.0f} MB/s on one core here (liuhen hashes every byte once in the "
-        "station and once more in the archive's re-hash; cp hashes nothing)")
+        "station; cp hashes nothing)")
     log()
 
     rows = []
     problems: list[str] = []
+    sides = [*modes, "cp"]
     for i in range(args.repeat):
-        order = ("liuhen", "cp") if i % 2 == 0 else ("cp", "liuhen")
-        row: dict = {"round": i + 1, "order": list(order)}
+        order = sides[i % len(sides):] + sides[:i % len(sides)]
+        row: dict = {"round": i + 1, "order": list(order), "load1": os.getloadavg()[0]}
         for which in order:
             drop_caches()
-            if which == "liuhen":
-                folder = rounds_root / f"liuhen-{i + 1}"
+            cpu0 = children_cpu()
+            if which in ("once", "watch"):
+                folder = rounds_root / f"liuhen-{which}-{i + 1}"
                 cfg = write_config(folder, args.stable_seconds, args.poll_seconds)
-                secs, sync_s, results, rc, err = run_liuhen(cfg, dock)
+                run = run_liuhen if which == "once" else (lambda c, d: run_watch(c, d, len(files)))
+                secs, sync_s, results, rc, err = run(cfg, dock)
                 bad = check_liuhen(results, rc, err, files, folder / "var")
-                problems += [f"round {i + 1}: {b}" for b in bad]
-                row.update(liuhen_s=secs + sync_s, liuhen_sync_s=sync_s,
-                           liuhen_archived=sum(r.get("status") == "archived" for r in results))
+                problems += [f"round {i + 1} ({which}): {b}" for b in bad]
+                row[f"{which}_s"] = secs + sync_s
+                row[f"{which}_sync_s"] = sync_s
+                row[f"{which}_archived"] = sum(r.get("status") == "archived" for r in results)
+                row[f"{which}_cpu_s"] = children_cpu() - cpu0
                 rmtree_synced(folder)
             else:
                 dest = rounds_root / f"cp-{i + 1}"
                 row["cp_s"] = run_cp(dock, dest)
+                row["cp_cpu_s"] = children_cpu() - cpu0
                 problems += [f"round {i + 1}: {b}" for b in check_cp(dest, files)]
                 rmtree_synced(dest)
-        row["liuhen_mb_s"] = total / MB / row["liuhen_s"]
-        row["liuhen_mb_s_excl_wait"] = total / MB / (row["liuhen_s"] - args.stable_seconds)
         row["cp_mb_s"] = total / MB / row["cp_s"]
-        row["ratio"] = row["liuhen_mb_s"] / row["cp_mb_s"]
-        row["ratio_excl_wait"] = row["liuhen_mb_s_excl_wait"] / row["cp_mb_s"]
+        line = (f"round {i + 1} ({order[0]} first, load {row['load1']:.1f}): cp -r + sync {row['cp_s']:6.2f} s = "
+                f"{row['cp_mb_s']:6.1f} MB/s (cpu {row['cp_cpu_s']:.1f} s)")
+        for m in modes:
+            row[f"{m}_mb_s"] = total / MB / row[f"{m}_s"]
+            row[f"{m}_ratio"] = row[f"{m}_mb_s"] / row["cp_mb_s"]
+            line += (f" | {m} {row[f'{m}_s']:6.2f} s = {row[f'{m}_mb_s']:6.1f} MB/s (sync after "
+                     f"{row[f'{m}_sync_s']:.2f} s; cpu {row[f'{m}_cpu_s']:.1f} s; {row[f'{m}_archived']}/{len(files)} "
+                     f"archived) ratio "
+                     f"{row[f'{m}_ratio']:.2f}")
         rows.append(row)
-        log(f"round {i + 1} ({order[0]} first): liuhen {row['liuhen_s']:6.2f} s = {row['liuhen_mb_s']:6.1f} MB/s "
-            f"(sync after {row['liuhen_sync_s']:.2f} s; {row['liuhen_archived']}/{len(files)} archived) | "
-            f"cp -r + sync {row['cp_s']:6.2f} s = {row['cp_mb_s']:6.1f} MB/s | ratio {row['ratio']:.2f}")
+        log(line)
     rmtree_synced(rounds_root)
 
-    med = {k: statistics.median(r[k] for r in rows)
-           for k in ("liuhen_mb_s", "liuhen_mb_s_excl_wait", "cp_mb_s", "ratio", "ratio_excl_wait")}
-    met = med["ratio"] >= GOAL
+    keys = ["cp_mb_s", "cp_cpu_s", "load1"] + [f"{m}_{k}" for m in modes for k in ("mb_s", "ratio", "cpu_s")]
+    med = {k: statistics.median(r[k] for r in rows) for k in keys}
+    goal = goal_for(args.gb)
+    met = all(med[f"{m}_ratio"] >= goal for m in modes)
     log()
-    log(f"median over {len(rows)} round(s): liuhen {med['liuhen_mb_s']:.1f} MB/s "
-        f"(excl. wait {med['liuhen_mb_s_excl_wait']:.1f}), cp {med['cp_mb_s']:.1f} MB/s  (MB = 10^6 bytes)")
-    log(f"ratio liuhen/cp (median of the rounds' ratios): {med['ratio']:.2f} (excl. stability wait "
-        f"{med['ratio_excl_wait']:.2f})")
-    log(f"goal: ratio ≥ {GOAL} (the issue's goal; one thread that copies and hashes gets ~0.55) → "
-        f"{'MET' if met else 'NOT MET'}")
+    log(f"median over {len(rows)} round(s), MB = 10^6 bytes: cp -r + sync {med['cp_mb_s']:.1f} MB/s; " +
+        "; ".join(f"liuhen {m} {med[f'{m}_mb_s']:.1f} MB/s, ratio {med[f'{m}_ratio']:.2f}" for m in modes))
+    log(f"cpu seconds (user + system, median): cp {med['cp_cpu_s']:.1f}; " +
+        "; ".join(f"{m} {med[f'{m}_cpu_s']:.1f}" for m in modes) +
+        f" (watch includes its media workers' jobs); load average at round start {med['load1']:.1f} "
+        f"on {os.cpu_count()} cores")
+    log(f"goal: ratio ≥ {goal} at {args.gb:g} GB (the issue's goal: ≥ {GOAL_SMALL} below 8 GB, ≥ {GOAL_LARGE} "
+        f"from 8 GB) → {'MET' if met else 'NOT MET'}")
     if problems:
         log("CORRECTNESS FAILED — these figures mean nothing:")
         for p in problems:
@@ -397,10 +467,8 @@ def main(argv: list[str] | None = None) -> int:
             "files": len(files), "bytes": total, "repeat": len(rows), "page_cache_dropped": why is None,
             "page_cache_note": why, "same_filesystem": same_disk, "stable_seconds": args.stable_seconds,
             "poll_seconds": args.poll_seconds, "stability_wait_included": True, "fixed_cost_s": round(fixed, 3),
-            "sha256_mb_s": round(sha, 1),
-            "liuhen_mb_s": round(med["liuhen_mb_s"], 1), "liuhen_mb_s_excl_wait": round(med["liuhen_mb_s_excl_wait"], 1),
-            "cp_mb_s": round(med["cp_mb_s"], 1), "ratio": round(med["ratio"], 3),
-            "ratio_excl_wait": round(med["ratio_excl_wait"], 3), "goal": GOAL, "goal_met": met,
+            "sha256_mb_s": round(sha, 1), "modes": modes, "gb": args.gb,
+            **{k: round(v, 3) for k, v in med.items()}, "goal": goal, "goal_met": met,
             "correct": not problems, "problems": problems,
             "rounds": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
         }), flush=True)

@@ -89,6 +89,11 @@ class HttpIntake:
         self._retried(lambda: self._call("POST", "/release", json={"station_id": station_id,
                                                                     "manifest_id": manifest_id, "action": action}))
 
+    def confirm(self, *, manifest_id: str) -> bool:
+        """A remote archive re-hashes every upload when it completes it, before it answers with the
+        receipt (``archive.uploads`` → ``archive.service.receive``): an acknowledged file is checked."""
+        return True
+
     def report_status(self, *, station_id: str, report: StationReport) -> None:
         """Send the bays' state for the dock dashboard (once; a lost report is replaced by the next)."""
         self._call("POST", "/status", json=report.model_dump(mode="json"))

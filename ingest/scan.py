@@ -24,6 +24,7 @@ class Candidate:
     rel: bytes  # path inside the bay, b"/"-separated, raw bytes
     size: int
     mtime_ns: int
+    changed_ns: int = 0  # last change of content or metadata: max(mtime, ctime); ctime cannot be set back
 
     @property
     def abs(self) -> bytes:
@@ -101,7 +102,8 @@ def scan_bay(bay: str, bay_path: bytes) -> Iterator[Candidate | Refusal]:
                     yield Refusal(bay, rel, "it resolves to a place outside its bay",
                                   "Dock the recorder directly; do not mount other folders inside a bay.")
                 else:
-                    yield Candidate(bay, bay_path, rel, st.st_size, st.st_mtime_ns)
+                    yield Candidate(bay, bay_path, rel, st.st_size, st.st_mtime_ns,
+                                    max(st.st_mtime_ns, st.st_ctime_ns))
             else:
                 yield Refusal(bay, rel, f"it is {_kind(st.st_mode)}, not a recording; it was not opened",
                               "Nothing to do for evidence; remove it from the recorder if it should not be there.")

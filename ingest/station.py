@@ -8,9 +8,17 @@ resumes from the ledger: staged files are re-sent (the archive treats a re-sent 
 the same sighting), acknowledged ones are released, half-copied ones resume.
 
 One loop (``_Loop``) walks the dock for both ``liuhen ingest --once`` (``Station.offload_once``,
-one pass) and ``liuhen station watch`` (``Station.watch``, passes until stopped); in both a file
-is copied while the one before it is sent, and a full disk halts intake with a message naming
-the disk and what to do: ``--once`` then exits 1, the watcher waits and tries again.
+one pass) and ``liuhen station watch`` (``Station.watch``, passes until stopped); in both several
+files are copied and hashed at once (``[station] parallel``, one per core by default), each while
+the ones before it are sent, and a full disk halts intake with a message naming the disk and what
+to do: ``--once`` then exits 1, the watcher waits and tries again. A file whose last change is
+already older than ``stable_seconds`` is offloaded without waiting again.
+
+Wiping (``delete_after_offload``): a recorder file is deleted only once the archive has itself
+re-read the stored original and found it whole (``Intake.confirm``). A remote archive re-hashes
+every upload before it acknowledges it; the embedded archive stores the station's own stream
+digest (one hash pass) and re-reads the original, cold, when the station asks, which it does
+after the pass's copies are done, so that the wipe waits for that check and the copies do not.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import datetime as dt
 import hashlib
 import math
 import os
+import queue
 import shutil
 import threading
 import time
@@ -79,6 +88,13 @@ class FileResult:
         return asdict(self)
 
 
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _fingerprint(fd: int, size: int) -> str:
     """SHA-256 of the first and last 64 KiB: tells two files with equal name, size and time apart."""
     h = hashlib.sha256()
@@ -100,7 +116,14 @@ class Station:
         self.staging = settings.staging_path
         private_dir(self.staging / "partial")
         self._registered = False
-        self._ring = staging_buffers(settings.chunk_mb << 20)  # reused by every copy (one at a time)
+        limit = settings.read_limit_mb_s > 0  # a throttled station is not CPU-bound: one file at a time
+        self.parallel = 1 if limit else (settings.parallel or _cores())
+        # one ring of buffers per pipeline, reused by every copy
+        self._rings: queue.Queue[list[bytearray]] = queue.Queue()
+        for _ in range(self.parallel):
+            self._rings.put(staging_buffers(settings.chunk_mb << 20))
+        self._awaiting: list[Entry] = []  # acknowledged, to be wiped once the archive confirms its check
+        self._lock = threading.Lock()
         self._answered: set[str] = set()
         self._offline: LiuhenError | None = None  # why the archive could not be reached this run  # manifests already reported in this run (by recover)
 
@@ -171,6 +194,7 @@ class Station:
                     break
                 time.sleep(self.settings.poll_seconds)
             loop.collect(keep=0)
+            loop.idle()  # the wipes that waited for the archive's own check
             return loop.answers()
         except HALTING as e:
             loop.drain()
@@ -207,6 +231,7 @@ class Station:
                         last_full = now
                     loop.scan(None if full else bays)
                     loop.collect()
+                    loop.idle()
                 except HALTING:
                     loop.drain()
                     stop.wait(full_retry_seconds)
@@ -224,7 +249,9 @@ class Station:
         """Offload one stable file; None if this run already reported it (re-sent by ``recover``)."""
         staged = self.stage(c)
         if isinstance(staged, Entry):
-            return self.emit(self._send(staged))
+            r = self.emit(self._send(staged))
+            self.release_awaiting()
+            return r
         return self.emit(staged) if staged is not None else None
 
     def stage(self, c: Candidate) -> Entry | FileResult | None:
@@ -259,10 +286,13 @@ class Station:
                     if ahead > 0:
                         time.sleep(ahead)
 
+            ring = self._rings.get()
             try:
-                digest = copy_and_hash(fd, part, c.size, display, ring=self._ring, progress=progress)
+                digest = copy_and_hash(fd, part, c.size, display, ring=ring, progress=progress)
             except RecorderGone as e:
                 return self._result(c, "interrupted", reason=e.diagnostics())
+            finally:
+                self._rings.put(ring)
             st = os.fstat(fd)
             if st.st_size != c.size or st.st_mtime_ns != c.mtime_ns:
                 part.unlink(missing_ok=True)
@@ -342,14 +372,36 @@ class Station:
         self.listener({"event": "file_done", "bay": e.bay, "path": display, "status": receipt.status})
         acked = self.ledger.get(e.key)
         assert acked is not None
-        self._release(acked)
+        if self.settings.delete_after_offload and receipt.verified_by != "archive-rehash":
+            with self._lock:  # wiped after the archive's own check (release_awaiting), not before
+                self._awaiting.append(acked)
+        else:
+            self._release(acked)
         return FileResult(status=receipt.status, evidence_id=receipt.evidence_id, reason=receipt.reason,
                           device_id=m.device_id, officer_id=m.officer_id, media_state=receipt.media_state,
                           **base)  # type: ignore[arg-type]
 
+    def release_awaiting(self) -> None:
+        """Wipe and release the acknowledged files that waited for the archive's own check."""
+        with self._lock:
+            todo, self._awaiting = self._awaiting, []
+        for e in todo:
+            self._release(e)
+
+    def _confirmed(self, e: Entry) -> bool:
+        """Has the archive re-read the stored original and found it whole? Asked before a wipe; if it
+        cannot say now, the file stays on the recorder and acknowledged in the ledger (asked again
+        by ``recover``: when the station next starts, or after a full disk's halt)."""
+        try:
+            return self.intake.confirm(manifest_id=e.manifest_id)
+        except LiuhenError:
+            return False
+
     def _release(self, e: Entry) -> None:
         action = "kept"
         if self.settings.delete_after_offload:
+            if not self._confirmed(e):
+                return  # stays "acked": the recorder keeps its copy until the check has passed
             action = "wiped"
             self._wipe(e)
         try:
@@ -426,24 +478,30 @@ class Station:
 
 
 @dataclass
-class _Sending:
+class _Flight:
+    """One file on its way: staged (copy + hash) in a pipeline thread, then sent by the sender."""
+
     ident: Ident
     sig: Sig
-    entry: Entry
-    future: Future[FileResult]
+    candidate: Candidate
+    future: Future[Entry | FileResult | None] | Future[FileResult]
     slot: int | None  # where its answer goes among a pass's answers
+    entry: Entry | None = None  # set once staged: then ``future`` is the send
 
 
 class _Loop:
     """The station loop, shared by ``offload_once`` (one pass) and ``watch`` (passes until stopped).
 
-    It scans the bays, waits until a file has kept its size and time for ``stable_seconds``, then
-    stages it (copy + hash + sign, in this thread) and hands it to a sender thread (the archive's
-    re-hash, store and commit): file N is sent while file N+1 is copied, at most two ahead. Each
-    file's state machine is ``Station.stage`` then ``Station._send``, so a crash anywhere is
-    recovered alike. A full disk (``HALTING``) raises out of ``scan``/``collect``/``recover``
-    after the file concerned is answered: refused and still on the recorder when the station's
-    staging disk is full, queued and kept staged when the archive's store is.
+    It scans the bays, and offloads each file once it has kept its size and time for
+    ``stable_seconds`` (at once when its last change is older than that): up to
+    ``Station.parallel`` files are staged at the same time (copy + hash + sign, each in its own
+    pipeline thread with its own buffers, so every core hashes), and a sender thread hands the
+    staged ones to the archive, at most two staged files waiting for it. Each file's state machine
+    is ``Station.stage`` then ``Station._send``, so a crash anywhere is recovered alike. A full disk
+    (``HALTING``) raises out of ``scan``/``collect``/``recover`` after the file concerned is
+    answered: refused and still on the recorder when the station's staging disk is full, queued
+    and kept staged when the archive's store is; the files in flight are finished and answered
+    (``drain``).
 
     ``once``: every file is answered once per pass and the answers are kept in scan order.
     Otherwise (watching) nothing is kept, an interrupted file is tried again when it is back,
@@ -461,11 +519,14 @@ class _Loop:
         self.retry_note = retry_note  # appended to a full disk's answer: what the station does next
         self.settling: dict[Ident, tuple[int, int, float]] = {}  # size, mtime, since when unchanged
         self.answered: dict[Ident, Sig] = {}
-        self.sending: list[_Sending] = []
+        self.flights: list[_Flight] = []
         self._answers: list[FileResult | None] = []
+        self.stagers = ThreadPoolExecutor(max_workers=station.parallel, thread_name_prefix="station-stage")
         self.sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="station-send")
+        self._changed = threading.Condition()
 
     def close(self) -> None:
+        self.stagers.shutdown(wait=True)
         self.sender.shutdown(wait=True)
 
     def answers(self) -> list[FileResult]:
@@ -484,6 +545,11 @@ class _Loop:
 
     def recover(self) -> None:
         self.station._recover(self.answer)
+
+    def idle(self) -> None:
+        """Nothing in flight: wipe what waited for the archive's own check (``delete_after_offload``)."""
+        if not self.flights:
+            self.station.release_awaiting()
 
     # ------------------------------------------------------------------ scanning
 
@@ -518,45 +584,36 @@ class _Loop:
                 self.answer(self.station.refusal_result(item), ident)
             return
         sig = (item.size, item.mtime_ns)
-        if self._is_answered(ident, sig) or any(s.ident == ident for s in self.sending):
+        if self._is_answered(ident, sig) or any(f.ident == ident for f in self.flights):
             return
         now = time.monotonic()
+        stable = self.station.settings.stable_seconds
         prev = self.settling.get(ident)
         if prev is None or prev[:2] != sig:
             if prev is None:
                 self.station.seen(item)
+            quiet_ns = time.time_ns() - item.changed_ns  # how long ago it last changed, by the file's times
+            if prev is None and item.changed_ns and quiet_ns >= stable * 1e9:
+                self._offload(item, ident, sig)  # already still for longer than the wait would prove
+                return
             self.settling[ident] = (*sig, now)
             return
-        if now - prev[2] < self.station.settings.stable_seconds:
+        if now - prev[2] < stable:
             return
         del self.settling[ident]
         self._offload(item, ident, sig)
 
     def _offload(self, c: Candidate, ident: Ident, sig: Sig) -> None:
-        self.collect()  # a full store halts here, before more is staged
-        try:
-            staged = self.station.stage(c)
-        except StagingFull as e:  # the file stays on the recorder; it is copied again after the halt
-            self.answer(self.station.emit(self.station._result(
-                c, "refused", reason=f"{e.diagnostics()}{self.retry_note}")))
-            raise
-        except StoreFull as e:  # staged before, re-sent now (Station._known): it stays queued
-            self.answer(self.station.emit(self.station._result(
-                c, "queued", reason=f"{e.diagnostics()} The file is kept staged on the station and sent on "
-                f"the next offload.{self.retry_note}")), ident, sig)
-            raise
-        if isinstance(staged, Entry):
-            self.collect(keep=1)  # at most two files staged ahead of the archive
-            slot = None
-            if self.once:
-                self._answers.append(None)
-                slot = len(self._answers) - 1
-            fut = self.sender.submit(lambda e: self.station.emit(self.station._send(e)), staged)
-            self.sending.append(_Sending(ident, sig, staged, fut, slot))
-        elif staged is None:
-            self.answered[ident] = sig  # this run answered it already (re-sent by recover)
-        else:
-            self.answer(self.station.emit(staged), ident, sig)
+        # room for one more: at most ``parallel`` files staging and two staged waiting for the sender;
+        # a full disk halts here, before more is staged
+        self._wait(lambda: self._staging() < self.station.parallel and self._sending() <= 2)
+        slot = None
+        if self.once:
+            self._answers.append(None)
+            slot = len(self._answers) - 1
+        fut = self.stagers.submit(self.station.stage, c)
+        fut.add_done_callback(self._notify)
+        self.flights.append(_Flight(ident, sig, c, fut, slot))
 
     def give_up_settling(self, after: float) -> None:
         """Answer the files still being written after ``after`` seconds (``offload_once``)."""
@@ -567,24 +624,79 @@ class _Loop:
                        "run the offload again once the recorder has finished writing")), (bay, rel), (size, mtime_ns))
         self.settling.clear()
 
-    # ------------------------------------------------------------------ sending
+    # ------------------------------------------------------------------ in flight
+
+    def _notify(self, _: object) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _staging(self) -> int:
+        return sum(f.entry is None for f in self.flights)
+
+    def _sending(self) -> int:
+        return sum(f.entry is not None for f in self.flights)
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        """Answer what has finished until ``ready()``; a full disk raises here (``collect``)."""
+        while True:
+            self.collect()
+            if ready():
+                return
+            with self._changed:
+                if not any(f.future.done() for f in self.flights):
+                    self._changed.wait(0.5)
 
     def collect(self, *, keep: int | None = None) -> None:
-        """Answer the sends that have finished; with ``keep``, first wait until at most ``keep``
-        are left. A full store raises here, after its file is answered ``queued``."""
-        while self.sending and (self.sending[0].future.done() or (keep is not None and len(self.sending) > keep)):
-            s = self.sending.pop(0)
-            try:
-                r = s.future.result()
-            except HALTING as e:
-                self.answer(self.station.emit(self.station._queued(s.entry, e, self.retry_note)),
-                            s.ident, s.sig, s.slot)
-                raise
-            self.answer(r, s.ident, s.sig, s.slot)
+        """Answer the files whose staging or sending has finished (staged ones go on to the
+        sender); with ``keep``, first wait until at most ``keep`` are in flight. A full disk raises
+        here, after its file is answered: refused when staging failed, queued when sending did."""
+        if keep is not None:
+            self._wait(lambda: len(self.flights) <= keep)
+            return
+        for f in [f for f in self.flights if f.future.done()]:
+            self.flights.remove(f)
+            if f.entry is None:
+                self._staged(f)
+            else:
+                self._sent(f)
+
+    def _staged(self, f: _Flight) -> None:
+        c = f.candidate
+        try:
+            staged = f.future.result()
+        except StagingFull as e:  # the file stays on the recorder; it is copied again after the halt
+            self.answer(self.station.emit(self.station._result(
+                c, "refused", reason=f"{e.diagnostics()}{self.retry_note}")), slot=f.slot)
+            raise
+        except StoreFull as e:  # staged before, re-sent now (Station._known): it stays queued
+            self.answer(self.station.emit(self.station._result(
+                c, "queued", reason=f"{e.diagnostics()} The file is kept staged on the station and sent on "
+                f"the next offload.{self.retry_note}")), f.ident, f.sig, f.slot)
+            raise
+        if isinstance(staged, Entry):
+            f.entry = staged
+            f.future = self.sender.submit(lambda e: self.station.emit(self.station._send(e)), staged)
+            f.future.add_done_callback(self._notify)
+            self.flights.append(f)
+        elif staged is None:
+            self.answered[f.ident] = f.sig  # this run answered it already (re-sent by recover)
+        else:
+            self.answer(self.station.emit(staged), f.ident, f.sig, f.slot)
+
+    def _sent(self, f: _Flight) -> None:
+        assert f.entry is not None
+        try:
+            r = f.future.result()
+        except HALTING as e:
+            self.answer(self.station.emit(self.station._queued(f.entry, e, self.retry_note)),
+                        f.ident, f.sig, f.slot)
+            raise
+        assert isinstance(r, FileResult)
+        self.answer(r, f.ident, f.sig, f.slot)
 
     def drain(self) -> None:
-        """Wait for every send in flight; after a halt a full store is one more queued file, not an error."""
-        while self.sending:
+        """Wait for every file in flight; after a halt a full disk is one more answered file, not an error."""
+        while self.flights:
             try:
                 self.collect(keep=0)
             except HALTING:

@@ -180,6 +180,10 @@ class Receipt:
     size: int
     media_state: str
     reason: str | None = None
+    # what the archive checked of these bytes on receipt: "archive-rehash" (it re-read and hashed
+    # them), "station-stream" (the embedded station's digest, re-read later by fixity: see
+    # Intake.confirm), "already-stored" (the content was stored before); None on a repeated answer
+    verified_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,6 +233,10 @@ class Intake(Protocol):
 
     def release(self, *, station_id: str, manifest_id: str, action: str) -> None:
         """Tell the archive the station let go of the recorder file ("kept" or "wiped")."""
+
+    def confirm(self, *, manifest_id: str) -> bool:
+        """True once the archive has re-read the stored original itself and found it whole (asked
+        before a recorder file is wiped); runs that check now if it is still due."""
 
     def report_status(self, *, station_id: str, report: StationReport) -> None:
         """Tell the archive what the bays hold now, for the dock dashboard (not evidence: may be lost)."""

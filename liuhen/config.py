@@ -147,6 +147,8 @@ class StationSettings:
     embedded: bool = True
     # read recorders at most this fast (MB/s); 0: as fast as they deliver
     read_limit_mb_s: float = 0.0
+    # files copied and hashed at once (each its own pipeline); 0: one per core (1 with read_limit_mb_s)
+    parallel: int = Field(default=0, ge=0)
 
     @property
     def staging_path(self) -> Path:

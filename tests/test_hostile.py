@@ -271,15 +271,18 @@ def test_non_utf8_file_names_are_kept_exactly(settings, archive, make_clip):
 
 
 class CorruptingIntake(LocalIntake):
-    """The real in-process intake, with one bit flipped in the staged bytes on the way (as a bad
-    disk or cable would) — the archive's own re-hash must catch it."""
+    """The archive's intake as a remote station meets it (``receive`` re-hashing what it got, as
+    ``archive.uploads`` does), with one bit flipped in the bytes on the way (as a bad disk or cable
+    would) — the archive's own re-hash must catch it."""
 
     def submit(self, *, manifest, signature, path):
+        from archive.service import receive
+
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 0x04
         os.chmod(path, 0o644)
         path.write_bytes(bytes(data))
-        return super().submit(manifest=manifest, signature=signature, path=path)
+        return receive(self.archive, manifest_bytes=manifest, signature=signature, path=path)
 
 
 def test_archive_refuses_bytes_that_do_not_match_the_signed_manifest(settings, archive, make_clip):

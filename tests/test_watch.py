@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -48,7 +49,7 @@ def test_watch_offloads_recorders_docked_while_it_runs(settings, make_clip):
 
 
 class _TimedIntake:
-    """The real in-process intake; notes when each submit (the archive's re-hash, store and
+    """The real in-process intake; notes when each submit (the archive's intake: store and
     commit) runs, and takes a little longer, so a copy that overlaps it can be seen."""
 
     def __init__(self, archive) -> None:
@@ -78,9 +79,17 @@ def _three_clips(dock, make_clip) -> None:
         put(dock, f"bay1/DSJ-A001_000123_2026112309{i}000_000{i}.MP4", make_clip(tone=440 + 110 * i))
 
 
+def _one_pipeline(settings):
+    """One file copied at a time (``[station] parallel = 1``), so that a copy overlapping a send is
+    the loop's own overlap, not two pipelines starting together (tests/test_offload_pipeline.py
+    covers those)."""
+    return dataclasses.replace(settings, station=dataclasses.replace(settings.station, parallel=1))
+
+
 def test_ingest_once_copies_the_next_file_while_the_last_is_sent(settings, archive, make_clip):
     from ingest.station import Station
 
+    settings = _one_pipeline(settings)
     _three_clips(settings.station.dock_root, make_clip)
     intake = _TimedIntake(archive)
     started: list[float] = []
@@ -97,6 +106,7 @@ def test_ingest_once_copies_the_next_file_while_the_last_is_sent(settings, archi
 def test_watch_copies_the_next_file_while_the_last_is_sent(settings, archive, make_clip):
     from ingest.watch import watch
 
+    settings = _one_pipeline(settings)
     dock = settings.station.dock_root
     _three_clips(dock, make_clip)
     intake = _TimedIntake(archive)
