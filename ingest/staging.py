@@ -104,9 +104,12 @@ def buffers(chunk: int = CHUNK, n: int = 6) -> list[bytearray]:
 
 
 def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, ring: list[bytearray] | None = None,
-                  progress: Progress | None = None) -> Digest:
+                  progress: Progress | None = None, window: int = WINDOW) -> Digest:
     """Append the recorder file's bytes to ``part`` (resuming after what it holds) and return
-    the SHA-256 of the whole file. ``part`` is fsynced before returning."""
+    the SHA-256 of the whole file. ``part`` is fsynced before returning. ``window``: the bytes copied
+    in the kernel per step (and so between two ``progress`` calls); a throttled station
+    (``read_limit_mb_s``) passes a small one, so that its pauses fall between small steps and its
+    progress moves within a file of a few MB."""
     ring = ring or buffers()
     chunk = len(ring[0])
     h = hashlib.sha256()
@@ -134,7 +137,8 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, ring: lis
         if progress and offset:
             progress(offset)
         if _copy_file_range is not None and offset < size:
-            offset = _copy_then_hash(src_fd, out, offset, size, h, display, part, ring, progress)
+            offset = _copy_then_hash(src_fd, out, offset, size, h, display, part, ring, progress,
+                                     max(64 << 10, min(window, WINDOW)))
         if offset < size:  # copy_file_range cannot do these files: read, hash, write
             os.ftruncate(out, offset)
             os.lseek(out, offset, os.SEEK_SET)
@@ -185,7 +189,7 @@ def _hash_staged(out: int, start: int, end: int, h: hashlib._Hash, ring: list[by
 
 
 def _copy_then_hash(src: int, out: int, offset: int, size: int, h: hashlib._Hash, display: str, part: Path,
-                    ring: list[bytearray], progress: Progress | None) -> int:
+                    ring: list[bytearray], progress: Progress | None, window: int = WINDOW) -> int:
     """Copy [offset, size) in the kernel, window by window, on a copier thread; hash each window from
     the staged file as soon as it is there. Returns how far it got: ``size``, or less where
     copy_file_range could not do these files (the caller goes on with the read/write path)."""
@@ -203,7 +207,7 @@ def _copy_then_hash(src: int, out: int, offset: int, size: int, h: hashlib._Hash
                 slots.acquire()
                 if stop.is_set():
                     return
-                start, end = pos, min(pos + WINDOW, size)
+                start, end = pos, min(pos + window, size)
                 while pos < end:
                     try:
                         n = cfr(src, out, end - pos, pos, pos)

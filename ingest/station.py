@@ -51,8 +51,8 @@ from ingest.errors import (
 from ingest.layouts import Recogniser
 from ingest.ledger import Entry, FileKey, Ledger
 from ingest.scan import Candidate, Refusal, list_bays, scan_bay
+from ingest.staging import WINDOW, copy_and_hash, open_recorder_file
 from ingest.staging import buffers as staging_buffers
-from ingest.staging import copy_and_hash, open_recorder_file
 from ingest.wire import Intake, IntakeRefused, Manifest, StoreFull, display_path
 from liuhen.config import StationSettings
 from liuhen.durable import fsync_path, private_dir, write_durable
@@ -288,7 +288,9 @@ class Station:
 
             ring = self._rings.get()
             try:
-                digest = copy_and_hash(fd, part, c.size, display, ring=ring, progress=progress)
+                # throttled: steps of ~1/8 s at the limit (pauses between small steps, progress that moves)
+                window = max(64 << 10, int(limit) // 8) if limit > 0 else WINDOW
+                digest = copy_and_hash(fd, part, c.size, display, ring=ring, progress=progress, window=window)
             except RecorderGone as e:
                 return self._result(c, "interrupted", reason=e.diagnostics())
             finally:

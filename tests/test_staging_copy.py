@@ -61,6 +61,22 @@ def test_kernel_copy_stages_exactly_the_bytes_it_hashes_and_reports_progress(tmp
     assert seen == sorted(seen) and seen[-1] == len(data) and len(seen) >= 6
 
 
+def test_a_small_window_moves_progress_within_a_small_file(tmp_path, monkeypatch):
+    # a throttled station (read_limit_mb_s) passes a small window: its pauses fall between small steps
+    # and the console's bar moves within a recording of a few MB (one 8 MiB step would jump 0 → 100)
+    monkeypatch.setattr(staging, "WINDOW", 8 * MIB)
+    data = os.urandom(3 * MIB + 7)
+    src = _source(tmp_path, data)
+    whole: list[int] = []
+    _copy(src, tmp_path / "a.part", len(data), progress=whole.append)
+    assert whole == [len(data)]
+    steps: list[int] = []
+    d = _copy(src, tmp_path / "b.part", len(data), progress=steps.append, window=256 * 1024)
+    assert d.hex == hashlib.sha256(data).hexdigest() and (tmp_path / "b.part").read_bytes() == data
+    assert len(steps) == 13 and steps == sorted(steps) and steps[-1] == len(data)
+    assert all(0 < v < len(data) for v in steps[:-1])
+
+
 def test_kernel_copy_resumes_a_partial_copy_at_an_unaligned_offset(tmp_path, monkeypatch):
     data = os.urandom(4 * MIB + 777)
     src = _source(tmp_path, data)
