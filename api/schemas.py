@@ -18,7 +18,7 @@ from cases.models import Case
 from cases.views import CaseView, LinkView
 from roster.models import Officer
 
-MAX_ID = 2**63 - 1  # ids are 64-bit integers on PostgreSQL (and SQLite)
+MAX_ID = 2**53 - 1  # ids a JSON client (a browser's Number) reads exactly; the databases hold 64-bit ids, far above any archive's count
 EvidenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the evidence's number")]
 # Text a person types: no control characters (PostgreSQL cannot store NUL; the rest is never meant).
 LINE = r"^[^\x00-\x1f\x7f]*$"
