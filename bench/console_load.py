@@ -20,7 +20,7 @@ its own keep-alive connection, users spread over three readers) for ``--seconds`
 It reports per scenario and client count: requests served, throughput (req/s), p50 and p95 (ms),
 and the goals (p95 ≤ 50 ms for search-api and evidence-api at 10 clients, ≤ 150 ms for pages;
 throughput rising with clients up to the cores). Every answer must be 200/206: any other status
-fails the run. With ``--baseline DIR`` (default: /work/main when it exists) the same load runs in
+fails the run. With ``--baseline DIR`` (a checkout of older code) the same load runs in
 the same session against a server started from that checkout (the code before this change), on the
 same database, for the ratio.
 
@@ -261,8 +261,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
     ap.add_argument("--seconds", type=float, default=4.0, help="per scenario and client count")
     ap.add_argument("--events", type=int, default=3000, help="custody events of the heavy recording")
-    ap.add_argument("--baseline", default="/work/main" if Path("/work/main/app").is_dir() else None,
-                    help="a checkout to run the same load against, for the ratio")
+    ap.add_argument("--baseline", default=None,
+                    help="a checkout of older code (e.g. `git worktree add /tmp/before COMMIT`) to run the same load "
+                         "against, in the same run, for the ratio")
     ap.add_argument("--no-baseline", dest="baseline", action="store_const", const=None)
     ap.add_argument("--json", action="store_true", help="a JSON summary on the last line")
     args = ap.parse_args()
