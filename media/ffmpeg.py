@@ -163,8 +163,14 @@ def compile_command(stream: Any, binary: str = FFMPEG) -> list[str]:
     return [args[0], *GLOBAL_ARGS, *args[1:]]
 
 
+# ffmpeg and ffprobe run below normal CPU priority: an offload (the station's copy and hash) and
+# the console's requests come first where they share the cores; on a host of their own, or an idle
+# one, the tools get every cycle all the same
+NICE = 10
+
+
 def _limits(cpu_s: int | None, mem_mb: int | None) -> Callable[[], None]:
-    """A preexec_fn setting rlimits in the child; values are worked out here, in the parent."""
+    """A preexec_fn setting rlimits and ``NICE`` in the child; values are worked out here, in the parent."""
     wanted: list[tuple[int, int, int]] = [(resource.RLIMIT_CORE, 0, 0)]
     if mem_mb:
         b = int(mem_mb) * 1024 * 1024
@@ -181,6 +187,7 @@ def _limits(cpu_s: int | None, mem_mb: int | None) -> Callable[[], None]:
     def apply() -> None:
         for which, soft, hard in plan:
             resource.setrlimit(which, (soft, hard))
+        os.nice(NICE)
 
     return apply
 
@@ -294,7 +301,7 @@ def run(
             stdout=subprocess.PIPE if want_stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            # The hook only calls setrlimit (no locks, no allocation-heavy Python), which is
+            # The hook only calls setrlimit and nice (no locks, no allocation-heavy Python), which is
             # what makes preexec_fn acceptable here despite the reader threads.
             preexec_fn=_limits(cpu_s, mem_mb),  # noqa: PLW1509
             env=env,

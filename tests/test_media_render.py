@@ -576,6 +576,16 @@ def test_run_applies_the_memory_limit() -> None:
     assert run(grab, timeout_s=30, mem_mb=None).exit_code == 0
 
 
+def test_run_starts_the_tools_below_the_station_and_the_console() -> None:
+    # an offload's copy and hash, and the console's requests, come first where they share the cores
+    import os
+
+    from media.ffmpeg import NICE
+
+    r = run(["python3", "-c", "import os; print(os.nice(0))"], timeout_s=30, capture_stdout=True)
+    assert r.ok and int(r.stdout.decode().strip()) == min(19, os.nice(0) + NICE)
+
+
 def test_progress_callback_that_raises_stops_the_run() -> None:
     def cancel(fraction: float) -> None:
         raise KeyboardInterrupt
