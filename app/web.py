@@ -33,15 +33,38 @@ async def _threads(_app: FastAPI) -> AsyncIterator[None]:
     # waits for a connection once it has a thread
     anyio.to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
     yield
+    if getattr(_app.state, "owns_archive", False):  # a web process of `liuhen serve --web-processes N`
+        _app.state.archive.close()
 
 
-def create_app(archive: Archive) -> FastAPI:
+SERVE_CONFIG = "LIUHEN_SERVE_CONFIG"  # the config file a web process of `liuhen serve` opens (serve_factory)
+
+
+def serve_factory() -> FastAPI:
+    """The app of one web process of ``liuhen serve --web-processes N`` (uvicorn starts N processes,
+    each calling this): the archive of the config file ``serve`` named (in ``LIUHEN_SERVE_CONFIG``;
+    ``LIUHEN_*`` overrides are inherited), its schema already brought up to date by ``serve``, its
+    own connections and custody writer; the station, the media workers and the fixity scheduler run
+    in ``serve``'s own process only."""
+    import os
+
+    from app.runtime import open_archive
+    from liuhen import config
+
+    archive = open_archive(config.load(os.environ.get(SERVE_CONFIG) or None), migrate=False)
+    app = create_app(archive, sweep=False)
+    app.state.owns_archive = True
+    return app
+
+
+def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app = FastAPI(title="liuhen", version=liuhen.__version__,
                   description="留痕 liuhen: evidence archive for law-enforcement body cameras.",
                   openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None,
                   lifespan=_threads)
     app.state.archive = archive
-    sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
+    if sweep:
+        sweep_abandoned(archive)  # uploads a station left unfinished for a week (it still holds the file)
     errors.install(app)
     app.add_middleware(BodyLimit, web=archive.settings.web)  # outermost but for errors: before any body is read
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")

@@ -116,11 +116,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+WEB_PROCESSES: list[str] = []  # `serve --web-processes N` when --web-processes is given (this tree only)
+
+
 def serve(config: str, tree: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", config, "serve", "--port", str(port),
-                             "--no-station"], cwd=str(tree), env=env, stdout=subprocess.DEVNULL,
+                             "--no-station", *(WEB_PROCESSES if tree == ROOT else [])], cwd=str(tree), env=env,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     for _ in range(600):
         if proc.poll() is not None:
@@ -265,8 +269,12 @@ def main() -> int:
                     help="a checkout of older code (e.g. `git worktree add /tmp/before COMMIT`) to run the same load "
                          "against, in the same run, for the ratio")
     ap.add_argument("--no-baseline", dest="baseline", action="store_const", const=None)
+    ap.add_argument("--web-processes", type=int, default=None, metavar="N",
+                    help="run this tree's server as `liuhen serve --web-processes N` (default: its default, 1)")
     ap.add_argument("--json", action="store_true", help="a JSON summary on the last line")
     args = ap.parse_args()
+    if args.web_processes is not None:
+        WEB_PROCESSES[:] = ["--web-processes", str(args.web_processes)]
     if args.baseline and Path(args.baseline).resolve() == ROOT:
         args.baseline = None
     work = Path(tempfile.mkdtemp(prefix="liuhen-console-load-"))

@@ -70,11 +70,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _serve(world: World) -> tuple[subprocess.Popen[bytes], int]:
+def _serve(world: World, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(world.settings.config_path), "serve",
-                             "--port", str(port), "--no-station"], env=env,
+                             "--port", str(port), "--no-station", *extra], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(600):  # until it answers (imports, migrations checked): 60 s at most
         if proc.poll() is not None:
@@ -194,8 +194,9 @@ def _verify_log(world: World) -> None:
 
 @pytest.mark.slow
 def test_under_50_concurrent_clients_every_read_served_has_its_custody_event(world: World) -> None:
+    # two web processes (`serve --web-processes 2`): two custody writers append to the one log
     people = _people(world)
-    proc, port = _serve(world)
+    proc, port = _serve(world, "--web-processes", "2")
     try:
         served = Served()
         stop = threading.Event()
