@@ -345,3 +345,9 @@ def test_users_disable_enable_reset_passwd_and_revoke_token_from_the_command_lin
     for action in ("user_disabled", "user_enabled", "api_token_revoked", "password_reset", "password_changed",
                    "user_unlocked"):
         assert actions.count(action) == 1, (action, actions)
+
+
+def test_serve_refuses_a_negative_number_of_web_processes(tmp_path: Path) -> None:
+    r = liuhen(tmp_path / "config.toml", "serve", "--web-processes", "-1")
+    assert r.returncode == 2
+    assert "--web-processes" in r.stderr and "0 for one per core" in r.stderr

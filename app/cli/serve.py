@@ -79,12 +79,19 @@ def _web_processes(host: str, port: int, n: int) -> None:
         sock.close()
 
 
+def _processes(text: str) -> int:
+    n = int(text)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} processes: give 1 or more, or 0 for one per core")
+    return n
+
+
 def register(sub: Any, add: Add) -> None:
     sp = add("serve", cmd_serve, "run the console and the HTTP API (and, in the embedded default, the station "
              "and the media workers)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8470)
     sp.add_argument("--no-station", action="store_true", help="do not run the embedded station on station.dock_root")
-    sp.add_argument("--web-processes", type=int, default=1, metavar="N",
+    sp.add_argument("--web-processes", type=_processes, default=1, metavar="N",
                     help="processes serving the console and the API (default 1; 0: one per core): Python runs "
                          "one request's code at a time per process, so N processes use N cores")
