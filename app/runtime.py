@@ -13,6 +13,7 @@ from hashing.custody import CustodyLog
 from liuhen import db
 from liuhen.config import Settings
 from liuhen.durable import private_umask
+from retention import service as retention
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,7 +74,7 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     store = open_store(settings)
     if isinstance(store, LocalStore):
         store.sweep_temps()
-    return Archive(
+    archive = Archive(
         settings=settings,
         engine=engine,
         sessions=db.make_sessionmaker(engine),
@@ -83,3 +84,6 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
         custody=CustodyLog(key, settings.archive.checkpoint_every_events,
                            settings.archive.checkpoint_every_minutes, anchors.from_settings(settings)),
     )
+    # every transaction that moves a retention (a link, a case closed, a hold, ...) recomputes it before it commits
+    retention.install(archive.sessions, archive.custody, settings.retention)
+    return archive

@@ -23,6 +23,11 @@ Permissions (✓ = allowed; every other action is refused):
 | cases.manage               |          |      ✓       |                |        ✓        |         |       |
 | cases.documents            |          |      ✓       |       ✓        |        ✓        |         |       |
 | cases.personal_data        |          |      ✓       |       ✓        |        ✓        |         |       |
+| retention.view             |          |              |       ✓        |        ✓        |    ✓    |       |
+| retention.classify         |          |      ✓       |                |        ✓        |         |       |
+| retention.hold             |          |              |       ✓        |        ✓        |         |       |
+| retention.restore          |          |      ✓       |       ✓        |        ✓        |         |       |
+| retention.dispose          |          |              |                |        ✓        |         |       |
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
@@ -33,6 +38,15 @@ important) but cannot take originals away.
 
 Legal reviewers read cases and their records and footage at review time (调阅审核) but do not
 change the case file; investigators and records managers build it.
+
+Retention (档案管理): records managers run it — the rules in force, holds, the pending-disposal
+queue (schedule, approve) and the destruction log (``retention.view``, ``retention.dispose``);
+legal reviewers may also place and release legal holds (``retention.hold``); whoever works with
+the evidence may restore it from pending disposal with a reason (``retention.restore``);
+investigators and records managers set an evidence's retention class (``retention.classify``).
+Everyone who may view evidence sees its retention and holds on the evidence page. A destruction
+needs two people: whoever scheduled it (when a person did) and an approver who is never that
+person (``retention.disposal``).
 
 Every permission on evidence is further bounded by units: a user sees evidence only of
 ``visible_units`` — their own unit and the units below it, plus units granted to them
@@ -69,6 +83,7 @@ ACTIONS: frozenset[str] = frozenset({
     "evidence.export", "evidence.verify",
     "custody.view", "audit.view", "users.manage", "jobs.view", "evidence.annotate", "officers.manage",
     "cases.view", "cases.manage", "cases.documents", "cases.personal_data",
+    "retention.view", "retention.classify", "retention.hold", "retention.restore", "retention.dispose",
 })
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
@@ -80,10 +95,12 @@ _CASE_READ = frozenset({"cases.view", "cases.documents", "cases.personal_data"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
                            "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
-    "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage"},
-    "legal_reviewer": _EVIDENCE_WORK | _CASE_READ,
-    "records_manager": _EVIDENCE_WORK | _CASE_READ | {"jobs.view", "officers.manage", "cases.manage"},
-    "auditor": frozenset({"audit.view", "custody.view", "cases.view"}) | _EVIDENCE_READ,
+    "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage", "retention.classify", "retention.restore"},
+    "legal_reviewer": _EVIDENCE_WORK | _CASE_READ | {"retention.view", "retention.hold", "retention.restore"},
+    "records_manager": _EVIDENCE_WORK | _CASE_READ | {"jobs.view", "officers.manage", "cases.manage",
+                                                      "retention.view", "retention.classify", "retention.hold",
+                                                      "retention.restore", "retention.dispose"},
+    "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view"}) | _EVIDENCE_READ,
     "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
 }
 

@@ -262,6 +262,21 @@ def close_case(db: Session, custody: CustodyLog, *, case: Case, actor: str) -> C
     return case
 
 
+def reopen_case(db: Session, custody: CustodyLog, *, case: Case, actor: str, reason: str) -> Case:
+    """Reopen a closed case (e.g. after 复议 or a court's order), with a reason: it is changeable again,
+    and what is linked to it is kept without end again until it is closed once more."""
+    if case.status != "closed":
+        raise CaseError(f"案件 {case.number} 未结案 / Case {case.number} is not closed.", "Only a closed case can be reopened.")
+    if not reason.strip():
+        raise CaseError("重新立案须说明理由 / Reopening a case needs a reason.", "Say why, e.g. 行政复议决定撤销重作.")
+    closed_at = case.closed_at
+    case.status = "open"
+    case.closed_at = None
+    _event(custody, db, actor, "case_reopened", case_id=case.id, number=case.number, reason=reason.strip(),
+           was_closed_at=closed_at.isoformat() if closed_at else None, bound=bound((CASE, case)))
+    return case
+
+
 def current_links(step: Step) -> list[EvidenceLink]:
     return [lk for lk in step.links if lk.unlinked_at is None]
 

@@ -27,6 +27,7 @@ from pydantic import (
     ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic.dataclasses import dataclass
 from pydantic_settings import (
@@ -254,6 +255,67 @@ class CaseSettings:
         return checklist
 
 
+# Retention (保存期限). Where each default comes from:
+# - 未分类 180 days: 《公安机关现场执法视音频记录工作规定》 keeps on-site footage not used as evidence at
+#   least six months; the seed plans (002) tie the rest to the law and to the limitation periods below.
+# - 重点标记 and 涉案 (after the case is closed) 1,826 days (five years): 《行政诉讼法》 art. 46 — no suit
+#   is heard more than five years after the act (twenty for real property: give such categories
+#   permanent or a longer class in [retention.case_categories]).
+# - 永久: kept without end (e.g. footage an agency must archive permanently).
+@dataclass(frozen=True, config=_SECTION)
+class RetentionClass:
+    label: str  # shown to users, e.g. 未分类
+    days: int | None = Field(default=None, ge=1)  # kept this many days (from recording; a case class: from closing)
+    permanent: bool = False
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> RetentionClass:
+        if self.permanent == (self.days is not None):
+            raise ValueError("give a class either days = N or permanent = true (exactly one of them)")
+        return self
+
+
+DEFAULT_RETENTION_CLASSES: Mapping[str, RetentionClass] = {
+    "unclassified": RetentionClass(label="未分类", days=180),
+    "important": RetentionClass(label="重点标记", days=1826),
+    "case": RetentionClass(label="涉案", days=1826),
+    "permanent": RetentionClass(label="永久", permanent=True),
+}
+
+
+@dataclass(frozen=True, config=_SECTION)
+class RetentionSettings:
+    classes: dict[str, RetentionClass] = Field(default_factory=lambda: dict(DEFAULT_RETENTION_CLASSES))
+    default_class: str = "unclassified"  # footage nobody classified
+    important_class: str = "important"  # what the important mark (重点标记) keeps it for
+    case_class: str = "case"  # linked to a case of a category not named in case_categories: kept while the case is
+    #                           open, then this class's days from closing
+    case_categories: dict[str, str] = Field(default_factory=dict)  # case category -> class (days from closing)
+    grace_days: int = Field(default=30, ge=0)  # pending disposal this long, restorable, before bytes go
+    require_approval: bool = True  # a second person approves each destruction (never the one who scheduled it)
+    embedded: bool = True  # `liuhen serve` runs the disposal run itself
+    interval_hours: float = Field(default=24.0, gt=0)  # how often it does
+
+    def cls(self, name: str) -> RetentionClass:
+        return self.classes[name]
+
+    def class_of_category(self, category: str) -> str:
+        return self.case_categories.get(category, self.case_class)
+
+    @model_validator(mode="after")
+    def _known_classes(self) -> RetentionSettings:
+        named = {"default_class": self.default_class, "important_class": self.important_class,
+                 "case_class": self.case_class}
+        named.update({f"case_categories.{k}": v for k, v in self.case_categories.items()})
+        unknown = {where: v for where, v in named.items() if v not in self.classes}
+        if unknown:
+            raise ValueError("it names retention classes that are not defined: " + ", ".join(
+                f"{where} = {v!r}" for where, v in sorted(unknown.items())) + ". Define them under "
+                "[retention.classes.<name>] (label and days or permanent) or use one of: " + ", ".join(
+                sorted(self.classes)))
+        return self
+
+
 @dataclass(frozen=True, config=ConfigDict(validate_default=True, extra="ignore"))
 class Settings:
     """Everything liuhen is configured with; ``load`` makes one."""
@@ -269,6 +331,15 @@ class Settings:
     fixity: FixitySettings = FixitySettings()
     cases: CaseSettings = CaseSettings()
     web: WebSettings = WebSettings()
+    retention: RetentionSettings = RetentionSettings()
+
+    @model_validator(mode="after")
+    def _known_case_categories(self) -> Settings:
+        unknown = sorted(set(self.retention.case_categories) - set(self.cases.categories))
+        if unknown:
+            raise ValueError("[retention.case_categories] names case categories that are not in [cases] categories: "
+                             + ", ".join(unknown) + ". Use one of: " + "、".join(self.cases.categories))
+        return self
 
 
 class _SourceSettings(BaseSettings):

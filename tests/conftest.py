@@ -166,3 +166,7 @@ def make_clip(media_dir: Path) -> Callable[..., Path]:
         return out
 
     return make
+
+
+# the retention world (tests/retention_world.py), a fixture for every test module that asks for it
+pytest_plugins = ["tests.retention_world"]
