@@ -100,7 +100,7 @@ def _loaded(modules: set[str], packages: set[str]) -> list[str]:
 
 # what no start-up of a command that does not serve, process media or talk to S3 should pay for
 HEAVY = {"fastapi", "starlette", "uvicorn", "jinja2", "rich", "boto3", "botocore", "ffmpeg", "httpx", "watchdog",
-         "bagit", "argon2", "api", "console", "media", "integrity", "retention"}
+         "bagit", "argon2", "api", "console", "media", "integrity"}  # (retention: showing an evidence shows its keep-until)
 
 
 def test_help_imports_no_command_module_no_config_and_no_database():

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "users": ("accounts", "user accounts"),
     "cases": ("cases", "cases (案件), steps and the coverage check"),
     "records": ("cases", "text records (执法文书)"),
+    "retention": ("retention", "retention (保存期限), legal holds (保全) and disposal (销毁)"),
     "worker": ("jobs", "run media workers (probe, proxy, thumbnails) until stopped"),
     "jobs": ("jobs", "list media jobs and their progress"),
     "demo": ("demo", "generate sample recordings in a dock folder and offload them"),
