@@ -16,6 +16,7 @@ from sqlalchemy import select
 import liuhen
 from archive import fixity
 from archive.context import Archive
+from archive.errors import StoreError
 from archive.fixity import ORIGINAL, Hashed, StoredItem, hash_one, hash_parallel
 from archive.models import Evidence, Sighting, Station
 from hashing import digest as digesting
@@ -50,6 +51,7 @@ class Report:
     rows: int = 0  # rows checked against their custody events (integrity.bindings)
     derived: int = 0  # derived files re-hashed
     baselined: int = 0  # rows bound by ``verify --baseline``
+    retention: int = 0  # keep-until rows recomputed and disposals checked (``retention.verify``)
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -61,6 +63,7 @@ class Report:
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
                 "anchored_checkpoints_checked": self.anchored, "text_records_checked": self.records,
                 "rows_checked": self.rows, "derived_files_checked": self.derived, "rows_baselined": self.baselined,
+                "retention_checked": self.retention,
                 "failures": [f.to_dict() for f in self.failures]}
 
 
@@ -76,13 +79,18 @@ def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
 
 
 def verify_originals(archive: Archive, *, report: Report, actor: str, stations: dict[str, Station] | None = None,
-                     progress: Progress | None = None, threads: int = 0) -> None:
+                     progress: Progress | None = None, threads: int = 0, gone: fixity.Gone | None = None) -> None:
     """``verify_evidence`` for every original, re-hashed on all cores (``archive.fixity.hash_parallel``:
-    threads reading through the store, hashlib releasing the GIL); each outcome is recorded as it comes."""
+    threads reading through the store, hashlib releasing the GIL); each outcome is recorded as it comes.
+    The originals of ``gone`` evidence (destroyed by a disposal: expected absent, which the roof
+    checks, ``retention.verify``) are not read."""
     with archive.sessions.begin() as db:
-        fixity.track(db)  # so that this check counts for the continuous audit too
-        rows = db.execute(select(Evidence.id, Evidence.sha256, Evidence.size, Evidence.store_key,
-                                 Evidence.store_version).order_by(Evidence.id)).all()
+        fixity.track(db, gone=gone)  # so that this check counts for the continuous audit too
+        q = select(Evidence.id, Evidence.sha256, Evidence.size, Evidence.store_key,
+                   Evidence.store_version).order_by(Evidence.id)
+        if gone is not None:
+            q = q.where(Evidence.id.not_in(gone))
+        rows = db.execute(q).all()
     items = (_item(*row) for row in rows)
     for i, h in enumerate(hash_parallel(archive, items, threads=threads), 1):
         _conclude(archive, h, report=report, actor=actor, stations=stations)
@@ -104,7 +112,7 @@ def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, statio
         if stations is None:
             stations = {s.id: s for s in db.execute(select(Station)).scalars()}
         sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
-    outcome = _fixity(r, h)
+    outcome = _fixity(archive, r, h)
     for s in sightings:
         r.signatures += 1
         problem = sighting_problem(s, stations.get(s.station_id), sha)
@@ -141,9 +149,23 @@ def sighting_problem(s: Sighting, station: Station | None, sha256: str) -> str |
     return None
 
 
-def _fixity(r: Report, h: Hashed) -> str:
+def _missing(archive: Archive, key: str) -> bool:
+    """Whether the store says nothing is stored under ``key`` (not merely unreadable)."""
+    try:
+        return not archive.store.exists(key)
+    except StoreError:
+        return False
+
+
+def _fixity(archive: Archive, r: Report, h: Hashed) -> str:
     eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
     if h.sha256 is None:
+        if _missing(archive, key):  # the originals of destroyed evidence are never asked for here
+            r.failures.append(Failure(
+                "original_missing", f"Evidence {eid}: its stored original {key} is missing and no destruction "
+                "record exists for it.", "Nothing disposed of it: restore the original from backup (or re-offload "
+                "it from the recorder) and investigate who removed it.", evidence_id=eid, sha256=sha))
+            return "failure"
         r.failures.append(Failure("original_missing", f"Evidence {eid}: {h.problem}.", h.action or
                                   "Restore the original from backup.", evidence_id=eid, sha256=sha))
         return "failure"
