@@ -8,17 +8,22 @@ Real archive on SQLite and PostgreSQL, real files through the real station (``rw
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import sqlite3
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import select
 
 from archive import fixity
+from archive.bindings import DERIVED
 from archive.models import DerivedFile, Evidence, FixityState
 from archive.store import LocalStore
 from archive.verify import Failure, Report
 from hashing.binding import bound
+from hashing.digest import Digest
 from hashing.models import CustodyEvent
 from integrity.service import verify_all
 from liuhen import __version__
@@ -81,6 +86,27 @@ def raw_destroyed(w: RWorld, eid: int, *, keys: list[str]) -> int:
         did = db.scalar(select(Disposal.id).where(Disposal.evidence_id == eid))
         assert did is not None
         return did
+
+
+def add_poster(w: RWorld, eid: int, tmp: Path) -> str:
+    """A derived file (a poster) stored and recorded as the media workers do (bound in its ``derived``
+    event); returns its store key."""
+    data = os.urandom(2048)
+    src = tmp / f"poster-{eid}.jpg"
+    src.write_bytes(data)
+    digest = Digest(hashlib.sha256(data).hexdigest())
+    obj = w.archive.store.put_file(src, digest, len(data), namespace="derived")
+    with w.archive.sessions.begin() as db:
+        ev = db.get(Evidence, eid)
+        assert ev is not None
+        d = DerivedFile(evidence_id=eid, source_sha256=ev.sha256, kind="poster", sha256=digest.hex, size=len(data),
+                        mime="image/jpeg", store_key=obj.key, store_version=obj.version, tool="ffmpeg",
+                        tool_version="test", command="[]", detail="{}")
+        db.add(d)
+        db.flush()
+        w.archive.custody.record(db, actor="system:media", action="derived", evidence_id=eid, object_sha256=ev.sha256,
+                                 tool="ffmpeg", tool_version="test", detail={"kind": "poster", "bound": bound((DERIVED, d))})
+    return obj.key
 
 
 def destroy_properly(w: RWorld, eid: int) -> int:
@@ -223,31 +249,37 @@ def test_a_disposal_stopped_while_destroying_is_named_unfinished(rworld: RWorld)
 # ---------------------------------------------------------------------------- (f)
 
 
-def test_a_properly_destroyed_item_is_expected_absent_for_verify_and_the_fixity_audit(rworld: RWorld) -> None:
+def test_a_properly_destroyed_item_is_expected_absent_for_verify_and_the_fixity_audit(rworld: RWorld,
+                                                                                      tmp_path: Path) -> None:
     keep, (eid,) = rworld.fresh(), rworld.fresh()
-    key = key_of(rworld, eid)
+    key, poster = key_of(rworld, eid), add_poster(rworld, eid, tmp_path)
     with rworld.archive.sessions.begin() as db:
-        fixity.track(db)  # its fixity row stays (the disposal deletes it; the audit must skip it regardless)
-    destroy_properly(rworld, eid)
-    assert not store(rworld).exists(key)
+        fixity.track(db)  # its fixity rows stay (the disposal deletes them; the audit must skip them regardless)
+    assert verify(rworld).derived >= 1
+    did = destroy_properly(rworld, eid)
+    assert not store(rworld).exists(key) and not store(rworld).exists(poster)
+    with rworld.archive.sessions() as db:
+        d = db.get(Disposal, did)
+        assert d is not None and d.state == "destroyed" and poster in json.loads(d.destroyed_keys or "[]")
 
     r = verify(rworld)
     assert of(r, eid) == [], [f.detail for f in of(r, eid)]
-    assert not any(key in f.detail for f in r.failures)
+    assert not any(key in f.detail or poster in f.detail for f in r.failures)
     assert of(r, keep[0]) == []
 
     with rworld.archive.sessions() as db:
         before = db.scalar(select(CustodyEvent.seq).order_by(CustodyEvent.seq.desc()).limit(1)) or 0
     audit = fixity.run(rworld.archive, settings=rworld.settings.fixity, everything=True, gone=rverify.gone())
-    assert not any(f["key"] == key or f["evidence_id"] == eid for f in audit.failures)
+    assert not any(f["key"] in (key, poster) or f["evidence_id"] == eid for f in audit.failures)
     with rworld.archive.sessions() as db:
         rehashed = db.scalars(select(CustodyEvent.evidence_id).where(CustodyEvent.seq > before,
                                                                      CustodyEvent.action == "verified")).all()
         assert eid not in rehashed and keep[0] in rehashed
-        row = db.get(FixityState, key)
-        assert row is not None and row.last_outcome != "failure"  # neither claimed nor hashed
+        for k in (key, poster):
+            row = db.get(FixityState, k)
+            assert row is not None and row.last_outcome != "failure"  # neither claimed nor hashed
     st = fixity.status(rworld.archive, settings=rworld.settings.fixity, gone=rverify.gone())
-    assert not any(f["key"] == key for f in st.failing)
-    # without being told what is gone, the audit would call it a failure: the parameter is what skips it
+    assert not any(f["key"] in (key, poster) for f in st.failing)
+    # without being told what is gone, the audit would call them failures: the parameter is what skips them
     bare = fixity.run(rworld.archive, settings=rworld.settings.fixity, everything=True)
-    assert any(f["key"] == key for f in bare.failures)
+    assert {key, poster} <= {f["key"] for f in bare.failures}
