@@ -67,15 +67,24 @@ class Report:
                 "failures": [f.to_dict() for f in self.failures]}
 
 
+DESTROYED = "destroyed"
+
+
 def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
-                    stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None) -> str:
+                    stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None,
+                    gone: fixity.Gone | None = None) -> str:
     """Re-hash one original and check each of its signed manifests; a ``verified`` custody event
-    records the outcome ("success" or "failure"), which is returned; failures go into ``report``."""
+    records the outcome ("success" or "failure"), which is returned; failures go into ``report``.
+    With ``gone`` (the query of destroyed evidence): a destroyed evidence's original is not read and
+    ``"destroyed"`` is returned (its bytes are gone by design; ``liuhen verify`` checks they are)."""
     with archive.sessions() as db:
+        if gone is not None and db.scalar(select(Evidence.id).where(Evidence.id == eid, Evidence.id.in_(gone))):
+            return DESTROYED
         ev = db.get(Evidence, eid)
         assert ev is not None
         item = _item(ev.id, ev.sha256, ev.size, ev.store_key, ev.store_version)
-    return _conclude(archive, hash_one(archive, item), report=report, actor=actor, stations=stations, detail=detail)
+    return _conclude(archive, hash_one(archive, item), report=report, actor=actor, stations=stations, detail=detail,
+                     gone_known=gone is not None)
 
 
 def verify_originals(archive: Archive, *, report: Report, actor: str, stations: dict[str, Station] | None = None,
@@ -93,7 +102,7 @@ def verify_originals(archive: Archive, *, report: Report, actor: str, stations: 
         rows = db.execute(q).all()
     items = (_item(*row) for row in rows)
     for i, h in enumerate(hash_parallel(archive, items, threads=threads), 1):
-        _conclude(archive, h, report=report, actor=actor, stations=stations)
+        _conclude(archive, h, report=report, actor=actor, stations=stations, gone_known=gone is not None)
         if progress:
             progress(i, len(rows))
 
@@ -103,8 +112,9 @@ def _item(eid: int, sha: str, size: int, key: str, version: str | None) -> Store
 
 
 def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, stations: dict[str, Station] | None,
-              detail: dict[str, Any] | None = None) -> str:
-    """The outcome of one re-hashed original with its manifests checked, recorded as its custody event."""
+              detail: dict[str, Any] | None = None, gone_known: bool = False) -> str:
+    """The outcome of one re-hashed original with its manifests checked, recorded as its custody event.
+    ``gone_known``: destroyed evidence was left out, so a missing original has no destruction record."""
     r = report
     eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
     assert eid is not None
@@ -112,7 +122,7 @@ def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, statio
         if stations is None:
             stations = {s.id: s for s in db.execute(select(Station)).scalars()}
         sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
-    outcome = _fixity(archive, r, h)
+    outcome = _fixity(archive, r, h, gone_known=gone_known)
     for s in sightings:
         r.signatures += 1
         problem = sighting_problem(s, stations.get(s.station_id), sha)
@@ -157,10 +167,10 @@ def _missing(archive: Archive, key: str) -> bool:
         return False
 
 
-def _fixity(archive: Archive, r: Report, h: Hashed) -> str:
+def _fixity(archive: Archive, r: Report, h: Hashed, *, gone_known: bool = False) -> str:
     eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
     if h.sha256 is None:
-        if _missing(archive, key):  # the originals of destroyed evidence are never asked for here
+        if gone_known and _missing(archive, key):  # destroyed evidence was left out: this one was never disposed of
             r.failures.append(Failure(
                 "original_missing", f"Evidence {eid}: its stored original {key} is missing and no destruction "
                 "record exists for it.", "Nothing disposed of it: restore the original from backup (or re-offload "

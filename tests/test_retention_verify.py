@@ -21,7 +21,7 @@ from archive import fixity
 from archive.bindings import DERIVED
 from archive.models import DerivedFile, Evidence, FixityState
 from archive.store import LocalStore
-from archive.verify import Failure, Report
+from archive.verify import Failure, Report, verify_evidence
 from hashing.binding import bound
 from hashing.digest import Digest
 from hashing.models import CustodyEvent
@@ -201,6 +201,9 @@ def test_an_original_deleted_with_no_disposal_is_missing_without_a_destruction_r
     missing = of(r, eid, "original_missing")
     assert len(missing) == 1
     assert "missing and no destruction record exists for it" in missing[0].detail
+    one = Report()
+    assert verify_evidence(rworld.archive, eid, report=one, actor="cli:test", gone=rverify.gone()) == "failure"
+    assert "no destruction record" in one.failures[0].detail
     assert of(r, eid, "disposed_bytes_present") == []
 
 
@@ -266,6 +269,9 @@ def test_a_properly_destroyed_item_is_expected_absent_for_verify_and_the_fixity_
     assert of(r, eid) == [], [f.detail for f in of(r, eid)]
     assert not any(key in f.detail or poster in f.detail for f in r.failures)
     assert of(r, keep[0]) == []
+    one = Report()
+    assert verify_evidence(rworld.archive, eid, report=one, actor="cli:test", gone=rverify.gone()) == "destroyed"
+    assert one.failures == []
 
     with rworld.archive.sessions() as db:
         before = db.scalar(select(CustodyEvent.seq).order_by(CustodyEvent.seq.desc()).limit(1)) or 0
