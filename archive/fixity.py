@@ -21,6 +21,10 @@
   checked, so the next pass re-reads them first. ``check_now`` runs that check at once for one
   object, cold (its cached pages dropped first, so the disk is read, not memory): the station
   calls it, through ``archive.service.verify_received``, before it wipes a recorder file.
+* Evidence destroyed by a disposal has no bytes by design. The archive layer knows nothing of
+  retention, so the roof passes ``gone``: a query of the evidence ids whose bytes are gone
+  (``retention.verify.gone``). Their originals, and derived files no other evidence shares, are
+  neither tracked, claimed nor counted; ``liuhen verify`` checks that they really are absent.
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import Select, and_, exists, func, literal, or_, select, true, union, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 import liuhen
 from archive.context import Archive
@@ -189,8 +193,31 @@ def audit_id() -> str:
     return f"fixity:{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def track(db: Session) -> None:
-    """Give every stored object a state row (new originals and derived files since the last pass)."""
+Gone = Select[int]
+"""A query of the ids of evidence whose bytes are gone by design (destroyed by a disposal): passed
+down by the roof (``retention.verify.gone``), as the archive may not know of retention."""
+
+
+def dead_keys(gone: Gone) -> Any:
+    """The store keys that only ``gone`` evidence names: their originals, and derived files no other
+    evidence shares (a select of one column, ``store_key``)."""
+    live = aliased(DerivedFile)
+    originals = select(Evidence.store_key).where(Evidence.id.in_(gone))
+    derived = (select(DerivedFile.store_key).where(DerivedFile.evidence_id.in_(gone))
+               .where(~exists().where(live.store_key == DerivedFile.store_key, live.evidence_id.not_in(gone))))
+    return union(originals, derived)
+
+
+def _live(gone: Gone | None) -> Any:
+    """A clause on ``FixityState``: its object is not one that only destroyed evidence names."""
+    if gone is None:
+        return true()
+    return FixityState.store_key.not_in(select(dead_keys(gone).subquery().c[0]))  # keys are never NULL
+
+
+def track(db: Session, *, gone: Gone | None = None) -> None:
+    """Give every stored object a state row (new originals and derived files since the last pass);
+    objects of ``gone`` evidence (destroyed) get none."""
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     cols = [FixityState.store_key, FixityState.kind, FixityState.evidence_id]
@@ -198,6 +225,9 @@ def track(db: Session) -> None:
     originals = select(Evidence.store_key, literal(ORIGINAL), Evidence.id).where(Evidence.store_key.not_in(known))
     derived = (select(DerivedFile.store_key, literal(DERIVED), func.min(DerivedFile.evidence_id))
                .where(DerivedFile.store_key.not_in(known)).group_by(DerivedFile.store_key))
+    if gone is not None:
+        originals = originals.where(Evidence.id.not_in(gone))
+        derived = derived.where(DerivedFile.evidence_id.not_in(gone))
     for q in (originals, derived):
         db.execute(insert(FixityState).from_select(cols, q).on_conflict_do_nothing())
 
@@ -212,29 +242,33 @@ def cutoff_for(settings: FixitySettings, now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(days=settings.period_days) + dt.timedelta(minutes=settings.interval_minutes)
 
 
-def _claim(archive: Archive, *, me: str, cutoff: dt.datetime, n: int, lease_s: float) -> list[StoredItem]:
+def _claim(archive: Archive, *, me: str, cutoff: dt.datetime, n: int, lease_s: float,
+           gone: Gone | None = None) -> list[StoredItem]:
     now = utcnow()
     with archive.sessions.begin() as db:
         free = or_(FixityState.claimed_until.is_(None), FixityState.claimed_until < now)
         keys = list(db.execute(
-            select(FixityState.store_key).where(_due_clause(cutoff), free)
+            select(FixityState.store_key).where(_due_clause(cutoff), free, _live(gone))
             .order_by(FixityState.last_checked_at.asc().nulls_first(), FixityState.store_key)
             .limit(n).with_for_update(skip_locked=True)).scalars())
         if not keys:
             return []
         db.execute(update(FixityState).where(FixityState.store_key.in_(keys))
                    .values(claimed_by=me, claimed_until=now + dt.timedelta(seconds=lease_s)))
-        return _items(db, keys)
+        return _items(db, keys, gone)
 
 
-def _items(db: Session, keys: list[str]) -> list[StoredItem]:
+def _items(db: Session, keys: list[str], gone: Gone | None = None) -> list[StoredItem]:
     items: dict[str, StoredItem] = {}
     for e in db.execute(select(Evidence.store_key, Evidence.store_version, Evidence.sha256, Evidence.size, Evidence.id)
                         .where(Evidence.store_key.in_(keys))):
         items[e.store_key] = StoredItem(e.store_key, e.store_version, e.sha256, e.size, ORIGINAL, e.id)
-    for d in db.execute(select(DerivedFile.store_key, DerivedFile.store_version, DerivedFile.sha256, DerivedFile.size,
-                               DerivedFile.evidence_id, DerivedFile.kind)
-                        .where(DerivedFile.store_key.in_(keys)).order_by(DerivedFile.id)):
+    derived = (select(DerivedFile.store_key, DerivedFile.store_version, DerivedFile.sha256, DerivedFile.size,
+                      DerivedFile.evidence_id, DerivedFile.kind)
+               .where(DerivedFile.store_key.in_(keys)).order_by(DerivedFile.id))
+    if gone is not None:  # a shared derived file is checked as the living evidence's
+        derived = derived.where(DerivedFile.evidence_id.not_in(gone))
+    for d in db.execute(derived):
         items.setdefault(d.store_key, StoredItem(d.store_key, d.store_version, d.sha256, d.size, DERIVED,
                                                  d.evidence_id, d.kind))
     for key in keys:  # tracked, but its row is gone: released here; `liuhen verify` names the missing row
@@ -246,10 +280,12 @@ def _items(db: Session, keys: list[str]) -> list[StoredItem]:
 
 
 def run(archive: Archive, *, settings: FixitySettings, actor: str = "system:fixity", everything: bool = False,
-        stop: threading.Event | None = None, progress: Callable[[int, int], None] | None = None) -> AuditResult:
+        stop: threading.Event | None = None, progress: Callable[[int, int], None] | None = None,
+        gone: Gone | None = None) -> AuditResult:
     """One audit pass: every object due (``everything``: every object not yet checked by this pass),
     re-hashed in parallel, each result committed as it comes. Returns when nothing due is left
-    unclaimed, or when ``stop`` is set (the objects in flight are finished and recorded first)."""
+    unclaimed, or when ``stop`` is set (the objects in flight are finished and recorded first).
+    Objects only ``gone`` (destroyed) evidence names are skipped."""
     import time
 
     started, t0 = utcnow(), time.monotonic()
@@ -257,13 +293,13 @@ def run(archive: Archive, *, settings: FixitySettings, actor: str = "system:fixi
     cutoff = started if everything else cutoff_for(settings, started)
     n = cores(settings.threads)
     with archive.sessions.begin() as db:
-        track(db)
-        total = db.scalar(select(func.count()).select_from(FixityState).where(_due_clause(cutoff))) or 0
+        track(db, gone=gone)
+        total = db.scalar(select(func.count()).select_from(FixityState).where(_due_clause(cutoff), _live(gone))) or 0
     result = AuditResult()
 
     def items() -> Iterator[StoredItem]:
         while stop is None or not stop.is_set():
-            batch = _claim(archive, me=me, cutoff=cutoff, n=n, lease_s=settings.lease_seconds)
+            batch = _claim(archive, me=me, cutoff=cutoff, n=n, lease_s=settings.lease_seconds, gone=gone)
             if not batch:
                 return
             yield from batch
@@ -329,25 +365,26 @@ class Status:
                 "failing": self.failing}
 
 
-def status(archive: Archive, *, settings: FixitySettings) -> Status:
+def status(archive: Archive, *, settings: FixitySettings, gone: Gone | None = None) -> Status:
     """Where the audit stands: how many objects, how many checked within the period, how many due, and
-    every object whose last check failed (the alert stays visible until a check finds it whole)."""
+    every object whose last check failed (the alert stays visible until a check finds it whole).
+    Objects only ``gone`` (destroyed) evidence names are not counted."""
     now = utcnow()
     with archive.sessions.begin() as db:
-        track(db)
-        live = FixityState.last_outcome.is_distinct_from("gone")
+        track(db, gone=gone)
+        live = and_(FixityState.last_outcome.is_distinct_from("gone"), _live(gone))
         objects = db.scalar(select(func.count()).select_from(FixityState).where(live)) or 0
         in_period = db.scalar(select(func.count()).select_from(FixityState).where(
             live, FixityState.last_checked_at >= now - dt.timedelta(days=settings.period_days))) or 0
         due = db.scalar(select(func.count()).select_from(FixityState).where(
             live, _due_clause(cutoff_for(settings, now)))) or 0
         never = db.scalar(select(func.count()).select_from(FixityState).where(
-            FixityState.last_checked_at.is_(None))) or 0
+            FixityState.last_checked_at.is_(None), _live(gone))) or 0
         oldest = db.scalar(select(func.min(FixityState.last_checked_at)).where(live))
         failing = [{"key": s.store_key, "object": s.kind, "evidence_id": s.evidence_id,
                     "checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
                     "detail": s.last_detail}
-                   for s in db.execute(select(FixityState).where(FixityState.last_outcome == "failure")
+                   for s in db.execute(select(FixityState).where(FixityState.last_outcome == "failure", _live(gone))
                                        .order_by(FixityState.last_checked_at)).scalars()]
     return Status(objects, in_period, due, never, failing, oldest, settings.period_days)
 
@@ -359,15 +396,15 @@ def mark_checked(db: Session, *, key: str, outcome: str, detail: str | None) -> 
 
 
 def scheduler(archive: Archive, *, settings: FixitySettings, stop: threading.Event,
-              first_after_s: float = 60.0) -> threading.Thread:
+              first_after_s: float = 60.0, gone: Gone | None = None) -> threading.Thread:
     """A thread that runs an audit pass ``first_after_s`` after it starts (so that start-up stays
-    quick) and then every ``interval_minutes``, until ``stop``."""
+    quick) and then every ``interval_minutes``, until ``stop``; objects of ``gone`` evidence skipped."""
 
     def loop() -> None:
         stop.wait(first_after_s)
         while not stop.is_set():
             try:
-                r = run(archive, settings=settings, stop=stop)
+                r = run(archive, settings=settings, stop=stop, gone=gone)
                 if r.checked:
                     log.info("fixity audit: %d object(s) re-hashed, %d failure(s)", r.checked, r.failed)
             except Exception:  # the audit must outlive a database hiccup; the next pass retries

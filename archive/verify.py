@@ -16,6 +16,7 @@ from sqlalchemy import select
 import liuhen
 from archive import fixity
 from archive.context import Archive
+from archive.errors import StoreError
 from archive.fixity import ORIGINAL, Hashed, StoredItem, hash_one, hash_parallel
 from archive.models import Evidence, Sighting, Station
 from hashing import digest as digesting
@@ -50,6 +51,7 @@ class Report:
     rows: int = 0  # rows checked against their custody events (integrity.bindings)
     derived: int = 0  # derived files re-hashed
     baselined: int = 0  # rows bound by ``verify --baseline``
+    retention: int = 0  # keep-until rows recomputed and disposals checked (``retention.verify``)
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -61,31 +63,46 @@ class Report:
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
                 "anchored_checkpoints_checked": self.anchored, "text_records_checked": self.records,
                 "rows_checked": self.rows, "derived_files_checked": self.derived, "rows_baselined": self.baselined,
+                "retention_checked": self.retention,
                 "failures": [f.to_dict() for f in self.failures]}
 
 
+DESTROYED = "destroyed"
+
+
 def verify_evidence(archive: Archive, eid: int, *, report: Report, actor: str,
-                    stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None) -> str:
+                    stations: dict[str, Station] | None = None, detail: dict[str, Any] | None = None,
+                    gone: fixity.Gone | None = None) -> str:
     """Re-hash one original and check each of its signed manifests; a ``verified`` custody event
-    records the outcome ("success" or "failure"), which is returned; failures go into ``report``."""
+    records the outcome ("success" or "failure"), which is returned; failures go into ``report``.
+    With ``gone`` (the query of destroyed evidence): a destroyed evidence's original is not read and
+    ``"destroyed"`` is returned (its bytes are gone by design; ``liuhen verify`` checks they are)."""
     with archive.sessions() as db:
+        if gone is not None and db.scalar(select(Evidence.id).where(Evidence.id == eid, Evidence.id.in_(gone))):
+            return DESTROYED
         ev = db.get(Evidence, eid)
         assert ev is not None
         item = _item(ev.id, ev.sha256, ev.size, ev.store_key, ev.store_version)
-    return _conclude(archive, hash_one(archive, item), report=report, actor=actor, stations=stations, detail=detail)
+    return _conclude(archive, hash_one(archive, item), report=report, actor=actor, stations=stations, detail=detail,
+                     gone_known=gone is not None)
 
 
 def verify_originals(archive: Archive, *, report: Report, actor: str, stations: dict[str, Station] | None = None,
-                     progress: Progress | None = None, threads: int = 0) -> None:
+                     progress: Progress | None = None, threads: int = 0, gone: fixity.Gone | None = None) -> None:
     """``verify_evidence`` for every original, re-hashed on all cores (``archive.fixity.hash_parallel``:
-    threads reading through the store, hashlib releasing the GIL); each outcome is recorded as it comes."""
+    threads reading through the store, hashlib releasing the GIL); each outcome is recorded as it comes.
+    The originals of ``gone`` evidence (destroyed by a disposal: expected absent, which the roof
+    checks, ``retention.verify``) are not read."""
     with archive.sessions.begin() as db:
-        fixity.track(db)  # so that this check counts for the continuous audit too
-        rows = db.execute(select(Evidence.id, Evidence.sha256, Evidence.size, Evidence.store_key,
-                                 Evidence.store_version).order_by(Evidence.id)).all()
+        fixity.track(db, gone=gone)  # so that this check counts for the continuous audit too
+        q = select(Evidence.id, Evidence.sha256, Evidence.size, Evidence.store_key,
+                   Evidence.store_version).order_by(Evidence.id)
+        if gone is not None:
+            q = q.where(Evidence.id.not_in(gone))
+        rows = db.execute(q).all()
     items = (_item(*row) for row in rows)
     for i, h in enumerate(hash_parallel(archive, items, threads=threads), 1):
-        _conclude(archive, h, report=report, actor=actor, stations=stations)
+        _conclude(archive, h, report=report, actor=actor, stations=stations, gone_known=gone is not None)
         if progress:
             progress(i, len(rows))
 
@@ -95,8 +112,9 @@ def _item(eid: int, sha: str, size: int, key: str, version: str | None) -> Store
 
 
 def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, stations: dict[str, Station] | None,
-              detail: dict[str, Any] | None = None) -> str:
-    """The outcome of one re-hashed original with its manifests checked, recorded as its custody event."""
+              detail: dict[str, Any] | None = None, gone_known: bool = False) -> str:
+    """The outcome of one re-hashed original with its manifests checked, recorded as its custody event.
+    ``gone_known``: destroyed evidence was left out, so a missing original has no destruction record."""
     r = report
     eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
     assert eid is not None
@@ -104,7 +122,7 @@ def _conclude(archive: Archive, h: Hashed, *, report: Report, actor: str, statio
         if stations is None:
             stations = {s.id: s for s in db.execute(select(Station)).scalars()}
         sightings = list(db.execute(select(Sighting).where(Sighting.evidence_id == eid)).scalars())
-    outcome = _fixity(r, h)
+    outcome = _fixity(archive, r, h, gone_known=gone_known)
     for s in sightings:
         r.signatures += 1
         problem = sighting_problem(s, stations.get(s.station_id), sha)
@@ -141,9 +159,23 @@ def sighting_problem(s: Sighting, station: Station | None, sha256: str) -> str |
     return None
 
 
-def _fixity(r: Report, h: Hashed) -> str:
+def _missing(archive: Archive, key: str) -> bool:
+    """Whether the store says nothing is stored under ``key`` (not merely unreadable)."""
+    try:
+        return not archive.store.exists(key)
+    except StoreError:
+        return False
+
+
+def _fixity(archive: Archive, r: Report, h: Hashed, *, gone_known: bool = False) -> str:
     eid, sha, key = h.item.evidence_id, h.item.sha256, h.item.key
     if h.sha256 is None:
+        if gone_known and _missing(archive, key):  # destroyed evidence was left out: this one was never disposed of
+            r.failures.append(Failure(
+                "original_missing", f"Evidence {eid}: its stored original {key} is missing and no destruction "
+                "record exists for it.", "Nothing disposed of it: restore the original from backup (or re-offload "
+                "it from the recorder) and investigate who removed it.", evidence_id=eid, sha256=sha))
+            return "failure"
         r.failures.append(Failure("original_missing", f"Evidence {eid}: {h.problem}.", h.action or
                                   "Restore the original from backup.", evidence_id=eid, sha256=sha))
         return "failure"

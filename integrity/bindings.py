@@ -26,6 +26,7 @@ import liuhen
 from archive.bindings import BINDINGS as ARCHIVE_BINDINGS
 from archive.context import Archive
 from archive.errors import StoreError
+from archive.fixity import Gone
 from archive.models import DerivedFile
 from archive.verify import Failure, Report
 from cases.bindings import BINDINGS as CASE_BINDINGS
@@ -147,12 +148,16 @@ def check_rows(archive: Archive, report: Report) -> int:
     return checked
 
 
-def check_derived(archive: Archive, report: Report) -> int:
-    """Re-hash every derived file (proxy, poster, sprite, ...) from the store; returns how many."""
+def check_derived(archive: Archive, report: Report, *, gone: Gone | None = None) -> int:
+    """Re-hash every derived file (proxy, poster, sprite, ...) from the store; returns how many. The
+    derived files of ``gone`` evidence (destroyed: expected absent, ``retention.verify`` checks that)
+    are not read."""
+    q = select(DerivedFile.id, DerivedFile.evidence_id, DerivedFile.kind, DerivedFile.sha256,
+               DerivedFile.size, DerivedFile.store_key, DerivedFile.store_version).order_by(DerivedFile.id)
+    if gone is not None:
+        q = q.where(DerivedFile.evidence_id.not_in(gone))
     with archive.sessions() as db:
-        rows = db.execute(select(DerivedFile.id, DerivedFile.evidence_id, DerivedFile.kind, DerivedFile.sha256,
-                                 DerivedFile.size, DerivedFile.store_key, DerivedFile.store_version)
-                          .order_by(DerivedFile.id)).all()
+        rows = db.execute(q).all()
     for did, eid, kind, sha, size, key, version in rows:
         try:
             with archive.store.open(key, version) as f:
@@ -174,7 +179,7 @@ def check_derived(archive: Archive, report: Report) -> int:
 def record_result(archive: Archive, report: Report, *, actor: str, rows: int, derived: int) -> None:
     """The row check as an act: one custody event with its outcome and what it named."""
     named = [f.detail.split(":", 1)[0] for f in report.failures
-             if f.kind.startswith(("row_", "derived_"))]
+             if f.kind.startswith(("row_", "derived_", "disposed_", "destruction_", "destroyed_", "retention_"))]
     with archive.sessions.begin() as db:
         archive.custody.record(db, actor=actor, action="rows_verified", outcome="failure" if named else "success",
                                tool=TOOL, tool_version=liuhen.__version__,

@@ -4,7 +4,10 @@ Recomputes the custody chain and its Merkle tree from the events and proves them
 every signed checkpoint, in the database and in every anchor outside it (``hashing.custody``),
 re-hashes every stored original and checks every station manifest (``archive.verify``), checks
 every signed text-record version (``cases.records``), and checks every meaningful row against the
-hash its last custody event carries and re-hashes every derived file (``integrity.bindings``).
+hash its last custody event carries and re-hashes every derived file (``integrity.bindings``), and
+checks retention (``retention.verify``): destroyed evidence is expected absent (the original and
+derived-file checks skip it, ``retention.verify.gone``), its bytes really gone, every destruction
+approved and recorded, every keep-until what the rules say.
 Returns one report naming every failure; when the log is sound, ends with a new checkpoint, anchored.
 """
 
@@ -18,6 +21,7 @@ from archive.verify import Failure, Progress, Report, verify_originals
 from cases.records import verify_versions
 from hashing.custody import verify_log
 from integrity import bindings
+from retention import verify as retention_verify
 
 
 def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None,
@@ -58,7 +62,7 @@ def verify_originals_part(archive: Archive, *, report: Report, actor: str, stati
     """Every original re-hashed on all cores (``[fixity] threads``, 0: one per core) and its manifests
     checked, one ``verified`` custody event each."""
     verify_originals(archive, report=report, actor=actor, stations=stations, progress=progress,
-                     threads=archive.settings.fixity.threads)
+                     threads=archive.settings.fixity.threads, gone=retention_verify.gone())
 
 
 _ANCHOR_ACTION = ("Make the anchor reachable (witness disk mounted, bucket and credentials right) and run "
@@ -76,7 +80,9 @@ _LOG_ACTIONS = {
 
 
 def _verify_rows(archive: Archive, r: Report, *, actor: str) -> None:
-    """The state bound to the log: every bound row and every derived file (``integrity.bindings``)."""
+    """The state bound to the log: every bound row and every derived file (``integrity.bindings``, the
+    files of destroyed evidence skipped), then retention (``retention.verify``)."""
     r.rows = bindings.check_rows(archive, r)
-    r.derived = bindings.check_derived(archive, r)
+    r.derived = bindings.check_derived(archive, r, gone=retention_verify.gone())
+    r.retention = retention_verify.check(archive, r)
     bindings.record_result(archive, r, actor=actor, rows=r.rows, derived=r.derived)

@@ -26,7 +26,7 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
               f"{report.events} custody events, {report.checkpoints} signed checkpoints "
               f"({report.anchored} read back from anchors), "
               f"{report.records} text-record versions, {report.rows} rows against their custody events, "
-              f"{report.derived} derived files.")
+              f"{report.derived} derived files, {report.retention} retention records (disposals and keep-until).")
         if report.baselined:
             print(f"Bound {report.baselined} rows that no custody event vouched for (baseline, stated in the log).")
         for f in report.failures:

@@ -17,8 +17,9 @@ def embedded_fixity(settings: config.Settings, archive: Any, stop: threading.Eve
     if archive is None or not settings.fixity.embedded:
         return
     from archive.fixity import scheduler
+    from retention.verify import gone
 
-    scheduler(archive, settings=settings.fixity, stop=stop)
+    scheduler(archive, settings=settings.fixity, stop=stop, gone=gone())  # destroyed evidence: expected absent
 
 
 def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -26,10 +27,12 @@ def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
 
     from app.progress import counting
     from archive.fixity import run
+    from retention.verify import gone
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     with opened(settings) as archive, counting("核验 fixity", show=not args.json, stream=sys.stderr) as progress:
-        result = run(archive, settings=settings.fixity, actor=cli_actor(), everything=args.all, progress=progress)
+        result = run(archive, settings=settings.fixity, actor=cli_actor(), everything=args.all, progress=progress,
+                     gone=gone())
     if args.json:
         print_json(result.to_dict())
     else:
@@ -43,9 +46,10 @@ def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: config.Settings) -> int:
     from archive.fixity import status
+    from retention.verify import gone
 
     with opened(settings) as archive:
-        st = status(archive, settings=settings.fixity)
+        st = status(archive, settings=settings.fixity, gone=gone())
     if args.json:
         print_json(st.to_dict())
     else:
