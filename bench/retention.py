@@ -341,8 +341,34 @@ class RecomputeTimer:
         rs.recompute = self._orig  # type: ignore[assignment]
 
 
-def close_and_reopen(archive: Any, big_id: int, timer: RecomputeTimer) -> dict[str, float]:
-    with archive.sessions() as db:
+@contextlib.contextmanager
+def sql_sections(engine: Any) -> Iterator[dict[str, float]]:
+    """Seconds spent in each kind of statement (its first words and table) meanwhile: the database's
+    share of a close, as this process waits for it."""
+    spent: dict[str, float] = {}
+    started: list[float] = []
+
+    def before(*_: Any) -> None:
+        started.append(time.perf_counter())
+
+    def after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        words = statement.split()
+        kind = " ".join(words[:2]) if words[0] != "SELECT" else "SELECT … " + " ".join(
+            words[words.index("FROM"):words.index("FROM") + 2] if "FROM" in words else words[1:2])
+        kind = " ".join(w for w in kind.split() if not w.startswith("("))[:60]
+        spent[kind] = spent.get(kind, 0.0) + time.perf_counter() - started.pop()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def close_and_reopen(archive: Any, big_id: int, timer: RecomputeTimer) -> dict[str, Any]:
+    with archive.sessions() as db, sql_sections(archive.engine) as close_sql:
         case = db.get(Case, big_id)
         assert case is not None and case.status == "open"
         n0 = len(timer.spent)
@@ -352,7 +378,7 @@ def close_and_reopen(archive: Any, big_id: int, timer: RecomputeTimer) -> dict[s
         t_close, c_close = time.perf_counter() - t, time.process_time() - c
         assert len(timer.spent) == n0 + 1, "the retention hook did not recompute on close"
         r_close, n_close = timer.spent[-1], timer.changes[-1]
-    with archive.sessions() as db:
+    with archive.sessions() as db, sql_sections(archive.engine) as reopen_sql:
         case = db.get(Case, big_id)
         assert case is not None
         t, c = time.perf_counter(), time.process_time()
@@ -361,7 +387,9 @@ def close_and_reopen(archive: Any, big_id: int, timer: RecomputeTimer) -> dict[s
         t_reopen, c_reopen = time.perf_counter() - t, time.process_time() - c
         r_reopen, n_reopen = timer.spent[-1], timer.changes[-1]
     return {"close_s": t_close, "close_cpu_s": c_close, "close_recompute_s": r_close, "close_changes": n_close,
-            "reopen_s": t_reopen, "reopen_cpu_s": c_reopen, "reopen_recompute_s": r_reopen, "reopen_changes": n_reopen}
+            "reopen_s": t_reopen, "reopen_cpu_s": c_reopen, "reopen_recompute_s": r_reopen, "reopen_changes": n_reopen,
+            "close_sql_s": {k: round(v, 4) for k, v in sorted(close_sql.items(), key=lambda kv: -kv[1])},
+            "reopen_sql_s": {k: round(v, 4) for k, v in sorted(reopen_sql.items(), key=lambda kv: -kv[1])}}
 
 
 def baseline_case(archive: Any, big_id: int) -> tuple[float, int]:
@@ -382,12 +410,20 @@ def main() -> int:
     ap.add_argument("--units", type=int, default=4, help="units (default 4)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of each measurement (default 5)")
     ap.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    ap.add_argument("--db", default=None, help="measure again on a database kept with --keep (no load; kept)")
     ap.add_argument("--json", type=Path, default=None, help="where the JSON goes (default bench/out/retention-ROWS.json)")
     args = ap.parse_args()
     if args.big_case > args.rows or args.cases < 2:
         ap.error("--big-case must be at most --rows, and --cases at least 2")
 
-    url, name, drop = create_database()
+    if args.db:
+        name, url = args.db, f"{PG_ADMIN.rsplit('/', 1)[0]}/{args.db}"
+        args.keep = True
+
+        def drop() -> None:
+            pass
+    else:
+        url, name, drop = create_database()
     tmp = tempfile.TemporaryDirectory(prefix="liuhen-bench-retention-")
     result: dict[str, Any] = {"rows": args.rows, "cases": args.cases, "big_case": args.big_case,
                               "linked": args.linked, "units": args.units, "rounds": args.rounds, "database": name,
@@ -403,7 +439,14 @@ def main() -> int:
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         log(f"database {name}: loading {args.rows:,} evidence, {args.cases:,} cases (big case {args.big_case:,}) "
             f"— load average {result['loadavg_start']}")
-        result["load"] = load(url, args, now)
+        if args.db:
+            with psycopg.connect(url) as conn:
+                got = conn.execute("SELECT (SELECT count(*) FROM evidence), (SELECT count(*) FROM cases)").fetchone()
+                assert got is not None
+            args.rows, args.cases = result["rows"], result["cases"] = int(got[0]), int(got[1])
+            result["load"] = {"reused": name, "load_s": 0.0, "db_mb": 0.0, "counts": {}}
+        else:
+            result["load"] = load(url, args, now)
         log(f"loaded in {result['load']['load_s']:.0f} s, {result['load']['db_mb']:.0f} MB: "
             f"{json.dumps(result['load']['counts'], ensure_ascii=False)}")
         big_id = 1
@@ -463,7 +506,8 @@ def main() -> int:
                 row.update({"baseline_count_s": b_s, "baseline_rows": b_n, "loadavg": la})
                 rounds_b.append(row)
                 log(f"  round {r + 1}: close→commit {row['close_s']:.3f} s (recompute {row['close_recompute_s']:.3f} s, "
-                    f"{row['close_changes']:,} changes; CPU here {row['close_cpu_s']:.3f} s) | reopen→commit {row['reopen_s']:.3f} s "
+                    f"{row['close_changes']:,} changes; CPU here {row['close_cpu_s']:.3f} s, waiting on SQL "
+                    f"{sum(row['close_sql_s'].values()):.3f} s) | reopen→commit {row['reopen_s']:.3f} s "
                     f"(recompute {row['reopen_recompute_s']:.3f} s) | count(*) {b_s:.4f} s ({b_n:,}) | load {la[0]}")
         b: dict[str, Any] = {k: stats([x[k] for x in rounds_b]) for k in
                              ("close_s", "close_cpu_s", "close_recompute_s", "reopen_s", "reopen_cpu_s",

@@ -28,19 +28,20 @@ from sqlalchemy import (
     BigInteger,
     Select,
     any_,
+    bindparam,
     cast,
     event,
     exists,
     func,
     insert,
     inspect,
-    literal,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import NullType
 
 import liuhen
 from archive.models import Evidence
@@ -73,8 +74,9 @@ def _pg(db: Session) -> bool:
 def _among(db: Session, col: Any, ids: list[int]) -> Any:
     """``col IN ids``. On PostgreSQL one array parameter (``= ANY``): a chunk of 5,000 ids as 5,000
     placeholders costs more to compile and parse than the query takes to run."""
-    if _pg(db):  # (as an array's text: psycopg checks a list's elements one by one)
-        return col == any_(cast(literal("{" + ",".join(map(str, ids)) + "}"), ARRAY(BigInteger)))
+    if _pg(db):  # the array's text, of no type (a VARCHAR would be cast again for every row)
+        return col == any_(cast(bindparam(None, "{" + ",".join(map(str, ids)) + "}", type_=NullType()),
+                                ARRAY(BigInteger)))
     return col.in_(ids)
 
 
