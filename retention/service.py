@@ -59,12 +59,13 @@ from retention.rules import CaseTie, Decision, Inputs, decide
 
 TOOL = "liuhen-retention"
 CHUNK = 5000  # ids per IN list
+PG_CHUNK = 50_000  # ids per array parameter on PostgreSQL (one value, however many): each chunk reads the links once
 ACTIVE_DISPOSAL = ("pending", "destroying", "destroyed")
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield list(ids[i:i + CHUNK])
+def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
 
 
 def _pg(db: Session) -> bool:
@@ -104,7 +105,7 @@ def gather(db: Session, evidence_ids: Iterable[int]) -> list[Inputs]:
     """The inputs of each evidence's retention, in four set-based queries per chunk of ids."""
     ids = sorted(set(evidence_ids))
     out: list[Inputs] = []
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
         cases: dict[int, list[CaseTie]] = {}
         for eid, cid, number, status, category, closed_at in db.execute(
                 select(EvidenceLink.evidence_id, Case.id, Case.number, Case.status, Case.category, Case.closed_at)
@@ -161,7 +162,7 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
     if not ids:
         return []
     existing: dict[int, tuple[str, dt.datetime | None, str]] = {}
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
         for eid, keep, until, reasons in db.execute(
                 select(RetentionState.evidence_id, RetentionState.keep, RetentionState.retain_until,
                        RetentionState.reasons).where(_among(db, RetentionState.evidence_id, chunk))):
@@ -187,9 +188,9 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
     if new_rows:
         db.execute(insert(RetentionState), new_rows)
     if updates and _pg(db):
-        for i in range(0, len(updates), CHUNK):
+        for i in range(0, len(updates), PG_CHUNK):
             db.execute(_PG_UPDATE, {"now": now, "rows": _json_rows(
-                {k: u[k] for k in ("evidence_id", "keep", "retain_until", "reasons")} for u in updates[i:i + CHUNK])})
+                {k: u[k] for k in ("evidence_id", "keep", "retain_until", "reasons")} for u in updates[i:i + PG_CHUNK])})
     elif updates:
         db.execute(update(RetentionState), updates)
     moved = [c for c in changes if c.old is not None]
@@ -201,9 +202,9 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
                             detail={"reason": reason, **(detail or {}), "count": len(moved),
                                     "changes": [[c.evidence_id, c.old, c.new] for c in moved]})
         if _pg(db):
-            for i in range(0, len(moved), CHUNK):
+            for i in range(0, len(moved), PG_CHUNK):
                 db.execute(_PG_CHANGES, {"seq": ev.seq, "at": ev.at, "reason": reason, "rows": _json_rows(
-                    {"evidence_id": c.evidence_id, "old": c.old, "new": c.new} for c in moved[i:i + CHUNK])})
+                    {"evidence_id": c.evidence_id, "old": c.old, "new": c.new} for c in moved[i:i + PG_CHUNK])})
         else:
             db.execute(insert(RetentionChange), [{"evidence_id": c.evidence_id, "seq": ev.seq, "at": ev.at,
                                                  "old": c.old, "new": c.new, "reason": reason} for c in moved])
