@@ -46,8 +46,13 @@ output, so a slow plan can be read. The JSON (every round, the medians, the load
 load's times) goes to ``bench/out/retention-<rows>.json`` (``--json PATH`` elsewhere); the database
 is dropped at the end unless ``--keep``.
 
+Each close also records the time spent in each kind of statement (the database's share, as this
+process waits for it) and this process's CPU time; the rest of a close is the commit and waiting
+for a core.
+
 Usage: .venv/bin/python bench/retention.py [--rows 1000000] [--cases 100000] [--big-case 10000]
-                                           [--rounds 5] [--keep] [--json PATH]
+                                           [--linked 0.3] [--units 4] [--rounds 5] [--keep | --db NAME]
+                                           [--json PATH]
 Not part of the test suite.
 """
 
