@@ -24,8 +24,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, event, exists, func, insert, inspect, select, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    any_,
+    bindparam,
+    cast,
+    event,
+    exists,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import NullType
 
 import liuhen
 from archive.models import Evidence
@@ -43,12 +59,43 @@ from retention.rules import CaseTie, Decision, Inputs, decide
 
 TOOL = "liuhen-retention"
 CHUNK = 5000  # ids per IN list
+PG_CHUNK = 50_000  # ids per array parameter on PostgreSQL (one value, however many): each chunk reads the links once
 ACTIVE_DISPOSAL = ("pending", "destroying", "destroyed")
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield list(ids[i:i + CHUNK])
+def _chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for i in range(0, len(ids), size):
+        yield list(ids[i:i + size])
+
+
+def _pg(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _among(db: Session, col: Any, ids: list[int]) -> Any:
+    """``col IN ids``. On PostgreSQL one array parameter (``= ANY``): a chunk of 5,000 ids as 5,000
+    placeholders costs more to compile and parse than the query takes to run."""
+    if _pg(db):  # the array's text, of no type (a VARCHAR would be cast again for every row)
+        return col == any_(cast(bindparam(None, "{" + ",".join(map(str, ids)) + "}", type_=NullType()),
+                                ARRAY(BigInteger)))
+    return col.in_(ids)
+
+
+# PostgreSQL: the rows of a recompute in one statement per chunk, handed over as one JSON document
+# (psycopg quotes a text array element by element, slower than the update itself)
+_PG_UPDATE = text(
+    "UPDATE evidence_retention AS r SET keep = v.keep, retain_until = v.retain_until, reasons = v.reasons, "
+    "computed_at = :now FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS v(evidence_id bigint, keep text, retain_until timestamptz, reasons text) WHERE r.evidence_id = v.evidence_id")
+_PG_CHANGES = text(
+    "INSERT INTO retention_changes (evidence_id, seq, at, old, new, reason) "
+    "SELECT v.evidence_id, :seq, :at, v.old, v.new, :reason FROM json_to_recordset(CAST(:rows AS json)) "
+    "AS v(evidence_id bigint, old text, new text)")
+
+
+def _json_rows(rows: Iterable[dict[str, Any]]) -> str:
+    return json.dumps([{k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in r.items()} for r in rows],
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------- reading the inputs
@@ -58,28 +105,28 @@ def gather(db: Session, evidence_ids: Iterable[int]) -> list[Inputs]:
     """The inputs of each evidence's retention, in four set-based queries per chunk of ids."""
     ids = sorted(set(evidence_ids))
     out: list[Inputs] = []
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
         cases: dict[int, list[CaseTie]] = {}
         for eid, cid, number, status, category, closed_at in db.execute(
                 select(EvidenceLink.evidence_id, Case.id, Case.number, Case.status, Case.category, Case.closed_at)
                 .join(Step, Step.id == EvidenceLink.step_id).join(Case, Case.id == Step.case_id)
-                .where(EvidenceLink.evidence_id.in_(chunk)).distinct()):
+                .where(_among(db, EvidenceLink.evidence_id, chunk)).distinct()):
             cases.setdefault(eid, []).append(CaseTie(cid, number, status, category, closed_at))
         holds: dict[int, list[int]] = {}
         for eid, hid in db.execute(select(HoldItem.evidence_id, HoldItem.hold_id)
                                    .join(LegalHold, LegalHold.id == HoldItem.hold_id)
-                                   .where(HoldItem.evidence_id.in_(chunk), LegalHold.released_at.is_(None))):
+                                   .where(_among(db, HoldItem.evidence_id, chunk), LegalHold.released_at.is_(None))):
             holds.setdefault(eid, []).append(hid)
         restored: dict[int, list[dt.datetime]] = {}
         for eid, at in db.execute(select(Disposal.evidence_id, Disposal.restored_at)
-                                  .where(Disposal.evidence_id.in_(chunk), Disposal.state == "restored")):
+                                  .where(_among(db, Disposal.evidence_id, chunk), Disposal.state == "restored")):
             if at is not None:
                 restored.setdefault(eid, []).append(at)
         for eid, recorded_at, created_at, important, class_name in db.execute(
                 select(Evidence.id, Evidence.recorded_at, Evidence.created_at, Evidence.important,
                        RetentionState.class_name)
                 .outerjoin(RetentionState, RetentionState.evidence_id == Evidence.id)
-                .where(Evidence.id.in_(chunk))):
+                .where(_among(db, Evidence.id, chunk))):
             out.append(Inputs(eid, recorded_at, created_at, class_name=class_name, important=bool(important),
                               cases=tuple(sorted(cases.get(eid, ()), key=lambda c: c.case_id)),
                               holds=tuple(sorted(holds.get(eid, ()))),
@@ -115,10 +162,10 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
     if not ids:
         return []
     existing: dict[int, tuple[str, dt.datetime | None, str]] = {}
-    for chunk in _chunks(ids):
+    for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
         for eid, keep, until, reasons in db.execute(
                 select(RetentionState.evidence_id, RetentionState.keep, RetentionState.retain_until,
-                       RetentionState.reasons).where(RetentionState.evidence_id.in_(chunk))):
+                       RetentionState.reasons).where(_among(db, RetentionState.evidence_id, chunk))):
             existing[eid] = (keep, until, reasons)
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
@@ -140,7 +187,11 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
             changes.append(Change(eid, old, d.label))
     if new_rows:
         db.execute(insert(RetentionState), new_rows)
-    if updates:
+    if updates and _pg(db):
+        for i in range(0, len(updates), PG_CHUNK):
+            db.execute(_PG_UPDATE, {"now": now, "rows": _json_rows(
+                {k: u[k] for k in ("evidence_id", "keep", "retain_until", "reasons")} for u in updates[i:i + PG_CHUNK])})
+    elif updates:
         db.execute(update(RetentionState), updates)
     moved = [c for c in changes if c.old is not None]
     if moved:
@@ -150,8 +201,13 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
                             object_sha256=db.scalar(select(Evidence.sha256).where(Evidence.id == one)) if one else None,
                             detail={"reason": reason, **(detail or {}), "count": len(moved),
                                     "changes": [[c.evidence_id, c.old, c.new] for c in moved]})
-        db.execute(insert(RetentionChange), [{"evidence_id": c.evidence_id, "seq": ev.seq, "at": ev.at, "old": c.old,
-                                             "new": c.new, "reason": reason} for c in moved])
+        if _pg(db):
+            for i in range(0, len(moved), PG_CHUNK):
+                db.execute(_PG_CHANGES, {"seq": ev.seq, "at": ev.at, "reason": reason, "rows": _json_rows(
+                    {"evidence_id": c.evidence_id, "old": c.old, "new": c.new} for c in moved[i:i + PG_CHUNK])})
+        else:
+            db.execute(insert(RetentionChange), [{"evidence_id": c.evidence_id, "seq": ev.seq, "at": ev.at,
+                                                 "old": c.old, "new": c.new, "reason": reason} for c in moved])
     return changes
 
 
