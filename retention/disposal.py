@@ -400,15 +400,16 @@ def destroy_due(archive: Archive, *, now: dt.datetime, actor: str, report: Repor
 # ---------------------------------------------------------------------------- the run
 
 
-def run(archive: Archive, *, now: dt.datetime | None = None, actor: str, dry_run: bool = False) -> dict[str, Any]:
+def run(archive: Archive, *, now: dt.datetime | None = None, actor: str, dry_run: bool = False,
+        units: Iterable[int] | None = None) -> dict[str, Any]:
     """The disposal run (``liuhen retention run``, daily inside ``liuhen serve``): compute missing
-    retentions, schedule what is due, destroy what is due and approved, sync object locks. With
-    ``dry_run``, what it would do, writing nothing."""
+    retentions, schedule what is due (in ``units``; None: every unit), destroy what is due and
+    approved, sync object locks. With ``dry_run``, what it would do, writing nothing."""
     now = now or utcnow()
     settings = archive.settings.retention
     if dry_run:
         with archive.sessions() as db:
-            summary = service.due_summary(db, settings, now)
+            summary = service.due_summary(db, settings, now, units=units)
             go, waiting, grace = _ready(db, settings, now)
             missing = len(service.missing_ids(db))
         return {"dry_run": True, "at": _iso(now), "would_schedule": sum(s["count"] for s in summary),
@@ -419,7 +420,7 @@ def run(archive: Archive, *, now: dt.datetime | None = None, actor: str, dry_run
     report = Report()
     faults.point("disposal.run.begin")
     with archive.sessions.begin() as db:
-        report.scheduled = len(schedule(db, archive.custody, settings, now=now, actor=actor))
+        report.scheduled = len(schedule(db, archive.custody, settings, now=now, actor=actor, units=units))
         faults.point("disposal.schedule.before_commit")
     faults.point("disposal.schedule.after_commit")
     try:
@@ -452,8 +453,13 @@ def _page(db: Session, states: tuple[str, ...], units: Iterable[int] | None, lim
     return [(d, e) for d, e in db.execute(q.order_by(order, Disposal.id).limit(limit).offset(offset))]
 
 
-def _row(db: Session, d: Disposal, ev: Evidence, settings: RetentionSettings | None = None) -> dict[str, Any]:
-    approvers = _approvers(db, [d.id]).get(d.id, [])
+def approvers_of(db: Session, disposal_id: int) -> list[str]:
+    return _approvers(db, [disposal_id]).get(disposal_id, [])
+
+
+def row(db: Session, d: Disposal, ev: Evidence, settings: RetentionSettings | None = None) -> dict[str, Any]:
+    """One disposal as the queue and the API show it."""
+    approvers = approvers_of(db, d.id)
     out: dict[str, Any] = {
         "disposal_id": d.id, "evidence_id": ev.id, "state": d.state, "file_name": ev.file_name,
         "sha256": ev.sha256, "size": ev.size, "unit_id": ev.unit_id, "rule": json.loads(d.rule),
@@ -467,7 +473,7 @@ def _row(db: Session, d: Disposal, ev: Evidence, settings: RetentionSettings | N
 def pending(db: Session, *, units: Iterable[int] | None, limit: int = 100, offset: int = 0,
             settings: RetentionSettings | None = None) -> list[dict[str, Any]]:
     """The pending-disposal queue (soonest due first)."""
-    return [_row(db, d, e, settings) for d, e in _page(db, ("pending",), units, limit, offset, Disposal.due_at)]
+    return [row(db, d, e, settings) for d, e in _page(db, ("pending",), units, limit, offset, Disposal.due_at)]
 
 
 def destruction_log(db: Session, *, units: Iterable[int] | None, limit: int = 100,
@@ -475,12 +481,12 @@ def destruction_log(db: Session, *, units: Iterable[int] | None, limit: int = 10
     """Destroyed (and being destroyed) evidence with their destruction records, newest first."""
     out = []
     for d, e in _page(db, GONE, units, limit, offset, Disposal.destroy_started_at.desc()):
-        row = _row(db, d, e)
+        out_row = row(db, d, e)
         rec = _record_of(db, d) or {}
-        row.update(destroy_started_at=_iso(d.destroy_started_at), destroyed_at=_iso(d.destroyed_at),
+        out_row.update(destroy_started_at=_iso(d.destroy_started_at), destroyed_at=_iso(d.destroyed_at),
                    destroyed_keys=json.loads(d.destroyed_keys) if d.destroyed_keys else None,
                    record={k: v for k, v in rec.items() if k != "bound"})
-        out.append(row)
+        out.append(out_row)
     return out
 
 
@@ -517,5 +523,5 @@ def scheduler(archive: Archive, *, stop: threading.Event, first_after_s: float =
     return t
 
 
-__all__ = ["Report", "approve", "compute_missing", "destroy_due", "destruction_log", "pending", "restore", "run",
+__all__ = ["Report", "approve", "approvers_of", "row", "compute_missing", "destroy_due", "destruction_log", "pending", "restore", "run",
            "schedule", "scheduler"]

@@ -5,10 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from typing import Any
 
 from app.cli._common import EXIT_FAILED, EXIT_OK, Add, cli_actor, emit, opened, print_json
 from liuhen import config
+
+
+def embedded_retention(settings: config.Settings, archive: Any, stop: threading.Event) -> None:
+    """``[retention] embedded``: this process runs the disposal every ``interval_hours`` as
+    ``system:retention`` (a failure is logged and recorded, never raised)."""
+    if archive is None or not settings.retention.embedded:
+        return
+    from retention.disposal import scheduler
+
+    scheduler(archive, stop=stop)
 
 
 def cmd_run(args: argparse.Namespace, settings: config.Settings) -> int:
