@@ -493,11 +493,13 @@ def destruction_log(db: Session, *, units: Iterable[int] | None, limit: int = 10
 # ---------------------------------------------------------------------------- inside `liuhen serve`
 
 
-def scheduler(archive: Archive, *, stop: threading.Event, first_after_s: float = 120.0) -> threading.Thread:
+def scheduler(archive: Archive, *, stop: threading.Event, first_after_s: float = 120.0,
+              interval_s: float | None = None) -> threading.Thread:
     """A thread that runs the disposal ``first_after_s`` after it starts and then every
     ``[retention] interval_hours`` as ``system:retention``; a failure is logged and recorded (a
     ``retention_run_failed`` custody event), never raised."""
     settings = archive.settings.retention
+    every = interval_s if interval_s is not None else settings.interval_hours * 3600
 
     def loop() -> None:
         stop.wait(first_after_s)
@@ -516,7 +518,7 @@ def scheduler(archive: Archive, *, stop: threading.Event, first_after_s: float =
                                                detail={"error": f"{type(e).__name__}: {e}"[:1000]})
                 except Exception:
                     log.exception("could not record the failed retention run")
-            stop.wait(settings.interval_hours * 3600)
+            stop.wait(every)
 
     t = threading.Thread(target=loop, name="retention-scheduler", daemon=True)
     t.start()

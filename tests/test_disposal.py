@@ -352,3 +352,26 @@ def test_cli_dry_run_writes_nothing_and_run_destroys(tmp_path: Path) -> None:
         assert r.returncode != 0 and "99999" in r.stderr
     finally:
         archive.close()
+
+
+def test_the_daily_run_inside_serve_records_a_failure_and_keeps_going(rworld: RWorld,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    calls: list[int] = []
+    stop = threading.Event()
+
+    def broken(*_: object, **__: object) -> dict:
+        calls.append(1)
+        if len(calls) >= 2:
+            stop.set()
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(disposal, "run", broken)
+    t = disposal.scheduler(rworld.archive, stop=stop, first_after_s=0, interval_s=0.01)
+    t.join(timeout=30)
+    assert not t.is_alive() and len(calls) >= 2  # it ran again after the failure
+    with rworld.archive.sessions() as db:
+        ev = db.scalars(select(CustodyEvent).where(CustodyEvent.action == "retention_run_failed")
+                        .order_by(CustodyEvent.seq.desc())).first()
+    assert ev is not None and ev.actor == "system:retention" and "database went away" in json.loads(ev.detail)["error"]
