@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -108,7 +109,7 @@ def hold(w: RWorld, eid: int) -> int:
         return h.id
 
 
-def events(w: RWorld, eid: int, action: str) -> list[dict]:
+def events(w: RWorld, eid: int, action: str) -> list[dict[str, Any]]:
     with w.archive.sessions() as db:
         return [json.loads(d) for d in db.scalars(select(CustodyEvent.detail).where(
             CustodyEvent.evidence_id == eid, CustodyEvent.action == action).order_by(CustodyEvent.seq))]
@@ -361,7 +362,7 @@ def test_the_daily_run_inside_serve_records_a_failure_and_keeps_going(rworld: RW
     calls: list[int] = []
     stop = threading.Event()
 
-    def broken(*_: object, **__: object) -> dict:
+    def broken(*_: object, **__: object) -> dict[str, Any]:
         calls.append(1)
         if len(calls) >= 2:
             stop.set()

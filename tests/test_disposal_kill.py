@@ -28,7 +28,7 @@ from retention.models import Disposal
 from tests.retention_world import ACTOR, OTHER, RWorld, _open_world
 from tests.test_disposal import add_derived, approve, keys_of
 
-ITEMS = 2
+ITEMS = 3
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
