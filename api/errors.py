@@ -33,6 +33,7 @@ from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
+from retention.errors import DisposalRefused, RetentionError, StoreUnavailable
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -64,6 +65,9 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (InvalidAccount, 400),
     (OfficerExists, 409),
     (RosterError, 400),
+    (DisposalRefused, 409),  # not pending, or an approver who may not sign it
+    (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
+    (RetentionError, 400),
     (ExportFixityFailed, 409),  # the stored copy no longer matches: no retry will help (it is in the custody log)
     (ExportError, 503),
     (RangeNotSatisfiable, 416),
