@@ -60,7 +60,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AnnotationRefused, 400),
     (CaseClosed, 409),
     (CaseError, 400),
-    (UnknownClass, 400),
+    (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
     (ReasonRequired, 400),
     (UnknownUnit, 404),
     (AlreadyExists, 409),

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from api import access
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import ERRORS, LINE_NOT_BLANK, EvidenceId, RetentionOut
+from api.schemas import ERRORS, LINE_NOT_BLANK, ErrorOut, EvidenceId, RetentionOut
 from liuhen.db import utcnow
 from retention import recompute as recomputing
 from retention import report as reporting
@@ -89,6 +89,8 @@ def get_report(archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[st
 
 
 @router.post("/evidence/{evidence_id}/class", response_model=RetentionOut, response_model_by_alias=True,
+             responses={409: {"model": ErrorOut, "description": "the rules in force define no such class (code "
+                                                                "unknown_retention_class; GET /retention/rules)"}},
              summary="Give an evidence a retention class, with a reason; its keep-until follows")
 def set_class(evidence_id: EvidenceId, body: ClassIn, archive: ArchiveDep, p: CurrentUser,
               request: Request) -> RetentionOut:
