@@ -54,6 +54,54 @@ class RulesOut(BaseModel):
     require_approval: bool
 
 
+class CountOut(BaseModel):
+    count: int
+    bytes: int
+
+
+class ClassCountOut(CountOut):
+    class_: str = Field(alias="class")
+    label: str
+
+    model_config = {"populate_by_name": True}
+
+
+class UnitCountOut(CountOut):
+    unit_id: int | None = Field(description="null: footage of a station with no unit yet")
+    unit_code: str | None
+    unit_name: str | None
+
+
+class KeepCountOut(BaseModel):
+    until: int = Field(description="kept until a date")
+    open_case: int = Field(description="kept while a case is open (案件未结)")
+    held: int = Field(description="under a legal hold (保全中)")
+    permanent: int = Field(description="kept for ever (永久)")
+    not_computed: int = Field(description="received before retention existed, not computed yet (liuhen retention "
+                                          "recompute computes them)")
+
+
+class DueOut(CountOut):
+    until: str = Field(description="the end of the window (ISO 8601, UTC)")
+    by_class: list[ClassCountOut]
+
+
+class ReportOut(BaseModel):
+    now: str
+    units: list[str] | None = Field(description="the unit codes counted (null: all)")
+    total: CountOut = Field(description="evidence still held in the stores (not destroyed)")
+    by_class: list[ClassCountOut]
+    by_unit: list[UnitCountOut]
+    by_keep: KeepCountOut
+    overdue: CountOut = Field(description="past the keep-until, not held, no open case, not yet scheduled")
+    due: dict[str, DueOut] = Field(description="\"30\" and \"90\": keep-until within that many days from now, not "
+                                               "held, not linked to an open case")
+    pending: CountOut = Field(description="pending disposal (restorable)")
+    destroying: CountOut
+    destroyed: CountOut
+    restored: CountOut
+
+
 class ClassIn(BaseModel):
     class_: str | None = Field(alias="class", max_length=64, description="a class of the rules in force; "
                                "\"default\" or null: back to the default class")
@@ -80,9 +128,9 @@ def get_rules(archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     return reporting.rules(archive.settings)
 
 
-@router.get("/report", summary="Bytes and counts per class, unit and what keeps them; pending and destroyed; "
+@router.get("/report", response_model=ReportOut, summary="Bytes and counts per class, unit and what keeps them; pending and destroyed; "
             "what falls due in 30 and 90 days — within the user's units")
-def get_report(archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
+def get_report(archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
     with archive.reads.begin() as db:
         access.require(archive, db, p, "retention.view", request)
         return reporting.report(db, archive.settings.retention, now=utcnow(), units=p.scope.units)

@@ -288,6 +288,56 @@ def test_liuhen_show_carries_the_retention_and_classify_sets_it(api: Api) -> Non
     assert out.returncode == 1 and json.loads(out.stdout.splitlines()[0])["code"] == "unknown_retention_class"
 
 
+def test_a_standing_hold_and_a_disposal_show_in_the_record_and_the_report(api: Api) -> None:
+    """(Holds and disposals are placed here by their rows, each with its custody event, as the holds
+    and disposal services do.)"""
+    from hashing.binding import bound
+    from retention.bindings import DISPOSAL, HOLD, HOLD_ITEM
+    from retention.models import Disposal, HoldItem, LegalHold
+
+    held, pending = api.w.fresh(2, recorded=stamp(ago(400)), size=5000)  # both long past 180 days
+    custody, rm = api.w.archive.custody, api.client("records_a")
+    before = rm.get(f"{API}/retention/report").json()
+    with api.w.archive.sessions.begin() as db:
+        h = LegalHold(unit_id=api.w.unit_id, scope_kind="evidence", scope=json.dumps({"evidence": [held]}),
+                      reason="诉讼保全", placed_by="user:records_a")
+        db.add(h)
+        db.flush()
+        item = HoldItem(hold_id=h.id, evidence_id=held)
+        db.add(item)
+        db.flush()
+        custody.record(db, actor="user:records_a", action="hold_placed", tool="test", tool_version="0",
+                       evidence_id=held, detail={"hold_id": h.id, "bound": bound((HOLD, h), (HOLD_ITEM, item))})
+        hold_id = h.id
+        now = dt.datetime.now(dt.UTC)
+        d = Disposal(evidence_id=pending, state="pending", rule="{}", scheduled_by="system:retention",
+                     due_at=now + 30 * DAY)
+        db.add(d)
+        db.flush()
+        custody.record(db, actor="system:retention", action="disposal_scheduled", tool="test", tool_version="0",
+                       evidence_id=pending, detail={"disposal_id": d.id, "bound": bound((DISPOSAL, d))})
+        disposal_id = d.id
+    ret = api.client("investigator_a").get(f"{API}/evidence/{held}").json()["retention"]
+    assert ret["keep"] == "held" and ret["retain_until"] is None
+    assert [(x["hold_id"], x["reason"], x["scope_kind"]) for x in ret["holds"]] == [(hold_id, "诉讼保全", "evidence")]
+    assert {"reason": "hold", "hold_id": hold_id, "keep": "held"} in ret["reasons"]
+    ret = api.client("investigator_a").get(f"{API}/evidence/{pending}").json()["retention"]
+    assert ret["keep"] == "until" and ret["holds"] == []
+    assert ret["disposal"]["disposal_id"] == disposal_id and ret["disposal"]["state"] == "pending"
+    assert ret["disposal"]["scheduled_by"] == "system:retention" and ret["disposal"]["approved_by"] == []
+    out = liuhen(cfg_of(api.w), "show", str(held))
+    assert out.returncode == 0, out.stderr
+    assert "保全中" in out.stdout and f"保全 hold {hold_id}" in out.stdout and "诉讼保全" in out.stdout
+    shown = json.loads(liuhen(cfg_of(api.w), "show", str(pending), "--json").stdout)["retention"]
+    assert shown["disposal"]["state"] == "pending"
+    after = rm.get(f"{API}/retention/report").json()
+    assert after["by_keep"]["held"] - before["by_keep"]["held"] == 1
+    assert after["pending"]["count"] - before["pending"]["count"] == 1
+    assert after["pending"]["bytes"] - before["pending"]["bytes"] == 5000
+    # both were overdue; neither is any more: one is held, the other is already on its way out
+    assert before["overdue"]["count"] - after["overdue"]["count"] == 2
+
+
 # ---------------------------------------------------------------------------- reopening a case
 
 
