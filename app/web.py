@@ -12,7 +12,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, disposals, dock, errors, evidence, intake, jobs, links, me, officers, recorders, users
+from api import (
+    audit,
+    cases,
+    disposals,
+    dock,
+    errors,
+    evidence,
+    intake,
+    jobs,
+    links,
+    me,
+    officers,
+    recorders,
+    retention,
+    users,
+)
 from api.deps import ArchiveDep, StrictQuery
 from api.limits import BodyLimit
 from api.schemas import ErrorOut
@@ -74,6 +89,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
+    app.include_router(retention.router, prefix=f"{PREFIX}/retention")
 
     from fastapi.staticfiles import StaticFiles
 
