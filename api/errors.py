@@ -33,6 +33,8 @@ from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
+from retention.errors import DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
+from retention.holds import HoldReleased
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -58,6 +60,12 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (BadQuery, 400),
     (AnnotationRefused, 400),
     (CaseClosed, 409),
+    (HoldReleased, 409),  # a release is final: it says when and by whom
+    (DisposalRefused, 409),
+    (StoreUnavailable, 503),  # nothing was marked destroyed
+    (ReasonRequired, 400),
+    (UnknownClass, 400),
+    (RetentionError, 400),
     (CaseError, 400),
     (UnknownUnit, 404),
     (AlreadyExists, 409),
