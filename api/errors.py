@@ -34,7 +34,7 @@ from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from retention.errors import DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
-from retention.holds import HoldReleased
+from retention.holds import AlreadyDestroyed, HoldReleased
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -61,6 +61,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AnnotationRefused, 400),
     (CaseClosed, 409),
     (HoldReleased, 409),  # a release is final: it says when and by whom
+    (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
     (DisposalRefused, 409),
     (StoreUnavailable, 503),  # nothing was marked destroyed
     (ReasonRequired, 400),

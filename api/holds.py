@@ -53,27 +53,56 @@ class SearchIn(BaseModel):
     end: Time | None = Field(default=None, description="recorded at or before (ISO 8601 with its offset)")
 
 
-class ScopeIn(BaseModel):
-    """What the hold holds; the fields of its ``scope_kind``: ``evidence`` (ids), ``case_id`` or
-    ``number`` (case), ``officer`` with ``from`` and ``to`` (officer), ``query`` (search)."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    evidence: list[EvidenceNo] | None = Field(default=None, max_length=100_000)
-    case_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    number: str | None = Field(default=None, max_length=64, pattern=LINE_NOT_BLANK,
-                               description="the case's registration number (统一登记编号)")
-    officer: str | None = Field(default=None, max_length=128, pattern=LINE_NOT_BLANK)
-    from_: Time | None = Field(default=None, alias="from", description="ISO 8601 with its offset")
-    to: Time | None = Field(default=None, description="ISO 8601 with its offset")
-    query: SearchIn | None = None
-
-
-class HoldIn(BaseModel):
+class EvidenceScope(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    scope_kind: Literal["evidence", "case", "officer", "search"]
-    scope: ScopeIn
+    evidence: list[EvidenceNo] = Field(min_length=1, max_length=100_000, description="evidence ids")
+
+
+class CaseScope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    case_id: int = Field(ge=1, le=MAX_ID, description="the case (it also takes what is linked to it later)")
+
+
+class OfficerScope(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    officer: str = Field(min_length=1, max_length=128, pattern=LINE_NOT_BLANK,
+                         description="the officer's number (警号); it also takes footage of the range received later")
+    from_: Time = Field(alias="from", description="recorded at or after (ISO 8601 with its offset)")
+    to: Time = Field(description="recorded at or before (ISO 8601 with its offset)")
+
+
+class SearchScope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: SearchIn = Field(description="holds what the search matches when the hold is placed")
+
+
+class _HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000, pattern=LINE_NOT_BLANK,
                         description="why (e.g. the review or court order); required")
+
+
+class EvidenceHoldIn(_HoldIn):
+    scope_kind: Literal["evidence"]
+    scope: EvidenceScope
+
+
+class CaseHoldIn(_HoldIn):
+    scope_kind: Literal["case"]
+    scope: CaseScope
+
+
+class OfficerHoldIn(_HoldIn):
+    scope_kind: Literal["officer"]
+    scope: OfficerScope
+
+
+class SearchHoldIn(_HoldIn):
+    scope_kind: Literal["search"]
+    scope: SearchScope
+
+
+HoldIn = Annotated[EvidenceHoldIn | CaseHoldIn | OfficerHoldIn | SearchHoldIn, Field(discriminator="scope_kind")]
 
 
 class ReleaseIn(BaseModel):
@@ -154,8 +183,6 @@ def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, acti
 @router.post("", response_model=PlacedOut, status_code=201, summary="Place a legal hold (保全) with a reason")
 def place(body: HoldIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> PlacedOut:
     scope = body.scope.model_dump(by_alias=True, exclude_none=True)
-    if body.scope.query is not None:
-        scope["query"] = body.scope.query.model_dump(exclude_none=True)
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "retention.hold", request)
         try:
@@ -174,8 +201,7 @@ def place(body: HoldIn, archive: ArchiveDep, p: CurrentUser, request: Request) -
                 access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {e.foreign.number})",
                               request=request)
             else:
-                access.missing(archive, db, p, what="case", ident=str(scope.get("case_id", scope.get("number"))),
-                               request=request)
+                access.missing(archive, db, p, what="case", ident=scope["case_id"], request=request)
             raise
         did = holds.outcome(h)
         out = _out(h, did.held)

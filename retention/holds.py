@@ -72,6 +72,18 @@ class HoldReleased(RetentionError):
     code = "hold_released"
 
 
+class NothingMatches(NotFound):
+    """A saved search or time range that can match nothing: no hold is placed."""
+
+    code = "nothing_matches"
+
+
+class AlreadyDestroyed(RetentionError):
+    """Every evidence a hold names is destroyed already: there is nothing left to hold."""
+
+    code = "already_destroyed"
+
+
 class HiddenEvidence(NotFound):
     """An evidence named by a hold's scope that does not exist or is not one the user may see (the
     same answer for both). ``foreign`` lists those that exist but are outside the user's units, for the
@@ -179,6 +191,8 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
                                          f'e.g. {{"{k}": "..."}}')
                 kw[k] = v
         q = Query(**kw, page=1, per_page=200)
+    if q.finds_nothing():
+        return q  # (``place`` says so: nothing to hold)
     try:
         q.check()
     except BadQuery as e:
@@ -257,8 +271,8 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
                                  'e.g. {"officer": "000123", "from": "...", "to": "..."}')
         start, end = _time(scope.get("from"), "from"), _time(scope.get("to"), "to")
         if end < start:
-            raise RetentionError("时间范围的结束早于开始 / The time range ends before it starts.",
-                                 "Swap the two times.")
+            raise NothingMatches("时间范围的结束早于开始，没有可保全的录像 / The time range ends before it starts: "
+                                 "there is nothing to hold.", "Swap the two times; no hold was placed.")
         stored = {"officer": officer.strip(), "from": start.isoformat(), "to": end.isoformat()}
         if units is not None:
             stored["units"] = sorted(units)
@@ -277,13 +291,18 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
             sc = Scope(units=frozenset(db.scalars(select(Unit.id))), unattributed=True)
         else:
             sc = Scope(units=units)
+        if saved.finds_nothing():
+            raise NothingMatches("该检索不可能有结果，未设保全 / The saved search can match nothing (a time range that "
+                                 "ends before it starts, or text with no letter or digit): no hold was placed.",
+                                 "Correct the search on the evidence list first.")
         try:
             conds = searching.filters(db, saved, sc)
         except BadQuery as e:
             raise RetentionError(f"保存的检索无效 / The saved search is not valid: {e.detail}", e.action) from e
         ids = sorted(db.scalars(select(Evidence.id).where(*conds)))
         if not ids:
-            raise RetentionError("该检索没有结果，未设保全 / The saved search matches nothing: no hold was placed.",
+            raise NothingMatches("该检索没有结果，未设保全 / The saved search matches nothing that you may see: no "
+                                 "hold was placed.",
                                  "Check the search on the evidence list first.")
         stored = {"query": query_json(saved)}
         if units is not None:
@@ -354,7 +373,7 @@ def place(db: Session, custody: CustodyLog, *, scope_kind: str, scope: Mapping[s
     gone, pending = _states(db, ids)
     held = [i for i in ids if i not in gone]
     if not held and scope_kind in ("evidence", "search"):
-        raise RetentionError(
+        raise AlreadyDestroyed(
             "所列证据均已销毁，未设保全 / Every evidence named is destroyed already: no hold was placed. "
             f"({', '.join(str(i) for i in sorted(gone)[:20])})",
             "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`.")
@@ -569,7 +588,7 @@ def sync_locks(archive: Archive, *, limit: int = 1000, actor: str = "system:obje
     if not supported:
         return {"supported": False}
     now = utcnow()
-    with archive.sessions() as db:
+    with archive.reads.begin() as db:
         ids = list(db.scalars(select(RetentionState.evidence_id)
                               .where(_lock_mismatch(now),
                                      ~exists().where(Disposal.evidence_id == RetentionState.evidence_id,
@@ -634,6 +653,6 @@ def _shared_held(db: Session, evidence_id: int, key: str) -> bool:
                             RetentionState.keep.in_(LOCKED_KEEPS)).limit(1)) is not None
 
 
-__all__: list[Any] = ["CHUNK", "HiddenCase", "HiddenEvidence", "HoldReleased", "Placed", "count_items", "extend",
+__all__: list[Any] = ["CHUNK", "AlreadyDestroyed", "HiddenCase", "NothingMatches", "HiddenEvidence", "HoldReleased", "Placed", "count_items", "extend",
                       "get_hold", "hidden_hold", "hold_dict", "holds_of", "holds_on", "is_visible", "items_of",
                       "outcome", "place", "query_json", "query_of", "release", "sync_locks"]

@@ -205,7 +205,7 @@ def test_a_saved_search_hold_holds_what_matched_when_placed(rworld: RWorld) -> N
         assert h is not None and json.loads(h.scope)["query"]["device"] == "DSJ-S77"
     with pytest.raises(holds.RetentionError, match="unknown fields: colour"):
         place(rworld, "search", {"query": {"colour": "red"}})
-    with pytest.raises(holds.RetentionError, match="matches nothing"):
+    with pytest.raises(holds.NothingMatches, match="matches nothing"):
         place(rworld, "search", {"query": {"device": "DSJ-NONE"}})
 
 
