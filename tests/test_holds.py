@@ -480,13 +480,35 @@ def _lock(s3_server: S3Server, bucket: str, key: str, version: str | None) -> tu
     return hold, head.get("ObjectLockRetainUntilDate")
 
 
+def _derived(w: RWorld, eid: int, folder: Path) -> tuple[str, str | None]:
+    """A derived file of ``eid`` in the store (as the media workers write one), with its row."""
+    import hashlib
+    import os
+
+    from archive.models import DerivedFile
+    from hashing.digest import Digest
+
+    data = os.urandom(2048)
+    src = folder / "poster.jpg"
+    src.write_bytes(data)
+    stored = w.archive.store.put_file(src, Digest(hashlib.sha256(data).hexdigest()), len(data), namespace="derived")
+    with w.archive.sessions.begin() as db:
+        ev = db.get(Evidence, eid)
+        assert ev is not None
+        db.add(DerivedFile(evidence_id=eid, source_sha256=ev.sha256, kind="poster", sha256=stored.digest.hex,
+                           size=len(data), mime="image/jpeg", store_key=stored.key, store_version=stored.version,
+                           tool="test", tool_version="0", command="[]", detail="{}"))
+    return stored.key, stored.version
+
+
 def test_object_lock_legal_hold_follows_the_hold_and_retain_until_only_grows(
-        s3world: tuple[RWorld, str], s3_server: S3Server) -> None:  # noqa: F811
+        s3world: tuple[RWorld, str], s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
     w, bucket = s3world
     today = dt.datetime.now(dt.UTC).astimezone(local("20200101000000").tzinfo)
     x, y = w.fresh(2, recorded=today.strftime("%Y%m%d%H%M%S"))
     with w.archive.sessions() as db:
         objs = {e.id: (e.store_key, e.store_version) for e in db.scalars(select(Evidence).where(Evidence.id.in_([x, y])))}
+    derived = _derived(w, x, tmp_path)  # a poster of x: its derived file is locked with it
     assert w.archive.store.supports_lock()
     first = holds.sync_locks(w.archive)  # the keep-until of new footage mirrored as retain-until
     assert first["supported"] is True and first["failed"] == [] and first["extended"] == 2
@@ -494,14 +516,17 @@ def test_object_lock_legal_hold_follows_the_hold_and_retain_until_only_grows(
     assert until_x is not None and state(w, x).lock_until == until_x
     hold_state, retain = _lock(s3_server, bucket, *objs[x])
     assert hold_state == "OFF" and retain is not None and retain >= until_x
+    assert (_lock(s3_server, bucket, *derived)[1] or until_x) >= until_x and _lock(s3_server, bucket, *derived)[1]
     hid, _ = place(w, "evidence", {"evidence": [x]})
     got = holds.sync_locks(w.archive)
     assert got["hold_on"] == 1 and got["failed"] == []
     assert _lock(s3_server, bucket, *objs[x])[0] == "ON" and _lock(s3_server, bucket, *objs[y])[0] == "OFF"
+    assert _lock(s3_server, bucket, *derived)[0] == "ON"
     assert state(w, x).lock_hold is True
     release(w, hid)
     got = holds.sync_locks(w.archive)
     assert got["hold_off"] == 1 and _lock(s3_server, bucket, *objs[x])[0] == "OFF"
+    assert _lock(s3_server, bucket, *derived)[0] == "OFF"
     assert state(w, x).lock_hold is False
     # a grown keep-until (the important mark) extends the object's retain-until
     from archive.annotations import set_important
