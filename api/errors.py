@@ -34,6 +34,7 @@ from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from retention.errors import DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
+from retention.holds import AlreadyDestroyed, HoldReleased
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -59,17 +60,19 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (BadQuery, 400),
     (AnnotationRefused, 400),
     (CaseClosed, 409),
-    (CaseError, 400),
+    (HoldReleased, 409),  # a release is final: it says when and by whom
+    (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
+    (DisposalRefused, 409),  # not pending, or an approver who may not sign it
+    (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
     (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
     (ReasonRequired, 400),
+    (RetentionError, 400),
+    (CaseError, 400),
     (UnknownUnit, 404),
     (AlreadyExists, 409),
     (InvalidAccount, 400),
     (OfficerExists, 409),
     (RosterError, 400),
-    (DisposalRefused, 409),  # not pending, or an approver who may not sign it
-    (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
-    (RetentionError, 400),
     (ExportFixityFailed, 409),  # the stored copy no longer matches: no retry will help (it is in the custody log)
     (ExportError, 503),
     (RangeNotSatisfiable, 416),

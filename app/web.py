@@ -19,6 +19,7 @@ from api import (
     dock,
     errors,
     evidence,
+    holds,
     intake,
     jobs,
     links,
@@ -90,6 +91,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
+    app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
 
     from fastapi.staticfiles import StaticFiles
 

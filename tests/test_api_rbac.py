@@ -18,6 +18,8 @@ enforces: a wrong permission table must fail here. The rules, as read:
   take media (no play, download, export of evidence or of a case bag, which holds the originals);
 * the administrator manages accounts, officers, docks and jobs and reads the audit trail, but
   neither sees nor plays evidence, and has no cases;
+* legal holds (保全): legal reviewers and records managers place and release them; they and the
+  auditor read them; a hold, or an evidence to hold, of another unit is 404 exactly as if missing;
 * everyone signed in may ask who they are (``/me``) and list their units' officers.
 
 Units: a role refusal comes first (403, whatever the target); a permitted role asking for another
@@ -144,6 +146,10 @@ EXPECTED_TABLE = """
 | POST   /disposals/{disposal_id}/restore            | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /disposals/{disposal_id}/approve            | 403      | 403          | 403            | 200/404         | 403     | 403     |
 | POST   /disposals/run                              | 403      | 403          | 403            | 200             | 403     | 403     |
+| GET    /holds                                      | 403      | 403          | 200            | 200             | 200     | 403     |
+| POST   /holds                                      | 403      | 403          | 201/404        | 201/404         | 403     | 403     |
+| GET    /holds/{hold_id}                            | 403      | 403          | 200/404        | 200/404         | 200/404 | 403     |
+| POST   /holds/{hold_id}/release                    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -209,6 +215,7 @@ class Ctx:
 
     world: World
     cases: dict[str, CaseObjects] = field(default_factory=dict)
+    holds: dict[str, int] = field(default_factory=dict)
 
     def evidence(self, unit: str) -> int:
         if unit == MISSING:
@@ -241,6 +248,25 @@ class Ctx:
             assert ev is not None
             lk = case_service.link(db, w.archive.custody, step=st, evidence=ev, actor=ACTOR)
             return c.id, st.id, lk.id
+
+    def hold(self, unit: str) -> int:
+        """A legal hold of ``unit`` on its recording (placed once, by the archive's operator)."""
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.holds:
+            self.holds[unit] = self.fresh_hold(unit)
+        return self.holds[unit]
+
+    def fresh_hold(self, unit: str) -> int:
+        """A new legal hold of ``unit`` for a release (a release is final)."""
+        from retention import holds
+
+        if unit == MISSING:
+            return MISSING_ID
+        with self.world.archive.sessions.begin() as db:
+            return holds.place(db, self.world.archive.custody, scope_kind="evidence",
+                               scope={"evidence": [self.evidence(unit)]}, reason="权限矩阵", actor=ACTOR,
+                               unit_id=self.world.units[unit], visible_units=None).id
 
     def fresh_user(self, unit: str) -> str:
         """A new investigator of ``unit`` for an administrator to act on (never the acting admin)."""
@@ -308,7 +334,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case", "disposal" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
+    target: str | None = None  # "evidence", "case", "disposal", "hold" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
 
@@ -411,12 +437,20 @@ CALLS: dict[Key, Call] = {
                                                        "retention.dispose", "disposal"),
     ("POST", "/disposals/run"): Call(lambda c, u: ("/disposals/run", {"params": {"dry_run": "true"}}),
                                      "retention.dispose"),
+    ("GET", "/holds"): Call(_plain("/holds"), "retention.view"),
+    ("POST", "/holds"): Call(lambda c, u: ("/holds", {"json": {
+        "scope_kind": "evidence", "scope": {"evidence": [c.evidence(u)]}, "reason": "权限矩阵"}}),
+        "retention.hold", "evidence"),
+    ("GET", "/holds/{hold_id}"): Call(lambda c, u: (f"/holds/{c.hold(u)}", {}), "retention.view", "hold"),
+    ("POST", "/holds/{hold_id}/release"): Call(lambda c, u: (f"/holds/{c.fresh_hold(u)}/release", {
+        "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
 }
 
-HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer", "user": "unknown_user"}  # the code of "no such thing (that you may see)"
+HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
+               "user": "unknown_user", "hold": "unknown_hold"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -634,11 +668,25 @@ VIEW_ONLY = {"cases.personal_data"}
 
 
 def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
-    from api import access, audit, cases, disposals, dock, evidence, jobs, links, me, officers, recorders, retention
+    from api import (
+        access,
+        audit,
+        cases,
+        disposals,
+        dock,
+        evidence,
+        holds,
+        jobs,
+        links,
+        me,
+        officers,
+        recorders,
+        retention,
+    )
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, retention)
+                                   disposals, holds, retention)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -671,7 +719,8 @@ def test_another_units_evidence_or_case_answers_exactly_like_one_that_does_not_e
     for unit in (B, MISSING):
         path, kwargs = CALLS[key].make(ctx, unit)
         r = client.request(key[0], API + path, **kwargs)
-        asked = re.search(r"\d+", path).group()  # type: ignore[union-attr]  # the first id in the path
+        # the first id in the path, else in the body (POST /holds names its evidence in the body)
+        asked = (re.search(r"\d+", path) or re.search(r"\d+", json.dumps(kwargs.get("json", {})))).group()  # type: ignore[union-attr]
         answers.append((r.status_code, r.json()["code"], re.sub(rf"(?<!\d){asked}(?!\d)", "N", r.json()["detail"])))
     assert answers[0] == answers[1]
     assert answers[0][0] == 404
