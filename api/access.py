@@ -209,7 +209,14 @@ def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, acti
     if not p.scope.allows(ev):
         denied(archive, db, p, permission=action, reason="unit", request=request, evidence=ev)
         raise hidden(evidence_id)
+    if action in _BYTES:  # a destroyed evidence keeps its record, not its bytes: say so (410), not "missing"
+        from retention.service import refuse_destroyed
+
+        refuse_destroyed(db, [ev.id])
     return ev
+
+
+_BYTES = frozenset({"evidence.play", "evidence.download_original", "evidence.export"})
 
 
 def unknown_case(case_id: int) -> UnknownCase:

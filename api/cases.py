@@ -423,6 +423,7 @@ def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -
 def send_case_export(archive: Archive, p: access.Principal, request: Request, case_id: int) -> Any:
     """The case bag, checked, made and recorded now; for the route and its one-time link."""
     from cases.export import export_case
+    from retention.service import destroyed
 
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "cases.view", request)  # the role first, as on every route:
@@ -432,7 +433,8 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     work = Path(tempfile.mkdtemp(prefix="liuhen-case-export-"))
     try:
         bag = work / "case"
-        export_case(archive, case_id, bag, actor=p.actor, visible=p.scope.allows)
+        export_case(archive, case_id, bag, actor=p.actor, visible=p.scope.allows,
+                    destroyed=destroyed)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in number)
         zipped = shutil.make_archive(str(work / f"liuhen-case-{safe}"), "zip", work, bag.name)
     except BaseException:
@@ -440,3 +442,4 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
         raise
     return FileResponse(zipped, media_type="application/zip", filename=os.path.basename(zipped),
                         background=BackgroundTask(shutil.rmtree, work, True))
+

@@ -33,7 +33,7 @@ from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
-from retention.errors import DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
+from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
 from roster.errors import OfficerExists, RosterError
 
@@ -60,6 +60,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (BadQuery, 400),
     (AnnotationRefused, 400),
     (CaseClosed, 409),
+    (Destroyed, 410),  # the bytes were destroyed under the retention rules; the record stays
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
     (DisposalRefused, 409),  # not pending, or an approver who may not sign it

@@ -244,10 +244,20 @@ def verify_now(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, req
 
     with archive.sessions.begin() as db:
         access.evidence(archive, db, p, evidence_id, "evidence.verify", request)
+    from retention.errors import Destroyed
+    from retention.service import refuse_destroyed
+    from retention.verify import gone
+
     report = Report()
-    outcome = verify_evidence(archive, evidence_id, report=report, actor=p.actor, detail=p.where())
-    return VerifyOut(evidence_id=evidence_id, ok=outcome == "success", outcome=outcome,
-                     failures=[f"{f.detail} {f.action}" for f in report.failures])
+    outcome = verify_evidence(archive, evidence_id, report=report, actor=p.actor, detail=p.where(), gone=gone())
+    failures = [f"{f.detail} {f.action}" for f in report.failures]
+    if outcome == "destroyed":  # its bytes are gone by design: say when and by which disposal
+        with archive.sessions() as db:
+            try:
+                refuse_destroyed(db, [evidence_id])
+            except Destroyed as e:
+                failures = [e.diagnostics()]
+    return VerifyOut(evidence_id=evidence_id, ok=outcome == "success", outcome=outcome, failures=failures)
 
 
 # ---------------------------------------------------------------------------- marking and annotating

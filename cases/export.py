@@ -11,12 +11,13 @@ statement and raw signature), ``case/coverage.json`` and ``case/coverage.txt``, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import bagit
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
@@ -42,10 +43,13 @@ def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
 
 
 def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
-                visible: Callable[[Evidence], bool] | None = None) -> ExportResult:
+                visible: Callable[[Evidence], bool] | None = None,
+                destroyed: Callable[[Session, Collection[int]], Collection[int]] | None = None) -> ExportResult:
     """The case bag. ``ref`` is a number or (an int) an id; ``visible`` (the exporting user's scope)
     leaves out linked recordings the user may not see — they are counted in ``case.json`` but not
-    named, and their originals are not in the bag."""
+    named, and their originals are not in the bag. ``destroyed`` (of linked ids, in the export's session, those whose bytes were
+    destroyed under the retention rules) keeps those links in ``case.json``, marked ``destroyed``, and
+    their originals out of the bag (``destroyed_recordings`` lists them)."""
     tz = archive.settings.station.timezone
     with archive.sessions() as db:
         case = db.get(Case, ref) if isinstance(ref, int) else get_case(db, ref)
@@ -54,7 +58,8 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
         case_id = case.id
         linked = {lk.evidence_id for st in case.steps for lk in current_links(st)}
         hidden = {i for i in linked if visible is not None and not visible(db.get_one(Evidence, i))}
-        evidence_ids = sorted(linked - hidden)
+        gone = set(destroyed(db, sorted(linked - hidden))) if destroyed is not None else set()
+        evidence_ids = sorted(linked - hidden - gone)
         coverage = check_case(db, case, archive.settings.cases, tz=tz, visible=visible)
         doc = {"case_id": case.id, "number": case.number, "category": case.category, "title": case.title,
                "status": case.status, "unit_id": case.unit_id, "created_at": case.created_at.isoformat(),
@@ -65,11 +70,13 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
                           "started_at": st.started_at.isoformat(), "ended_at": st.ended_at.isoformat(),
                           "officers": step_officers(st), "requirement": archive.settings.cases.requirement(st.kind),
                           "links": [{"evidence_id": lk.evidence_id, "start_s": lk.start_s, "end_s": lk.end_s,
-                                     "linked_by": lk.linked_by, "linked_at": lk.linked_at.isoformat()}
+                                     "linked_by": lk.linked_by, "linked_at": lk.linked_at.isoformat(),
+                                     "destroyed": lk.evidence_id in gone}
                                     for lk in current_links(st) if lk.evidence_id not in hidden],
                           "links_of_other_units_left_out": sum(lk.evidence_id in hidden
                                                                for lk in current_links(st))}
-                         for st in sorted(case.steps, key=lambda s: (s.started_at, s.id))]}
+                         for st in sorted(case.steps, key=lambda s: (s.started_at, s.id))],
+               "destroyed_recordings": sorted(gone)}
         versions = [(r, v) for r in db.scalars(select(TextRecord).where(TextRecord.case_id == case.id)
                                                .order_by(TextRecord.id)) for v in r.versions]
         events = [e for e in _case_events(db, case) if e["evidence_id"] not in hidden]

@@ -33,3 +33,9 @@ class StoreUnavailable(RetentionError):
     """A store could not be reached: nothing was marked destroyed."""
 
     code = "store_unavailable"
+
+
+class Destroyed(RetentionError):
+    """The evidence's bytes were destroyed under the retention rules: its record stays, its bytes do not."""
+
+    code = "destroyed"

@@ -413,3 +413,31 @@ def case_keep(settings: RetentionSettings, case: Case) -> Decision:
 
 def state_of(db: Session, evidence_id: int) -> RetentionState | None:
     return db.get(RetentionState, evidence_id)
+
+
+def destroyed(db: Session, evidence_ids: Iterable[int]) -> dict[int, Disposal]:
+    """The disposals (destroying or destroyed) of those of ``evidence_ids`` whose bytes are gone by design."""
+    ids = sorted(set(evidence_ids))
+    out: dict[int, Disposal] = {}
+    for chunk in _chunks(ids):
+        for d in db.scalars(select(Disposal).where(Disposal.evidence_id.in_(chunk),
+                                                   Disposal.state.in_(("destroying", "destroyed")))):
+            out[d.evidence_id] = d
+    return out
+
+
+def refuse_destroyed(db: Session, evidence_ids: Iterable[int]) -> None:
+    """Raise ``Destroyed`` (in words: which evidence, when, by which disposal) if any of ``evidence_ids`` was
+    destroyed: its record, links and custody stay, its bytes do not."""
+    from retention.errors import Destroyed
+
+    gone = destroyed(db, evidence_ids)
+    if not gone:
+        return
+    eid, d = sorted(gone.items())[0]
+    when = (d.destroyed_at or d.destroy_started_at or d.scheduled_at).astimezone(dt.UTC).strftime("%Y-%m-%d")
+    raise Destroyed(f"证据 {eid} 的原始文件已于 {when} 依保存期限规则销毁（销毁记录 {d.id}） / The original of evidence "
+                    f"{eid} was destroyed under the retention rules on {when} (disposal {d.id}); its record, links and "
+                    "custody remain, its bytes do not.",
+                    "Its destruction record is in the custody log (`liuhen retention log`); nothing can restore it "
+                    "from this archive.")

@@ -77,9 +77,20 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
     with opened(settings) as archive:
         if args.case:
             from cases.export import export_case
+            from retention.service import destroyed
 
-            result = export_case(archive, args.case, Path(args.out), actor=cli_actor())
+            result = export_case(archive, args.case, Path(args.out), actor=cli_actor(),
+                                 destroyed=destroyed)
         else:
+            from sqlalchemy import select
+
+            from archive.models import Evidence
+            from retention.service import refuse_destroyed
+
+            with archive.sessions() as db:  # a destroyed original is said so, not called missing
+                ids = [int(r) if str(r).isdigit() else db.scalar(select(Evidence.id).where(Evidence.sha256 == r))
+                       for r in args.evidence_id]
+                refuse_destroyed(db, [i for i in ids if i is not None])
             result = export_bag(archive, list(args.evidence_id), Path(args.out), actor=cli_actor())
     if args.json:
         print_json(result.to_dict())
