@@ -318,7 +318,7 @@ def disposal_dry_run(archive: Any) -> Callable[[], Any] | None:
     run = getattr(disposal, "run", None)
     if run is None:
         return None
-    return lambda: run(archive, dry_run=True)
+    return lambda: run(archive, dry_run=True, actor="cli:bench")
 
 
 class RecomputeTimer:

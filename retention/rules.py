@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from liuhen.config import RetentionSettings
@@ -56,7 +57,7 @@ class Decision:
     retain_until: dt.datetime | None  # the date when keep is "until"
     reasons: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
-    @property
+    @cached_property
     def label(self) -> str:
         """Old and new values in change records: ``until:2027-05-01T00:00:00+00:00``, ``open_case``, ..."""
         return f"until:{iso(self.retain_until)}" if self.keep == "until" and self.retain_until else self.keep

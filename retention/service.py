@@ -101,8 +101,10 @@ def _json_rows(rows: Iterable[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------------------- reading the inputs
 
 
-def gather(db: Session, evidence_ids: Iterable[int]) -> list[Inputs]:
-    """The inputs of each evidence's retention, in four set-based queries per chunk of ids."""
+def gather(db: Session, evidence_ids: Iterable[int],
+           stored: dict[int, tuple[str, dt.datetime | None, str]] | None = None) -> list[Inputs]:
+    """The inputs of each evidence's retention, in four set-based queries per chunk of ids; with
+    ``stored``, also what is stored now (keep, keep-until, reasons) of those that have a row."""
     ids = sorted(set(evidence_ids))
     out: list[Inputs] = []
     for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
@@ -122,11 +124,14 @@ def gather(db: Session, evidence_ids: Iterable[int]) -> list[Inputs]:
                                   .where(_among(db, Disposal.evidence_id, chunk), Disposal.state == "restored")):
             if at is not None:
                 restored.setdefault(eid, []).append(at)
-        for eid, recorded_at, created_at, important, class_name in db.execute(
+        for eid, recorded_at, created_at, important, class_name, keep, until, reasons in db.execute(
                 select(Evidence.id, Evidence.recorded_at, Evidence.created_at, Evidence.important,
-                       RetentionState.class_name)
+                       RetentionState.class_name, RetentionState.keep, RetentionState.retain_until,
+                       RetentionState.reasons)
                 .outerjoin(RetentionState, RetentionState.evidence_id == Evidence.id)
                 .where(_among(db, Evidence.id, chunk))):
+            if stored is not None and keep is not None:
+                stored[eid] = (keep, until, reasons)
             out.append(Inputs(eid, recorded_at, created_at, class_name=class_name, important=bool(important),
                               cases=tuple(sorted(cases.get(eid, ()), key=lambda c: c.case_id)),
                               holds=tuple(sorted(holds.get(eid, ()))),
@@ -162,16 +167,12 @@ def recompute(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
     if not ids:
         return []
     existing: dict[int, tuple[str, dt.datetime | None, str]] = {}
-    for chunk in _chunks(ids, PG_CHUNK if _pg(db) else CHUNK):
-        for eid, keep, until, reasons in db.execute(
-                select(RetentionState.evidence_id, RetentionState.keep, RetentionState.retain_until,
-                       RetentionState.reasons).where(_among(db, RetentionState.evidence_id, chunk))):
-            existing[eid] = (keep, until, reasons)
+    decided = {x.evidence_id: decide(settings, x) for x in gather(db, ids, existing)}
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     changes: list[Change] = []
-    for eid, d in decisions(db, settings, ids).items():
+    for eid, d in decided.items():
         reasons = d.reasons_json()
         was = existing.get(eid)
         if was is None:
