@@ -449,6 +449,10 @@ def _config_error(e: ValidationError, cfg_path: Path | None, from_file: dict[str
     fixes: dict[str, list[str]] = {}  # what to do ({keys}: the keys it applies to) -> those keys
     for err in e.errors(include_url=False):
         names = [str(part) for part in err["loc"] if not isinstance(part, int)]
+        if not names:  # a check across sections (its message names the keys)
+            problems.append(err["msg"].removeprefix("Value error, ") + ".")
+            fixes.setdefault(f"fix them in {cfg_path or 'a config file (--config)'}", [])
+            continue
         where = f"[{names[0]}] {'.'.join(names[1:])}".rstrip()
         var = ENV_PREFIX + ENV_NESTING.join(names).upper()
         from_env = sorted(n for n in _overrides(environ) if n.upper() == var or n.upper().startswith(var + ENV_NESTING))

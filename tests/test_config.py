@@ -115,6 +115,13 @@ def test_a_bad_value_in_the_environment_names_the_variable(tmp_path):
     ('[cases]\nnumber_format = "{unit}-{year}-{seq}-{x}"\n', "cannot be filled"),
     ("[cases]\ngap_tolerance_s = -2\n", "[cases] gap_tolerance_s is -2"),
     ('bays = "bay1"\n', "[station] bays is 'bay1' in the config file"),
+    ('[retention]\ndefault_class = "short"\n', "names retention classes that are not defined: default_class = 'short'"),
+    ('[retention.case_categories]\n"行政处罚" = "forever"\n',
+     "case_categories.行政处罚 = 'forever'"),
+    ('[retention.case_categories]\n"巡逻" = "case"\n', "names case categories that are not in [cases] categories: 巡逻"),
+    ('[retention.classes.x]\nlabel = "某类"\n', "either days = N or permanent = true"),
+    ('[retention.classes.x]\nlabel = "某类"\ndays = 30\npermanent = true\n', "either days = N or permanent = true"),
+    ("[retention]\ngrace_days = -1\n", "[retention] grace_days is -1"),
 ])
 def test_each_check_is_a_config_error_naming_the_key(tmp_path, extra, expected):
     assert expected in _refused(tmp_path, extra)
