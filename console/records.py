@@ -1,0 +1,512 @@
+"""The records manager's console (档案管理): retention rules and report, legal holds, the pending-disposal
+queue, the destruction log, and the retention block of the evidence page.
+
+Pages read the retention tables within the user's units; every action is a form POST carrying the
+session's CSRF token, checked server-side against the role table (``retention.view``, ``.hold``,
+``.restore``, ``.dispose``, ``.classify``) and carried out by the retention services, which record
+its custody event. A refusal (role, a wrong CSRF token) is an ``access_denied`` event, like every
+console refusal; a hold, disposal or evidence outside the user's units answers like one that does not
+exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api import access
+from api.deps import ArchiveDep
+from api.schemas import EvidenceId
+from archive import query as searching
+from archive.context import Archive
+from archive.models import Evidence
+from auth.errors import Forbidden
+from auth.models import Unit
+from cases.models import Case, EvidenceLink, Step
+from console.pages import _local_time, _user, render
+from liuhen.config import RetentionSettings
+from liuhen.db import utcnow
+from liuhen.errors import LiuhenError, NotFound
+from retention.models import Disposal, DisposalApproval, HoldItem, LegalHold, RetentionChange, RetentionState
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 100
+
+
+# ---------------------------------------------------------------------------- who may, and the forms
+
+
+def _form_user(archive: Archive, request: Request, csrf: str, action: str) -> access.Principal:
+    """The signed-in user of a console form POST: the form's ``csrf`` field must be the session's token
+    and the role must allow ``action``; either refusal is an ``access_denied`` event and a 403."""
+    p = access.authenticate_request(archive, request, check_csrf=False)
+    request.state.principal = p
+    with archive.sessions.begin() as db:
+        if not hmac.compare_digest(csrf or "", p.csrf_token or ""):
+            access.denied(archive, db, p, permission="csrf", reason="missing or wrong csrf form field",
+                          request=request)
+            raise Forbidden("表单已失效 / The form expired or did not come from this console.",
+                            "请刷新页面后重试 / Reload the page and try again.")
+        access.require(archive, db, p, action, request)
+    return p
+
+
+def _view_user(archive: Archive, request: Request, db: Session, action: str = "retention.view") -> access.Principal:
+    p = _user(archive, request)
+    access.require(archive, db, p, action, request)
+    return p
+
+
+def _back(path: str, **args: Any) -> RedirectResponse:
+    q = {k: v for k, v in args.items() if v not in (None, "")}
+    return RedirectResponse(path + (f"?{urlencode(q)}" if q else ""), status_code=303)
+
+
+def _reason(text: str) -> str:
+    from retention.errors import ReasonRequired
+
+    if not text.strip():
+        raise ReasonRequired("请填写理由 / A reason is required.",
+                             "每次保全、解除、恢复和更改保存期限都须说明理由 / Say why: every hold, release, restore "
+                             "and class change records its reason.")
+    return text.strip()
+
+
+def _tz(archive: Archive) -> ZoneInfo:
+    return ZoneInfo(archive.settings.station.timezone)
+
+
+def _evidence_in_scope(archive: Archive, db: Session, p: access.Principal, evidence_id: int, action: str,
+                       request: Request) -> Evidence:
+    return access.evidence(archive, db, p, evidence_id, action, request)
+
+
+# ---------------------------------------------------------------------------- reading: the evidence block
+
+
+@dataclass
+class EvidenceRetention:
+    class_name: str
+    class_label: str
+    class_is_default: bool
+    keep: str  # until | open_case | held | permanent
+    retain_until: dt.datetime | None
+    reasons: list[dict[str, Any]]
+    holds: list[LegalHold]
+    disposal: Disposal | None
+    approvals: list[DisposalApproval]
+    cases: list[dict[str, Any]]
+    changes: list[RetentionChange] = field(default_factory=list)
+
+    @property
+    def destroyed(self) -> bool:
+        return self.disposal is not None and self.disposal.state in ("destroying", "destroyed")
+
+    @property
+    def pending(self) -> bool:
+        return self.disposal is not None and self.disposal.state == "pending"
+
+
+def evidence_retention(db: Session, settings: RetentionSettings, ev: Evidence) -> EvidenceRetention:
+    """What the evidence page shows of ``ev``'s retention: its class, keep-until and reasons, the holds
+    on it, its disposal (latest), the cases it is or was linked to, and its keep-until's history."""
+    from retention import service
+
+    state = db.get(RetentionState, ev.id)
+    if state is not None:
+        keep, until, reasons = state.keep, state.retain_until, json.loads(state.reasons or "[]")
+        cls = state.class_name
+    else:  # computed before every commit that moves it; an evidence from before 0012 may have none yet
+        d = service.decisions(db, settings, [ev.id])[ev.id]
+        keep, until, reasons, cls = d.keep, d.retain_until, d.reasons, None
+    name = cls or settings.default_class
+    holds = list(db.scalars(select(LegalHold).join(HoldItem, HoldItem.hold_id == LegalHold.id)
+                            .where(HoldItem.evidence_id == ev.id, LegalHold.released_at.is_(None))
+                            .order_by(LegalHold.id)))
+    disposal = db.scalars(select(Disposal).where(Disposal.evidence_id == ev.id)
+                          .order_by(Disposal.id.desc()).limit(1)).first()
+    approvals = (list(db.scalars(select(DisposalApproval).where(DisposalApproval.disposal_id == disposal.id)
+                                 .order_by(DisposalApproval.id))) if disposal is not None else [])
+    cases = [{"case_id": cid, "number": number, "status": status, "unlinked_at": unlinked}
+             for cid, number, status, unlinked in db.execute(
+                 select(Case.id, Case.number, Case.status, EvidenceLink.unlinked_at)
+                 .join(Step, Step.case_id == Case.id).join(EvidenceLink, EvidenceLink.step_id == Step.id)
+                 .where(EvidenceLink.evidence_id == ev.id).order_by(EvidenceLink.id))]
+    changes = list(db.scalars(select(RetentionChange).where(RetentionChange.evidence_id == ev.id)
+                              .order_by(RetentionChange.id.desc()).limit(20)))
+    label = settings.classes[name].label if name in settings.classes else name
+    for r in reasons:  # dates as times, for the page's clock
+        for k in ("until", "closed_at", "restored_at"):
+            if isinstance(r.get(k), str):
+                r[k] = _time(r[k])
+        if r.get("class") in settings.classes:
+            r["label"] = settings.classes[r["class"]].label
+    return EvidenceRetention(name, label, cls is None, keep, until, reasons, holds, disposal, approvals, cases,
+                             changes)
+
+
+def _time(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- rules and report
+
+
+def _unit_names(db: Session, ids: Iterable[int | None]) -> dict[int | None, str]:
+    wanted = sorted({i for i in ids if i is not None})
+    names: dict[int | None, str] = {None: "—"}
+    for uid, code, name in db.execute(select(Unit.id, Unit.code, Unit.name).where(Unit.id.in_(wanted))):
+        names[uid] = f"{name} ({code})"
+    return names
+
+
+def _rules(settings: RetentionSettings) -> dict[str, Any]:
+    try:
+        from retention import report as surface
+    except ImportError:
+        surface = None  # type: ignore[assignment]
+    if surface is not None and hasattr(surface, "rules"):
+        out: dict[str, Any] = dict(surface.rules(settings))
+        return out
+    return {}
+
+
+def _report(db: Session, settings: RetentionSettings, now: dt.datetime, units: Iterable[int]) -> dict[str, Any]:
+    """Counts and bytes per class and unit (all evidence kept, by the class in force), and what falls due
+    in the next 30 and 90 days (``retention.service.due_summary``)."""
+    from retention import service
+
+    cls = func.coalesce(RetentionState.class_name, settings.default_class)
+    held = (select(Evidence.id).join(Disposal, Disposal.evidence_id == Evidence.id)
+            .where(Disposal.state.in_(("destroying", "destroyed"))))
+    rows = db.execute(select(cls, Evidence.unit_id, RetentionState.keep, func.count(),
+                             func.coalesce(func.sum(Evidence.size), 0))
+                      .select_from(RetentionState).join(Evidence, Evidence.id == RetentionState.evidence_id)
+                      .where(Evidence.unit_id.in_(sorted(units)), Evidence.id.not_in(held))
+                      .group_by(cls, Evidence.unit_id, RetentionState.keep)
+                      .order_by(cls, Evidence.unit_id)).all()
+    kept: dict[tuple[str, int | None], dict[str, Any]] = {}
+    for c, u, keep, n, b in rows:
+        row = kept.setdefault((c, u), {"class": c, "unit_id": u, "count": 0, "bytes": 0, "keeps": {}})
+        row["count"] += int(n)
+        row["bytes"] += int(b)
+        row["keeps"][keep] = row["keeps"].get(keep, 0) + int(n)
+    due = {days: service.due_summary(db, settings, now + dt.timedelta(days=days), units=units) for days in (0, 30, 90)}
+    pending = db.execute(select(func.count(), func.coalesce(func.sum(Evidence.size), 0))
+                         .select_from(Disposal).join(Evidence, Evidence.id == Disposal.evidence_id)
+                         .where(Disposal.state == "pending", Evidence.unit_id.in_(sorted(units)))).one()
+    names = _unit_names(db, [u for _, u in kept] + [r["unit_id"] for rs in due.values() for r in rs])
+    return {"kept": list(kept.values()), "due": due, "pending": {"count": int(pending[0]), "bytes": int(pending[1])},
+            "units": names}
+
+
+@router.get("/retention")
+def retention_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    settings = archive.settings.retention
+    with archive.reads.begin() as db:
+        p = _view_user(archive, request, db)
+        report = _report(db, settings, utcnow(), p.scope.units)
+        access.record(archive, db, p, "retention_viewed", detail={"what": "rules and report"})
+    categories = [(cat, settings.class_of_category(cat), cat in settings.case_categories)
+                  for cat in archive.settings.cases.categories]
+    return render(request, "retention.html", user=p, settings=settings, categories=categories, report=report,
+                  surface=_rules(settings), tab="rules")
+
+
+# ---------------------------------------------------------------------------- holds
+
+
+def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, action: str,
+          request: Request) -> LegalHold:
+    """The hold ``p`` may see; one of another unit answers like one that does not exist."""
+    from retention.errors import UnknownHold
+
+    h = db.get(LegalHold, hold_id)
+    gone = UnknownHold(f"没有保全 {hold_id} / There is no legal hold {hold_id} that you may see.",
+                       "请在保全列表中核对 / Check the hold on the list of holds.")
+    if h is None:
+        access.missing(archive, db, p, what="legal_hold", ident=hold_id, request=request)
+        raise gone
+    if h.unit_id not in p.scope.units:
+        access.denied(archive, db, p, permission=action, reason=f"unit (hold {hold_id})", request=request)
+        raise gone
+    return h
+
+
+def _hold_counts(db: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    return {hid: int(n) for hid, n in db.execute(select(HoldItem.hold_id, func.count())
+                                                  .where(HoldItem.hold_id.in_(ids)).group_by(HoldItem.hold_id))}
+
+
+SEARCH_FIELDS = ("q", "officer", "device", "station", "important", "playback", "start", "end")
+
+
+def _search_query(archive: Archive, f: Any) -> searching.Query:
+    tz = _tz(archive)
+    return searching.Query(q=f.get("q") or None, officer=f.get("officer") or None, device=f.get("device") or None,
+                           station=f.get("station") or None, important=True if f.get("important") else None,
+                           playback=f.get("playback") or None, start=_local_time(f.get("start"), tz),
+                           end=_local_time(f.get("end"), tz))
+
+
+@router.get("/retention/holds")
+def holds_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    f = request.query_params
+    state = f.get("state") if f.get("state") in ("active", "released", "all") else "active"
+    scope = f.get("scope") if f.get("scope") in ("evidence", "case", "officer", "search") else "evidence"
+    search = {k: f.get(k) for k in SEARCH_FIELDS if f.get(k)} if scope == "search" else {}
+    with archive.reads.begin() as db:
+        p = _view_user(archive, request, db)
+        q = select(LegalHold).where(LegalHold.unit_id.in_(sorted(p.scope.units)))
+        if state == "active":
+            q = q.where(LegalHold.released_at.is_(None))
+        elif state == "released":
+            q = q.where(LegalHold.released_at.is_not(None))
+        rows = list(db.scalars(q.order_by(LegalHold.id.desc()).limit(PER_PAGE)))
+        counts = _hold_counts(db, [h.id for h in rows])
+        units = [(u.code, u.name) for u in access.visible_unit_rows(db, p)]
+        access.record(archive, db, p, "retention_viewed", detail={"what": "legal holds", "state": state})
+    return render(request, "holds.html", user=p, rows=rows, counts=counts, state=state, scope=scope, search=search,
+                  units=units, form=dict(f), tab="holds", scopes=[(h, json.loads(h.scope or "{}")) for h in rows])
+
+
+@router.post("/retention/holds")
+async def place_hold(request: Request, archive: ArchiveDep) -> Response:
+    form = await request.form()
+    f = {k: str(v) for k, v in form.items()}
+    p = _form_user(archive, request, f.get("csrf", ""), "retention.hold")
+    reason = _reason(f.get("reason", ""))
+    kind = f.get("scope_kind", "")
+    with archive.sessions.begin() as db:
+        scope = _scope_of(archive, db, p, kind, f, request)
+        hold_id = _services().place(db, archive, p, kind=kind, scope=scope, reason=reason,
+                                    unit_code=f.get("unit") or None)
+    return _back(f"/retention/holds/{hold_id}", done="placed")
+
+
+def _scope_of(archive: Archive, db: Session, p: access.Principal, kind: str, f: dict[str, str],
+              request: Request) -> dict[str, Any]:
+    """The scope of a hold from its form; evidence and cases outside the user's units answer like missing."""
+    from retention.errors import RetentionError
+
+    if kind == "evidence":
+        raw = [x for x in f.get("evidence_ids", "").replace("，", ",").replace(" ", ",").split(",") if x.strip()]
+        if not raw or not all(x.strip().isdigit() and len(x.strip()) < 19 for x in raw):
+            raise RetentionError("请填写证据编号（逗号分隔）/ Give evidence ids, separated by commas.",
+                                 "例如 / e.g. 12, 13, 15")
+        ids = sorted({int(x) for x in raw})
+        for eid in ids:
+            access.evidence(archive, db, p, eid, "retention.hold", request)
+        return {"evidence": ids}
+    if kind == "case":
+        number = f.get("case_number", "").strip()
+        c = db.scalar(select(Case).where(Case.number == number)) if number else None
+        if c is None or c.unit_id not in p.scope.units:
+            if c is None:
+                access.missing(archive, db, p, what="case", ident=number, request=request)
+            else:
+                access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {c.number})",
+                              request=request)
+            raise access.unknown_case(0) if not number else NotFound(
+                f"没有案件 {number} / There is no case {number} that you may see.", "Check the case on the case list.")
+        return {"case_id": c.id, "number": c.number}
+    if kind == "officer":
+        tz = _tz(archive)
+        officer, start, end = f.get("officer", "").strip(), _local_time(f.get("start"), tz), _local_time(f.get("end"), tz)
+        if not officer or start is None or end is None or end < start:
+            raise RetentionError("请填写警号和起止时间 / Give an officer number and a time range.",
+                                 "例如 / e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59")
+        return {"officer": officer, "from": start.isoformat(), "to": end.isoformat()}
+    if kind == "search":
+        return {"query": _search_query(archive, f)}
+    raise RetentionError(f"没有保全范围「{kind}」 / There is no hold scope {kind!r}.",
+                         "Use evidence, case, officer or search.")
+
+
+@router.get("/retention/holds/{hold_id}")
+def hold_page(hold_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from hashing.models import CustodyEvent
+
+    with archive.reads.begin() as db:
+        p = _view_user(archive, request, db)
+        h = _hold(archive, db, p, hold_id, "retention.view", request)
+        items = list(db.execute(select(HoldItem, Evidence).join(Evidence, Evidence.id == HoldItem.evidence_id)
+                                .where(HoldItem.hold_id == h.id).order_by(HoldItem.id).limit(1000)))
+        total = _hold_counts(db, [h.id]).get(h.id, 0)
+        history = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action.like("hold%"))
+                                         .order_by(CustodyEvent.seq).limit(5000))
+                   if json.loads(e.detail or "{}").get("hold_id") == h.id]
+        access.record(archive, db, p, "retention_viewed", detail={"what": "legal hold", "hold_id": h.id})
+    return render(request, "hold.html", user=p, hold=h, scope=json.loads(h.scope or "{}"), items=items, total=total,
+                  history=history, tab="holds", done=request.query_params.get("done"))
+
+
+@router.post("/retention/holds/{hold_id}/release")
+def release_hold(hold_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: str = Form(""),
+                 reason: str = Form("")) -> Response:
+    p = _form_user(archive, request, csrf, "retention.hold")
+    why = _reason(reason)
+    with archive.sessions.begin() as db:
+        h = _hold(archive, db, p, hold_id, "retention.hold", request)
+        _services().release(db, archive, p, hold=h, reason=why)
+    return _back(f"/retention/holds/{hold_id}", done="released")
+
+
+# ---------------------------------------------------------------------------- pending disposal
+
+
+def _disposal(archive: Archive, db: Session, p: access.Principal, disposal_id: int, action: str,
+              request: Request) -> tuple[Disposal, Evidence]:
+    from retention.errors import UnknownDisposal
+
+    d = db.get(Disposal, disposal_id)
+    gone = UnknownDisposal(f"没有待销毁项 {disposal_id} / There is no disposal {disposal_id} that you may see.",
+                           "请在待销毁列表中核对 / Check the pending-disposal queue.")
+    if d is None:
+        access.missing(archive, db, p, what="disposal", ident=disposal_id, request=request)
+        raise gone
+    ev = db.get(Evidence, d.evidence_id)
+    assert ev is not None
+    if not p.scope.allows(ev):
+        access.denied(archive, db, p, permission=action, reason=f"unit (disposal {disposal_id})", request=request,
+                      evidence=ev)
+        raise gone
+    return d, ev
+
+
+def _approvals(db: Session, ids: list[int]) -> dict[int, list[DisposalApproval]]:
+    out: dict[int, list[DisposalApproval]] = {}
+    if ids:
+        for a in db.scalars(select(DisposalApproval).where(DisposalApproval.disposal_id.in_(ids))
+                            .order_by(DisposalApproval.id)):
+            out.setdefault(a.disposal_id, []).append(a)
+    return out
+
+
+@router.get("/retention/pending")
+def pending_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from retention.rules import approved, is_person
+
+    settings = archive.settings.retention
+    with archive.reads.begin() as db:
+        p = _view_user(archive, request, db)
+        rows = list(db.execute(select(Disposal, Evidence).join(Evidence, Evidence.id == Disposal.evidence_id)
+                               .where(Disposal.state == "pending", Evidence.unit_id.in_(sorted(p.scope.units)))
+                               .order_by(Disposal.due_at, Disposal.id).limit(PER_PAGE * 5)))
+        approvals = _approvals(db, [d.id for d, _ in rows])
+        access.record(archive, db, p, "retention_viewed", detail={"what": "pending disposal"})
+    items = []
+    for d, ev in rows:
+        signed = [a.actor for a in approvals.get(d.id, [])]
+        items.append({"d": d, "ev": ev, "rule": json.loads(d.rule or "{}"), "approvals": signed,
+                      "approved": approved(settings, d.scheduled_by, signed),
+                      "mine": d.scheduled_by == p.actor or p.actor in signed,
+                      "scheduled_by_person": is_person(d.scheduled_by)})
+    return render(request, "pending.html", user=p, items=items, settings=settings, tab="pending",
+                  now=utcnow(), done=request.query_params.get("done"))
+
+
+@router.post("/retention/pending/{disposal_id}/restore")
+def restore(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: str = Form(""),
+            reason: str = Form(""), class_name: str = Form(""), back: str = Form("")) -> Response:
+    p = _form_user(archive, request, csrf, "retention.restore")
+    why = _reason(reason)
+    with archive.sessions.begin() as db:
+        d, ev = _disposal(archive, db, p, disposal_id, "retention.restore", request)
+        _services().restore(db, archive, p, disposal=d, reason=why, class_name=class_name or None)
+    return _back(f"/evidence/{ev.id}" if back == "evidence" else "/retention/pending", done="restored")
+
+
+@router.post("/retention/pending/{disposal_id}/approve")
+def approve(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: str = Form("")) -> Response:
+    p = _form_user(archive, request, csrf, "retention.dispose")
+    with archive.sessions.begin() as db:
+        d, _ = _disposal(archive, db, p, disposal_id, "retention.dispose", request)
+        _services().approve(db, archive, p, disposal=d)
+    return _back("/retention/pending", done="approved")
+
+
+# ---------------------------------------------------------------------------- destruction log
+
+
+@router.get("/retention/destroyed")
+def destroyed_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    with archive.reads.begin() as db:
+        p = _view_user(archive, request, db)
+        rows = list(db.execute(select(Disposal, Evidence).join(Evidence, Evidence.id == Disposal.evidence_id)
+                               .where(Disposal.state.in_(("destroying", "destroyed")),
+                                      Evidence.unit_id.in_(sorted(p.scope.units)))
+                               .order_by(Disposal.destroy_started_at.desc(), Disposal.id.desc()).limit(PER_PAGE * 5)))
+        approvals = _approvals(db, [d.id for d, _ in rows])
+        access.record(archive, db, p, "retention_viewed", detail={"what": "destruction log"})
+    items = [{"d": d, "ev": ev, "rule": json.loads(d.rule or "{}"),
+              "approvals": [a.actor for a in approvals.get(d.id, [])]} for d, ev in rows]
+    return render(request, "destroyed.html", user=p, items=items, tab="destroyed")
+
+
+# ---------------------------------------------------------------------------- the evidence's class
+
+
+@router.post("/evidence/{evidence_id}/retention/class")
+def set_class(evidence_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: str = Form(""),
+              class_name: str = Form(""), reason: str = Form("")) -> Response:
+    from retention import service
+
+    p = _form_user(archive, request, csrf, "retention.classify")
+    why = _reason(reason)
+    with archive.sessions.begin() as db:
+        ev = _evidence_in_scope(archive, db, p, evidence_id, "retention.classify", request)
+        service.set_class(db, archive.custody, archive.settings.retention, evidence_id=ev.id,
+                          class_name=class_name or None, actor=p.actor, reason=why, context=p.where())
+    return _back(f"/evidence/{evidence_id}", done="classified")
+
+
+# ---------------------------------------------------------------------------- the services
+
+
+class Unavailable(LiuhenError):
+    code = "retention_unavailable"
+
+
+class _Services:
+    """The retention services the console's actions call (holds, disposal), in one place."""
+
+    def place(self, db: Session, archive: Archive, p: access.Principal, *, kind: str, scope: dict[str, Any],
+              reason: str, unit_code: str | None) -> int:
+        raise Unavailable("保全功能尚未提供 / Placing legal holds is not available in this build.",
+                          "Use `liuhen retention hold place` when it is, or ask the administrator.")
+
+    def release(self, db: Session, archive: Archive, p: access.Principal, *, hold: LegalHold, reason: str) -> None:
+        raise Unavailable("解除保全功能尚未提供 / Releasing legal holds is not available in this build.",
+                          "Ask the administrator.")
+
+    def restore(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal, reason: str,
+                class_name: str | None) -> None:
+        raise Unavailable("恢复功能尚未提供 / Restoring from pending disposal is not available in this build.",
+                          "Ask the administrator.")
+
+    def approve(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal) -> None:
+        raise Unavailable("批准功能尚未提供 / Approving disposals is not available in this build.",
+                          "Ask the administrator.")
+
+
+def _services() -> _Services:
+    return _Services()
