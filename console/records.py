@@ -500,12 +500,25 @@ class _Services:
 
     def restore(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal, reason: str,
                 class_name: str | None) -> None:
-        raise Unavailable("恢复功能尚未提供 / Restoring from pending disposal is not available in this build.",
-                          "Ask the administrator.")
+        disposal_service = _module("retention.disposal", "恢复 / Restoring from pending disposal")
+        disposal_service.restore(db, archive.custody, archive.settings.retention, disposal_id=disposal.id,
+                                 reason=reason, actor=p.actor, visible_units=p.scope.units, class_name=class_name,
+                                 context=p.where())
 
     def approve(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal) -> None:
-        raise Unavailable("批准功能尚未提供 / Approving disposals is not available in this build.",
-                          "Ask the administrator.")
+        disposal_service = _module("retention.disposal", "批准销毁 / Approving disposals")
+        disposal_service.approve(db, archive.custody, archive.settings.retention, disposal_id=disposal.id,
+                                 actor=p.actor, visible_units=p.scope.units, context=p.where())
+
+
+def _module(name: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise Unavailable(f"{what}：此版本尚未提供 / {what.split(' / ')[-1]} is not available in this build.",
+                          "请使用命令行或联系管理员 / Use the command line, or ask the administrator.") from e
 
 
 def _services() -> _Services:

@@ -248,3 +248,127 @@ def test_auditor_reads_the_rules_and_report_but_has_no_actions_and_a_forged_post
     assert {(e.actor, e.outcome) for e in denied} == {("user:auditor", "denied")}
     assert {"retention.hold", "retention.classify"} <= {__import__("json").loads(e.detail)["permission"]
                                                        for e in denied}
+
+
+def test_records_manager_holds_releases_restores_approves_and_an_investigator_sees_the_evidence_destroyed(
+        browser: Any, world: World) -> None:
+    first, second = world.ids["first"], world.ids["second"]
+    rm = _login(browser, world, "rm_zhang")
+    try:
+        # a hold on the first, with a reason: the evidence page says 保全中
+        rm.click("#nav-retention")
+        rm.wait_for_load_state()
+        rm.click("#rnav-holds")
+        rm.wait_for_load_state()
+        rm.select_option("#hold-scope", "evidence")
+        rm.fill("#hold-evidence", str(first))
+        rm.fill("#hold-reason", "当事人申请行政复议")
+        _submit(rm, "#hold-place")
+        assert "/retention/holds/" in rm.url and rm.get_attribute("#hold", "data-state") == "active"
+        hold_id = int(rm.get_attribute("#hold", "data-hold-id") or 0)
+        assert rm.locator(f"#hold-items tr[data-evidence-id='{first}']").count() == 1
+        rm.goto(f"{world.base}/evidence/{first}")
+        assert rm.get_attribute("#retain-until", "data-keep") == "held"
+        assert "保全中" in rm.inner_text("#retain-until")
+        assert rm.locator(f"#ret-holds li[data-hold-id='{hold_id}']").count() == 1
+
+        # released with a reason: the page shows its 保存至 date (long past: recorded in 2020)
+        rm.goto(f"{world.base}/retention/holds/{hold_id}")
+        rm.fill("#release-reason", "复议已终结")
+        _submit(rm, "#release-submit")
+        assert rm.get_attribute("#hold", "data-state") == "released"
+        assert "复议已终结" in rm.inner_text("#hold-release-reason")
+        rm.goto(f"{world.base}/retention/holds?state=released")
+        assert rm.locator(f"#holds tr[data-hold-id='{hold_id}']").count() == 1
+        rm.goto(f"{world.base}/evidence/{first}")
+        assert rm.get_attribute("#retain-until", "data-keep") == "until"
+        assert "保存至 2020-06-29" in rm.inner_text("#retain-until")  # 2020-01-01 09:30 + 180 days
+
+        # the disposal run schedules it: it appears in 待销毁, and is restored with a reason
+        assert world.run_disposal()["scheduled"] == 1
+        rm.goto(f"{world.base}/retention/pending")
+        assert _pending_ids(rm) == {first}
+        row = rm.locator(f"#pending tr[data-evidence-id='{first}']")
+        row.locator(".restore-reason").fill("仍需作为证据使用")
+        with rm.expect_navigation():
+            row.locator("button.restore").click()
+        assert _pending_ids(rm) == set()
+        rm.goto(f"{world.base}/evidence/{first}")
+        assert rm.get_attribute("#disposal-state", "data-state") == "restored"
+        assert "仍需作为证据使用" in rm.inner_text("#disposal-state")
+
+        # the second becomes due: the records manager takes it off 永久 (class change, with a reason)
+        rm.goto(f"{world.base}/evidence/{second}")
+        assert rm.get_attribute("#retain-until", "data-keep") == "permanent"
+        rm.select_option("#class-select", "")
+        rm.fill("#class-reason", "无需永久保存")
+        _submit(rm, "#class-submit")
+        assert rm.get_attribute("#retain-until", "data-keep") == "until"
+        assert rm.get_attribute("#ret-class", "data-class") == "unclassified"
+    finally:
+        pass
+
+    inv = _login(browser, world, "investigator")
+    try:
+        inv.goto(f"{world.base}/evidence/{second}")
+        inv.wait_for_selector("#player")
+        assert inv.locator("#destroyed").count() == 0
+        assert world.run_disposal()["scheduled"] == 1
+        inv.reload()
+        assert inv.get_attribute("#disposal-state", "data-state") == "pending"
+        assert "待销毁" in inv.inner_text("#disposal-state")
+
+        # two people sign: the first records manager approves, and cannot approve again (the page says so)
+        rm.goto(f"{world.base}/retention/pending")
+        assert _pending_ids(rm) == {second}
+        with rm.expect_navigation():
+            rm.locator(f"#pending tr[data-evidence-id='{second}'] button.approve").click()
+        row = rm.locator(f"#pending tr[data-evidence-id='{second}']")
+        assert "rm_zhang" in row.locator(".approvals").inner_text() and row.get_attribute("data-approved") == "false"
+        assert "另一人" in row.locator(".not-yours").inner_text()
+        with rm.expect_navigation():
+            row.locator("button.approve").click()
+        assert "已批准过" in rm.inner_text("#error-message")
+        assert world.run_disposal()["destroyed"] == []  # one signature is not enough
+
+        rm2 = _login(browser, world, "rm_li")
+        try:
+            rm2.goto(f"{world.base}/retention/pending")
+            with rm2.expect_navigation():
+                rm2.locator(f"#pending tr[data-evidence-id='{second}'] button.approve").click()
+            assert rm2.get_attribute(f"#pending tr[data-evidence-id='{second}']", "data-approved") == "true"
+        finally:
+            rm2.context.close()
+
+        # after the grace period (none here) the run destroys it: 销毁记录 lists it
+        assert world.run_disposal()["destroyed"] == [second]
+        rm.goto(f"{world.base}/retention/destroyed")
+        row = rm.locator(f"#destroyed-log tr[data-evidence-id='{second}']")
+        assert row.get_attribute("data-state") == "destroyed"
+        text = row.inner_text()
+        with world.session() as s:
+            from archive.models import Evidence
+
+            sha = s.get(Evidence, second).sha256
+        assert sha in text and "system:retention-test" in text and "rm_zhang" in text and "rm_li" in text
+        rm.goto(f"{world.base}/retention/pending")
+        assert _pending_ids(rm) == set()
+
+        # the investigator's page: no player any more, the tombstone
+        inv.reload()
+        assert inv.locator("#player").count() == 0
+        assert "原始文件已于" in inv.inner_text("#destroyed") and "销毁" in inv.inner_text("#destroyed")
+        assert inv.get_attribute("#disposal-state", "data-state") == "destroyed"
+        assert "已销毁" in inv.inner_text("#disposal-state")
+        assert inv.inner_text("#sha256") == sha
+        assert "张三" in inv.inner_text("#m-officer")
+        assert inv.locator("#custody li[data-action='destroyed']").count() == 1
+        assert inv.locator("#download").count() == 0
+    finally:
+        inv.context.close()
+        rm.context.close()
+
+    acts = [(e.actor, e.action) for e in world.events()]
+    for expected in (("user:rm_zhang", "disposal_restored"), ("user:rm_zhang", "disposal_approved"),
+                     ("user:rm_li", "disposal_approved"), ("user:rm_zhang", "retention_class_set")):
+        assert expected in acts, expected
