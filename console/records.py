@@ -37,7 +37,7 @@ from cases.models import Case, EvidenceLink, Step
 from console.pages import _local_time, _user, render
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
-from liuhen.errors import LiuhenError, NotFound
+from liuhen.errors import LiuhenError
 from retention.models import Disposal, DisposalApproval, HoldItem, LegalHold, RetentionChange, RetentionState
 
 router = APIRouter(include_in_schema=False)
@@ -291,52 +291,42 @@ def holds_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
 @router.post("/retention/holds")
 async def place_hold(request: Request, archive: ArchiveDep) -> Response:
     form = await request.form()
-    f = {k: str(v) for k, v in form.items()}
+    f = {k: v for k, v in form.items() if isinstance(v, str)}
     p = _form_user(archive, request, f.get("csrf", ""), "retention.hold")
     reason = _reason(f.get("reason", ""))
     kind = f.get("scope_kind", "")
+    scope = _scope_of(archive, kind, f)
     with archive.sessions.begin() as db:
-        scope = _scope_of(archive, db, p, kind, f, request)
-        hold_id = _services().place(db, archive, p, kind=kind, scope=scope, reason=reason,
-                                    unit_code=f.get("unit") or None)
+        hold_id = _services().place(db, archive, p, kind=kind, scope=scope, reason=reason, request=request)
+    _services().sync(archive)
     return _back(f"/retention/holds/{hold_id}", done="placed")
 
 
-def _scope_of(archive: Archive, db: Session, p: access.Principal, kind: str, f: dict[str, str],
-              request: Request) -> dict[str, Any]:
-    """The scope of a hold from its form; evidence and cases outside the user's units answer like missing."""
+def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
+    """The scope of a hold from its form (``retention.holds`` resolves it within the user's units)."""
     from retention.errors import RetentionError
 
     if kind == "evidence":
-        raw = [x for x in f.get("evidence_ids", "").replace("，", ",").replace(" ", ",").split(",") if x.strip()]
-        if not raw or not all(x.strip().isdigit() and len(x.strip()) < 19 for x in raw):
+        raw = [x.strip() for x in f.get("evidence_ids", "").replace("，", ",").replace(" ", ",").split(",")]
+        raw = [x for x in raw if x]
+        if not raw or not all(x.isdigit() and len(x) < 19 and int(x) > 0 for x in raw):
             raise RetentionError("请填写证据编号（逗号分隔）/ Give evidence ids, separated by commas.",
                                  "例如 / e.g. 12, 13, 15")
-        ids = sorted({int(x) for x in raw})
-        for eid in ids:
-            access.evidence(archive, db, p, eid, "retention.hold", request)
-        return {"evidence": ids}
+        return {"evidence": sorted({int(x) for x in raw})}
     if kind == "case":
-        number = f.get("case_number", "").strip()
-        c = db.scalar(select(Case).where(Case.number == number)) if number else None
-        if c is None or c.unit_id not in p.scope.units:
-            if c is None:
-                access.missing(archive, db, p, what="case", ident=number, request=request)
-            else:
-                access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {c.number})",
-                              request=request)
-            raise access.unknown_case(0) if not number else NotFound(
-                f"没有案件 {number} / There is no case {number} that you may see.", "Check the case on the case list.")
-        return {"case_id": c.id, "number": c.number}
+        return {"number": f.get("case_number", "").strip()}
     if kind == "officer":
         tz = _tz(archive)
-        officer, start, end = f.get("officer", "").strip(), _local_time(f.get("start"), tz), _local_time(f.get("end"), tz)
-        if not officer or start is None or end is None or end < start:
+        start, end = _local_time(f.get("start"), tz), _local_time(f.get("end"), tz)
+        if start is None or end is None:
             raise RetentionError("请填写警号和起止时间 / Give an officer number and a time range.",
                                  "例如 / e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59")
-        return {"officer": officer, "from": start.isoformat(), "to": end.isoformat()}
+        return {"officer": f.get("officer", "").strip(), "from": start.isoformat(), "to": end.isoformat()}
     if kind == "search":
-        return {"query": _search_query(archive, f)}
+        from retention import holds
+
+        q = _search_query(archive, f)
+        return {"query": holds.query_json(q)}
     raise RetentionError(f"没有保全范围「{kind}」 / There is no hold scope {kind!r}.",
                          "Use evidence, case, officer or search.")
 
@@ -367,6 +357,7 @@ def release_hold(hold_id: EvidenceId, request: Request, archive: ArchiveDep, csr
     with archive.sessions.begin() as db:
         h = _hold(archive, db, p, hold_id, "retention.hold", request)
         _services().release(db, archive, p, hold=h, reason=why)
+    _services().sync(archive)
     return _back(f"/retention/holds/{hold_id}", done="released")
 
 
@@ -490,13 +481,45 @@ class _Services:
     """The retention services the console's actions call (holds, disposal), in one place."""
 
     def place(self, db: Session, archive: Archive, p: access.Principal, *, kind: str, scope: dict[str, Any],
-              reason: str, unit_code: str | None) -> int:
-        raise Unavailable("保全功能尚未提供 / Placing legal holds is not available in this build.",
-                          "Use `liuhen retention hold place` when it is, or ask the administrator.")
+              reason: str, request: Request) -> int:
+        """Place a hold in the user's units; a named evidence or case outside them (or missing) is refused
+        like a missing one, with its ``access_denied`` (``not_found``) event."""
+        holds = _module("retention.holds", "保全 / Placing legal holds")
+        try:
+            h = holds.place(db, archive.custody, scope_kind=kind, scope=scope, reason=reason, actor=p.actor,
+                            unit_id=None if kind == "case" else p.unit_id, visible_units=p.scope.units,
+                            context=p.where())
+        except holds.HiddenEvidence as e:
+            if e.foreign:
+                access.denied(archive, db, p, permission="retention.hold", reason="unit", request=request,
+                              evidence=db.get(Evidence, e.foreign[0]))
+            else:
+                access.missing(archive, db, p, what="evidence", ident=e.missing[0], request=request)
+            raise
+        except holds.HiddenCase as e:
+            if e.foreign is not None:
+                access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {e.foreign.number})",
+                              request=request)
+            else:
+                access.missing(archive, db, p, what="case", ident=str(scope.get("number")), request=request)
+            raise
+        return int(h.id)
 
     def release(self, db: Session, archive: Archive, p: access.Principal, *, hold: LegalHold, reason: str) -> None:
-        raise Unavailable("解除保全功能尚未提供 / Releasing legal holds is not available in this build.",
-                          "Ask the administrator.")
+        holds = _module("retention.holds", "解除保全 / Releasing legal holds")
+        holds.release(db, archive.custody, hold_id=hold.id, reason=reason, actor=p.actor,
+                      visible_units=p.scope.units, context=p.where())
+
+    def sync(self, archive: Archive) -> None:
+        """Mirror holds to the store's Object Lock now (the daily run does it again if this fails)."""
+        import logging
+
+        holds = _module("retention.holds", "保全 / Legal holds")
+        if hasattr(holds, "sync_locks"):
+            try:
+                holds.sync_locks(archive)
+            except Exception:
+                logging.getLogger("liuhen.console").exception("mirroring legal holds to Object Lock failed")
 
     def restore(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal, reason: str,
                 class_name: str | None) -> None:
