@@ -176,29 +176,15 @@ def _unit_names(db: Session, ids: Iterable[int | None]) -> dict[int | None, str]
     return names
 
 
-def _rules(settings: RetentionSettings) -> dict[str, Any]:
-    try:
-        from retention import report as surface
-    except ImportError:
-        surface = None  # type: ignore[assignment]
-    if surface is not None and hasattr(surface, "rules"):
-        out: dict[str, Any] = dict(surface.rules(settings))
-        return out
-    return {}
-
-
-def _report(db: Session, settings: RetentionSettings, now: dt.datetime, units: Iterable[int]) -> dict[str, Any]:
-    """Counts and bytes per class and unit (all evidence kept, by the class in force), and what falls due
-    in the next 30 and 90 days (``retention.service.due_summary``)."""
-    from retention import service
-
+def _kept_by_class_and_unit(db: Session, settings: RetentionSettings, units: Iterable[int]) -> list[dict[str, Any]]:
+    """Counts and bytes of the evidence still kept (not destroyed), per class and unit, with how many
+    of each are kept to a date, while a case is open, on hold or for ever (one GROUP BY)."""
     cls = func.coalesce(RetentionState.class_name, settings.default_class)
-    held = (select(Evidence.id).join(Disposal, Disposal.evidence_id == Evidence.id)
-            .where(Disposal.state.in_(("destroying", "destroyed"))))
+    gone = select(Disposal.evidence_id).where(Disposal.state.in_(("destroying", "destroyed")))
     rows = db.execute(select(cls, Evidence.unit_id, RetentionState.keep, func.count(),
                              func.coalesce(func.sum(Evidence.size), 0))
                       .select_from(RetentionState).join(Evidence, Evidence.id == RetentionState.evidence_id)
-                      .where(Evidence.unit_id.in_(sorted(units)), Evidence.id.not_in(held))
+                      .where(Evidence.unit_id.in_(sorted(units)), Evidence.id.not_in(gone))
                       .group_by(cls, Evidence.unit_id, RetentionState.keep)
                       .order_by(cls, Evidence.unit_id)).all()
     kept: dict[tuple[str, int | None], dict[str, Any]] = {}
@@ -207,26 +193,23 @@ def _report(db: Session, settings: RetentionSettings, now: dt.datetime, units: I
         row["count"] += int(n)
         row["bytes"] += int(b)
         row["keeps"][keep] = row["keeps"].get(keep, 0) + int(n)
-    due = {days: service.due_summary(db, settings, now + dt.timedelta(days=days), units=units) for days in (0, 30, 90)}
-    pending = db.execute(select(func.count(), func.coalesce(func.sum(Evidence.size), 0))
-                         .select_from(Disposal).join(Evidence, Evidence.id == Disposal.evidence_id)
-                         .where(Disposal.state == "pending", Evidence.unit_id.in_(sorted(units)))).one()
-    names = _unit_names(db, [u for _, u in kept] + [r["unit_id"] for rs in due.values() for r in rs])
-    return {"kept": list(kept.values()), "due": due, "pending": {"count": int(pending[0]), "bytes": int(pending[1])},
-            "units": names}
+    return list(kept.values())
 
 
 @router.get("/retention")
 def retention_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    """The rules in force and the report (``retention.report``), within the user's units."""
+    from retention import report as surface
+
     settings = archive.settings.retention
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
-        report = _report(db, settings, utcnow(), p.scope.units)
+        rep = surface.report(db, settings, now=utcnow(), units=p.scope.units)
+        kept = _kept_by_class_and_unit(db, settings, p.scope.units)
+        names = _unit_names(db, [r["unit_id"] for r in kept])
         access.record(archive, db, p, "retention_viewed", detail={"what": "rules and report"})
-    categories = [(cat, settings.class_of_category(cat), cat in settings.case_categories)
-                  for cat in archive.settings.cases.categories]
-    return render(request, "retention.html", user=p, settings=settings, categories=categories, report=report,
-                  surface=_rules(settings), tab="rules")
+    return render(request, "retention.html", user=p, rules=surface.rules(archive.settings), settings=settings,
+                  report=rep, kept=kept, unit_names=names, tab="rules")
 
 
 # ---------------------------------------------------------------------------- holds
@@ -383,6 +366,19 @@ def _disposal(archive: Archive, db: Session, p: access.Principal, disposal_id: i
     return d, ev
 
 
+def _rule(settings: RetentionSettings, raw: str | None) -> dict[str, Any]:
+    """A disposal's rule as scheduled (class, reasons) with the class's label and the keep-until it had."""
+    try:
+        rule: dict[str, Any] = json.loads(raw or "{}")
+    except ValueError:
+        return {"raw": raw}
+    name = rule.get("class")
+    rule["label"] = settings.classes[name].label if name in settings.classes else name
+    dates = [t for r in rule.get("reasons") or [] if isinstance(r, dict) for t in [_time(r.get("until"))] if t]
+    rule["until"] = max(dates) if dates else None
+    return rule
+
+
 def _approvals(db: Session, ids: list[int]) -> dict[int, list[DisposalApproval]]:
     out: dict[int, list[DisposalApproval]] = {}
     if ids:
@@ -407,7 +403,7 @@ def pending_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     items = []
     for d, ev in rows:
         signed = [a.actor for a in approvals.get(d.id, [])]
-        items.append({"d": d, "ev": ev, "rule": json.loads(d.rule or "{}"), "approvals": signed,
+        items.append({"d": d, "ev": ev, "rule": _rule(settings, d.rule), "approvals": signed,
                       "approved": approved(settings, d.scheduled_by, signed),
                       "mine": d.scheduled_by == p.actor or p.actor in signed,
                       "scheduled_by_person": is_person(d.scheduled_by)})
@@ -448,7 +444,8 @@ def destroyed_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
                                .order_by(Disposal.destroy_started_at.desc(), Disposal.id.desc()).limit(PER_PAGE * 5)))
         approvals = _approvals(db, [d.id for d, _ in rows])
         access.record(archive, db, p, "retention_viewed", detail={"what": "destruction log"})
-    items = [{"d": d, "ev": ev, "rule": json.loads(d.rule or "{}"),
+    settings = archive.settings.retention
+    items = [{"d": d, "ev": ev, "rule": _rule(settings, d.rule),
               "approvals": [a.actor for a in approvals.get(d.id, [])]} for d, ev in rows]
     return render(request, "destroyed.html", user=p, items=items, tab="destroyed")
 

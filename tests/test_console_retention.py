@@ -151,7 +151,7 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
         add_officer(db, archive.custody, officer_no="000123", name="张三", unit_id=a.id, actor="test")
         for name, role, unit in (("rm_zhang", "records_manager", "110101"), ("rm_li", "records_manager", "110101"),
                                  ("investigator", "investigator", "110101"), ("auditor", "auditor", "110101"),
-                                 ("investigator_b", "investigator", "110102")):
+                                 ("investigator_b", "investigator", "110102"), ("rm_b", "records_manager", "110102")):
             accounts.add_user(db, archive.custody, username=name, password=PASSWORD, role=role, unit_code=unit,
                               display_name=f"{name} 用户", actor="test", settings=settings.auth)
     key = load_or_create(settings.station.state_path / "station.ed25519")
@@ -222,7 +222,7 @@ def test_auditor_reads_the_rules_and_report_but_has_no_actions_and_a_forged_post
         assert page.url.endswith("/retention")
         classes = page.locator("#rules-classes")
         assert "未分类" in classes.inner_text() and "180" in classes.inner_text() and "永久" in classes.inner_text()
-        assert "六个月" in page.inner_text("tr[data-class='unclassified'] .source")
+        assert "公安机关现场执法视音频记录工作规定" in page.inner_text("tr[data-class='unclassified'] .source")
         assert page.inner_text("#grace-days").startswith("0 ")
         assert "第二人" in page.inner_text("#two-person")
         assert page.locator("#rules-categories tr[data-category]").count() >= 1
@@ -271,6 +271,30 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
         assert rm.get_attribute("#retain-until", "data-keep") == "held"
         assert "保全中" in rm.inner_text("#retain-until")
         assert rm.locator(f"#ret-holds li[data-hold-id='{hold_id}']").count() == 1
+
+        # another unit's records manager: the hold and the evidence do not exist for them
+        other = _login(browser, world, "rm_b")
+        try:
+            before = len(world.events(action="access_denied"))
+            other.goto(f"{world.base}/retention/holds/{hold_id}")
+            assert other.get_attribute("#error-message", "data-code") == "unknown_hold"
+            assert other.locator(f"#holds tr[data-hold-id='{hold_id}']").count() == 0
+            csrf = other.get_attribute('meta[name="csrf-token"]', "content")
+            r = other.request.post(f"{world.base}/retention/holds/{hold_id}/release",
+                                   form={"csrf": csrf, "reason": "越权解除"})
+            assert r.status == 404
+            r = other.request.post(f"{world.base}/retention/holds", form={
+                "csrf": csrf, "scope_kind": "evidence", "evidence_ids": str(first), "reason": "越权保全"})
+            assert r.status == 404 and "无权查看" in r.text()
+            nowhere = other.request.post(f"{world.base}/retention/holds", form={
+                "csrf": csrf, "scope_kind": "evidence", "evidence_ids": "999999", "reason": "不存在"})
+            assert nowhere.status == 404 and "无权查看" in nowhere.text()
+            other.goto(f"{world.base}/retention/holds")
+            assert other.locator(f"#holds tr[data-hold-id='{hold_id}']").count() == 0
+        finally:
+            other.context.close()
+        denied = [e for e in world.events(action="access_denied")[before:] if e.actor == "user:rm_b"]
+        assert len(denied) == 3 and any(e.evidence_id == first for e in denied)
 
         # released with a reason: the page shows its 保存至 date (long past: recorded in 2020)
         rm.goto(f"{world.base}/retention/holds/{hold_id}")
@@ -329,7 +353,8 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
         with rm.expect_navigation():
             row.locator("button.approve").click()
         assert "已批准过" in rm.inner_text("#error-message")
-        assert world.run_disposal()["destroyed"] == []  # one signature is not enough
+        run = world.run_disposal()
+        assert run["destroyed_evidence"] == [] and run["waiting_approval"] == 1  # one signature is not enough
 
         rm2 = _login(browser, world, "rm_li")
         try:
@@ -341,7 +366,7 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
             rm2.context.close()
 
         # after the grace period (none here) the run destroys it: 销毁记录 lists it
-        assert world.run_disposal()["destroyed"] == [second]
+        assert world.run_disposal()["destroyed_evidence"] == [second]
         rm.goto(f"{world.base}/retention/destroyed")
         row = rm.locator(f"#destroyed-log tr[data-evidence-id='{second}']")
         assert row.get_attribute("data-state") == "destroyed"
@@ -372,3 +397,30 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
     for expected in (("user:rm_zhang", "disposal_restored"), ("user:rm_zhang", "disposal_approved"),
                      ("user:rm_li", "disposal_approved"), ("user:rm_zhang", "retention_class_set")):
         assert expected in acts, expected
+
+
+def test_a_search_is_held_from_the_search_page(browser: Any, world: World) -> None:
+    """保全这些结果: the search page's button places a hold on what the search finds (what is
+    destroyed already is not held), and the evidence page says 保全中."""
+    first = world.ids["first"]
+    rm = _login(browser, world, "rm_zhang")
+    try:
+        rm.goto(f"{world.base}/search?officer=000123")
+        assert rm.locator(".result").count() >= 1
+        _submit(rm, "#hold-results")
+        assert "000123" in rm.inner_text("#hold-search")
+        rm.fill("#hold-reason", "信访调查")
+        _submit(rm, "#hold-place")
+        assert "search" in rm.inner_text("#hold-scope") or "检索" in rm.inner_text("#hold-scope")
+        held = {int(x) for x in rm.eval_on_selector_all("#hold-items tr[data-evidence-id]",
+                                                        "els => els.map(e => e.dataset.evidenceId)")}
+        assert first in held
+        hold_id = int(rm.get_attribute("#hold", "data-hold-id") or 0)
+        rm.goto(f"{world.base}/evidence/{first}")
+        assert rm.get_attribute("#retain-until", "data-keep") == "held"
+        assert rm.locator(f"#ret-holds li[data-hold-id='{hold_id}']").count() == 1
+    finally:
+        rm.context.close()
+    placed = world.events(action="hold_placed")
+    assert placed and placed[-1].actor == "user:rm_zhang"
+    assert '"scope_kind": "search"' in placed[-1].detail or '"scope_kind":"search"' in placed[-1].detail
