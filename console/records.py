@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -239,6 +239,7 @@ def _hold_counts(db: Session, ids: list[int]) -> dict[int, int]:
                                                   .where(HoldItem.hold_id.in_(ids)).group_by(HoldItem.hold_id))}
 
 
+HOLD_EVENTS = ("hold_placed", "hold_extended", "hold_released")
 SEARCH_FIELDS = ("q", "officer", "device", "station", "important", "playback", "start", "end")
 
 
@@ -324,8 +325,9 @@ def hold_page(hold_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
         items = list(db.execute(select(HoldItem, Evidence).join(Evidence, Evidence.id == HoldItem.evidence_id)
                                 .where(HoldItem.hold_id == h.id).order_by(HoldItem.id).limit(1000)))
         total = _hold_counts(db, [h.id]).get(h.id, 0)
-        history = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action.like("hold%"))
-                                         .order_by(CustodyEvent.seq).limit(5000))
+        like = or_(CustodyEvent.detail.like(f'%"hold_id": {h.id}%'), CustodyEvent.detail.like(f'%"hold_id":{h.id}%'))
+        history = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action.in_(HOLD_EVENTS), like)
+                                         .order_by(CustodyEvent.seq.desc()).limit(200))
                    if json.loads(e.detail or "{}").get("hold_id") == h.id]
         access.record(archive, db, p, "retention_viewed", detail={"what": "legal hold", "hold_id": h.id})
     return render(request, "hold.html", user=p, hold=h, scope=json.loads(h.scope or "{}"), items=items, total=total,

@@ -302,6 +302,8 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
         _submit(rm, "#release-submit")
         assert rm.get_attribute("#hold", "data-state") == "released"
         assert "复议已终结" in rm.inner_text("#hold-release-reason")
+        assert {a: rm.locator(f"#hold-history li[data-action='{a}']").count() for a in ("hold_placed", "hold_released")
+                } == {"hold_placed": 1, "hold_released": 1}
         rm.goto(f"{world.base}/retention/holds?state=released")
         assert rm.locator(f"#holds tr[data-hold-id='{hold_id}']").count() == 1
         rm.goto(f"{world.base}/evidence/{first}")
