@@ -11,6 +11,7 @@ would (``retention.disposal.run`` with a system actor), with no grace period (``
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
@@ -242,12 +243,13 @@ def test_auditor_reads_the_rules_and_report_but_has_no_actions_and_a_forged_post
         r = page.request.post(f"{world.base}/evidence/{world.ids['first']}/retention/class",
                               form={"csrf": csrf, "class_name": "permanent", "reason": "试图更改"})
         assert r.status == 403
+        r = page.request.post(f"{world.base}/retention/pending/1/approve", form={"csrf": "forged"})
+        assert r.status == 403
     finally:
         page.context.close()
     denied = world.events(action="access_denied")[before:]
     assert {(e.actor, e.outcome) for e in denied} == {("user:auditor", "denied")}
-    assert {"retention.hold", "retention.classify"} <= {__import__("json").loads(e.detail)["permission"]
-                                                       for e in denied}
+    assert {json.loads(e.detail)["permission"] for e in denied} == {"retention.hold", "retention.classify", "csrf"}
 
 
 def test_records_manager_holds_releases_restores_approves_and_an_investigator_sees_the_evidence_destroyed(
@@ -336,6 +338,9 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
 
     inv = _login(browser, world, "investigator")
     try:
+        assert inv.locator("#nav-retention").count() == 0  # no retention.view: no 档案管理
+        inv.goto(f"{world.base}/retention/pending")
+        assert inv.get_attribute("#error-message", "data-code") == "forbidden"
         inv.goto(f"{world.base}/evidence/{second}")
         inv.wait_for_selector("#player")
         assert inv.locator("#destroyed").count() == 0
