@@ -98,6 +98,11 @@ class FormIn(BaseModel):
     title: str | None = Field(default=None, max_length=500, pattern=LINE)
 
 
+class ReopenIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, pattern=LINE_NOT_BLANK, examples=["复议决定撤销重作"],
+                        description="why the case is reopened (in its custody event)")
+
+
 class RecordAdded(BaseModel):
     record_id: int
     version: int
@@ -268,6 +273,15 @@ def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) ->
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
         cases.close_case(db, archive.custody, case=c, actor=p.actor)
+        return case_summary(c, views.unit_code(db, c))
+
+
+@router.post("/{case_id}/reopen", response_model=CaseSummary, summary="Reopen a closed case, with a reason "
+             "(what is linked to it is kept without end again until it is closed once more)")
+def reopen(case_id: Id, body: ReopenIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseSummary:
+    with archive.sessions.begin() as db:
+        c = _case(archive, db, p, case_id, "cases.manage", request)
+        cases.reopen_case(db, archive.custody, case=c, actor=p.actor, reason=body.reason)
         return case_summary(c, views.unit_code(db, c))
 
 

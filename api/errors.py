@@ -33,6 +33,7 @@ from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
+from retention.errors import ReasonRequired, UnknownClass
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -59,6 +60,8 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AnnotationRefused, 400),
     (CaseClosed, 409),
     (CaseError, 400),
+    (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
+    (ReasonRequired, 400),
     (UnknownUnit, 404),
     (AlreadyExists, 409),
     (InvalidAccount, 400),

@@ -50,6 +50,7 @@ from archive import query as searching
 from archive import views
 from archive.context import Archive
 from liuhen.errors import NotFound
+from retention.report import evidence_retention
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
 router = APIRouter(tags=["evidence"], responses={**ERRORS}, dependencies=[StrictQuery])
@@ -124,7 +125,8 @@ def search_evidence(
 def get_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> EvidenceDetail:
     with archive.reads.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
-        out = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows))
+        out = evidence_detail(views.evidence_view(db, ev, visible=p.scope.allows),
+                              evidence_retention(db, archive.settings.retention, ev.id))
         access.record(archive, db, p, "viewed", evidence=ev, detail={"what": "record"})
         return out
 

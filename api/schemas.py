@@ -168,6 +168,45 @@ class FixityOut(BaseModel):
     actor: str
 
 
+class HoldOut(BaseModel):
+    hold_id: int
+    scope_kind: str
+    reason: str
+    placed_by: str
+    placed_at: dt.datetime
+    added_at: dt.datetime | None
+
+
+class DisposalStateOut(BaseModel):
+    disposal_id: int
+    state: str = Field(description="pending | restored | destroying | destroyed")
+    scheduled_at: dt.datetime
+    scheduled_by: str
+    due_at: dt.datetime = Field(description="end of the grace period (restorable until then)")
+    approved_by: list[str]
+    restored_at: dt.datetime | None
+    restored_by: str | None
+    restore_reason: str | None
+    destroyed_at: dt.datetime | None
+
+
+class RetentionOut(BaseModel):
+    """One evidence's retention (保存期限): ``keep`` says what keeps it — a date (``until``, then
+    ``retain_until``), an open case (``open_case``), a legal hold (``held``) or ``permanent``."""
+
+    class_: str = Field(alias="class", description="its retention class (the default class when none was set)")
+    class_label: str
+    class_set: bool = Field(description="whether a person set the class (false: the default applies)")
+    keep: str = Field(description="until | open_case | held | permanent")
+    retain_until: dt.datetime | None = Field(description="kept until then (keep = until); else null")
+    reasons: list[dict[str, Any]] = Field(description="every reason that applies, each with its own end")
+    computed: bool = Field(description="false: never stored yet (evidence from before retention), decided now")
+    holds: list[HoldOut]
+    disposal: DisposalStateOut | None = Field(description="its newest disposal, if it was ever scheduled")
+
+    model_config = {"populate_by_name": True}
+
+
 class EvidenceDetail(EvidenceSummary):
     recorded_at_source: str | None
     created_at: dt.datetime
@@ -189,6 +228,7 @@ class EvidenceDetail(EvidenceSummary):
     gps_track: list[GpsPoint]
     gps_source_evidence_id: int | None
     last_fixity: FixityOut | None
+    retention: RetentionOut | None = None
 
 
 class CustodyOut(BaseModel):
@@ -369,7 +409,8 @@ def custody_page(trail: Trail) -> CustodyPage:
                        per_page=trail.per_page, has_more=trail.has_more)
 
 
-def evidence_detail(view: EvidenceView) -> EvidenceDetail:
+def evidence_detail(view: EvidenceView, retention: dict[str, Any] | None = None) -> EvidenceDetail:
+    """The evidence record; ``retention``: its retention (``retention.report.evidence_retention``)."""
     ev, unit, fix = view.evidence, view.unit, view.last_fixity
     return EvidenceDetail(
         **summary(ev, view.extras).model_dump(), recorded_at_source=ev.recorded_at_source, created_at=ev.created_at,
@@ -383,7 +424,8 @@ def evidence_detail(view: EvidenceView) -> EvidenceDetail:
         notes=[note(n) for n in view.notes],
         gps_track=[GpsPoint(t=x.t, lat=x.lat, lon=x.lon) for x in view.gps_track],
         gps_source_evidence_id=view.gps_source_evidence_id,
-        last_fixity=FixityOut(outcome=fix.outcome, at=fix.at, actor=fix.actor) if fix else None)
+        last_fixity=FixityOut(outcome=fix.outcome, at=fix.at, actor=fix.actor) if fix else None,
+        retention=RetentionOut.model_validate(retention) if retention is not None else None)
 
 
 def note(n: Any) -> NoteOut:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, dock, errors, evidence, intake, jobs, links, me, officers, recorders, users
+from api import audit, cases, dock, errors, evidence, intake, jobs, links, me, officers, recorders, retention, users
 from api.deps import ArchiveDep, StrictQuery
 from api.limits import BodyLimit
 from api.schemas import ErrorOut
@@ -73,6 +73,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     for resource in (me, dock, officers, recorders, jobs, audit, users):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
+    app.include_router(retention.router, prefix=f"{PREFIX}/retention")
 
     from fastapi.staticfiles import StaticFiles
 

@@ -121,6 +121,11 @@ EXPECTED_TABLE = """
 | POST   /cases/records/{record_id}/versions/{version}/link | 403 | 201/404   | 201/404        | 201/404         | 403     | 403     |
 | POST   /cases/{case_id}/export/link                | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | GET    /cases/{case_id}/export                     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /cases/{case_id}/reopen                     | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
+| GET    /retention/rules                            | 403      | 403          | 200            | 200             | 200     | 403     |
+| GET    /retention/report                           | 403      | 403          | 200            | 200             | 200     | 403     |
+| POST   /retention/evidence/{evidence_id}/class     | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
+| POST   /retention/recompute                        | 403      | 403          | 403            | 200             | 403     | 403     |
 | POST   /users/{username}/disable                   | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/enable                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/password                  | 403      | 403          | 403            | 403             | 403     | 200/404 |
@@ -243,6 +248,15 @@ class Ctx:
                                             unit_id=self.world.units[unit], unit_code=unit, category="行政强制",
                                             title="权限矩阵 待结案", actor=ACTOR).id
 
+    def fresh_closed_case(self, unit: str) -> int:
+        """A new closed case of ``unit`` (for reopen, which uses its target up)."""
+        case_id = self.fresh_case(unit)
+        if unit != MISSING:
+            with self.world.archive.sessions.begin() as db:
+                case_service.close_case(db, self.world.archive.custody, case=case_service.get_case(db, case_id),
+                                        actor=ACTOR)
+        return case_id
+
     def fresh_link(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -336,6 +350,14 @@ CALLS: dict[Key, Call] = {
     ("POST", "/evidence/{evidence_id}/export/link"): Call(_ev("/export/link"), "evidence.export", "evidence"),
     ("GET", "/cases/{case_id}/export"): Call(_case("/export"), "cases.view", "case",
                                              named_by_role={"auditor": "evidence.export"}),
+    ("POST", "/cases/{case_id}/reopen"): Call(lambda c, u: (f"/cases/{c.fresh_closed_case(u)}/reopen", {
+        "json": {"reason": "权限矩阵 重新立案"}}), "cases.manage", "case"),
+    ("GET", "/retention/rules"): Call(_plain("/retention/rules"), "retention.view"),
+    ("GET", "/retention/report"): Call(_plain("/retention/report"), "retention.view"),
+    ("POST", "/retention/evidence/{evidence_id}/class"): Call(lambda c, u: (
+        f"/retention/evidence/{c.evidence(u)}/class", {"json": {"class": "important", "reason": "权限矩阵"}}),
+        "retention.classify", "evidence"),
+    ("POST", "/retention/recompute"): Call(_plain("/retention/recompute"), "retention.dispose"),
     ("POST", "/users/{username}/disable"): Call(_user("/disable"), "users.manage", "user"),
     ("POST", "/users/{username}/enable"): Call(_user("/enable"), "users.manage", "user"),
     ("POST", "/users/{username}/password"): Call(_user("/password", json={"password": "临时密码请尽快修改它"}),
@@ -568,10 +590,11 @@ VIEW_ONLY = {"cases.personal_data"}
 
 
 def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
-    from api import access, audit, cases, dock, evidence, jobs, links, me, officers, recorders
+    from api import access, audit, cases, dock, evidence, jobs, links, me, officers, recorders, retention
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
-    checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links)
+    checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
+                                   retention)
     assert checked - VIEW_ONLY <= named - {None}
 
 

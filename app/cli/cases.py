@@ -107,6 +107,16 @@ def cmd_cases_close(args: argparse.Namespace, settings: config.Settings) -> int:
     return EXIT_OK
 
 
+def cmd_cases_reopen(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.service import get_case, reopen_case
+
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        case = reopen_case(db, archive.custody, case=get_case(db, args.case), actor=cli_actor(), reason=args.reason)
+        out = {"case_id": case.id, "number": case.number, "status": case.status}
+    emit(args, out, f"Case {out['number']} reopened; what is linked to it is kept while it is open.")
+    return EXIT_OK
+
+
 def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
     from cases.records import add_version
     from cases.service import get_case
@@ -158,6 +168,10 @@ def register(sub: Any, add: Add) -> None:
     sp.add_argument("--json", action="store_true")
     sp = add("close", cmd_cases_close, "close a case (结案)", cp)
     sp.add_argument("case")
+    sp.add_argument("--json", action="store_true")
+    sp = add("reopen", cmd_cases_reopen, "reopen a closed case, with a reason (e.g. after 行政复议)", cp)
+    sp.add_argument("case")
+    sp.add_argument("--reason", required=True, help="why, e.g. 复议决定撤销重作")
     sp.add_argument("--json", action="store_true")
 
     rp = sub.add_parser("records", help="text records (执法文书)").add_subparsers(dest="records_cmd", required=True)

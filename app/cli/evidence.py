@@ -37,9 +37,11 @@ def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def cmd_show(args: argparse.Namespace, settings: config.Settings) -> int:
     from archive.service import view
+    from retention.report import evidence_retention, keep_words
 
     with opened(settings) as archive, archive.sessions.begin() as db:
         record = view(db, archive.custody, ref=args.evidence_id, actor=cli_actor(), tool="liuhen show")
+        record["retention"] = evidence_retention(db, settings.retention, record["evidence_id"])
     if args.json:
         print_json(record)
         return EXIT_OK
@@ -51,6 +53,16 @@ def cmd_show(args: argparse.Namespace, settings: config.Settings) -> int:
     for s in record["sightings"]:
         print(f"  sighting {s['sighting_id']}: station {s['station_id']} bay {s['bay']} "
               f"recorder {s['device_id']} — {s['original_path']}")
+    r = record["retention"]
+    print(f"  保存期限 retention: {r['class']} ({r['class_label']}), {keep_words(r)}")
+    for x in r["reasons"]:
+        print("    - " + ", ".join(f"{k} {v}" for k, v in x.items()))
+    for h in r["holds"]:
+        print(f"    保全 hold {h['hold_id']} ({h['scope_kind']}) by {h['placed_by']} at {h['placed_at']}: {h['reason']}")
+    if r["disposal"] is not None:
+        d = r["disposal"]
+        print(f"    销毁 disposal {d['disposal_id']}: {d['state']}, scheduled {d['scheduled_at']} by {d['scheduled_by']},"
+              f" due {d['due_at']}")
     for e in record.get("custody", []):
         print(f"  #{e['seq']:<6} {e['at']}  {e['action']:<20} {e['actor']:<24} {e['outcome']}  {e['tool']}")
     return EXIT_OK
