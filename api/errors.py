@@ -33,7 +33,8 @@ from hashing.batch import CustodyUnavailable
 from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
-from retention.errors import ReasonRequired, UnknownClass
+from retention.errors import DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
+from retention.holds import AlreadyDestroyed, HoldReleased
 from roster.errors import OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -59,9 +60,14 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (BadQuery, 400),
     (AnnotationRefused, 400),
     (CaseClosed, 409),
-    (CaseError, 400),
-    (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
+    (HoldReleased, 409),  # a release is final: it says when and by whom
+    (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
+    (DisposalRefused, 409),
+    (StoreUnavailable, 503),  # nothing was marked destroyed
     (ReasonRequired, 400),
+    (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
+    (RetentionError, 400),
+    (CaseError, 400),
     (UnknownUnit, 404),
     (AlreadyExists, 409),
     (InvalidAccount, 400),

@@ -12,7 +12,22 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import liuhen
-from api import audit, cases, dock, errors, evidence, intake, jobs, links, me, officers, recorders, retention, users
+from api import (
+    audit,
+    cases,
+    dock,
+    errors,
+    evidence,
+    holds,
+    intake,
+    jobs,
+    links,
+    me,
+    officers,
+    recorders,
+    retention,
+    users,
+)
 from api.deps import ArchiveDep, StrictQuery
 from api.limits import BodyLimit
 from api.schemas import ErrorOut
@@ -74,6 +89,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
+    app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
 
     from fastapi.staticfiles import StaticFiles
 

@@ -16,7 +16,7 @@ from ingest.wire import (  # noqa: F401 - re-exported: the archive raises these
 from liuhen.errors import LiuhenError
 
 __all__ = ["AnnotationRefused", "BadQuery", "DigestMismatch", "ExportError", "ExportFixityFailed",
-           "ExportTargetNotEmpty", "IntakeRefused", "ObjectMissing", "StationMismatch", "StationNotEnrolled",
+           "ExportTargetNotEmpty", "IntakeRefused", "ObjectLocked", "ObjectMissing", "StationMismatch", "StationNotEnrolled",
            "StoreError", "StoreFull", "TokenRefused", "UploadConflict"]
 
 
@@ -49,3 +49,10 @@ class ExportFixityFailed(ExportError):
     """A stored original or a signed manifest no longer matches what was recorded at intake."""
 
     code = "fixity_failed"
+
+
+class ObjectLocked(StoreError):
+    """The store refused to destroy an object its Object Lock still protects (a legal hold is on,
+    or a retention date is still ahead). Nothing is bypassed: the object stays until the lock ends."""
+
+    code = "object_locked"

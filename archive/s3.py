@@ -32,8 +32,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from archive.errors import DigestMismatch, ObjectMissing, StoreError
-from archive.store import StoredObject, key_for
+from archive.errors import DigestMismatch, ObjectLocked, ObjectMissing, StoreError
+from archive.store import LockState, StoredObject, key_for
 from hashing.digest import CHUNK, Digest
 from liuhen.config import S3Settings
 from liuhen.errors import ConfigError
@@ -48,8 +48,11 @@ _MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
 _BAD_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 _NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NotImplemented"}
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
+DELETE_BATCH = 1000  # S3's limit on keys per DeleteObjects request
 
 RETRY_OFFLOAD = "Check the S3 endpoint and credentials, then run the offload again: nothing was lost."
+AGAIN_DISPOSAL = "run the disposal again: it finishes what is left."
 
 
 class _AlreadyStored(Exception):
@@ -65,6 +68,17 @@ def _version(resp: dict[str, Any]) -> str | None:
     # object reached without a version id, so it is recorded as no version.
     v = resp.get("VersionId")
     return None if v in (None, "", "null") else str(v)
+
+
+def _when(d: datetime) -> str:
+    return d.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _whole_second_up(d: datetime) -> datetime:
+    """``d`` rounded up to a whole second: a server that keeps retain-until dates to the second must
+    still read back a date no earlier than the one asked for."""
+    whole = d.replace(microsecond=0)
+    return whole if whole == d else whole + timedelta(seconds=1)
 
 
 def _b64(raw: bytes) -> str:
@@ -100,6 +114,8 @@ class _BodyReader(io.RawIOBase):
 
 class S3Store:
     name = "s3"
+    delete_batch = DELETE_BATCH  # versions per DeleteObjects request
+    list_page: int | None = None  # versions per ListObjectVersions page (None: the server's default, 1,000)
 
     def __init__(self, client: S3Client, bucket: str, *, prefix: str = "",
                  multipart_threshold: int = 64 * MB, multipart_chunk: int = 16 * MB,
@@ -146,17 +162,17 @@ class S3Store:
 
     # ------------------------------------------------------------------ errors
 
-    def _failed(self, e: Exception, doing: str, action: str = RETRY_OFFLOAD) -> StoreError:
+    def _failed(self, e: Exception, doing: str, action: str = RETRY_OFFLOAD,
+                then: str = "run the offload again: nothing was lost.") -> StoreError:
         if isinstance(e, ClientError):
             code = _code(e)
             if code == "NoSuchBucket":
                 return StoreError(f"The S3 bucket {self.bucket} does not exist ({doing}).",
                                   "Create it (with versioning and Object Lock for evidence) or fix s3.bucket "
-                                  "in the config file, then run the offload again: nothing was lost.")
+                                  f"in the config file, then {then}")
             if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
                 return StoreError(f"The S3 server refused access to bucket {self.bucket} ({doing}): {code}.",
-                                  "Check the S3 credentials and the bucket's policy, then run the offload "
-                                  "again: nothing was lost.")
+                                  f"Check the S3 credentials and the bucket's policy, then {then}")
             msg = e.response.get("Error", {}).get("Message", "") or code
             return StoreError(f"The S3 server failed {doing} in bucket {self.bucket}: {code} {msg}".rstrip() + ".",
                               action)
@@ -293,9 +309,200 @@ class S3Store:
                                  f"{e.response.get('Error', {}).get('Message', '')}",
                                  "Legal holds need a bucket created with Object Lock enabled; move the "
                                  "originals to such a bucket.") from e
-            raise self._failed(e, doing, action) from e
+            raise self._failed(e, doing, action, "set the legal hold again.") from e
         except BotoCoreError as e:
-            raise self._failed(e, doing, action) from e
+            raise self._failed(e, doing, action, "set the legal hold again.") from e
+
+    def supports_lock(self) -> bool:
+        return self.lock_enabled()
+
+    def _version_args(self, key: str, version: str | None) -> dict[str, Any]:
+        args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version is not None:
+            args["VersionId"] = version
+        return args
+
+    def _where(self, key: str, version: str | None) -> str:
+        return f"s3://{self.bucket}/{key}" + (f" (version {version})" if version else "")
+
+    def lock_state(self, key: str, version: str | None) -> LockState:
+        """The object's legal hold and retention, from HeadObject (which AWS, MinIO and moto answer
+        with them; moto's server has no GetObjectRetention). An account that may not read them
+        (s3:GetObjectRetention, s3:GetObjectLegalHold) gets no lock headers on AWS: grant both."""
+        action = "Check the S3 endpoint and credentials, then try again."
+        try:
+            h = self.client.head_object(**self._version_args(key, version))
+        except ClientError as e:
+            if _code(e) in _MISSING:
+                raise ObjectMissing(f"The stored object {self._where(key, version)} is missing.",
+                                    "Run `liuhen verify` to list every missing object.") from e
+            raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
+        except BotoCoreError as e:
+            raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
+        until = h.get("ObjectLockRetainUntilDate")
+        mode = h.get("ObjectLockMode")
+        return LockState(legal_hold=h.get("ObjectLockLegalHoldStatus") == "ON",
+                         retain_until=until if isinstance(until, datetime) else None,
+                         mode=str(mode) if mode else None)
+
+    def extend_retention(self, key: str, version: str | None, until: datetime) -> datetime | None:
+        """Make the object's retain-until date at least ``until`` (rounded up to the second), never
+        shorter: the date is written only when ``until`` is later than the one in force, in the mode in
+        force (``object_lock_mode`` where none was set). Returns the date read back; None where the
+        bucket has no Object Lock. Never bypasses governance retention (extending needs no bypass)."""
+        if until.tzinfo is None:
+            raise ValueError("naive datetime given; a retain-until date must carry its time zone")
+        if not self.lock_enabled():
+            return None
+        until = _whole_second_up(until.astimezone(UTC))
+        now = self.lock_state(key, version)
+        if now.retain_until is not None and now.retain_until >= until:
+            return now.retain_until
+        mode = now.mode or self.object_lock_mode
+        doing = f"extending the Object Lock retention of {key} to {_when(until)}"
+        action = "Check the S3 endpoint and credentials, then extend the retention again."
+        try:
+            self.client.put_object_retention(**self._version_args(key, version),
+                                             Retention={"Mode": mode, "RetainUntilDate": until})
+        except ClientError as e:
+            if _code(e) in _MISSING:
+                raise ObjectMissing(f"The stored object {self._where(key, version)} is missing; no retention was "
+                                    "set.", "Run `liuhen verify` to list every missing object.") from e
+            raise self._failed(e, doing, action, "extend the retention again.") from e
+        except BotoCoreError as e:
+            raise self._failed(e, doing, action, "extend the retention again.") from e
+        after = self.lock_state(key, version)
+        if after.retain_until is None or after.retain_until < until:
+            got = _when(after.retain_until) if after.retain_until else "no date"
+            raise StoreError(f"The S3 server accepted a retain-until date of {_when(until)} for "
+                             f"{self._where(key, version)}, but it reads back as {got}.",
+                             "Check that the service's account may read retention (s3:GetObjectRetention) "
+                             "and that the bucket has Object Lock enabled, then extend the retention again.")
+        return after.retain_until
+
+    # ------------------------------------------------------------------ disposal
+
+    def _endpoint(self) -> str:
+        return str(getattr(self.client.meta, "endpoint_url", None) or "the default S3 endpoint")
+
+    def ping(self) -> None:
+        """Whether the bucket can be used right now (HeadBucket), in words a records manager can act on."""
+        where = f"The original store {self.describe()} at {self._endpoint()}"
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            code = _code(e)
+            if code in {"404", "NoSuchBucket", "NotFound"}:
+                raise StoreError(f"{where} cannot be used: its bucket {self.bucket} does not exist.",
+                                 "Check s3.bucket and s3.endpoint_url in the config file; nothing was changed.") from e
+            if code in _DENIED:
+                raise StoreError(f"{where} cannot be used: the S3 server refused access to bucket {self.bucket} "
+                                 f"({code}).", "Check the S3 credentials and the bucket's policy; nothing was "
+                                 "changed.") from e
+            raise StoreError(f"{where} cannot be used right now: the server answered {code}.",
+                             "Check that the S3 server is working, then try again; nothing was changed.") from e
+        except BotoCoreError as e:
+            raise StoreError(f"{where} cannot be reached: {e}.",
+                             "Check the network to the S3 server, that the server is running, and "
+                             "s3.endpoint_url in the config file, then try again; nothing was changed.") from e
+
+    def _versions(self, key: str, doing: str, then: str) -> tuple[list[str], list[str]]:
+        """The version ids of exactly ``key``: (object versions, delete markers), every page."""
+        versions: list[str] = []
+        markers: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=key,
+                PaginationConfig={"PageSize": self.list_page} if self.list_page else {})
+            for page in pages:
+                versions += [str(v["VersionId"]) for v in page.get("Versions") or [] if v.get("Key") == key]
+                markers += [str(m["VersionId"]) for m in page.get("DeleteMarkers") or [] if m.get("Key") == key]
+        except (ClientError, BotoCoreError) as e:
+            raise self._failed(e, doing, f"Check the S3 endpoint and credentials, then {then}", then) from e
+        return versions, markers
+
+    def exists(self, key: str) -> bool:
+        """Whether any version of ``key`` that is not a delete marker remains (on a bucket without
+        versioning: whether the object is there)."""
+        versions, _ = self._versions(key, f"looking for {key}", "try again.")
+        return bool(versions)
+
+    def _refuse_if_locked(self, key: str, versions: list[str]) -> None:
+        """Raise ``ObjectLocked`` before anything is deleted where a version is still locked."""
+        now = datetime.now(UTC)
+        for v in versions:
+            try:
+                state = self.lock_state(key, None if v == "null" else v)
+            except ObjectMissing:
+                continue  # gone meanwhile
+            why = None
+            if state.legal_hold:
+                why = "is under a legal hold"
+            elif state.mode and state.retain_until is not None and state.retain_until > now:
+                why = f"is locked ({state.mode}) until {_when(state.retain_until)}"
+            if why is not None:
+                raise ObjectLocked(
+                    f"s3://{self.bucket}/{key} (version {v}) {why}; nothing of it was deleted from "
+                    f"{self.describe()}.",
+                    "It can be destroyed once the lock ends: lift the legal hold, or wait until the "
+                    "retain-until date, then run the disposal again (liuhen never bypasses an Object Lock).")
+
+    def destroy(self, key: str) -> int:
+        """Delete every version and delete marker of exactly ``key`` (a full key, prefix included, as in
+        ``StoredObject.key``), versions first, in ``DeleteObjects`` batches; then check that no
+        version is left. Returns how many were deleted (0 when none was there).
+
+        On a bucket with Object Lock every version's lock is read first: while one is locked nothing
+        is deleted and ``ObjectLocked`` says until when (the server refusing on its own raises it too)."""
+        doing = f"destroying {key}"
+        versions, markers = self._versions(key, doing, AGAIN_DISPOSAL)
+        if not versions and not markers:
+            return 0
+        if versions and self.lock_enabled():
+            self._refuse_if_locked(key, versions)
+        todo = versions + markers
+        removed = 0
+        for i in range(0, len(todo), self.delete_batch):
+            batch = todo[i:i + self.delete_batch]
+            try:
+                r = self.client.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": key, "VersionId": v} for v in batch], "Quiet": False})
+            except (ClientError, BotoCoreError) as e:
+                raise self._failed(e, doing, self._so_far(removed, len(todo)), AGAIN_DISPOSAL) from e
+            errors: list[dict[str, Any]] = list(r.get("Errors") or [])
+            removed += len(batch) - len(errors)
+            if errors:
+                self._refused(key, errors, removed, len(todo))
+        left, _ = self._versions(key, f"checking that {key} is gone", AGAIN_DISPOSAL)
+        if left:
+            raise StoreError(f"After {removed} versions of {key} were deleted, {len(left)} still remain in "
+                             f"{self.describe()} (stored again meanwhile, or kept by the server).",
+                             "Run the disposal again; if they remain, check the bucket's versioning and "
+                             "replication settings.")
+        return removed
+
+    @staticmethod
+    def _so_far(removed: int, total: int) -> str:
+        action = f"Check the S3 endpoint and credentials, then {AGAIN_DISPOSAL}"
+        if removed == 0:
+            return action
+        return f"{removed} of its {total} versions and delete markers were already deleted. {action}"
+
+    def _refused(self, key: str, errors: list[dict[str, Any]], removed: int, total: int) -> None:
+        first = errors[0]
+        code = str(first.get("Code", ""))
+        msg = str(first.get("Message", "")) or code
+        kept = f"{len(errors)} of its {total} versions and delete markers were kept"
+        done = f"; {removed} were deleted" if removed else "; nothing of it was deleted"
+        if code == "AccessDenied" and self.lock_enabled():
+            raise ObjectLocked(
+                f"The S3 server refused to delete s3://{self.bucket}/{key} under its Object Lock ({msg}): "
+                f"{kept}{done}.",
+                "It can be destroyed once the lock ends: lift the legal hold, or wait until the retain-until "
+                "date, then run the disposal again (liuhen never bypasses an Object Lock).")
+        raise StoreError(f"The S3 server refused to delete s3://{self.bucket}/{key}: {code} {msg}; {kept}{done}.",
+                         "Check the S3 credentials and the bucket's policy (s3:DeleteObjectVersion), then run "
+                         "the disposal again: it finishes what is left.")
 
     # ------------------------------------------------------------------ writes
 

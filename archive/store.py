@@ -16,6 +16,7 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -46,6 +47,21 @@ class StoredObject:
     rehashed: bool = True  # False: stored on the caller's in-process digest (``trusted``), not re-read
 
 
+@dataclass(frozen=True)
+class LockState:
+    """An object's Object Lock as the store reports it (a store without Object Lock: all off).
+
+    ``retain_until`` is the date as set, even where it has passed; ``mode`` is ``COMPLIANCE`` or
+    ``GOVERNANCE`` (None where no retention was ever set)."""
+
+    legal_hold: bool
+    retain_until: datetime | None
+    mode: str | None
+
+
+NO_LOCK = LockState(False, None, None)
+
+
 class OriginalStore(Protocol):
     name: str
 
@@ -71,7 +87,39 @@ class OriginalStore(Protocol):
 
     def describe(self) -> str: ...
 
+    # ---- disposal (retention): each raises ``StoreError`` when the store cannot be reached or used
 
+    def ping(self) -> None:
+        """Raise ``StoreError`` (saying where the store is and what to check) unless the store can be
+        used right now. Asked before a disposal run, so that an unreachable store marks nothing destroyed."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether any bytes remain under ``key`` (a full key, as in ``StoredObject.key``): on a
+        versioned bucket any version that is not a delete marker counts."""
+        ...
+
+    def destroy(self, key: str) -> int:
+        """Remove every byte stored under ``key`` (a full key, as in ``StoredObject.key``): on S3 every
+        version and every delete marker of exactly that key. Returns how many objects/versions were
+        removed; 0 when nothing was there, so a second call (after a crash) is safe.
+
+        Raises ``ObjectLocked`` when an Object Lock still in force refuses it (never bypassed), and
+        ``StoreError`` when the store cannot be reached or refuses for another reason."""
+        ...
+
+    # ---- Object Lock mirroring (a store without Object Lock: no-ops)
+
+    def supports_lock(self) -> bool: ...
+
+    def set_legal_hold(self, key: str, version: str | None, on: bool) -> None: ...
+
+    def extend_retention(self, key: str, version: str | None, until: datetime) -> datetime | None:
+        """Make the object's retain-until date at least ``until``, never shorter. Returns the date now
+        in force (as read back), None where the store has no Object Lock."""
+        ...
+
+    def lock_state(self, key: str, version: str | None) -> LockState: ...
 
 
 def _raise_os(e: OSError, where: Path, what: str) -> None:
@@ -94,6 +142,95 @@ class LocalStore:
 
     def path_of(self, key: str) -> Path:
         return self.root / key
+
+    def _safe_path(self, key: str, doing: str) -> Path:
+        """``path_of`` for a key that is about to be deleted: it must name a file inside the store."""
+        if any(p in ("", ".", "..") for p in key.split("/")) or "\\" in key or "\0" in key:
+            raise StoreError(f"Refused {doing} {key!r} in the original store at {self.root}: it is not a key of "
+                             "this store.", "Check the store key recorded for this item; nothing was deleted.")
+        return self.path_of(key)
+
+    def _root_missing(self, doing: str) -> StoreError | None:
+        """A ``StoreError`` when the store's folder itself is not there (a disk not mounted): then an
+        absent file proves nothing."""
+        try:
+            if self.root.is_dir():
+                return None
+        except OSError as e:
+            return StoreError(f"The original store at {self.root} cannot be read ({doing}): {e.strerror or e}.",
+                              "Check that its disk is mounted and readable, then try again.")
+        return StoreError(f"The original store at {self.root} is not there ({doing}).",
+                          "Check that its disk is mounted (archive.store_path in the config file), then try again.")
+
+    # ------------------------------------------------------------------ disposal
+
+    def ping(self) -> None:
+        """The store's folder exists, and a file can be created and removed in it."""
+        problem = self._root_missing("checking that it can be used")
+        if problem is not None:
+            raise problem
+        probe = self.root / f".ping.{uuid.uuid4().hex}.tmp"  # (a leftover is swept like any temp file)
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise StoreError(f"The original store at {self.root} cannot be written: {e.strerror or e}.",
+                             "Check that its disk is mounted read-write, is not full, and that the service's "
+                             "account may write the folder, then try again.") from e
+
+    def exists(self, key: str) -> bool:
+        try:
+            os.stat(self.path_of(key))
+            return True
+        except FileNotFoundError:
+            problem = self._root_missing(f"looking for {key}")
+            if problem is not None:
+                raise problem from None
+            return False
+        except OSError as e:
+            raise StoreError(f"Looking for {key} in the original store at {self.root} failed: {e.strerror or e}.",
+                             "Check the disk and its permissions, then try again.") from e
+
+    def destroy(self, key: str) -> int:
+        """Unlink the file (read-only files go too: it is the folder that must be writable) and make
+        the removal durable (fsync of its folder). Empty fan-out folders are left in place."""
+        path = self._safe_path(key, "to destroy")
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            problem = self._root_missing(f"destroying {key}")
+            if problem is not None:
+                raise problem from None
+            return 0
+        except OSError as e:
+            raise StoreError(f"Destroying {key} in the original store at {self.root} failed: {e.strerror or e}; "
+                             "it is still stored.",
+                             "Check that the service's account may write that folder and that the disk is "
+                             "mounted read-write, then run the disposal again.") from e
+        try:
+            fsync_path(path.parent)
+        except OSError as e:
+            raise StoreError(f"{key} was removed from the original store at {self.root}, but its folder could not "
+                             f"be synced to disk: {e.strerror or e}; after a power cut it may come back.",
+                             "Check the disk, then run the disposal again (it finishes what is left).") from e
+        return 1
+
+    # ------------------------------------------------------------------ Object Lock (none on a folder)
+
+    def supports_lock(self) -> bool:
+        return False
+
+    def set_legal_hold(self, key: str, version: str | None, on: bool) -> None:
+        """A folder has no legal holds: nothing to mirror (the archive's own hold is what protects it)."""
+        return None
+
+    def extend_retention(self, key: str, version: str | None, until: datetime) -> datetime | None:
+        """A folder has no retention dates: None."""
+        return None
+
+    def lock_state(self, key: str, version: str | None) -> LockState:
+        return NO_LOCK
 
     def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None:
         key = key_for(digest, namespace)
@@ -230,4 +367,4 @@ def open_store(settings: Settings) -> OriginalStore:
     return LocalStore(settings.archive.store_path)
 
 
-__all__ = ["LocalStore", "OriginalStore", "StoredObject", "key_for", "open_store"]
+__all__ = ["NO_LOCK", "LocalStore", "LockState", "OriginalStore", "StoredObject", "key_for", "open_store"]

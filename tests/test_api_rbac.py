@@ -18,6 +18,8 @@ enforces: a wrong permission table must fail here. The rules, as read:
   take media (no play, download, export of evidence or of a case bag, which holds the originals);
 * the administrator manages accounts, officers, docks and jobs and reads the audit trail, but
   neither sees nor plays evidence, and has no cases;
+* legal holds (保全): legal reviewers and records managers place and release them; they and the
+  auditor read them; a hold, or an evidence to hold, of another unit is 404 exactly as if missing;
 * everyone signed in may ask who they are (``/me``) and list their units' officers.
 
 Units: a role refusal comes first (403, whatever the target); a permitted role asking for another
@@ -132,6 +134,10 @@ EXPECTED_TABLE = """
 | POST   /users/{username}/unlock                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/tokens/revoke             | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /me/password                                | 200      | 200          | 200            | 200             | 200     | 200     |
+| GET    /holds                                      | 403      | 403          | 200            | 200             | 200     | 403     |
+| POST   /holds                                      | 403      | 403          | 201/404        | 201/404         | 403     | 403     |
+| GET    /holds/{hold_id}                            | 403      | 403          | 200/404        | 200/404         | 200/404 | 403     |
+| POST   /holds/{hold_id}/release                    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -197,6 +203,7 @@ class Ctx:
 
     world: World
     cases: dict[str, CaseObjects] = field(default_factory=dict)
+    holds: dict[str, int] = field(default_factory=dict)
 
     def evidence(self, unit: str) -> int:
         if unit == MISSING:
@@ -229,6 +236,25 @@ class Ctx:
             assert ev is not None
             lk = case_service.link(db, w.archive.custody, step=st, evidence=ev, actor=ACTOR)
             return c.id, st.id, lk.id
+
+    def hold(self, unit: str) -> int:
+        """A legal hold of ``unit`` on its recording (placed once, by the archive's operator)."""
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.holds:
+            self.holds[unit] = self.fresh_hold(unit)
+        return self.holds[unit]
+
+    def fresh_hold(self, unit: str) -> int:
+        """A new legal hold of ``unit`` for a release (a release is final)."""
+        from retention import holds
+
+        if unit == MISSING:
+            return MISSING_ID
+        with self.world.archive.sessions.begin() as db:
+            return holds.place(db, self.world.archive.custody, scope_kind="evidence",
+                               scope={"evidence": [self.evidence(unit)]}, reason="权限矩阵", actor=ACTOR,
+                               unit_id=self.world.units[unit], visible_units=None).id
 
     def fresh_user(self, unit: str) -> str:
         """A new investigator of ``unit`` for an administrator to act on (never the acting admin)."""
@@ -272,7 +298,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
+    target: str | None = None  # "evidence", "case", "hold" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
 
@@ -367,12 +393,20 @@ CALLS: dict[Key, Call] = {
     # (each user changes their own password once: from the world's to another)
     ("POST", "/me/password"): Call(lambda c, u: ("/me/password", {"json": {
         "old_password": PASSWORD, "new_password": "权限矩阵里的新密码一二三"}})),
+    ("GET", "/holds"): Call(_plain("/holds"), "retention.view"),
+    ("POST", "/holds"): Call(lambda c, u: ("/holds", {"json": {
+        "scope_kind": "evidence", "scope": {"evidence": [c.evidence(u)]}, "reason": "权限矩阵"}}),
+        "retention.hold", "evidence"),
+    ("GET", "/holds/{hold_id}"): Call(lambda c, u: (f"/holds/{c.hold(u)}", {}), "retention.view", "hold"),
+    ("POST", "/holds/{hold_id}/release"): Call(lambda c, u: (f"/holds/{c.fresh_hold(u)}/release", {
+        "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
 }
 
-HIDDEN_CODE = {"evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer", "user": "unknown_user"}  # the code of "no such thing (that you may see)"
+HIDDEN_CODE = {"evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer", "user": "unknown_user",
+               "hold": "unknown_hold"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -627,7 +661,8 @@ def test_another_units_evidence_or_case_answers_exactly_like_one_that_does_not_e
     for unit in (B, MISSING):
         path, kwargs = CALLS[key].make(ctx, unit)
         r = client.request(key[0], API + path, **kwargs)
-        asked = re.search(r"\d+", path).group()  # type: ignore[union-attr]  # the first id in the path
+        # the first id in the path, else in the body (POST /holds names its evidence in the body)
+        asked = (re.search(r"\d+", path) or re.search(r"\d+", json.dumps(kwargs.get("json", {})))).group()  # type: ignore[union-attr]
         answers.append((r.status_code, r.json()["code"], re.sub(rf"(?<!\d){asked}(?!\d)", "N", r.json()["detail"])))
     assert answers[0] == answers[1]
     assert answers[0][0] == 404

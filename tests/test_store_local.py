@@ -7,16 +7,18 @@ reason, only where mounting is not permitted.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from archive.errors import DigestMismatch, ObjectMissing, StoreFull
-from archive.store import LocalStore, key_for
+from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
+from archive.store import LocalStore, LockState, key_for
 from hashing.digest import Digest, hash_file, hash_stream
 
 
@@ -162,3 +164,100 @@ def test_full_disk_raises_store_full_and_leaves_nothing(tiny_disk: Path, tmp_pat
     assert not store.path_of(key_for(digest)).exists()
     assert temps(tiny_disk) == []
     assert src.read_bytes() and hash_file(src)[0] == digest
+
+
+# ---------------------------------------------------------------- disposal: destroy, exists, ping
+
+
+def test_destroy_removes_the_read_only_file_then_finds_nothing(store: LocalStore, tmp_path: Path) -> None:
+    src, digest = random_file(tmp_path / "in", 3_000, "a.bin")
+    other_src, other_digest = random_file(tmp_path / "in", 3_000, "b.bin")
+    stored = store.put_file(src, digest, 3_000)
+    other = store.put_file(other_src, other_digest, 3_000)
+    assert stat.S_IMODE(store.path_of(stored.key).stat().st_mode) == 0o400
+    assert store.exists(stored.key) is True
+
+    assert store.destroy(stored.key) == 1
+
+    assert not store.path_of(stored.key).exists()
+    assert store.exists(stored.key) is False and store.head(digest) is None
+    assert store.destroy(stored.key) == 0  # idempotent: a second run after a crash is safe
+    assert store.exists(other.key) is True
+    assert store.path_of(other.key).read_bytes() == other_src.read_bytes()
+
+
+def test_destroy_refuses_a_key_that_leaves_the_store(store: LocalStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"not evidence")
+    store.root.mkdir()
+    for key in ("../outside.bin", "originals/../../outside.bin", "/etc/passwd", "", "originals//x"):
+        with pytest.raises(StoreError, match="not a key of this store") as e:
+            store.destroy(key)
+        assert "nothing was deleted" in e.value.action
+    assert outside.read_bytes() == b"not evidence"
+
+
+def test_a_missing_store_folder_is_an_error_not_an_absent_file(tmp_path: Path) -> None:
+    """A disk that is not mounted must not read as "already destroyed"."""
+    store = LocalStore(tmp_path / "not-mounted")
+    key = key_for(Digest.of_bytes(b"x"))
+    for call in (store.ping, lambda: store.exists(key), lambda: store.destroy(key)):
+        with pytest.raises(StoreError, match=f"original store at {re.escape(str(store.root))} is not there") as e:
+            call()
+        assert "mounted" in e.value.action
+
+
+def test_ping_answers_for_a_writable_store_and_leaves_nothing(store: LocalStore) -> None:
+    store.root.mkdir()
+    store.ping()
+    assert list(store.root.iterdir()) == []
+
+
+@pytest.fixture
+def read_only_disk(tmp_path: Path) -> Iterator[tuple[LocalStore, Path, Digest]]:
+    """A store on a tmpfs holding one original, then remounted read-only (root ignores file modes,
+    so a read-only mount is what refuses it a write)."""
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; these tests are not running as root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                       check=False, capture_output=True, text=True)
+    if r.returncode != 0:
+        if "permission denied" in r.stderr.lower() or "not permitted" in r.stderr.lower():
+            pytest.skip(f"mounting a tmpfs is not permitted here: {r.stderr.strip()}")
+        pytest.fail(f"mount -t tmpfs failed: {r.stderr.strip()}")
+    try:
+        store = LocalStore(mnt / "originals")
+        src, digest = random_file(tmp_path / "in", 2_000)
+        store.put_file(src, digest, 2_000)
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        yield store, src, digest
+    finally:
+        if subprocess.run(["umount", str(mnt)], check=False, capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def test_ping_and_destroy_on_a_read_only_store_raise_and_keep_the_file(
+        read_only_disk: tuple[LocalStore, Path, Digest]) -> None:
+    store, src, digest = read_only_disk
+    key = key_for(digest)
+
+    with pytest.raises(StoreError, match=f"original store at {re.escape(str(store.root))} cannot be written") as e:
+        store.ping()
+    assert "read-write" in e.value.action
+    with pytest.raises(StoreError, match=f"Destroying {key} .* it is still stored") as e:
+        store.destroy(key)
+    assert "run the disposal again" in e.value.action
+    assert store.exists(key) is True
+    assert store.path_of(key).read_bytes() == src.read_bytes()
+
+
+def test_a_folder_store_has_no_object_lock(store: LocalStore, tmp_path: Path) -> None:
+    src, digest = random_file(tmp_path / "in", 100)
+    stored = store.put_file(src, digest, 100)
+    assert store.supports_lock() is False
+    assert store.set_legal_hold(stored.key, None, True) is None
+    assert store.extend_retention(stored.key, None, datetime.now(UTC) + timedelta(days=1)) is None
+    assert store.lock_state(stored.key, None) == LockState(False, None, None)
+    assert store.destroy(stored.key) == 1  # nothing on a folder holds it back: the archive's own holds do

@@ -6,8 +6,15 @@ settings exactly as in production. Each test makes its own buckets.
 
 moto does not check ``ChecksumSHA256`` against the body, so the server-side refusal of damaged
 bytes (``BadDigest``) cannot be shown here; the store's own hashing is what these tests prove.
-moto's server also does not answer GetObjectRetention, so retention is read from HeadObject
-(``ObjectLockMode`` / ``ObjectLockRetainUntilDate``), which AWS returns as well.
+moto's server also does not answer GetObjectRetention (an Internal Server Error), so retention is
+read from HeadObject (``ObjectLockMode`` / ``ObjectLockRetainUntilDate`` /
+``ObjectLockLegalHoldStatus``), which AWS returns as well.
+
+What moto does enforce, and these tests rely on: deleting a version under a legal hold, or under
+COMPLIANCE or GOVERNANCE retention with a date ahead, is refused (DeleteObject: AccessDenied;
+DeleteObjects: a per-key AccessDenied error). What it does not: it accepts a retain-until date
+shorter than the one in force (AWS refuses that in COMPLIANCE mode), so "never shortens" is shown
+by the store not writing a shorter date at all and by the date read back.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from archive.errors import DigestMismatch, ObjectMissing, StoreError
+from archive.errors import DigestMismatch, ObjectLocked, ObjectMissing, StoreError
 from archive.s3 import S3Store
-from archive.store import key_for
+from archive.store import LockState, key_for
 from hashing.digest import Digest, hash_file, hash_stream
 from liuhen.errors import ConfigError
 from tests.s3fixture import S3Server, s3_server  # noqa: F401
@@ -388,3 +395,240 @@ def test_a_byte_range_reads_exactly_those_bytes_of_that_version(s3_server: S3Ser
             assert f.read() == data[start:start + length]
     with pytest.raises(ObjectMissing):
         store.open_range(stored.key.replace(digest.hex, "0" * 64), None, 0, 10)
+
+
+# ---------------------------------------------------------------- disposal: destroy, exists, ping
+
+
+def versions_of(server: S3Server, bucket: str, key: str) -> tuple[list[str], list[str]]:
+    """(object versions, delete markers) of exactly ``key``, as the plain client lists them."""
+    r = server.client().list_object_versions(Bucket=bucket, Prefix=key)
+    return ([v["VersionId"] for v in r.get("Versions", []) if v["Key"] == key],
+            [m["VersionId"] for m in r.get("DeleteMarkers", []) if m["Key"] == key])
+
+
+def test_destroy_removes_every_version_and_delete_marker_of_that_key_only(s3_server: S3Server,  # noqa: F811
+                                                                          tmp_path: Path) -> None:
+    bucket = s3_server.make_bucket(versioned=True)
+    store = store_for(s3_server, bucket, prefix="site-a/")
+    src, digest = random_file(tmp_path, 5_000, "a.bin")
+    other_src, other_digest = random_file(tmp_path, 6_000, "b.bin")
+    stored = store.put_file(src, digest, 5_000)
+    other = store.put_file(other_src, other_digest, 6_000)
+    c = s3_server.client()
+    c.put_object(Bucket=bucket, Key=stored.key, Body=b"second version")
+    c.put_object(Bucket=bucket, Key=stored.key, Body=b"third version")
+    c.delete_object(Bucket=bucket, Key=stored.key)  # a delete marker on top
+    longer = stored.key + ".sidecar"  # a key that merely starts with the destroyed one
+    c.put_object(Bucket=bucket, Key=longer, Body=b"not the same key")
+    assert tuple(map(len, versions_of(s3_server, bucket, stored.key))) == (3, 1)
+    assert store.exists(stored.key) is True  # older versions behind a delete marker are still bytes
+
+    assert store.destroy(stored.key) == 4
+
+    assert versions_of(s3_server, bucket, stored.key) == ([], [])
+    assert store.exists(stored.key) is False
+    assert store.exists(other.key) is True and store.exists(longer) is True
+    assert versions_of(s3_server, bucket, other.key) == ([other.version], [])
+    with store.open(other.key, other.version) as f:
+        assert f.read() == other_src.read_bytes()
+    assert store.destroy(stored.key) == 0  # idempotent: a second run after a crash is safe
+    assert store.head(digest) is None
+
+
+def test_destroy_on_a_bucket_without_versioning_removes_the_object(s3_server: S3Server,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    bucket = s3_server.make_bucket()
+    store = store_for(s3_server, bucket)
+    src, digest = random_file(tmp_path, 700)
+    stored = store.put_file(src, digest, 700)
+
+    assert store.destroy(stored.key) == 1
+    assert store.exists(stored.key) is False and object_count(s3_server, bucket) == 0
+    assert store.destroy(stored.key) == 0
+
+
+def test_destroy_lists_every_page_and_deletes_in_batches(s3_server: S3Server) -> None:  # noqa: F811
+    """More versions than one listing page or one DeleteObjects batch holds (S3's 1,000 each, made
+    small here so that the test stays quick): every page is read, every batch sent."""
+    bucket = s3_server.make_bucket(versioned=True)
+    store = store_for(s3_server, bucket)
+    store.list_page, store.delete_batch = 2, 2
+    c = s3_server.client()
+    key = "originals/sha256/ab/cd/many"
+    for i in range(4):
+        c.put_object(Bucket=bucket, Key=key, Body=str(i).encode())
+    c.delete_object(Bucket=bucket, Key=key)
+    c.put_object(Bucket=bucket, Key="originals/sha256/ab/cd/kept", Body=b"kept")
+    pages = count_calls(store, "ListObjectVersions")
+    batches = count_calls(store, "DeleteObjects")
+
+    assert store.destroy(key) == 5
+
+    assert len(batches) == 3
+    assert len(pages) == 3 + 1  # three pages of five entries, then the check that none is left
+    assert versions_of(s3_server, bucket, key) == ([], [])
+    assert store.exists("originals/sha256/ab/cd/kept") is True
+
+
+def test_destroy_under_legal_hold_is_refused_and_nothing_is_deleted(s3_server: S3Server,  # noqa: F811
+                                                                    tmp_path: Path) -> None:
+    bucket = s3_server.make_bucket(object_lock=True)
+    store = store_for(s3_server, bucket)
+    src, digest = random_file(tmp_path, 3_000)
+    stored = store.put_file(src, digest, 3_000)
+    store.set_legal_hold(stored.key, stored.version, True)
+    deletes = count_calls(store, "DeleteObjects")
+
+    with pytest.raises(ObjectLocked, match="under a legal hold; nothing of it was deleted") as e:
+        store.destroy(stored.key)
+
+    assert stored.key in e.value.detail and bucket in e.value.detail
+    assert "never bypasses" in e.value.action
+    assert deletes == []
+    assert versions_of(s3_server, bucket, stored.key) == ([stored.version], [])
+    with store.open(stored.key, stored.version) as f:
+        assert f.read() == src.read_bytes()
+
+    store.set_legal_hold(stored.key, stored.version, False)  # no retention was set: it can go now
+    assert store.destroy(stored.key) == 1
+    assert store.exists(stored.key) is False
+
+
+def test_a_hold_placed_between_the_check_and_the_delete_is_still_refused(s3_server: S3Server,  # noqa: F811
+                                                                         tmp_path: Path) -> None:
+    """The server's own refusal (DeleteObjects' per-key AccessDenied, which moto enforces for a
+    legal hold) is read, not ignored: ObjectLocked, the object kept."""
+    bucket = s3_server.make_bucket(object_lock=True)
+    store = store_for(s3_server, bucket)
+    src, digest = random_file(tmp_path, 2_000)
+    stored = store.put_file(src, digest, 2_000)
+    other = s3_server.client()
+
+    def hold_first(**_: Any) -> None:
+        other.put_object_legal_hold(Bucket=bucket, Key=stored.key, VersionId=stored.version,
+                                    LegalHold={"Status": "ON"})
+
+    store.client.meta.events.register("before-call.s3.DeleteObjects", hold_first)
+    with pytest.raises(ObjectLocked, match="refused to delete .* Object Lock.*nothing of it was deleted"):
+        store.destroy(stored.key)
+    assert versions_of(s3_server, bucket, stored.key) == ([stored.version], [])
+
+
+def test_destroy_under_compliance_retention_is_refused_and_nothing_is_deleted(s3_server: S3Server,  # noqa: F811
+                                                                              tmp_path: Path) -> None:
+    bucket = s3_server.make_bucket(object_lock=True)
+    store = store_for(s3_server, bucket, object_lock_days=1)  # COMPLIANCE for a day from now
+    src, digest = random_file(tmp_path, 4_000)
+    stored = store.put_file(src, digest, 4_000)
+    until = store.lock_state(stored.key, stored.version).retain_until
+    assert until is not None
+    deletes = count_calls(store, "DeleteObjects")
+
+    with pytest.raises(ObjectLocked, match=r"locked \(COMPLIANCE\) until "
+                                           f"{until:%Y-%m-%d %H:%M:%S} UTC; nothing of it was deleted"):
+        store.destroy(stored.key)
+
+    assert deletes == []
+    assert store.exists(stored.key) is True
+    assert versions_of(s3_server, bucket, stored.key) == ([stored.version], [])
+    with store.open(stored.key, stored.version) as f:
+        assert hash_stream(f) == (digest, 4_000)
+
+
+def test_exists_and_destroy_of_a_key_never_stored(s3_server: S3Server) -> None:  # noqa: F811
+    store = store_for(s3_server, s3_server.make_bucket(versioned=True))
+    key = store.key_of(Digest.of_bytes(b"never stored"))
+    assert store.exists(key) is False
+    assert store.destroy(key) == 0
+
+
+def test_ping_answers_for_a_usable_bucket_and_names_what_is_wrong_otherwise(s3_server: S3Server) -> None:  # noqa: F811
+    store_for(s3_server, s3_server.make_bucket()).ping()
+
+    with pytest.raises(StoreError, match="bucket liuhen-no-such-bucket does not exist") as e:
+        store_for(s3_server, "liuhen-no-such-bucket").ping()
+    assert "s3.bucket" in e.value.action and "nothing was changed" in e.value.action
+
+
+def test_ping_exists_and_destroy_on_an_unreachable_endpoint_raise_store_error(s3_server: S3Server) -> None:  # noqa: F811
+    closed = S3Server("http://127.0.0.1:9")  # discard port: nothing listens
+    store = S3Store(closed.client(retries={"total_max_attempts": 1}), "evidence-bucket")
+
+    with pytest.raises(StoreError, match="cannot be reached") as e:
+        store.ping()
+    assert "http://127.0.0.1:9" in e.value.detail and "s3://evidence-bucket/" in e.value.detail
+    assert "s3.endpoint_url" in e.value.action
+    with pytest.raises(StoreError, match="evidence-bucket"):
+        store.exists("originals/x")
+    with pytest.raises(StoreError, match="evidence-bucket.*destroying originals/x") as e:
+        store.destroy("originals/x")
+    assert "run the disposal again" in e.value.action
+
+
+# ---------------------------------------------------------------- Object Lock mirroring: retention, state
+
+
+def test_extend_retention_sets_then_extends_and_never_shortens(s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    bucket = s3_server.make_bucket(object_lock=True)
+    store = store_for(s3_server, bucket)  # object_lock_days = 0: stored without retention
+    src, digest = random_file(tmp_path, 1_500)
+    stored = store.put_file(src, digest, 1_500)
+    assert store.supports_lock() is True
+    assert store.lock_state(stored.key, stored.version) == LockState(False, None, None)
+
+    first = datetime.now(UTC) + timedelta(days=10, microseconds=250_000)
+    got = store.extend_retention(stored.key, stored.version, first)
+
+    assert got is not None and first <= got < first + timedelta(seconds=1)  # rounded up to the second
+    assert store.lock_state(stored.key, stored.version) == LockState(False, got, "COMPLIANCE")
+    head = s3_server.client().head_object(Bucket=bucket, Key=stored.key, VersionId=stored.version)
+    assert head["ObjectLockRetainUntilDate"] == got and head["ObjectLockMode"] == "COMPLIANCE"
+
+    later = first + timedelta(days=20)
+    extended = store.extend_retention(stored.key, stored.version, later)
+    assert extended is not None and extended >= later
+    assert store.lock_state(stored.key, stored.version).retain_until == extended
+
+    puts = count_calls(store, "PutObjectRetention")
+    kept = store.extend_retention(stored.key, stored.version, first)  # shorter: not written
+    assert kept == extended and puts == []
+    assert store.lock_state(stored.key, stored.version).retain_until == extended
+
+    store.set_legal_hold(stored.key, stored.version, True)
+    assert store.lock_state(stored.key, stored.version) == LockState(True, extended, "COMPLIANCE")
+
+
+def test_extend_retention_keeps_the_mode_in_force(s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    bucket = s3_server.make_bucket(object_lock=True)
+    store = store_for(s3_server, bucket, object_lock_mode="COMPLIANCE")
+    src, digest = random_file(tmp_path, 900)
+    stored = store.put_file(src, digest, 900)
+    soon = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    s3_server.client().put_object_retention(Bucket=bucket, Key=stored.key, VersionId=stored.version,
+                                            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": soon})
+
+    got = store.extend_retention(stored.key, stored.version, soon + timedelta(days=5))
+
+    assert got == soon + timedelta(days=5)
+    assert store.lock_state(stored.key, stored.version) == LockState(False, got, "GOVERNANCE")
+
+
+def test_lock_operations_without_object_lock_and_on_missing_objects(s3_server: S3Server,  # noqa: F811
+                                                                     tmp_path: Path) -> None:
+    bucket = s3_server.make_bucket(versioned=True)
+    store = store_for(s3_server, bucket)
+    src, digest = random_file(tmp_path, 800)
+    stored = store.put_file(src, digest, 800)
+
+    assert store.supports_lock() is False
+    assert store.extend_retention(stored.key, stored.version, datetime.now(UTC) + timedelta(days=1)) is None
+    assert store.lock_state(stored.key, stored.version) == LockState(False, None, None)
+    with pytest.raises(ObjectMissing, match="missing"):
+        store.lock_state(stored.key + "-gone", None)
+    with pytest.raises(ValueError, match="time zone"):
+        store.extend_retention(stored.key, stored.version, datetime(2030, 1, 1))
+
+    locked = store_for(s3_server, s3_server.make_bucket(object_lock=True))
+    with pytest.raises(ObjectMissing, match="missing"):
+        locked.extend_retention("originals/sha256/00/00/gone", None, datetime.now(UTC) + timedelta(days=1))
