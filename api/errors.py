@@ -62,8 +62,8 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (CaseClosed, 409),
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
-    (DisposalRefused, 409),
-    (StoreUnavailable, 503),  # nothing was marked destroyed
+    (DisposalRefused, 409),  # not pending, or an approver who may not sign it
+    (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
     (ReasonRequired, 400),
     (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
     (RetentionError, 400),

@@ -15,6 +15,7 @@ import liuhen
 from api import (
     audit,
     cases,
+    disposals,
     dock,
     errors,
     evidence,
@@ -90,6 +91,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
+    app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
 
     from fastapi.staticfiles import StaticFiles
 

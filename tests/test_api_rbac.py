@@ -45,10 +45,12 @@ user route.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import inspect
 import itertools
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -65,8 +67,13 @@ from archive.models import Evidence
 from auth import service as accounts
 from cases import records as text_records
 from cases import service as case_service
+from hashing.binding import bound
 from hashing.models import CustodyEvent
-from tests.api_world import BACKENDS, PASSWORD, A, B, World, user_of, world_for
+from liuhen.db import utcnow
+from retention.bindings import DISPOSAL
+from retention.models import Disposal
+from tests.api_world import BACKENDS, PASSWORD, A, B, World, offload, user_of, world_for
+from tests.docks import put
 
 API = "/api/v1"
 ROLES = ("operator", "investigator", "legal_reviewer", "records_manager", "auditor", "admin")
@@ -138,6 +145,11 @@ EXPECTED_TABLE = """
 | POST   /holds                                      | 403      | 403          | 201/404        | 201/404         | 403     | 403     |
 | GET    /holds/{hold_id}                            | 403      | 403          | 200/404        | 200/404         | 200/404 | 403     |
 | POST   /holds/{hold_id}/release                    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| GET    /disposals                                  | 403      | 403          | 200            | 200             | 200     | 403     |
+| GET    /disposals/log                              | 403      | 403          | 200            | 200             | 200     | 403     |
+| POST   /disposals/{disposal_id}/restore            | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /disposals/{disposal_id}/approve            | 403      | 403          | 403            | 200/404         | 403     | 403     |
+| POST   /disposals/run                              | 403      | 403          | 403            | 200             | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -283,6 +295,31 @@ class Ctx:
                                         actor=ACTOR)
         return case_id
 
+    def fresh_disposal(self, unit: str) -> int:
+        """A new recording of ``unit`` (a fresh station of that unit offloads it), pending disposal as
+        scheduled by the archive itself."""
+        if unit == MISSING:
+            return MISSING_ID
+        w = self.world
+        n = next(_fresh)
+        base = w.settings.station
+        st = dataclasses.replace(base, id=f"st-disp-{n}", dock_root=base.dock_root.parent / f"dock-disp-{n}",
+                                 state_path=base.state_path.parent / f"station-disp-{n}")
+        stamp = (dt.datetime(2020, 1, 1, 9) + dt.timedelta(seconds=n)).strftime("%Y%m%d%H%M%S")
+        name = f"DSJ-D001_000123_{stamp}_{n:04d}.JPG"
+        put(st.dock_root, f"bay1/{name}", os.urandom(1024))
+        assert offload(st, w.archive, w.units[unit]) == ["archived"]
+        with w.archive.sessions.begin() as db:
+            ev = db.scalars(select(Evidence).where(Evidence.file_name == name)).one()
+            d = Disposal(evidence_id=ev.id, state="pending", rule='{"class":"unclassified","reasons":[]}',
+                         scheduled_at=utcnow(), scheduled_by="system:retention", due_at=utcnow())
+            db.add(d)
+            db.flush()
+            w.archive.custody.record(db, actor=ACTOR, action="disposal_scheduled", tool="test", tool_version="1",
+                                     evidence_id=ev.id, object_sha256=ev.sha256,
+                                     detail={"bound": bound((DISPOSAL, d))})
+            return d.id
+
     def fresh_link(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -298,7 +335,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case", "hold" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
+    target: str | None = None  # "evidence", "case", "hold", "disposal" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
 
@@ -400,13 +437,21 @@ CALLS: dict[Key, Call] = {
     ("GET", "/holds/{hold_id}"): Call(lambda c, u: (f"/holds/{c.hold(u)}", {}), "retention.view", "hold"),
     ("POST", "/holds/{hold_id}/release"): Call(lambda c, u: (f"/holds/{c.fresh_hold(u)}/release", {
         "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
+    ("GET", "/disposals"): Call(_plain("/disposals"), "retention.view"),
+    ("GET", "/disposals/log"): Call(_plain("/disposals/log"), "retention.view"),
+    ("POST", "/disposals/{disposal_id}/restore"): Call(lambda c, u: (f"/disposals/{c.fresh_disposal(u)}/restore", {
+        "json": {"reason": "权限矩阵"}}), "retention.restore", "disposal"),
+    ("POST", "/disposals/{disposal_id}/approve"): Call(lambda c, u: (f"/disposals/{c.fresh_disposal(u)}/approve", {}),
+                                                       "retention.dispose", "disposal"),
+    ("POST", "/disposals/run"): Call(lambda c, u: ("/disposals/run", {"params": {"dry_run": "true"}}),
+                                     "retention.dispose"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
 }
 
 HIDDEN_CODE = {"evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer", "user": "unknown_user",
-               "hold": "unknown_hold"}  # the code of "no such thing (that you may see)"
+               "hold": "unknown_hold", "disposal": "unknown_disposal"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -624,11 +669,11 @@ VIEW_ONLY = {"cases.personal_data"}
 
 
 def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
-    from api import access, audit, cases, dock, evidence, jobs, links, me, officers, recorders, retention
+    from api import access, audit, cases, disposals, dock, evidence, jobs, links, me, officers, recorders, retention
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   retention)
+                                   retention, disposals)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -637,7 +682,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
 def hidden_cells() -> Iterator[Any]:
     for key, call in CALLS.items():
-        if call.target not in ("evidence", "case"):
+        if call.target not in ("evidence", "case", "disposal"):
             continue
         role = next(r for r in ROLES if EXPECTED[key][r][-1] == 404)  # the first role that may, in its units
         marks = []

@@ -1,5 +1,5 @@
 """``liuhen serve``: the console and the HTTP API, with (embedded default) the station, the
-media workers and the fixity audit's scheduler as threads of the same process."""
+media workers, the fixity audit's scheduler and the daily disposal run as threads of the same process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from app.cli._common import EXIT_OK, Add, opened
+from app.cli._retention_disposal import embedded_retention
 from app.cli.fixity import embedded_fixity
 from app.cli.intake import embedded_station
 from app.cli.jobs import embedded_workers
@@ -27,6 +28,7 @@ def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
         stop = threading.Event()
         embedded_workers(settings, archive, stop)
         embedded_fixity(settings, archive, stop)
+        embedded_retention(settings, archive, stop)
         station = embedded_station(settings, archive, stop) if not args.no_station else None
         print(f"控制台 Console: http://{args.host}:{args.port}/   API: http://{args.host}:{args.port}/api/v1/docs",
               file=sys.stderr, flush=True)
