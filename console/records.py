@@ -38,7 +38,7 @@ from console.pages import _local_time, _user, render
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
-from retention.models import Disposal, DisposalApproval, HoldItem, LegalHold, RetentionChange, RetentionState
+from retention.models import Disposal, DisposalApproval, LegalHold, RetentionChange, RetentionState
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 100
@@ -121,7 +121,7 @@ class EvidenceRetention:
 def evidence_retention(db: Session, settings: RetentionSettings, ev: Evidence) -> EvidenceRetention:
     """What the evidence page shows of ``ev``'s retention: its class, keep-until and reasons, the holds
     on it, its disposal (latest), the cases it is or was linked to, and its keep-until's history."""
-    from retention import service
+    from retention import holds, service
 
     state = db.get(RetentionState, ev.id)
     if state is not None:
@@ -131,9 +131,7 @@ def evidence_retention(db: Session, settings: RetentionSettings, ev: Evidence) -
         d = service.decisions(db, settings, [ev.id])[ev.id]
         keep, until, reasons, cls = d.keep, d.retain_until, d.reasons, None
     name = cls or settings.default_class
-    holds = list(db.scalars(select(LegalHold).join(HoldItem, HoldItem.hold_id == LegalHold.id)
-                            .where(HoldItem.evidence_id == ev.id, LegalHold.released_at.is_(None))
-                            .order_by(LegalHold.id)))
+    held = holds.holds_on(db, ev.id)
     disposal = db.scalars(select(Disposal).where(Disposal.evidence_id == ev.id)
                           .order_by(Disposal.id.desc()).limit(1)).first()
     approvals = (list(db.scalars(select(DisposalApproval).where(DisposalApproval.disposal_id == disposal.id)
@@ -152,7 +150,7 @@ def evidence_retention(db: Session, settings: RetentionSettings, ev: Evidence) -
                 r[k] = _time(r[k])
         if r.get("class") in settings.classes:
             r["label"] = settings.classes[r["class"]].label
-    return EvidenceRetention(name, label, cls is None, keep, until, reasons, holds, disposal, approvals, cases,
+    return EvidenceRetention(name, label, cls is None, keep, until, reasons, held, disposal, approvals, cases,
                              changes)
 
 
@@ -232,13 +230,6 @@ def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, acti
     return h
 
 
-def _hold_counts(db: Session, ids: list[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    return {hid: int(n) for hid, n in db.execute(select(HoldItem.hold_id, func.count())
-                                                  .where(HoldItem.hold_id.in_(ids)).group_by(HoldItem.hold_id))}
-
-
 HOLD_EVENTS = ("hold_placed", "hold_extended", "hold_released")
 SEARCH_FIELDS = ("q", "officer", "device", "station", "important", "playback", "start", "end")
 
@@ -253,19 +244,19 @@ def _search_query(archive: Archive, f: Any) -> searching.Query:
 
 @router.get("/retention/holds")
 def holds_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from retention import holds
+
     f = request.query_params
-    state = f.get("state") if f.get("state") in ("active", "released", "all") else "active"
+    state = f.get("state") or "active"
+    if state not in ("active", "released", "all"):
+        state = "active"
     scope = f.get("scope") if f.get("scope") in ("evidence", "case", "officer", "search") else "evidence"
     search = {k: f.get(k) for k in SEARCH_FIELDS if f.get(k)} if scope == "search" else {}
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
-        q = select(LegalHold).where(LegalHold.unit_id.in_(sorted(p.scope.units)))
-        if state == "active":
-            q = q.where(LegalHold.released_at.is_(None))
-        elif state == "released":
-            q = q.where(LegalHold.released_at.is_not(None))
-        rows = list(db.scalars(q.order_by(LegalHold.id.desc()).limit(PER_PAGE)))
-        counts = _hold_counts(db, [h.id for h in rows])
+        rows = holds.holds_of(db, units=p.scope.units, active={"active": True, "released": False}.get(state),
+                              limit=PER_PAGE)
+        counts = holds.count_items(db, [h.id for h in rows])
         units = [(u.code, u.name) for u in access.visible_unit_rows(db, p)]
         access.record(archive, db, p, "retention_viewed", detail={"what": "legal holds", "state": state})
     return render(request, "holds.html", user=p, rows=rows, counts=counts, state=state, scope=scope, search=search,
@@ -318,13 +309,15 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
 @router.get("/retention/holds/{hold_id}")
 def hold_page(hold_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
     from hashing.models import CustodyEvent
+    from retention import holds
 
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
         h = _hold(archive, db, p, hold_id, "retention.view", request)
-        items = list(db.execute(select(HoldItem, Evidence).join(Evidence, Evidence.id == HoldItem.evidence_id)
-                                .where(HoldItem.hold_id == h.id).order_by(HoldItem.id).limit(1000)))
-        total = _hold_counts(db, [h.id]).get(h.id, 0)
+        held = holds.items_of(db, h.id, limit=1000)
+        evs = {e.id: e for e in db.scalars(select(Evidence).where(Evidence.id.in_([i.evidence_id for i in held])))}
+        items = [(i, evs[i.evidence_id]) for i in held if i.evidence_id in evs]
+        total = holds.count_items(db, [h.id]).get(h.id, 0)
         like = or_(CustodyEvent.detail.like(f'%"hold_id": {h.id}%'), CustodyEvent.detail.like(f'%"hold_id":{h.id}%'))
         history = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action.in_(HOLD_EVENTS), like)
                                          .order_by(CustodyEvent.seq.desc()).limit(200))
@@ -381,36 +374,28 @@ def _rule(settings: RetentionSettings, raw: str | None) -> dict[str, Any]:
     return rule
 
 
-def _approvals(db: Session, ids: list[int]) -> dict[int, list[DisposalApproval]]:
-    out: dict[int, list[DisposalApproval]] = {}
-    if ids:
-        for a in db.scalars(select(DisposalApproval).where(DisposalApproval.disposal_id.in_(ids))
-                            .order_by(DisposalApproval.id)):
-            out.setdefault(a.disposal_id, []).append(a)
+def _disposal_row(settings: RetentionSettings, r: dict[str, Any], actor: str) -> dict[str, Any]:
+    """A row of ``retention.disposal.pending`` / ``destruction_log`` as the pages show it (times as times)."""
+    out = dict(r)
+    for k in ("scheduled_at", "due_at", "destroy_started_at", "destroyed_at"):
+        out[k] = _time(r.get(k))
+    out["rule"] = _rule(settings, json.dumps(r.get("rule") or {}))
+    out["approvals"] = list(r.get("approvers") or [])
+    out["mine"] = r.get("scheduled_by") == actor or actor in out["approvals"]
     return out
 
 
 @router.get("/retention/pending")
 def pending_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
-    from retention.rules import approved, is_person
+    from retention import disposal
 
     settings = archive.settings.retention
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
-        rows = list(db.execute(select(Disposal, Evidence).join(Evidence, Evidence.id == Disposal.evidence_id)
-                               .where(Disposal.state == "pending", Evidence.unit_id.in_(sorted(p.scope.units)))
-                               .order_by(Disposal.due_at, Disposal.id).limit(PER_PAGE * 5)))
-        approvals = _approvals(db, [d.id for d, _ in rows])
+        rows = disposal.pending(db, units=p.scope.units, limit=PER_PAGE * 5, settings=settings)
         access.record(archive, db, p, "retention_viewed", detail={"what": "pending disposal"})
-    items = []
-    for d, ev in rows:
-        signed = [a.actor for a in approvals.get(d.id, [])]
-        items.append({"d": d, "ev": ev, "rule": _rule(settings, d.rule), "approvals": signed,
-                      "approved": approved(settings, d.scheduled_by, signed),
-                      "mine": d.scheduled_by == p.actor or p.actor in signed,
-                      "scheduled_by_person": is_person(d.scheduled_by)})
-    return render(request, "pending.html", user=p, items=items, settings=settings, tab="pending",
-                  now=utcnow(), done=request.query_params.get("done"))
+    return render(request, "pending.html", user=p, items=[_disposal_row(settings, r, p.actor) for r in rows],
+                  settings=settings, tab="pending", now=utcnow(), done=request.query_params.get("done"))
 
 
 @router.post("/retention/pending/{disposal_id}/restore")
@@ -438,18 +423,15 @@ def approve(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf
 
 @router.get("/retention/destroyed")
 def destroyed_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from retention import disposal
+
+    settings = archive.settings.retention
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
-        rows = list(db.execute(select(Disposal, Evidence).join(Evidence, Evidence.id == Disposal.evidence_id)
-                               .where(Disposal.state.in_(("destroying", "destroyed")),
-                                      Evidence.unit_id.in_(sorted(p.scope.units)))
-                               .order_by(Disposal.destroy_started_at.desc(), Disposal.id.desc()).limit(PER_PAGE * 5)))
-        approvals = _approvals(db, [d.id for d, _ in rows])
+        rows = disposal.destruction_log(db, units=p.scope.units, limit=PER_PAGE * 5)
         access.record(archive, db, p, "retention_viewed", detail={"what": "destruction log"})
-    settings = archive.settings.retention
-    items = [{"d": d, "ev": ev, "rule": _rule(settings, d.rule),
-              "approvals": [a.actor for a in approvals.get(d.id, [])]} for d, ev in rows]
-    return render(request, "destroyed.html", user=p, items=items, tab="destroyed")
+    return render(request, "destroyed.html", user=p, items=[_disposal_row(settings, r, p.actor) for r in rows],
+                  tab="destroyed")
 
 
 # ---------------------------------------------------------------------------- the evidence's class
