@@ -229,6 +229,12 @@ def test_auditor_reads_the_rules_and_report_but_has_no_actions_and_a_forged_post
         assert page.locator("#rules-categories tr[data-category]").count() >= 1
         kept = page.eval_on_selector_all("#report-kept tr[data-class]", "els => els.map(e => +e.dataset.count)")
         assert sum(kept) == 2
+        page.click("#lang-switch")  # every word in both languages
+        page.wait_for_load_state()
+        assert page.inner_text("#nav-retention") == "Records" and page.inner_text("#rnav-pending") == "Pending disposal"
+        assert "Grace period" in page.inner_text("#rules-more")
+        page.click("#lang-switch")
+        page.wait_for_load_state()
         page.goto(f"{world.base}/retention/holds")
         assert page.locator("#hold-form").count() == 0
         page.goto(f"{world.base}/retention/pending")
