@@ -257,6 +257,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "ret.hold_results": ("保全这些结果", "Hold these results"),
     "ret.place": ("新建保全", "Place a legal hold"),
     "ret.place.submit": ("保全", "Place hold"),
+    "ret.place.destroyed": ("项证据已销毁，未予保全（仅存记录）。", "evidence destroyed already: not held (only their record remains)."),
+    "ret.place.pending": ("项待销毁的证据已保全，不会被销毁。", "evidence pending disposal are now held and will not be destroyed."),
     "ret.scope": ("范围", "Scope"),
     "ret.scope.evidence": ("证据编号", "Evidence ids"),
     "ret.scope.case": ("案件", "Case"),

@@ -69,7 +69,7 @@ def _view_user(archive: Archive, request: Request, db: Session, action: str = "r
 
 
 def _back(path: str, **args: Any) -> RedirectResponse:
-    q = {k: v for k, v in args.items() if v not in (None, "")}
+    q = {k: v for k, v in args.items() if v not in (None, "", 0)}
     return RedirectResponse(path + (f"?{urlencode(q)}" if q else ""), status_code=303)
 
 
@@ -81,6 +81,10 @@ def _reason(text: str) -> str:
                              "每次保全、解除、恢复和更改保存期限都须说明理由 / Say why: every hold, release, restore "
                              "and class change records its reason.")
     return text.strip()
+
+
+def _count(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 10 else 0
 
 
 def _tz(archive: Archive) -> ZoneInfo:
@@ -264,17 +268,23 @@ def holds_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
 
 
 @router.post("/retention/holds")
-async def place_hold(request: Request, archive: ArchiveDep) -> Response:
-    form = await request.form()
-    f = {k: v for k, v in form.items() if isinstance(v, str)}
-    p = _form_user(archive, request, f.get("csrf", ""), "retention.hold")
-    reason = _reason(f.get("reason", ""))
-    kind = f.get("scope_kind", "")
-    scope = _scope_of(archive, kind, f)
+def place_hold(request: Request, archive: ArchiveDep, csrf: str = Form(""), scope_kind: str = Form(""),
+               reason: str = Form(""), evidence_ids: str = Form(""), case_number: str = Form(""),
+               officer: str = Form(""), start: str = Form(""), end: str = Form(""), q: str = Form(""),
+               device: str = Form(""), station: str = Form(""), important: str = Form(""),
+               playback: str = Form("")) -> Response:
+    """Place a hold from the holds page's form (evidence ids, a case number, an officer and time range)
+    or from the search page (the search's own fields: ``scope_kind`` search)."""
+    p = _form_user(archive, request, csrf, "retention.hold")
+    why = _reason(reason)
+    scope = _scope_of(archive, scope_kind, {
+        "evidence_ids": evidence_ids, "case_number": case_number, "officer": officer, "start": start, "end": end,
+        "q": q, "device": device, "station": station, "important": important, "playback": playback})
     with archive.sessions.begin() as db:
-        hold_id = _services().place(db, archive, p, kind=kind, scope=scope, reason=reason, request=request)
+        hold_id, did = _services().place(db, archive, p, kind=scope_kind, scope=scope, reason=why, request=request)
     _services().sync(archive)
-    return _back(f"/retention/holds/{hold_id}", done="placed")
+    return _back(f"/retention/holds/{hold_id}", done="placed", destroyed=len(did.get("destroyed_not_held") or []),
+                 pending=did.get("pending_disposal") or 0)
 
 
 def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
@@ -324,7 +334,9 @@ def hold_page(hold_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
                    if json.loads(e.detail or "{}").get("hold_id") == h.id]
         access.record(archive, db, p, "retention_viewed", detail={"what": "legal hold", "hold_id": h.id})
     return render(request, "hold.html", user=p, hold=h, scope=json.loads(h.scope or "{}"), items=items, total=total,
-                  history=history, tab="holds", done=request.query_params.get("done"))
+                  history=history, tab="holds", done=request.query_params.get("done"),
+                  skipped=_count(request.query_params.get("destroyed")),
+                  pending=_count(request.query_params.get("pending")))
 
 
 @router.post("/retention/holds/{hold_id}/release")
@@ -462,7 +474,7 @@ class _Services:
     """The retention services the console's actions call (holds, disposal), in one place."""
 
     def place(self, db: Session, archive: Archive, p: access.Principal, *, kind: str, scope: dict[str, Any],
-              reason: str, request: Request) -> int:
+              reason: str, request: Request) -> tuple[int, dict[str, Any]]:
         """Place a hold in the user's units; a named evidence or case outside them (or missing) is refused
         like a missing one, with its ``access_denied`` (``not_found``) event."""
         holds = _module("retention.holds", "保全 / Placing legal holds")
@@ -484,7 +496,7 @@ class _Services:
             else:
                 access.missing(archive, db, p, what="case", ident=str(scope.get("number")), request=request)
             raise
-        return int(h.id)
+        return int(h.id), dict(holds.outcome(h).to_dict())
 
     def release(self, db: Session, archive: Archive, p: access.Principal, *, hold: LegalHold, reason: str) -> None:
         holds = _module("retention.holds", "解除保全 / Releasing legal holds")

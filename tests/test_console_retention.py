@@ -427,7 +427,8 @@ def test_a_search_is_held_from_the_search_page(browser: Any, world: World) -> No
         assert "search" in rm.inner_text("#hold-scope") or "检索" in rm.inner_text("#hold-scope")
         held = {int(x) for x in rm.eval_on_selector_all("#hold-items tr[data-evidence-id]",
                                                         "els => els.map(e => e.dataset.evidenceId)")}
-        assert first in held
+        assert first in held and world.ids["second"] not in held
+        assert rm.inner_text("#hold-skipped").startswith("1 ")  # the destroyed one: nothing left to hold
         hold_id = int(rm.get_attribute("#hold", "data-hold-id") or 0)
         rm.goto(f"{world.base}/evidence/{first}")
         assert rm.get_attribute("#retain-until", "data-keep") == "held"
