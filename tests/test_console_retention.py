@@ -358,6 +358,18 @@ def test_records_manager_holds_releases_restores_approves_and_an_investigator_se
         # two people sign: the first records manager approves, and cannot approve again (the page says so)
         rm.goto(f"{world.base}/retention/pending")
         assert _pending_ids(rm) == {second}
+        disposal_id = int(rm.get_attribute(f"#pending tr[data-evidence-id='{second}']", "data-disposal-id") or 0)
+        other = _login(browser, world, "rm_b")  # another unit: the disposal does not exist for them
+        try:
+            other.goto(f"{world.base}/retention/pending")
+            assert _pending_ids(other) == set()
+            csrf = other.get_attribute('meta[name="csrf-token"]', "content")
+            for action, form in (("approve", {}), ("restore", {"reason": "越权恢复"})):
+                r = other.request.post(f"{world.base}/retention/pending/{disposal_id}/{action}",
+                                       form={"csrf": csrf, **form})
+                assert r.status == 404 and "unknown_disposal" in r.text(), action
+        finally:
+            other.context.close()
         with rm.expect_navigation():
             rm.locator(f"#pending tr[data-evidence-id='{second}'] button.approve").click()
         row = rm.locator(f"#pending tr[data-evidence-id='{second}']")
