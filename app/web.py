@@ -99,6 +99,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
 
     app.state.html_error = pages.html_error
     app.include_router(pages.router)
+    from console import records
+
+    app.include_router(records.router)  # 档案管理: retention, holds, disposal
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

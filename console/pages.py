@@ -316,6 +316,9 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
             rows, more = views.custody_page(db, evidence_id=ev.id, before=before, limit=CUSTODY_PER_PAGE)
             events = [dict(seq=e.seq, at=e.at, actor=e.actor, action=e.action, outcome=e.outcome, tool=e.tool,
                            tool_version=e.tool_version) for e in rows]
+        from console.records import evidence_retention
+
+        retention = evidence_retention(db, archive.settings.retention, ev)
         access.record(archive, db, p, "viewed", evidence=ev,
                       detail={"what": "evidence page" + (" with custody history" if events is not None else ""),
                               **({"custody_before": before} if before is not None and events is not None else {})})
@@ -325,8 +328,9 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
                  if events and more else None)
     newest_url = f"/evidence/{evidence_id}" if before is not None else None
     return render(request, "evidence.html", user=p, ev=detail, events=events, until=until,
-                  track=_track_svg(detail.gps_track), media=set(detail.previews), older_url=older_url,
-                  newest_url=newest_url)
+                  track=_track_svg(detail.gps_track), media=set() if retention.destroyed else set(detail.previews),
+                  older_url=older_url, newest_url=newest_url, retention=retention,
+                  classes=archive.settings.retention.classes, done=request.query_params.get("done"))
 
 
 # ---------------------------------------------------------------------------- audit
