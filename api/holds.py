@@ -174,7 +174,7 @@ def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, acti
     if h is None:
         access.missing(archive, db, p, what="legal hold", ident=hold_id, request=request)
         raise holds.hidden_hold(hold_id)
-    if not holds.is_visible(h, p.scope.units):
+    if not holds.is_visible(db, h, p.scope.units):
         access.denied(archive, db, p, permission=action, reason="unit", request=request)
         raise holds.hidden_hold(hold_id)
     return h

@@ -38,6 +38,7 @@ from console.pages import _local_time, _user, render
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
+from retention import holds as holding
 from retention.models import Disposal, DisposalApproval, LegalHold, RetentionChange, RetentionState
 
 router = APIRouter(include_in_schema=False)
@@ -228,7 +229,7 @@ def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, acti
     if h is None:
         access.missing(archive, db, p, what="legal_hold", ident=hold_id, request=request)
         raise gone
-    if h.unit_id not in p.scope.units:
+    if not holding.is_visible(db, h, p.scope.units):
         access.denied(archive, db, p, permission=action, reason=f"unit (hold {hold_id})", request=request)
         raise gone
     return h

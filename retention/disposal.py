@@ -38,6 +38,7 @@ import liuhen
 from archive.context import Archive
 from archive.errors import StoreError
 from archive.models import DerivedFile, Evidence, FixityState
+from cases.models import Case, EvidenceLink, Step
 from hashing.binding import bound
 from hashing.custody import CustodyLog
 from hashing.models import CustodyEvent
@@ -48,7 +49,7 @@ from liuhen.db import utcnow
 from retention import rules, service
 from retention.bindings import APPROVAL, DISPOSAL
 from retention.errors import DisposalRefused, ReasonRequired, StoreUnavailable, UnknownDisposal
-from retention.models import Disposal, DisposalApproval
+from retention.models import Disposal, DisposalApproval, RetentionState
 
 log = logging.getLogger("liuhen.retention")
 
@@ -118,8 +119,15 @@ def schedule(db: Session, custody: CustodyLog, settings: RetentionSettings, *, n
 # ---------------------------------------------------------------------------- one disposal, by a person
 
 
+def _locked(db: Session, disposal_id: int) -> Disposal | None:
+    """The disposal, its row locked until the transaction ends (PostgreSQL; SQLite writers are serial):
+    a restore, an approval and the start of a destruction of one disposal never interleave."""
+    return db.execute(select(Disposal).where(Disposal.id == disposal_id).with_for_update()
+                      .execution_options(populate_existing=True)).scalar_one_or_none()
+
+
 def _get(db: Session, disposal_id: int, visible_units: Iterable[int] | None) -> tuple[Disposal, Evidence]:
-    d = db.get(Disposal, disposal_id)
+    d = _locked(db, disposal_id)
     ev = db.get(Evidence, d.evidence_id) if d is not None else None
     if d is None or ev is None or (visible_units is not None and ev.unit_id not in set(visible_units)):
         raise UnknownDisposal(f"没有待销毁记录 {disposal_id}，或您无权查看 / No disposal {disposal_id} that you may see.",
@@ -165,15 +173,15 @@ def approve(db: Session, custody: CustodyLog, settings: RetentionSettings, *, di
     """A person's approval of a pending disposal: never the one who scheduled it, once per person."""
     d, ev = _get(db, disposal_id, visible_units)
     _pending_only(d, "批准")
-    if actor == d.scheduled_by:
+    if rules.person(actor) is not None and rules.person(actor) == rules.person(d.scheduled_by):
         raise DisposalRefused(f"销毁由 {actor} 安排，不能由同一人批准 / {actor} scheduled disposal {d.id} and cannot "
                               "also approve it: two different people sign every destruction.",
                               "Ask another records manager to approve it.")
     if not rules.is_person(actor):
         raise DisposalRefused(f"只有人员可以批准销毁 / Only a person can approve a disposal, not {actor}.",
                               "Approve it in the console or with `liuhen retention approve` under your own account.")
-    if db.scalar(select(DisposalApproval.id).where(DisposalApproval.disposal_id == d.id,
-                                                    DisposalApproval.actor == actor)) is not None:
+    if rules.person(actor) in {rules.person(a) for a in db.scalars(
+            select(DisposalApproval.actor).where(DisposalApproval.disposal_id == d.id))}:
         raise DisposalRefused(f"{actor} 已批准过待销毁记录 {d.id} / {actor} has already approved disposal {d.id}.",
                               "A second approval must come from another person.")
     a = DisposalApproval(disposal_id=d.id, actor=actor, at=utcnow())
@@ -220,11 +228,16 @@ def _approvers(db: Session, ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def _ready(db: Session, settings: RetentionSettings, now: dt.datetime) -> tuple[list[int], int, int]:
+def _ready(db: Session, settings: RetentionSettings, now: dt.datetime,
+           units: Iterable[int] | None = None) -> tuple[list[int], int, int]:
     """The disposals to carry out now (``destroying`` ones first: a run cut short), and how many due
-    ones wait for approval and how many pending ones wait for their grace period to end."""
-    rows = db.execute(select(Disposal.id, Disposal.state, Disposal.scheduled_by, Disposal.due_at)
-                      .where(Disposal.state.in_(("pending", "destroying"))).order_by(Disposal.id)).all()
+    ones wait for approval and how many pending ones wait for their grace period to end; with
+    ``units``, only those of evidence of those units."""
+    q = (select(Disposal.id, Disposal.state, Disposal.scheduled_by, Disposal.due_at)
+         .where(Disposal.state.in_(("pending", "destroying"))).order_by(Disposal.id))
+    if units is not None:
+        q = q.join(Evidence, Evidence.id == Disposal.evidence_id).where(Evidence.unit_id.in_(sorted(set(units))))
+    rows = db.execute(q).all()
     signed = _approvers(db, [r[0] for r in rows if r[1] == "pending"])
     go, waiting, grace = [r[0] for r in rows if r[1] == "destroying"], 0, 0
     for did, state, by, due_at in rows:
@@ -253,6 +266,19 @@ def _keys(db: Session, ev: Evidence) -> tuple[list[str], list[str]]:
     return [k for k in mine if k not in needed], [k for k in mine if k in needed]
 
 
+def _object_locked(db: Session, evidence_id: int, now: dt.datetime) -> str | None:
+    """Why the store's Object Lock would refuse to delete the evidence's objects now (as mirrored by
+    ``holds.sync_locks``: a legal hold on, or a retain-until date still ahead), or None."""
+    state = db.get(RetentionState, evidence_id)
+    if state is None:
+        return None
+    if state.lock_hold:
+        return "an object legal hold is on"
+    if state.lock_until is not None and state.lock_until > now:
+        return f"retained until {_iso(state.lock_until)}"
+    return None
+
+
 def _record_of(db: Session, d: Disposal) -> dict[str, Any] | None:
     """The destruction record (the ``destroyed`` event's detail) of a disposal under way."""
     for detail in db.scalars(select(CustodyEvent.detail).where(CustodyEvent.evidence_id == d.evidence_id,
@@ -275,11 +301,17 @@ def _start(archive: Archive, disposal_id: int, now: dt.datetime, actor: str, rep
     settings = archive.settings.retention
     try:
         with archive.sessions.begin() as db:
-            d = db.get(Disposal, disposal_id)
+            d = _locked(db, disposal_id)
             if d is None or d.state not in ("pending", "destroying"):
                 return None
-            ev = db.get(Evidence, d.evidence_id)
-            assert ev is not None
+            # On PostgreSQL (read committed) a hold or link being added in another transaction holds a key
+            # share on the evidence row until it commits, and a case being reopened its row: lock both, so
+            # that the decision below sees them (SQLite: writers are serial already).
+            ev = db.execute(select(Evidence).where(Evidence.id == d.evidence_id).with_for_update()
+                            .execution_options(populate_existing=True)).scalar_one()
+            db.execute(select(Case.id).join(Step, Step.case_id == Case.id)
+                       .join(EvidenceLink, EvidenceLink.step_id == Step.id)
+                       .where(EvidenceLink.evidence_id == ev.id).with_for_update(read=True)).all()
             if d.state == "destroying":
                 rec = _record_of(db, d)
                 if rec is not None:
@@ -302,6 +334,12 @@ def _start(archive: Archive, disposal_id: int, now: dt.datetime, actor: str, rep
                 report.restored_automatically.append({"disposal_id": d.id, "evidence_id": ev.id,
                                                       "reason": d.restore_reason})
                 return None
+            locked = _object_locked(db, ev.id, now)
+            if d.state == "pending" and locked:
+                report.failed.append({"disposal_id": d.id, "evidence_id": ev.id, "step": "lock", "reason": (
+                    f"存储的对象锁定仍有效，暂不销毁 / The store's Object Lock still holds it ({locked}); nothing was "
+                    "destroyed or marked. It stays pending: the run carries it out once the lock has ended.")})
+                return None
             keys, kept = _keys(db, ev)
             approvers = _approvers(db, [d.id]).get(d.id, [])
             started = utcnow()
@@ -310,7 +348,8 @@ def _start(archive: Archive, disposal_id: int, now: dt.datetime, actor: str, rep
             rec = {"disposal_id": d.id, "evidence_id": ev.id, "file_name": ev.file_name, "sha256": ev.sha256,
                    "size": ev.size, "keys": keys, "kept_shared": kept, "rule": json.loads(d.rule),
                    "scheduled_by": d.scheduled_by, "scheduled_at": _iso(d.scheduled_at), "due_at": _iso(d.due_at),
-                   "approvers": approvers, "at": _iso(started), "store": archive.store.describe()}
+                   "approvers": approvers, "approval_required": settings.require_approval,
+                   "at": _iso(started), "store": archive.store.describe()}
             archive.custody.record(db, actor=actor, action="destroyed", tool=TOOL, tool_version=_version(),
                                    evidence_id=ev.id, object_sha256=ev.sha256,
                                    detail={**rec, "bound": bound((DISPOSAL, d))})
@@ -324,10 +363,25 @@ def _start(archive: Archive, disposal_id: int, now: dt.datetime, actor: str, rep
         return None
 
 
+def _still_needed(db: Session, key: str, evidence_id: int) -> bool:
+    """Whether evidence other than ``evidence_id``, not on its way out, has come to need ``key`` since the
+    record was made (a media job storing the same derived content meanwhile)."""
+    gone = select(Disposal.evidence_id).where(Disposal.state.in_(GONE))
+    return db.scalar(select(DerivedFile.id).where(DerivedFile.store_key == key, DerivedFile.evidence_id != evidence_id,
+                                                  DerivedFile.evidence_id.not_in(gone)).limit(1)) is not None
+
+
 def _remove(archive: Archive, rec: dict[str, Any], report: Report) -> bool:
-    """Step 2: remove the bytes of every key in the record."""
-    for key in rec["keys"]:
+    """Step 2: remove the bytes of every key in the record (but one that other evidence has come to need)."""
+    for key in list(rec["keys"]):
         faults.point("disposal.key.before")
+        with archive.sessions() as db:
+            if _still_needed(db, key, int(rec["evidence_id"])):
+                log.info("disposal %s: %s is needed by other evidence since its record was made; kept",
+                         rec["disposal_id"], key)
+                rec["keys"] = [k for k in rec["keys"] if k != key]  # (what completes lists what went)
+                rec["kept_shared"] = [*rec.get("kept_shared", []), key]
+                continue
         try:
             archive.store.destroy(key)
         except StoreError as e:
@@ -377,14 +431,16 @@ def _ping(archive: Archive) -> None:
             "`liuhen retention run` again.") from e
 
 
-def destroy_due(archive: Archive, *, now: dt.datetime, actor: str, report: Report | None = None) -> Report:
-    """Carry out every disposal that is due and approved, and finish those a cut-short run left
-    ``destroying``. ``StoreUnavailable`` (before anything is marked) when the store cannot be reached."""
+def destroy_due(archive: Archive, *, now: dt.datetime, actor: str, report: Report | None = None,
+                units: Iterable[int] | None = None) -> Report:
+    """Carry out every disposal that is due and approved (with ``units``: of evidence of those units
+    only), and finish those a cut-short run left ``destroying``. ``StoreUnavailable`` (before anything
+    is marked) when the store cannot be reached. One item that fails is reported and never stops the others."""
     report = report if report is not None else Report()
     _ping(archive)
     faults.point("disposal.destroy.pinged")
     with archive.sessions() as db:
-        go, report.waiting_approval, report.waiting_grace = _ready(db, archive.settings.retention, now)
+        go, report.waiting_approval, report.waiting_grace = _ready(db, archive.settings.retention, now, units)
     for did in go:
         faults.point("disposal.item.begin")
         rec = _start(archive, did, now, actor, report)
@@ -392,7 +448,13 @@ def destroy_due(archive: Archive, *, now: dt.datetime, actor: str, report: Repor
             continue
         if _remove(archive, rec, report):
             faults.point("disposal.item.bytes_gone")
-            _complete(archive, rec, actor, report)
+            try:
+                _complete(archive, rec, actor, report)
+            except DBAPIError as e:
+                log.error("disposal %s: its completion could not be recorded: %s", did, e)
+                report.failed.append({"disposal_id": did, "evidence_id": rec["evidence_id"], "step": "complete",
+                                      "reason": f"{_refused_words(e)} — its bytes are gone and its destruction record "
+                                                "is in the log; the next `liuhen retention run` records the completion."})
         faults.point("disposal.item.end")
     return report
 
@@ -410,7 +472,7 @@ def run(archive: Archive, *, now: dt.datetime | None = None, actor: str, dry_run
     if dry_run:
         with archive.sessions() as db:
             summary = service.due_summary(db, settings, now, units=units)
-            go, waiting, grace = _ready(db, settings, now)
+            go, waiting, grace = _ready(db, settings, now, units)
             missing = len(service.missing_ids(db))
         return {"dry_run": True, "at": _iso(now), "would_schedule": sum(s["count"] for s in summary),
                 "would_schedule_bytes": sum(s["bytes"] for s in summary), "by_class_and_unit": summary,
@@ -424,17 +486,16 @@ def run(archive: Archive, *, now: dt.datetime | None = None, actor: str, dry_run
         faults.point("disposal.schedule.before_commit")
     faults.point("disposal.schedule.after_commit")
     try:
-        destroy_due(archive, now=now, actor=actor, report=report)
+        destroy_due(archive, now=now, actor=actor, report=report, units=units)
     except StoreUnavailable as e:
         report.failed.append({"step": "store", "reason": e.diagnostics()})
     from retention import holds
 
-    if hasattr(holds, "sync_locks"):
-        try:
-            report.locks = holds.sync_locks(archive)
-        except Exception as e:  # the locks are mirrored again next run
-            log.exception("object lock sync failed")
-            report.failed.append({"step": "locks", "reason": str(e)})
+    try:
+        report.locks = holds.sync_locks(archive)
+    except Exception as e:  # the locks are mirrored again next run
+        log.exception("object lock sync failed")
+        report.failed.append({"step": "locks", "reason": str(e)})
     faults.point("disposal.run.end")
     out = report.to_dict()
     out.update(dry_run=False, at=_iso(now))

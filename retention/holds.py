@@ -377,7 +377,9 @@ def place(db: Session, custody: CustodyLog, *, scope_kind: str, scope: Mapping[s
             "所列证据均已销毁，未设保全 / Every evidence named is destroyed already: no hold was placed. "
             f"({', '.join(str(i) for i in sorted(gone)[:20])})",
             "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`.")
-    hold = LegalHold(unit_id=unit_id if unit_id is not None else unit, scope_kind=scope_kind,
+    # whose hold it is: the unit of what it holds when that is one unit (so that the unit's own records
+    # managers see it), else the placer's
+    hold = LegalHold(unit_id=unit if unit is not None else unit_id, scope_kind=scope_kind,
                      scope=json.dumps(stored, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
                      reason=why, placed_by=actor, placed_at=utcnow())
     db.add(hold)
@@ -498,7 +500,7 @@ def holds_of(db: Session, *, units: frozenset[int] | None, active: bool | None =
     """Holds of ``units`` (None: all), newest first; ``active`` True: not released, False: released."""
     q = select(LegalHold)
     if units is not None:
-        q = q.where(LegalHold.unit_id.in_(sorted(units)))
+        q = q.where(LegalHold.unit_id.in_(sorted(units)), ~_foreign_items(LegalHold.id, units))
     if active is True:
         q = q.where(LegalHold.released_at.is_(None))
     elif active is False:
@@ -506,14 +508,26 @@ def holds_of(db: Session, *, units: frozenset[int] | None, active: bool | None =
     return list(db.scalars(q.order_by(LegalHold.id.desc()).offset(offset).limit(limit)))
 
 
-def is_visible(hold: LegalHold, units: frozenset[int] | None) -> bool:
-    return units is None or hold.unit_id in units
+def is_visible(db: Session, hold: LegalHold, units: frozenset[int] | None) -> bool:
+    """Whether someone who sees ``units`` (None: everything) may see the hold: it is of one of those
+    units and holds nothing outside them."""
+    if units is None:
+        return True
+    return hold.unit_id in units and not db.scalar(select(_foreign_items(hold.id, units)))
+
+
+def _foreign_items(hold_id: Any, units: frozenset[int]) -> Any:
+    """Whether the hold holds evidence outside ``units`` (such a hold is not shown or released by
+    someone who may not see all it holds)."""
+    return exists().where(HoldItem.hold_id == hold_id, HoldItem.evidence_id == Evidence.id,
+                          or_(Evidence.unit_id.is_(None), Evidence.unit_id.not_in(sorted(units))))
 
 
 def get_hold(db: Session, hold_id: int, *, units: frozenset[int] | None) -> LegalHold:
-    """The hold, if it exists and is of ``units`` (None: any); else ``UnknownHold``, the same for both."""
+    """The hold, if it exists, is of ``units`` (None: any) and holds nothing outside them; else
+    ``UnknownHold``, the same for every case."""
     hold = db.get(LegalHold, hold_id)
-    if hold is None or not is_visible(hold, units):
+    if hold is None or not is_visible(db, hold, units):
         raise hidden_hold(hold_id)
     return hold
 

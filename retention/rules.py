@@ -111,9 +111,15 @@ def is_person(actor: str) -> bool:
     return actor.startswith(("user:", "cli:"))
 
 
+def person(actor: str) -> str | None:
+    """Who a person is, whichever front end they acted through (``user:zhang`` and ``cli:zhang`` are one
+    person, so one person can never sign twice by changing tools); None for the archive itself."""
+    return actor.split(":", 1)[1].strip().casefold() if is_person(actor) else None
+
+
 def signers(scheduled_by: str, approvers: list[str]) -> set[str]:
     """The distinct people who signed a disposal: whoever scheduled it when a person did, and its approvers."""
-    return ({scheduled_by} if is_person(scheduled_by) else set()) | {a for a in approvers if is_person(a)}
+    return {p for p in (person(a) for a in [scheduled_by, *approvers]) if p}
 
 
 def approved(settings: RetentionSettings, scheduled_by: str, approvers: list[str]) -> bool:

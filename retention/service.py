@@ -9,7 +9,7 @@ with ten thousand recordings is one event, not ten thousand. A first computation
 recording) records no event: it follows from bound rows alone, and ``liuhen verify`` recomputes it.
 
 ``install`` makes this automatic: it listens on the archive's sessions, notes in each flush what
-can move a retention (a new evidence, the important mark, a link or unlink, a case closed or
+can move a retention (a new evidence, its recording time or officer found later, the important mark, a link or unlink, a case closed or
 reopened, a class set, a hold placed or released, a restore), and recomputes those evidence just
 before the transaction commits, in it — so no front end (API, console, CLI, a remote station) can
 make a change and forget its retention, and a rollback leaves neither. The event's actor is the
@@ -300,6 +300,11 @@ def _collect(session: Session, _ctx: Any) -> None:
             p.cause_seq = obj.seq
     for obj in session.dirty:
         hit: tuple[str, int] | None = None
+        if isinstance(obj, Evidence) and (_changed(obj, "recorded_at") or _changed(obj, "officer_id")):
+            # its class counts from the recording time, and an officer hold may now take it
+            p = session.info.setdefault(_PENDING, _Pending())
+            p.new_evidence.add(obj.id)
+            continue
         if isinstance(obj, Evidence) and _changed(obj, "important"):
             hit = ("evidence", obj.id)
         elif isinstance(obj, EvidenceLink) and _changed(obj, "unlinked_at"):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -124,11 +124,19 @@ def _check_disposals(archive: Archive, db: Session, report: Report) -> int:
         for did, actor in db.execute(select(DisposalApproval.disposal_id, DisposalApproval.actor)
                                      .where(DisposalApproval.disposal_id.in_(ids[i:i + CHUNK]))):
             approvers.setdefault(did, []).append(actor)
+    required: dict[int, bool] = {}  # what the destruction record says the rules required when it was made
     for i in range(0, len(eids), CHUNK):
-        recorded.update(eid for eid in db.scalars(
-            select(CustodyEvent.evidence_id).where(CustodyEvent.action == DESTROYED_ACTION,
-                                                   CustodyEvent.evidence_id.in_(eids[i:i + CHUNK])).distinct())
-            if eid is not None)
+        for eid, detail in db.execute(select(CustodyEvent.evidence_id, CustodyEvent.detail).where(
+                CustodyEvent.action == DESTROYED_ACTION, CustodyEvent.evidence_id.in_(eids[i:i + CHUNK]))):
+            if eid is None:
+                continue
+            recorded.add(eid)
+            try:
+                rec = json.loads(detail or "{}")
+            except ValueError:
+                continue  # an altered event: the chain check names it
+            if isinstance(rec, dict) and isinstance(rec.get("approval_required"), bool):
+                required[int(rec.get("disposal_id") or 0)] = rec["approval_required"]
     for d in disposals:
         eid, did = d.evidence_id, d.disposal_id
         if d.state == "destroying":
@@ -154,7 +162,8 @@ def _check_disposals(archive: Archive, db: Session, report: Report) -> int:
                         "the bytes were put back.",
                         "Run `liuhen retention run` to finish it, and investigate who restored them.",
                         evidence_id=eid))
-        if not rules.approved(settings, d.scheduled_by, approvers.get(did, [])):
+        rule = replace(settings, require_approval=required.get(did, settings.require_approval))
+        if not rules.approved(rule, d.scheduled_by, approvers.get(did, [])):
             signed = sorted(rules.signers(d.scheduled_by, approvers.get(did, [])))
             report.failures.append(Failure(
                 "destroyed_without_approval", f"Evidence {eid}: disposal {did} was carried out ({d.state}) without "

@@ -112,12 +112,16 @@ def disposal(w: RWorld, eid: int, state_: str) -> None:
     """A disposal row as the disposal service writes it (bound, with its event)."""
     with w.archive.sessions.begin() as db:
         now = utcnow()
-        d = Disposal(evidence_id=eid, state=state_, rule="{}", scheduled_at=now, scheduled_by="system:retention",
-                     due_at=now + 30 * DAY, destroy_started_at=now if state_ != "pending" else None,
-                     destroyed_at=now if state_ == "destroyed" else None,
-                     destroyed_keys="[]" if state_ == "destroyed" else None)
+        d = Disposal(evidence_id=eid, state="pending", rule="{}", scheduled_at=now, scheduled_by="system:retention",
+                     due_at=now + 30 * DAY)
         db.add(d)
         db.flush()
+        for step in ("destroying", "destroyed")[:{"pending": 0, "destroying": 1, "destroyed": 2}[state_]]:
+            d.state = step  # (the database lets a disposal pass only pending → destroying → destroyed)
+            d.destroy_started_at = d.destroy_started_at or now
+            if step == "destroyed":
+                d.destroyed_at, d.destroyed_keys = now, "[]"
+            db.flush()
         w.archive.custody.record(db, actor="system:retention", action=f"disposal_{state_}", tool="test",
                                  tool_version="0", evidence_id=eid, detail={"bound": bound((DISPOSAL, d))})
 

@@ -40,11 +40,15 @@ WHEN = "2026-01-01T00:00:00.000000+00:00"
 
 
 def tamper(w: RWorld, *statements: str) -> None:
-    """Raw SQL as an insider with write access to the database: no custody event, no session hooks."""
+    """Raw SQL as an insider with the database's own powers: no custody event, no session hooks, around
+    the triggers (dropped on SQLite — this module's world only —, replica mode on PostgreSQL)."""
     url = w.archive.engine.url
     if w.backend == "sqlite":
         con = sqlite3.connect(str(url.database), isolation_level=None)
         try:
+            for (trigger,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                          "AND tbl_name = 'disposals'").fetchall():
+                con.execute(f'DROP TRIGGER "{trigger}"')
             for sql in statements:
                 con.execute(sql)
         finally:
@@ -52,6 +56,7 @@ def tamper(w: RWorld, *statements: str) -> None:
     else:
         with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False),
                              autocommit=True) as c:
+            c.execute("SET session_replication_role = replica")  # superuser: no triggers
             for sql in statements:
                 c.execute(sql)
 

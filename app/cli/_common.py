@@ -24,12 +24,13 @@ Add = Callable[..., argparse.ArgumentParser]  # add(name, fn, help, parent=sub) 
 
 def cli_actor() -> str:
     """Who acts from the command line: the operating-system account running liuhen."""
-    import getpass
+    import os
+    import pwd
 
-    try:
-        return f"cli:{getpass.getuser()}"
+    try:  # the account the process runs as, not $USER or $LOGNAME (anyone can set those)
+        return f"cli:{pwd.getpwuid(os.getuid()).pw_name}"
     except (KeyError, OSError):
-        return "cli:unknown"
+        return f"cli:uid-{os.getuid()}"
 
 
 @contextmanager

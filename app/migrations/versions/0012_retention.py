@@ -114,19 +114,28 @@ OPEN_CASE = ("SELECT 1 FROM case_links l JOIN case_steps s ON s.id = l.step_id J
              "WHERE l.evidence_id = NEW.evidence_id AND c.status = 'open'")
 KEEP = ("legal_holds", "hold_items", "disposals", "disposal_approvals", "retention_changes")
 REFUSAL = "its bytes may not be destroyed: it is under a legal hold or linked to an open case"
+ORDER = "a destruction starts from a pending disposal and passes through destroying"
 
 
 def _triggers() -> None:
-    """Defence in depth, below the application: a disposal cannot enter ``destroying`` (the state
-    in which bytes are removed, committed before any is) for evidence that is held or linked to an
-    open case; a destroyed disposal never goes back; retention records are never deleted."""
+    """Defence in depth, below the application: a disposal enters ``destroying`` (the state in which
+    bytes are removed, committed before any is) only from ``pending``, and never for evidence that is
+    held or linked to an open case; ``destroyed`` only from ``destroying`` (whatever was linked or held
+    since: the bytes are gone, the record must be able to say so); a destruction under way or done never
+    goes back; retention records are never deleted."""
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for verb in ("INSERT", "UPDATE OF state"):
-            name = "disposals_refuse_" + ("insert" if verb == "INSERT" else "update")
-            op.execute(f"CREATE TRIGGER {name} BEFORE {verb} ON disposals "
-                       f"WHEN NEW.state IN ('destroying', 'destroyed') AND (EXISTS ({HELD}) OR EXISTS ({OPEN_CASE})) "
-                       f"BEGIN SELECT RAISE(ABORT, 'evidence {REFUSAL}'); END")
+        op.execute("CREATE TRIGGER disposals_refuse_insert BEFORE INSERT ON disposals "
+                   "WHEN NEW.state IN ('destroying', 'destroyed') "
+                   f"BEGIN SELECT RAISE(ABORT, '{ORDER}'); END")
+        op.execute("CREATE TRIGGER disposals_refuse_update BEFORE UPDATE OF state ON disposals "
+                   "WHEN NEW.state = 'destroying' AND OLD.state <> 'destroying' "
+                   f"AND (EXISTS ({HELD}) OR EXISTS ({OPEN_CASE})) "
+                   f"BEGIN SELECT RAISE(ABORT, 'evidence {REFUSAL}'); END")
+        op.execute("CREATE TRIGGER disposals_refuse_order BEFORE UPDATE OF state ON disposals "
+                   "WHEN (NEW.state = 'destroying' AND OLD.state NOT IN ('pending', 'destroying')) "
+                   "OR (NEW.state = 'destroyed' AND OLD.state NOT IN ('destroying', 'destroyed')) "
+                   f"BEGIN SELECT RAISE(ABORT, '{ORDER}'); END")
         op.execute("CREATE TRIGGER disposals_no_undo BEFORE UPDATE OF state ON disposals "
                    "WHEN OLD.state IN ('destroying', 'destroyed') AND NEW.state NOT IN ('destroying', 'destroyed') "
                    "BEGIN SELECT RAISE(ABORT, 'a destruction under way or done is never undone'); END")
@@ -135,11 +144,16 @@ def _triggers() -> None:
                        f"BEGIN SELECT RAISE(ABORT, '{table} rows are never deleted'); END")
         return
     op.execute("CREATE OR REPLACE FUNCTION disposals_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-               "IF TG_OP = 'UPDATE' AND OLD.state IN ('destroying', 'destroyed') "
-               "AND NEW.state NOT IN ('destroying', 'destroyed') THEN "
+               "IF TG_OP = 'INSERT' THEN "
+               f"IF NEW.state IN ('destroying', 'destroyed') THEN RAISE EXCEPTION '{ORDER}'; END IF; RETURN NEW; "
+               "END IF; "
+               "IF OLD.state IN ('destroying', 'destroyed') AND NEW.state NOT IN ('destroying', 'destroyed') THEN "
                "RAISE EXCEPTION 'a destruction under way or done is never undone'; END IF; "
-               f"IF NEW.state IN ('destroying', 'destroyed') AND (EXISTS ({HELD}) OR EXISTS ({OPEN_CASE})) THEN "
-               f"RAISE EXCEPTION 'evidence % {REFUSAL}', NEW.evidence_id; END IF; RETURN NEW; END $$")
+               "IF (NEW.state = 'destroying' AND OLD.state NOT IN ('pending', 'destroying')) "
+               "OR (NEW.state = 'destroyed' AND OLD.state NOT IN ('destroying', 'destroyed')) THEN "
+               f"RAISE EXCEPTION '{ORDER}'; END IF; "
+               f"IF NEW.state = 'destroying' AND OLD.state <> 'destroying' AND (EXISTS ({HELD}) OR EXISTS ({OPEN_CASE})) "
+               f"THEN RAISE EXCEPTION 'evidence % {REFUSAL}', NEW.evidence_id; END IF; RETURN NEW; END $$")
     op.execute("CREATE TRIGGER disposals_refuse BEFORE INSERT OR UPDATE OF state ON disposals "
                "FOR EACH ROW EXECUTE FUNCTION disposals_refuse()")
     for table in KEEP:
@@ -152,7 +166,7 @@ def _triggers() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for name in ("disposals_refuse_insert", "disposals_refuse_update", "disposals_no_undo",
+        for name in ("disposals_refuse_insert", "disposals_refuse_update", "disposals_refuse_order", "disposals_no_undo",
                      *(f"{t}_no_delete" for t in KEEP)):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     else:
