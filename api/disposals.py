@@ -21,7 +21,7 @@ from api.schemas import ERRORS, LINE, LINE_NOT_BLANK, MAX_ID
 from archive.context import Archive
 from archive.models import Evidence
 from retention import disposal
-from retention.errors import UnknownDisposal
+from retention.errors import DisposalRefused, UnknownDisposal
 from retention.models import Disposal
 
 router = APIRouter(tags=["retention"], dependencies=[StrictQuery], responses={
@@ -131,8 +131,13 @@ def restore(disposal_id: Id, body: RestoreIn, archive: ArchiveDep, p: CurrentUse
 def approve(disposal_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> ApprovalOut:
     with archive.sessions.begin() as db:
         d = _disposal(archive, db, p, disposal_id, "retention.dispose", request)
-        a = disposal.approve(db, archive.custody, archive.settings.retention, disposal_id=disposal_id,
-                             actor=p.actor, visible_units=p.scope.units, context=p.where())
+        try:
+            a = disposal.approve(db, archive.custody, archive.settings.retention, disposal_id=disposal_id,
+                                 actor=p.actor, visible_units=p.scope.units, context=p.where())
+        except DisposalRefused as e:  # (the scheduler, a second approval): a refusal, recorded like every other
+            access.denied(archive, db, p, permission="retention.dispose", request=request,
+                          reason=f"two-person rule (disposal {disposal_id}): {e.detail}")
+            raise
         signed = disposal.approvers_of(db, d.id)
         from retention.rules import approved, iso
 

@@ -86,4 +86,5 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     )
     # every transaction that moves a retention (a link, a case closed, a hold, ...) recomputes it before it commits
     retention.install(archive.sessions, archive.custody, settings.retention)
+    archive.refuse_content = retention.destroyed_content  # what was destroyed is not stored again
     return archive

@@ -6,6 +6,7 @@ domain package opens one itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -28,6 +29,9 @@ class Archive:
     key: keys.SigningKey
     custody: CustodyLog
     data_key: keys.DataKey  # seals parties' personal data in the database (hashing.keys.DataKey)
+    # why content offered again must not be stored (its evidence was destroyed under the retention rules):
+    # set by the roof (retention sits above the archive); None: nothing is refused
+    refuse_content: Callable[[Session, str], str | None] | None = None
     # sessions for the read part of a request: no write lock (liuhen.db.make_read_sessionmaker)
     reads: sessionmaker[Session] = field(init=False)
     # the custody events of reads, committed in groups (hashing.batch)

@@ -126,6 +126,16 @@ def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: 
         prior = _existing_sighting(db, m.manifest_id)
         if prior is not None:
             return _receipt(prior, prior.evidence, verified_by=_verified_by(db, prior))
+        refused = archive.refuse_content(db, m.sha256) if archive.refuse_content is not None else None
+    if refused is not None:  # destroyed under the retention rules: its bytes are not taken back
+        with archive.sessions.begin() as db:
+            archive.custody.record(db, actor=ARCHIVE_ACTOR, action="refused", outcome="failure",
+                                   object_sha256=m.sha256, tool=digesting.TOOL, tool_version=digesting.TOOL_VERSION,
+                                   detail={"manifest_id": m.manifest_id, "station_id": m.station_id,
+                                           "original_path": m.original_path, "reason": refused})
+        raise IntakeRefused(f"{m.file_name}: {refused}",
+                            "Nothing was stored. Keep the file on the recorder out of the evidence flow and wipe it "
+                            "as your unit's rules say; ask the records manager (档案管理) if it should be kept.")
 
     digest = m.digest
     try:

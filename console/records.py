@@ -39,6 +39,7 @@ from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
 from retention import holds as holding
+from retention.errors import DisposalRefused
 from retention.models import Disposal, DisposalApproval, LegalHold, RetentionChange, RetentionState
 
 router = APIRouter(include_in_schema=False)
@@ -427,7 +428,12 @@ def approve(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf
     p = _form_user(archive, request, csrf, "retention.dispose")
     with archive.sessions.begin() as db:
         d, _ = _disposal(archive, db, p, disposal_id, "retention.dispose", request)
-        _services().approve(db, archive, p, disposal=d)
+        try:
+            _services().approve(db, archive, p, disposal=d)
+        except DisposalRefused as e:  # (the scheduler, a second approval): a refusal, recorded like every other
+            access.denied(archive, db, p, permission="retention.dispose", request=request,
+                          reason=f"two-person rule (disposal {disposal_id}): {e.detail}")
+            raise
     return _back("/retention/pending", done="approved")
 
 

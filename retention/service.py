@@ -447,3 +447,16 @@ def refuse_destroyed(db: Session, evidence_ids: Iterable[int]) -> None:
                     "custody remain, its bytes do not.",
                     "Its destruction record is in the custody log (`liuhen retention log`); nothing can restore it "
                     "from this archive.")
+
+
+def destroyed_content(db: Session, sha256: str) -> str | None:
+    """Why content offered to the archive again must not be stored: its evidence was destroyed (or is
+    being destroyed) under the retention rules (``archive.context.Archive.refuse_content``)."""
+    d = db.scalar(select(Disposal).join(Evidence, Evidence.id == Disposal.evidence_id)
+                  .where(Evidence.sha256 == sha256, Disposal.state.in_(("destroying", "destroyed"))))
+    if d is None:
+        return None
+    when = (d.destroyed_at or d.destroy_started_at or d.scheduled_at).astimezone(dt.UTC).strftime("%Y-%m-%d")
+    return (f"这段录像（证据 {d.evidence_id}）已于 {when} 依保存期限规则销毁（销毁记录 {d.id}），不再收存 / This recording "
+            f"(evidence {d.evidence_id}) was destroyed under the retention rules on {when} (disposal {d.id}); the "
+            "archive does not take it back.")

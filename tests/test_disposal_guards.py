@@ -144,3 +144,61 @@ def test_the_api_run_destroys_only_within_the_callers_units(rworld: RWorld) -> N
     assert r.status_code == 200, r.text
     assert x not in r.json()["destroyed_evidence"] and state(rworld, did) == "pending"
     assert x in destroy(rworld, after=LATER).destroyed  # the archive's own run does
+
+
+def test_a_destroyed_recording_offered_again_is_refused_and_not_stored(rworld: RWorld) -> None:
+    import os
+
+    from archive.intake import LocalIntake
+    from ingest.station import Station
+    from tests.docks import put
+
+    content = os.urandom(4096)
+    dock = rworld.settings.station.dock_root
+
+    def offer(name: str) -> list:
+        put(dock, f"bay1/{name}", content)
+        station = Station(rworld.settings.station, LocalIntake(rworld.archive))
+        try:
+            return station.offload_once(dock)
+        finally:
+            station.close()
+            for p in dock.rglob("*.JPG"):
+                p.unlink()
+
+    (first,) = offer("DSJ-A001_000123_20100305093000_9001.JPG")
+    assert first.status == "archived"
+    with rworld.archive.sessions() as db:
+        from sqlalchemy import select
+
+        x = db.scalars(select(Evidence.id).where(Evidence.file_name == "DSJ-A001_000123_20100305093000_9001.JPG")).one()
+    did = sched(rworld, [x])[x]
+    approve(rworld, did, OTHER)
+    assert x in destroy(rworld).destroyed
+    key = _key(rworld, x)
+    (again,) = offer("DSJ-A001_000123_20100305093000_9002.JPG")  # the same bytes, from a recorder not yet wiped
+    assert again.status != "archived" and "destroyed under the retention rules" in (again.reason or "")
+    assert not rworld.archive.store.exists(key)
+
+
+def test_a_self_approval_on_the_api_is_refused_and_recorded(rworld: RWorld) -> None:
+    from sqlalchemy import select
+
+    from hashing.models import CustodyEvent
+
+    name = f"rm-self-{rworld.backend}"
+    with rworld.archive.sessions.begin() as db:
+        u = accounts.add_user(db, rworld.archive.custody, username=name, password=PASSWORD, role="records_manager",
+                              unit_code=UNIT, display_name=name, actor="test", settings=rworld.settings.auth)
+        token = accounts.issue_api_token(db, rworld.archive.custody, user=u, name="t", actor="test")
+    (x,) = rworld.fresh(1, recorded="20100306093000")
+    did = sched(rworld, [x], actor=f"user:{name}")[x]
+    c = TestClient(create_app(rworld.archive))
+    c.headers["Authorization"] = f"Bearer {token}"
+    r = c.post(f"/api/v1/disposals/{did}/approve")
+    assert r.status_code == 409 and r.json()["code"] == "disposal_refused", r.text
+    with rworld.archive.sessions() as db:
+        refusals = [e for e in db.scalars(select(CustodyEvent).where(CustodyEvent.action == "access_denied",
+                                                                       CustodyEvent.actor == f"user:{name}"))]
+    assert any("two-person rule" in e.detail for e in refusals)
+    assert state(rworld, did) == "pending"
