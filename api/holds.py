@@ -158,38 +158,12 @@ def _out(hold: LegalHold, items: int) -> dict[str, Any]:
     return d
 
 
-def sync(archive: Archive) -> dict[str, Any] | None:
-    """Mirror holds to the store's Object Lock now, after a commit (the daily run does it again if this fails)."""
+def _sync(archive: Archive) -> dict[str, Any] | None:
     try:
         return holds.sync_locks(archive)
     except Exception:  # the daily run mirrors it again
         log.exception("mirroring legal holds to the store's Object Lock failed")
         return None
-
-
-def place_recorded(archive: Archive, db: Session, p: access.Principal, request: Request, *, scope_kind: str,
-                   scope: dict[str, Any], reason: str) -> LegalHold:
-    """Place a hold in ``p``'s units (API and console); a named evidence or case outside them, or missing,
-    is refused like a missing one, with its ``access_denied`` or ``not_found`` event."""
-    try:
-        return holds.place(db, archive.custody, scope_kind=scope_kind, scope=scope, reason=reason, actor=p.actor,
-                           unit_id=None if scope_kind == "case" else p.unit_id, visible_units=p.scope.units,
-                           context=p.where())
-    except holds.HiddenEvidence as e:
-        if e.foreign:
-            access.denied(archive, db, p, permission="retention.hold", reason="unit", request=request,
-                          evidence=db.get(Evidence, e.foreign[0]))
-        else:
-            access.missing(archive, db, p, what="evidence", ident=e.missing[0], request=request)
-        raise
-    except holds.HiddenCase as e:
-        if e.foreign is not None:
-            access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {e.foreign.number})",
-                          request=request)
-        else:
-            access.missing(archive, db, p, what="case", ident=str(scope.get("case_id", scope.get("number"))),
-                           request=request)
-        raise
 
 
 def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, action: str,
@@ -211,12 +185,29 @@ def place(body: HoldIn, archive: ArchiveDep, p: CurrentUser, request: Request) -
     scope = body.scope.model_dump(by_alias=True, exclude_none=True)
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "retention.hold", request)
-        h = place_recorded(archive, db, p, request, scope_kind=body.scope_kind, scope=scope, reason=body.reason)
+        try:
+            h = holds.place(db, archive.custody, scope_kind=body.scope_kind, scope=scope, reason=body.reason,
+                            actor=p.actor, unit_id=None if body.scope_kind == "case" else p.unit_id,
+                            visible_units=p.scope.units, context=p.where())
+        except holds.HiddenEvidence as e:
+            if e.foreign:
+                ev = db.get(Evidence, e.foreign[0])
+                access.denied(archive, db, p, permission="retention.hold", reason="unit", request=request, evidence=ev)
+            else:
+                access.missing(archive, db, p, what="evidence", ident=e.missing[0], request=request)
+            raise
+        except holds.HiddenCase as e:
+            if e.foreign is not None:
+                access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {e.foreign.number})",
+                              request=request)
+            else:
+                access.missing(archive, db, p, what="case", ident=scope["case_id"], request=request)
+            raise
         did = holds.outcome(h)
         out = _out(h, did.held)
     extra = did.to_dict()
     return PlacedOut(**out, held=extra["held"], destroyed_not_held=extra["destroyed_not_held"],
-                     pending_disposal=extra["pending_disposal"], locks=sync(archive))
+                     pending_disposal=extra["pending_disposal"], locks=_sync(archive))
 
 
 @router.post("/{hold_id}/release", response_model=ReleasedOut, summary="Release a legal hold, with a reason")
@@ -226,7 +217,7 @@ def release(hold_id: Id, body: ReleaseIn, archive: ArchiveDep, p: CurrentUser, r
         h = holds.release(db, archive.custody, hold_id=h.id, reason=body.reason, actor=p.actor,
                           visible_units=p.scope.units, context=p.where())
         out = _out(h, holds.count_items(db, [h.id]).get(h.id, 0))
-    return ReleasedOut(**out, locks=sync(archive))
+    return ReleasedOut(**out, locks=_sync(archive))
 
 
 @router.get("", response_model=list[HoldOut], summary="Legal holds of the user's units, newest first")

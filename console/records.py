@@ -26,7 +26,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api import access
-from api import holds as api_holds
 from api.deps import ArchiveDep
 from api.schemas import EvidenceId
 from archive import query as searching
@@ -38,7 +37,7 @@ from cases.models import Case, EvidenceLink, Step
 from console.pages import _local_time, _user, render
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
-from retention import disposal
+from liuhen.errors import LiuhenError
 from retention import holds as holding
 from retention.errors import DisposalRefused
 from retention.models import Disposal, DisposalApproval, LegalHold, RetentionChange, RetentionState
@@ -284,9 +283,8 @@ def place_hold(request: Request, archive: ArchiveDep, csrf: str = Form(""), scop
         "evidence_ids": evidence_ids, "case_number": case_number, "officer": officer, "start": start, "end": end,
         "q": q, "device": device, "station": station, "important": important, "playback": playback})
     with archive.sessions.begin() as db:
-        h = api_holds.place_recorded(archive, db, p, request, scope_kind=scope_kind, scope=scope, reason=why)
-        hold_id, did = h.id, holding.outcome(h).to_dict()
-    api_holds.sync(archive)
+        hold_id, did = _services().place(db, archive, p, kind=scope_kind, scope=scope, reason=why, request=request)
+    _services().sync(archive)
     return _back(f"/retention/holds/{hold_id}", done="placed", destroyed=len(did.get("destroyed_not_held") or []),
                  pending=did.get("pending_disposal") or 0)
 
@@ -350,9 +348,8 @@ def release_hold(hold_id: EvidenceId, request: Request, archive: ArchiveDep, csr
     why = _reason(reason)
     with archive.sessions.begin() as db:
         h = _hold(archive, db, p, hold_id, "retention.hold", request)
-        holding.release(db, archive.custody, hold_id=h.id, reason=why, actor=p.actor, visible_units=p.scope.units,
-                        context=p.where())
-    api_holds.sync(archive)
+        _services().release(db, archive, p, hold=h, reason=why)
+    _services().sync(archive)
     return _back(f"/retention/holds/{hold_id}", done="released")
 
 
@@ -404,6 +401,8 @@ def _disposal_row(settings: RetentionSettings, r: dict[str, Any], actor: str) ->
 
 @router.get("/retention/pending")
 def pending_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from retention import disposal
+
     settings = archive.settings.retention
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
@@ -420,8 +419,7 @@ def restore(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf
     why = _reason(reason)
     with archive.sessions.begin() as db:
         d, ev = _disposal(archive, db, p, disposal_id, "retention.restore", request)
-        disposal.restore(db, archive.custody, archive.settings.retention, disposal_id=d.id, reason=why,
-                         actor=p.actor, visible_units=p.scope.units, class_name=class_name or None, context=p.where())
+        _services().restore(db, archive, p, disposal=d, reason=why, class_name=class_name or None)
     return _back(f"/evidence/{ev.id}" if back == "evidence" else "/retention/pending", done="restored")
 
 
@@ -431,8 +429,7 @@ def approve(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf
     with archive.sessions.begin() as db:
         d, _ = _disposal(archive, db, p, disposal_id, "retention.dispose", request)
         try:
-            disposal.approve(db, archive.custody, archive.settings.retention, disposal_id=d.id, actor=p.actor,
-                             visible_units=p.scope.units, context=p.where())
+            _services().approve(db, archive, p, disposal=d)
         except DisposalRefused as e:  # (the scheduler, a second approval): a refusal, recorded like every other
             access.denied(archive, db, p, permission="retention.dispose", request=request,
                           reason=f"two-person rule (disposal {disposal_id}): {e.detail}")
@@ -445,6 +442,8 @@ def approve(disposal_id: EvidenceId, request: Request, archive: ArchiveDep, csrf
 
 @router.get("/retention/destroyed")
 def destroyed_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
+    from retention import disposal
+
     settings = archive.settings.retention
     with archive.reads.begin() as db:
         p = _view_user(archive, request, db)
@@ -469,3 +468,81 @@ def set_class(evidence_id: EvidenceId, request: Request, archive: ArchiveDep, cs
         service.set_class(db, archive.custody, archive.settings.retention, evidence_id=ev.id,
                           class_name=class_name or None, actor=p.actor, reason=why, context=p.where())
     return _back(f"/evidence/{evidence_id}", done="classified")
+
+
+# ---------------------------------------------------------------------------- the services
+
+
+class Unavailable(LiuhenError):
+    code = "retention_unavailable"
+
+
+class _Services:
+    """The retention services the console's actions call (holds, disposal), in one place."""
+
+    def place(self, db: Session, archive: Archive, p: access.Principal, *, kind: str, scope: dict[str, Any],
+              reason: str, request: Request) -> tuple[int, dict[str, Any]]:
+        """Place a hold in the user's units; a named evidence or case outside them (or missing) is refused
+        like a missing one, with its ``access_denied`` (``not_found``) event."""
+        holds = _module("retention.holds", "保全 / Placing legal holds")
+        try:
+            h = holds.place(db, archive.custody, scope_kind=kind, scope=scope, reason=reason, actor=p.actor,
+                            unit_id=None if kind == "case" else p.unit_id, visible_units=p.scope.units,
+                            context=p.where())
+        except holds.HiddenEvidence as e:
+            if e.foreign:
+                access.denied(archive, db, p, permission="retention.hold", reason="unit", request=request,
+                              evidence=db.get(Evidence, e.foreign[0]))
+            else:
+                access.missing(archive, db, p, what="evidence", ident=e.missing[0], request=request)
+            raise
+        except holds.HiddenCase as e:
+            if e.foreign is not None:
+                access.denied(archive, db, p, permission="retention.hold", reason=f"unit (case {e.foreign.number})",
+                              request=request)
+            else:
+                access.missing(archive, db, p, what="case", ident=str(scope.get("number")), request=request)
+            raise
+        return int(h.id), dict(holds.outcome(h).to_dict())
+
+    def release(self, db: Session, archive: Archive, p: access.Principal, *, hold: LegalHold, reason: str) -> None:
+        holds = _module("retention.holds", "解除保全 / Releasing legal holds")
+        holds.release(db, archive.custody, hold_id=hold.id, reason=reason, actor=p.actor,
+                      visible_units=p.scope.units, context=p.where())
+
+    def sync(self, archive: Archive) -> None:
+        """Mirror holds to the store's Object Lock now (the daily run does it again if this fails)."""
+        import logging
+
+        holds = _module("retention.holds", "保全 / Legal holds")
+        if hasattr(holds, "sync_locks"):
+            try:
+                holds.sync_locks(archive)
+            except Exception:
+                logging.getLogger("liuhen.console").exception("mirroring legal holds to Object Lock failed")
+
+    def restore(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal, reason: str,
+                class_name: str | None) -> None:
+        disposal_service = _module("retention.disposal", "恢复 / Restoring from pending disposal")
+        disposal_service.restore(db, archive.custody, archive.settings.retention, disposal_id=disposal.id,
+                                 reason=reason, actor=p.actor, visible_units=p.scope.units, class_name=class_name,
+                                 context=p.where())
+
+    def approve(self, db: Session, archive: Archive, p: access.Principal, *, disposal: Disposal) -> None:
+        disposal_service = _module("retention.disposal", "批准销毁 / Approving disposals")
+        disposal_service.approve(db, archive.custody, archive.settings.retention, disposal_id=disposal.id,
+                                 actor=p.actor, visible_units=p.scope.units, context=p.where())
+
+
+def _module(name: str, what: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise Unavailable(f"{what}：此版本尚未提供 / {what.split(' / ')[-1]} is not available in this build.",
+                          "请使用命令行或联系管理员 / Use the command line, or ask the administrator.") from e
+
+
+def _services() -> _Services:
+    return _Services()
