@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from auth.policy import ROLES
@@ -52,6 +52,8 @@ class User(Base):
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # set: no sign-in, no session, no token
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)  # after an administrator's reset
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    legal_qualification: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))  # 法律职业资格
+    officer_no: Mapped[str | None] = mapped_column(String(128))  # the user's own officer number (separation of duties)
 
     unit: Mapped[Unit] = relationship()
 

@@ -28,6 +28,11 @@ Permissions (✓ = allowed; every other action is refused):
 | retention.hold             |          |              |       ✓        |        ✓        |         |       |
 | retention.restore          |          |      ✓       |       ✓        |        ✓        |         |       |
 | retention.dispose          |          |              |                |        ✓        |         |       |
+| review.view                |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| review.submit              |          |      ✓       |                |        ✓        |         |       |
+| review.mark                |          |      ✓       |       ✓        |        ✓        |         |       |
+| review.decide              |          |              |       ✓        |                 |         |       |
+| review.figures             |          |              |       ✓        |        ✓        |    ✓    |       |
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
@@ -47,6 +52,14 @@ investigators and records managers set an evidence's retention class (``retentio
 Everyone who may view evidence sees its retention and holds on the evidence page. A destruction
 needs two people: whoever scheduled it (when a person did) and an approver who is never that
 person (``retention.disposal``).
+
+Legal review (法制审核): the handling unit (investigators, records managers) submits a proposed
+decision (``review.submit``); legal reviewers open, answer the checklist and decide
+(``review.decide``), never on a case they handled or took part in as an officer, and a first-time
+reviewer of penalty decisions only with 法律职业资格 (``review.service.may_review``). Whoever may
+read cases sees the rounds (``review.view``); the figures (``review.figures``) are for reviewers,
+records managers and auditors. A case is marked major by hand, with a reason, by a handler or a
+reviewer (``review.mark``).
 
 Every permission on evidence is further bounded by units: a user sees evidence only of
 ``visible_units`` — their own unit and the units below it, plus units granted to them
@@ -84,6 +97,7 @@ ACTIONS: frozenset[str] = frozenset({
     "custody.view", "audit.view", "users.manage", "jobs.view", "evidence.annotate", "officers.manage",
     "cases.view", "cases.manage", "cases.documents", "cases.personal_data",
     "retention.view", "retention.classify", "retention.hold", "retention.restore", "retention.dispose",
+    "review.view", "review.submit", "review.mark", "review.decide", "review.figures",
 })
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
@@ -95,12 +109,16 @@ _CASE_READ = frozenset({"cases.view", "cases.documents", "cases.personal_data"})
 PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
                            "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
-    "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage", "retention.classify", "retention.restore"},
-    "legal_reviewer": _EVIDENCE_WORK | _CASE_READ | {"retention.view", "retention.hold", "retention.restore"},
+    "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage", "retention.classify", "retention.restore",
+                                                   "review.view", "review.submit", "review.mark"},
+    "legal_reviewer": _EVIDENCE_WORK | _CASE_READ | {"retention.view", "retention.hold", "retention.restore",
+                                                     "review.view", "review.mark", "review.decide", "review.figures"},
     "records_manager": _EVIDENCE_WORK | _CASE_READ | {"jobs.view", "officers.manage", "cases.manage",
                                                       "retention.view", "retention.classify", "retention.hold",
-                                                      "retention.restore", "retention.dispose"},
-    "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view"}) | _EVIDENCE_READ,
+                                                      "retention.restore", "retention.dispose", "review.view",
+                                                      "review.submit", "review.mark", "review.figures"},
+    "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view", "review.view",
+                          "review.figures"}) | _EVIDENCE_READ,
     "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
 }
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
+from cases import gate
 from cases.bindings import TEXT_RECORD, TEXT_RECORD_VERSION
 from cases.errors import CaseError, RecordRefused
 from cases.models import Case, Step, TextRecord, TextRecordVersion
@@ -118,8 +119,9 @@ def _targets(db: Session, case: Case, step_id: int | None, record_id: int | None
 
 def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title: str, path: Path, file_name: str,
                 mime: str | None = None, step_id: int | None = None, record_id: int | None = None,
-                form: bool = False) -> Added:
-    """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it."""
+                form: bool = False, decision: gate.Decision | None = None) -> Added:
+    """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it.
+    ``decision``: what a decision document (决定书) decided, for legal review's gate (``cases.gate``)."""
     size = path.stat().st_size
     most = archive.settings.web.max_record_mb << 20
     if size == 0 or size > most:
@@ -146,6 +148,7 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
             if found is None or found.case_id != case.id:
                 raise _no_record(record_id, case)
             rec = found
+        gate.run(db, case, "record", rec.kind, decision, actor)
         version = (db.scalar(select(func.max(TextRecordVersion.version))
                              .where(TextRecordVersion.record_id == rec.id)) or 0) + 1
         v = TextRecordVersion(record_id=rec.id, version=version, sha256=digest.hex, size=n, mime=mime,
@@ -182,9 +185,12 @@ def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: d
     with tempfile.TemporaryDirectory(prefix="liuhen-form-") as d:
         path = Path(d) / "form.json"
         path.write_bytes(body)
+        decision = (gate.Decision(kind=str(fields.get("decision_kind") or "").strip() or None,
+                                  content=str(fields["decision"]), amount=str(fields.get("amount") or "") or None)
+                    if str(fields.get("decision", "")).strip() else None)
         return add_version(archive, case_id=case_id, actor=actor, kind=kind, title=title or kind, path=path,
                            file_name=f"{kind}.json", mime="application/json", step_id=step_id,
-                           record_id=record_id, form=True)
+                           record_id=record_id, form=True, decision=decision)
 
 
 def verify_versions(archive: Archive, *, actor: str = "cli:verify") -> tuple[int, list[tuple[int, int, str]]]:

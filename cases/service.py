@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 import liuhen
 from archive.models import Evidence
 from archive.scope import Scope
+from cases import gate
 from cases.bindings import CASE, LINK, PARTY, STEP
 from cases.errors import CaseClosed, CaseError, UnknownCase
 from cases.models import Case, CaseCounter, EvidenceLink, Party, Step
@@ -189,6 +190,7 @@ def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: 
     if ended_at < started_at:
         raise CaseError(f"环节「{kind}」的结束时间早于开始时间 / The step {kind} ends before it starts.",
                         "Swap the two times.")
+    gate.run(db, case, "step", kind, None, actor)  # (legal review: no decision on a major case unreviewed)
     step = Step(case_id=case.id, kind=kind, place=place, started_at=started_at, ended_at=ended_at,
                 officers=json.dumps(sorted(set(officers)), ensure_ascii=False), note=note, created_by=actor)
     case.steps.append(step)  # (through the relationship, so a case already loaded sees its new step)

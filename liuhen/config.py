@@ -11,6 +11,7 @@ key, the value, where it came from and what to do. Nothing here runs at import t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -316,6 +317,124 @@ class RetentionSettings:
         return self
 
 
+# Legal review of major decisions (重大执法决定法制审核). Defaults from the seed plans (000–004): the
+# ten elements of the review checklist (法制审核要素清单), the outcomes, a catalogue of what makes a
+# decision major (重大执法决定法制审核目录清单), deadlines in statutory working days.
+DEFAULT_ELEMENTS: tuple[str, ...] = (
+    "主体合法", "执法资格", "事实清楚", "证据确凿充分合法", "适用法律准确", "裁量基准适当", "程序合法",
+    "未超越/滥用职权", "文书规范齐备", "涉嫌犯罪移送")
+DEFAULT_DECISION_KINDS: tuple[str, ...] = (
+    "警告", "通报批评", "罚款", "较大数额罚款", "没收违法所得", "没收非法财物", "暂扣许可证", "降低资质等级",
+    "吊销许可证", "责令停产停业", "责令关闭", "限制从业", "行政拘留", "不予行政处罚", "行政强制", "行政许可", "其他")
+OUTCOMES: tuple[str, ...] = ("同意", "变更", "纠正", "补充材料", "移送司法机关", "不同意")
+PASSING_OUTCOMES: tuple[str, ...] = ("同意", "变更")
+
+
+@dataclass(frozen=True, config=_SECTION)
+class CatalogueRule:
+    """One entry of the catalogue: a decision is major when every condition the rule gives holds
+    (a rule that gives none is refused)."""
+
+    label: str  # shown to users: why the case is major, e.g. 较大数额罚款（县级 1 万元以上）
+    categories: tuple[str, ...] = ()  # case categories ([cases] categories); empty: any
+    decision_kinds: tuple[str, ...] = ()  # decision kinds ([review] decision_kinds); empty: any
+    min_amount: float | None = Field(default=None, ge=0)  # yuan, at every unit level
+    min_amount_by_level: dict[str, float] = Field(default_factory=dict)  # yuan, by unit level ([review] unit_levels)
+    hearing: bool | None = None  # true: only when a hearing (听证 step) was held
+
+    @model_validator(mode="after")
+    def _some_condition(self) -> CatalogueRule:
+        if not (self.categories or self.decision_kinds or self.min_amount is not None or self.min_amount_by_level
+                or self.hearing is not None):
+            raise ValueError(f"the catalogue rule {self.label!r} gives no condition, so it would make every decision "
+                             "major; give categories, decision_kinds, min_amount, min_amount_by_level or hearing")
+        return self
+
+
+DEFAULT_CATALOGUE: tuple[CatalogueRule, ...] = (
+    CatalogueRule(label="责令停产停业、责令关闭、限制从业", decision_kinds=("责令停产停业", "责令关闭", "限制从业")),
+    CatalogueRule(label="吊销许可证件、降低资质等级", decision_kinds=("吊销许可证", "降低资质等级")),
+    CatalogueRule(label="较大数额罚款、没收（省级 20 万元、市级 5 万元、县级 1 万元以上）",
+                  decision_kinds=("罚款", "较大数额罚款", "没收违法所得", "没收非法财物"),
+                  min_amount_by_level={"province": 200000, "city": 50000, "county": 10000}),
+    CatalogueRule(label="经过听证程序作出的决定", hearing=True),
+    CatalogueRule(label="行政拘留", decision_kinds=("行政拘留",)),
+)
+
+
+@dataclass(frozen=True, config=_SECTION)
+class HolidayYear:
+    """A year's official holidays and adjusted working days (调休), for a year the ``chinesecalendar``
+    package does not cover yet: from the State Council's notice (国务院办公厅关于…部分节假日安排的通知)."""
+
+    off: tuple[dt.date, ...] = ()  # days off that would be working days (holidays on weekdays)
+    work: tuple[dt.date, ...] = ()  # weekend days that are working days (调休上班)
+
+
+@dataclass(frozen=True, config=_SECTION)
+class ReviewSettings:
+    # statutory working days the reviewer has, by decision kind; "default" for the rest
+    days: dict[str, int] = Field(default_factory=lambda: {"default": 5, "责令停产停业": 10, "吊销许可证": 10,
+                                                          "责令关闭": 10})
+    catalogue: tuple[CatalogueRule, ...] = DEFAULT_CATALOGUE
+    decision_kinds: tuple[str, ...] = DEFAULT_DECISION_KINDS
+    elements: tuple[str, ...] = DEFAULT_ELEMENTS  # the checklist, answered item by item
+    # what liuhen pre-fills itself: element -> check ("certificates" | "procedure" | "documents")
+    prefill: dict[str, Literal["certificates", "procedure", "documents"]] = Field(default_factory=lambda: {
+        "执法资格": "certificates", "程序合法": "procedure", "文书规范齐备": "documents"})
+    # the steps a decision needs before it, in this order, by decision kind ("default" for the rest)
+    required_steps: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
+        "default": ("立案", "调查"), "吊销许可证": ("立案", "调查", "听证"), "责令停产停业": ("立案", "调查", "听证"),
+        "较大数额罚款": ("立案", "调查", "听证")})
+    # the text records (执法文书 kinds) a decision needs, by decision kind ("default" for the rest)
+    required_documents: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
+        "default": ("立案审批表", "询问笔录"), "行政强制": ("立案审批表", "查封扣押决定书")})
+    decision_steps: tuple[str, ...] = ("决定",)  # steps that record a decision: gated on a major case
+    decision_records: tuple[str, ...] = ("决定书", "行政处罚决定书")  # text-record kinds that are decisions: gated
+    penalty_categories: tuple[str, ...] = ("行政处罚",)  # reviewing these needs 法律职业资格 the first time
+    unit_levels: dict[str, Literal["province", "city", "county"]] = Field(default_factory=dict)  # unit code -> level
+    # whose queue a unit's submissions go to: handling unit code -> reviewing unit code (法制机构); default: its own
+    reviewer_units: dict[str, str] = Field(default_factory=dict)
+    require_qualification: bool = True  # a first-time reviewer of penalty decisions needs 法律职业资格
+    default_level: Literal["province", "city", "county"] = "county"
+    holidays: dict[int, HolidayYear] = Field(default_factory=dict)  # years chinesecalendar does not cover yet
+    font: OptionalPath = None  # a CJK TrueType/OpenType font for the opinion PDF; None: found on the system
+
+    def days_for(self, decision_kind: str) -> int:
+        return self.days.get(decision_kind, self.days["default"])
+
+    def steps_for(self, decision_kind: str) -> tuple[str, ...]:
+        return self.required_steps.get(decision_kind, self.required_steps.get("default", ()))
+
+    def documents_for(self, decision_kind: str) -> tuple[str, ...]:
+        return self.required_documents.get(decision_kind, self.required_documents.get("default", ()))
+
+    def level_of(self, unit_code: str) -> str:
+        return self.unit_levels.get(unit_code, self.default_level)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReviewSettings:
+        problems = []
+        if "default" not in self.days:
+            problems.append('[review.days] lacks "default" (the working days for every other decision kind)')
+        problems += [f"[review.days] {k} = {v}: give 1 or more working days" for k, v in self.days.items() if v < 1]
+        kinds = set(self.decision_kinds) | {"default"}
+        for where, table in (("days", self.days), ("required_steps", self.required_steps),
+                             ("required_documents", self.required_documents)):
+            problems += [f"[review.{where}] names {k!r}, which is not in [review] decision_kinds"
+                         for k in table if k not in kinds]
+        for rule in self.catalogue:
+            problems += [f"the catalogue rule {rule.label!r} names decision kind {k!r}, which is not in [review] "
+                         "decision_kinds" for k in rule.decision_kinds if k not in kinds]
+        problems += [f"[review.prefill] names {k!r}, which is not in [review] elements" for k in self.prefill
+                     if k not in self.elements]
+        if len(set(self.elements)) != len(self.elements):
+            problems.append("[review] elements names an element twice")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 @dataclass(frozen=True, config=ConfigDict(validate_default=True, extra="ignore"))
 class Settings:
     """Everything liuhen is configured with; ``load`` makes one."""
@@ -332,6 +451,7 @@ class Settings:
     cases: CaseSettings = CaseSettings()
     web: WebSettings = WebSettings()
     retention: RetentionSettings = RetentionSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @model_validator(mode="after")
     def _known_case_categories(self) -> Settings:
@@ -339,6 +459,18 @@ class Settings:
         if unknown:
             raise ValueError("[retention.case_categories] names case categories that are not in [cases] categories: "
                              + ", ".join(unknown) + ". Use one of: " + "、".join(self.cases.categories))
+        steps = set(self.cases.steps)
+        review = self.review
+        bad = sorted({c for r in review.catalogue for c in r.categories} - set(self.cases.categories)) + sorted(
+            set(review.penalty_categories) - set(self.cases.categories))
+        if bad:
+            raise ValueError("[review] names case categories that are not in [cases] categories: " + ", ".join(bad)
+                             + ". Use one of: " + "、".join(self.cases.categories))
+        bad = sorted({s for seq in review.required_steps.values() for s in seq} | set(review.decision_steps))
+        bad = [s for s in bad if s not in steps]
+        if bad:
+            raise ValueError("[review] names steps that are not in [cases] steps: " + ", ".join(bad)
+                             + ". Use one of: " + "、".join(self.cases.steps))
         return self
 
 

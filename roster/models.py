@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from liuhen.db import Base, UTCDateTime, utcnow
@@ -39,3 +39,23 @@ class Recorder(Base):
     last_bay: Mapped[str | None] = mapped_column(String(128))
     last_docked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Certificate(Base):
+    """An officer's enforcement certificate (行政执法证件): number, category, area, validity. An
+    officer may hold several over time; the one valid on a step's date is what counts (法制审核 checks
+    执法资格 against it). Changed by ``roster.service.update_certificate``, each change an event."""
+
+    __tablename__ = "officer_certificates"
+    __table_args__ = (UniqueConstraint("number", name="uq_officer_certificates_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64))  # 执法证号
+    category: Mapped[str] = mapped_column(Text, default="")  # 执法类别, e.g. 市场监管
+    area: Mapped[str] = mapped_column(Text, default="")  # 执法区域, e.g. 某某县
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="")

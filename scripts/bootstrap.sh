@@ -17,7 +17,9 @@ command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # the console's browser tests drive Debian's Chromium (no browser download); CJK fonts for the pages
 if [ $runtime -eq 0 ]; then command -v chromium >/dev/null 2>&1 || missing+=(chromium); fi
-[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)  # (also the opinion PDF's font)
+# the tests read the text of generated PDFs back with pdftotext
+if [ $runtime -eq 0 ]; then command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing ${missing[*]} (Debian packages) ..."
   sudo=""

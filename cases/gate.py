@@ -1,0 +1,40 @@
+"""Checks a module above ``cases`` asks to run before a decision is recorded (legal review's gate:
+``review.gate``). ``cases`` cannot import what sits above it, so the check is registered here at
+start (``app.runtime.open_archive``) and run by ``service.add_step`` and ``records.add_version``
+inside their transaction; the database's own triggers (migration 0013) refuse what gets past them.
+
+A check gets the session, the case, what is being recorded (``step`` or ``record``), its kind, the
+decision's content where the record states one (``Decision``), and the actor; it raises to refuse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from cases.models import Case
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a decision document says was decided: its kind (决定种类), content and amount (yuan, as typed)."""
+
+    kind: str | None
+    content: str
+    amount: str | None = None
+
+
+Check = Callable[[Session, Case, str, str, Decision | None, str], None]
+_checks: list[Check] = []
+
+
+def register(check: Check) -> None:
+    """Run ``check`` before every step and text-record version is recorded (once per check)."""
+    if check not in _checks:
+        _checks.append(check)
+
+
+def run(db: Session, case: Case, what: str, kind: str, decision: Decision | None, actor: str) -> None:
+    for check in _checks:
+        check(db, case, what, kind, decision, actor)
