@@ -430,6 +430,11 @@ class ReviewSettings:
                      if k not in self.elements]
         if len(set(self.elements)) != len(self.elements):
             problems.append("[review] elements names an element twice")
+        for year, listed in self.holidays.items():
+            problems += [f"[review.holidays.{year}] {where} lists {d.isoformat()}, which is not in {year}"
+                         for where, dates in (("off", listed.off), ("work", listed.work)) for d in dates if d.year != year]
+            problems += [f"[review.holidays.{year}] lists {d.isoformat()} both as off and as work"
+                         for d in sorted(set(listed.off) & set(listed.work))]
         if problems:
             raise ValueError("; ".join(problems))
         return self
