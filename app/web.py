@@ -27,6 +27,7 @@ from api import (
     officers,
     recorders,
     retention,
+    review_figures,
     users,
 )
 from api.deps import ArchiveDep, StrictQuery
@@ -92,6 +93,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
+    app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
 
     from fastapi.staticfiles import StaticFiles
 

@@ -37,7 +37,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from archive.errors import BadQuery
 from auth.models import Unit
+from liuhen.config import Settings
 from review.calendar import WorkCalendar
 from review.errors import CalendarUncovered
 from review.models import ReviewAnswer, ReviewRound
@@ -159,6 +161,9 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
     (station-local dates in ``tz``, both included). ``calendar``: the working-day calendar (None: the
     ``chinesecalendar`` one, without the site's ``[review.holidays]`` — pass
     ``WorkCalendar.from_settings(settings.review)``); ``today``: for open rounds past their deadline."""
+    if since is not None and until is not None and until < since:
+        raise BadQuery(f"统计期间的结束日期 {until} 早于开始日期 {since} / The period ends ({until}) before it starts "
+                       f"({since}).", "Give a start on or before the end (YYYY-MM-DD).")
     zone = ZoneInfo(tz)
     today = today or dt.datetime.now(zone).date()
     calendar = calendar or WorkCalendar()
@@ -244,4 +249,16 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
                    median_duration=median, basis=basis, overdue=overdue, failed_elements=failed, notes=tuple(notes))
 
 
-__all__ = ["Figures", "Overdue", "Row", "figures", "CALENDAR_DAYS", "WORKDAYS"]
+def site_figures(db: Session, settings: Settings, *, units: Collection[int], since: dt.date | None = None,
+                 until: dt.date | None = None, today: dt.date | None = None) -> Figures:
+    """``figures`` with the site's calendar (``[review.holidays]`` over ``chinesecalendar``) and time zone."""
+    return figures(db, units=units, since=since, until=until, today=today,
+                   calendar=WorkCalendar.from_settings(settings.review), tz=settings.station.timezone)
+
+
+def csv_name(f: Figures) -> str:
+    """The CSV's download name, e.g. ``review-figures-2026-01-01-2026-11-26.csv``."""
+    return f"review-figures-{f.since or 'all'}-{f.until or f.today}.csv"
+
+
+__all__ = ["Figures", "Overdue", "Row", "figures", "site_figures", "csv_name", "CALENDAR_DAYS", "WORKDAYS"]

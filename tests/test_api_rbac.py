@@ -150,6 +150,7 @@ EXPECTED_TABLE = """
 | POST   /holds                                      | 403      | 403          | 201/404        | 201/404         | 403     | 403     |
 | GET    /holds/{hold_id}                            | 403      | 403          | 200/404        | 200/404         | 200/404 | 403     |
 | POST   /holds/{hold_id}/release                    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| GET    /review/figures                             | 403      | 403          | 200            | 200             | 200     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -444,6 +445,7 @@ CALLS: dict[Key, Call] = {
     ("GET", "/holds/{hold_id}"): Call(lambda c, u: (f"/holds/{c.hold(u)}", {}), "retention.view", "hold"),
     ("POST", "/holds/{hold_id}/release"): Call(lambda c, u: (f"/holds/{c.fresh_hold(u)}/release", {
         "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
+    ("GET", "/review/figures"): Call(_plain("/review/figures"), "review.figures"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
