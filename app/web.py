@@ -104,6 +104,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import records
 
     app.include_router(records.router)  # 档案管理: retention, holds, disposal
+    from console import review_figures as figures_page
+
+    app.include_router(figures_page.router)  # 法制审核统计
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

@@ -19,13 +19,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from app.runtime import open_archive
+from app.web import create_app
 from archive.context import Archive
 from auth import service as accounts
 from auth.models import User
 from cases.service import create_case, get_case
+from hashing.models import CustodyEvent
 from liuhen import config
 from liuhen.config import HolidayYear
 from review import service
@@ -51,6 +54,7 @@ class World:
     settings: config.Settings
     archive: Archive
     units: dict[str, int]
+    tokens: dict[str, str]
 
     def case(self, unit: str = UNIT, title: str = "某公司无证经营案") -> int:
         with self.archive.sessions.begin() as db:
@@ -110,13 +114,15 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         with archive.sessions.begin() as db:
             units = {code: accounts.add_unit(db, code=code, name=name).id for code, name in (
                 (UNIT, "东城区市场监督管理局"), (OTHER, "西城区市场监督管理局"), (LEGAL, "市局法制科"))}
-            accounts.add_user(db, archive.custody, username="handler", password=PASSWORD, role="investigator",
-                              unit_code=UNIT, actor="cli:test", settings=settings.auth)
-            for name in ("reviewer", "reviewer2"):
-                u = accounts.add_user(db, archive.custody, username=name, password=PASSWORD, role="legal_reviewer",
-                                      unit_code=LEGAL, actor="cli:test", settings=settings.auth)
-                u.legal_qualification = True
-        yield World(settings, archive, units)
+            tokens = {}
+            for name, role, unit in (("handler", "investigator", UNIT), ("reviewer", "legal_reviewer", LEGAL),
+                                     ("reviewer2", "legal_reviewer", LEGAL), ("manager", "records_manager", OTHER)):
+                u = accounts.add_user(db, archive.custody, username=name, password=PASSWORD, role=role,
+                                      unit_code=unit, actor="cli:test", settings=settings.auth)
+                u.legal_qualification = role == "legal_reviewer"
+                tokens[name] = accounts.issue_api_token(db, archive.custody, user=u, name="figures tests",
+                                                        actor="cli:test")
+        yield World(settings, archive, units, tokens)
     finally:
         archive.close()
         if drop is not None:
@@ -288,3 +294,63 @@ def test_no_rounds_gives_zeros_not_errors(world):
     assert (f.rounds, f.decided, f.open, f.median_duration, f.overdue.count) == (0, 0, 0, None, 0)
     assert f.by_unit == () and f.failed_elements == ()
     assert f.to_csv().count("\r\n") == 1 + len(f.summary())
+
+
+# ---------------------------------------------------------------------------- the API and the console page
+
+
+def test_the_api_and_the_console_page_give_the_figures_of_the_users_units_and_refuse_others(world):
+    w = world
+    w.past(submitted="2024-09-03 09:00", due=dt.date(2024, 9, 10), decided="2024-09-12 09:00", outcome="补充材料",
+           failed=("事实清楚", "程序合法"))
+    w.past(unit=OTHER, submitted="2024-10-09 09:00", due=dt.date(2024, 10, 16), decided="2024-10-10 09:00",
+           outcome="同意")
+    w.past(unit=OTHER, submitted="2024-10-21 09:00", due=dt.date(2024, 10, 28), decided="2024-10-22 09:00",
+           outcome="纠正", failed=("事实清楚",))
+    app = create_app(w.archive)
+
+    def client(name: str) -> TestClient:
+        c = TestClient(app)
+        c.headers["Authorization"] = f"Bearer {w.tokens[name]}"
+        return c
+
+    reviewer = client("reviewer")
+    r = reviewer.get("/api/v1/review/figures", params={"since": "2024-09-01", "until": "2024-12-31"})
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert (d["rounds"], d["units"], d["basis"]) == (3, [LEGAL], "workdays")
+    assert {x["key"]: x["count"] for x in d["failed_elements"]} == {"事实清楚": 2, "程序合法": 1}
+    r = reviewer.get("/api/v1/review/figures", params={"format": "csv", "until": "2024-09-30"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"] and r.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert ["summary", "rounds", "1"] in rows and ["outcome", "补充材料", "1"] in rows
+    # a records manager of a handling unit: its own rounds only
+    assert client("manager").get("/api/v1/review/figures").json()["rounds"] == 2
+    # the end before the start: 400, saying so
+    bad = reviewer.get("/api/v1/review/figures", params={"since": "2024-10-01", "until": "2024-09-01"})
+    assert bad.status_code == 400 and "before it starts" in bad.json()["detail"]
+    # an investigator may not: 403, and an access_denied event
+    with w.archive.sessions() as db:
+        before = db.scalar(select(func.count()).select_from(CustodyEvent).where(
+            CustodyEvent.action == "access_denied", CustodyEvent.actor == "user:handler"))
+    assert client("handler").get("/api/v1/review/figures").status_code == 403
+    with w.archive.sessions() as db:
+        after = db.scalar(select(func.count()).select_from(CustodyEvent).where(
+            CustodyEvent.action == "access_denied", CustodyEvent.actor == "user:handler"))
+    assert after == before + 1
+
+    # the console page: summary, three SVG bar charts drawn server-side, tables, the CSV link
+    page = reviewer.get("/review/figures", params={"since": "2024-09-01"})
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert "法制审核统计" in html and 'id="fig-rounds" data-count="3"' in html
+    for chart_id in ("chart-outcomes", "chart-months", "chart-failed"):
+        assert f'<svg id="{chart_id}"' in html
+    assert '<g data-key="事实清楚" data-count="2">' in html and '<g data-key="2024-10" data-count="2">' in html
+    assert 'src="http' not in html  # nothing fetched from elsewhere: the charts are the page's own SVG
+    assert 'href="/review/figures?since=2024-09-01&amp;format=csv"' in html
+    got = reviewer.get("/review/figures", params={"since": "2024-09-01", "format": "csv"})
+    assert got.status_code == 200 and got.content.decode("utf-8-sig").startswith("dimension,key,count")
+    assert client("handler").get("/review/figures").status_code == 403
+    assert reviewer.get("/review/figures", params={"since": "2024-13-01"}).status_code == 400
