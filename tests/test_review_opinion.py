@@ -90,7 +90,7 @@ def test_opinion_text_reads_back_in_chinese(opinion: bytes, tmp_path: Path) -> N
 
 def test_same_data_same_bytes(opinion: bytes) -> None:
     assert render(sample()) == opinion
-    assert b"/CreationDate (D:20261126023000Z" in opinion or b"D:20261126" in opinion
+    assert b"/CreationDate (D:20261126023000Z)" in opinion  # the decision time, not the clock
 
 
 def test_missing_font_is_refused_with_a_hint(tmp_path: Path) -> None:
@@ -132,3 +132,9 @@ def test_data_is_checked() -> None:
         replace(data, decided_at=datetime(2026, 11, 26, 10, 30))
     assert replace(data, outcome="补充材料", changed=None).outcome == "补充材料"
     assert when(datetime(2026, 3, 5, 16, 5, tzinfo=UTC)) == "2026年3月6日 00:05"
+
+
+def test_a_character_the_font_lacks_is_refused_not_boxed() -> None:
+    with pytest.raises(ReviewError) as e:
+        render(replace(sample(), opinion="见附件\U000F0001"))  # a private-use character no font draws
+    assert "\U000F0001" in e.value.detail and "[review] font" in e.value.action
