@@ -17,7 +17,7 @@ compared byte for byte."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -167,6 +167,39 @@ def _family(face: TTFont) -> str:
     return str(table.getDebugName(16) or table.getDebugName(1) or "")
 
 
+# 避头尾: marks that never begin a line, and marks that never end one
+NO_START = "，。、；：？！）》」』】〕〉”’…％‰,.;:?!)]}%"
+NO_END = "（《「『【〔〈“‘([{"
+
+
+def breaks(text: str, width: float, measure: Callable[[str], float]) -> list[str]:
+    """``text`` in lines no wider than ``width`` (by ``measure``), broken between any two characters as
+    Chinese is, but never with a closing mark at the start of a line (the character before it goes
+    down with it) nor an opening mark at the end of one. Line breaks in ``text`` are kept."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line, used = "", 0.0
+        for ch in paragraph:
+            w = measure(ch)
+            if line and used + w > width:
+                cut = len(line)
+                if ch in NO_START:
+                    cut -= 1
+                    while cut > 0 and line[cut] in NO_START:
+                        cut -= 1
+                while cut > 0 and line[cut - 1] in NO_END:
+                    cut -= 1
+                if cut <= 0:  # a line of marks only: break where it falls
+                    cut = len(line)
+                lines.append(line[:cut])
+                line = line[cut:]
+                used = sum(measure(c) for c in line)
+            line += ch
+            used += w
+        lines.append(line)
+    return lines
+
+
 class _Opinion(FPDF):
     """A4 with the page footer: the identity line and 第 N 页 共 M 页."""
 
@@ -239,6 +272,13 @@ def render(data: OpinionData, *, font: Path | None = None) -> bytes:
     return bytes(pdf.output())
 
 
+# the tables' columns in mm, adding up to the text width of A4 within 20 mm margins (170 mm); the text
+# inside a cell keeps _PAD mm from its borders
+_PAIR_COLS = (32.0, 138.0)  # label | value
+_ELEMENT_COLS = (42.0, 22.0, 106.0)  # 审核要素 | 审核结论 | 说明
+_PAD = 1.5
+
+
 class _Layout:
     """The body of the document, top to bottom."""
 
@@ -286,28 +326,36 @@ class _Layout:
         self.pdf.cell(0, 8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.pdf.set_font("cjk", size=10.5)
 
+    def wrap(self, text: str, width: float) -> str:
+        """``text`` broken for a box ``width`` wide (less a hair, so fpdf never breaks it again)."""
+        return "\n".join(breaks(text, width - 0.3, self.pdf.get_string_width))
+
     def paragraph(self, text: str) -> None:
-        self.pdf.set_font("cjk", size=10.5)
-        self.pdf.multi_cell(0, 6, text, align=Align.L, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN,
-                            new_y=YPos.NEXT)
+        pdf = self.pdf
+        pdf.set_font("cjk", size=10.5)
+        pdf.multi_cell(0, 6, self.wrap(text, pdf.epw - 2 * pdf.c_margin), align=Align.L, wrapmode=WrapMode.CHAR,
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def pairs(self, rows: Sequence[tuple[str, str]], *, small: Collection[str] = ()) -> None:
         """Label | value rows, the value wrapped (in a smaller size for the labels in ``small``: a
         digest fits on one line)."""
         pdf = self.pdf
         pdf.set_font("cjk", size=10.5)
-        with pdf.table(col_widths=(32, 138), first_row_as_headings=False, wrapmode=WrapMode.CHAR,
-                       line_height=6, padding=1.5, text_align=(Align.L, Align.L)) as table:
+        with pdf.table(col_widths=_PAIR_COLS, first_row_as_headings=False, wrapmode=WrapMode.CHAR,
+                       line_height=6, padding=_PAD, text_align=(Align.L, Align.L)) as table:
             for label, value in rows:
                 row = table.row()
                 row.cell(label, style=FontFace(fill_color=(238, 238, 238)))
-                row.cell(value, style=FontFace(size_pt=8.5) if label in small else None)
+                if label in small:
+                    row.cell(value, style=FontFace(size_pt=8.5))
+                else:
+                    row.cell(self.wrap(value, _PAIR_COLS[1] - 2 * _PAD))
 
     def elements(self) -> None:
         """The checklist: 审核要素 | 审核结论 | 说明, headings repeated on every page it spans."""
         pdf = self.pdf
         pdf.set_font("cjk", size=10.5)
-        with pdf.table(col_widths=(42, 22, 106), wrapmode=WrapMode.CHAR, line_height=6, padding=1.5,
+        with pdf.table(col_widths=_ELEMENT_COLS, wrapmode=WrapMode.CHAR, line_height=6, padding=_PAD,
                        headings_style=FontFace(emphasis="", fill_color=(225, 225, 225)),
                        text_align=(Align.L, Align.C, Align.L)) as table:
             head = table.row()
@@ -317,7 +365,7 @@ class _Layout:
                 row = table.row()
                 row.cell(element)
                 row.cell(answer)
-                row.cell(comment)
+                row.cell(self.wrap(comment, _ELEMENT_COLS[2] - 2 * _PAD))
 
     def signature(self) -> None:
         pdf, d = self.pdf, self.data

@@ -15,7 +15,7 @@ import pytest
 from liuhen.config import DEFAULT_ELEMENTS
 from review.catalogue import Proposal
 from review.errors import ReviewError
-from review.opinion import FONT_CANDIDATES, Decision, OpinionData, find_font, render, sc_face, when
+from review.opinion import FONT_CANDIDATES, Decision, OpinionData, breaks, find_font, render, sc_face, when
 
 LONG = ("执法记录仪录像显示，执法人员于现场出示执法证件并告知当事人陈述申辩权利；询问笔录与现场检查笔录"
         "记载的时间、地点一致，录像覆盖检查全过程，未发现中断。")
@@ -138,3 +138,20 @@ def test_a_character_the_font_lacks_is_refused_not_boxed() -> None:
     with pytest.raises(ReviewError) as e:
         render(replace(sample(), opinion="见附件\U000F0001"))  # a private-use character no font draws
     assert "\U000F0001" in e.value.detail and "[review] font" in e.value.action
+
+
+def test_lines_never_begin_with_a_closing_mark_nor_end_with_an_opening_one() -> None:
+    def one(ch: str) -> float:  # every character one unit wide
+        return 1.0
+
+    assert breaks("甲乙丙丁戊己", 3, one) == ["甲乙丙", "丁戊己"]
+    assert breaks("甲乙丙。丁戊", 3, one) == ["甲乙", "丙。丁", "戊"]  # 。 goes down with 丙
+    assert breaks("甲乙丙」。丁", 4, one) == ["甲乙", "丙」。丁"]  # two closing marks: both go down
+    assert breaks("甲乙《丙丁》", 3, one) == ["甲乙", "《丙", "丁》"]  # 《 goes down, 丁 with 》
+    assert breaks("第一段\n第二段很长", 3, one) == ["第一段", "第二段", "很长"]
+    assert breaks("。。。。", 2, one) == ["。。", "。。"]  # marks only: broken where it falls
+    text = LONG * 3 + OPINION
+    for line in breaks(text, 17, one):
+        assert len(line) <= 17
+        assert line[:1] not in "，。、；：？！）》」" and line[-1:] not in "（《「"
+    assert "".join(breaks(text, 17, one)) == text.replace("\n", "")
