@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 from fpdf import FPDF
@@ -120,6 +120,11 @@ class OpinionData:
                 raise ReviewError(f"要素「{element}」的审核结论「{answer}」无效 / The answer {answer!r} to "
                                   f"{element!r} is not one of {'/'.join(ANSWERS)}.",
                                   "Answer every element with 符合, 不符合 or 不适用.")
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ReviewError(f"时区「{self.tz}」无效 / Unknown time zone {self.tz!r}.",
+                              "Give an IANA zone name, e.g. Asia/Shanghai.") from e
         for name, moment in (("decided_at", self.decided_at), ("submitted_at", self.submitted_at)):
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise ReviewError(f"{name} 缺少时区 / {name} is a naive datetime.",
@@ -155,7 +160,7 @@ def sc_face(path: Path) -> int:
         names = [_family(face) for face in collection.fonts]
     finally:
         collection.close()
-    for marks in ((" SC",), ("SC",), ("GB", "Simplified", "SimSun", "宋体", "简")):
+    for marks in ((" SC",), ("SC",), (" CN", "GB", "Simplified", "SimSun", "宋体", "简")):
         for i, name in enumerate(names):
             if "Mono" not in name and any(m in name for m in marks):
                 return i
@@ -231,7 +236,7 @@ def _texts(data: OpinionData) -> list[str]:
 
 # every fixed word the layout prints, so the font is checked for them too
 _LABELS = ("统一登记编号案件名称类别承办单位提请人时间审核轮次第轮一二三四五六、拟作出的决定种类内容法律依据裁量基准金额"
-           "要素结论说明意见变更后材料文书份录像段人日期页共年月：（）0123456789")
+           "要素结论说明意见变更后材料文书份录像段人日期页共年月：（）·SHA-0123456789")
 
 
 def _check_glyphs(pdf: FPDF, path: Path, data: OpinionData) -> None:

@@ -130,6 +130,8 @@ def test_data_is_checked() -> None:
         replace(data, elements=[("主体合法", "是", "")])
     with pytest.raises(ReviewError, match="naive"):
         replace(data, decided_at=datetime(2026, 11, 26, 10, 30))
+    with pytest.raises(ReviewError, match="time zone"):
+        replace(data, tz="Mars/Olympus")
     assert replace(data, outcome="补充材料", changed=None).outcome == "补充材料"
     assert when(datetime(2026, 3, 5, 16, 5, tzinfo=UTC)) == "2026年3月6日 00:05"
 
