@@ -132,13 +132,14 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 def review_now(w: World, outcome: str, *, failing: tuple[str, ...] = (), by: str = "reviewer") -> int:
     """A round of today through the service: submitted, opened, every element answered, decided."""
     case_id = w.case()
+    reviewer = w.user(by)
     with w.archive.sessions.begin() as db:
         rnd = service.submit(db, w.archive.custody, w.settings, case=get_case(db, case_id),
                              proposal=Proposal(decision_kind="罚款", content="罚款二万元", legal_basis="某法第十条",
                                                discretion="情节较重", amount_fen=2_000_000),
                              statement="事实清楚，拟作如上决定。", actor="user:handler")
         rid = rnd.id
-        service.open_round(db, w.archive.custody, w.settings, rnd=rnd, user=db.merge(w.user(by)), actor=f"user:{by}")
+        service.open_round(db, w.archive.custody, w.settings, rnd=rnd, user=db.merge(reviewer), actor=f"user:{by}")
         for element in w.settings.review.elements:
             a = "no" if element in failing else "yes"
             service.answer(db, w.archive.custody, w.settings, rnd=rnd, element=element, answer=a,
