@@ -152,7 +152,7 @@ def materials_of(db: Session, settings: Settings, case: Case) -> dict[str, Any]:
                              .join(latest, latest.c.record_id == TextRecord.id)
                              .join(TextRecordVersion, (TextRecordVersion.record_id == latest.c.record_id)
                                    & (TextRecordVersion.version == latest.c.version))
-                             .order_by(TextRecord.id)).tuples():
+                             .order_by(TextRecord.id)).all():
         records.append({"record_id": rec.id, "kind": rec.kind, "title": rec.title, "version": v.version,
                         "sha256": v.sha256, "size": v.size, "mime": v.mime, "file_name": v.file_name})
     recordings = []
