@@ -286,7 +286,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "rv.why": ("依据", "Why"),
     "rv.rounds": ("审核记录", "Review rounds"),
     "rv.round": ("轮次", "Round"),
-    "rv.round_no": ("第 {n} 轮", "round {n}"),
+    "rv.round_no": ("第 {n} 轮", "Round {n}"),
     "rv.kind": ("决定种类", "Decision kind"),
     "rv.content": ("拟作决定内容", "Proposed decision"),
     "rv.basis": ("法律依据", "Legal basis"),

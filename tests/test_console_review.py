@@ -66,14 +66,15 @@ class World:
         finally:
             engine.dispose()
 
-    def rounds(self) -> list[Any]:
+    def rounds(self, case: str = "case") -> list[Any]:
         from liuhen import db
         from review.models import ReviewRound
 
         engine = db.make_engine(self.settings.archive.database_url)
         try:
             with db.make_sessionmaker(engine)() as s:
-                rows = list(s.scalars(select(ReviewRound).order_by(ReviewRound.id)))
+                rows = list(s.scalars(select(ReviewRound).where(ReviewRound.case_id == self.ids[case])
+                                      .order_by(ReviewRound.id)))
                 s.expunge_all()
                 return rows
         finally:
@@ -142,9 +143,14 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
     from ingest.station import Station
     from jobs.worker import run_worker
     from media.service import HANDLERS
+    from review import service as review
+    from review.catalogue import Proposal
 
     with archive.sessions.begin() as db:
         unit = accounts.add_unit(db, code="110101", name="东城分局")
+        accounts.add_unit(db, code="110102", name="西城分局")
+        accounts.add_user(db, archive.custody, username="handler_b", password=PASSWORD, role="investigator",
+                          unit_code="110102", display_name="西城调查员", actor="test", settings=settings.auth)
         add_officer(db, archive.custody, officer_no="000123", name="张三", unit_id=unit.id, actor="test")
         for name, role in (("handler", "investigator"), ("reviewer", "legal_reviewer"),
                            ("novice", "legal_reviewer")):
@@ -181,6 +187,15 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
                              ended_at=at(9, 30, 5), actor="user:handler", officers=["000123"])
         cases.link(db, archive.custody, step=ask, evidence=ev, actor="user:handler")
         ids = {"case": case.id, "evidence": ev.id, "ask": ask.id}
+        # a second case, submitted already (a 警告): for the refusals
+        other = cases.create_case(db, archive.custody, settings.cases, unit_id=ev.unit_id, unit_code="110101",
+                                  category="行政处罚", title="某餐馆卫生不达标案", actor="user:handler")
+        cases.add_step(db, archive.custody, settings.cases, case=other, kind="立案", started_at=at(8, 0),
+                       ended_at=at(8, 5), actor="user:handler", officers=["000123"])
+        rnd = review.submit(db, archive.custody, settings, case=other, actor="user:handler",
+                            proposal=Proposal(decision_kind="警告", content="对当事人予以警告", legal_basis="《食品安全法》"),
+                            statement="情节轻微")
+        ids |= {"other": other.id, "other_round": rnd.id}
     records.add_form(archive, case_id=ids["case"], actor="user:handler", kind="立案审批表", fields={
         "case_source": "群众举报", "facts": "销售不合格商品", "law": "《产品质量法》第四十九条", "opinion": "建议立案",
         "approver": "王局长", "approved_on": "2026-11-23"})
@@ -255,6 +270,8 @@ def _answer_all(page: Any, answers: dict[str, tuple[str, str]], default: str = "
 
 def _decide(page: Any, outcome: str, opinion: str) -> None:
     """Choose the outcome, see the confirmation step and confirm it."""
+    page.select_option("#decide-outcome", "变更")
+    assert page.locator("#decide-changed").is_visible() and page.locator("#changed-content").is_visible()
     page.select_option("#decide-outcome", outcome)
     assert page.locator("#decide-changed").is_hidden()  # the changed decision's fields only for 变更
     page.fill("#decide-opinion", opinion)
@@ -317,7 +334,9 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         # the queue: soonest deadline first, with the working days left
         reviewer.click("#nav-review")
         reviewer.wait_for_load_state()
-        assert reviewer.inner_text("#nav-review-queue") == "1"
+        assert reviewer.inner_text("#nav-review-queue") == "2"
+        due = reviewer.eval_on_selector_all("#review-queue tr.queued td.due", "els => els.map(e => e.textContent)")
+        assert due == sorted(due)  # soonest deadline first
         row = reviewer.locator(f"#review-queue tr[data-round-id='{first.id}']")
         assert "某商店销售不合格商品案" in row.inner_text() and "罚款" in row.inner_text()
         assert row.locator("td.due").inner_text() == first.due_on.isoformat()
@@ -399,7 +418,7 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         _decide(reviewer, "同意", "事实清楚，证据确凿，程序合法，同意按拟作决定处理")
         reviewer.click("#lang-switch")  # the workspace in English too
         reviewer.wait_for_load_state()
-        assert "Checklist" in reviewer.inner_text("#checklist h2") and reviewer.inner_text("#nav-review") == "Legal review"
+        assert "Checklist" in reviewer.inner_text("#checklist h2") and reviewer.inner_text("#nav-review").startswith("Legal review")
         reviewer.click("#lang-switch")
         reviewer.wait_for_load_state()
     finally:
@@ -418,3 +437,46 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         handler.context.close()
     assert len(world.events(action="review_gate_refused")) == 2
     assert len(world.events(action="review_decision_recorded")) == 1
+
+
+def test_refusals_are_custody_events_and_shown_in_words(browser: Any, world: World) -> None:
+    rid = world.ids["other_round"]
+    before = len(world.events(action="access_denied"))
+    # another unit's investigator: the round does not exist for them
+    other = _login(browser, world, "handler_b")
+    try:
+        r = other.goto(f"{world.base}/review/rounds/{rid}")
+        assert r is not None and r.status == 404
+        assert other.get_attribute("#error-message", "data-code") == "unknown_review_round"
+    finally:
+        other.context.close()
+    # the handler may read the round, not answer it; nor open another unit's notice
+    handler = _login(browser, world, "handler")
+    try:
+        handler.goto(f"{world.base}/review/rounds/{rid}")
+        assert handler.locator("#decide-form, form.answer-form").count() == 0
+        assert handler.get_attribute("#workspace", "data-state") == "submitted"  # a handler's look opens nothing
+        csrf = handler.get_attribute('meta[name="csrf-token"]', "content")
+        r = handler.request.post(f"{world.base}/review/rounds/{rid}/answer",
+                                 form={"csrf": csrf, "element": "主体合法", "answer": "yes", "comment": ""})
+        assert r.status == 403
+        handler.goto(f"{world.base}/cases/{world.ids['other']}")
+        handler.click("#lang-switch")
+        handler.wait_for_load_state()
+        assert handler.inner_text("#review h2") == "Legal review" and "Round 1" in handler.inner_text("#review-rounds")
+        handler.click("#lang-switch")
+        handler.wait_for_load_state()
+    finally:
+        handler.context.close()
+    # a forged form (no CSRF token) from a reviewer's browser
+    reviewer = _login(browser, world, "reviewer")
+    try:
+        r = reviewer.request.post(f"{world.base}/review/rounds/{rid}/decide",
+                                  form={"csrf": "forged", "outcome": "同意", "opinion": "同意", "confirmed": "yes"})
+        assert r.status == 403
+    finally:
+        reviewer.context.close()
+    denied = world.events(action="access_denied")[before:]
+    assert {(e.actor, json.loads(e.detail)["permission"]) for e in denied} == {
+        ("user:handler_b", "review.view"), ("user:handler", "review.decide"), ("user:reviewer", "csrf")}
+    assert world.rounds("other")[0].state == "submitted"
