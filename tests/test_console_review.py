@@ -66,6 +66,18 @@ class World:
         finally:
             engine.dispose()
 
+    def revise_interview(self) -> None:
+        """A new version of the 询问笔录, by the handler, as the archive records it (in this process)."""
+        from app.runtime import open_archive
+        from cases import records
+
+        archive = open_archive(self.settings)
+        try:
+            records.add_form(archive, case_id=self.ids["case"], actor="user:handler", kind="询问笔录",
+                             fields={**INTERVIEW, "content": "承认销售，并补充进货单据"}, record_id=self.ids["interview"])
+        finally:
+            archive.close()
+
     def rounds(self, case: str = "case") -> list[Any]:
         from liuhen import db
         from review.models import ReviewRound
@@ -199,10 +211,13 @@ def _seed(archive: Any, settings: Any, make_clip: Any) -> dict[str, int]:
     records.add_form(archive, case_id=ids["case"], actor="user:handler", kind="立案审批表", fields={
         "case_source": "群众举报", "facts": "销售不合格商品", "law": "《产品质量法》第四十九条", "opinion": "建议立案",
         "approver": "王局长", "approved_on": "2026-11-23"})
-    records.add_form(archive, case_id=ids["case"], actor="user:handler", kind="询问笔录", fields={
-        "time": "2026-11-23 09:30", "place": "某商店", "interviewer": "张三", "recorder": "张三",
-        "interviewee": "店主", "content": "承认销售"}, step_id=ids["ask"])
+    ids["interview"] = records.add_form(archive, case_id=ids["case"], actor="user:handler", kind="询问笔录",
+                                        fields=INTERVIEW, step_id=ids["ask"]).record_id
     return ids
+
+
+INTERVIEW = {"time": "2026-11-23 09:30", "place": "某商店", "interviewer": "张三", "recorder": "张三",
+             "interviewee": "店主", "content": "承认销售"}
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +362,7 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         # the workspace: opening it opened the round; documents beside the recording
         assert reviewer.get_attribute("#workspace", "data-state") == "in_review"
         assert reviewer.locator("#ws-documents tr.ws-doc").count() == 2
-        assert reviewer.locator("#ws-documents .doc-changed").count() == 0
+        assert reviewer.locator("#ws-documents .doc-changed").count() == 0 and reviewer.locator("#review-changes").count() == 0
         rec = reviewer.locator(f"#ws-recordings .ws-rec[data-evidence-id='{world.ids['evidence']}']")
         assert "询问" in rec.inner_text() and "尚未播放" in rec.inner_text()
         assert rec.locator(".cov-covered").count() == 1
@@ -408,11 +423,15 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         handler.context.close()
     second = world.rounds()[1]
     assert second.round_no == 2
+    world.revise_interview()  # after the submission: the reviewer is told
 
     reviewer = _login(browser, world, "reviewer")
     try:
         reviewer.goto(f"{world.base}/review/rounds/{second.id}")
         assert reviewer.get_attribute("#workspace", "data-state") == "in_review"
+        doc = reviewer.locator(f"#ws-documents tr.ws-doc[data-record-id='{world.ids['interview']}']")
+        assert doc.get_attribute("data-changed") == "true" and "提请后已修改" in doc.inner_text()
+        assert "提请时为第 1 版，现为第 2 版" in reviewer.inner_text("#review-changes")
         assert reviewer.locator("#ws-rounds li").count() == 2
         _answer_all(reviewer, {})
         _decide(reviewer, "同意", "事实清楚，证据确凿，程序合法，同意按拟作决定处理")
