@@ -402,6 +402,14 @@ def test_submit_review_supplement_resubmit_agree_and_only_then_decide(browser: A
         assert handler.locator("#review-notices").count() == 0 and handler.locator("#nav-review-notices").count() == 0
         row = handler.locator(f"#review-rounds tr#round-{first.id}")
         assert row.get_attribute("data-outcome") == "补充材料" and row.locator(".opinion-pdf").count() == 1
+        # the opinion PDF opens as the link does: a one-time link (POST with the CSRF header), then the file
+        csrf = handler.get_attribute('meta[name="csrf-token"]', "content") or ""
+        link = handler.request.post(world.base + (row.locator(".opinion-pdf").get_attribute("data-link") or ""),
+                                    headers={"X-CSRF-Token": csrf})
+        assert link.status == 201, link.text()
+        url = link.json()["url"]
+        pdf = handler.request.get(url if url.startswith("http") else world.base + url)
+        assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
         assert "补充材料" in handler.inner_text("#decision-note")
 
         # still no decision
