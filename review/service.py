@@ -38,6 +38,7 @@ from cases.service import _open, current_links, step_officers
 from hashing.binding import bound
 from hashing.custody import CustodyLog, canonical
 from hashing.models import CustodyEvent
+from liuhen import faults
 from liuhen.config import OUTCOMES, PASSING_OUTCOMES, Settings
 from liuhen.db import utcnow
 from review.bindings import ANSWER, DECISION, MARK, ROUND
@@ -548,6 +549,7 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         path.write_bytes(pdf)
         name = f"法制审核意见书-{data.case_number}-第{data.round_no}轮.pdf"
         stored = store_document(archive, path=path, file_name=name, mime="application/pdf")
+    faults.point("review.decide.stored")
     with archive.sessions.begin() as db:
         rnd = db.execute(select(ReviewRound).where(ReviewRound.id == round_id).with_for_update()).scalar_one()
         user = db.get_one(User, user.id)
@@ -573,6 +575,8 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         _event(archive.custody, db, actor, "review_decided", case_id=case.id, number=case.number, round_id=rnd.id,
                round_no=rnd.round_no, outcome=outcome, final_sha256=rnd.final_sha256,
                opinion_record_id=added.record_id, opinion_sha256=added.sha256, bound=bound((ROUND, rnd)))
+        db.flush()
+        faults.point("review.decide.recorded")  # (a crash here rolls all of it back: the round is still open)
         db.expunge(rnd)
         return rnd
 

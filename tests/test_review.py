@@ -393,3 +393,23 @@ def test_unreviewed_decisions_are_reported(review_world: ReviewWorld) -> None:
     with w.archive.sessions() as db:
         found = [x for x in service.unreviewed_decisions(db, w.settings, units={w.unit_id}) if x["case_id"] == cid]
     assert len(found) == 1 and "从未提请法制审核" in found[0]["problem"]
+
+
+def test_verify_names_a_major_case_lowered_below_liuhen(review_world: ReviewWorld) -> None:
+    from review import verify as review_verify
+
+    w = review_world
+    cid = w.case()
+    report = Report()
+    assert review_verify.check(w.archive, report) >= 1
+    assert not [f for f in report.failures if f.kind == "review_standing_changed"]
+    with w.archive.engine.begin() as conn:
+        conn.execute(text("UPDATE review_cases SET major = false WHERE case_id = :c"), {"c": cid})
+    report = Report()
+    review_verify.check(w.archive, report)
+    with w.archive.sessions() as db:
+        number = get_case(db, cid).number
+    found = [f for f in report.failures if f.kind == "review_standing_changed"]
+    assert len(found) == 1 and number in found[0].detail and "经过听证" in found[0].detail
+    with w.archive.engine.begin() as conn:  # (put it back: the world is shared)
+        conn.execute(text("UPDATE review_cases SET major = true WHERE case_id = :c"), {"c": cid})
