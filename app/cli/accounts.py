@@ -42,7 +42,7 @@ def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
         u = add_user(db, archive.custody, username=args.name, password=password, role=args.role,
                      unit_code=args.unit, display_name=args.display_name, actor=cli_actor(),
                      settings=settings.auth, legal_qualification=bool(args.legal_qualification),
-                     officer_no=args.officer_no)
+                     officer_no=args.officer_no or None)
         out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit,
                "legal_qualification": u.legal_qualification, "officer_no": u.officer_no}
     emit(args, out, f"User {out['username']} ({out['role']}, unit {out['unit']}) added.")
