@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from api import access
 from api.access import CurrentUser, Forbidden, Principal
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import ERRORS, LINE, CertificateOut, OfficerOut, certificate, officer
+from api.schemas import ERRORS, LINE, CertificateOut, ErrorOut, OfficerOut, certificate, officer
 from archive import attribution
 from archive.context import Archive
 from auth.models import Unit
@@ -134,7 +134,8 @@ def change_officer(officer_no: OfficerNo, body: OfficerChangeIn, archive: Archiv
 
 
 @router.post("/officers/{officer_no}/certificates", response_model=CertificateOut, status_code=201, tags=["roster"],
-             summary="Record an officer's enforcement certificate (行政执法证件)")
+             summary="Record an officer's enforcement certificate (行政执法证件)",
+             responses={409: {"model": ErrorOut, "description": "a certificate with this number is recorded already"}})
 def add_certificate(officer_no: OfficerNo, body: CertificateIn, archive: ArchiveDep, p: CurrentUser,
                     request: Request) -> CertificateOut:
     with archive.sessions.begin() as db:

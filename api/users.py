@@ -92,7 +92,8 @@ def _not_self(archive: Archive, db: Session, p: Principal, user: User, request: 
 
 
 @router.patch("/users/{username}", response_model=AccountOut, tags=["accounts"],
-              summary="Set a user's legal qualification (法律职业资格) and own officer number")
+              summary="Set a user's legal qualification (法律职业资格) and own officer number",
+              responses={409: {"model": ErrorOut, "description": "another user has this officer number"}})
 def change(body: AccountChangeIn, archive: ArchiveDep, p: CurrentUser, request: Request,
            username: str = Username) -> AccountOut:
     with archive.sessions.begin() as db:
