@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import access
@@ -83,7 +84,10 @@ def _managed(archive: Archive, db: Session, p: Principal, officer_no: str, reque
     """The officer ``p`` may manage: ``officers.manage`` and one of ``p``'s units; another unit's
     officer answers exactly like none (and the refusal is in the custody log)."""
     access.require(archive, db, p, "officers.manage", request)
-    o = roster.get_officer(db, officer_no=officer_no)  # UnknownOfficer (404) if there is none
+    o = db.scalar(select(Officer).where(Officer.officer_no == officer_no))
+    if o is None:  # costs what a foreign one costs: an event, committed
+        access.missing(archive, db, p, what="officer", ident=officer_no, request=request)
+        raise roster.unknown_officer(officer_no)
     if o.unit_id not in p.scope.units:
         access.denied(archive, db, p, permission="officers.manage", reason="unit", request=request)
         raise roster.unknown_officer(officer_no)

@@ -321,6 +321,7 @@ def test_the_api_lists_adds_changes_and_revokes_certificates_within_the_users_un
     assert other.json()["detail"].replace("000456", "X") == missing.json()["detail"].replace("999999", "X")
     denied = [e for e in _events(archive, "access_denied") if e["permission"] == "officers.manage"]
     assert [e["reason"] for e in denied] == ["role", "unit"]
+    assert [(e["what"], e["id"]) for e in _events(archive, "not_found")] == [("officer", "999999")]
     with archive.sessions() as db:
         assert roster.certificates_of(db, "000456") == []
 
