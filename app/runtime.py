@@ -14,6 +14,7 @@ from liuhen import db
 from liuhen.config import Settings
 from liuhen.durable import private_umask
 from retention import service as retention
+from review import gate as review_gate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -87,4 +88,6 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     # every transaction that moves a retention (a link, a case closed, a hold, ...) recomputes it before it commits
     retention.install(archive.sessions, archive.custody, settings.retention)
     archive.refuse_content = retention.destroyed_content  # what was destroyed is not stored again
+    # no decision on a major case without a passing legal review of that decision (法制审核)
+    review_gate.install(archive.sessions, archive.custody, settings)
     return archive

@@ -1,7 +1,8 @@
 """Checks a module above ``cases`` asks to run before a decision is recorded (legal review's gate:
-``review.gate``). ``cases`` cannot import what sits above it, so the check is registered here at
-start (``app.runtime.open_archive``) and run by ``service.add_step`` and ``records.add_version``
-inside their transaction; the database's own triggers (migration 0013) refuse what gets past them.
+``review.gate``). ``cases`` cannot import what sits above it, so the check is installed at start
+(``app.runtime.open_archive``) on the archive's sessionmaker — each session carries it in its
+``info`` — and run by ``service.add_step`` and ``records.add_version`` inside their transaction;
+the database's own triggers (migration 0013) refuse what gets past them.
 
 A check gets the session, the case, what is being recorded (``step`` or ``record``), its kind, the
 decision's content where the record states one (``Decision``), and the actor; it raises to refuse."""
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cases.models import Case
 
@@ -26,15 +28,16 @@ class Decision:
 
 
 Check = Callable[[Session, Case, str, str, Decision | None, str], None]
-_checks: list[Check] = []
+KEY = "cases.gate"
 
 
-def register(check: Check) -> None:
-    """Run ``check`` before every step and text-record version is recorded (once per check)."""
-    if check not in _checks:
-        _checks.append(check)
+def install(sessions: sessionmaker[Session], check: Check) -> None:
+    """Run ``check`` before every step and text-record version recorded through ``sessions``."""
+    info: dict[str, Any] = sessions.kw.setdefault("info", {})
+    info[KEY] = check
 
 
 def run(db: Session, case: Case, what: str, kind: str, decision: Decision | None, actor: str) -> None:
-    for check in _checks:
+    check = db.info.get(KEY)
+    if check is not None:
         check(db, case, what, kind, decision, actor)

@@ -117,11 +117,20 @@ def _targets(db: Session, case: Case, step_id: int | None, record_id: int | None
             raise _no_record(record_id, case)
 
 
-def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title: str, path: Path, file_name: str,
-                mime: str | None = None, step_id: int | None = None, record_id: int | None = None,
-                form: bool = False, decision: gate.Decision | None = None) -> Added:
-    """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it.
-    ``decision``: what a decision document (决定书) decided, for legal review's gate (``cases.gate``)."""
+@dataclass(frozen=True)
+class Stored:
+    """A document's bytes, hashed and stored write-once (content-addressed: storing it again is a no-op)."""
+
+    digest: Digest
+    size: int
+    key: str
+    version: str | None
+    mime: str
+    file_name: str
+
+
+def store_document(archive: Archive, *, path: Path, file_name: str, mime: str | None = None) -> Stored:
+    """Check, hash and store ``path`` in the ``records`` namespace (before any transaction records it)."""
     size = path.stat().st_size
     most = archive.settings.web.max_record_mb << 20
     if size == 0 or size > most:
@@ -130,45 +139,64 @@ def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title:
     mime = mime or sniff(path, file_name)
     from hashing.digest import hash_file
 
-    with archive.sessions() as db:  # refuse before storing anything: an unknown or closed case, or a step or
-        _targets(db, _case_to_change(db, case_id), step_id, record_id)  # record not of it, keeps no file
     digest, n = hash_file(path)
     stored = archive.store.put_file(path, digest, n, namespace="records")
+    return Stored(digest=digest, size=n, key=stored.key, version=stored.version, mime=mime, file_name=file_name)
+
+
+def add_version(archive: Archive, *, case_id: int, actor: str, kind: str, title: str, path: Path, file_name: str,
+                mime: str | None = None, step_id: int | None = None, record_id: int | None = None,
+                form: bool = False, decision: gate.Decision | None = None) -> Added:
+    """Store ``path`` as a new version of ``record_id`` (or of a new record), sign it, and record it.
+    ``decision``: what a decision document (决定书) decided, for legal review's gate (``cases.gate``)."""
+    with archive.sessions() as db:  # refuse before storing anything: an unknown or closed case, or a step or
+        _targets(db, _case_to_change(db, case_id), step_id, record_id)  # record not of it, keeps no file
+    stored = store_document(archive, path=path, file_name=file_name, mime=mime)
     with archive.sessions.begin() as db:
-        case = _case_to_change(db, case_id)
-        _targets(db, case, step_id, None)
-        if record_id is None:
-            rec = TextRecord(case_id=case.id, step_id=step_id, kind=kind.strip() or "文书", title=title.strip() or
-                             file_name, created_by=actor)
-            db.add(rec)
-            db.flush()
-        else:
-            # locked, so that two new versions of one record cannot both take the same number
-            found = db.execute(select(TextRecord).where(TextRecord.id == record_id).with_for_update()).scalar_one_or_none()
-            if found is None or found.case_id != case.id:
-                raise _no_record(record_id, case)
-            rec = found
-        gate.run(db, case, "record", rec.kind, decision, actor)
-        version = (db.scalar(select(func.max(TextRecordVersion.version))
-                             .where(TextRecordVersion.record_id == rec.id)) or 0) + 1
-        v = TextRecordVersion(record_id=rec.id, version=version, sha256=digest.hex, size=n, mime=mime,
-                              file_name=file_name, store_key=stored.key, store_version=stored.version, form=form,
-                              manifest=b"", signature=b"", key_id=archive.key.key_id, created_at=utcnow(),
-                              created_by=actor)
-        body = canonical(statement(v, rec, case))
-        v.manifest = body
-        v.signature = archive.key.sign(body)
-        db.add(v)
+        return record_version(db, archive, stored, case_id=case_id, actor=actor, kind=kind, title=title,
+                              step_id=step_id, record_id=record_id, form=form, decision=decision)
+
+
+def record_version(db: Session, archive: Archive, stored: Stored, *, case_id: int, actor: str, kind: str, title: str,
+                   step_id: int | None = None, record_id: int | None = None, form: bool = False,
+                   decision: gate.Decision | None = None) -> Added:
+    """Record ``stored`` as a new version of ``record_id`` (or of a new record) in the caller's
+    transaction: signed statement, row and custody event."""
+    case = _case_to_change(db, case_id)
+    _targets(db, case, step_id, None)
+    if record_id is None:
+        rec = TextRecord(case_id=case.id, step_id=step_id, kind=kind.strip() or "文书", title=title.strip() or
+                         stored.file_name, created_by=actor)
+        db.add(rec)
         db.flush()
-        archive.custody.record(db, actor=actor, action="record_added" if version == 1 else "record_revised",
-                               object_sha256=digest.hex, tool=TOOL, tool_version=liuhen.__version__,
-                               detail={"case_id": case.id, "number": case.number, "record_id": rec.id,
-                                       "kind": rec.kind, "version": version, "size": n, "mime": mime,
-                                       "store_key": stored.key,
-                                       "signature": f"{keys.ALGORITHM} key {archive.key.key_id}",
-                                       "bound": bound(*([(TEXT_RECORD, rec)] if version == 1 else []),
-                                                      (TEXT_RECORD_VERSION, v))})
-        return Added(record_id=rec.id, version=version, sha256=digest.hex, size=n)
+    else:
+        # locked, so that two new versions of one record cannot both take the same number
+        found = db.execute(select(TextRecord).where(TextRecord.id == record_id).with_for_update()).scalar_one_or_none()
+        if found is None or found.case_id != case.id:
+            raise _no_record(record_id, case)
+        rec = found
+    gate.run(db, case, "record", rec.kind, decision, actor)
+    version = (db.scalar(select(func.max(TextRecordVersion.version))
+                         .where(TextRecordVersion.record_id == rec.id)) or 0) + 1
+    digest, n = stored.digest, stored.size
+    v = TextRecordVersion(record_id=rec.id, version=version, sha256=digest.hex, size=n, mime=stored.mime,
+                          file_name=stored.file_name, store_key=stored.key, store_version=stored.version, form=form,
+                          manifest=b"", signature=b"", key_id=archive.key.key_id, created_at=utcnow(),
+                          created_by=actor)
+    body = canonical(statement(v, rec, case))
+    v.manifest = body
+    v.signature = archive.key.sign(body)
+    db.add(v)
+    db.flush()
+    archive.custody.record(db, actor=actor, action="record_added" if version == 1 else "record_revised",
+                           object_sha256=digest.hex, tool=TOOL, tool_version=liuhen.__version__,
+                           detail={"case_id": case.id, "number": case.number, "record_id": rec.id,
+                                   "kind": rec.kind, "version": version, "size": n, "mime": stored.mime,
+                                   "store_key": stored.key,
+                                   "signature": f"{keys.ALGORITHM} key {archive.key.key_id}",
+                                   "bound": bound(*([(TEXT_RECORD, rec)] if version == 1 else []),
+                                                  (TEXT_RECORD_VERSION, v))})
+    return Added(record_id=rec.id, version=version, sha256=digest.hex, size=n)
 
 
 def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: dict[str, str],

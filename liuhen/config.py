@@ -371,6 +371,16 @@ class HolidayYear:
     work: tuple[dt.date, ...] = ()  # weekend days that are working days (调休上班)
 
 
+Prefill = Literal["certificates", "procedure", "documents"]
+DEFAULT_PREFILL: Mapping[str, Prefill] = {"执法资格": "certificates", "程序合法": "procedure", "文书规范齐备": "documents"}
+DEFAULT_REQUIRED_STEPS: Mapping[str, tuple[str, ...]] = {
+    "default": ("立案", "调查"), "吊销许可证": ("立案", "调查", "听证"), "责令停产停业": ("立案", "调查", "听证"),
+    "较大数额罚款": ("立案", "调查", "听证")}
+
+DEFAULT_REQUIRED_DOCUMENTS: Mapping[str, tuple[str, ...]] = {
+    "default": ("立案审批表", "询问笔录"), "行政强制": ("立案审批表", "查封扣押决定书")}
+
+
 @dataclass(frozen=True, config=_SECTION)
 class ReviewSettings:
     # statutory working days the reviewer has, by decision kind; "default" for the rest
@@ -380,15 +390,11 @@ class ReviewSettings:
     decision_kinds: tuple[str, ...] = DEFAULT_DECISION_KINDS
     elements: tuple[str, ...] = DEFAULT_ELEMENTS  # the checklist, answered item by item
     # what liuhen pre-fills itself: element -> check ("certificates" | "procedure" | "documents")
-    prefill: dict[str, Literal["certificates", "procedure", "documents"]] = Field(default_factory=lambda: {
-        "执法资格": "certificates", "程序合法": "procedure", "文书规范齐备": "documents"})
+    prefill: dict[str, Prefill] = Field(default_factory=lambda: dict(DEFAULT_PREFILL))
     # the steps a decision needs before it, in this order, by decision kind ("default" for the rest)
-    required_steps: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
-        "default": ("立案", "调查"), "吊销许可证": ("立案", "调查", "听证"), "责令停产停业": ("立案", "调查", "听证"),
-        "较大数额罚款": ("立案", "调查", "听证")})
+    required_steps: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_REQUIRED_STEPS))
     # the text records (执法文书 kinds) a decision needs, by decision kind ("default" for the rest)
-    required_documents: dict[str, tuple[str, ...]] = Field(default_factory=lambda: {
-        "default": ("立案审批表", "询问笔录"), "行政强制": ("立案审批表", "查封扣押决定书")})
+    required_documents: dict[str, tuple[str, ...]] = Field(default_factory=lambda: dict(DEFAULT_REQUIRED_DOCUMENTS))
     decision_steps: tuple[str, ...] = ("决定",)  # steps that record a decision: gated on a major case
     decision_records: tuple[str, ...] = ("决定书", "行政处罚决定书")  # text-record kinds that are decisions: gated
     penalty_categories: tuple[str, ...] = ("行政处罚",)  # reviewing these needs 法律职业资格 the first time
@@ -430,6 +436,11 @@ class ReviewSettings:
                      if k not in self.elements]
         if len(set(self.elements)) != len(self.elements):
             problems.append("[review] elements names an element twice")
+        for year, listed in self.holidays.items():
+            problems += [f"[review.holidays.{year}] {where} lists {d.isoformat()}, which is not in {year}"
+                         for where, dates in (("off", listed.off), ("work", listed.work)) for d in dates if d.year != year]
+            problems += [f"[review.holidays.{year}] lists {d.isoformat()} both as off and as work"
+                         for d in sorted(set(listed.off) & set(listed.work))]
         if problems:
             raise ValueError("; ".join(problems))
         return self
