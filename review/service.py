@@ -619,9 +619,11 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     event). A hearing step recomputes whether the case is major. Returns that row (None: no review needed)."""
     r = settings.review
     gated = (what == "step" and kind in r.decision_steps) or (what == "record" and kind in r.decision_records)
-    if not gated:
+    if not gated:  # what the database's gate reads is kept current: from the case's first step or record on
         if what == "step" and kind == HEARING:
             standing(db, settings, case, hearing=True)
+        elif db.get(ReviewCase, case.id) is None:
+            standing(db, settings, case)
         return None
     last = latest_round(db, case.id)
     stated_kind = getattr(decision, "kind", None) if decision is not None else None
