@@ -271,7 +271,9 @@ def handlers_of(db: Session, case: Case) -> set[str]:
     step_ids = [st.id for st in case.steps]
     if step_ids:
         who |= set(db.scalars(select(EvidenceLink.linked_by).where(EvidenceLink.step_id.in_(step_ids))))
-    rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id)
+    # (the opinions filed by reviewers are not the handlers' records: a reviewer reviews the next round too)
+    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.opinion_record_id.is_not(None))
+    rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id, TextRecord.id.not_in(opinions))
     who |= set(db.scalars(select(TextRecordVersion.created_by).where(TextRecordVersion.record_id.in_(rec_ids))))
     who |= set(db.scalars(select(ReviewRound.submitted_by).where(ReviewRound.case_id == case.id)))
     return who
