@@ -107,6 +107,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review_figures as figures_page
 
     app.include_router(figures_page.router)  # 法制审核统计
+    from console import review as review_pages
+
+    app.include_router(review_pages.router)  # 法制审核: case block, queue, workspace, notices
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

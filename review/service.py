@@ -291,9 +291,8 @@ def handlers_of(db: Session, case: Case) -> set[str]:
     step_ids = [st.id for st in case.steps]
     if step_ids:
         who |= set(db.scalars(select(EvidenceLink.linked_by).where(EvidenceLink.step_id.in_(step_ids))))
-    # (not the opinions of earlier rounds: the reviewer who asked for more material reviews the next round)
-    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.case_id == case.id,
-                                                           ReviewRound.opinion_record_id.is_not(None))
+    # (the opinions filed by reviewers are not the handlers' records: a reviewer reviews the next round too)
+    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.opinion_record_id.is_not(None))
     rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id, TextRecord.id.not_in(opinions))
     who |= set(db.scalars(select(TextRecordVersion.created_by).where(TextRecordVersion.record_id.in_(rec_ids))))
     who |= set(db.scalars(select(ReviewRound.submitted_by).where(ReviewRound.case_id == case.id)))
@@ -641,9 +640,11 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     event). A hearing step recomputes whether the case is major. Returns that row (None: no review needed)."""
     r = settings.review
     gated = (what == "step" and kind in r.decision_steps) or (what == "record" and kind in r.decision_records)
-    if not gated:
+    if not gated:  # what the database's gate reads is kept current: from the case's first step or record on
         if what == "step" and kind == HEARING:
             standing(db, settings, case, hearing=True)
+        elif db.get(ReviewCase, case.id) is None:
+            standing(db, settings, case)
         return None
     last = latest_round(db, case.id)
     stated_kind = getattr(decision, "kind", None) if decision is not None else None
