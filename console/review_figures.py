@@ -19,6 +19,7 @@ from api import access
 from api.deps import ArchiveDep
 from archive.errors import BadQuery
 from console.pages import _user, render
+from liuhen.config import OUTCOMES
 from review.figures import Row, csv_name, site_figures
 
 router = APIRouter(include_in_schema=False)
@@ -84,6 +85,8 @@ def figures_page(request: Request, archive: ArchiveDep, since: str | None = None
                         headers={"Content-Disposition": f'attachment; filename="{csv_name(f)}"',
                                  "Cache-Control": "no-store"})
     query = {k: v for k, v in (("since", start), ("until", end)) if v is not None}
-    charts = [chart("outcomes", f.by_outcome), chart("months", f.by_month), chart("failed", f.failed_elements)]
+    order = {o: i for i, o in enumerate(OUTCOMES)}  # the outcomes in the law's order, 同意 first
+    outcomes = sorted(f.by_outcome, key=lambda r: (order.get(r.key, len(order)), r.key))
+    charts = [chart("outcomes", outcomes), chart("months", f.by_month), chart("failed", f.failed_elements)]
     return render(request, "review_figures.html", user=p, f=f, charts=charts, since=start, until=end,
                   csv_href="/review/figures?" + urlencode({**query, "format": "csv"}))
