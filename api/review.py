@@ -47,7 +47,7 @@ router = APIRouter(tags=["review"], dependencies=[StrictQuery], responses={
                                                         "year the holiday calendar does not cover (calendar_uncovered)"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Element = Annotated[str, PathParam(min_length=1, max_length=64, pattern=LINE_NOT_BLANK,
-                                   description="an element of the checklist ([review] elements), e.g. 执法资格")]
+                                   description="an element of the checklist ([review] elements), e.g. 执法资格 or 未超越/滥用职权")]
 
 
 # ---------------------------------------------------------------------------- bodies and answers
@@ -308,20 +308,22 @@ def workspace(round_id: Id, archive: ArchiveDep, p: CurrentUser, request: Reques
                        f"{CSRF_HEADER} header; this view is read-only.")
             access.record(archive, db, p, "review_viewed", detail={"what": "round", "round_id": rnd.id,
                                                                    "case_id": rnd.case_id})
-        else:
+        conflict: ReviewConflict | None = None
+        if refusal is None:
             user = db.get_one(User, p.user_id)
             try:
                 service.may_review(db, settings, rnd=rnd, user=user)
             except ReviewConflict as e:
-                refusal = e.diagnostics()
-                conflict_refused(archive, db, p, e, request)
+                refusal, conflict = e.diagnostics(), e
             else:
                 service.open_round(db, archive.custody, settings, rnd=rnd, user=user, actor=p.actor)
         out = views.workspace(db, settings, rnd, visible=p.scope.allows, actor=p.actor).to_dict()
+        if conflict is not None:  # read-only for this reviewer: the refusal is an event (committed, last)
+            conflict_refused(archive, db, p, conflict, request)
         return {**out, "may_decide": refusal is None, "refusal": refusal}
 
 
-@router.put("/review/rounds/{round_id}/answers/{element}", summary="Answer one element of the checklist "
+@router.put("/review/rounds/{round_id}/answers/{element:path}", summary="Answer one element of the checklist "
             "(yes 符合, no 不符合, na 不适用) with a comment")
 def answer(round_id: Id, element: Element, body: AnswerIn, archive: ArchiveDep, p: CurrentUser,
            request: Request) -> dict[str, Any]:
