@@ -52,6 +52,7 @@ class Report:
     derived: int = 0  # derived files re-hashed
     baselined: int = 0  # rows bound by ``verify --baseline``
     retention: int = 0  # keep-until rows recomputed and disposals checked (``retention.verify``)
+    review: int = 0  # cases whose review standing was recomputed (``review.verify``)
     failures: list[Failure] = field(default_factory=list)
 
     @property
@@ -63,7 +64,7 @@ class Report:
                 "custody_events_checked": self.events, "checkpoints_checked": self.checkpoints,
                 "anchored_checkpoints_checked": self.anchored, "text_records_checked": self.records,
                 "rows_checked": self.rows, "derived_files_checked": self.derived, "rows_baselined": self.baselined,
-                "retention_checked": self.retention,
+                "retention_checked": self.retention, "review_checked": self.review,
                 "failures": [f.to_dict() for f in self.failures]}
 
 

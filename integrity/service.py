@@ -22,6 +22,7 @@ from cases.records import verify_versions
 from hashing.custody import verify_log
 from integrity import bindings
 from retention import verify as retention_verify
+from review import verify as review_verify
 
 
 def verify_all(archive: Archive, *, actor: str = "cli:verify", progress: Progress | None = None,
@@ -85,4 +86,5 @@ def _verify_rows(archive: Archive, r: Report, *, actor: str) -> None:
     r.rows = bindings.check_rows(archive, r)
     r.derived = bindings.check_derived(archive, r, gone=retention_verify.gone())
     r.retention = retention_verify.check(archive, r)
+    r.review = review_verify.check(archive, r)
     bindings.record_result(archive, r, actor=actor, rows=r.rows, derived=r.derived)

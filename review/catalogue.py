@@ -35,9 +35,10 @@ class Proposal:
 
 
 def proposal_hash(kind: str, content: str, amount_fen: int | None) -> str:
-    """The hash a decision is compared by: its kind, its content with runs of white space made one
-    space (so re-typing line breaks is not a different decision), and its amount."""
-    body = canonical({"kind": kind.strip(), "content": _SPACE.sub(" ", content).strip(), "amount_fen": amount_fen})
+    """The hash a decision is compared by: its kind, its content without white space (Chinese text
+    has no spaces between words, so re-typing line breaks or spacing is not a different decision),
+    and its amount."""
+    body = canonical({"kind": kind.strip(), "content": _SPACE.sub("", content), "amount_fen": amount_fen})
     return hashlib.sha256(body).hexdigest()
 
 

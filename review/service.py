@@ -9,6 +9,8 @@ A round pins its materials at submission: the latest version of every text recor
 every linked recording (its SHA-256, step and linked part) and the coverage report, as canonical
 JSON hashed into ``materials_sha256``. ``changes_since`` compares them with the case as it is now,
 so the reviewer is told what changed after submission.
+
+(CORE READY: the signatures front ends build on are stable.)
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from cases.service import _open, current_links, step_officers
 from hashing.binding import bound
 from hashing.custody import CustodyLog, canonical
 from hashing.models import CustodyEvent
+from liuhen import faults
 from liuhen.config import OUTCOMES, PASSING_OUTCOMES, Settings
 from liuhen.db import utcnow
 from review.bindings import ANSWER, DECISION, MARK, ROUND
-from review.catalogue import Majority, Proposal, judge, parse_amount, proposal_hash, yuan
+from review.catalogue import Majority, Proposal, judge, parse_amount, proposal_hash
 from review.errors import ReviewConflict, ReviewError, ReviewRequired, UnknownRound
 from review.models import ANSWERS, ReviewAnswer, ReviewCase, ReviewDecision, ReviewMark, ReviewNotice, ReviewRound
 from roster.models import Certificate, Officer
@@ -499,11 +502,11 @@ def _check_outcome(db: Session, settings: Settings, rnd: ReviewRound, outcome: s
     if not opinion.strip():
         raise ReviewError("审核意见为空 / The opinion is empty.", "Write the opinion (审核意见) that goes into the case file.")
     answers = answers_of(db, rnd)
-    if outcome in PASSING_OUTCOMES:
-        open_ = [e for e in settings.review.elements if answers.get(e) is None or answers[e].answer is None]
-        if open_:
-            raise ReviewError(f"尚有审核要素未作结论：{'、'.join(open_)} / Elements not answered yet: {', '.join(open_)}.",
-                              f"Answer every element before deciding {outcome}.")
+    open_ = [e for e in settings.review.elements if answers.get(e) is None or answers[e].answer is None]
+    if open_:
+        raise ReviewError(f"尚有审核要素未作结论：{'、'.join(open_)} / Elements not answered yet: {', '.join(open_)}.",
+                          "逐项作出结论（不适用的选“不适用”）后再作出审核结论 / Answer every element (na where it does "
+                          "not apply) before deciding.")
     if outcome == "同意":
         failed = [e for e, a in answers.items() if a.answer == "no"]
         if failed:
@@ -544,6 +547,7 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         path.write_bytes(pdf)
         name = f"法制审核意见书-{data.case_number}-第{data.round_no}轮.pdf"
         stored = store_document(archive, path=path, file_name=name, mime="application/pdf")
+    faults.point("review.decide.stored")
     with archive.sessions.begin() as db:
         rnd = db.execute(select(ReviewRound).where(ReviewRound.id == round_id).with_for_update()).scalar_one()
         user = db.get_one(User, user.id)
@@ -569,6 +573,8 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         _event(archive.custody, db, actor, "review_decided", case_id=case.id, number=case.number, round_id=rnd.id,
                round_no=rnd.round_no, outcome=outcome, final_sha256=rnd.final_sha256,
                opinion_record_id=added.record_id, opinion_sha256=added.sha256, bound=bound((ROUND, rnd)))
+        db.flush()
+        faults.point("review.decide.recorded")  # (a crash here rolls all of it back: the round is still open)
         db.expunge(rnd)
         return rnd
 
@@ -576,27 +582,28 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
 def opinion_data(db: Session, settings: Settings, rnd: ReviewRound, *, outcome: str, opinion: str,
                  changed: Proposal | None, reviewer: User, decided_at: dt.datetime) -> Any:
     """What the opinion document says (``review.opinion.OpinionData``)."""
-    from review.opinion import OpinionData
+    from review.opinion import Decision, OpinionData
 
     case = db.get_one(Case, rnd.case_id)
     unit = db.get(Unit, case.unit_id)
+    agency = db.get(Unit, rnd.reviewer_unit_id)
     answers = answers_of(db, rnd)
     materials = pinned(rnd)
     rows = []
     for element in settings.review.elements:
-        a = answers.get(element)
-        word = ANSWER_WORDS.get(a.answer, "未作结论") if a is not None and a.answer else "未作结论"
-        rows.append((element, word, a.comment if a is not None else ""))
+        a = answers[element]
+        rows.append((element, ANSWER_WORDS[a.answer or "na"], a.comment))
+    proposed = Proposal(decision_kind=rnd.decision_kind, content=rnd.content, legal_basis=rnd.legal_basis,
+                        discretion=rnd.discretion, amount_fen=rnd.amount_fen)
     return OpinionData(
-        unit_name=unit.name if unit else "", case_number=case.number, case_title=case.title,
+        agency=agency.name if agency else "", case_number=case.number, case_title=case.title,
         case_category=case.category, round_no=rnd.round_no, submitted_by=rnd.submitted_by,
-        submitted_at=rnd.submitted_at, decision_kind=rnd.decision_kind, content=rnd.content,
-        legal_basis=rnd.legal_basis, discretion=rnd.discretion, amount=yuan(rnd.amount_fen), outcome=outcome,
-        changed_kind=changed.decision_kind if changed else None, changed_content=changed.content if changed else None,
-        changed_amount=yuan(changed.amount_fen) if changed else None, opinion=opinion, answers=rows,
-        reviewer_name=reviewer.display_name, reviewer_account=reviewer.username, decided_at=decided_at,
-        documents=len(materials["records"]), recordings=len(materials["recordings"]),
-        materials_sha256=rnd.materials_sha256, software=f"留痕 liuhen {liuhen.__version__}")
+        submitted_at=rnd.submitted_at, handling_unit=unit.name if unit else "", proposed=Decision.of(proposed),
+        outcome=outcome, opinion=opinion, elements=rows, reviewer_name=reviewer.display_name,
+        reviewer_account=reviewer.username, decided_at=decided_at, documents=len(materials["records"]),
+        recordings=len(materials["recordings"]), materials_sha256=rnd.materials_sha256,
+        generator=f"留痕 liuhen {liuhen.__version__}", changed=Decision.of(changed) if changed else None,
+        tz=_tz(settings))
 
 
 # ---------------------------------------------------------------------------- the gate

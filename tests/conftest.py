@@ -169,4 +169,4 @@ def make_clip(media_dir: Path) -> Callable[..., Path]:
 
 
 # the retention world (tests/retention_world.py), a fixture for every test module that asks for it
-pytest_plugins = ["tests.retention_world"]
+pytest_plugins = ["tests.retention_world", "tests.review_world"]
