@@ -49,6 +49,7 @@ from roster.models import Certificate, Officer
 
 TOOL = "liuhen-review"
 HEARING = "听证"
+OPINION_KIND = "法制审核意见书"  # the text-record kind of the opinion documents liuhen files
 ANSWER_WORDS = {"yes": "符合", "no": "不符合", "na": "不适用"}
 
 
@@ -271,7 +272,10 @@ def handlers_of(db: Session, case: Case) -> set[str]:
     step_ids = [st.id for st in case.steps]
     if step_ids:
         who |= set(db.scalars(select(EvidenceLink.linked_by).where(EvidenceLink.step_id.in_(step_ids))))
-    rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id)
+    # (not the opinion documents liuhen filed for decided rounds: their reviewer may review the resubmission)
+    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.case_id == case.id,
+                                                           ReviewRound.opinion_record_id.is_not(None))
+    rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id, TextRecord.id.not_in(opinions))
     who |= set(db.scalars(select(TextRecordVersion.created_by).where(TextRecordVersion.record_id.in_(rec_ids))))
     who |= set(db.scalars(select(ReviewRound.submitted_by).where(ReviewRound.case_id == case.id)))
     return who
@@ -554,7 +558,7 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         may_review(db, settings, rnd=rnd, user=user)
         _check_outcome(db, settings, rnd, outcome, opinion, changed)  # again, under the lock
         case = db.get_one(Case, rnd.case_id)
-        added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind="法制审核意见书",
+        added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind=OPINION_KIND,
                                title=f"法制审核意见书（第 {rnd.round_no} 轮）")
         rnd.state, rnd.outcome, rnd.opinion = "decided", outcome, opinion.strip()
         if changed is not None:

@@ -78,6 +78,13 @@ def new_case(world: World, title: str = "某商店无证经营") -> int:
     return int(case["case_id"])
 
 
+def filled(kind: str) -> dict[str, str]:
+    """Every field of the form ``kind`` filled in."""
+    from cases.records import FORMS
+
+    return {key: f"{label}内容" for key, label in FORMS[kind]}
+
+
 def answer_all(world: World, round_id: int, username: str = REVIEWER, *, no: str | None = None) -> None:
     c = world.client(username)
     for element in world.settings.review.elements:
@@ -160,12 +167,13 @@ def test_submit_review_ask_for_more_resubmit_agree_then_decide(world: World) -> 
     assert again["may_decide"] is False and again["outcome"] == "补充材料"
 
     # the handler adds what was asked for and resubmits: round 2, round 1 kept
-    ok(h.post(f"{API}/cases/{case_id}/forms", json={"kind": "询问笔录", "fields": {"内容": "询问当事人"}}), 201)
-    ok(h.post(f"{API}/cases/{case_id}/forms", json={"kind": "立案审批表", "fields": {"内容": "同意立案"}}), 201)
+    for kind in ("询问笔录", "立案审批表"):
+        ok(h.post(f"{API}/cases/{case_id}/forms", json={"kind": kind, "fields": filled(kind)}), 201)
     second = ok(h.post(f"{API}/cases/{case_id}/review", json=PROPOSAL), 201)
     assert second["round_no"] == 2
     ws = ok(r.get(f"{API}/review/rounds/{second['round_id']}"))
-    assert {e["element"]: e for e in ws["elements"]}["文书规范齐备"]["prefill"] == "yes"
+    assert ws["may_decide"] is True, ws["refusal"]
+    assert {e["element"]: e for e in ws["elements"]}["文书规范齐备"]["prefill"] == "yes", ws["elements"]
     assert [x["round_no"] for x in ws["rounds"]] == [1, 2]
     answer_all(world, second["round_id"])
     agreed = ok(r.post(f"{API}/review/rounds/{second['round_id']}/decide",
