@@ -28,7 +28,7 @@ from auth.models import User
 from cases import service as case_service
 from hashing.models import CustodyEvent
 from review.models import ReviewNotice, ReviewRound
-from tests.api_world import BACKENDS, PASSWORD, A, B, World, user_of, world_for
+from tests.api_world import BACKENDS, PASSWORD, A, World, user_of, world_for
 
 API = "/api/v1"
 HANDLER, REVIEWER, AUDITOR = user_of("investigator"), user_of("legal_reviewer"), user_of("auditor")
