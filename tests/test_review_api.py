@@ -294,6 +294,28 @@ def test_mark_by_hand_and_the_auditor_reads_but_does_not_act(world: World) -> No
     assert h.post(f"{API}/cases/{case_id}/steps", json=DECIDE_STEP).status_code == 409
 
 
+def test_a_console_session_opens_a_round_only_with_its_csrf_token(world: World) -> None:
+    """Opening is a change (the round taken into review, an event): a bare GET that any site can make a
+    browser send with the session cookie shows the workspace read-only."""
+    case_id = new_case(world, "会话打开")
+    rnd = ok(world.client(HANDLER).post(f"{API}/cases/{case_id}/review", json=PROPOSAL), 201)
+    user = accounts.authenticate(world.archive.sessions, username=REVIEWER, password=PASSWORD,
+                                 settings=world.settings.auth)
+    with world.archive.sessions.begin() as db:
+        token, s = accounts.start_session(db, user=user, ip="10.1.2.3", user_agent="pytest")
+        csrf = s.csrf_token
+    c = world.client()
+    c.cookies.set(world.settings.auth.session_cookie, token)
+    since = world.last_seq()
+    for headers in ({}, {"X-CSRF-Token": "forged"}):
+        ws = ok(c.get(f"{API}/review/rounds/{rnd['round_id']}", headers=headers))
+        assert ws["may_decide"] is False and "X-CSRF-Token" in ws["refusal"] and ws["state"] == "submitted"
+    assert not events(world, since, "review_opened")
+    ws = ok(c.get(f"{API}/review/rounds/{rnd['round_id']}", headers={"X-CSRF-Token": csrf}))
+    assert ws["may_decide"] is True and ws["state"] == "in_review"
+    assert [e.actor for e in events(world, since, "review_opened")] == [f"user:{REVIEWER}"]
+
+
 # ---------------------------------------------------------------------------- the command line
 
 
