@@ -338,7 +338,7 @@ class Ctx:
         return case_id
 
     def round(self, unit: str) -> int:
-        """A review round of ``unit``, submitted and opened (answered by the reviewers' calls)."""
+        """A review round of ``unit``, submitted and opened (answered again by the reviewers' calls)."""
         if unit == MISSING:
             return MISSING_ID
         if unit not in self.rounds:
@@ -346,7 +346,8 @@ class Ctx:
         return self.rounds[unit]
 
     def fresh_round(self, unit: str) -> int:
-        """A new round of a new case of ``unit``, submitted and opened, for a decision (which is final)."""
+        """A new round of a new case of ``unit``, submitted, opened and answered, for a decision (which is
+        final)."""
         from auth.models import User
         from review import service as review
         from review.catalogue import Proposal
@@ -361,6 +362,9 @@ class Ctx:
                                 statement="权限矩阵", actor=ACTOR)
             reviewer = db.scalars(select(User).where(User.username == user_of("legal_reviewer"))).one()
             review.open_round(db, w.archive.custody, w.settings, rnd=rnd, user=reviewer, actor=ACTOR)
+            for element in w.settings.review.elements:  # (a decision needs every element answered)
+                review.answer(db, w.archive.custody, w.settings, rnd=rnd, element=element, answer="na", comment="",
+                              actor=ACTOR)
             return rnd.id
 
     def notice(self, unit: str) -> int:
