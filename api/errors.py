@@ -36,7 +36,7 @@ from liuhen.errors import LiuhenError, NotFound
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
 from review.errors import CalendarUncovered, ReviewConflict, ReviewError, ReviewRequired
-from roster.errors import OfficerExists, RosterError
+from roster.errors import CertificateExists, OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
 
@@ -78,6 +78,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (AlreadyExists, 409),
     (InvalidAccount, 400),
     (OfficerExists, 409),
+    (CertificateExists, 409),
     (RosterError, 400),
     (ExportFixityFailed, 409),  # the stored copy no longer matches: no retry will help (it is in the custody log)
     (ExportError, 503),

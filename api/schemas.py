@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, BeforeValidator, Field
@@ -16,7 +17,8 @@ from archive.query import Page
 from archive.views import EvidenceView
 from cases.models import Case
 from cases.views import CaseView, LinkView
-from roster.models import Officer
+from roster.models import Certificate, Officer
+from roster.service import certificate_state
 
 MAX_ID = 2**53 - 1  # ids a JSON client (a browser's Number) reads exactly; the databases hold 64-bit ids, far above any archive's count
 EvidenceId = Annotated[int, Path(ge=1, le=MAX_ID, description="the evidence's number")]
@@ -252,12 +254,26 @@ class CustodyPage(BaseModel):
     has_more: bool
 
 
+class CertificateOut(BaseModel):
+    """An enforcement certificate (行政执法证件); ``state`` is its validity today (the station's time zone)."""
+
+    number: str
+    category: str
+    area: str
+    valid_from: dt.date
+    valid_until: dt.date
+    revoked_at: dt.datetime | None
+    state: Literal["valid", "expired", "not_yet_valid", "revoked"]
+
+
 class OfficerOut(BaseModel):
     officer_no: str
     name: str
     unit_id: int
     unit_code: str
     active: bool
+    certificates: list[CertificateOut] = Field(default_factory=list,
+                                               description="the officer's certificates, earliest validity first")
 
 
 # ---------------------------------------------------------------------------- cases
@@ -432,8 +448,16 @@ def note(n: Any) -> NoteOut:
     return NoteOut(note_id=n.id, text=n.text, author=n.author, created_at=n.created_at)
 
 
-def officer(o: Officer, unit_code: str) -> OfficerOut:
-    return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit_code, active=o.active)
+def certificate(c: Certificate, today: dt.date) -> CertificateOut:
+    return CertificateOut(number=c.number, category=c.category, area=c.area, valid_from=c.valid_from,
+                          valid_until=c.valid_until, revoked_at=c.revoked_at,
+                          state=certificate_state(c, today))  # type: ignore[arg-type]
+
+
+def officer(o: Officer, unit_code: str, certificates: Sequence[Certificate] = (),
+            today: dt.date | None = None) -> OfficerOut:
+    return OfficerOut(officer_no=o.officer_no, name=o.name, unit_id=o.unit_id, unit_code=unit_code, active=o.active,
+                      certificates=[certificate(c, today or dt.date.today()) for c in certificates])
 
 
 def case_summary(c: Case, unit_code: str) -> CaseSummary:

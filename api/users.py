@@ -1,6 +1,7 @@
 """``/api/v1/users/{username}/…`` (administrators, ``users.manage``, users of their own units) and
 ``/api/v1/me/password`` (anyone signed in): disable and enable an account, reset a password (the
-user must change it at the next sign-in), clear a login throttle, revoke API tokens, change one's
+user must change it at the next sign-in), clear a login throttle, revoke API tokens, set a user's
+legal qualification (法律职业资格) and own officer number (``PATCH /users/{username}``), change one's
 own password. The service (``auth.service``) records each as a custody event; this only translates.
 
 A user outside the administrator's units answers exactly like a user that does not exist (and the
@@ -33,6 +34,14 @@ class AccountOut(BaseModel):
     role: str
     disabled: bool
     must_change_password: bool
+    legal_qualification: bool = Field(description="holds the legal professional qualification (法律职业资格)")
+    officer_no: str | None = Field(description="the user's own officer number (警号), if they have one")
+
+
+class AccountChangeIn(BaseModel):
+    legal_qualification: bool | None = Field(default=None, description="法律职业资格: true or false")
+    officer_no: str | None = Field(default=None, max_length=128, pattern=r"^([0-9A-Za-z][0-9A-Za-z._-]{0,127})?$",
+                                   description="the user's own officer number (警号); \"\" clears it")
 
 
 class PasswordIn(BaseModel):
@@ -56,7 +65,8 @@ class RevokedOut(BaseModel):
 
 def _out(u: User) -> AccountOut:
     return AccountOut(username=u.username, role=u.role, disabled=u.disabled_at is not None,
-                      must_change_password=u.must_change_password)
+                      must_change_password=u.must_change_password, legal_qualification=u.legal_qualification,
+                      officer_no=u.officer_no)
 
 
 def _managed(archive: Archive, db: Session, p: Principal, username: str, request: Request) -> User:
@@ -79,6 +89,18 @@ def _not_self(archive: Archive, db: Session, p: Principal, user: User, request: 
         access.denied(archive, db, p, permission="users.manage", reason="own account", request=request)
         raise Forbidden("不能停用自己的账户 / You cannot disable or reset your own account.",
                         "Ask another administrator, or change your own password at /api/v1/me/password.")
+
+
+@router.patch("/users/{username}", response_model=AccountOut, tags=["accounts"],
+              summary="Set a user's legal qualification (法律职业资格) and own officer number",
+              responses={409: {"model": ErrorOut, "description": "another user has this officer number"}})
+def change(body: AccountChangeIn, archive: ArchiveDep, p: CurrentUser, request: Request,
+           username: str = Username) -> AccountOut:
+    with archive.sessions.begin() as db:
+        user = _managed(archive, db, p, username, request)
+        return _out(accounts.update_user(db, archive.custody, username=user.username,
+                                         legal_qualification=body.legal_qualification, officer_no=body.officer_no,
+                                         actor=p.actor))
 
 
 @router.post("/users/{username}/disable", response_model=AccountOut, tags=["accounts"],

@@ -119,10 +119,73 @@ def seed_organisation(archive: Archive, settings: Settings) -> list[tuple[str, s
                 add_user(db, archive.custody, username=username, password=password, role=role, unit_code="JT",
                          display_name=display, actor="cli:demo", settings=settings.auth)
                 made.append((role, username, password))
+    _seed_review(archive)
     station_key = load_or_create(settings.station.state_path / "station.ed25519")
     register_station(archive, station_id=settings.station.id, public_pem=station_key.public_pem)
     set_unit(archive, station_id=settings.station.id, unit_code="JT", actor="cli:demo")
     return made
+
+
+def _seed_review(archive: Archive) -> None:
+    """Enforcement certificates for the demo officers and the legal reviewer's qualification (法律职业资格)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from auth.models import User
+    from roster.models import Certificate
+    from roster.service import add_certificate
+
+    with archive.sessions.begin() as db:
+        for i, (no, _, _) in enumerate(DEMO_OFFICERS):
+            number = f"SF-ZF-{no}"
+            if db.scalar(select(Certificate).where(Certificate.number == number)) is None:
+                add_certificate(db, archive.custody, officer_no=no, number=number, category="交通运输",
+                                area="示范市", valid_from=dt.date(2024, 1, 1) + dt.timedelta(days=i),
+                                valid_until=dt.date(2029, 12, 31), actor="cli:demo")
+        reviewer = db.scalar(select(User).where(User.username == "fazhi"))
+        if reviewer is not None and not reviewer.legal_qualification:
+            reviewer.legal_qualification = True
+
+
+def demo_review(archive: Archive, settings: Settings) -> str | None:
+    """A sample penalty case submitted for legal review (提请法制审核): a licence revocation after a
+    hearing, waiting in the reviewer's queue (sign in as fazhi)."""
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from auth.models import Unit
+    from cases import records
+    from cases.models import Case
+    from cases.service import add_step, create_case
+    from review import service as review
+    from review.catalogue import Proposal
+
+    title = "示范：某运输公司超限运输吊销许可证案"
+    with archive.sessions.begin() as db:
+        if db.scalar(select(Case).where(Case.title == title)) is not None:
+            return None
+        unit = db.scalar(select(Unit).where(Unit.code == "JT-1"))
+        if unit is None:
+            return None
+        case = create_case(db, archive.custody, settings.cases, unit_id=unit.id, unit_code=unit.code,
+                           category="行政处罚", title=title, actor="cli:demo", source="巡查", tz=settings.station.timezone)
+        start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=3)
+        for i, kind in enumerate(("立案", "调查", "听证")):
+            add_step(db, archive.custody, settings.cases, case=case, kind=kind, started_at=start + dt.timedelta(days=i),
+                     ended_at=start + dt.timedelta(days=i, hours=1), actor="cli:demo", officers=["000123"])
+        case_id, number = case.id, case.number
+    for kind in ("立案审批表", "询问笔录"):
+        records.add_form(archive, case_id=case_id, actor="cli:demo", kind=kind,
+                         fields={key: f"（示范）{label}" for key, label in records.FORMS[kind]})
+    with archive.sessions.begin() as db:
+        case = db.get_one(Case, case_id)
+        review.submit(db, archive.custody, settings, case=case, actor="cli:demo",
+                      proposal=Proposal(decision_kind="吊销许可证", content="吊销当事人道路运输经营许可证",
+                                        legal_basis="《道路运输条例》第七十条", discretion="情节严重"),
+                      statement="当事人多次超限运输，经听证，事实清楚，拟吊销其道路运输经营许可证。")
+    return number
 
 
 def demo_case(archive: Archive, settings: Settings) -> str | None:
@@ -234,6 +297,7 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
             states = dict(db.execute(select(Evidence.playback, func.count()).group_by(Evidence.playback)).all())
         print("  playback: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
         case_number = demo_case(archive, settings)
+        review_number = demo_review(archive, settings)
         report = verify_all(archive, actor="cli:demo")
     finally:
         archive.close()
@@ -253,4 +317,7 @@ def run_demo(settings: Settings, *, json_out: bool, clips: int, seconds: float) 
         print(f"  liuhen{cfg} verify                # re-hash everything, check every signature and the chain")
     if case_number:
         print(f"  liuhen{cfg} cases check {case_number}   # the full-process coverage check of the sample case")
+    if review_number:
+        print(f"  liuhen{cfg} review queue             # case {review_number} awaits legal review (console: sign in as "
+              "fazhi, 法制审核)")
     return 0 if report.ok else 3

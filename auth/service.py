@@ -80,6 +80,7 @@ log = logging.getLogger("liuhen.auth")
 TOOL = "liuhen"  # the tool named in the custody events of account administration
 
 _UNIT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
+_OFFICER_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")  # as roster.service.OFFICER_NO (auth knows no roster)
 
 # One answer for a wrong password, an unknown user name and a throttled attempt.
 _WRONG = ("用户名或密码错误 / Wrong user name or password.",
@@ -192,11 +193,15 @@ def _event(custody: CustodyLog, db: Session, actor: str, action: str, **detail: 
 
 
 def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, role: str, unit_code: str,
-             actor: str, settings: AuthSettings, display_name: str | None = None) -> User:
+             actor: str, settings: AuthSettings, display_name: str | None = None, legal_qualification: bool = False,
+             officer_no: str | None = None) -> User:
     """Create a local account in ``unit_code`` with ``role`` (one of ``policy.ROLES``); custody
     event ``user_added``. The name is checked and stored as ``auth.credentials`` says, the password
-    against the policy there."""
+    against the policy there. ``legal_qualification`` (法律职业资格) and ``officer_no`` (the user's own
+    officer number, so that nobody reviews a case they acted in) as ``update_user`` checks them."""
     stored = check_name(username)
+    if officer_no is not None:
+        _check_officer_no(db, officer_no, None)
     if role not in ROLES:
         raise UnknownRole(f"There is no role {role!r}.",
                           "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + ".")
@@ -210,10 +215,46 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
                             "Choose another user name.")
     user = User(username=stored, username_key=key, display_name=(display_name or stored), role=role,
                 unit_id=unit.id, password_hash=_hash(settings, password), failed_logins=0,
-                password_changed_at=utcnow())
+                password_changed_at=utcnow(), legal_qualification=legal_qualification, officer_no=officer_no)
     db.add(user)
     db.flush()
-    _event(custody, db, actor, "user_added", username=user.username, role=user.role, unit=unit_code)
+    _event(custody, db, actor, "user_added", username=user.username, role=user.role, unit=unit_code,
+           legal_qualification=user.legal_qualification, officer_no=user.officer_no)
+    return user
+
+
+def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None:
+    if not _OFFICER_NO.fullmatch(officer_no):
+        raise InvalidAccount(f"警号 {officer_no!r} 无效 / Officer number {officer_no!r} is not valid.",
+                             "Use the number the user's recorder writes into file names (警号), e.g. 000123.")
+    other = db.scalar(select(User.username).where(User.officer_no == officer_no, User.id != (user_id or 0)))
+    if other is not None:
+        raise AlreadyExists(f"警号 {officer_no} 已属于用户 {other} / Officer number {officer_no} is already the "
+                            f"number of user {other}.", "One officer number is one person: check the number.")
+
+
+def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
+                legal_qualification: bool | None = None, officer_no: str | None = None) -> User:
+    """Set a user's legal qualification (法律职业资格, which a first-time reviewer of penalty decisions
+    must have) and/or own officer number ("" clears it); custody event ``user_changed`` naming each
+    change. Nothing to change is refused."""
+    user = get_user(db, username=username)
+    changes: dict[str, list[Any]] = {}
+    if legal_qualification is not None and legal_qualification != user.legal_qualification:
+        changes["legal_qualification"] = [user.legal_qualification, legal_qualification]
+        user.legal_qualification = legal_qualification
+    if officer_no is not None:
+        new = officer_no or None
+        if new is not None:
+            _check_officer_no(db, new, user.id)
+        if new != user.officer_no:
+            changes["officer_no"] = [user.officer_no, new]
+            user.officer_no = new
+    if not changes:
+        raise InvalidAccount(f"用户 {user.username} 没有变化 / Nothing to change for user {user.username}.",
+                             "Give a legal qualification or officer number that differs from the recorded one.")
+    db.flush()
+    _event(custody, db, actor, "user_changed", username=user.username, changes=changes)
     return user
 
 

@@ -396,6 +396,14 @@ def _offset(step_start: dt.datetime, ev: Any) -> float:
 
 @router.get("/cases/{case_id}")
 def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTMLResponse:
+    return case_response(request, archive, case_id)
+
+
+def case_response(request: Request, archive: Archive, case_id: int, *, error: str | None = None,
+                  status: int = 200) -> HTMLResponse:
+    """The case page; ``error``: a refusal of an action on it (e.g. legal review's gate), shown at the top."""
+    from console.review import case_block
+
     p = _user(archive, request)
     with archive.reads.begin() as db:
         c = access.case(archive, db, p, case_id, "cases.view", request)
@@ -406,6 +414,7 @@ def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
         access.record(archive, db, p, "case_viewed", detail={"case_id": c.id, "number": c.number,
                                                              "shown": view.shown_evidence})
         officers = [o.model_dump() for o in _officers(db, p)]
+        review = case_block(db, archive, p, c) if p.may("review.view") else None
     timeline = []
     for st in detail.steps:
         total = max(1e-6, (st.ended_at - st.started_at).total_seconds())
@@ -424,6 +433,7 @@ def case_page(case_id: EvidenceId, request: Request, archive: ArchiveDep) -> HTM
         jump = f"/evidence/{first.evidence.evidence_id}?t={offsets[first.link_id]:.1f}" if first else None
         timeline.append({"step": st, "bar": bar, "gaps": gaps, "docs": docs, "jump": jump, "offsets": offsets})
     loose = [r for r in detail.records if r.step_id is None]
-    return render(request, "case.html", user=p, case=detail, timeline=timeline, loose=loose, forms=FORMS,
-                  steps=archive.settings.cases.steps, officers=officers,
-                  requirement=archive.settings.cases.requirement, tolerance=archive.settings.cases.gap_tolerance_s)
+    return render(request, "case.html", status=status, user=p, case=detail, timeline=timeline, loose=loose,
+                  forms=FORMS, steps=archive.settings.cases.steps, officers=officers,
+                  requirement=archive.settings.cases.requirement, tolerance=archive.settings.cases.gap_tolerance_s,
+                  review=review, error=error, done=request.query_params.get("done"))

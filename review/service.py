@@ -49,7 +49,6 @@ from roster.models import Certificate, Officer
 
 TOOL = "liuhen-review"
 HEARING = "听证"
-OPINION_KIND = "法制审核意见书"  # the text-record kind of the opinion documents liuhen files
 ANSWER_WORDS = {"yes": "符合", "no": "不符合", "na": "不适用"}
 
 
@@ -272,9 +271,8 @@ def handlers_of(db: Session, case: Case) -> set[str]:
     step_ids = [st.id for st in case.steps]
     if step_ids:
         who |= set(db.scalars(select(EvidenceLink.linked_by).where(EvidenceLink.step_id.in_(step_ids))))
-    # (not the opinion documents liuhen filed for decided rounds: their reviewer may review the resubmission)
-    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.case_id == case.id,
-                                                           ReviewRound.opinion_record_id.is_not(None))
+    # (the opinions filed by reviewers are not the handlers' records: a reviewer reviews the next round too)
+    opinions = select(ReviewRound.opinion_record_id).where(ReviewRound.opinion_record_id.is_not(None))
     rec_ids = select(TextRecord.id).where(TextRecord.case_id == case.id, TextRecord.id.not_in(opinions))
     who |= set(db.scalars(select(TextRecordVersion.created_by).where(TextRecordVersion.record_id.in_(rec_ids))))
     who |= set(db.scalars(select(ReviewRound.submitted_by).where(ReviewRound.case_id == case.id)))
@@ -558,7 +556,7 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         may_review(db, settings, rnd=rnd, user=user)
         _check_outcome(db, settings, rnd, outcome, opinion, changed)  # again, under the lock
         case = db.get_one(Case, rnd.case_id)
-        added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind=OPINION_KIND,
+        added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind="法制审核意见书",
                                title=f"法制审核意见书（第 {rnd.round_no} 轮）")
         rnd.state, rnd.outcome, rnd.opinion = "decided", outcome, opinion.strip()
         if changed is not None:
@@ -621,9 +619,11 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     event). A hearing step recomputes whether the case is major. Returns that row (None: no review needed)."""
     r = settings.review
     gated = (what == "step" and kind in r.decision_steps) or (what == "record" and kind in r.decision_records)
-    if not gated:
+    if not gated:  # what the database's gate reads is kept current: from the case's first step or record on
         if what == "step" and kind == HEARING:
             standing(db, settings, case, hearing=True)
+        elif db.get(ReviewCase, case.id) is None:
+            standing(db, settings, case)
         return None
     last = latest_round(db, case.id)
     stated_kind = getattr(decision, "kind", None) if decision is not None else None

@@ -11,3 +11,11 @@ class OfficerExists(RosterError):
 
 class UnknownOfficer(NotFound):
     code = "unknown_officer"
+
+
+class CertificateExists(RosterError):
+    code = "certificate_exists"
+
+
+class UnknownCertificate(NotFound):
+    code = "unknown_certificate"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.runtime import open_archive
 from archive.attribution import add_officer
@@ -25,13 +26,11 @@ from auth import service as accounts
 from auth.models import User
 from cases import records
 from cases.service import add_step, create_case, get_case
-from hashing.binding import bound
 from liuhen import config
 from review import service
 from review.catalogue import Proposal
 from review.models import ReviewRound
-from roster.bindings import CERTIFICATE
-from roster.models import Certificate, Officer
+from roster.service import add_certificate
 from tests.conftest import create_pg_database, write_config
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -146,17 +145,9 @@ class ReviewWorld:
         return rid
 
 
-def _certificate(db: object, archive: Archive, officer_no: str, number: str, start: dt.date, until: dt.date) -> None:
-    from sqlalchemy.orm import Session
-
-    assert isinstance(db, Session)
-    officer = db.scalars(select(Officer).where(Officer.officer_no == officer_no)).one()
-    cert = Certificate(officer_id=officer.id, number=number, category="市场监管", area="东城区", valid_from=start,
-                       valid_until=until, created_by="cli:test")
-    db.add(cert)
-    db.flush()
-    archive.custody.record(db, actor="cli:test", action="certificate_added", tool="test", tool_version="0",
-                           detail={"officer_no": officer_no, "number": number, "bound": bound((CERTIFICATE, cert))})
+def _certificate(db: Session, archive: Archive, officer_no: str, number: str, start: dt.date, until: dt.date) -> None:
+    add_certificate(db, archive.custody, officer_no=officer_no, number=number, category="市场监管", area="东城区",
+                    valid_from=start, valid_until=until, actor="cli:test")
 
 
 def _open_world(folder: Path, backend: str) -> tuple[config.Settings, Archive, int, int, object]:

@@ -117,6 +117,9 @@ EXPECTED_TABLE = """
 | GET    /dock                                       | 200      | 403          | 403            | 403             | 403     | 200     |
 | GET    /officers                                   | 200      | 200          | 200            | 200             | 200     | 200     |
 | POST   /officers                                   | 403      | 403          | 403            | 201/403         | 403     | 201/403 |
+| PATCH  /officers/{officer_no}                      | 403      | 403          | 403            | 200/404         | 403     | 200/404 |
+| POST   /officers/{officer_no}/certificates         | 403      | 403          | 403            | 201/404         | 403     | 201/404 |
+| PATCH  /officers/{officer_no}/certificates/{number} | 403     | 403          | 403            | 200/404         | 403     | 200/404 |
 | GET    /recorders                                  | 200      | 403          | 403            | 403             | 403     | 200     |
 | PUT    /recorders/{device_id}/officer              | 200/404  | 403          | 403            | 403             | 403     | 403     |
 | GET    /jobs                                       | 200      | 403          | 403            | 200             | 403     | 200     |
@@ -141,6 +144,7 @@ EXPECTED_TABLE = """
 | GET    /retention/report                           | 403      | 403          | 200            | 200             | 200     | 403     |
 | POST   /retention/evidence/{evidence_id}/class     | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
 | POST   /retention/recompute                        | 403      | 403          | 403            | 200             | 403     | 403     |
+| PATCH  /users/{username}                           | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/disable                   | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/enable                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /users/{username}/password                  | 403      | 403          | 403            | 403             | 403     | 200/404 |
@@ -296,6 +300,27 @@ class Ctx:
                               unit_code=unit, actor=ACTOR, settings=self.world.settings.auth)
         return name
 
+    def fresh_officer(self, unit: str, certificate: str | None = None) -> str:
+        """A new officer of ``unit`` (with a certificate numbered ``certificate``) for a change that uses it up."""
+        from archive.attribution import add_officer
+        from roster.service import add_certificate
+
+        if unit == MISSING:
+            return "N9999999"
+        no = f"F{next(_fresh):05d}"
+        with self.world.archive.sessions.begin() as db:
+            add_officer(db, self.world.archive.custody, officer_no=no, name="赵六", unit_id=self.world.units[unit],
+                        actor=ACTOR)
+            if certificate is not None:
+                add_certificate(db, self.world.archive.custody, officer_no=no, number=certificate, category="市场监管",
+                                area="东城区", valid_from=dt.date(2026, 1, 1), valid_until=dt.date(2030, 12, 31),
+                                actor=ACTOR)
+        return no
+
+    def fresh_certificate(self, unit: str) -> str:
+        number = f"C{next(_fresh):08d}"
+        return f"/officers/{self.fresh_officer(unit, number)}/certificates/{number}"
+
     def fresh_case(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -446,6 +471,14 @@ CALLS: dict[Key, Call] = {
     ("GET", "/officers"): Call(_plain("/officers")),
     ("POST", "/officers"): Call(lambda c, u: ("/officers", {"json": {
         "officer_no": f"R{next(_fresh):05d}", "name": "赵六", "unit_code": u}}), "officers.manage", "roster"),
+    ("PATCH", "/officers/{officer_no}"): Call(lambda c, u: (f"/officers/{c.fresh_officer(u)}", {"json": {
+        "name": "赵六六", "active": False}}), "officers.manage", "roster"),
+    ("POST", "/officers/{officer_no}/certificates"): Call(lambda c, u: (
+        f"/officers/{c.fresh_officer(u)}/certificates", {"json": {
+            "number": f"C{next(_fresh):08d}", "category": "市场监管", "area": "东城区", "valid_from": "2026-01-01",
+            "valid_until": "2030-12-31"}}), "officers.manage", "roster"),
+    ("PATCH", "/officers/{officer_no}/certificates/{number}"): Call(lambda c, u: (c.fresh_certificate(u), {
+        "json": {"area": "西城区"}}), "officers.manage", "roster"),
     ("GET", "/recorders"): Call(_plain("/recorders"), "dock.view"),
     ("PUT", "/recorders/{device_id}/officer"): Call(lambda c, u: ("/recorders/DSJ-A001/officer", {"json": {
         "officer_no": officer_of(u)}}), "recorder.assign", "roster"),
@@ -487,6 +520,8 @@ CALLS: dict[Key, Call] = {
         f"/retention/evidence/{c.evidence(u)}/class", {"json": {"class": "important", "reason": "权限矩阵"}}),
         "retention.classify", "evidence"),
     ("POST", "/retention/recompute"): Call(_plain("/retention/recompute"), "retention.dispose"),
+    ("PATCH", "/users/{username}"): Call(_user("", json={"legal_qualification": True, "officer_no": ""}),
+                                         "users.manage", "user"),
     ("POST", "/users/{username}/disable"): Call(_user("/disable"), "users.manage", "user"),
     ("POST", "/users/{username}/enable"): Call(_user("/enable"), "users.manage", "user"),
     ("POST", "/users/{username}/password"): Call(_user("/password", json={"password": "临时密码请尽快修改它"}),

@@ -192,6 +192,7 @@ def test_resubmission_keeps_earlier_rounds_and_a_decided_round_never_changes(rev
         rounds = service.rounds_of(db, cid)
         assert [(r.round_no, r.outcome) for r in rounds] == [(1, "补充材料"), (2, None)]
         assert rounds[0].opinion == "请补充现场检查录像。" and rounds[1].id == r2
+    w.open(r2)  # the reviewer who asked for 补充材料 (and filed its opinion) reviews the resubmission
     with pytest.raises(DB_ERRORS, match="never change"):
         with w.archive.engine.begin() as conn:
             conn.execute(text("UPDATE review_rounds SET outcome = '同意' WHERE id = :i"), {"i": r1})

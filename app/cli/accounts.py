@@ -41,9 +41,28 @@ def cmd_users_add(args: argparse.Namespace, settings: config.Settings) -> int:
     with opened(settings) as archive, archive.sessions.begin() as db:
         u = add_user(db, archive.custody, username=args.name, password=password, role=args.role,
                      unit_code=args.unit, display_name=args.display_name, actor=cli_actor(),
-                     settings=settings.auth)
-        out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit}
+                     settings=settings.auth, legal_qualification=bool(args.legal_qualification),
+                     officer_no=args.officer_no or None)
+        out = {"user_id": u.id, "username": u.username, "role": u.role, "unit": args.unit,
+               "legal_qualification": u.legal_qualification, "officer_no": u.officer_no}
     emit(args, out, f"User {out['username']} ({out['role']}, unit {out['unit']}) added.")
+    return EXIT_OK
+
+
+def cmd_users_update(args: argparse.Namespace, settings: config.Settings) -> int:
+    from auth.service import update_user
+
+    if args.legal_qualification is None and args.officer_no is None:
+        raise LiuhenError(f"Nothing to change for user {args.name}.",
+                          "Give --legal-qualification/--no-legal-qualification or --officer-no NUMBER "
+                          "(--officer-no '' clears it).")
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        u = update_user(db, archive.custody, username=args.name, legal_qualification=args.legal_qualification,
+                        officer_no=args.officer_no, actor=cli_actor())
+        out = {"username": u.username, "role": u.role, "legal_qualification": u.legal_qualification,
+               "officer_no": u.officer_no}
+    emit(args, out, f"User {out['username']}: 法律职业资格 legal qualification "
+         f"{'yes' if out['legal_qualification'] else 'no'}, 警号 officer number {out['officer_no'] or '-'}.")
     return EXIT_OK
 
 
@@ -123,6 +142,15 @@ def cmd_users_token(args: argparse.Namespace, settings: config.Settings) -> int:
     return EXIT_OK
 
 
+def _reviewer_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--legal-qualification", action=argparse.BooleanOptionalAction, default=None,
+                    help="whether the user holds the legal professional qualification (法律职业资格), which a "
+                         "first-time reviewer of penalty decisions must have")
+    sp.add_argument("--officer-no", metavar="NUMBER",
+                    help="the user's own officer number (警号), so they never review a case they acted in "
+                         "('' clears it)")
+
+
 def register(sub: Any, add: Add) -> None:
     up = sub.add_parser("units", help="units (单位)").add_subparsers(dest="units_cmd", required=True)
     sp = add("add", cmd_units_add, "add a unit (单位), optionally under a parent unit", up)
@@ -138,6 +166,11 @@ def register(sub: Any, add: Add) -> None:
                     help="operator | investigator | legal_reviewer | records_manager | auditor | admin")
     sp.add_argument("--unit", required=True, help="code of the user's unit")
     sp.add_argument("--display-name")
+    _reviewer_options(sp)
+    sp.add_argument("--json", action="store_true")
+    sp = add("update", cmd_users_update, "set a user's legal qualification (法律职业资格) or own officer number", usp)
+    sp.add_argument("name")
+    _reviewer_options(sp)
     sp.add_argument("--json", action="store_true")
     sp = add("unlock", cmd_users_unlock, "clear the login throttle of a user name after failed logins", usp)
     sp.add_argument("name")
