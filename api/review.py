@@ -37,7 +37,7 @@ from liuhen.config import OUTCOMES, PASSING_OUTCOMES
 from review import catalogue as catalogue_
 from review import service, views
 from review.catalogue import Proposal, parse_amount, yuan
-from review.errors import ReviewConflict, ReviewError, UnknownRound
+from review.errors import ReviewConflict, UnknownRound
 from review.models import ReviewNotice, ReviewRound
 
 router = APIRouter(tags=["review"], dependencies=[StrictQuery], responses={
@@ -48,7 +48,6 @@ router = APIRouter(tags=["review"], dependencies=[StrictQuery], responses={
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 # yuan as a person types it (12000, 12,000.50, 1.2万, 12000元); no exponent, NaN or infinity
 AMOUNT = r"^\s*([0-9][0-9,，]{0,20}(\.[0-9]{0,2})?万?元?)?\s*$"
-MAX_FEN = 10**17  # a trillion yuan: far above any fine, far below what the database holds
 Element = Annotated[str, PathParam(min_length=1, max_length=64, pattern=LINE_NOT_BLANK,
                                    description="an element of the checklist ([review] elements), e.g. 执法资格 or 未超越/滥用职权")]
 
@@ -140,13 +139,6 @@ class NoticeOut(BaseModel):
     created_at: dt.datetime
     read_at: dt.datetime | None
     read_by: str | None
-
-
-def amount_fen(text: str | None) -> int | None:
-    fen = parse_amount(text)
-    if fen is not None and fen > MAX_FEN:
-        raise ReviewError(f"金额「{text}」过大 / The amount {text!r} is too large.", "Give the amount in yuan.")
-    return fen
 
 
 def _round_out(rnd: ReviewRound, case: Case) -> RoundOut:
@@ -258,7 +250,7 @@ def submit(case_id: Id, body: SubmitIn, archive: ArchiveDep, p: CurrentUser, req
         c = access.case(archive, db, p, case_id, "review.submit", request)
         proposal = Proposal(decision_kind=body.decision_kind.strip(), content=body.content,
                             legal_basis=body.legal_basis, discretion=body.discretion,
-                            amount_fen=amount_fen(body.amount))
+                            amount_fen=parse_amount(body.amount))
         rnd = service.submit(db, archive.custody, archive.settings, case=c, proposal=proposal,
                              statement=body.statement, actor=p.actor)
         return _round_out(rnd, c)
@@ -357,7 +349,7 @@ def decide(round_id: Id, body: DecideIn, archive: ArchiveDep, p: CurrentUser, re
     changed = None
     if body.changed is not None:
         changed = Proposal(decision_kind=body.changed.decision_kind.strip(), content=body.changed.content,
-                           amount_fen=amount_fen(body.changed.amount))
+                           amount_fen=parse_amount(body.changed.amount))
     try:
         done = service.decide(archive, round_id=round_id, outcome=body.outcome.strip(), opinion=body.opinion,
                               actor=p.actor, user=user, changed=changed)

@@ -292,6 +292,13 @@ def test_mark_by_hand_and_the_auditor_reads_but_does_not_act(world: World) -> No
         assert resp.status_code == 403
     # a major case marked by hand: its decision step is refused until reviewed
     assert h.post(f"{API}/cases/{case_id}/steps", json=DECIDE_STEP).status_code == 409
+    # an amount that is no amount is refused in words, not a server error (and the gate still holds)
+    for amount in ("NaN", "Infinity", "1e400"):
+        resp = h.post(f"{API}/cases/{case_id}/forms", json={"kind": "决定书", "fields": {**DECISION_FORM,
+                                                                                       "amount": amount}})
+        assert resp.status_code == 400 and resp.json()["code"] == "review", resp.text
+    bad = h.post(f"{API}/cases/{case_id}/review", json={**PROPOSAL, "amount": "1e400"})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
 
 
 def test_a_console_session_opens_a_round_only_with_its_csrf_token(world: World) -> None:
