@@ -27,6 +27,7 @@ from api import (
     officers,
     recorders,
     retention,
+    review,
     users,
 )
 from api.deps import ArchiveDep, StrictQuery
@@ -92,6 +93,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
+    app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
 
     from fastapi.staticfiles import StaticFiles
 

@@ -80,12 +80,16 @@ def cmd_cases_unlink(args: argparse.Namespace, settings: config.Settings) -> int
 def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
     from cases.coverage import record_check
     from cases.service import get_case
+    from review.service import unreviewed_decisions
 
     with opened(settings) as archive, archive.sessions.begin() as db:
-        report = record_check(db, archive.custody, settings.cases, case=get_case(db, args.case), actor=cli_actor(),
+        case = get_case(db, args.case)
+        report = record_check(db, archive.custody, settings.cases, case=case, actor=cli_actor(),
                               tz=settings.station.timezone)
+        # a major case with a decision recorded and no passing legal review (e.g. written below liuhen)
+        unreviewed = [x for x in unreviewed_decisions(db, settings, units={case.unit_id}) if x["case_id"] == case.id]
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "unreviewed_decisions": unreviewed})
     else:
         print(f"Case {report.number}: {len(report.steps)} step(s).")
         for s in report.steps:
@@ -94,7 +98,10 @@ def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
                   f"\n      {s.reason}")
         print("全过程记录完整 Coverage complete." if report.ok else
               f"{len(report.flagged)} 个环节需处理 step(s) flagged.")
-    return EXIT_OK if report.ok else EXIT_FAILED
+        for x in unreviewed:
+            print(f"  [需处理 FLAGGED] 法制审核 legal review: {x['problem']} / a decision is recorded without a "
+                  "passing legal review.")
+    return EXIT_OK if report.ok and not unreviewed else EXIT_FAILED
 
 
 def cmd_cases_close(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -162,8 +169,8 @@ def register(sub: Any, add: Add) -> None:
     sp = add("unlink", cmd_cases_unlink, "end a link (the link and its end stay in the record)", cp)
     sp.add_argument("link_id", type=int)
     sp.add_argument("--json", action="store_true")
-    sp = add("check", cmd_cases_check, "check each step's audio/video coverage against the checklist; exit 3 "
-             "when a step is flagged", cp)
+    sp = add("check", cmd_cases_check, "check each step's audio/video coverage against the checklist, and that a "
+             "major case's decision passed legal review; exit 3 when a step is flagged or a decision unreviewed", cp)
     sp.add_argument("case")
     sp.add_argument("--json", action="store_true")
     sp = add("close", cmd_cases_close, "close a case (结案)", cp)
