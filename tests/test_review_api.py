@@ -395,3 +395,22 @@ def test_cases_check_reports_a_decision_without_a_passing_review(world: World,
     assert code == 3 and [x["case_id"] for x in found] == [case_id] and found[0]["latest_round"] is None
     code, out = run(capsys, world, "cases", "check", str(case_id))
     assert code == 3 and "法制审核" in out
+
+
+def test_cli_refuses_an_unreviewed_decision_on_a_major_case_as_an_event(world: World, tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    case_id = new_case(world, "命令行决定")
+    code, out = run(capsys, world, "review", "mark", str(case_id), "--major", "--reason", "涉及重大公共利益")
+    assert code == 0
+    since = world.last_seq()
+    code, out = run(capsys, world, "cases", "step", str(case_id), "--kind", "决定", "--start",
+                    "2026-11-24T09:00:00+08:00", "--end", "2026-11-24T10:00:00+08:00")
+    assert code == 1
+    pdf = tmp_path / "决定书.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% a decision\n")
+    code, out = run(capsys, world, "records", "add", str(case_id), "--kind", "决定书", "--file", str(pdf),
+                    "--decision", CONTENT)
+    assert code == 1
+    refused = [e for e in events(world, since) if e.action == "review_gate_refused"]
+    assert [json.loads(e.detail)["what"] for e in refused] == ["step", "record"]
+    assert all(e.outcome == "failure" and json.loads(e.detail)["case_id"] == case_id for e in refused)

@@ -82,7 +82,7 @@ def cmd_queue(args: argparse.Namespace, settings: config.Settings) -> int:
         rounds = service.queue(db, units=units, open_only=not args.all)
         cases = {c.id: c for c in db.scalars(select(Case).where(Case.id.in_({r.case_id for r in rounds})))} \
             if rounds else {}
-        codes = dict(db.execute(select(Unit.id, Unit.code)).tuples().all())
+        codes = {i: c for i, c in db.execute(select(Unit.id, Unit.code))}
         rows: list[dict[str, Any]] = [{"round_id": r.id, "round_no": r.round_no, "case_id": r.case_id, "case_number": cases[r.case_id].number,
                  "case_title": cases[r.case_id].title, "decision_kind": r.decision_kind, "amount": yuan(r.amount_fen),
                  "state": r.state, "reviewer_unit": codes.get(r.reviewer_unit_id, ""),
