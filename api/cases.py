@@ -30,6 +30,7 @@ from api.schemas import (
     ERRORS,
     LINE,
     LINE_NOT_BLANK,
+    LINES,
     MAX_ID,
     CaseDetail,
     CaseSummary,
@@ -50,11 +51,15 @@ from cases import records as recording
 from cases import service as cases
 from cases import views
 from cases.errors import UnknownCase
+from cases.gate import Decision
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from cases.views import LinkView
+from review.errors import ReviewRequired
 
 router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
-    **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed"},
+    **ERRORS, 409: {"model": ERRORS[400]["model"], "description": "the case is closed and cannot be changed, or "
+                                                              "a decision on a major case lacks a passing legal "
+                                                              "review (review_required)"},
     503: {"model": ERRORS[400]["model"], "description": "the store could not be read or written"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
@@ -213,16 +218,23 @@ def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) 
         return out
 
 
-@router.post("/{case_id}/steps", response_model=StepOut, status_code=201, summary="Add an enforcement step")
+@router.post("/{case_id}/steps", response_model=StepOut, status_code=201, summary="Add an enforcement step (a "
+             "decision step of a major case only after a passing legal review: else 409 review_required)")
 def add_step(case_id: Id, body: StepIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> StepOut:
-    with archive.sessions.begin() as db:
-        c = _case(archive, db, p, case_id, "cases.manage", request)
-        local = ZoneInfo(archive.settings.station.timezone)  # a time typed without a zone is the station's
-        start, end = (utc_bound(t if t.tzinfo else t.replace(tzinfo=local)) for t in (body.started_at, body.ended_at))
-        assert start is not None and end is not None
-        st = cases.add_step(db, archive.custody, archive.settings.cases, case=c, kind=body.kind,
-                            started_at=start, ended_at=end, actor=p.actor, place=body.place, officers=body.officers)
-        return next(s for s in _detail(archive, db, p, c).steps if s.step_id == st.id)
+    try:
+        with archive.sessions.begin() as db:
+            c = _case(archive, db, p, case_id, "cases.manage", request)
+            local = ZoneInfo(archive.settings.station.timezone)  # a time typed without a zone is the station's
+            start, end = (utc_bound(t if t.tzinfo else t.replace(tzinfo=local))
+                          for t in (body.started_at, body.ended_at))
+            assert start is not None and end is not None
+            st = cases.add_step(db, archive.custody, archive.settings.cases, case=c, kind=body.kind,
+                                started_at=start, ended_at=end, actor=p.actor, place=body.place,
+                                officers=body.officers)
+            return next(s for s in _detail(archive, db, p, c).steps if s.step_id == st.id)
+    except ReviewRequired as e:
+        _gate_refused(archive, p, request, e, case_id=case_id, what="step", kind=body.kind)
+        raise
 
 
 @router.post("/steps/{step_id}/links", response_model=LinkOut, status_code=201,
@@ -285,6 +297,16 @@ def reopen(case_id: Id, body: ReopenIn, archive: ArchiveDep, p: CurrentUser, req
         return case_summary(c, views.unit_code(db, c))
 
 
+def _gate_refused(archive: Archive, p: access.Principal, request: Request, err: ReviewRequired, *, case_id: int,
+                  what: str, kind: str) -> None:
+    """A decision legal review's gate refused (its transaction rolled back), as a ``review_gate_refused``
+    custody event in a transaction of its own."""
+    from review.service import record_refusal
+
+    record_refusal(archive, case_id=case_id, what=what, kind=kind, actor=p.actor, reason=err.diagnostics(),
+                   context={**p.where(), "method": request.method, "path": request.url.path})
+
+
 # ---------------------------------------------------------------------------- text records
 
 
@@ -293,6 +315,17 @@ class _UploadFields(BaseModel):
     title: str = Field(default="", max_length=500, pattern=LINE)
     step_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
     record_id: str = Field(default="", pattern=r"^([1-9][0-9]{0,17})?$", description="an id (digits), or empty")
+    decision_content: str = Field(default="", max_length=20000, pattern=LINES,
+                                  description="a decision document (决定书) of a major case: what it decides, as "
+                                              "reviewed (legal review compares it by hash)")
+    decision_kind: str = Field(default="", max_length=64, pattern=LINE, description="the decision's kind (决定种类)")
+    decision_amount: str = Field(default="", max_length=64, pattern=LINE, description="its amount in yuan, as typed")
+
+    def decision(self) -> Decision | None:
+        if not self.decision_content.strip():
+            return None
+        return Decision(kind=self.decision_kind.strip() or None, content=self.decision_content,
+                        amount=self.decision_amount.strip() or None)
 
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -316,7 +349,7 @@ async def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, reques
             _case(archive, db, p, case_id, "cases.manage", request)
 
     await run_in_threadpool(allowed)
-    form = await request.form(max_files=1, max_fields=4)
+    form = await request.form(max_files=1, max_fields=7)
     try:
         file = form.get("file")
         if not isinstance(file, StarletteUpload):
@@ -343,9 +376,14 @@ async def upload_record(case_id: Id, archive: ArchiveDep, p: CurrentUser, reques
                     shutil.copyfileobj(file.file, out, 1 << 20)
                 return recording.add_version(archive, case_id=case_id, actor=p.actor, kind=fields.kind,
                                              title=fields.title or name, path=path, file_name=name,
-                                             step_id=step_id, record_id=record_id)
+                                             step_id=step_id, record_id=record_id, decision=fields.decision())
 
-        added = await run_in_threadpool(store)
+        try:
+            added = await run_in_threadpool(store)
+        except ReviewRequired as e:
+            await run_in_threadpool(_gate_refused, archive, p, request, e, case_id=case_id, what="record",
+                                    kind=fields.kind)
+            raise
     finally:
         await form.close()
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
@@ -357,8 +395,12 @@ def fill_form(case_id: Id, body: FormIn, archive: ArchiveDep, p: CurrentUser, re
     with archive.sessions.begin() as db:
         _case(archive, db, p, case_id, "cases.manage", request)
         _targets(archive, db, p, body.step_id, body.record_id, request)
-    added = recording.add_form(archive, case_id=case_id, actor=p.actor, kind=body.kind, fields=body.fields,
-                               step_id=body.step_id, record_id=body.record_id, title=body.title)
+    try:
+        added = recording.add_form(archive, case_id=case_id, actor=p.actor, kind=body.kind, fields=body.fields,
+                                   step_id=body.step_id, record_id=body.record_id, title=body.title)
+    except ReviewRequired as e:
+        _gate_refused(archive, p, request, e, case_id=case_id, what="record", kind=body.kind)
+        raise
     return RecordAdded(record_id=added.record_id, version=added.version, sha256=added.sha256, size=added.size)
 
 

@@ -35,6 +35,7 @@ from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
+from review.errors import CalendarUncovered, ReviewConflict, ReviewError, ReviewRequired
 from roster.errors import CertificateExists, OfficerExists, RosterError
 
 log = logging.getLogger("liuhen.api")
@@ -60,6 +61,10 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (BadQuery, 400),
     (AnnotationRefused, 400),
     (CaseClosed, 409),
+    (ReviewRequired, 409),  # a decision on a major case without a passing review of that decision (法制审核)
+    (ReviewConflict, 403),  # this reviewer may not review this case (handled it; no 法律职业资格): a refusal
+    (CalendarUncovered, 422),  # the deadline falls in a year the holiday calendar does not cover: never guessed
+    (ReviewError, 400),
     (Destroyed, 410),  # the bytes were destroyed under the retention rules; the record stays
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold

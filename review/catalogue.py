@@ -42,6 +42,9 @@ def proposal_hash(kind: str, content: str, amount_fen: int | None) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+MAX_YUAN = Decimal(10) ** 15  # a thousand trillion yuan: above any fine, within a 64-bit count of fen
+
+
 def parse_amount(text: str | None) -> int | None:
     """Yuan as typed (``12000``, ``1.2万``, ``12,000.50``) to fen; empty: None."""
     if text is None or not str(text).strip():
@@ -55,6 +58,9 @@ def parse_amount(text: str | None) -> int | None:
     except InvalidOperation as e:
         raise ReviewError(f"金额「{text}」不是数字 / The amount {text!r} is not a number.",
                           "Give the amount in yuan, e.g. 12000 or 1.2万.") from e
+    if not value.is_finite() or value > MAX_YUAN:  # (NaN, Infinity, 1e400: no amount, and no database holds it)
+        raise ReviewError(f"金额「{text}」不是有效金额 / The amount {text!r} is not a usable amount.",
+                          "Give the amount in yuan, e.g. 12000 or 1.2万.")
     if value < 0:
         raise ReviewError(f"金额「{text}」为负 / The amount {text!r} is negative.", "Give 0 or more yuan.")
     return int((value * 100).to_integral_value())

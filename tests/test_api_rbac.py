@@ -20,6 +20,12 @@ enforces: a wrong permission table must fail here. The rules, as read:
   neither sees nor plays evidence, and has no cases;
 * legal holds (保全): legal reviewers and records managers place and release them; they and the
   auditor read them; a hold, or an evidence to hold, of another unit is 404 exactly as if missing;
+* legal review (法制审核): whoever reads cases (investigators, legal reviewers, records managers,
+  the auditor) reads the catalogue, a case's review, the queue, a round's workspace and the notices,
+  and marks a notice read; the handling unit's investigators and records managers submit; they and
+  the legal reviewers mark a case major by hand; only legal reviewers answer the checklist and
+  decide; a round (its case's unit or its reviewing unit not the user's) or a notice of another
+  unit is 404 exactly as if missing;
 * everyone signed in may ask who they are (``/me``) and list their units' officers.
 
 Units: a role refusal comes first (403, whatever the target); a permitted role asking for another
@@ -154,6 +160,16 @@ EXPECTED_TABLE = """
 | POST   /holds                                      | 403      | 403          | 201/404        | 201/404         | 403     | 403     |
 | GET    /holds/{hold_id}                            | 403      | 403          | 200/404        | 200/404         | 200/404 | 403     |
 | POST   /holds/{hold_id}/release                    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| GET    /review/catalogue                           | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /cases/{case_id}/review                     | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| POST   /cases/{case_id}/review/mark                | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
+| POST   /cases/{case_id}/review                     | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
+| GET    /review/queue                               | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /review/rounds/{round_id}                   | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| PUT    /review/rounds/{round_id}/answers/{element:path} | 403 | 403          | 200/404        | 403             | 403     | 403     |
+| POST   /review/rounds/{round_id}/decide            | 403      | 403          | 200/404        | 403             | 403     | 403     |
+| GET    /review/notices                             | 403      | 200          | 200            | 200             | 200     | 403     |
+| POST   /review/notices/{notice_id}/read            | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
 | GET    /review/figures                             | 403      | 403          | 200            | 200             | 200     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -221,6 +237,8 @@ class Ctx:
     world: World
     cases: dict[str, CaseObjects] = field(default_factory=dict)
     holds: dict[str, int] = field(default_factory=dict)
+    rounds: dict[str, int] = field(default_factory=dict)
+    notices: dict[str, int] = field(default_factory=dict)
 
     def evidence(self, unit: str) -> int:
         if unit == MISSING:
@@ -345,6 +363,52 @@ class Ctx:
                                         actor=ACTOR)
         return case_id
 
+    def round(self, unit: str) -> int:
+        """A review round of ``unit``, submitted and opened (answered again by the reviewers' calls)."""
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.rounds:
+            self.rounds[unit] = self.fresh_round(unit)
+        return self.rounds[unit]
+
+    def fresh_round(self, unit: str) -> int:
+        """A new round of a new case of ``unit``, submitted, opened and answered, for a decision (which is
+        final)."""
+        from auth.models import User
+        from review import service as review
+        from review.catalogue import Proposal
+
+        if unit == MISSING:
+            return MISSING_ID
+        case_id = self.fresh_case(unit)
+        w = self.world
+        with w.archive.sessions.begin() as db:
+            rnd = review.submit(db, w.archive.custody, w.settings, case=case_service.get_case(db, case_id),
+                                proposal=Proposal("罚款", "罚款五百元", "《行政处罚法》", amount_fen=50000),
+                                statement="权限矩阵", actor=ACTOR)
+            reviewer = db.scalars(select(User).where(User.username == user_of("legal_reviewer"))).one()
+            review.open_round(db, w.archive.custody, w.settings, rnd=rnd, user=reviewer, actor=ACTOR)
+            for element in w.settings.review.elements:  # (a decision needs every element answered)
+                review.answer(db, w.archive.custody, w.settings, rnd=rnd, element=element, answer="na", comment="",
+                              actor=ACTOR)
+            return rnd.id
+
+    def notice(self, unit: str) -> int:
+        """A notice to ``unit`` (as a decided round leaves one)."""
+        from review.models import ReviewNotice
+
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.notices:
+            round_id = self.round(unit)
+            with self.world.archive.sessions.begin() as db:
+                n = ReviewNotice(unit_id=self.world.units[unit], case_id=self.case(unit).case_id, round_id=round_id,
+                                 message="权限矩阵")
+                db.add(n)
+                db.flush()
+                self.notices[unit] = n.id
+        return self.notices[unit]
+
     def fresh_link(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -360,7 +424,8 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case", "disposal", "hold" or "user" (foreign: 404 as if missing), "roster" (foreign: 403)
+    target: str | None = None  # "evidence", "case", "disposal", "hold", "user", "round" or "notice" (foreign: 404 as
+    # if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
 
@@ -381,6 +446,8 @@ def _plain(path: str) -> Callable[[Ctx, str], Request]:
     return lambda c, u: (path, {})
 
 
+REVIEW = {"decision_kind": "罚款", "content": "罚款五百元", "legal_basis": "《行政处罚法》", "amount": "500",
+          "statement": "权限矩阵"}
 STEP = {"kind": "调查", "started_at": "2026-11-23T10:00:00+08:00", "ended_at": "2026-11-23T10:05:00+08:00"}
 
 CALLS: dict[Key, Call] = {
@@ -480,6 +547,23 @@ CALLS: dict[Key, Call] = {
     ("GET", "/holds/{hold_id}"): Call(lambda c, u: (f"/holds/{c.hold(u)}", {}), "retention.view", "hold"),
     ("POST", "/holds/{hold_id}/release"): Call(lambda c, u: (f"/holds/{c.fresh_hold(u)}/release", {
         "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
+    ("GET", "/review/catalogue"): Call(_plain("/review/catalogue"), "review.view"),
+    ("GET", "/cases/{case_id}/review"): Call(_case("/review"), "review.view", "case"),
+    ("POST", "/cases/{case_id}/review/mark"): Call(_case("/review/mark", json={"major": False, "reason": "权限矩阵"}),
+                                                   "review.mark", "case"),
+    ("POST", "/cases/{case_id}/review"): Call(lambda c, u: (f"/cases/{c.fresh_case(u)}/review", {"json": REVIEW}),
+                                              "review.submit", "case"),
+    ("GET", "/review/queue"): Call(_plain("/review/queue"), "review.view"),
+    ("GET", "/review/rounds/{round_id}"): Call(lambda c, u: (f"/review/rounds/{c.round(u)}", {}), "review.view",
+                                               "round"),
+    ("PUT", "/review/rounds/{round_id}/answers/{element:path}"): Call(lambda c, u: (
+        f"/review/rounds/{c.round(u)}/answers/执法资格", {"json": {"answer": "yes", "comment": "权限矩阵"}}),
+        "review.decide", "round"),
+    ("POST", "/review/rounds/{round_id}/decide"): Call(lambda c, u: (f"/review/rounds/{c.fresh_round(u)}/decide", {
+        "json": {"outcome": "补充材料", "opinion": "权限矩阵：请补充材料"}}), "review.decide", "round"),
+    ("GET", "/review/notices"): Call(_plain("/review/notices"), "review.view"),
+    ("POST", "/review/notices/{notice_id}/read"): Call(lambda c, u: (f"/review/notices/{c.notice(u)}/read", {}),
+                                                       "review.view", "notice"),
     ("GET", "/review/figures"): Call(_plain("/review/figures"), "review.figures"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
@@ -487,7 +571,8 @@ CALLS: dict[Key, Call] = {
 }
 
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
-               "user": "unknown_user", "hold": "unknown_hold"}  # the code of "no such thing (that you may see)"
+               "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
+               "notice": "unknown_review_round"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -719,11 +804,12 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         officers,
         recorders,
         retention,
+        review,
     )
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, holds, retention)
+                                   disposals, holds, retention, review)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -732,7 +818,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
 def hidden_cells() -> Iterator[Any]:
     for key, call in CALLS.items():
-        if call.target not in ("evidence", "case", "disposal"):
+        if call.target not in ("evidence", "case", "disposal", "round", "notice"):
             continue
         role = next(r for r in ROLES if EXPECTED[key][r][-1] == 404)  # the first role that may, in its units
         marks = []

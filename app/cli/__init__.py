@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cases": ("cases", "cases (案件), steps and the coverage check"),
     "records": ("cases", "text records (执法文书)"),
     "retention": ("retention", "retention (保存期限), legal holds (保全) and disposal (销毁)"),
+    "review": ("review", "legal review (法制审核): the catalogue, submissions, the queue, a round's workspace, marks"),
     "worker": ("jobs", "run media workers (probe, proxy, thumbnails) until stopped"),
     "jobs": ("jobs", "list media jobs and their progress"),
     "demo": ("demo", "generate sample recordings in a dock folder and offload them"),

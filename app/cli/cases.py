@@ -4,6 +4,8 @@ coverage check, and the signed text records (执法文书)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,8 @@ def cmd_cases_create(args: argparse.Namespace, settings: config.Settings) -> int
 def cmd_cases_step(args: argparse.Namespace, settings: config.Settings) -> int:
     from cases.service import add_step, get_case
 
-    with opened(settings) as archive, archive.sessions.begin() as db:
+    with opened(settings) as archive, _gate_refusals(archive, args.case, "step", args.kind), \
+            archive.sessions.begin() as db:
         case = get_case(db, args.case)
         step = add_step(db, archive.custody, settings.cases, case=case, kind=args.kind,
                         started_at=_when(args.start, settings), ended_at=_when(args.end, settings),
@@ -80,12 +83,16 @@ def cmd_cases_unlink(args: argparse.Namespace, settings: config.Settings) -> int
 def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
     from cases.coverage import record_check
     from cases.service import get_case
+    from review.service import unreviewed_decisions
 
     with opened(settings) as archive, archive.sessions.begin() as db:
-        report = record_check(db, archive.custody, settings.cases, case=get_case(db, args.case), actor=cli_actor(),
+        case = get_case(db, args.case)
+        report = record_check(db, archive.custody, settings.cases, case=case, actor=cli_actor(),
                               tz=settings.station.timezone)
+        # a major case with a decision recorded and no passing legal review (e.g. written below liuhen)
+        unreviewed = [x for x in unreviewed_decisions(db, settings, units={case.unit_id}) if x["case_id"] == case.id]
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "unreviewed_decisions": unreviewed})
     else:
         print(f"Case {report.number}: {len(report.steps)} step(s).")
         for s in report.steps:
@@ -94,7 +101,10 @@ def cmd_cases_check(args: argparse.Namespace, settings: config.Settings) -> int:
                   f"\n      {s.reason}")
         print("全过程记录完整 Coverage complete." if report.ok else
               f"{len(report.flagged)} 个环节需处理 step(s) flagged.")
-    return EXIT_OK if report.ok else EXIT_FAILED
+        for x in unreviewed:
+            print(f"  [需处理 FLAGGED] 法制审核 legal review: {x['problem']} / a decision is recorded without a "
+                  "passing legal review.")
+    return EXIT_OK if report.ok and not unreviewed else EXIT_FAILED
 
 
 def cmd_cases_close(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -117,7 +127,26 @@ def cmd_cases_reopen(args: argparse.Namespace, settings: config.Settings) -> int
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _gate_refusals(archive: Any, case: str | int, what: str, kind: str) -> Iterator[None]:
+    """A decision legal review's gate refuses (``review_required``) is a custody event of its own."""
+    from review.errors import ReviewRequired
+    from review.service import record_refusal
+
+    try:
+        yield
+    except ReviewRequired as e:
+        with archive.sessions() as db:
+            from cases.service import get_case
+
+            case_id = get_case(db, case).id
+        record_refusal(archive, case_id=case_id, what=what, kind=kind, actor=cli_actor(), reason=e.detail,
+                       context={"via": "cli"})
+        raise
+
+
 def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
+    from cases.gate import Decision
     from cases.records import add_version
     from cases.service import get_case
 
@@ -127,8 +156,12 @@ def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
     with opened(settings) as archive:
         with archive.sessions() as db:
             case_id = get_case(db, args.case).id
-        added = add_version(archive, case_id=case_id, actor=cli_actor(), kind=args.kind, title=args.title or path.name,
-                            path=path, file_name=path.name, step_id=args.step, record_id=args.record)
+        decision = (Decision(kind=args.decision_kind, content=args.decision, amount=args.decision_amount)
+                    if args.decision else None)
+        with _gate_refusals(archive, case_id, "record", args.kind):
+            added = add_version(archive, case_id=case_id, actor=cli_actor(), kind=args.kind,
+                                title=args.title or path.name, path=path, file_name=path.name, step_id=args.step,
+                                record_id=args.record, decision=decision)
     out = {"record_id": added.record_id, "version": added.version, "sha256": added.sha256, "size": added.size}
     emit(args, out, f"Text record {added.record_id} version {added.version} stored and signed "
                     f"(SHA-256 {added.sha256}).")
@@ -162,8 +195,8 @@ def register(sub: Any, add: Add) -> None:
     sp = add("unlink", cmd_cases_unlink, "end a link (the link and its end stay in the record)", cp)
     sp.add_argument("link_id", type=int)
     sp.add_argument("--json", action="store_true")
-    sp = add("check", cmd_cases_check, "check each step's audio/video coverage against the checklist; exit 3 "
-             "when a step is flagged", cp)
+    sp = add("check", cmd_cases_check, "check each step's audio/video coverage against the checklist, and that a "
+             "major case's decision passed legal review; exit 3 when a step is flagged or a decision unreviewed", cp)
     sp.add_argument("case")
     sp.add_argument("--json", action="store_true")
     sp = add("close", cmd_cases_close, "close a case (结案)", cp)
@@ -183,4 +216,8 @@ def register(sub: Any, add: Add) -> None:
     sp.add_argument("--step", type=int, help="the step it belongs to")
     sp.add_argument("--record", type=int, help="add a new version of this record")
     sp.add_argument("--title")
+    sp.add_argument("--decision", help="for a decision document (决定书) of a major case: what it decides (决定内容), "
+                                       "compared with the reviewed decision")
+    sp.add_argument("--decision-kind", help="the decision's kind (default: the reviewed one)")
+    sp.add_argument("--decision-amount", help="the decision's amount in yuan (default: the reviewed one)")
     sp.add_argument("--json", action="store_true")
