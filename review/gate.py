@@ -24,12 +24,15 @@ def install(sessions: sessionmaker[Session], custody: CustodyLog, settings: Sett
 
 
 def sync_kinds(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Add the gated kinds of ``settings`` to what the triggers know. Only added, never taken away: a
+    process started with a narrower config does not open the database's gate for everyone."""
     want = {("step", k) for k in settings.review.decision_steps} | {("record", k) for k in
                                                                    settings.review.decision_records}
+    with sessions() as db:
+        have = {(g.what, g.kind) for g in db.query(ReviewGateKind)}
+    if want <= have:
+        return
     with sessions.begin() as db:
-        have = {(g.what, g.kind): g for g in db.query(ReviewGateKind)}
-        for key, row in have.items():
-            if key not in want:
-                db.delete(row)
-        for what, kind in want - set(have):
+        have = {(g.what, g.kind) for g in db.query(ReviewGateKind)}
+        for what, kind in sorted(want - have):
             db.add(ReviewGateKind(what=what, kind=kind))

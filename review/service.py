@@ -26,12 +26,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 import liuhen
 from archive.context import Archive
 from archive.models import Evidence
 from auth.models import Unit, User
+from auth.policy import visible_units
 from cases.coverage import check_case
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from cases.service import _open, current_links, step_officers
@@ -49,6 +52,8 @@ from roster.models import Certificate, Officer
 
 TOOL = "liuhen-review"
 HEARING = "听证"
+OPINION_KIND = "法制审核意见书"  # the text-record kind of the opinion: filed only by ``decide``
+FILING_OPINION = "review.filing_opinion"  # (set in a session's info while ``decide`` files the opinion)
 ANSWER_WORDS = {"yes": "符合", "no": "不符合", "na": "不适用"}
 
 
@@ -80,28 +85,47 @@ def latest_round(db: Session, case_id: int) -> ReviewRound | None:
                       .order_by(ReviewRound.round_no.desc()).limit(1)).first()
 
 
-def standing(db: Session, settings: Settings, case: Case, *, decision_kind: str | None = None,
-             amount_fen: int | None = None, hearing: bool | None = None) -> Majority:
-    """Whether the case's intended decision is major, and why; stored in ``review_cases`` (what the
-    database's gate reads). The intended decision is ``decision_kind``/``amount_fen`` where given (a
-    proposal, a decision document), else the latest round's; ``hearing``: a hearing about to be
-    recorded (else: whether a 听证 step is)."""
-    if decision_kind is None:
-        last = latest_round(db, case.id)
-        if last is not None:
-            decision_kind = last.changed_kind or last.decision_kind
-            amount_fen = last.changed_amount_fen if last.changed_kind else last.amount_fen
+def judge_case(db: Session, settings: Settings, case: Case, *, decision_kind: str | None = None,
+               amount_fen: int | None = None, hearing: bool | None = None) -> Majority:
+    """Whether the case's decision is major, and why, computed (nothing written): major when the latest
+    hand mark says so, or else when any catalogue rule holds for the case (category, a hearing held or
+    about to be: ``hearing``), for the decision of any of its rounds (proposed or changed), or for
+    ``decision_kind``/``amount_fen`` (what a decision document states). Once major by a round, always
+    major: a later, lesser proposal or a document never lowers it; only a reviewer's mark does."""
+    mark = _latest_mark(db, case.id)
+    unit = _unit_code(db, case.unit_id)
     if hearing is None or not hearing:
         hearing = bool(hearing) or any(st.kind == HEARING for st in case.steps)
-    mark = _latest_mark(db, case.id)
-    majority = judge(settings.review, category=case.category, unit_code=_unit_code(db, case.unit_id),
-                     decision_kind=decision_kind, amount_fen=amount_fen, hearing=hearing,
-                     mark=(mark.major, mark.reason) if mark is not None else None)
-    row = db.get(ReviewCase, case.id)
+    if mark is not None:
+        return judge(settings.review, category=case.category, unit_code=unit, decision_kind=None, amount_fen=None,
+                     hearing=hearing, mark=(mark.major, mark.reason))
+    intended: list[tuple[str | None, int | None]] = [(None, None)]
+    for rnd in rounds_of(db, case.id):
+        intended.append((rnd.decision_kind, rnd.amount_fen))
+        if rnd.changed_kind is not None:
+            intended.append((rnd.changed_kind, rnd.changed_amount_fen))
+    if decision_kind is not None:
+        intended.append((decision_kind, amount_fen))
+    reasons: list[str] = []
+    for kind, amount in intended:
+        for why in judge(settings.review, category=case.category, unit_code=unit, decision_kind=kind,
+                         amount_fen=amount, hearing=hearing).reasons:
+            if why not in reasons:
+                reasons.append(why)
+    return Majority(bool(reasons), tuple(reasons))
+
+
+def standing(db: Session, settings: Settings, case: Case, *, decision_kind: str | None = None,
+             amount_fen: int | None = None, hearing: bool | None = None) -> Majority:
+    """``judge_case``, stored in ``review_cases`` (what the database's gate reads)."""
+    majority = judge_case(db, settings, case, decision_kind=decision_kind, amount_fen=amount_fen, hearing=hearing)
     reasons = json.dumps(list(majority.reasons), ensure_ascii=False)
-    if row is None:
-        db.add(ReviewCase(case_id=case.id, major=majority.major, reasons=reasons, updated_at=utcnow()))
-    elif row.major != majority.major or row.reasons != reasons:
+    ins = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(ins(ReviewCase).values(case_id=case.id, major=majority.major, reasons=reasons, updated_at=utcnow())
+               .on_conflict_do_nothing())  # (two first actions on a case at once: one inserts, both go on)
+    row = db.execute(select(ReviewCase).where(ReviewCase.case_id == case.id)).scalar_one()
+    db.refresh(row)
+    if row.major != majority.major or row.reasons != reasons:
         row.major, row.reasons, row.updated_at = majority.major, reasons, utcnow()
     db.flush()
     return majority
@@ -109,10 +133,15 @@ def standing(db: Session, settings: Settings, case: Case, *, decision_kind: str 
 
 def mark(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, major: bool, reason: str,
          actor: str) -> ReviewMark:
-    """Mark ``case`` major (or not major) by hand, with a reason; the latest mark wins over the catalogue."""
+    """Mark ``case`` major (or not major) by hand, with a reason; the latest mark wins over the catalogue.
+    Nobody who handled the case may mark it not major (they would be lifting their own gate)."""
     if not reason.strip():
         raise ReviewError("认定是否属于重大执法决定须说明理由 / Marking a case needs a reason.",
                           "Say why, e.g. 涉及重大公共利益 or 经集体讨论不属于重大执法决定.")
+    if not major and actor in handlers_of(db, case):
+        raise ReviewConflict(f"您参与办理了案件 {case.number}，不能认定其不属于重大执法决定 / You took part in handling case "
+                             f"{case.number} and may not mark it not major.",
+                             "由未参与办案的法制审核人员认定 / A legal reviewer who did not handle it must.")
     row = ReviewMark(case_id=case.id, major=major, reason=reason.strip(), marked_by=actor, marked_at=utcnow())
     db.add(row)
     db.flush()
@@ -300,10 +329,16 @@ def handlers_of(db: Session, case: Case) -> set[str]:
 
 
 def may_review(db: Session, settings: Settings, *, rnd: ReviewRound, user: User) -> None:
-    """Refuse (``ReviewConflict``) a reviewer who handled the case, was an officer of one of its
-    steps, or reviews a penalty decision for the first time without 法律职业资格."""
+    """Refuse (``ReviewConflict``) a reviewer outside the round's reviewing unit, who handled the case,
+    was an officer of one of its steps, or reviews a penalty decision for the first time without
+    法律职业资格."""
     case = db.get_one(Case, rnd.case_id)
     actor = f"user:{user.username}"
+    if rnd.reviewer_unit_id not in visible_units(db, user):
+        raise ReviewConflict(f"案件 {case.number} 的法制审核由其他单位负责 / The legal review of case {case.number} "
+                             "belongs to another unit's reviewers.",
+                             "由负责审核的单位（[review.reviewer_units]）的法制审核人员审核 / A reviewer of the "
+                             "reviewing unit must review it.")
     if actor in handlers_of(db, case):
         raise ReviewConflict(f"您参与办理了案件 {case.number}，不能审核本案 / You took part in handling case "
                              f"{case.number} and may not review it.",
@@ -393,7 +428,9 @@ def _certificates(db: Session, settings: Settings, case: Case) -> Prefilled:
         for no in officers:
             checked += 1
             held = certs.get(no, [])
-            valid = [c for c in held if c.revoked_at is None and c.valid_from <= day <= c.valid_until]
+            # a certificate revoked later still counted on the days before its revocation
+            valid = [c for c in held if c.valid_from <= day <= c.valid_until and (
+                c.revoked_at is None or day < _local_date(c.revoked_at, tz))]
             who = f"{names.get(no, '')}（{no}）" if no in names else no
             if valid:
                 continue
@@ -405,8 +442,9 @@ def _certificates(db: Session, settings: Settings, case: Case) -> Prefilled:
                                 "holds no enforcement certificate")
             else:
                 last = max(held, key=lambda c: c.valid_until)
-                if last.revoked_at is not None:
-                    what = f"执法证 {last.number} 已注销 / certificate {last.number} was revoked"
+                if last.revoked_at is not None and _local_date(last.revoked_at, tz) <= day:
+                    what = (f"执法证 {last.number} 已于 {_local_date(last.revoked_at, tz)} 注销 / certificate {last.number} "
+                            f"was revoked on {_local_date(last.revoked_at, tz)}")
                 elif last.valid_until < day:
                     what = (f"执法证 {last.number} 已于 {last.valid_until} 过期 / certificate {last.number} expired "
                             f"on {last.valid_until}")
@@ -577,8 +615,12 @@ def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor
         may_review(db, settings, rnd=rnd, user=user)
         _check_outcome(db, settings, rnd, outcome, opinion, changed)  # again, under the lock
         case = db.get_one(Case, rnd.case_id)
-        added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind="法制审核意见书",
-                               title=f"法制审核意见书（第 {rnd.round_no} 轮）")
+        db.info[FILING_OPINION] = True
+        try:
+            added = record_version(db, archive, stored, case_id=case.id, actor=actor, kind=OPINION_KIND,
+                                   title=f"{OPINION_KIND}（第 {rnd.round_no} 轮）")
+        finally:
+            db.info.pop(FILING_OPINION, None)
         rnd.state, rnd.outcome, rnd.opinion = "decided", outcome, opinion.strip()
         if changed is not None:
             rnd.changed_kind, rnd.changed_content, rnd.changed_amount_fen = (
@@ -639,6 +681,10 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     record the ``review_decisions`` row the database's trigger looks for (a ``review_decision_recorded``
     event). A hearing step recomputes whether the case is major. Returns that row (None: no review needed)."""
     r = settings.review
+    if what == "record" and kind == OPINION_KIND and not db.info.get(FILING_OPINION):
+        raise ReviewRequired(f"「{OPINION_KIND}」由法制审核人员作出审核结论时生成并归档，不能另行上传或修改 / The "
+                             f"{OPINION_KIND} is filed by liuhen when a reviewer decides; it cannot be uploaded or "
+                             "revised.", "如需更正，由法制审核人员在新一轮审核中作出 / A correction is a new review round.")
     gated = (what == "step" and kind in r.decision_steps) or (what == "record" and kind in r.decision_records)
     if not gated:  # what the database's gate reads is kept current: from the case's first step or record on
         if what == "step" and kind == HEARING:
@@ -649,17 +695,15 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     last = latest_round(db, case.id)
     stated_kind = getattr(decision, "kind", None) if decision is not None else None
     amount = parse_amount(getattr(decision, "amount", None)) if decision is not None else None
-    if stated_kind is not None:
-        majority = standing(db, settings, case, decision_kind=stated_kind, amount_fen=amount)
-    else:
-        majority = standing(db, settings, case)
-    if not majority.major:
-        return None
+    majority = standing(db, settings, case, decision_kind=stated_kind, amount_fen=amount)
+    if last is None and not majority.major:
+        return None  # never submitted, and not major by anything known: no review needed
     why = "；".join(majority.reasons)
     if last is None:
         raise ReviewRequired(f"案件 {case.number} 属于重大执法决定（{why}），未经法制审核不得作出决定 / Case {case.number} "
                              "is a major decision and may not be decided without legal review.",
                              "先提请法制审核，审核同意后再记录决定 / Submit it for legal review (提请法制审核) first.")
+    # a case submitted for review is decided only on a passing review of that decision, major or not
     if last.state != "decided":
         raise ReviewRequired(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束 / Round {last.round_no} of the "
                              f"legal review of case {case.number} is not decided yet.",
@@ -744,27 +788,38 @@ def played(db: Session, *, rnd: ReviewRound, actor: str) -> dict[int, int]:
 
 
 def unreviewed_decisions(db: Session, settings: Settings, *, units: Collection[int] | None = None) -> list[dict[str, Any]]:
-    """Major cases with a decision recorded (a decision step or decision document) whose latest review
-    round did not pass — what ``liuhen cases check`` reports (e.g. a decision written below liuhen)."""
+    """Decisions the gate did not admit: on a major case (or one submitted for review), every decision
+    step and every version of a decision document is matched by a ``review_decisions`` row the gate
+    wrote when a passing review admitted it; one without is reported — what ``liuhen cases check``
+    names (a case marked major after its decision, a decision written below liuhen)."""
     r = settings.review
-    q = select(Case).join(ReviewCase, ReviewCase.case_id == Case.id).where(ReviewCase.major)
+    reviewed = select(ReviewRound.case_id)
+    q = select(Case).where(Case.id.in_(select(ReviewCase.case_id).where(ReviewCase.major)) | Case.id.in_(reviewed))
     if units is not None:
         q = q.where(Case.unit_id.in_(sorted(units)))
     out = []
     for case in db.scalars(q.order_by(Case.id)):
         steps = [st for st in case.steps if st.kind in r.decision_steps]
-        records = list(db.scalars(select(TextRecord).where(TextRecord.case_id == case.id,
-                                                           TextRecord.kind.in_(r.decision_records))))
-        if not steps and not records:
+        versions = list(db.execute(select(TextRecord.id, TextRecordVersion.version).join(
+            TextRecordVersion, TextRecordVersion.record_id == TextRecord.id).where(
+            TextRecord.case_id == case.id, TextRecord.kind.in_(r.decision_records))).all())
+        if not steps and not versions:
+            continue
+        admitted = dict(db.execute(select(ReviewDecision.what, func.count()).where(ReviewDecision.case_id == case.id)
+                                   .group_by(ReviewDecision.what)).all())
+        missing_steps = len(steps) - int(admitted.get("step", 0))
+        missing_records = len(versions) - int(admitted.get("record", 0))
+        if missing_steps <= 0 and missing_records <= 0:
             continue
         last = latest_round(db, case.id)
-        if last is not None and last.outcome in PASSING_OUTCOMES:
-            continue
         state = "从未提请法制审核 / never submitted for review" if last is None else (
             f"最近一轮（第 {last.round_no} 轮）{'尚未结束' if last.outcome is None else '结论为' + last.outcome} / latest "
             f"round {last.round_no}: {last.outcome or 'not decided'}")
         out.append({"case_id": case.id, "number": case.number, "steps": [s.id for s in steps],
-                    "records": [x.id for x in records], "latest_round": last.round_no if last else None,
+                    "records": sorted({rid for rid, _ in versions}), "unadmitted_steps": max(0, missing_steps),
+                    "unadmitted_records": max(0, missing_records),
+                    "latest_round": last.round_no if last else None,
                     "latest_outcome": last.outcome if last else None,
-                    "problem": f"重大执法决定案件 {case.number} 已记录决定，但{state}"})
+                    "problem": f"重大执法决定案件 {case.number} 有 {max(0, missing_steps) + max(0, missing_records)} 项决定"
+                               f"未经法制审核通过（{state}）"})
     return out

@@ -255,18 +255,11 @@ def case_review(db: Session, settings: Settings, case: Case) -> CaseReview:
     """Computed now (the catalogue against the case as it is), not written: a page view changes nothing."""
     row = db.get(ReviewCase, case.id)
     rounds = service.rounds_of(db, case.id)
-    mark = service._latest_mark(db, case.id)
     last = rounds[-1] if rounds else None
-    from review.catalogue import judge
-
-    kind = (last.changed_kind or last.decision_kind) if last else None
-    amount = (last.changed_amount_fen if last and last.changed_kind else last.amount_fen) if last else None
-    majority = judge(settings.review, category=case.category, unit_code=service._unit_code(db, case.unit_id),
-                     decision_kind=kind, amount_fen=amount, hearing=any(s.kind == service.HEARING for s in case.steps),
-                     mark=(mark.major, mark.reason) if mark else None)
+    majority = service.judge_case(db, settings, case)
     major = majority.major or bool(row and row.major)
     reasons = list(majority.reasons) or (json.loads(row.reasons) if row else [])
-    if not major:
+    if not major and last is None:
         allowed, note = True, "非重大执法决定，无需法制审核 / Not a major decision: no legal review needed."
     elif last is None:
         allowed, note = False, "重大执法决定，须先提请法制审核 / A major decision: submit it for legal review first."

@@ -364,7 +364,8 @@ def test_adding_unlocking_and_issuing_a_token_are_custody_events_naming_who_did_
         events = [(e.action, e.actor, e.tool, json.loads(e.detail))
                   for e in db.scalars(select(CustodyEvent).order_by(CustodyEvent.seq))]
     assert events == [
-        ("user_added", "test", "liuhen", {"username": "zhangsan", "role": "investigator", "unit": "110101"}),
+        ("user_added", "test", "liuhen", {"username": "zhangsan", "role": "investigator", "unit": "110101",
+                                          "legal_qualification": False, "officer_no": None}),
         ("user_unlocked", "cli:admin", "liuhen", {"username": "zhangsan"}),
         ("api_token_issued", "cli:admin", "liuhen", {"username": "zhangsan", "name": "案件系统对接"}),
     ]

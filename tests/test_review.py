@@ -401,16 +401,115 @@ def test_verify_names_a_major_case_lowered_below_liuhen(review_world: ReviewWorl
 
     w = review_world
     cid = w.case()
+    with w.archive.sessions() as db:
+        number = get_case(db, cid).number
     report = Report()
     assert review_verify.check(w.archive, report) >= 1
-    assert not [f for f in report.failures if f.kind == "review_standing_changed"]
+    assert not [f for f in report.failures if f.kind == "review_standing_changed" and number in f.detail]
     with w.archive.engine.begin() as conn:
         conn.execute(text("UPDATE review_cases SET major = false WHERE case_id = :c"), {"c": cid})
     report = Report()
     review_verify.check(w.archive, report)
-    with w.archive.sessions() as db:
-        number = get_case(db, cid).number
-    found = [f for f in report.failures if f.kind == "review_standing_changed"]
+    found = [f for f in report.failures if f.kind == "review_standing_changed" and number in f.detail]
     assert len(found) == 1 and number in found[0].detail and "经过听证" in found[0].detail
     with w.archive.engine.begin() as conn:  # (put it back: the world is shared)
         conn.execute(text("UPDATE review_cases SET major = true WHERE case_id = :c"), {"c": cid})
+
+
+
+# ---------------------------------------------------------------------------- ways around the gate, closed
+
+NO_HEARING = (("立案", "20200101090000", ("000123",)), ("调查", "20200102090000", ("000123",)))
+
+
+def test_a_decision_document_cannot_lower_the_case_below_its_reviewed_proposal(review_world: ReviewWorld) -> None:
+    w = review_world
+    cid = w.case(steps=NO_HEARING)  # major only by the proposal: a fine of 50,000 yuan at a county unit
+    rid = w.submit(cid, w.proposal(kind="罚款", content="罚款人民币五万元", amount_fen=5_000_000))
+    w.open(rid)
+    w.answer_all(rid, failing=("裁量基准适当",))
+    w.decide(rid, "不同意", opinion="裁量过重。")
+    for fields in ({"decision": "罚款人民币五万元", "decision_kind": "罚款", "amount": "1"},
+                   {"decision": "罚款人民币五万元"}, {"decision": "警告", "decision_kind": "警告"}):
+        with pytest.raises(ReviewRequired, match="不同意"):
+            w.form(cid, "决定书", fields)
+    with w.archive.sessions() as db:
+        assert db.get(ReviewCase, cid).major  # type: ignore[union-attr]
+
+
+def test_no_decision_while_a_round_is_open_even_for_a_lesser_proposal(review_world: ReviewWorld) -> None:
+    w = review_world
+    cid = w.case(steps=NO_HEARING)
+    rid = w.submit(cid, w.proposal(kind="吊销许可证"))
+    w.open(rid)
+    w.answer_all(rid, failing=("裁量基准适当",))
+    w.decide(rid, "纠正", opinion="应当从轻。")
+    w.submit(cid, w.proposal(kind="警告", content="警告"))
+    with pytest.raises(ReviewRequired, match="尚未结束"):
+        w.step(cid, "决定")
+    with pytest.raises(DB_ERRORS, match="legal review"):  # the database: a case submitted for review is gated
+        with w.archive.engine.begin() as conn:
+            conn.execute(text("INSERT INTO case_steps (case_id, kind, started_at, ended_at, officers, created_at, "
+                              "created_by) VALUES (:c, '决定', '2020-01-05T00:00:00.000000+00:00', "
+                              "'2020-01-05T01:00:00.000000+00:00', '[]', '2020-01-05T00:00:00.000000+00:00', 'x')"),
+                         {"c": cid})
+
+
+def test_a_handler_cannot_mark_their_own_case_not_major(review_world: ReviewWorld) -> None:
+    w = review_world
+    cid = w.case()
+    with w.archive.sessions.begin() as db:
+        with pytest.raises(ReviewConflict, match="不能认定其不属于"):
+            service.mark(db, w.archive.custody, w.settings, case=get_case(db, cid), major=False, reason="我认为不重大",
+                         actor=actor(HANDLER))
+        service.mark(db, w.archive.custody, w.settings, case=get_case(db, cid), major=True, reason="涉及公共利益",
+                     actor=actor(HANDLER))  # marking it major is anyone's to do
+
+
+def test_the_opinion_is_filed_only_by_the_decision(review_world: ReviewWorld, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    w = review_world
+    cid = w.case()
+    rid = w.review(cid, "同意")
+    with w.archive.sessions() as db:
+        opinion_id = service.get_round(db, rid).opinion_record_id
+    pdf = tmp_path / "forged.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% not the reviewer's\n")
+    with pytest.raises(ReviewRequired, match="不能另行上传或修改"):
+        records.add_version(w.archive, case_id=cid, actor=actor(HANDLER), kind="法制审核意见书", title="x", path=pdf,
+                            file_name="x.pdf", record_id=opinion_id)
+    with pytest.raises(ReviewRequired, match="不能另行上传或修改"):
+        records.add_version(w.archive, case_id=cid, actor=actor(HANDLER), kind="法制审核意见书", title="x", path=pdf,
+                            file_name="x.pdf")
+
+
+def test_a_reviewer_of_another_unit_may_not_review(review_world: ReviewWorld) -> None:
+    from tests.review_world import OTHER_REVIEWER
+
+    w = review_world
+    rid = w.submit(w.case())
+    with pytest.raises(ReviewConflict, match="其他单位"):
+        w.open(rid, by=OTHER_REVIEWER)
+
+
+def test_review_standing_cannot_be_deleted_and_a_case_without_one_is_named(review_world: ReviewWorld) -> None:
+    from cases.service import create_case
+    from review import verify as review_verify
+
+    w = review_world
+    cid = w.case()
+    with pytest.raises(DB_ERRORS, match="never deleted"):
+        with w.archive.engine.begin() as conn:
+            conn.execute(text("DELETE FROM review_cases WHERE case_id = :c"), {"c": cid})
+    with w.archive.sessions.begin() as db:  # a case with no standing (as before migration 0013), a hearing
+        bare = create_case(db, w.archive.custody, w.settings.cases, unit_id=w.unit_id, unit_code="110101-ZF",
+                           category="行政处罚", title="迁移前的案件", actor=actor(HANDLER))
+        number, bare_id = bare.number, bare.id
+    with w.archive.engine.begin() as conn:
+        conn.execute(text("INSERT INTO case_steps (case_id, kind, started_at, ended_at, officers, created_at, "
+                          "created_by) VALUES (:c, '听证', '2020-01-05T00:00:00.000000+00:00', "
+                          "'2020-01-05T01:00:00.000000+00:00', '[]', '2020-01-05T00:00:00.000000+00:00', 'x')"),
+                     {"c": bare_id})
+    report = Report()
+    review_verify.check(w.archive, report)
+    found = [f for f in report.failures if f.kind == "review_standing_changed" and number in f.detail]
+    assert len(found) == 1 and "holds no review standing" in found[0].detail

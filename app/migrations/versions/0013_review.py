@@ -24,7 +24,7 @@ depends_on = None
 
 OUTCOMES = "'同意', '变更', '纠正', '补充材料', '移送司法机关', '不同意'"
 PASSING = "'同意', '变更'"
-KEPT = ("review_rounds", "review_answers", "review_marks", "review_decisions", "officer_certificates")
+KEPT = ("review_rounds", "review_answers", "review_marks", "review_decisions", "review_cases", "officer_certificates")
 REFUSED = "a decision on a major case needs a passing legal review of that decision (法制审核)"
 
 
@@ -156,12 +156,14 @@ def upgrade() -> None:
 
 
 # A decision row is accepted only on the latest round of its case, decided 同意 or 变更, with the hash
-# of the reviewed (or changed) proposal; a decision step or decision document of a major case only with
-# such a row for the latest round.
+# of the reviewed (or changed) proposal; a decision step or decision document of a major case (or of a
+# case submitted for review) only with such a row for the latest round.
 _PASSED = ("SELECT 1 FROM review_decisions d JOIN review_rounds r ON r.id = d.round_id "
            "WHERE d.case_id = {case} AND d.what = '{what}' AND r.outcome IN (" + PASSING + ") "
            "AND r.round_no = (SELECT max(round_no) FROM review_rounds WHERE case_id = {case})")
-_MAJOR = "SELECT 1 FROM review_cases WHERE case_id = {case} AND major"
+# a case the database knows is major, or one submitted for review at all
+_MAJOR = ("SELECT 1 FROM review_cases WHERE case_id = {case} AND major "
+          "UNION ALL SELECT 1 FROM review_rounds WHERE case_id = {case}")
 _GATED = "SELECT 1 FROM review_gate_kinds WHERE what = '{what}' AND kind = {kind}"
 _DECISION_OK = ("SELECT 1 FROM review_rounds r WHERE r.id = NEW.round_id AND r.case_id = NEW.case_id "
                 "AND r.state = 'decided' AND r.outcome IN (" + PASSING + ") AND r.final_sha256 = NEW.decision_sha256 "
