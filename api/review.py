@@ -372,8 +372,8 @@ def notices(archive: ArchiveDep, p: CurrentUser, request: Request,
     with archive.reads.begin() as db:
         access.require(archive, db, p, "review.view", request)
         rows = service.notices(db, units=p.scope.units, unread_only=not all_)
-        numbers = dict(db.execute(select(Case.id, Case.number).where(Case.id.in_({n.case_id for n in rows})))
-                       .tuples().all()) if rows else {}
+        numbers = {i: n for i, n in db.execute(select(Case.id, Case.number).where(
+            Case.id.in_({n.case_id for n in rows})))} if rows else {}
         return [NoticeOut(notice_id=n.id, case_id=n.case_id, case_number=numbers.get(n.case_id, ""),
                           round_id=n.round_id, message=n.message, created_at=n.created_at, read_at=n.read_at,
                           read_by=n.read_by) for n in rows]

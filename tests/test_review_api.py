@@ -370,8 +370,11 @@ def test_cli_catalogue_submit_queue_show_mark(world: World, capsys: pytest.Captu
     code, out = run(capsys, world, "review", "show", "987654321")
     assert code == 1
 
+    # whoever submitted it (this command line's account) handled it: not theirs to mark not major
     code, out = run(capsys, world, "review", "mark", str(case_id), "--not-major", "--reason", "经集体讨论不属于", "--json")
-    assert code == 0 and last_json(out)["major"] is False
+    assert code == 1
+    code, out = run(capsys, world, "review", "mark", str(case_id), "--major", "--reason", "涉及重大公共利益", "--json")
+    assert code == 0 and last_json(out)["major"] is True
     code, out = run(capsys, world, "review", "mark", str(case_id), "--major", "--reason", "  ")
     assert code == 1
 
