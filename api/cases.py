@@ -466,6 +466,7 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     """The case bag, checked, made and recorded now; for the route and its one-time link."""
     from cases.export import export_case
     from retention.service import destroyed
+    from review.export import bag_part
 
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "cases.view", request)  # the role first, as on every route:
@@ -476,7 +477,7 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     try:
         bag = work / "case"
         export_case(archive, case_id, bag, actor=p.actor, visible=p.scope.allows,
-                    destroyed=destroyed)
+                    destroyed=destroyed, extra=bag_part)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in number)
         zipped = shutil.make_archive(str(work / f"liuhen-case-{safe}"), "zip", work, bag.name)
     except BaseException:

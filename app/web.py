@@ -28,6 +28,7 @@ from api import (
     recorders,
     retention,
     review,
+    review_figures,
     users,
 )
 from api.deps import ArchiveDep, StrictQuery
@@ -94,6 +95,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
+    app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
 
     from fastapi.staticfiles import StaticFiles
 
@@ -104,6 +106,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import records
 
     app.include_router(records.router)  # 档案管理: retention, holds, disposal
+    from console import review_figures as figures_page
+
+    app.include_router(figures_page.router)  # 法制审核统计
     from console import review as review_pages
 
     app.include_router(review_pages.router)  # 法制审核: case block, queue, workspace, notices

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,9 +80,11 @@ class StepCoverage:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        # (not dataclasses.asdict: it deep-copied every piece and gap only for them to be replaced below)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for k in ("started_at", "ended_at"):
             d[k] = d[k].isoformat()
+        d["unplaced"], d["missing"] = list(self.unplaced), list(self.missing)
         d["gaps"] = [{"start": g.start.isoformat(), "end": g.end.isoformat(), "seconds": round(g.seconds, 3)}
                      for g in self.gaps]
         d["pieces"] = [{"evidence_id": p.evidence_id, "officer_id": p.officer_id, "start": p.start.isoformat(),

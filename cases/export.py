@@ -5,7 +5,9 @@ Built on ``archive.export.export_bag`` (same write-aside-then-rename, same fixit
 originals); the case's part is added to the payload: ``case/case.json`` (the case, its steps and
 links), ``case/records/`` (every version of every text record, with the archive's signed
 statement and raw signature), ``case/coverage.json`` and ``case/coverage.txt``, and
-``case/events.jsonl`` (the case's own custody events).
+``case/events.jsonl`` (the case's own custody events). A module above cases adds its own part
+through ``extra`` (legal review: ``review.export.bag_part`` writes ``case/review/``), listed in
+``case.json`` under ``parts``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,40 @@ from cases.service import current_links, get_case, parties_of, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent
 
+RECORD_STATEMENT_NAMES = ("statement.json", "statement.sig")
+CASE_FILES = ("case.json", "coverage.json", "coverage.txt", "events.jsonl")
+
+Part = Callable[[Session, Case], dict[str, bytes]]  # a module's part of the bag: path under data/case/ -> bytes
+
+
+def record_folder(record_id: int, version: int) -> str:
+    """Where a text-record version lies in the bag, below ``data/case/``."""
+    return f"records/{record_id}_v{version}"
+
+
+def record_file_name(file_name: str, sha256: str) -> str:
+    """The name a text-record version's document has in the bag (in ``record_folder``)."""
+    name = _safe_name(file_name, fallback=f"{sha256[:12]}.bin")
+    if name in RECORD_STATEMENT_NAMES:  # an upload may be called anything
+        name = f"document-{name}"
+    return name
+
+
+def record_paths(record_id: int, version: int, file_name: str, sha256: str) -> dict[str, str]:
+    """The bag paths (from the bag's root) of a text-record version's document, signed statement and signature."""
+    folder = f"data/case/{record_folder(record_id, version)}"
+    return {"file": f"{folder}/{record_file_name(file_name, sha256)}", "statement": f"{folder}/statement.json",
+            "signature": f"{folder}/statement.sig"}
+
+
+def _part_path(rel: str) -> str:
+    """A part's relative path under data/case/, refused if it climbs out or takes the case's own names."""
+    parts = rel.split("/")
+    if (not rel or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts)
+            or rel in CASE_FILES or parts[0] == "records"):
+        raise ValueError(f"a part of the case bag may not be written at {rel!r}")
+    return rel
+
 
 def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
     """The case's own custody events: every one of them (opened, steps, links, records, checks,
@@ -44,12 +80,15 @@ def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
 
 def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
                 visible: Callable[[Evidence], bool] | None = None,
-                destroyed: Callable[[Session, Collection[int]], Collection[int]] | None = None) -> ExportResult:
+                destroyed: Callable[[Session, Collection[int]], Collection[int]] | None = None,
+                extra: Part | None = None) -> ExportResult:
     """The case bag. ``ref`` is a number or (an int) an id; ``visible`` (the exporting user's scope)
     leaves out linked recordings the user may not see — they are counted in ``case.json`` but not
     named, and their originals are not in the bag. ``destroyed`` (of linked ids, in the export's session, those whose bytes were
     destroyed under the retention rules) keeps those links in ``case.json``, marked ``destroyed``, and
-    their originals out of the bag (``destroyed_recordings`` lists them)."""
+    their originals out of the bag (``destroyed_recordings`` lists them). ``extra`` (of the export's
+session and the case) gives more files of the case's part, by path under ``data/case/`` (not
+``records/`` nor the case's own files): legal review passes ``review.export.bag_part``."""
     tz = archive.settings.station.timezone
     with archive.sessions() as db:
         case = db.get(Case, ref) if isinstance(ref, int) else get_case(db, ref)
@@ -80,16 +119,15 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
         versions = [(r, v) for r in db.scalars(select(TextRecord).where(TextRecord.case_id == case.id)
                                                .order_by(TextRecord.id)) for v in r.versions]
         events = [e for e in _case_events(db, case) if e["evidence_id"] not in hidden]
+        parts = {_part_path(rel): data for rel, data in (extra(db, case) if extra is not None else {}).items()}
         number = case.number
 
     def write_case(root: Path) -> dict[str, Any]:
         base = root / "case"
         listed = []
         for rec, v in versions:
-            folder = f"records/{rec.id}_v{v.version}"
-            name = _safe_name(v.file_name, fallback=f"{v.sha256[:12]}.bin")
-            if name in ("statement.json", "statement.sig"):  # an upload may be called anything
-                name = f"document-{name}"
+            folder = record_folder(rec.id, v.version)
+            name = record_file_name(v.file_name, v.sha256)
             dst = base / folder / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             with archive.store.open(v.store_key, v.store_version) as src, open(dst, "wb") as out:
@@ -107,8 +145,12 @@ def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
                            "version": v.version, "sha256": v.sha256, "size": v.size, "mime": v.mime,
                            "file": f"data/case/{folder}/{name}", "statement": f"data/case/{folder}/statement.json",
                            "signature": f"data/case/{folder}/statement.sig", "key": "data/keys/archive.pem"})
+        for rel, data in sorted(parts.items()):
+            (base / rel).parent.mkdir(parents=True, exist_ok=True)
+            _write(base / rel, data)
         _write(base / "case.json", _json({**doc, "records": listed,
-                                          "originals": "data/evidence.json lists where each linked original is"}))
+                                          "originals": "data/evidence.json lists where each linked original is",
+                                          "parts": [f"data/case/{rel}" for rel in sorted(parts)]}))
         _write(base / "coverage.json", _json(coverage.to_dict()))
         _write(base / "coverage.txt", ("\n".join(
             f"{'[!] ' if s.flagged else '    '}{s.kind} ({s.requirement}, {s.status}): {s.reason}"

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 import liuhen
 from archive.context import Archive
@@ -36,7 +36,7 @@ from archive.models import Evidence
 from auth.models import Unit, User
 from auth.policy import visible_units
 from cases.coverage import check_case
-from cases.models import Case, EvidenceLink, TextRecord, TextRecordVersion
+from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from cases.service import _open, current_links, step_officers
 from hashing.binding import bound
 from hashing.custody import CustodyLog, canonical
@@ -154,16 +154,36 @@ def mark(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, ma
 # ---------------------------------------------------------------------------- materials
 
 
+def preload(db: Session, case: Case) -> None:
+    """Load the case's steps, their links and the linked recordings into the session in three queries,
+    so that walking them (coverage, materials, pre-filled findings) asks the database nothing more
+    (``db.get`` finds a loaded row in the session; a step's ``links`` are loaded with it)."""
+    held = db.info.setdefault("review.preloaded", {})
+    if case.id in held:
+        return
+    steps = list(db.scalars(select(Step).where(Step.case_id == case.id).options(selectinload(Step.links))))
+    ids = sorted({lk.evidence_id for st in steps for lk in st.links})
+    evidence = [ev for chunk in range(0, len(ids), 500)
+                for ev in db.scalars(select(Evidence).where(Evidence.id.in_(ids[chunk:chunk + 500])))]
+    # the session holds its rows weakly: keep them for its life, or they are gone before they are used
+    held[case.id] = (steps, evidence)
+
+
 def materials_of(db: Session, settings: Settings, case: Case) -> dict[str, Any]:
     """What a submission pins: the latest version of every text record, every current link to a
     recording (with the recording's SHA-256), and the coverage report of the case as it is now."""
+    preload(db, case)
+    latest = (select(TextRecordVersion.record_id, func.max(TextRecordVersion.version).label("version"))
+              .join(TextRecord, TextRecord.id == TextRecordVersion.record_id).where(TextRecord.case_id == case.id)
+              .group_by(TextRecordVersion.record_id).subquery())
     records = []
-    for rec in db.scalars(select(TextRecord).where(TextRecord.case_id == case.id).order_by(TextRecord.id)):
-        v = db.scalars(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id)
-                       .order_by(TextRecordVersion.version.desc()).limit(1)).first()
-        if v is not None:
-            records.append({"record_id": rec.id, "kind": rec.kind, "title": rec.title, "version": v.version,
-                            "sha256": v.sha256, "size": v.size, "mime": v.mime, "file_name": v.file_name})
+    for rec, v in db.execute(select(TextRecord, TextRecordVersion)
+                             .join(latest, latest.c.record_id == TextRecord.id)
+                             .join(TextRecordVersion, (TextRecordVersion.record_id == latest.c.record_id)
+                                   & (TextRecordVersion.version == latest.c.version))
+                             .order_by(TextRecord.id)).all():
+        records.append({"record_id": rec.id, "kind": rec.kind, "title": rec.title, "version": v.version,
+                        "sha256": v.sha256, "size": v.size, "mime": v.mime, "file_name": v.file_name})
     recordings = []
     for st in sorted(case.steps, key=lambda s: (s.started_at, s.id)):
         for lk in current_links(st):
@@ -475,6 +495,7 @@ def _documents(db: Session, settings: Settings, case: Case, kind: str) -> Prefil
 def prefill(db: Session, settings: Settings, rnd: ReviewRound) -> dict[str, Prefilled]:
     """liuhen's own findings for the elements it can check (``[review.prefill]``), with reasons."""
     case = db.get_one(Case, rnd.case_id)
+    preload(db, case)
     kind = rnd.decision_kind
     out: dict[str, Prefilled] = {}
     for element in settings.review.elements:

@@ -170,6 +170,7 @@ EXPECTED_TABLE = """
 | POST   /review/rounds/{round_id}/decide            | 403      | 403          | 200/404        | 403             | 403     | 403     |
 | GET    /review/notices                             | 403      | 200          | 200            | 200             | 200     | 403     |
 | POST   /review/notices/{notice_id}/read            | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| GET    /review/figures                             | 403      | 403          | 200            | 200             | 200     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -563,6 +564,7 @@ CALLS: dict[Key, Call] = {
     ("GET", "/review/notices"): Call(_plain("/review/notices"), "review.view"),
     ("POST", "/review/notices/{notice_id}/read"): Call(lambda c, u: (f"/review/notices/{c.notice(u)}/read", {}),
                                                        "review.view", "notice"),
+    ("GET", "/review/figures"): Call(_plain("/review/figures"), "review.figures"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),

@@ -78,9 +78,10 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
         if args.case:
             from cases.export import export_case
             from retention.service import destroyed
+            from review.export import bag_part
 
             result = export_case(archive, args.case, Path(args.out), actor=cli_actor(),
-                                 destroyed=destroyed)
+                                 destroyed=destroyed, extra=bag_part)
         else:
             from sqlalchemy import select
 
