@@ -548,7 +548,8 @@ def test_an_administrator_manages_accounts_of_their_units_through_the_api(world:
 
     r = admin.post(f"{API}/users/MANAGED_A/disable")  # names compare ignoring case
     assert r.status_code == 200 and r.json() == {"username": "managed_a", "role": "investigator", "disabled": True,
-                                                 "must_change_password": False}
+                                                 "must_change_password": False, "legal_qualification": False,
+                                                 "officer_no": None}
     r = target.get(f"{API}/me")
     assert r.status_code == 401 and r.json()["code"] == "account_disabled"
     assert admin.post(f"{API}/users/managed_a/enable").json()["disabled"] is False

@@ -386,7 +386,10 @@ class Ctx:
             rnd = review.submit(db, w.archive.custody, w.settings, case=case_service.get_case(db, case_id),
                                 proposal=Proposal("罚款", "罚款五百元", "《行政处罚法》", amount_fen=50000),
                                 statement="权限矩阵", actor=ACTOR)
-            reviewer = db.scalars(select(User).where(User.username == user_of("legal_reviewer"))).one()
+            # opened by a reviewer who sees the unit (a reviewer is refused outside the reviewing unit)
+            name = user_of("legal_reviewer") if unit == A else user_of("investigator", "city")
+            reviewer = db.scalars(select(User).where(User.username == name)).one()
+            reviewer.legal_qualification = True
             review.open_round(db, w.archive.custody, w.settings, rnd=rnd, user=reviewer, actor=ACTOR)
             for element in w.settings.review.elements:  # (a decision needs every element answered)
                 review.answer(db, w.archive.custody, w.settings, rnd=rnd, element=element, answer="na", comment="",
@@ -549,7 +552,7 @@ CALLS: dict[Key, Call] = {
         "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
     ("GET", "/review/catalogue"): Call(_plain("/review/catalogue"), "review.view"),
     ("GET", "/cases/{case_id}/review"): Call(_case("/review"), "review.view", "case"),
-    ("POST", "/cases/{case_id}/review/mark"): Call(_case("/review/mark", json={"major": False, "reason": "权限矩阵"}),
+    ("POST", "/cases/{case_id}/review/mark"): Call(_case("/review/mark", json={"major": True, "reason": "权限矩阵"}),
                                                    "review.mark", "case"),
     ("POST", "/cases/{case_id}/review"): Call(lambda c, u: (f"/cases/{c.fresh_case(u)}/review", {"json": REVIEW}),
                                               "review.submit", "case"),
