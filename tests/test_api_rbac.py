@@ -552,7 +552,9 @@ CALLS: dict[Key, Call] = {
         "json": {"reason": "权限矩阵"}}), "retention.hold", "hold"),
     ("GET", "/review/catalogue"): Call(_plain("/review/catalogue"), "review.view"),
     ("GET", "/cases/{case_id}/review"): Call(_case("/review"), "review.view", "case"),
-    ("POST", "/cases/{case_id}/review/mark"): Call(_case("/review/mark", json={"major": True, "reason": "权限矩阵"}),
+    # (a fresh case: marked major, the shared case would refuse the decision documents other rows file)
+    ("POST", "/cases/{case_id}/review/mark"): Call(lambda c, u: (f"/cases/{c.fresh_case(u)}/review/mark", {
+        "json": {"major": True, "reason": "权限矩阵"}}),
                                                    "review.mark", "case"),
     ("POST", "/cases/{case_id}/review"): Call(lambda c, u: (f"/cases/{c.fresh_case(u)}/review", {"json": REVIEW}),
                                               "review.submit", "case"),
