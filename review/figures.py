@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from archive.errors import BadQuery
 from auth.models import Unit
 from liuhen.config import Settings
 from review.calendar import WorkCalendar
@@ -161,9 +160,7 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
     (station-local dates in ``tz``, both included). ``calendar``: the working-day calendar (None: the
     ``chinesecalendar`` one, without the site's ``[review.holidays]`` — pass
     ``WorkCalendar.from_settings(settings.review)``); ``today``: for open rounds past their deadline."""
-    if since is not None and until is not None and until < since:
-        raise BadQuery(f"统计期间的结束日期 {until} 早于开始日期 {since} / The period ends ({until}) before it starts "
-                       f"({since}).", "Give a start on or before the end (YYYY-MM-DD).")
+    inverted = since is not None and until is not None and until < since
     zone = ZoneInfo(tz)
     today = today or dt.datetime.now(zone).date()
     calendar = calendar or WorkCalendar()
@@ -173,6 +170,8 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
         conds.append(ReviewRound.submitted_at >= _start_of(since, zone))
     if until is not None:
         conds.append(ReviewRound.submitted_at < _start_of(until + dt.timedelta(days=1), zone))
+    if inverted:  # an empty period: nothing in it, and the figures say why (a note, not an error)
+        conds.append(false())
     decided = ReviewRound.state == "decided"
 
     def grouped(col: Any, *more: ColumnElement[bool]) -> list[Any]:
@@ -231,6 +230,9 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
             if w is not None:
                 late_work.append(float(w))
     notes: list[str] = []
+    if inverted:
+        notes.append(f"统计期间的结束日期 {until} 早于开始日期 {since}，期间内没有审核 / The period ends ({until}) before it "
+                     f"starts ({since}): nothing lies in it. Give a start on or before the end.")
     if uncovered:
         years = "、".join(str(y) for y in sorted(uncovered))
         notes.append(f"{years} 年的法定节假日未知，工作日无法计算，审核用时按自然日统计 / The holidays of {years} are not "
