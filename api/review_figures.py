@@ -7,7 +7,6 @@ For legal reviewers, records managers and auditors (``review.figures``); a refus
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -17,22 +16,8 @@ from pydantic import BaseModel, Field
 from api import access
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
-from api.schemas import ERRORS
+from api.schemas import ERRORS, Day
 from review.figures import Figures, csv_name, site_figures
-
-DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"  # a calendar date only: no number read as a timestamp
-
-
-def _date(value: str | None, what: str) -> dt.date | None:
-    from archive.errors import BadQuery
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as e:
-        raise BadQuery(f"{what}「{value}」不是有效日期 / {value!r} is not a date.", "Give YYYY-MM-DD.") from e
-
 
 router = APIRouter(tags=["review"], dependencies=[StrictQuery], responses={**ERRORS})
 
@@ -87,13 +72,12 @@ def csv_response(f: Figures) -> Response:
             summary="Legal review figures of the user's units: by unit, state, outcome, reviewer, month; median "
                     "working days; overdue; most-failed elements (JSON or CSV)")
 def get_figures(archive: ArchiveDep, p: CurrentUser, request: Request,
-                since: Annotated[str | None, Query(pattern=DATE, description="submitted on or after (YYYY-MM-DD, "
+                since: Annotated[Day | None, Query(description="submitted on or after (YYYY-MM-DD, "
                                                    "local)")] = None,
-                until: Annotated[str | None, Query(pattern=DATE, description="submitted on or before (YYYY-MM-DD, "
+                until: Annotated[Day | None, Query(description="submitted on or before (YYYY-MM-DD, "
                                                    "local)")] = None,
                 format: Annotated[Literal["json", "csv"], Query()] = "json") -> Any:
     with archive.reads.begin() as db:
         access.require(archive, db, p, "review.figures", request)
-        f = site_figures(db, archive.settings, units=p.scope.units, since=_date(since, "since"),
-                         until=_date(until, "until"))
+        f = site_figures(db, archive.settings, units=p.scope.units, since=since, until=until)
     return csv_response(f) if format == "csv" else f.to_dict()

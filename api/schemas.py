@@ -46,6 +46,18 @@ def _written_time(v: Any) -> Any:
 Time = Annotated[dt.datetime, BeforeValidator(_written_time)]
 
 
+def _written_day(v: Any) -> Any:
+    if not (isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v)):
+        raise ValueError("a date is written YYYY-MM-DD, e.g. 2026-11-23")
+    return v
+
+
+# A calendar date in a query: YYYY-MM-DD only (pydantic would also read a number as a timestamp);
+# documented as ``format: date``, so a well-formed but impossible day (2026-02-30) is a 422 like any
+# other invalid value.
+Day = Annotated[dt.date, BeforeValidator(_written_day)]
+
+
 def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
     """A time from a query as a bound in UTC. A time without a zone is refused (400); one so far in
     the past or future that it has no UTC ``datetime`` is the earliest or latest time there is."""

@@ -332,6 +332,11 @@ def test_the_api_and_the_console_page_give_the_figures_of_the_users_units_and_re
     bad = reviewer.get("/api/v1/review/figures", params={"since": "2024-10-01", "until": "2024-09-01"})
     assert bad.status_code == 200 and bad.json()["rounds"] == 0
     assert any("before it starts" in n for n in bad.json()["notes"])
+    # a date is YYYY-MM-DD: a number is not read as a timestamp, an impossible day is refused (422)
+    for given in ("-7.7e-131", "1700000000", "2024-13-01", "4081-61-81"):
+        r = reviewer.get("/api/v1/review/figures", params={"since": given})
+        assert r.status_code == 422, (given, r.text)
+        assert r.json()["code"] and r.json()["detail"], r.text
     # an investigator may not: 403, and an access_denied event
     with w.archive.sessions() as db:
         before = db.scalar(select(func.count()).select_from(CustodyEvent).where(
