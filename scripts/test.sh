@@ -55,4 +55,9 @@ if [ $# -eq 0 ]; then
   rm -f "$audit_out"
 fi
 
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+# one pytest worker per core (pytest-xdist), a test file staying on one worker (its module fixtures
+# are built once); LIUHEN_TEST_WORKERS=1 runs in one process. The slowest tests are listed at the end.
+workers="${LIUHEN_TEST_WORKERS:-$(nproc)}"
+par=()
+if [ "$workers" -gt 1 ]; then par=(-n "$workers" --dist loadfile); fi
+exec .venv/bin/python -m pytest -p no:cacheprovider "${par[@]}" --durations=30 "$@"
