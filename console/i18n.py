@@ -411,6 +411,24 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _merge() -> None:
+    from console.words import collect
+
+    for key, pair in collect().items():
+        if key in WORDS:
+            raise RuntimeError(f"console word {key!r} is defined both in console/i18n.py and console/words/")
+        WORDS[key] = pair
+
+
+_merge()
+
+
+def js_words(lang: str) -> dict[str, str]:
+    """The words the page's JavaScript needs (keys ``js.…``), in ``lang``."""
+    i = 0 if lang == "zh" else 1
+    return {k: v[i] for k, v in WORDS.items() if k.startswith("js.")}
+
+
 def lang_of(value: str | None) -> str:
     return value if value in LANGS else DEFAULT
 

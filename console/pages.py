@@ -47,7 +47,7 @@ from auth.errors import AuthFailed, Forbidden, InvalidAccount, LoginBusy, Passwo
 from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
-from console.i18n import lang_of, translator
+from console.i18n import js_words, lang_of, translator
 from liuhen.errors import LiuhenError
 
 HERE = Path(__file__).parent
@@ -89,6 +89,7 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
     lang = _lang(request)
     tz = ZoneInfo(archive.settings.station.timezone)
     ctx.update(request=request, t=translator(lang), lang=lang, user=user, version=liuhen.__version__,
+               js_words=js_words(lang),
                may=(lambda action: user is not None and user.may(action)),
                role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
                fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur, fmt_size=_fmt_size, quote=quote,

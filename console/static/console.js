@@ -29,6 +29,15 @@ function el(tag, attrs, ...children) {
 
 function json(id) { const s = document.getElementById(id); return s ? JSON.parse(s.textContent) : null; }
 
+/* a word of the page's language from the console's one catalogue (console/words, keys "js.…") */
+let _WORDS = null;
+function W(key, vars) {
+  if (_WORDS === null) _WORDS = json("liuhen-words") || {};
+  let s = Object.prototype.hasOwnProperty.call(_WORDS, key) ? _WORDS[key] : key;
+  for (const [k, v] of Object.entries(vars || {})) s = s.split("{" + k + "}").join(String(v));
+  return s;
+}
+
 function human(n) {
   if (n === null || n === undefined) return "—";
   const u = ["B", "KB", "MB", "GB", "TB"]; let i = 0;
