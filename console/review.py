@@ -212,7 +212,10 @@ def open_notice(notice_id: EvidenceId, request: Request, archive: ArchiveDep) ->
         access.require(archive, db, p, "review.view", request)
         n = db.get(ReviewNotice, notice_id)
         if n is None or n.unit_id not in p.scope.units:
-            access.missing(archive, db, p, what="review_notice", ident=notice_id, request=request)
+            if n is None:
+                access.missing(archive, db, p, what="review_notice", ident=notice_id, request=request)
+            else:  # another unit's notice: a refusal, answered exactly like a missing one (as the API does)
+                access.denied(archive, db, p, permission="review.view", reason="unit", request=request)
             raise UnknownRound(f"没有通知 {notice_id} / There is no notice {notice_id}.", "Reload the page.")
         if p.may("review.submit"):  # read by the handling unit, not by whoever else passes by
             service.read_notice(db, notice_id=notice_id, units=p.scope.units, actor=p.actor)

@@ -1,0 +1,137 @@
+"""Who may open which console page: every role × every page of the console × own and foreign unit.
+
+The console is the API's sibling for people: the same permissions, the same unit walls. The
+expected answer of every cell is written out here BY HAND from the README's "Who may do what"
+(not computed from ``auth.policy.PERMISSIONS``): a wrong permission table must fail here too.
+
+* pages a role may not open answer 403 as a page (HTML, in the user's language), never JSON;
+* another unit's evidence, case, hold, round or notice answers 404 as a page, exactly like one that
+  does not exist;
+* every refusal (403, or 404 for another unit's object) leaves one ``access_denied`` custody event
+  naming the user; an allowed page, or an object that does not exist, none.
+
+Pages are opened with the user's API token (the console accepts it, as it does the session cookie;
+the cookie path with its CSRF token is exercised by the browser tests). SQLite only: the console
+adds no SQL of its own beyond the API's, whose matrix runs on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+
+from tests.api_world import A, B, World, user_of, world_for
+from tests.test_api_rbac import MISSING, ROLES, Ctx, _flat, denials
+
+OP, INV, LR, RM, AUD, ADM = ROLES
+EVIDENCE_READERS = {OP, INV, LR, RM, AUD}
+CASE_READERS = {INV, LR, RM, AUD}
+RECORDS = {LR, RM, AUD}  # retention.view
+REVIEW_READERS = {INV, LR, RM, AUD}
+FIGURES = {LR, RM, AUD}
+
+# page -> (who may open it, what its target is: None, or the kind of object of a unit)
+# (opening a notice marks it read and sends the reader to its case: 303 where allowed)
+PAGES: dict[str, tuple[set[str], str | None]] = {
+    "/dock": ({OP, ADM}, None),
+    "/jobs": ({OP, RM, ADM}, None),
+    "/search": (EVIDENCE_READERS, None),
+    "/evidence/{evidence_id}": (EVIDENCE_READERS, "evidence"),
+    "/audit": ({AUD, ADM}, None),
+    "/cases": (CASE_READERS, None),
+    "/cases/{case_id}": (CASE_READERS, "case"),
+    "/retention": (RECORDS, None),
+    "/retention/holds": (RECORDS, None),
+    "/retention/holds/{hold_id}": (RECORDS, "hold"),
+    "/retention/pending": (RECORDS, None),
+    "/retention/destroyed": (RECORDS, None),
+    "/review": (REVIEW_READERS, None),
+    "/review/rounds/{round_id}": (REVIEW_READERS, "round"),
+    "/review/notices/{notice_id}": (REVIEW_READERS, "notice"),
+    "/review/figures": (FIGURES, None),
+}
+# pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
+OPEN = {"/login", "/lang/{code}", "/"}
+
+
+def target_id(ctx: Ctx, kind: str, unit: str) -> int:
+    return {"evidence": ctx.evidence, "case": lambda u: ctx.case(u).case_id, "hold": ctx.hold,
+            "round": ctx.round, "notice": ctx.notice}[kind](unit)
+
+
+def cells() -> Iterator[tuple[str, str, str, str | None]]:
+    for page, (_, kind) in PAGES.items():
+        for role in ROLES:
+            for target in ((None,) if kind is None else ("own", "foreign", MISSING)):
+                yield page, role, user_of(role), target
+
+
+def expected(page: str, role: str, target: str | None) -> int:
+    allowed, _ = PAGES[page]
+    if role not in allowed:
+        return 403
+    if target not in (None, "own"):
+        return 404
+    return 303 if page == "/review/notices/{notice_id}" else 200
+
+
+@pytest.fixture(scope="module", params=["sqlite"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          make_clip: Callable[..., Path]) -> Iterator[World]:
+    yield from world_for(request, tmp_path_factory, make_clip)
+
+
+@pytest.fixture(scope="module")
+def ctx(world: World) -> Ctx:
+    c = Ctx(world)
+    c.case(A), c.case(B)
+    return c
+
+
+@pytest.mark.parametrize(("page", "role", "username", "target"), list(cells()))
+def test_every_role_opens_the_pages_the_table_says(world: World, ctx: Ctx, page: str, role: str, username: str,
+                                                   target: str | None) -> None:
+    _, kind = PAGES[page]
+    path = page
+    if kind is not None:
+        unit = {"own": A, "foreign": B, MISSING: MISSING}[target or "own"]
+        path = page.split("{")[0] + str(target_id(ctx, kind, unit))
+    before = denials(world, username)
+    r = world.client(username).get(path, headers={"Accept": "text/html"}, follow_redirects=False)
+    after = denials(world, username)
+    want = expected(page, role, target)
+    assert r.status_code == want, f"{role} GET {path}: {r.status_code} {r.text[:300]}"
+    if want == 303:
+        assert r.headers["location"].startswith("/cases/"), r.headers["location"]
+    else:
+        assert r.headers["content-type"].startswith("text/html"), f"{role} GET {path}: {r.headers['content-type']}"
+    if want < 400:
+        assert len(after) == len(before), "an allowed page left an access_denied event"
+        return
+    assert "<html" in r.text and '"detail"' not in r.text
+    refused = want == 403 or target == "foreign"  # a thing that does not exist is not a refusal
+    assert len(after) == len(before) + refused, f"{len(after) - len(before)} access_denied events"
+    if want == 404 and target == "foreign":
+        missing = world.client(username).get(page.split("{")[0] + str(target_id(ctx, kind or "", MISSING)),
+                                             headers={"Accept": "text/html"})
+        assert missing.status_code == 404
+        assert _visible(missing.text) == _visible(r.text).replace(path.rsplit("/", 1)[1], "987654321"), \
+            "another unit's object must read exactly like a missing one"
+
+
+def _visible(html: str) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.split("<main>", 1)[-1].split("</main>", 1)[0])).strip()
+
+
+def test_the_table_lists_every_page_of_the_console(world: World) -> None:
+    """A console page added without a row here fails: its answers per role must be written out."""
+    pages = {path for route, path, methods in _flat(world.app.routes)
+             if "GET" in methods and isinstance(route, APIRoute) and not path.startswith(("/api/", "/static"))
+             and route.include_in_schema is False}
+    assert pages - OPEN == set(PAGES), f"not in the table: {sorted(pages - OPEN - set(PAGES))}; " \
+                                       f"gone: {sorted(set(PAGES) - pages)}"
