@@ -180,8 +180,50 @@ async function scrubber(player) {
     thumb.dataset.time = String(c.start);
   });
   barEl.addEventListener("mouseleave", () => { thumb.hidden = true; });
-  barEl.addEventListener("click", (ev) => { player.currentTime = timeAt(ev); });
+  barEl.addEventListener("click", (ev) => {  /* go to that moment: it plays from there (a play like any other) */
+    player.currentTime = timeAt(ev);
+    if (!player.querySelector("source")) player.play().catch(() => {});
+  });
   player.addEventListener("timeupdate", () => { pos.style.width = (100 * player.currentTime / (duration() || 1)) + "%"; });
+}
+
+/* The player reads nothing until playback starts: it has no source until the user presses play.
+   The `play` event asks POST .../play (the `played` custody event, this user's play session), and
+   only then is the proxy given to the player as a <source> child — which continues the play that
+   was asked for (a src attribute would restart the element and cancel it). Once per page. */
+function playGate(root, player) {
+  const note = document.getElementById("play-note"), button = document.getElementById("play-start");
+  let session = null;
+  const t = parseFloat(new URLSearchParams(location.search).get("t"));
+  if (t >= 0) {  /* opened from a case: it will play from the moment of the step */
+    root.dataset.startAt = String(t);
+    if (note) note.textContent = W("js.play.from", {t: clock(t)});
+    player.addEventListener("loadedmetadata", () => { player.currentTime = t; root.dataset.seekedTo = String(t); }, {once: true});
+  }
+  function open() {
+    if (!session) {
+      session = api("POST", player.dataset.play).then((r) => {
+        player.append(el("source", {src: r.src, type: r.mime}));
+        root.dataset.playing = "1";
+        if (button) button.hidden = true;
+        if (note) note.textContent = "";
+        return r;
+      }, (err) => {
+        session = null;
+        player.pause();
+        if (note) { note.className = "error"; note.textContent = W("js.failed", {why: err.message}); }
+        throw err;
+      });
+    }
+    return session;
+  }
+  player.addEventListener("play", () => { open().catch(() => {}); });
+  if (button) button.addEventListener("click", () => { player.play().catch(() => {}); });
+}
+
+function clock(s) {
+  const m = Math.floor(s / 60), r = Math.floor(s % 60);
+  return String(m).padStart(2, "0") + ":" + String(r).padStart(2, "0");
 }
 
 function evidencePage() {
@@ -189,11 +231,7 @@ function evidencePage() {
   const player = document.getElementById("player");
   if (player) {
     player.addEventListener("error", () => { root.dataset.mediaError = String(player.error && player.error.code); });
-    const t = parseFloat(new URLSearchParams(location.search).get("t"));
-    if (t >= 0) {  /* opened from a case: the moment of the step */
-      const seek = () => { player.currentTime = t; root.dataset.seekedTo = String(t); };
-      if (player.readyState >= 1) seek(); else player.addEventListener("loadedmetadata", seek, {once: true});
-    }
+    if (player.dataset.play) playGate(root, player);
     scrubber(player).catch(() => {});
   }
   const verify = document.getElementById("verify-now"), out = document.getElementById("verify-result");
