@@ -1,8 +1,9 @@
 """``/api/v1/evidence``: search, the record, its media (seekable), the original, verify, annotate.
 
 Every route checks the role and the user's units (``api.access``) and leaves a custody event:
-``searched`` (with the query and the ids shown), ``viewed``, ``played`` (once per play session: when
-playback starts, never on page load or a metadata preload), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``verified``,
+``searched`` (with the query and the ids shown), ``viewed``, ``played`` (when playback starts — the
+console's player asks ``POST .../play`` first and reads nothing before — once per play, not per seek;
+never for opening a page or a metadata preload), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``verified``,
 ``marked_important``, ``tagged``, ``noted`` — and ``access_denied`` for every refusal.
 """
 
@@ -19,6 +20,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import access, streaming
@@ -170,16 +173,28 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
                            "finish; if it is marked unplayable, download the original instead.")
         header = request.headers.get("range")
         rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
-        # the proxy is read inside a play session: opened by POST .../play (the console's player asks
-        # for it when playback starts, before it reads a byte), or, for a client that reads without
-        # one, by this read itself; either way one ``played`` event per session, none per seek or
-        # re-read, and no read of the media outside a recorded session
-        if kind != "proxy" or not access.recently(db, p, "played", ev.id, PLAY_WINDOW):
+        # a play is one event, not one per seek or re-read: inside a play session opened by POST .../play
+        # (the console's player asks for one when playback starts, before it reads a byte) no read is
+        # another play; outside one, a read from the start is a play, and so is any read when this
+        # user has not played this recording in the last PLAY_WINDOW (so no read of the media goes
+        # unrecorded)
+        if kind != "proxy" or not _in_play_session(db, p, ev.id) and (
+                streaming.is_first_read(rng) or not access.recently(db, p, "played", ev.id, PLAY_WINDOW)):
             access.record(archive, db, p, "played" if kind == "proxy" else "previewed", evidence=ev,
                           detail={"kind": kind, "sha256": d.sha256, "range": header,
                                   **({"session": "read"} if kind == "proxy" else {})})
         key, version, size, mime = d.store_key, d.store_version, d.size, d.mime
     return streaming.stream(request, archive.store, key=key, version=version, size=size, mime=mime, rng=rng)
+
+
+def _in_play_session(db: Session, p: access.Principal, evidence_id: int) -> bool:
+    """Whether ``p`` pressed play on ``evidence_id`` (POST .../play) within ``PLAY_WINDOW``."""
+    from hashing.models import CustodyEvent
+
+    return db.scalar(select(CustodyEvent.seq).where(
+        CustodyEvent.evidence_id == evidence_id, CustodyEvent.action == "played", CustodyEvent.actor == p.actor,
+        CustodyEvent.at >= utcnow() - PLAY_WINDOW,
+        CustodyEvent.detail.contains('"session":"play"', autoescape=True)).limit(1)) is not None
 
 
 class PlayOut(BaseModel):
@@ -194,8 +209,8 @@ class PlayOut(BaseModel):
              summary="Start playing: records ``played`` and opens this user's play session for the proxy")
 def start_play(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> PlayOut:
     """The player calls this when playback starts (the ``play`` event), before it reads the proxy: each
-    call is one play, one ``played`` event; the reads that follow within ``PLAY_WINDOW`` (seeks, the
-    browser re-reading from byte 0) are that play and record nothing more."""
+    call is one play, one ``played`` event (detail ``session: "play"``); the reads that follow within
+    ``PLAY_WINDOW`` (seeks, the browser re-reading from byte 0) are that play and record nothing more."""
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
         d = views.derived_file(db, evidence_id=ev.id, kind="proxy")

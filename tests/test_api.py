@@ -242,10 +242,29 @@ def test_the_proxy_is_served_in_byte_ranges_for_seeking(world: World) -> None:
     assert poster.content == derived(world, eid, "poster") and poster.content[:2] == b"\xff\xd8"
 
 
+def test_a_play_from_byte_0_is_one_played_event_and_a_seek_is_none(world: World) -> None:
+    eid = world.evidence["zhangsan"]
+    a = world.client(INVESTIGATOR)
+
+    since = world.last_seq()
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=0-"}).status_code == 206
+    detail = one_event(world, since, INVESTIGATOR, "played")
+    assert detail["kind"] == "proxy" and detail["range"] == "bytes=0-"
+
+    since = world.last_seq()
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=20000-"}).status_code == 206
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=-5000"}).status_code == 206
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=99999999-"}).status_code == 416
+    assert new_events(world, since, action="played") == []
+
+    since = world.last_seq()
+    assert a.get(f"{API}/evidence/{eid}/media/proxy").status_code == 200  # no Range: a play from the start
+    one_event(world, since, INVESTIGATOR, "played")
+
+
 def test_a_play_is_one_played_event_and_the_reads_of_its_session_are_none(world: World) -> None:
-    """POST .../play records the play and opens the user's session; the reads that follow — from byte
-    0 again, seeks, the whole file — are that play. (Before issue #14 every read from byte 0 was a
-    new ``played``: the browser's metadata preload on opening the page was logged as a play.)"""
+    """POST .../play (the console's player, when play is pressed) records the play and opens the
+    user's session; the reads that follow — from byte 0 again, seeks, the whole file — are that play."""
     eid = world.evidence["zhangsan"]
     a = world.client(INVESTIGATOR)
 
@@ -269,7 +288,7 @@ def test_a_play_is_one_played_event_and_the_reads_of_its_session_are_none(world:
     one_event(world, since, INVESTIGATOR, "played")
 
 
-def test_a_read_of_the_proxy_without_a_play_session_opens_one_and_is_recorded(world: World) -> None:
+def test_a_read_of_the_proxy_outside_a_play_session_is_recorded_as_a_play(world: World) -> None:
     eid = world.evidence["wangwu"]
     reader = world.client(user_of("legal_reviewer"))
     since = world.last_seq()
@@ -277,11 +296,11 @@ def test_a_read_of_the_proxy_without_a_play_session_opens_one_and_is_recorded(wo
     detail = one_event(world, since, user_of("legal_reviewer"), "played")
     assert detail["session"] == "read" and detail["range"] == "bytes=100-"
     since = world.last_seq()
-    assert reader.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=0-"}).status_code == 206
+    assert reader.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=5000-"}).status_code == 206
     assert new_events(world, since, action="played") == []
 
 
-def test_play_answers_404_for_a_recording_with_no_proxy_and_for_another_units(world: World) -> None:
+def test_play_answers_another_units_recording_like_a_missing_one(world: World) -> None:
     a = world.client(INVESTIGATOR)
     since = world.last_seq()
     rf = a.post(f"{API}/evidence/{world.evidence['lisi']}/play")
