@@ -120,6 +120,7 @@ function dockPage() {
     let label = T.file[f.status] || f.status;
     if (f.evidence_id && f.status === "duplicate") label = W(f.earlier ? "js.dock.archived_earlier" : "js.dock.duplicate_of", {n: f.evidence_id});
     else if (f.evidence_id && f.status === "archived") label = W("js.dock.archived_as", {n: f.evidence_id});
+    else if (f.earlier && f.status === "duplicate") label = W("js.dock.archived_earlier_plain");  /* (no evidence numbers for this role) */
     td.append(el("span", {class: "label", text: label}));
     if (f.empty) {
       td.append(" ", el("span", {class: "badge bad empty", text: W("js.dock.empty")}));

@@ -8,6 +8,7 @@ WORDS: dict[str, tuple[str, str]] = {
 WORDS.update({
     # the dock dashboard: what is stored, said plainly
     "js.dock.archived_earlier": ("已归档 #{n}（之前已采集）", "archived #{n} (offloaded before)"),
+    "js.dock.archived_earlier_plain": ("已归档（之前已采集）", "archived (offloaded before)"),
     "js.dock.duplicate_of": ("已归档 #{n}（内容相同，只存一份）", "archived #{n} (same content, stored once)"),
     "js.dock.archived_as": ("已归档 #{n}", "archived #{n}"),
     "js.dock.empty": ("空文件（0 字节）", "empty file (0 bytes)"),
