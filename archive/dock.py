@@ -73,7 +73,7 @@ def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) 
     q = select(Station).order_by(Station.id)
     stations = [s for s in db.scalars(q)
                 if units is None or (s.unit_id in units if s.unit_id is not None else unattributed)]
-    unit_codes = dict(db.execute(select(Unit.id, Unit.code)).tuples().all())
+    unit_codes = {uid: code for uid, code in db.execute(select(Unit.id, Unit.code))}
     now = utcnow()
     out = []
     for st in stations:
