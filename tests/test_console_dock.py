@@ -22,9 +22,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests import test_console_browser as console
 from tests.conftest import write_config
 from tests.docks import put
-from tests.test_console_browser import CHROMIUM, PASSWORD, _free_port, _login, _wait, browser  # noqa: F401
+from tests.test_console_browser import CHROMIUM, PASSWORD, _free_port, _login, _wait
+
+browser = console.browser  # (its fixture)
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,11 @@ from typing import Any
 
 import pytest
 
-from tests.test_console_browser import World, _login, _wait, browser, world  # noqa: F401 (fixtures)
+from tests import test_console_browser as console
+from tests.test_console_browser import World, _login, _wait
+
+world = console.world  # (its fixtures: one archive of its own for this module)
+browser = console.browser
 
 pytestmark = pytest.mark.slow
 
