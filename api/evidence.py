@@ -1,8 +1,9 @@
 """``/api/v1/evidence``: search, the record, its media (seekable), the original, verify, annotate.
 
 Every route checks the role and the user's units (``api.access``) and leaves a custody event:
-``searched`` (with the query and the ids shown), ``viewed``, ``played`` (once per play, not per
-seek), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``verified``,
+``searched`` (with the query and the ids shown), ``viewed``, ``played`` (when playback starts — the
+console's player asks ``POST .../play`` first and reads nothing before — once per play, not per seek;
+never for opening a page or a metadata preload), ``previewed`` (posters and thumbnails), ``downloaded``, ``exported``, ``verified``,
 ``marked_important``, ``tagged``, ``noted`` — and ``access_denied`` for every refusal.
 """
 
@@ -13,11 +14,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import access, streaming
@@ -49,7 +53,9 @@ from archive import annotations as annotating
 from archive import query as searching
 from archive import views
 from archive.context import Archive
+from liuhen.db import utcnow
 from liuhen.errors import NotFound
+from liuhen.words import said
 from retention.report import evidence_retention
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
@@ -167,14 +173,59 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
                            "finish; if it is marked unplayable, download the original instead.")
         header = request.headers.get("range")
         rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
-        # a play is one event, not one per seek: a read from the start, or any read when this user has
-        # not played this recording in the last PLAY_WINDOW (so no range request reads it unrecorded)
-        if kind != "proxy" or streaming.is_first_read(rng) or not access.recently(
-                db, p, "played", ev.id, PLAY_WINDOW):
+        # a play is one event, not one per seek or re-read: inside a play session opened by POST .../play
+        # (the console's player asks for one when playback starts, before it reads a byte) no read is
+        # another play; outside one, a read from the start is a play, and so is any read when this
+        # user has not played this recording in the last PLAY_WINDOW (so no read of the media goes
+        # unrecorded)
+        if kind != "proxy" or not _in_play_session(db, p, ev.id) and (
+                streaming.is_first_read(rng) or not access.recently(db, p, "played", ev.id, PLAY_WINDOW)):
             access.record(archive, db, p, "played" if kind == "proxy" else "previewed", evidence=ev,
-                          detail={"kind": kind, "sha256": d.sha256, "range": header})
+                          detail={"kind": kind, "sha256": d.sha256, "range": header,
+                                  **({"session": "read"} if kind == "proxy" else {})})
         key, version, size, mime = d.store_key, d.store_version, d.size, d.mime
     return streaming.stream(request, archive.store, key=key, version=version, size=size, mime=mime, rng=rng)
+
+
+def _in_play_session(db: Session, p: access.Principal, evidence_id: int) -> bool:
+    """Whether ``p`` pressed play on ``evidence_id`` (POST .../play) within ``PLAY_WINDOW``."""
+    from hashing.models import CustodyEvent
+
+    return db.scalar(select(CustodyEvent.seq).where(
+        CustodyEvent.evidence_id == evidence_id, CustodyEvent.action == "played", CustodyEvent.actor == p.actor,
+        CustodyEvent.at >= utcnow() - PLAY_WINDOW,
+        CustodyEvent.detail.contains('"session":"play"', autoescape=True)).limit(1)) is not None
+
+
+class PlayOut(BaseModel):
+    evidence_id: int
+    src: str = Field(description="the proxy to read now (HTTP Range), inside this play session")
+    mime: str
+    session_until: dt.datetime = Field(description="reads of the proxy until then are this play (no further event)")
+
+
+@router.post("/{evidence_id}/play", response_model=PlayOut,
+             responses={404: {"model": ErrorOut, "description": "no such evidence, or it has no proxy (yet)"}},
+             summary="Start playing: records ``played`` and opens this user's play session for the proxy")
+def start_play(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> PlayOut:
+    """The player calls this when playback starts (the ``play`` event), before it reads the proxy: each
+    call is one play, one ``played`` event (detail ``session: "play"``); the reads that follow within
+    ``PLAY_WINDOW`` (seeks, the browser re-reading from byte 0) are that play and record nothing more."""
+    with archive.sessions.begin() as db:
+        ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
+        d = views.derived_file(db, evidence_id=ev.id, kind="proxy")
+        if d is None:
+            # (cast: the error base takes a ``Said`` once it carries both languages; ``str()`` of one until then)
+            raise NotFound(cast(str, said(f"证据 {ev.id} 还没有可播放的文件" + (f"（{ev.playback_note}）" if ev.playback_note else "")
+                                + "。", f"Evidence {ev.id} has no proxy to play yet"
+                                + (f" ({ev.playback_note})" if ev.playback_note else "") + ".")),
+                           cast(str, said("媒体任务完成后即可播放；若标记为无法播放，请下载原始文件。",
+                                "It appears when the media jobs finish; if it is marked unplayable, download the "
+                                "original instead.")))
+        access.record(archive, db, p, "played", evidence=ev,
+                      detail={"kind": "proxy", "sha256": d.sha256, "session": "play"})
+        return PlayOut(evidence_id=ev.id, src=f"/api/v1/evidence/{ev.id}/media/proxy", mime=d.mime,
+                       session_until=utcnow() + PLAY_WINDOW)
 
 
 @router.get("/{evidence_id}/original", responses=_ORIGINAL_RESPONSES, response_class=FileResponse,

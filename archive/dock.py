@@ -19,7 +19,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from archive.context import Archive
-from archive.models import BayStatus, Station
+from archive.models import BayStatus, Evidence, Station
+from auth.models import Unit
 from ingest.wire import ATTENTION, FINAL, StationReport
 from liuhen.db import utcnow
 
@@ -50,6 +51,7 @@ def store_report(archive: Archive, *, station_id: str, report: StationReport) ->
 class StationView:
     station_id: str
     unit_id: int | None
+    unit_code: str | None
     last_seen_at: dt.datetime | None
     online: bool
     bays: list[dict[str, Any]]
@@ -57,33 +59,47 @@ class StationView:
 
 def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) -> list[StationView]:
     """Stations (of ``units``; None = all; a station with no unit only with ``unattributed``) with their
-    bays, the recorder's officer (only an officer of ``units``) and file counts."""
+    bays, the recorder's officer (only an officer of ``units``) and file counts.
+
+    The bay's officer is the recorder's assignee (the roster, as the operator last set it), else the
+    officer the files name; ``officer_source`` says which, and ``file_officer_no`` is what the files
+    name when that differs. ``officer_unknown``: the officer shown is in no unit's roster (the fix:
+    assign the recorder, or add the officer). Each file with an evidence id also gets what the
+    archive knows of it now — ``media_state``/``media_note`` (an empty or broken file),
+    ``playback``/``playback_note`` (unplayable, with the reason) and ``important`` — so the page
+    shows the stored state, never an earlier picture of it."""
     from roster.models import Officer, Recorder
 
     q = select(Station).order_by(Station.id)
     stations = [s for s in db.scalars(q)
                 if units is None or (s.unit_id in units if s.unit_id is not None else unattributed)]
+    unit_codes = {uid: code for uid, code in db.execute(select(Unit.id, Unit.code))}
     now = utcnow()
     out = []
     for st in stations:
         bays = []
         for row in db.scalars(select(BayStatus).where(BayStatus.station_id == st.id).order_by(BayStatus.bay)):
             snap = json.loads(row.snapshot)
-            officer_no = snap.get("officer_no")
-            if row.device_id:
-                rec = db.get(Recorder, row.device_id)
-                if rec is not None and rec.officer_no:
-                    officer_no = officer_no or rec.officer_no
+            named = snap.get("officer_no")  # what the recorder wrote into its file names
+            rec = db.get(Recorder, row.device_id) if row.device_id else None
+            assigned = rec.officer_no if rec is not None and rec.officer_no else None
+            officer_no, source = (assigned, "assigned") if assigned else (named, "file" if named else None)
             officer = db.scalar(select(Officer).where(Officer.officer_no == officer_no)) if officer_no else None
+            unknown = officer_no is not None and officer is None
             if officer is not None and units is not None and officer.unit_id not in units:
                 officer = None  # another unit's officer: neither their number nor their name is shown
-                officer_no = snap.get("officer_no")  # (what the recorder itself wrote, which the dock shows)
-            files = snap.get("files", [])
+                officer_no, source = named, "file" if named else None  # (what the recorder itself wrote)
+                unknown = False
+            files = _with_evidence(db, snap.get("files", []))
             final = FINAL
             bays.append({
                 "bay": row.bay, "state": row.state, "device_id": row.device_id,
                 "officer_no": officer_no, "officer_name": officer.name if officer else None,
+                "officer_source": source, "officer_unknown": unknown,
+                "file_officer_no": named if named and named != officer_no else None,
                 "updated_at": row.updated_at.isoformat(),
+                "speed_bps": snap.get("speed_bps") if row.state == "offloading" else None,
+                "eta_s": snap.get("eta_s") if row.state == "offloading" else None,
                 "files_total": len(files),
                 "files_done": sum(f["status"] in final for f in files),
                 "files_failed": sum(f["status"] in ATTENTION for f in files),
@@ -92,6 +108,24 @@ def dock_view(db: Session, *, units: frozenset[int] | None, unattributed: bool) 
                 "files": files,
             })
         seen = st.last_seen_at
-        out.append(StationView(station_id=st.id, unit_id=st.unit_id, last_seen_at=seen,
+        code = unit_codes.get(st.unit_id) if st.unit_id is not None else None
+        out.append(StationView(station_id=st.id, unit_id=st.unit_id, unit_code=code, last_seen_at=seen,
                                online=seen is not None and now - seen < STALE_AFTER, bays=bays))
+    return out
+
+
+def _with_evidence(db: Session, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reported files with what the archive knows of their evidence now (see ``dock_view``), in
+    one query."""
+    ids = {f["evidence_id"] for f in files if f.get("evidence_id")}
+    evs = {e.id: e for e in db.scalars(select(Evidence).where(Evidence.id.in_(ids)))} if ids else {}
+    out = []
+    for f in files:
+        f = {**f, "empty": f.get("size") == 0 and f.get("status") in FINAL}
+        ev = evs.get(f.get("evidence_id") or 0)
+        if ev is not None:
+            f.update(empty=ev.size == 0 or ev.media_state == "empty", media_state=ev.media_state,
+                     media_note=ev.media_note, playback=ev.playback, playback_note=ev.playback_note,
+                     important=ev.important)
+        out.append(f)
     return out

@@ -3,7 +3,9 @@
 ``DockReporter`` is a station listener: it keeps, per bay, the recorder seen there and every file
 of the current docking with its progress and final answer, and a background thread sends the
 picture through ``intake.report_status`` at most every ``interval`` seconds when it changed. A
-bay found empty starts a new docking. A report that cannot be delivered is simply replaced by
+bay found empty starts a new docking. While a bay offloads, the report carries its speed (bytes read
+off the recorder a second, over the last ``SPEED_WINDOW`` seconds) and the time its files have left
+at that speed. A report that cannot be delivered is simply replaced by
 the next one: files are accounted for by the ledger, not by reports.
 """
 
@@ -11,21 +13,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal, cast
 
 from ingest.wire import ATTENTION, FINAL, MAX_FILES, BayReport, FileState, Intake, StationReport
 
 log = logging.getLogger("liuhen.station.report")
+SPEED_WINDOW = 5.0  # seconds of progress the speed is measured over
 
 
 class DockReporter:
     def __init__(self, intake: Intake, station_id: str, *, interval: float = 0.5,
-                 chain: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 chain: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.intake = intake
         self.station_id = station_id
         self.interval = interval
         self.chain = chain
+        self.clock = clock
         self._bays: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._dirty = threading.Event()
@@ -43,7 +50,8 @@ class DockReporter:
             self.chain(event)
 
     def _bay(self, name: str) -> dict[str, Any]:
-        return self._bays.setdefault(name, {"device_id": None, "officer_no": None, "files": {}})
+        return self._bays.setdefault(name, {"device_id": None, "officer_no": None, "files": {}, "moved": 0,
+                                            "samples": deque()})
 
     def _handle(self, e: dict[str, Any]) -> None:
         kind = e["event"]
@@ -51,7 +59,7 @@ class DockReporter:
             for name, count in e["bays"].items():
                 b = self._bay(name)
                 if count == 0:
-                    b.update(device_id=None, officer_no=None, files={})
+                    b.update(device_id=None, officer_no=None, files={}, moved=0, samples=deque())
             for name in list(self._bays):
                 if name not in e["bays"]:
                     del self._bays[name]
@@ -67,11 +75,14 @@ class DockReporter:
             files[path] = {**files.get(path, {}), "path": path, "size": e["size"], "done": 0, "status": "copying"}
         elif kind == "progress":
             f = files.setdefault(path, {"path": path, "size": e["size"]})
+            b["moved"] += max(0, e["done"] - (f.get("done") or 0))  # bytes read off the recorder
+            b["samples"].append((self.clock(), b["moved"]))
             f.update(done=e["done"], size=e["size"], status="copying" if e["done"] < e["size"] else "sending")
         elif kind == "file_result":
             f = files.setdefault(path, {"path": path})
             f.update(status=e["status"], reason=e.get("reason"), evidence_id=e.get("evidence_id"),
-                     sha256=e.get("sha256"), size=e.get("size") if e.get("size") is not None else f.get("size"))
+                     sha256=e.get("sha256"), size=e.get("size") if e.get("size") is not None else f.get("size"),
+                     earlier=bool(e.get("earlier")))
             f["done"] = f.get("size") or 0
             if e.get("device_id"):
                 b["device_id"] = e["device_id"]
@@ -99,9 +110,28 @@ class DockReporter:
                     state = "attention"
                 else:
                     state = "done"
+                speed, eta = self._speed(b, files) if state == "offloading" else (None, None)
                 bays.append(BayReport(bay=name, state=state, device_id=b["device_id"], officer_no=b["officer_no"],
-                                      files=[FileState(**f) for f in files]))
+                                      files=[FileState(**f) for f in files], speed_bps=speed, eta_s=eta))
         return StationReport(station_id=self.station_id, bays=bays)
+
+    def _speed(self, b: dict[str, Any], files: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+        """Bytes a second over the last ``SPEED_WINDOW`` seconds, and the seconds the bay's unfinished
+        files have left at that speed; (None, None) until half a second of progress is known."""
+        samples: deque[tuple[float, int]] = b["samples"]
+        now = self.clock()
+        while len(samples) > 1 and samples[1][0] < now - SPEED_WINDOW:
+            samples.popleft()  # (the one just before the window stays: it is where the window starts)
+        if not samples:
+            return None, None
+        t0, moved0 = samples[0]
+        span = now - t0
+        if span < 0.5:
+            return None, None
+        speed = (b["moved"] - moved0) / span
+        left = sum(max(0, (f.get("size") or 0) - (f.get("done") or 0)) for f in files
+                   if f["status"] in ("waiting", "copying"))
+        return speed, (left / speed if speed > 0 else None)
 
     # ------------------------------------------------------------------ sending
 

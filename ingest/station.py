@@ -83,6 +83,7 @@ class FileResult:
     device_id: str | None = None
     officer_id: str | None = None
     media_state: str | None = None
+    earlier: bool = False  # archived in an earlier run (known from the station's ledger): evidence_id is it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -475,7 +476,7 @@ class Station:
         if prior.state == "acked":
             self._release(prior)
         return self._result(c, "duplicate", sha256=prior.sha256, evidence_id=prior.evidence_id,
-                            device_id=device_id, officer_id=officer_id,
+                            device_id=device_id, officer_id=officer_id, earlier=True,
                             reason=f"already offloaded at {prior.updated_at} as evidence {prior.evidence_id}")
 
 

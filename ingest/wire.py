@@ -205,6 +205,8 @@ class FileState(BaseModel):
     reason: str | None = Field(default=None, max_length=4096)
     evidence_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # archived in an earlier run of the station (its ledger knew the file): evidence_id is that evidence
+    earlier: bool = False
 
 
 class BayReport(BaseModel):
@@ -213,6 +215,10 @@ class BayReport(BaseModel):
     device_id: str | None = Field(default=None, max_length=128)
     officer_no: str | None = Field(default=None, max_length=128)
     files: list[FileState] = Field(default_factory=list, max_length=MAX_FILES)
+    # while offloading: bytes a second read off the recorder over the last few seconds, and the
+    # seconds left for the bay's files at that speed (None when not moving or not yet known)
+    speed_bps: float | None = Field(default=None, ge=0)
+    eta_s: float | None = Field(default=None, ge=0)
 
 
 class StationReport(BaseModel):

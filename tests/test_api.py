@@ -262,6 +262,53 @@ def test_a_play_from_byte_0_is_one_played_event_and_a_seek_is_none(world: World)
     one_event(world, since, INVESTIGATOR, "played")
 
 
+def test_a_play_is_one_played_event_and_the_reads_of_its_session_are_none(world: World) -> None:
+    """POST .../play (the console's player, when play is pressed) records the play and opens the
+    user's session; the reads that follow — from byte 0 again, seeks, the whole file — are that play."""
+    eid = world.evidence["zhangsan"]
+    a = world.client(INVESTIGATOR)
+
+    since = world.last_seq()
+    r = a.post(f"{API}/evidence/{eid}/play")
+    assert r.status_code == 200 and r.json()["src"] == f"{API}/evidence/{eid}/media/proxy"
+    assert r.json()["mime"] == "video/mp4"
+    detail = one_event(world, since, INVESTIGATOR, "played")
+    assert detail["kind"] == "proxy" and detail["session"] == "play"
+
+    since = world.last_seq()
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=0-"}).status_code == 206
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=20000-"}).status_code == 206
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=-5000"}).status_code == 206
+    assert a.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=99999999-"}).status_code == 416
+    assert a.get(f"{API}/evidence/{eid}/media/proxy").status_code == 200
+    assert new_events(world, since, action="played") == []
+
+    since = world.last_seq()  # pressing play again (the page opened again) is another play
+    assert a.post(f"{API}/evidence/{eid}/play").status_code == 200
+    one_event(world, since, INVESTIGATOR, "played")
+
+
+def test_a_read_of_the_proxy_outside_a_play_session_is_recorded_as_a_play(world: World) -> None:
+    eid = world.evidence["wangwu"]
+    reader = world.client(user_of("legal_reviewer"))
+    since = world.last_seq()
+    assert reader.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=100-"}).status_code == 206
+    detail = one_event(world, since, user_of("legal_reviewer"), "played")
+    assert detail["session"] == "read" and detail["range"] == "bytes=100-"
+    since = world.last_seq()
+    assert reader.get(f"{API}/evidence/{eid}/media/proxy", headers={"Range": "bytes=5000-"}).status_code == 206
+    assert new_events(world, since, action="played") == []
+
+
+def test_play_answers_another_units_recording_like_a_missing_one(world: World) -> None:
+    a = world.client(INVESTIGATOR)
+    since = world.last_seq()
+    rf = a.post(f"{API}/evidence/{world.evidence['lisi']}/play")
+    rm = a.post(f"{API}/evidence/987654321/play")
+    assert rf.status_code == rm.status_code == 404 and rf.json()["code"] == "not_found"
+    assert new_events(world, since, action="played") == []
+
+
 # ---------------------------------------------------------------------------- view, download, export, verify
 
 

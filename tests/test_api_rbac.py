@@ -174,6 +174,7 @@ EXPECTED_TABLE = """
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
+| POST   /evidence/{evidence_id}/play                | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
 """
 
 # The station's door: station tokens only (not in the role table).
@@ -573,6 +574,8 @@ CALLS: dict[Key, Call] = {
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
+    # dock and player (issue #14): pressing play opens the user's play session
+    ("POST", "/evidence/{evidence_id}/play"): Call(_ev("/play"), "evidence.play", "evidence"),
 }
 
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",

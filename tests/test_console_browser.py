@@ -536,8 +536,11 @@ def test_investigator_builds_a_case_timeline_and_jumps_from_a_document_to_its_re
 
         doc.locator("a.to-recording").click()
         page.wait_for_selector("#player")
-        _wait(page, "document.getElementById('evidence').dataset.seekedTo !== undefined")
         assert page.url.endswith("?t=10.0")  # the moment the seizure began, 10 s into the recording
+        # nothing of the recording is read before play is pressed (issue #14): it then plays from there
+        assert "00:10" in page.inner_text("#play-note")
+        page.click("#play-start")
+        _wait(page, "document.getElementById('evidence').dataset.seekedTo !== undefined")
         assert abs(page.evaluate("document.getElementById('player').currentTime") - 10.0) < 0.5
         assert page.evaluate("document.getElementById('player').error") is None
     finally:

@@ -54,69 +54,158 @@ function bar(done, total, cls) {
 
 /* ------------------------------------------------------------------ dock dashboard */
 
+/* The dock redraws from GET /api/v1/dock every second, and that answer is the stored state (the
+   recorder's assignee, each recording's importance and playback as the archive holds them), so
+   an action stays visibly done: the redraw shows what was stored, and its confirmation is kept
+   beside it for a few seconds across redraws. */
 function dockPage() {
-  const W = json("dock-words"), officers = json("dock-officers") || [];
+  const T = json("dock-words"), officers = json("dock-officers") || [];
   const root = document.getElementById("dock");
-  let editing = false;  // do not redraw while the operator is choosing an officer
-  root.addEventListener("focusin", (e) => { if (e.target.tagName === "SELECT") editing = true; });
-  root.addEventListener("focusout", (e) => { if (e.target.tagName === "SELECT") editing = false; });
+  const flashes = new Map();  /* "dev:ID" / "ev:ID" / "no:NO" → {text, cls, until} */
+  let editing = false;  // do not redraw while the operator is choosing an officer or typing a name
+  const fields = ["SELECT", "INPUT"];
+  root.addEventListener("focusin", (e) => { if (fields.includes(e.target.tagName)) editing = true; });
+  root.addEventListener("focusout", (e) => { if (fields.includes(e.target.tagName)) editing = false; });
+
+  function flash(key, text, cls) { flashes.set(key, {text, cls: cls || "ok", until: Date.now() + 6000}); }
+  function flashed(key) {
+    const f = flashes.get(key);
+    if (!f) return null;
+    if (f.until < Date.now()) { flashes.delete(key); return null; }
+    return el("span", {class: f.cls + " flash", "data-flash": key, text: " " + f.text});
+  }
+  async function act(key, call, done) {
+    try { await call(); flash(key, done); } catch (err) { flash(key, W("js.failed", {why: err.message}), "error"); }
+    editing = false; refresh();
+  }
 
   function assignBox(bay) {
-    if (!W.can_assign || !bay.device_id) return null;
-    const sel = el("select", {class: "assign", "data-device": bay.device_id, "aria-label": W.assign},
-      el("option", {value: "", text: "— " + W.assign + " —"}),
+    if (!T.can_assign || !bay.device_id) return null;
+    const current = bay.officer_source === "assigned" ? bay.officer_no : "";
+    const sel = el("select", {class: "assign", "data-device": bay.device_id, "aria-label": T.assign},
+      el("option", {value: "", text: "— " + T.assign + " —"}),
       ...officers.map(o => el("option", {value: o.officer_no, text: o.name + " (" + o.officer_no + ")",
-                                         selected: o.officer_no === bay.officer_no})));
-    sel.addEventListener("change", async () => {
-      try {
-        await api("PUT", "/api/v1/recorders/" + encodeURIComponent(bay.device_id) + "/officer", {officer_no: sel.value || null});
-        sel.after(el("span", {class: "ok flash", text: " " + W.assigned}));
-      } catch (err) { sel.after(el("span", {class: "error", text: " " + err.message})); }
-      editing = false; refresh();
+                                         selected: o.officer_no === current})));
+    sel.addEventListener("change", () => {
+      const o = officers.find(o => o.officer_no === sel.value);
+      act("dev:" + bay.device_id,
+          () => api("PUT", "/api/v1/recorders/" + encodeURIComponent(bay.device_id) + "/officer", {officer_no: sel.value || null}),
+          o ? W("js.dock.assigned_to", {name: o.name}) : W("js.dock.unassigned_done"));
     });
-    return sel;
+    return el("span", {}, sel, flashed("dev:" + bay.device_id));
+  }
+
+  function unknownBox(station, bay) {
+    if (!bay.officer_unknown) return null;
+    const no = bay.officer_no;
+    const box = el("div", {class: "unknown-officer warn-box", "data-officer-no": no},
+      el("b", {text: "⚠ " + W("js.dock.unknown", {no})}), " ");
+    if (T.can_assign && bay.device_id) box.append(W("js.dock.unknown_fix_assign"), " ", assignBox(bay), " ");
+    if (T.can_add_officer && station.unit_code) {
+      const name = el("input", {class: "officer-name", maxlength: "64", placeholder: W("js.dock.name"), "aria-label": W("js.dock.name")});
+      const add = el("button", {type: "button", class: "add-officer", text: W("js.dock.add")});
+      add.addEventListener("click", () => act("no:" + no,
+        () => api("POST", "/api/v1/officers", {officer_no: no, name: name.value.trim(), unit_code: station.unit_code}),
+        W("js.dock.added")));
+      box.append(W("js.dock.unknown_fix_add", {no}), " ", name, " ", add);
+    } else {
+      box.append(el("span", {class: "muted", text: W("js.dock.unknown_ask", {no})}));
+    }
+    box.append(flashed("no:" + no) || "");
+    return box;
+  }
+
+  function statusCell(f) {
+    const td = el("td", {class: "status st-" + f.status});
+    let label = T.file[f.status] || f.status;
+    if (f.evidence_id && f.status === "duplicate") label = W(f.earlier ? "js.dock.archived_earlier" : "js.dock.duplicate_of", {n: f.evidence_id});
+    else if (f.evidence_id && f.status === "archived") label = W("js.dock.archived_as", {n: f.evidence_id});
+    else if (f.earlier && f.status === "duplicate") label = W("js.dock.archived_earlier_plain");  /* (no evidence numbers for this role) */
+    td.append(el("span", {class: "label", text: label}));
+    if (f.empty) {
+      td.append(" ", el("span", {class: "badge bad empty", text: W("js.dock.empty")}));
+      td.append(el("div", {class: "reason", text: W("js.dock.empty_reason")}));
+    } else if (f.media_state === "broken") {
+      td.append(" ", el("span", {class: "badge bad broken", text: W("js.dock.broken")}));
+      if (f.media_note) td.append(el("div", {class: "reason", text: f.media_note}));
+    }
+    if (!f.empty && f.playback === "unplayable") {
+      td.append(" ", el("span", {class: "badge bad unplayable", text: W("js.dock.unplayable")}));
+      if (f.playback_note) td.append(el("div", {class: "reason", text: f.playback_note}));
+    }
+    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) td.append(el("div", {class: "reason", text: f.reason}));
+    return td;
+  }
+
+  function markButton(f) {
+    const on = f.important === true;
+    const b = el("button", {type: "button", class: "mark" + (on ? " on" : ""), "data-evidence": f.evidence_id,
+                            "data-important": on ? "true" : "false", "aria-pressed": on ? "true" : "false",
+                            text: on ? T.important_on : T.important, title: on ? T.important_off : T.important});
+    b.addEventListener("click", () => {
+      b.disabled = true;
+      act("ev:" + f.evidence_id, () => api("PUT", "/api/v1/evidence/" + f.evidence_id + "/important", {important: !on}),
+          W(on ? "js.dock.unmarked" : "js.dock.marked"));
+    });
+    return b;
   }
 
   function fileRow(f) {
+    const final = ["archived", "duplicate", "refused", "queued", "interrupted"].includes(f.status);
     const cells = [
       el("td", {class: "path", title: f.path, text: f.path}),
-      el("td", {}, bar(f.done || 0, f.size || 0, "file-bar")),
+      el("td", {}, f.empty ? el("span", {class: "muted", text: "—"}) : bar(final && f.size ? f.size : (f.done || 0), f.size || 0, "file-bar")),
       el("td", {}, human(f.size)),
-      el("td", {class: "status st-" + f.status, text: W.file[f.status] || f.status}),
+      statusCell(f),
       el("td", {}),
     ];
-    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) cells[3].append(el("div", {class: "reason", text: f.reason}));
     if (f.evidence_id) {
-      if (W.can_open) cells[4].append(el("a", {href: "/evidence/" + f.evidence_id, text: "#" + f.evidence_id}), " ");
-      if (W.can_mark) cells[4].append(el("button", {type: "button", class: "mark", "data-evidence": f.evidence_id, text: W.important,
-        onclick: async (e) => {
-          const b = e.currentTarget;
-          try { await api("PUT", "/api/v1/evidence/" + f.evidence_id + "/important", {important: true}); b.textContent = W.important_on; b.disabled = true; }
-          catch (err) { b.after(el("span", {class: "error", text: " " + err.message})); }
-        }}));
+      if (T.can_open) cells[4].append(el("a", {href: "/evidence/" + f.evidence_id, text: "#" + f.evidence_id}), " ");
+      if (T.can_mark) cells[4].append(markButton(f), flashed("ev:" + f.evidence_id) || "");
     }
-    return el("tr", {class: "file", "data-status": f.status}, ...cells);
+    return el("tr", {class: "file", "data-status": f.status, "data-evidence": f.evidence_id || "",
+                     "data-earlier": f.earlier ? "true" : "false", "data-empty": f.empty ? "true" : "false",
+                     "data-playback": f.playback || ""}, ...cells);
+  }
+
+  function officerText(b) {
+    const who = b.officer_name ? b.officer_name + " (" + b.officer_no + ")" : (b.officer_no || T.unassigned);
+    const how = b.officer_source === "assigned" ? W("js.dock.assigned_by") : b.officer_source === "file" ? W("js.dock.from_file") : "";
+    return T.officer + ": " + who + (b.officer_no ? " " + how : "");
+  }
+
+  function clockText(s) {
+    s = Math.max(0, Math.round(s));
+    const h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + String(r).padStart(2, "0");
   }
 
   function render(stations) {
     if (editing) return;
     root.replaceChildren();
-    if (!stations.length) { root.append(el("p", {class: "muted", text: W.none})); return; }
+    if (!stations.length) { root.append(el("p", {class: "muted", text: T.none})); return; }
     for (const s of stations) {
       const box = el("section", {class: "station card", "data-station": s.station_id},
-        el("h2", {}, s.station_id + " ", el("span", {class: "badge " + (s.online ? "ok" : "bad"), text: s.online ? W.online : W.offline})));
-      if (!s.bays.length) box.append(el("p", {class: "muted", text: W.empty}));
+        el("h2", {}, s.station_id + " ", el("span", {class: "badge " + (s.online ? "ok" : "bad"), text: s.online ? T.online : T.offline})));
+      if (!s.bays.length) box.append(el("p", {class: "muted", text: T.empty}));
       for (const b of s.bays) {
         const head = el("div", {class: "bay-head"},
-          el("b", {text: W.bay + " " + b.bay}), " ",
-          el("span", {class: "badge state-" + b.state, text: W.state[b.state] || b.state}), " ",
-          el("span", {text: W.recorder + ": " + (b.device_id || "—")}), " ",
-          el("span", {class: "officer", text: W.officer + ": " + (b.officer_name ? b.officer_name + " (" + b.officer_no + ")" : (b.officer_no || W.unassigned))}), " ",
-          assignBox(b));
-        const total = el("div", {class: "bay-total"}, bar(b.bytes_done, b.bytes_total, "bay-bar"),
-          el("span", {class: "count", text: " " + b.files_done + " / " + b.files_total + " " + W.files + " · " + human(b.bytes_done) + " / " + human(b.bytes_total)}));
+          el("b", {text: T.bay + " " + b.bay}), " ",
+          el("span", {class: "badge state-" + b.state, text: T.state[b.state] || b.state}), " ",
+          el("span", {text: T.recorder + ": " + (b.device_id || "—")}), " ",
+          el("span", {class: "officer" + (b.officer_unknown ? " bad" : ""), "data-officer-no": b.officer_no || "",
+                      "data-source": b.officer_source || "", text: officerText(b)}), " ",
+          b.file_officer_no ? el("small", {class: "muted file-officer", text: W("js.dock.file_names", {no: b.file_officer_no}) + " "}) : null,
+          b.officer_unknown ? null : assignBox(b));
+        const rate = b.speed_bps !== null && b.speed_bps !== undefined
+          ? " · " + W("js.dock.speed", {speed: human(b.speed_bps)}) + (b.eta_s !== null && b.eta_s !== undefined ? " · " + W("js.dock.eta", {t: clockText(b.eta_s)}) : "")
+          : "";
+        const allDone = b.files_total > 0 && b.files_done === b.files_total && !b.bytes_total;  /* (only empty files) */
+        const total = el("div", {class: "bay-total"}, allDone ? bar(1, 1, "bay-bar") : bar(b.bytes_done, b.bytes_total, "bay-bar"),
+          el("span", {class: "count", text: " " + b.files_done + " / " + b.files_total + " " + T.files + " · " + human(b.bytes_done) + " / " + human(b.bytes_total)}),
+          el("span", {class: "rate", text: rate}));
         const table = el("table", {class: "grid files"}, el("tbody", {}, ...b.files.slice().reverse().map(fileRow)));
-        box.append(el("div", {class: "bay", "data-bay": b.bay, "data-state": b.state}, head, total, table));
+        box.append(el("div", {class: "bay", "data-bay": b.bay, "data-state": b.state}, head, unknownBox(s, b), total, table));
       }
       root.append(box);
     }
@@ -180,8 +269,50 @@ async function scrubber(player) {
     thumb.dataset.time = String(c.start);
   });
   barEl.addEventListener("mouseleave", () => { thumb.hidden = true; });
-  barEl.addEventListener("click", (ev) => { player.currentTime = timeAt(ev); });
+  barEl.addEventListener("click", (ev) => {  /* go to that moment: it plays from there (a play like any other) */
+    player.currentTime = timeAt(ev);
+    if (!player.querySelector("source")) player.play().catch(() => {});
+  });
   player.addEventListener("timeupdate", () => { pos.style.width = (100 * player.currentTime / (duration() || 1)) + "%"; });
+}
+
+/* The player reads nothing until playback starts: it has no source until the user presses play.
+   The `play` event asks POST .../play (the `played` custody event, this user's play session), and
+   only then is the proxy given to the player as a <source> child — which continues the play that
+   was asked for (a src attribute would restart the element and cancel it). Once per page. */
+function playGate(root, player) {
+  const note = document.getElementById("play-note"), button = document.getElementById("play-start");
+  let session = null;
+  const t = parseFloat(new URLSearchParams(location.search).get("t"));
+  if (t >= 0) {  /* opened from a case: it will play from the moment of the step */
+    root.dataset.startAt = String(t);
+    if (note) note.textContent = W("js.play.from", {t: clock(t)});
+    player.addEventListener("loadedmetadata", () => { player.currentTime = t; root.dataset.seekedTo = String(t); }, {once: true});
+  }
+  function open() {
+    if (!session) {
+      session = api("POST", player.dataset.play).then((r) => {
+        player.append(el("source", {src: r.src, type: r.mime}));
+        root.dataset.playing = "1";
+        if (button) button.hidden = true;
+        if (note) note.textContent = "";
+        return r;
+      }, (err) => {
+        session = null;
+        player.pause();
+        if (note) { note.className = "error"; note.textContent = W("js.failed", {why: err.message}); }
+        throw err;
+      });
+    }
+    return session;
+  }
+  player.addEventListener("play", () => { open().catch(() => {}); });
+  if (button) button.addEventListener("click", () => { player.play().catch(() => {}); });
+}
+
+function clock(s) {
+  const m = Math.floor(s / 60), r = Math.floor(s % 60);
+  return String(m).padStart(2, "0") + ":" + String(r).padStart(2, "0");
 }
 
 function evidencePage() {
@@ -189,11 +320,7 @@ function evidencePage() {
   const player = document.getElementById("player");
   if (player) {
     player.addEventListener("error", () => { root.dataset.mediaError = String(player.error && player.error.code); });
-    const t = parseFloat(new URLSearchParams(location.search).get("t"));
-    if (t >= 0) {  /* opened from a case: the moment of the step */
-      const seek = () => { player.currentTime = t; root.dataset.seekedTo = String(t); };
-      if (player.readyState >= 1) seek(); else player.addEventListener("loadedmetadata", seek, {once: true});
-    }
+    if (player.dataset.play) playGate(root, player);
     scrubber(player).catch(() => {});
   }
   const verify = document.getElementById("verify-now"), out = document.getElementById("verify-result");
