@@ -111,6 +111,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review_figures as figures_page
 
     app.include_router(figures_page.router)  # 法制审核统计
+    from console import exports as export_pages
+
+    app.include_router(export_pages.router)  # 我的导出, /exports/{id}
     from console import review as review_pages
 
     app.include_router(review_pages.router)  # 法制审核: case block, queue, workspace, notices
