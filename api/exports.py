@@ -159,14 +159,18 @@ def sweep(archive: Archive, db: Session) -> int:
 
 
 def own(archive: Archive, db: Session, p: access.Principal, export_id: int, request: Request | None) -> Export:
-    """The export ``export_id`` if ``p`` made it; anybody else's answers exactly like a missing one."""
+    """The export ``export_id`` if ``p`` made it; anybody else's answers exactly like a missing one
+    (an ``access_denied`` event: reason ``unit`` when its maker's unit is not one ``p`` sees,
+    ``owner`` when it is)."""
+    access.require(archive, db, p, "evidence.export", request)
     x = db.get(Export, export_id)
     if x is None:
         access.missing(archive, db, p, what="export", ident=export_id, request=request)
         raise _not_found(export_id)
     if x.user_id != p.user_id:
-        access.denied(archive, db, p, permission="exports.own", reason=f"export {export_id} is another user's",
-                      request=request)
+        maker = db.get(User, x.user_id)
+        reason = "owner" if maker is not None and maker.unit_id in p.scope.units else "unit"
+        access.denied(archive, db, p, permission="evidence.export", reason=reason, request=request)
         raise _not_found(export_id)
     return x
 

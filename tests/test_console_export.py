@@ -13,7 +13,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -23,8 +22,11 @@ from typing import Any
 import bagit
 import pytest
 
+from tests import test_console_browser as console_browser
 from tests.conftest import write_config
-from tests.test_console_browser import CHROMIUM, World, _login, _seed, _wait, browser  # noqa: F401
+from tests.test_console_browser import CHROMIUM, World, _login, _seed, _wait
+
+browser = console_browser.browser  # the same module-scoped headless Chromium fixture
 
 pytestmark = pytest.mark.slow
 
@@ -82,11 +84,13 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
 def _run_export_jobs(world: World) -> None:
     from api.exports import HANDLERS
     from app.runtime import open_archive
-    from jobs.worker import run_worker
+    from jobs import queue
+    from jobs.worker import run_one
 
     archive = open_archive(world.settings, migrate=False)
     try:
-        run_worker(archive, HANDLERS, stop=threading.Event(), poll_s=0.1, until_idle=True, lease_s=30)
+        while (job := queue.claim(archive, worker="test", kinds=("export",), lease_s=30)) is not None:
+            run_one(archive, job, HANDLERS, lease_s=30)
     finally:
         archive.close()
 
@@ -140,8 +144,8 @@ def test_a_case_export_runs_as_a_job_whose_page_shows_progress_then_the_download
             const c = await api("POST", "/api/v1/cases", {unit_code: "110101", category: "行政处罚", title: "导出"});
             const s = await api("POST", "/api/v1/cases/" + c.case_id + "/steps", {kind: "调查",
                 started_at: "2026-11-23T09:29:00+08:00", ended_at: "2026-11-23T10:05:00+08:00", officers: ["000123"]});
-            await api("POST", "/api/v1/cases/steps/" + s.step_id + "/links", {evidence_id: %d});
-            return c.case_id; }""" % world.ids["zhangsan"])
+            await api("POST", "/api/v1/cases/steps/" + s.step_id + "/links", {evidence_id: EID});
+            return c.case_id; }""".replace("EID", str(world.ids["zhangsan"])))
         page.goto(f"{world.base}/cases/{case}")
         page.click("#case-export")
         page.wait_for_url(f"{world.base}/exports/*")
