@@ -468,6 +468,7 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     ``exported`` of each recording and ``case_exported`` are recorded once the last byte was sent.
     For the route and its one-time link; a large case is better exported as a job (``POST /exports``)."""
     from api.exports import send_bag
+    from archive import bagstream
     from archive.bagstream import event_detail
     from cases.export import plan_case, prepare_case, record_case_exported
     from retention.service import destroyed
@@ -491,7 +492,7 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     def done(db: Session, result: Any) -> None:
         for it in plan.snap.items:
             archive.custody.record(db, actor=p.actor, action="exported", evidence_id=it.evidence_id,
-                                   object_sha256=it.sha256, tool="bagit", tool_version="0.97",
+                                   object_sha256=it.sha256, tool=bagstream.TOOL, tool_version=bagstream.TOOL_VERSION,
                                    detail={**event_detail(plan, result, file=name), "original": f"data/{it.original}"})
         record_case_exported(archive, db, ce, actor=p.actor, detail={"bag": name, "payload_oxum": plan.payload_oxum,
                                                                      "zip_bytes": result.zip_bytes})

@@ -216,6 +216,7 @@ def send_export(archive: Archive, p: access.Principal, request: Request, evidenc
     compressed; memory flat); ``exported`` and ``downloaded`` are recorded once the last byte was sent.
     For the route and its one-time link. ``proxies``: the proxy, poster and thumbnails too."""
     from api.exports import send_bag
+    from archive import bagstream
     from archive.bagstream import event_detail, plan_bag
 
     with archive.sessions.begin() as db:
@@ -228,7 +229,7 @@ def send_export(archive: Archive, p: access.Principal, request: Request, evidenc
     def done(db: Session, result: Any) -> None:
         it = plan.snap.items[0]
         archive.custody.record(db, actor=p.actor, action="exported", evidence_id=it.evidence_id,
-                               object_sha256=it.sha256, tool="bagit", tool_version="0.97",
+                               object_sha256=it.sha256, tool=bagstream.TOOL, tool_version=bagstream.TOOL_VERSION,
                                detail={**event_detail(plan, result), "original": f"data/{it.original}"})
         access.record(archive, db, p, "downloaded", evidence=db.get_one(Evidence, evidence_id), detail={
             "what": "export", "file": name, "size": result.zip_bytes, "payload_oxum": plan.payload_oxum,

@@ -45,6 +45,7 @@ from api import access, streaming
 from api.access import CurrentUser
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, MAX_ID, ErrorOut
+from archive import bagstream
 from archive.bagstream import Plan, Streamed, event_detail, plan_bag, stream_bag, zip_size
 from archive.context import Archive
 from archive.errors import ExportError, ExportNotReady
@@ -275,7 +276,7 @@ def _exported(archive: Archive, db: Session, plan: Plan, result: Streamed, *, ac
               name: str) -> None:
     for it in plan.snap.items:
         archive.custody.record(db, actor=actor, action="exported", evidence_id=it.evidence_id,
-                               object_sha256=it.sha256, tool="bagit", tool_version="0.97",
+                               object_sha256=it.sha256, tool=bagstream.TOOL, tool_version=bagstream.TOOL_VERSION,
                                detail={**event_detail(plan, result, export_id=export_id, file=name),
                                        "original": f"data/{it.original}"})
 
@@ -380,6 +381,8 @@ def send_bag(archive: Archive, p: access.Principal, plan: Plan, *, filename: str
 
 
 @router.post("/exports", response_model=ExportStarted, status_code=202,
+             responses={410: {"model": ErrorOut, "description": "a recording named was destroyed under the "
+                                                                "retention rules (its record stays)"}},
              summary="Export several recordings or a case as a job (202; follow GET /exports/{id})")
 def create(body: ExportIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> ExportStarted:
     with archive.sessions.begin() as db:
@@ -417,7 +420,8 @@ def get_export(export_id: Id, archive: ArchiveDep, p: CurrentUser, request: Requ
 
 _DOWNLOAD: dict[int | str, dict[str, Any]] = {200: {"description": "the export's zip", "content": _ZIP},
              206: {"description": "one byte range of the zip", "content": _ZIP},
-             409: {"model": ErrorOut, "description": "not made yet, failed, or removed after [exports] keep_hours"}}
+             409: {"model": ErrorOut, "description": "not made yet, failed, or removed after [exports] keep_hours"},
+             416: {"model": ErrorOut, "description": "the range asked for lies outside the zip"}}
 
 
 @router.get("/exports/{export_id}/download", response_class=StreamingResponse, responses={**_DOWNLOAD},

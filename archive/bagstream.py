@@ -56,7 +56,8 @@ from hashing.models import CustodyEvent
 from liuhen.errors import LiuhenError
 
 BAGIT_TXT = b"BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
-TOOL = "liuhen-bagstream"
+TOOL = "liuhen-bagstream"  # the zip writer of this module (zipfile), recorded with the export
+TOOL_VERSION = liuhen.__version__
 Progress = Callable[[int, int], None]  # (payload bytes sent, payload bytes in all)
 
 

@@ -29,6 +29,7 @@ from tests.test_console_browser import CHROMIUM, World, _login, _seed, _wait
 browser = console_browser.browser  # the same module-scoped headless Chromium fixture
 
 pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent  # the server runs this checkout's code
 
 
 def _free_port() -> int:
@@ -54,7 +55,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, make_clip: Any) -> Iterator[
     port = _free_port()
     log = open(folder / "serve.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "serve", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIUHEN_CONFIG": str(cfg)},
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIUHEN_CONFIG": str(cfg), "PYTHONPATH": str(REPO)},
                             cwd=folder)
     base = f"http://127.0.0.1:{port}"
     import httpx
@@ -159,7 +160,7 @@ def test_a_case_export_runs_as_a_job_whose_page_shows_progress_then_the_download
         assert page.get_attribute("#export", "data-state") == "running"
 
         _run_export_jobs(world)
-        _wait(page, "!!document.getElementById('export-download')")  # reloaded by itself once done
+        page.wait_for_selector("#export-download", timeout=30_000)  # the page reloaded by itself once done
         assert page.get_attribute("#export", "data-state") == "done"
         bar = page.locator("#export-progress")
         assert bar.get_attribute("value") == bar.get_attribute("max") != "1"

@@ -11,6 +11,8 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 from collections.abc import Callable, Iterator
@@ -79,6 +81,8 @@ def test_one_recording_streams_a_bag_with_stored_media_that_verifies(world: Worl
 
     bag = bagit.Bag(str(top))
     bag.validate()  # every payload file against manifest-sha256.txt, every tag file against the tag manifest
+    checked = subprocess.run([sys.executable, "verify_bag.py", "."], cwd=top, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # signatures, custody proofs: all of it
     with world.archive.sessions() as db:
         ev = db.get_one(Evidence, eid)
         assert f"{ev.sha256}  data/{original[0].filename.split('/data/', 1)[1]}" in \
