@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -84,19 +84,23 @@ def _not_found(export_id: int) -> ExportNotFound:
 # ---------------------------------------------------------------------------- the API's shapes
 
 
-class ExportIn(BaseModel):
-    """Name the recordings (``evidence_ids``) or the case (``case_id``), not both."""
+class EvidenceExportIn(BaseModel):
+    """Export these recordings (1 to 1000, of the user's units)."""
 
-    evidence_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, min_length=1,
-                                                                             max_length=MAX_IDS)
-    case_id: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+    model_config = ConfigDict(extra="forbid")
+    evidence_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=MAX_IDS)
     proxies: bool = False  # also the playable proxies, posters and thumbnails (by default: the originals only)
 
-    @model_validator(mode="after")
-    def _one_of(self) -> ExportIn:
-        if (self.evidence_ids is None) == (self.case_id is None):
-            raise ValueError("name either evidence_ids or case_id")
-        return self
+
+class CaseExportIn(BaseModel):
+    """Export this case's bag (its records, linked recordings the user may see, coverage, custody)."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    proxies: bool = False
+
+
+ExportIn = EvidenceExportIn | CaseExportIn  # name the recordings or the case, not both
 
 
 class ExportStarted(BaseModel):
@@ -179,17 +183,17 @@ def own(archive: Archive, db: Session, p: access.Principal, export_id: int, requ
 def start(archive: Archive, db: Session, p: access.Principal, body: ExportIn, request: Request | None) -> Export:
     """Check what is asked now and add the export and its job, in the caller's transaction."""
     access.require(archive, db, p, "evidence.export", request)
-    if body.case_id is not None:
+    case_id: int | None = None
+    if isinstance(body, CaseExportIn):
         access.require(archive, db, p, "cases.view", request)
-        access.case(archive, db, p, body.case_id, "evidence.export", request)
+        case_id = access.case(archive, db, p, body.case_id, "evidence.export", request).id
         ids: list[int] = []
     else:
-        assert body.evidence_ids is not None
         ids = list(dict.fromkeys(body.evidence_ids))
         for eid in ids:
             access.evidence(archive, db, p, eid, "evidence.export", request)
     job_id = queue.enqueue_new(db, kind=KIND)
-    x = Export(user_id=p.user_id, actor=p.actor, evidence_ids=json.dumps(ids), case_id=body.case_id,
+    x = Export(user_id=p.user_id, actor=p.actor, evidence_ids=json.dumps(ids), case_id=case_id,
                proxies=body.proxies, state="pending", job_id=job_id, bytes_done=0, bytes_total=0)
     db.add(x)
     db.flush()
@@ -384,7 +388,7 @@ def send_bag(archive: Archive, p: access.Principal, plan: Plan, *, filename: str
              responses={410: {"model": ErrorOut, "description": "a recording named was destroyed under the "
                                                                 "retention rules (its record stays)"}},
              summary="Export several recordings or a case as a job (202; follow GET /exports/{id})")
-def create(body: ExportIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> ExportStarted:
+def create(body: Annotated[ExportIn, Body()], archive: ArchiveDep, p: CurrentUser, request: Request) -> ExportStarted:
     with archive.sessions.begin() as db:
         sweep(archive, db)
         x = start(archive, db, p, body, request)
@@ -513,4 +517,4 @@ def _file_response(path: Path, size: int, rng: tuple[int, int] | None, name: str
                              headers=headers)
 
 
-__all__ = ["HANDLERS", "ExportIn", "ExportOut", "export_job", "router", "send_bag", "send_file"]
+__all__ = ["HANDLERS", "CaseExportIn", "EvidenceExportIn", "ExportIn", "ExportOut", "export_job", "router", "send_bag", "send_file"]
