@@ -52,6 +52,7 @@ from archive.errors import ExportError, ExportNotReady
 from archive.models import Evidence
 from auth.models import User
 from jobs import queue
+from jobs.errors import LeaseLost
 from jobs.models import FAILED, Export, Job
 from jobs.worker import JobContext
 from liuhen.db import utcnow
@@ -233,6 +234,8 @@ def export_job(ctx: JobContext[Any]) -> None:
         plan, on_done = _plan(archive, ctx.workdir, export_id=export_id, case_id=case_id, ids=ids, proxies=proxies,
                               scope=scope, actor=actor)
         _write_zip(archive, ctx, export_id, plan, on_done, actor=actor)
+    except LeaseLost:
+        raise  # another worker has the job now: it writes the export's state
     except LiuhenError as e:
         _fail(archive, export_id, e.diagnostics())
         queue.fail(archive, ctx.job, error=e.diagnostics(), permanent=True)
@@ -308,8 +311,6 @@ def _write_zip(archive: Archive, ctx: JobContext[Any], export_id: int, plan: Pla
             with archive.sessions.begin() as db:
                 db.get_one(Export, export_id).bytes_done = done
         if ctx.lost.is_set():
-            from jobs.errors import LeaseLost
-
             raise LeaseLost(f"export {export_id}: the job was taken over", "")
 
     result = Streamed()
