@@ -75,10 +75,22 @@ class Stored:
 
 @dataclass(frozen=True)
 class Local:
-    """A file liuhen wrote for this bag on local disk (a case's part)."""
+    """A file liuhen wrote for this bag on local disk (a case's part), hashed when it was planned:
+    the manifest (deflated) must be the same in ``zip_size``'s dry run as when it is sent."""
 
     path: Path
     size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> Local:
+        h = hashlib.sha256()
+        n = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+                n += len(chunk)
+        return cls(path, n, h.hexdigest())
 
 
 Source = bytes | Stored | Local
@@ -286,7 +298,7 @@ def stream_bag(archive: Archive | None, plan: Plan, *, actor: str, result: Strea
                         if progress is not None:
                             progress(done, total)
                         yield sink.take()
-                payload_sha[path] = src.sha256 if isinstance(src, Stored) else ("0" * 64 if dry else _sha_of(src))
+                payload_sha[path] = src.sha256
             yield sink.take()
         info = {**plan.info, "Payload-Oxum": plan.payload_oxum,
                 "Bagging-Date": plan.made_at.date().isoformat()}
@@ -308,14 +320,6 @@ def stream_bag(archive: Archive | None, plan: Plan, *, actor: str, result: Strea
         progress(total, total)
     result.finished = True
     yield tail
-
-
-def _sha_of(src: Local) -> str:
-    h = hashlib.sha256()
-    with open(src.path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_local(src: Local) -> Iterator[bytes]:

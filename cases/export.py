@@ -212,7 +212,7 @@ def plan_case(archive: Archive, ce: CaseExport, workdir: Path, *, proxies: bool 
         if p.is_file():
             size = p.stat().st_size
             rel = p.relative_to(workdir).as_posix()
-            extra[rel] = p.read_bytes() if p.suffix.lower() in _TEXT and size < 1 << 20 else Local(p, size)
+            extra[rel] = p.read_bytes() if p.suffix.lower() in _TEXT and size < 1 << 20 else Local.of(p)
     return plan_bag(archive, [str(i) for i in ce.evidence_ids], top="case", proxies=proxies, also_prove=ce.prove,
                     extra=extra, extra_info=info)
 

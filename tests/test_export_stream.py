@@ -190,6 +190,11 @@ def test_a_whole_case_exports_as_a_job_with_the_case_events(world: World, tmp_pa
     step = c.post(f"{API}/cases/{case['case_id']}/steps", json=STEP).json()
     assert c.post(f"{API}/cases/steps/{step['step_id']}/links",
                   json={"evidence_id": world.evidence["zhangsan"]}).status_code == 201
+    pdf = b"%PDF-1.4\n% export test\n" + os.urandom(3000) + b"\n%%EOF\n"  # sent as it is, not deflated
+    assert c.post(f"{API}/cases/{case['case_id']}/records", files={"file": ("决定书.pdf", pdf, "application/pdf")},
+                  data={"kind": "决定书"}).status_code == 201
+    now = c.get(f"{API}/cases/{case['case_id']}/export")  # the case bag streamed at once, its exact length first
+    assert now.status_code == 200 and int(now.headers["content-length"]) == len(now.content)
     since = world.last_seq()
     xid = c.post(f"{API}/exports", json={"case_id": case["case_id"]}).json()["export_id"]
     run_exports(world)
@@ -202,6 +207,8 @@ def test_a_whole_case_exports_as_a_job_with_the_case_events(world: World, tmp_pa
     z, top = unzip_bag(r.content, tmp_path)
     bagit.Bag(str(top)).validate()
     assert (top / "data" / "case" / "case.json").is_file()
+    (doc,) = [i for i in z.infolist() if i.filename.endswith(".pdf")]
+    assert doc.compress_type == zipfile.ZIP_STORED and z.read(doc) == pdf
     down = [json.loads(e.detail) for e in world.events_since(since) if e.action == "case_downloaded"]
     assert [d["case_id"] for d in down] == [case["case_id"]]
 
