@@ -463,8 +463,14 @@ def export(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -
 
 
 def send_case_export(archive: Archive, p: access.Principal, request: Request, case_id: int) -> Any:
-    """The case bag, checked, made and recorded now; for the route and its one-time link."""
-    from cases.export import export_case
+    """The case bag, checked now and streamed as it is made (``api.exports.send_bag``); the case's
+    part (its documents, a few MB) is written to a folder that is removed when the stream ends.
+    ``exported`` of each recording and ``case_exported`` are recorded once the last byte was sent.
+    For the route and its one-time link; a large case is better exported as a job (``POST /exports``)."""
+    from api.exports import send_bag
+    from archive import bagstream
+    from archive.bagstream import event_detail
+    from cases.export import plan_case, prepare_case, record_case_exported
     from retention.service import destroyed
     from review.export import bag_part
 
@@ -475,14 +481,22 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
         number = c.number
     work = Path(tempfile.mkdtemp(prefix="liuhen-case-export-"))
     try:
-        bag = work / "case"
-        export_case(archive, case_id, bag, actor=p.actor, visible=p.scope.allows,
-                    destroyed=destroyed, extra=bag_part)
-        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in number)
-        zipped = shutil.make_archive(str(work / f"liuhen-case-{safe}"), "zip", work, bag.name)
+        ce = prepare_case(archive, case_id, visible=p.scope.allows, destroyed=destroyed, extra=bag_part)
+        plan = plan_case(archive, ce, work, proxies=False)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return FileResponse(zipped, media_type="application/zip", filename=os.path.basename(zipped),
-                        background=BackgroundTask(shutil.rmtree, work, True))
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in number)
+    name = f"liuhen-case-{safe}.zip"
 
+    def done(db: Session, result: Any) -> None:
+        for it in plan.snap.items:
+            archive.custody.record(db, actor=p.actor, action="exported", evidence_id=it.evidence_id,
+                                   object_sha256=it.sha256, tool=bagstream.TOOL, tool_version=bagstream.TOOL_VERSION,
+                                   detail={**event_detail(plan, result, file=name), "original": f"data/{it.original}"})
+        record_case_exported(archive, db, ce, actor=p.actor, detail={"bag": name, "payload_oxum": plan.payload_oxum,
+                                                                     "zip_bytes": result.zip_bytes})
+
+    resp = send_bag(archive, p, plan, filename=name, done=done)
+    resp.background = BackgroundTask(shutil.rmtree, work, True)
+    return resp

@@ -19,6 +19,7 @@ from archive.errors import (
     BadQuery,
     ExportError,
     ExportFixityFailed,
+    ExportNotReady,
     IntakeRefused,
     StationMismatch,
     StationNotEnrolled,
@@ -80,7 +81,8 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (OfficerExists, 409),
     (CertificateExists, 409),
     (RosterError, 400),
-    (ExportFixityFailed, 409),  # the stored copy no longer matches: no retry will help (it is in the custody log)
+    (ExportFixityFailed, 409),
+    (ExportNotReady, 409),  # an export job's zip before it is made, or after it failed or was removed  # the stored copy no longer matches: no retry will help (it is in the custody log)
     (ExportError, 503),
     (RangeNotSatisfiable, 416),
     (StationMismatch, 403),

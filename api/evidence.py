@@ -10,10 +10,6 @@ never for opening a page or a metadata preload), ``previewed`` (posters and thum
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request, Response
@@ -22,7 +18,6 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 
 from api import access, streaming
 from api.access import CurrentUser
@@ -53,6 +48,7 @@ from archive import annotations as annotating
 from archive import query as searching
 from archive import views
 from archive.context import Archive
+from archive.models import Evidence
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
 from liuhen.words import said
@@ -258,34 +254,38 @@ def send_original(archive: Archive, p: access.Principal, request: Request, evide
                                                                "not be written"}},
             summary="A verified copy: a BagIt bag (zip) with the original, its signed manifests, the station "
                     "keys and the custody events, checkable without liuhen")
-def export_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request) -> Any:
+def export_evidence(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser, request: Request,
+                    proxies: bool = False) -> Any:
     access.no_cross_site(p, request)
-    return send_export(archive, p, request, evidence_id)
+    return send_export(archive, p, request, evidence_id, proxies=proxies)
 
 
-def send_export(archive: Archive, p: access.Principal, request: Request, evidence_id: int) -> Any:
-    """The bag, checked, made and recorded now; for the route and its one-time link."""
-    from archive.export import export_bag
+def send_export(archive: Archive, p: access.Principal, request: Request, evidence_id: int, *,
+                proxies: bool = False) -> Any:
+    """The bag, checked now and streamed as it is made (``api.exports.send_bag``: media stored, not
+    compressed; memory flat); ``exported`` and ``downloaded`` are recorded once the last byte was sent.
+    For the route and its one-time link. ``proxies``: the proxy, poster and thumbnails too."""
+    from api.exports import send_bag
+    from archive import bagstream
+    from archive.bagstream import event_detail, plan_bag
 
     with archive.sessions.begin() as db:
         ev = access.evidence(archive, db, p, evidence_id, "evidence.export", request)
         sha = ev.sha256
-    work = Path(tempfile.mkdtemp(prefix="liuhen-export-"))
-    try:
-        bag = work / f"evidence-{evidence_id}"
-        made = export_bag(archive, [sha], bag, actor=p.actor)  # (by SHA-256: an id could read as a digest prefix)
-        zipped = shutil.make_archive(str(work / f"liuhen-evidence-{evidence_id}-{sha[:12]}"), "zip", work, bag.name)
-        name = os.path.basename(zipped)
-        with archive.sessions.begin() as db:
-            # export_bag's "exported" event names the actor; this one says where the copy went
-            access.record(archive, db, p, "downloaded", evidence=ev, detail={
-                "what": "export", "file": name, "size": os.path.getsize(zipped),
-                "payload_oxum": made.payload_oxum, "tagmanifest_sha256": made.tagmanifest_sha256})
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return FileResponse(zipped, media_type="application/zip", filename=name,
-                        background=BackgroundTask(shutil.rmtree, work, True))
+    # (by SHA-256: an id could read as a digest prefix)
+    plan = plan_bag(archive, [sha], top=f"evidence-{evidence_id}", proxies=proxies)
+    name = f"liuhen-evidence-{evidence_id}-{sha[:12]}.zip"
+
+    def done(db: Session, result: Any) -> None:
+        it = plan.snap.items[0]
+        archive.custody.record(db, actor=p.actor, action="exported", evidence_id=it.evidence_id,
+                               object_sha256=it.sha256, tool=bagstream.TOOL, tool_version=bagstream.TOOL_VERSION,
+                               detail={**event_detail(plan, result), "original": f"data/{it.original}"})
+        access.record(archive, db, p, "downloaded", evidence=db.get_one(Evidence, evidence_id), detail={
+            "what": "export", "file": name, "size": result.zip_bytes, "payload_oxum": plan.payload_oxum,
+            "tagmanifest_sha256": result.tagmanifest_sha256, "proxies": proxies})
+
+    return send_bag(archive, p, plan, filename=name, done=done)
 
 
 @router.post("/{evidence_id}/verify", response_model=VerifyOut, summary="Re-hash the original and check its "

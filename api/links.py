@@ -85,6 +85,16 @@ def case_export_link(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: 
     return _issue(archive, p, "case_export", case_id)
 
 
+@router.post("/exports/{export_id}/download/link", response_model=LinkOut, status_code=201,
+             summary="A one-time link to download a finished export (yours only)")
+def export_file_link(export_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> LinkOut:
+    from api import exports
+
+    with archive.sessions.begin() as db:
+        exports.own(archive, db, p, export_id, request)
+    return _issue(archive, p, "export_file", export_id)
+
+
 @router.get("/links/{token}", response_class=FileResponse,
             responses={200: {"description": "the file the link was issued for",
                              "content": {"application/octet-stream": {}, "application/zip": {}}}},
@@ -104,4 +114,8 @@ def use_link(token: Token, archive: ArchiveDep, p: CurrentUser, request: Request
     if what == "record":
         assert version is not None
         return case_routes.send_record(archive, p, request, target, version)
+    if what == "export_file":
+        from api import exports
+
+        return exports.send_file(archive, p, request, target)
     return case_routes.send_case_export(archive, p, request, target)

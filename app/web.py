@@ -19,6 +19,7 @@ from api import (
     dock,
     errors,
     evidence,
+    exports,
     holds,
     intake,
     jobs,
@@ -91,6 +92,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     for resource in (me, dock, officers, recorders, jobs, audit, users):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
+    app.include_router(exports.router, prefix=PREFIX)  # /exports: several recordings or a case, made by a job
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
@@ -109,6 +111,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review_figures as figures_page
 
     app.include_router(figures_page.router)  # 法制审核统计
+    from console import exports as export_pages
+
+    app.include_router(export_pages.router)  # 我的导出, /exports/{id}
     from console import review as review_pages
 
     app.include_router(review_pages.router)  # 法制审核: case block, queue, workspace, notices

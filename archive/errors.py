@@ -15,7 +15,7 @@ from ingest.wire import (  # noqa: F401 - re-exported: the archive raises these
 )
 from liuhen.errors import LiuhenError
 
-__all__ = ["AnnotationRefused", "BadQuery", "DigestMismatch", "ExportError", "ExportFixityFailed",
+__all__ = ["AnnotationRefused", "BadQuery", "DigestMismatch", "ExportError", "ExportFixityFailed", "ExportNotReady",
            "ExportTargetNotEmpty", "IntakeRefused", "ObjectLocked", "ObjectMissing", "StationMismatch", "StationNotEnrolled",
            "StoreError", "StoreFull", "TokenRefused", "UploadConflict"]
 
@@ -56,3 +56,9 @@ class ObjectLocked(StoreError):
     or a retention date is still ahead). Nothing is bypassed: the object stays until the lock ends."""
 
     code = "object_locked"
+
+
+class ExportNotReady(ExportError):
+    """An export job's zip asked for before it is made, after it failed, or after it was removed."""
+
+    code = "export_not_ready"

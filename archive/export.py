@@ -448,47 +448,55 @@ def _station_file(station_id: str) -> str:
 
 def _write_records(archive: Archive, snap: _Snapshot, root: Path) -> None:
     """Everything but the originals, laid out as the payload (``make_bag`` moves it under ``data/``)."""
+    for rel, data in _records(archive, snap, sha512=True).items():
+        _write(root / rel, data)
+
+
+def _records(archive: Archive, snap: _Snapshot, *, sha512: bool = False) -> dict[str, bytes]:
+    """Everything but the originals, by path in the payload (under ``data/``)."""
+    out: dict[str, bytes] = {}
     for it in snap.items:
         for m in it.manifests:
-            _write(root / "manifests" / f"{_manifest_file(m)}.json", m.manifest)
-            _write(root / "manifests" / f"{_manifest_file(m)}.sig", m.signature)
+            out[f"manifests/{_manifest_file(m)}.json"] = m.manifest
+            out[f"manifests/{_manifest_file(m)}.sig"] = m.signature
     for sid, pem in sorted(snap.stations.items()):
-        _write(root / "keys" / f"{_station_file(sid)}.pem", pem.encode())
-    _write(root / "keys" / "archive.pem", archive.key.public_pem.encode())
-    _write(root / "custody" / "events.jsonl", _jsonl(snap.events))
-    _write(root / "custody" / "checkpoints.jsonl", _jsonl(snap.checkpoints))
-    _write_log(archive, snap.log, root / "log")
+        out[f"keys/{_station_file(sid)}.pem"] = pem.encode()
+    out["keys/archive.pem"] = archive.key.public_pem.encode()
+    out["custody/events.jsonl"] = _jsonl(snap.events)
+    out["custody/checkpoints.jsonl"] = _jsonl(snap.checkpoints)
+    out.update(_log_files(archive, snap.log))
     evidence = []
     for it in snap.items:
         evidence.append({**it.record, "bag": {
             "original": f"data/{it.original}",
+            "derived": [f"data/{it.derived_path(d)}" for d in it.derived],
             "manifests": [{"manifest": f"data/manifests/{_manifest_file(m)}.json",
                            "signature": f"data/manifests/{_manifest_file(m)}.sig",
                            "station_key": f"data/keys/{_station_file(m.station_id)}.pem"} for m in it.manifests]}})
-    _write(root / "evidence.json", _json({
+    out["evidence.json"] = _json({
         "liuhen": liuhen.__version__, "archive_key_id": archive.key.key_id,
-        "exported_at": dt.datetime.now(dt.UTC).isoformat(), "evidence": evidence}))
-    _write(root / "VERIFY.txt", _verify_text(snap).encode("utf-8"))
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(), "evidence": evidence})
+    out["VERIFY.txt"] = _verify_text(snap, sha512=sha512).encode("utf-8")
+    return out
 
 
-def _write_log(archive: Archive, log: dict[str, Any], folder: Path) -> None:
+def _log_files(archive: Archive, log: dict[str, Any]) -> dict[str, bytes]:
     """``data/log/``: the checkpoint note exactly as signed (and anchored), the archive's public key,
     an inclusion proof per custody event in the bag, consistency proofs from earlier anchored
     checkpoints, and the anchors' receipts (a time-stamp token also as its own ``.tsr`` file)."""
-    _write(folder / "checkpoint.note", log["checkpoint"].encode("utf-8"))
-    _write(folder / "archive.pem", archive.key.public_pem.encode())
-    _write(folder / "proofs.jsonl", _jsonl(tuple(log["proofs"])))
-    _write(folder / "consistency.jsonl", _jsonl(tuple(log["consistency"])))
+    out = {"log/checkpoint.note": log["checkpoint"].encode("utf-8"), "log/archive.pem": archive.key.public_pem.encode(),
+           "log/proofs.jsonl": _jsonl(tuple(log["proofs"])), "log/consistency.jsonl": _jsonl(tuple(log["consistency"]))}
     anchors = []
     for i, a in enumerate(log["anchors"]):
         if "token_base64" in a:
             a = {**a, "token_file": f"data/log/tsa-{i}.tsr"}
-            _write(folder / f"tsa-{i}.tsr", base64.b64decode(a["token_base64"]))
+            out[f"log/tsa-{i}.tsr"] = base64.b64decode(a["token_base64"])
         anchors.append(a)
-    _write(folder / "checkpoint.json", _json({
+    out["log/checkpoint.json"] = _json({
         "tree_size": log["tree_size"], "root_hash": log["root_hash"], "origin": log["origin"],
         "key_id": log["key_id"], "verifier_key": log["verifier_key"], "note": "data/log/checkpoint.note",
-        "public_key": "data/log/archive.pem", "anchors": anchors}))
+        "public_key": "data/log/archive.pem", "anchors": anchors})
+    return out
 
 
 # The stand-alone verifier ships inside this package (so an installed copy of liuhen has it);
@@ -526,7 +534,9 @@ def _bag_info(archive: Archive, snap: _Snapshot) -> dict[str, Any]:
     }
 
 
-def _verify_text(snap: _Snapshot) -> str:
+def _verify_text(snap: _Snapshot, *, sha512: bool = True) -> str:
+    text = _VERIFY_TEXT if sha512 else _VERIFY_TEXT.replace("（SHA-512 见 manifest-sha512.txt）", "").replace(
+        " (SHA-512 in manifest-sha512.txt)", "")
     cmds = []
     for it in snap.items:
         for m in it.manifests:
@@ -534,7 +544,10 @@ def _verify_text(snap: _Snapshot) -> str:
             cmds.append(f"  openssl pkeyutl -verify -pubin -inkey data/keys/{_station_file(m.station_id)}.pem "
                         f"-rawin -in data/manifests/{f}.json -sigfile data/manifests/{f}.sig")
     commands = "\n".join(cmds) if cmds else "  (none)"
-    return f"""\
+    return text.replace("{commands}", commands)
+
+
+_VERIFY_TEXT = """\
 如何核验本证据包（无需安装 liuhen）
 ====================================
 

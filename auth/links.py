@@ -22,7 +22,7 @@ from auth.models import DownloadLink
 from auth.service import token_digest
 from liuhen.db import utcnow
 
-WHAT = ("original", "export", "record", "case_export")
+WHAT = ("original", "export", "record", "case_export", "export_file")
 
 
 def issue(db: Session, *, user_id: int, what: str, target_id: int, version: int | None = None,

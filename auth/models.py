@@ -127,7 +127,7 @@ class DownloadLink(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    what: Mapped[str] = mapped_column(String(32))  # original | export | record | case_export
+    what: Mapped[str] = mapped_column(String(32))  # original | export | record | case_export | export_file
     target_id: Mapped[int] = mapped_column(BigInteger)  # the evidence, text record or case
     version: Mapped[int | None] = mapped_column(Integer)  # a text record's version
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import liuhen
+from archive.bagstream import Local, Plan, Source, plan_bag
 from archive.context import Archive
 from archive.errors import ExportFixityFailed
 from archive.export import ExportResult, _event_row, _json, _jsonl, _safe_name, _write, export_bag
@@ -78,10 +80,43 @@ def _case_events(db: Any, case: Case) -> list[dict[str, Any]]:
     return [_event_row(e) for e in rows if json.loads(e.detail).get("case_id") == case.id]
 
 
+@dataclass(frozen=True)
+class CaseExport:
+    """A case bag before it is made: the linked recordings in it, the case's own custody events to
+    prove, and ``write`` (of the payload folder), which writes ``case/`` and returns ``bag-info`` fields."""
+
+    case_id: int
+    number: str
+    evidence_ids: list[int]
+    prove: list[int]
+    records: int
+    write: Callable[[Path], dict[str, Any]]
+
+
 def export_case(archive: Archive, ref: str | int, out_dir: Path, *, actor: str,
                 visible: Callable[[Evidence], bool] | None = None,
                 destroyed: Callable[[Session, Collection[int]], Collection[int]] | None = None,
                 extra: Part | None = None) -> ExportResult:
+    """The case bag, written to the folder ``out_dir`` (``prepare_case`` says what is in it)."""
+    ce = prepare_case(archive, ref, visible=visible, destroyed=destroyed, extra=extra)
+    result = export_bag(archive, [str(i) for i in ce.evidence_ids], out_dir, actor=actor, extra=ce.write,
+                        also_prove=ce.prove)
+    with archive.sessions.begin() as db:
+        record_case_exported(archive, db, ce, actor=actor, detail={"bag": str(result.path),
+                                                                   "payload_oxum": result.payload_oxum})
+    return result
+
+
+def record_case_exported(archive: Archive, db: Session, ce: CaseExport, *, actor: str, detail: dict[str, Any]) -> None:
+    """The case's ``case_exported`` custody event, in the caller's transaction."""
+    archive.custody.record(db, actor=actor, action="case_exported", tool="bagit", tool_version=bagit.VERSION,
+                           detail={"case_id": ce.case_id, "number": ce.number, "evidence_ids": ce.evidence_ids,
+                                   "records": ce.records, "liuhen": liuhen.__version__, **detail})
+
+
+def prepare_case(archive: Archive, ref: str | int, *, visible: Callable[[Evidence], bool] | None = None,
+                 destroyed: Callable[[Session, Collection[int]], Collection[int]] | None = None,
+                 extra: Part | None = None) -> CaseExport:
     """The case bag. ``ref`` is a number or (an int) an id; ``visible`` (the exporting user's scope)
     leaves out linked recordings the user may not see — they are counted in ``case.json`` but not
     named, and their originals are not in the bag. ``destroyed`` (of linked ids, in the export's session, those whose bytes were
@@ -159,14 +194,27 @@ session and the case) gives more files of the case's part, by path under ``data/
         return {"Liuhen-Case-Number": number, "Liuhen-Case-Records": str(len(listed)),
                 "Liuhen-Case-Coverage": "ok" if coverage.ok else f"{len(coverage.flagged)} step(s) flagged"}
 
-    result = export_bag(archive, [str(i) for i in evidence_ids], out_dir, actor=actor, extra=write_case,
-                        also_prove=[e["seq"] for e in events])
-    with archive.sessions.begin() as db:
-        archive.custody.record(db, actor=actor, action="case_exported", tool="bagit", tool_version=bagit.VERSION,
-                               detail={"case_id": case_id, "number": number, "bag": str(result.path),
-                                       "evidence_ids": evidence_ids, "records": len(versions),
-                                       "payload_oxum": result.payload_oxum, "liuhen": liuhen.__version__})
-    return result
+    return CaseExport(case_id=case_id, number=number, evidence_ids=evidence_ids,
+                      prove=[e["seq"] for e in events], records=len(versions), write=write_case)
 
 
-__all__ = ["export_case"]
+
+
+_TEXT = {".json", ".jsonl", ".txt", ".sig", ".pem", ".note", ".csv"}
+
+
+def plan_case(archive: Archive, ce: CaseExport, workdir: Path, *, proxies: bool = False) -> Plan:
+    """The streamed bag of a prepared case (``archive.bagstream``): the case's part is written to
+    ``workdir`` (its documents re-hashed there), then sent from it; small text files are deflated."""
+    info = ce.write(workdir)
+    extra: dict[str, Source] = {}
+    for p in sorted(workdir.rglob("*")):
+        if p.is_file():
+            size = p.stat().st_size
+            rel = p.relative_to(workdir).as_posix()
+            extra[rel] = p.read_bytes() if p.suffix.lower() in _TEXT and size < 1 << 20 else Local.of(p)
+    return plan_bag(archive, [str(i) for i in ce.evidence_ids], top="case", proxies=proxies, also_prove=ce.prove,
+                    extra=extra, extra_info=info)
+
+
+__all__ = ["CaseExport", "export_case", "plan_case", "prepare_case", "record_case_exported"]

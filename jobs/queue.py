@@ -40,7 +40,7 @@ class HasSessions(Protocol):
 class Claimed:
     id: int
     kind: str
-    evidence_id: int
+    evidence_id: int | None  # None: a job about something else (an export: ``Export.job_id`` names it)
     attempts: int
     worker: str
 
@@ -98,6 +98,18 @@ def enqueue(db: Session, *, kind: str, evidence_id: int) -> None:
         if not db.info.get(_WAKE_KEY):
             db.info[_WAKE_KEY] = True
             event.listen(db, "after_commit", _wake_after_commit, once=True)
+
+
+def enqueue_new(db: Session, *, kind: str, max_attempts: int = 3) -> int:
+    """Add a job about no evidence (an export), in the caller's transaction; its id. The row that
+    the job is about names it (``Export.job_id``)."""
+    job = Job(kind=kind, evidence_id=None, state=PENDING, run_after=utcnow(), max_attempts=max_attempts)
+    db.add(job)
+    db.flush()
+    if not db.info.get(_WAKE_KEY):
+        db.info[_WAKE_KEY] = True
+        event.listen(db, "after_commit", _wake_after_commit, once=True)
+    return job.id
 
 
 def claim(archive: HasSessions, *, worker: str, kinds: tuple[str, ...] | None = None,

@@ -207,6 +207,14 @@ class WebSettings:
     link_seconds: float = Field(default=60.0, gt=0)  # a download link works once, for this long
 
 
+@dataclass(frozen=True, config=_SECTION)
+class ExportSettings:
+    # exports of several recordings or of a case are made by a job into this folder, and each zip is
+    # removed keep_hours after it was made (a single recording's export is streamed, never kept)
+    path: ConfigPath = Path("var/exports")
+    keep_hours: float = Field(default=24.0, gt=0)
+
+
 # The enforcement steps (执法环节) and what the AV checklist (音像记录事项清单) asks of each:
 # "full" = the whole act on audio/video (全程音像记录), "av" = audio/video required, "text" = text
 # records suffice. From the seed plans; every agency configures its own in [cases].
@@ -461,6 +469,7 @@ class Settings:
     fixity: FixitySettings = FixitySettings()
     cases: CaseSettings = CaseSettings()
     web: WebSettings = WebSettings()
+    exports: ExportSettings = ExportSettings()
     retention: RetentionSettings = RetentionSettings()
     review: ReviewSettings = ReviewSettings()
 

@@ -175,7 +175,14 @@ EXPECTED_TABLE = """
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
 | POST   /evidence/{evidence_id}/play                | 200/404  | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /exports                                    | 403      | 202/404      | 202/404        | 202/404         | 403     | 403     |
+| GET    /exports                                    | 403      | 200          | 200            | 200             | 403     | 403     |
+| GET    /exports/{export_id}                        | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| GET    /exports/{export_id}/download               | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /exports/{export_id}/download/link          | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 """
+# The last five rows (export, issue #14 item 8): an export is its maker's only; for them "own" is the
+# caller's own export and "foreign" one made in the other unit (Ctx.export).
 
 # The station's door: station tokens only (not in the role table).
 INTAKE_ROUTES = {
@@ -240,6 +247,28 @@ class Ctx:
     holds: dict[str, int] = field(default_factory=dict)
     rounds: dict[str, int] = field(default_factory=dict)
     notices: dict[str, int] = field(default_factory=dict)
+    exports: dict[tuple[str, str], int] = field(default_factory=dict)
+    user: str = ""  # who makes the call now (an export is its maker's only)
+
+    def export(self, unit: str) -> int:
+        """A finished export of ``unit``'s recording: the caller's own if the caller is of that unit and
+        may export, else one made by that unit's investigator."""
+        if unit == MISSING:
+            return MISSING_ID
+        from api.exports import HANDLERS as EXPORT_JOBS
+        from jobs import queue
+        from jobs.worker import run_one
+
+        role, home = next(((r, un) for name, r, un in USERS if name == self.user), ("", ""))
+        maker = (self.user if home == unit and role in ("investigator", "legal_reviewer", "records_manager")
+                 else user_of("investigator", "a" if unit == A else "b"))
+        if (maker, unit) not in self.exports:
+            r = self.world.client(maker).post(f"{API}/exports", json={"evidence_ids": [self.evidence(unit)]})
+            assert r.status_code == 202, r.text
+            self.exports[(maker, unit)] = r.json()["export_id"]
+            while (job := queue.claim(self.world.archive, worker="rbac", kinds=("export",))) is not None:
+                run_one(self.world.archive, job, EXPORT_JOBS)
+        return self.exports[(maker, unit)]
 
     def evidence(self, unit: str) -> int:
         if unit == MISSING:
@@ -576,11 +605,20 @@ CALLS: dict[Key, Call] = {
     ("GET", "/docs"): Call(_plain("/docs"), public=True),
     # dock and player (issue #14): pressing play opens the user's play session
     ("POST", "/evidence/{evidence_id}/play"): Call(_ev("/play"), "evidence.play", "evidence"),
+    # export (issue #14 item 8)
+    ("POST", "/exports"): Call(lambda c, u: ("/exports", {"json": {"evidence_ids": [c.evidence(u)]}}),
+                               "evidence.export", "evidence"),
+    ("GET", "/exports"): Call(_plain("/exports"), "evidence.export"),
+    ("GET", "/exports/{export_id}"): Call(lambda c, u: (f"/exports/{c.export(u)}", {}), "evidence.export", "export"),
+    ("GET", "/exports/{export_id}/download"): Call(lambda c, u: (f"/exports/{c.export(u)}/download", {}),
+                                                   "evidence.export", "export"),
+    ("POST", "/exports/{export_id}/download/link"): Call(lambda c, u: (f"/exports/{c.export(u)}/download/link", {}),
+                                                         "evidence.export", "export"),
 }
 
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
                "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
-               "notice": "unknown_review_round"}  # the code of "no such thing (that you may see)"
+               "notice": "unknown_review_round", "export": "export_not_found"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -667,6 +705,7 @@ def test_every_role_gets_what_the_table_says_and_every_refusal_is_logged(
     call = CALLS[key]
     other = B if unit == A else A
     target_unit = {None: unit, "own": unit, "foreign": other}[target]
+    ctx.user = username
     path, kwargs = call.make(ctx, target_unit)
     evidence_id = ctx.evidence(target_unit) if call.target == "evidence" else None
     method = key[0]
@@ -805,6 +844,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         disposals,
         dock,
         evidence,
+        exports,
         holds,
         jobs,
         links,
@@ -817,7 +857,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, holds, retention, review)
+                                   disposals, holds, retention, review, exports)
     assert checked - VIEW_ONLY <= named - {None}
 
 

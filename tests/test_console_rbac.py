@@ -52,6 +52,9 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     "/review/rounds/{round_id}": (REVIEW_READERS, "round"),
     "/review/notices/{notice_id}": (REVIEW_READERS, "notice"),
     "/review/figures": (FIGURES, None),
+    # exports (issue #14 item 8): whoever may export sees their own exports; another's answers 404
+    "/exports": ({INV, LR, RM}, None),
+    "/exports/{export_id}": ({INV, LR, RM}, "export"),
 }
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
 OPEN = {"/login", "/lang/{code}", "/"}
@@ -59,7 +62,7 @@ OPEN = {"/login", "/lang/{code}", "/"}
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int:
     return {"evidence": ctx.evidence, "case": lambda u: ctx.case(u).case_id, "hold": ctx.hold,
-            "round": ctx.round, "notice": ctx.notice}[kind](unit)
+            "round": ctx.round, "notice": ctx.notice, "export": ctx.export}[kind](unit)
 
 
 def cells() -> Iterator[tuple[str, str, str, str | None]]:
@@ -96,6 +99,7 @@ def test_every_role_opens_the_pages_the_table_says(world: World, ctx: Ctx, page:
                                                    target: str | None) -> None:
     _, kind = PAGES[page]
     path = page
+    ctx.user = username  # an export is its maker's: "own" is the user's own
     if kind is not None:
         unit = {"own": A, "foreign": B, MISSING: MISSING}[target or "own"]
         path = page.split("{")[0] + str(target_id(ctx, kind, unit))

@@ -12,15 +12,23 @@ from app.cli._common import EXIT_FAILED, EXIT_OK, Add, opened, print_json
 from liuhen import config
 
 
+def handlers() -> dict[str, Any]:
+    """Every kind of job a worker runs: the media jobs and the exports."""
+    from api.exports import HANDLERS as EXPORTS
+    from media.service import HANDLERS as MEDIA
+
+    return {**MEDIA, **EXPORTS}
+
+
 def embedded_workers(settings: config.Settings, archive: Any, stop: threading.Event) -> None:
     """Embedded default: the media workers run as threads of this process."""
     if archive is None or not settings.workers.embedded:
         return
     from jobs.worker import start_threads
-    from media.service import HANDLERS, warm_up
+    from media.service import warm_up
 
     threading.Thread(target=warm_up, name="media-warm-up", daemon=True).start()
-    start_threads(archive, HANDLERS, threads=settings.workers.threads, stop=stop,
+    start_threads(archive, handlers(), threads=settings.workers.threads, stop=stop,
                   lease_s=settings.workers.lease_seconds, poll_s=settings.workers.poll_seconds)
 
 
@@ -29,7 +37,7 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
     import signal
 
     from jobs.worker import run_worker, start_threads, worker_id
-    from media.service import HANDLERS, warm_up
+    from media.service import warm_up
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(created).6f %(levelname)s %(name)s %(message)s")
@@ -38,12 +46,12 @@ def cmd_worker(args: argparse.Namespace, settings: config.Settings) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         w = settings.workers
         if args.until_idle:
-            n = run_worker(archive, HANDLERS, stop=stop, worker=worker_id(), lease_s=w.lease_seconds,
+            n = run_worker(archive, handlers(), stop=stop, worker=worker_id(), lease_s=w.lease_seconds,
                            poll_s=w.poll_seconds, until_idle=True)
             print(f"Ran {n} job(s); nothing left to do.")
             return EXIT_OK
         threading.Thread(target=warm_up, name="media-warm-up", daemon=True).start()
-        threads = start_threads(archive, HANDLERS, threads=args.threads or w.threads, stop=stop,
+        threads = start_threads(archive, handlers(), threads=args.threads or w.threads, stop=stop,
                                 lease_s=w.lease_seconds, poll_s=w.poll_seconds)
         from app.cli.fixity import embedded_fixity
 
@@ -78,9 +86,8 @@ def cmd_jobs(args: argparse.Namespace, settings: config.Settings) -> int:
         try:
             if args.wait and settings.workers.embedded:
                 from jobs.worker import start_threads
-                from media.service import HANDLERS
 
-                start_threads(archive, HANDLERS, threads=settings.workers.threads, stop=stop,
+                start_threads(archive, handlers(), threads=settings.workers.threads, stop=stop,
                               lease_s=settings.workers.lease_seconds,
                               poll_s=min(0.5, settings.workers.poll_seconds))
             board = JobsBoard() if args.wait and not args.json else None

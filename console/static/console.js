@@ -457,3 +457,50 @@ document.addEventListener("DOMContentLoaded", () => {
   else if (page === "cases") casesPage();
   else if (page === "case") casePage();
 });
+
+/* exports (console/exports.py): a button with data-export-start='{"case_id": N}' (or evidence_ids)
+   starts an export job and opens its page; the page /exports/{id} refreshes its progress bar each
+   second and reloads once the export is done or failed (the server then shows the download). */
+function _exportSize(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let f = Number(n) || 0, i = 0;
+  while (f >= 1024 && i < units.length - 1) { f /= 1024; i++; }
+  return i === 0 ? f + " B" : f.toFixed(1) + " " + units[i];
+}
+
+document.addEventListener("click", async (e) => {
+  const b = e.target.closest && e.target.closest("[data-export-start]");
+  if (!b) return;
+  e.preventDefault();
+  b.disabled = true;
+  const old = b.textContent;
+  b.textContent = W("js.export.starting");
+  try {
+    const started = await api("POST", "/api/v1/exports", JSON.parse(b.dataset.exportStart));
+    location.assign("/exports/" + started.export_id);
+  } catch (err) { b.disabled = false; b.textContent = old; alert(W("js.failed", {why: err.message})); }
+});
+
+function exportPage() {
+  const box = document.getElementById("export");
+  if (!box || !["pending", "running"].includes(box.dataset.state)) return;
+  const id = box.dataset.exportId;
+  const bar = document.getElementById("export-progress"), bytes = document.getElementById("export-bytes"),
+        state = document.getElementById("export-state");
+  const tick = async () => {
+    let x;
+    try { x = await api("GET", "/api/v1/exports/" + id, undefined, true); }
+    catch (err) { setTimeout(tick, 2000); return; }
+    if (x.bytes_total) { bar.max = x.bytes_total; bar.value = x.bytes_done; }
+    bytes.textContent = W("js.export.bytes", {done: _exportSize(x.bytes_done), total: _exportSize(x.bytes_total)});
+    state.textContent = W("js.export.state." + x.state);
+    box.dataset.state = x.state;
+    if (x.state === "pending" || x.state === "running") setTimeout(tick, 1000);
+    else location.reload();
+  };
+  setTimeout(tick, 1000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (document.body.dataset.page === "export") exportPage();
+});
