@@ -575,7 +575,8 @@ def evidence_cases(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser,
                    request: Request) -> list[EvidenceCaseOut]:
     with archive.reads.begin() as db:
         access.require(archive, db, p, "cases.view", request)
-        ev = access.evidence(archive, db, p, evidence_id, "evidence.view", request)
+        access.require(archive, db, p, "evidence.view", request)  # (every role that reads cases has it)
+        ev = access.evidence(archive, db, p, evidence_id, "cases.view", request)  # (another unit's: as if missing)
         rows = views.evidence_cases(db, ev.id, units=p.scope.units)
         access.record(archive, db, p, "viewed", evidence=ev,
                       detail={"what": "cases of the evidence", "cases": sorted({r.case.id for r in rows})})
