@@ -19,14 +19,18 @@ from typing import Any
 
 import pytest
 
-from tests.test_console_browser import PASSWORD, World, _login, _wait, browser, world  # noqa: F401 (fixtures)
+from tests import test_console_browser as shared
+from tests.test_console_browser import PASSWORD, World, _login, _wait
+
+world = shared.world  # the module's archive and liuhen serve, as tests/test_console_browser.py makes them
+browser = shared.browser
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
 
 
 @pytest.fixture
-def inv(browser: Any, world: World) -> Iterator[Any]:  # noqa: F811
+def inv(browser: Any, world: World) -> Iterator[Any]:
     page = _login(browser, world, "investigator")
     try:
         yield page
@@ -191,7 +195,7 @@ def test_a_note_asks_first_and_shows_its_author_by_name_with_the_time(inv: Any, 
 
 
 def test_the_evidence_page_lists_its_cases_and_links_to_a_step_chosen_in_the_picker(
-        inv: Any, browser: Any, world: World) -> None:  # noqa: F811
+        inv: Any, browser: Any, world: World) -> None:
     ev = world.ids["wangwu"]
     mine, (step, later) = _case(inv, world, "某仓库查封扣押案", party="王小明", steps=(
         ("现场检查", "2026-11-23T09:59:00", "2026-11-23T10:01:00"), ("询问", "2026-11-23T11:00:00", "2026-11-23T11:30:00")))
