@@ -7,6 +7,7 @@ text record is a custody event; every refusal is an ``access_denied`` event (``a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -34,6 +35,7 @@ from api.schemas import (
     MAX_ID,
     CaseDetail,
     CaseSummary,
+    EvidenceId,
     EvidenceSummary,
     LinkOut,
     StepOut,
@@ -204,6 +206,58 @@ def create(body: CaseIn, archive: ArchiveDep, p: CurrentUser, request: Request) 
         return case_summary(c, views.unit_code(db, c))
 
 
+class PickStep(BaseModel):
+    step_id: int
+    kind: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    place: str | None
+    officers: list[str] = Field(description="officer numbers")
+    officer_names: dict[str, str] = Field(description="officer number: name, for officers of the reader's units")
+
+
+class PickCase(BaseModel):
+    case_id: int
+    number: str
+    title: str
+    category: str
+    unit_code: str
+    unit_name: str
+    parties: list[str] = Field(description="the parties' names (masked for a reader without cases.personal_data)")
+    steps: list[PickStep] = Field(description="in time order")
+
+
+@router.get("/steps", response_model=list[PickCase], summary="Open cases of the user's units with their steps, to "
+            "pick a step to link recordings to: matching q in the number, the title or (with "
+            "cases.personal_data) a party's name; newest first")
+def pick(archive: ArchiveDep, p: CurrentUser, request: Request,
+         q: Annotated[str | None, Query(max_length=200, pattern=LINE,
+                                        description="part of the number, title or a party's name")] = None,
+         limit: Annotated[int, Query(ge=1, le=50)] = 20) -> list[PickCase]:
+    with archive.reads.begin() as db:
+        access.require(archive, db, p, "cases.view", request)
+        personal = p.may("cases.personal_data")
+        found = views.find_open_cases(db, units=p.scope.units, q=q, limit=limit,
+                                      data_key=archive.data_key if personal else None)
+        units = views.unit_names(db, {c.unit_id for c in found})
+        numbers = {n for c in found for st in c.steps for n in cases.step_officers(st)}
+        names = views.officer_names(db, numbers, units=p.scope.units)
+        out = []
+        for c in found:
+            code, unit_name = units.get(c.unit_id, ("", ""))
+            steps = [PickStep(step_id=st.id, kind=st.kind, started_at=st.started_at, ended_at=st.ended_at,
+                              place=st.place, officers=cases.step_officers(st),
+                              officer_names={n: names[n] for n in cases.step_officers(st) if n in names})
+                     for st in sorted(c.steps, key=lambda st: (st.started_at, st.id))]
+            out.append(PickCase(case_id=c.id, number=c.number, title=c.title, category=c.category, unit_code=code,
+                                unit_name=unit_name, steps=steps,
+                                parties=[x.name for x in views.parties(cases.parties_of(archive.data_key, c),
+                                                                       masked=not personal)]))
+        access.record(archive, db, p, "searched", detail={"query": {"open_cases": q or ""},
+                                                          "shown_cases": [c.id for c in found]})
+        return out
+
+
 @router.get("/{case_id}", response_model=CaseDetail, summary="A case: steps with their recordings and coverage, "
             "text records")
 def get_one(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseDetail:
@@ -284,7 +338,9 @@ def coverage(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request)
 def close(case_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> CaseSummary:
     with archive.sessions.begin() as db:
         c = _case(archive, db, p, case_id, "cases.manage", request)
-        cases.close_case(db, archive.custody, case=c, actor=p.actor)
+        report = covering.check_case(db, c, archive.settings.cases, tz=archive.settings.station.timezone,
+                                     visible=p.scope.allows)  # (what the closer was shown is in the event)
+        cases.close_case(db, archive.custody, case=c, actor=p.actor, flagged_steps=[s.step_id for s in report.flagged])
         return case_summary(c, views.unit_code(db, c))
 
 
@@ -500,3 +556,51 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     resp = send_bag(archive, p, plan, filename=name, done=done)
     resp.background = BackgroundTask(shutil.rmtree, work, True)
     return resp
+
+
+# ---------------------------------------------------------------------------- the cases of a recording
+
+evidence_router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={**ERRORS})
+
+
+class EvidenceCaseOut(BaseModel):
+    link_id: int
+    case_id: int
+    number: str
+    title: str
+    status: str
+    unit_code: str
+    unit_name: str
+    step_id: int
+    step_kind: str
+    step_started_at: dt.datetime
+    step_ended_at: dt.datetime
+    start_s: float | None = Field(description="the linked part starts this many seconds into the recording "
+                                              "(null: from its start)")
+    end_s: float | None = Field(description="... and ends here (null: at its end)")
+    linked_at: dt.datetime
+    linked_by: str
+
+
+@evidence_router.get("/evidence/{evidence_id}/cases", response_model=list[EvidenceCaseOut],
+                     summary="The cases and steps a recording is linked to now, of the user's units only "
+                             "(links into other units' cases are neither shown nor counted)")
+def evidence_cases(evidence_id: EvidenceId, archive: ArchiveDep, p: CurrentUser,
+                   request: Request) -> list[EvidenceCaseOut]:
+    with archive.reads.begin() as db:
+        access.require(archive, db, p, "cases.view", request)
+        access.require(archive, db, p, "evidence.view", request)  # (every role that reads cases has it)
+        ev = access.evidence(archive, db, p, evidence_id, "cases.view", request)  # (another unit's: as if missing)
+        rows = views.evidence_cases(db, ev.id, units=p.scope.units)
+        access.record(archive, db, p, "viewed", evidence=ev,
+                      detail={"what": "cases of the evidence", "cases": sorted({r.case.id for r in rows})})
+        return [evidence_case(r) for r in rows]
+
+
+def evidence_case(r: views.EvidenceCaseLink) -> EvidenceCaseOut:
+    lk, st, c = r.link, r.step, r.case
+    return EvidenceCaseOut(link_id=lk.id, case_id=c.id, number=c.number, title=c.title, status=c.status,
+                           unit_code=r.unit.code if r.unit else "", unit_name=r.unit.name if r.unit else "",
+                           step_id=st.id, step_kind=st.kind, step_started_at=st.started_at,
+                           step_ended_at=st.ended_at, start_s=lk.start_s, end_s=lk.end_s, linked_at=lk.linked_at,
+                           linked_by=lk.linked_by)

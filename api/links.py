@@ -31,6 +31,9 @@ from auth import links
 from liuhen.errors import NotFound
 
 router = APIRouter(tags=["downloads"], responses={**ERRORS}, dependencies=[StrictQuery])
+# (the routes of ``api.cases`` under /evidence — the cases a recording is linked to — are served from this
+# router, which is mounted at the API's root)
+router.include_router(case_routes.evidence_router)
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Token = Annotated[str, PathParam(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 

@@ -256,11 +256,16 @@ def unlink(db: Session, custody: CustodyLog, *, link_id: int, actor: str) -> Evi
     return lk
 
 
-def close_case(db: Session, custody: CustodyLog, *, case: Case, actor: str) -> Case:
+def close_case(db: Session, custody: CustodyLog, *, case: Case, actor: str,
+               flagged_steps: list[int] | None = None) -> Case:
+    """Close the case. ``flagged_steps``: the steps the coverage check flagged at that moment (the closer
+    saw them listed and closed it nonetheless); named in the ``case_closed`` event when given."""
     _open(case)
     case.status = "closed"
     case.closed_at = utcnow()
-    _event(custody, db, actor, "case_closed", case_id=case.id, number=case.number, bound=bound((CASE, case)))
+    extra: dict[str, Any] = {} if flagged_steps is None else {"flagged_steps": sorted(flagged_steps)}
+    _event(custody, db, actor, "case_closed", case_id=case.id, number=case.number, **extra,
+           bound=bound((CASE, case)))
     return case
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from archive import query as searching
 from archive.models import Evidence
@@ -22,6 +22,7 @@ from cases.coverage import StepCoverage, check_case
 from cases.models import Case, EvidenceLink, Step, TextRecord
 from hashing.keys import DataKey
 from liuhen.config import CaseSettings
+from roster.models import Officer
 
 Visible = Callable[[Evidence], bool]
 
@@ -116,3 +117,69 @@ def parties(opened: list[service.PartyIn], *, masked: bool) -> list[PartyView]:
         return [PartyView(x.kind, x.name, x.id_number, x.phone, x.address) for x in opened]
     return [PartyView(x.kind, mask_name(x.name) if x.kind == "person" else x.name, mask_number(x.id_number),
                       mask_number(x.phone), "***" if x.address else x.address) for x in opened]
+
+
+# ---------------------------------------------------------------------------- evidence ↔ case
+
+
+@dataclass(frozen=True)
+class EvidenceCaseLink:
+    """One current link of a recording to a step, with the step and its case."""
+
+    link: EvidenceLink
+    step: Step
+    case: Case
+    unit: Unit | None
+
+
+def evidence_cases(db: Session, evidence_id: int, *, units: frozenset[int]) -> list[EvidenceCaseLink]:
+    """The current links of ``evidence_id`` to steps of cases of ``units`` (the reader's), newest case
+    first, then in step order. Links into other units' cases are left out, never counted or named."""
+    rows = db.execute(
+        select(EvidenceLink, Step, Case, Unit).join(Step, Step.id == EvidenceLink.step_id)
+        .join(Case, Case.id == Step.case_id).outerjoin(Unit, Unit.id == Case.unit_id)
+        .where(EvidenceLink.evidence_id == evidence_id, EvidenceLink.unlinked_at.is_(None),
+               Case.unit_id.in_(sorted(units)))
+        .order_by(Case.id.desc(), Step.started_at, Step.id, EvidenceLink.id)).all()
+    return [EvidenceCaseLink(link=lk, step=st, case=c, unit=u) for lk, st, c, u in rows]
+
+
+PARTY_SCAN = 2000  # open cases whose parties a party-name search opens, newest first
+
+
+def find_open_cases(db: Session, *, units: frozenset[int], q: str | None, data_key: DataKey | None,
+                    limit: int = 20) -> list[Case]:
+    """Open cases of ``units``, newest first, whose number or title holds ``q`` — or, with ``data_key``
+    (a reader entitled to parties' data), one of whose parties' names does. Party names are sealed in
+    the database, so they are opened and compared here, over the newest ``PARTY_SCAN`` open cases."""
+    found = service.cases_of(db, units=units, status="open", q=q, limit=limit)
+    needle = (q or "").strip().casefold()
+    if not needle or data_key is None or len(found) >= limit:
+        return found
+    seen = {c.id for c in found}
+    newest = (select(Case).where(Case.unit_id.in_(sorted(units)), Case.status == "open")
+              .options(selectinload(Case.parties)).order_by(Case.id.desc()).limit(PARTY_SCAN))
+    for c in db.scalars(newest):
+        if c.id in seen:
+            continue
+        if any(needle in service.party_data(data_key, x).name.casefold() for x in c.parties):
+            found.append(c)
+            if len(found) >= limit:
+                break
+    return sorted(found, key=lambda c: -c.id)
+
+
+def unit_names(db: Session, unit_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """Code and name of each unit."""
+    if not unit_ids:
+        return {}
+    return {u.id: (u.code, u.name) for u in db.scalars(select(Unit).where(Unit.id.in_(sorted(unit_ids))))}
+
+
+def officer_names(db: Session, numbers: set[str], *, units: frozenset[int]) -> dict[str, str]:
+    """The names of the officers numbered ``numbers`` who belong to ``units`` (another unit's officers
+    are never named: their numbers stay as they are)."""
+    if not numbers:
+        return {}
+    return {o.officer_no: o.name for o in db.scalars(select(Officer).where(
+        Officer.officer_no.in_(sorted(numbers)), Officer.unit_id.in_(sorted(units))))}

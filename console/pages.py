@@ -93,6 +93,7 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
                may=(lambda action: user is not None and user.may(action)),
                role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
                fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur, fmt_size=_fmt_size, quote=quote,
+               station_tz=archive.settings.station.timezone,  # (console.js shows times in it: fmtTime)
                csrf=user.csrf_token if user else None)
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)
     resp.headers["Cache-Control"] = "no-store"
@@ -113,6 +114,18 @@ def html_error(request: Request, err: LiuhenError, status: int) -> Response:
 
 def _officers(db: Session, p: access.Principal) -> list[OfficerOut]:
     return [officer(o, code) for o, code in attribution.officers_of(db, units=p.scope.units)]
+
+
+def _people(db: Session, actors: set[str]) -> dict[str, str]:
+    """Who each actor (``user:NAME``) is, as a person reads it: 「display name（account）」."""
+    from auth.models import User
+
+    names = {a.removeprefix("user:") for a in actors if a.startswith("user:")}
+    if not names:
+        return {}
+    return {f"user:{u.username}": (f"{u.display_name}（{u.username}）" if u.display_name and u.display_name != u.username
+                                   else u.username)
+            for u in db.scalars(select(User).where(User.username.in_(sorted(names))))}
 
 
 def _user(archive: Archive, request: Request) -> access.Principal:
@@ -320,9 +333,12 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
         from console.records import evidence_retention
 
         retention = evidence_retention(db, archive.settings.retention, ev)
+        linked = case_views.evidence_cases(db, ev.id, units=p.scope.units) if p.may("cases.view") else None
+        authors = _people(db, {n.author for n in detail.notes} | {r.link.linked_by for r in linked or []} | {p.actor})
         access.record(archive, db, p, "viewed", evidence=ev,
                       detail={"what": "evidence page" + (" with custody history" if events is not None else ""),
-                              **({"custody_before": before} if before is not None and events is not None else {})})
+                              **({"custody_before": before} if before is not None and events is not None else {}),
+                              **({"cases": sorted({r.case.id for r in linked})} if linked is not None else {})})
     until = (detail.recorded_at + dt.timedelta(seconds=detail.duration_s)
              if detail.recorded_at and detail.duration_s else None)
     older_url = (f"/evidence/{evidence_id}?{urlencode({'custody_before': events[-1]['seq']})}"
@@ -331,7 +347,8 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
     return render(request, "evidence.html", user=p, ev=detail, events=events, until=until,
                   track=_track_svg(detail.gps_track), media=set() if retention.destroyed else set(detail.previews),
                   older_url=older_url, newest_url=newest_url, retention=retention,
-                  classes=archive.settings.retention.classes, done=request.query_params.get("done"))
+                  classes=archive.settings.retention.classes, done=request.query_params.get("done"),
+                  linked=linked, authors=authors)
 
 
 # ---------------------------------------------------------------------------- audit
@@ -378,8 +395,9 @@ def cases_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
                                       limit=CASES_PER_PAGE + 1, offset=(page - 1) * CASES_PER_PAGE)
         rows = [case_summary(c, case_views.unit_code(db, c)) for c in found[:CASES_PER_PAGE]]
         units = [(u.code, u.name) for u in access.visible_unit_rows(db, p)]
+        unit_names = {code: name for code, name in case_views.unit_names(db, {r.unit_id for r in rows}).values()}
     args = {k: v for k, v in f.items() if k != "page" and v}
-    return render(request, "cases.html", user=p, rows=rows, form=dict(f), units=units,
+    return render(request, "cases.html", user=p, rows=rows, form=dict(f), units=units, unit_names=unit_names,
                   categories=archive.settings.cases.categories,
                   prev_url=f"/cases?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
                   next_url=f"/cases?{urlencode({**args, 'page': page + 1})}" if len(found) > CASES_PER_PAGE else None)
@@ -416,6 +434,9 @@ def case_response(request: Request, archive: Archive, case_id: int, *, error: st
                                                              "shown": view.shown_evidence})
         officers = [o.model_dump() for o in _officers(db, p)]
         review = case_block(db, archive, p, c) if p.may("review.view") else None
+        unit = case_views.unit_names(db, {c.unit_id}).get(c.unit_id, ("", ""))
+        officer_names = case_views.officer_names(db, {n for st in view.steps for n in st.officers},
+                                                 units=p.scope.units)
     timeline = []
     for st in detail.steps:
         total = max(1e-6, (st.ended_at - st.started_at).total_seconds())
@@ -437,4 +458,5 @@ def case_response(request: Request, archive: Archive, case_id: int, *, error: st
     return render(request, "case.html", status=status, user=p, case=detail, timeline=timeline, loose=loose,
                   forms=FORMS, steps=archive.settings.cases.steps, officers=officers,
                   requirement=archive.settings.cases.requirement, tolerance=archive.settings.cases.gap_tolerance_s,
-                  review=review, error=error, done=request.query_params.get("done"))
+                  review=review, error=error, done=request.query_params.get("done"), unit=unit,
+                  officer_names=officer_names, closed_at=c.closed_at)

@@ -183,6 +183,11 @@ EXPECTED_TABLE = """
 """
 # The last five rows (export, issue #14 item 8): an export is its maker's only; for them "own" is the
 # caller's own export and "foreign" one made in the other unit (Ctx.export).
+# cases (issue #14): evidence ↔ case — the cases a recording is linked to (whoever reads cases and may see the
+# recording), and the case picker's open cases with their steps (whoever reads cases)
+EXPECTED_TABLE += """| GET    /evidence/{evidence_id}/cases               | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| GET    /cases/steps                                | 403      | 200          | 200            | 200             | 200     | 403     |
+"""
 
 # The station's door: station tokens only (not in the role table).
 INTAKE_ROUTES = {
@@ -600,6 +605,9 @@ CALLS: dict[Key, Call] = {
     ("POST", "/review/notices/{notice_id}/read"): Call(lambda c, u: (f"/review/notices/{c.notice(u)}/read", {}),
                                                        "review.view", "notice"),
     ("GET", "/review/figures"): Call(_plain("/review/figures"), "review.figures"),
+    # cases (issue #14): evidence ↔ case
+    ("GET", "/evidence/{evidence_id}/cases"): Call(_ev("/cases"), "cases.view", "evidence"),
+    ("GET", "/cases/steps"): Call(lambda c, u: ("/cases/steps", {"params": {"q": "权限矩阵"}}), "cases.view"),
     ("GET", "/health"): Call(_plain("/health"), public=True),
     ("GET", "/openapi.json"): Call(_plain("/openapi.json"), public=True),
     ("GET", "/docs"): Call(_plain("/docs"), public=True),

@@ -52,6 +52,128 @@ function bar(done, total, cls) {
   return el("span", {class: "bar"}, p, el("span", {class: "pct", text: pct.toFixed(1) + "%"}));
 }
 
+/* a time as every page shows it: in the station's time zone (body data-tz), "YYYY-MM-DD HH:MM:SS" */
+function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-GB", {timeZone: document.body.dataset.tz || undefined, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"}).formatToParts(d)) parts[p.type] = p.value;
+  return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute + ":" + parts.second;
+}
+
+/* Ask before an action that cannot be taken back or that goes into the custody log: a modal that
+   says in words what will happen. Resolves to null (cancelled: nothing was done) or {reason}.
+   opts: title, body, lead, items (a list under the lead), note (under the list), reason (a placeholder: a
+   reason is then required), go (the button's word), waiting (a promise of {lead, items, note, go}, shown
+   when it comes; the button waits for it). */
+function confirmAction(opts) {
+  return new Promise((resolve) => {
+    const lead = el("p", {class: "confirm-lead"}), list = el("ul", {class: "confirm-items"}), note = el("p", {class: "confirm-note"});
+    const reason = opts.reason ? el("textarea", {id: "confirm-reason", rows: "3", maxlength: "2000", placeholder: opts.reason}) : null;
+    const err = el("p", {class: "error", id: "confirm-error", role: "alert"});
+    const go = el("button", {type: "button", id: "confirm-go", class: "danger", text: opts.go});
+    const cancel = el("button", {type: "button", id: "confirm-cancel", class: "secondary", text: W("js.case.cancel")});
+    const dlg = el("dialog", {id: "confirm-dialog", class: "confirm", "aria-labelledby": "confirm-title"},
+      el("h2", {id: "confirm-title", text: opts.title}), el("p", {class: "confirm-body", text: opts.body}),
+      lead, list, note, reason, err, el("div", {class: "actions"}, go, cancel));
+    const fill = (o) => {
+      lead.textContent = o.lead || "";
+      list.replaceChildren(...(o.items || []).map(x => el("li", {text: x})));
+      note.textContent = o.note || "";
+    };
+    fill(opts);
+    let done = false;
+    const finish = (value) => { if (done) return; done = true; dlg.close(); dlg.remove(); resolve(value); };
+    cancel.addEventListener("click", () => finish(null));
+    dlg.addEventListener("cancel", (e) => { e.preventDefault(); finish(null); });  /* Esc: as cancel */
+    go.addEventListener("click", () => {
+      const why = reason ? reason.value.trim() : null;
+      if (reason && !why) { err.textContent = W("js.case.reopen.need"); reason.focus(); return; }
+      finish({reason: why});
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+    if (opts.waiting) {
+      go.disabled = true; dlg.dataset.state = "checking";
+      opts.waiting.then((r) => { fill(r); if (r.go) go.textContent = r.go; go.disabled = false; dlg.dataset.state = "ready"; },
+                        (e) => { err.textContent = W("js.failed", {why: e.message}); dlg.dataset.state = "failed"; });
+    } else dlg.dataset.state = "ready";
+    (reason || cancel).focus();
+  });
+}
+
+/* The case picker: search the user's open cases (number, title or party), choose a step, confirm,
+   and link every recording in evidenceIds to it (each link a custody event of its recording).
+   onDone({linked: [ids], failed: [{id, why}], step_id, case_id}) runs after the links were made.
+   Used by the evidence page and by the search page's bulk linking. */
+function openCasePicker(evidenceIds, onDone) {
+  const ids = Array.from(evidenceIds || []).map(Number).filter(n => n > 0);
+  const q = el("input", {id: "pick-q", type: "search", maxlength: "200", placeholder: W("js.case.pick.q"), "aria-label": W("js.case.pick.q")});
+  const results = el("div", {id: "pick-results", class: "pick-results"});
+  const confirmBox = el("div", {id: "pick-confirm", hidden: true});
+  const msg = el("p", {id: "pick-message", role: "status"});
+  const cancel = el("button", {type: "button", id: "pick-cancel", class: "secondary", text: W("js.case.cancel")});
+  const dlg = el("dialog", {id: "case-picker", class: "confirm picker", "aria-labelledby": "pick-title"},
+    el("h2", {id: "pick-title", text: W("js.case.pick.title")}),
+    el("p", {class: "muted", text: W("js.case.pick.what", {ids: ids.map(i => "#" + i).join("、")})}),
+    el("form", {class: "inline pick-form", onsubmit: (e) => { e.preventDefault(); find(); }},
+      q, el("button", {type: "submit", id: "pick-find", text: W("js.case.pick.find")})),
+    el("p", {class: "muted small", text: W("js.case.pick.open_only")}), results, confirmBox, msg,
+    el("div", {class: "actions"}, cancel));
+  const close = () => { dlg.close(); dlg.remove(); };
+  cancel.addEventListener("click", close);
+  dlg.addEventListener("cancel", (e) => { e.preventDefault(); close(); });
+
+  function chosen(c, st) {
+    results.hidden = true; confirmBox.hidden = false;
+    const go = el("button", {type: "button", id: "pick-go", class: "danger", text: W("js.case.pick.go")});
+    const back = el("button", {type: "button", id: "pick-back", class: "secondary", text: W("js.case.pick.back"),
+      onclick: () => { confirmBox.hidden = true; results.hidden = false; msg.textContent = ""; }});
+    confirmBox.replaceChildren(el("p", {id: "pick-what", text: W("js.case.pick.confirm", {n: ids.length, number: c.number,
+      title: c.title, step: st.kind, start: fmtTime(st.started_at), end: fmtTime(st.ended_at)})}), el("div", {class: "actions"}, go, back));
+    go.addEventListener("click", async () => {
+      go.disabled = true; back.disabled = true; msg.className = ""; msg.textContent = W("js.saving");
+      const linked = [], failed = [];
+      for (const id of ids) {
+        try { await api("POST", "/api/v1/cases/steps/" + st.step_id + "/links", {evidence_id: id}); linked.push(id); }
+        catch (err) { failed.push({id, why: err.message}); }
+      }
+      msg.className = failed.length ? "error" : "ok";
+      msg.replaceChildren(W("js.case.pick.done", {n: linked.length}),
+        ...failed.map(f => el("div", {class: "pick-failed", text: W("js.case.pick.failed", {id: f.id, why: f.why})})));
+      dlg.dataset.state = "done";
+      if (!failed.length) close();
+      if (onDone) onDone({linked, failed, step_id: st.step_id, case_id: c.case_id});
+    });
+    go.focus();
+  }
+
+  async function find() {
+    msg.textContent = ""; dlg.dataset.state = "searching";
+    try {
+      const found = await api("GET", "/api/v1/cases/steps?" + new URLSearchParams({q: q.value.trim()}));
+      results.replaceChildren(...(found.length ? found.map(c => el("div", {class: "pick-case", "data-case-id": c.case_id},
+        el("div", {class: "pick-head"}, el("b", {text: c.number}), " " + c.title + " ", el("span", {class: "badge", text: c.category}), " ",
+          el("small", {class: "muted", text: c.unit_name + (c.parties.length ? " · " + W("js.case.pick.parties", {names: c.parties.join("、")}) : "")})),
+        ...(c.steps.length ? c.steps.map(st => el("div", {class: "pick-step", "data-step-id": st.step_id, "data-kind": st.kind},
+          el("span", {text: st.kind + " " + fmtTime(st.started_at) + " – " + fmtTime(st.ended_at)}), " ",
+          st.officers.length ? el("small", {class: "muted", text: W("js.case.pick.officers", {names: st.officers.map(n =>
+            st.officer_names[n] ? st.officer_names[n] + "（" + n + "）" : n).join("、")})}) : null, " ",
+          el("button", {type: "button", class: "mark pick-choose", text: W("js.case.pick.choose"), onclick: () => chosen(c, st)})))
+          : [el("p", {class: "muted", text: W("js.case.pick.no_steps")})]))) : [el("p", {class: "muted", id: "pick-none", text: W("js.case.pick.none")})]));
+      dlg.dataset.state = "found";
+    } catch (err) { msg.className = "error"; msg.textContent = W("js.failed", {why: err.message}); dlg.dataset.state = "failed"; }
+  }
+
+  document.body.append(dlg);
+  dlg.showModal();
+  q.focus();
+  find();
+  return dlg;
+}
+
 /* ------------------------------------------------------------------ dock dashboard */
 
 /* The dock redraws from GET /api/v1/dock every second, and that answer is the stored state (the
@@ -333,11 +455,6 @@ function evidencePage() {
     } catch (err) { out.className = "error"; out.textContent = err.message; }
     verify.disabled = false;
   });
-  const imp = document.getElementById("toggle-important");
-  if (imp) imp.addEventListener("click", async () => {
-    try { await api("PUT", "/api/v1/evidence/" + id + "/important", {important: imp.dataset.important !== "true"}); location.reload(); }
-    catch (err) { imp.after(el("span", {class: "error", text: " " + err.message})); }
-  });
   const tagForm = document.getElementById("tag-form");
   if (tagForm) tagForm.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -348,16 +465,34 @@ function evidencePage() {
       input.value = "";
     } catch (err) { tagForm.append(el("span", {class: "error", text: " " + err.message})); }
   });
+  evidenceActions(id);
+}
+
+/* The evidence page's custody-relevant actions (the important mark, notes) and its cases: each asks first */
+function evidenceActions(id) {
+  const imp = document.getElementById("toggle-important");
+  if (imp) imp.addEventListener("click", async () => {
+    const on = imp.dataset.important !== "true";
+    if (!await confirmAction({title: W("js.case.important.title"), body: W(on ? "js.case.important.on" : "js.case.important.off"),
+                              go: W("js.case.important.go")})) return;
+    try { await api("PUT", "/api/v1/evidence/" + id + "/important", {important: on}); location.reload(); }
+    catch (err) { imp.after(el("span", {class: "error", text: " " + err.message})); }
+  });
   const noteForm = document.getElementById("note-form");
   if (noteForm) noteForm.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const input = document.getElementById("note-input");
+    const input = document.getElementById("note-input"), notes = document.getElementById("notes");
+    if (!input.value.trim()) return;
+    if (!await confirmAction({title: W("js.case.note.title"), body: W("js.case.note.body"), items: [input.value],
+                              go: W("js.case.note.go")})) return;
     try {
       const n = await api("POST", "/api/v1/evidence/" + id + "/notes", {text: input.value});
-      document.getElementById("notes").append(el("li", {}, el("small", {text: n.author}), el("br"), n.text));
+      notes.append(el("li", {class: "note"}, el("small", {class: "note-by", text: (notes.dataset.me || n.author) + " · " + fmtTime(n.created_at)}), el("br"), n.text));
       input.value = "";
     } catch (err) { noteForm.append(el("span", {class: "error", text: " " + err.message})); }
   });
+  const toCase = document.getElementById("link-to-case");
+  if (toCase) toCase.addEventListener("click", () => openCasePicker([id], (r) => { if (r.linked.length && !r.failed.length) location.reload(); }));
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -385,7 +520,7 @@ function casesPage() {
 }
 
 function casePage() {
-  const root = document.getElementById("case"), id = root.dataset.caseId, W = json("case-words");
+  const root = document.getElementById("case"), id = root.dataset.caseId, words = json("case-words");
   const msg = document.getElementById("case-message");
   const fail = (err) => { if (msg) { msg.className = "error"; msg.textContent = err.message; } else alert(err.message); };
   const reload = () => location.reload();
@@ -395,6 +530,8 @@ function casePage() {
     catch (err) { f.append(el("span", {class: "error", text: " " + err.message})); }
   }));
   document.querySelectorAll("button.unlink").forEach(b => b.addEventListener("click", async () => {
+    if (!await confirmAction({title: W("js.case.unlink.title"), go: W("js.case.unlink.go"), body: W("js.case.unlink.body",
+      {id: b.dataset.evidenceId, name: b.dataset.fileName, step: b.dataset.stepKind})})) return;
     try { await api("DELETE", "/api/v1/cases/links/" + b.dataset.linkId); reload(); } catch (err) { fail(err); }
   }));
   document.querySelectorAll("button.suggest").forEach(b => b.addEventListener("click", async () => {
@@ -403,10 +540,10 @@ function casePage() {
       const found = await api("GET", "/api/v1/cases/steps/" + b.dataset.stepId + "/suggestions");
       box.replaceChildren(...(found.length ? found.map(ev => el("div", {class: "suggestion", "data-evidence-id": ev.evidence_id},
         el("a", {href: "/evidence/" + ev.evidence_id, text: "#" + ev.evidence_id + " " + ev.file_name}), " ",
-        el("small", {text: (ev.officer_name || ev.officer_id || "") + " " + (ev.recorded_at || "")}), " ",
-        el("button", {type: "button", class: "mark", text: W.link, onclick: async () => {
+        el("small", {text: (ev.officer_name || ev.officer_id || "") + " " + fmtTime(ev.recorded_at)}), " ",
+        el("button", {type: "button", class: "mark", text: words.link, onclick: async () => {
           try { await api("POST", "/api/v1/cases/steps/" + b.dataset.stepId + "/links", {evidence_id: ev.evidence_id}); reload(); }
-          catch (err) { fail(err); } }}))) : [el("p", {class: "muted", text: W.none})]));
+          catch (err) { fail(err); } }}))) : [el("p", {class: "muted", text: words.none})]));
     } catch (err) { fail(err); }
   }));
   const stepForm = document.getElementById("step-form");
@@ -436,7 +573,26 @@ function casePage() {
     } catch (err) { fail(err); }
   });
   const close = document.getElementById("case-close");
-  if (close) close.addEventListener("click", async () => { try { await api("POST", "/api/v1/cases/" + id + "/close"); reload(); } catch (err) { fail(err); } });
+  if (close) close.addEventListener("click", async () => {
+    /* the coverage check first (a coverage_checked event: the closer ran it), its open problems listed */
+    const waiting = api("GET", "/api/v1/cases/" + id + "/coverage").then((report) => {
+      const flagged = report.steps.filter(s => s.flagged);
+      return flagged.length
+        ? {lead: W("js.case.close.problems", {n: flagged.length}), items: flagged.map(s => s.kind + "（" + fmtTime(s.started_at) + "）：" + s.reason),
+           note: W("js.case.close.anyway"), go: W("js.case.close.go_anyway")}
+        : {lead: W("js.case.close.ok")};
+    });
+    if (!await confirmAction({title: W("js.case.close.title"), body: W("js.case.close.body"), lead: W("js.case.close.checking"),
+                              go: W("js.case.close.go"), waiting})) return;
+    try { await api("POST", "/api/v1/cases/" + id + "/close"); reload(); } catch (err) { fail(err); }
+  });
+  const reopen = document.getElementById("case-reopen");
+  if (reopen) reopen.addEventListener("click", async () => {
+    const ok = await confirmAction({title: W("js.case.reopen.title"), body: W("js.case.reopen.body"),
+                                    reason: W("js.case.reopen.reason"), go: W("js.case.reopen.go")});
+    if (!ok) return;
+    try { await api("POST", "/api/v1/cases/" + id + "/reopen", {reason: ok.reason}); reload(); } catch (err) { fail(err); }
+  });
 }
 
 /* Downloads leave a custody event, so they are never a bare GET a foreign page could trigger: ask
