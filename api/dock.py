@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import access
@@ -29,6 +29,7 @@ class FileOut(BaseModel):
     done: int
     status: str
     reason: str | None = None
+    reason_code: str | None = Field(None, description="why, as a stable code (the console shows its word)")
     evidence_id: int | None = None
     sha256: str | None = None
 
@@ -64,7 +65,7 @@ def dock_for(archive: Any, db: Session, p: access.Principal, request: Request | 
     if not p.may("evidence.view"):  # the administrator runs docks but sees no evidence: states and sizes only
         for st in out:
             for bay in st.bays:
-                bay.files = [f.model_copy(update={"path": "", "reason": None, "evidence_id": None, "sha256": None})
+                bay.files = [f.model_copy(update={"path": "", "reason": None, "reason_code": None, "evidence_id": None, "sha256": None})
                              for f in bay.files]
     return out
 

@@ -59,7 +59,9 @@ class RecordingView:
     officer_id: str | None
     coverage_status: str  # the step's coverage when submitted: covered | gaps | missing
     coverage_flagged: bool
-    coverage_reason: str
+    coverage_reason: str  # both languages; and each alone (empty for a round submitted before they were kept apart)
+    coverage_reason_zh: str
+    coverage_reason_en: str
     plays: int  # how often the reader played it since submission (custody ``played`` events)
     playable: bool
 
@@ -207,7 +209,8 @@ def workspace(db: Session, settings: Settings, rnd: ReviewRound, *, visible: Vis
             recorded_at=_iso(ev.recorded_at) if ev is not None else None,
             officer_id=ev.officer_id if ev is not None else None,
             coverage_status=st.get("status", ""), coverage_flagged=bool(st.get("flagged")),
-            coverage_reason=st.get("reason", ""), plays=plays.get(x["evidence_id"], 0),
+            coverage_reason=st.get("reason", ""), coverage_reason_zh=st.get("reason_zh", ""),
+            coverage_reason_en=st.get("reason_en", ""), plays=plays.get(x["evidence_id"], 0),
             playable=ev is not None and ev.playback_note is None))
     answers = service.answers_of(db, rnd)
     elements = []

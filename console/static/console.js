@@ -87,7 +87,7 @@ function dockPage() {
       el("td", {class: "status st-" + f.status, text: W.file[f.status] || f.status}),
       el("td", {}),
     ];
-    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) cells[3].append(el("div", {class: "reason", text: f.reason}));
+    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) cells[3].append(el("div", {class: "reason", "data-code": f.reason_code || "", title: f.reason, text: f.reason_code ? Wc("refusal", f.reason_code) : f.reason}));
     if (f.evidence_id) {
       if (W.can_open) cells[4].append(el("a", {href: "/evidence/" + f.evidence_id, text: "#" + f.evidence_id}), " ");
       if (W.can_mark) cells[4].append(el("button", {type: "button", class: "mark", "data-evidence": f.evidence_id, text: W.important,
