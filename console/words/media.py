@@ -24,3 +24,14 @@ WORDS: dict[str, tuple[str, str]] = {
     "unplayable.other": ("无法播放", "it cannot be played"),
     "unplayable.kept": ("原始文件未改动，仍可下载和校验。", "The original is kept unchanged and can still be downloaded and verified."),
 }
+
+WORDS.update({
+    "derived.proxy": ("可播放的代理文件", "playable copy"),
+    "derived.preview": ("预览图", "preview"),
+    "derived.poster": ("封面", "poster"),
+    "derived.sprite": ("缩略图拼图", "thumbnail sheet"),
+    "derived.vtt": ("缩略图索引", "thumbnail index"),
+    "derived.waveform": ("波形图", "waveform"),
+    "derived.path.remux": ("直接封装（未重新编码）", "remuxed (not re-encoded)"),
+    "derived.path.transcode": ("重新编码", "transcoded"),
+})
