@@ -37,7 +37,6 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-
 from archive.models import Evidence, Station
 from auth import policy
 from auth.models import Unit, User
