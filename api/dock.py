@@ -33,6 +33,7 @@ class FileOut(BaseModel):
     done: int
     status: str
     reason: str | None = None
+    reason_code: str | None = Field(None, description="why, as a stable code (the console shows its word)")
     evidence_id: int | None = None
     sha256: str | None = None
     earlier: bool = Field(default=False, description="archived in an earlier run of the station: evidence_id is it")
@@ -83,8 +84,9 @@ def dock_for(archive: Any, db: Session, p: access.Principal, request: Request | 
     if not p.may("evidence.view"):  # the administrator runs docks but sees no evidence: states and sizes only
         for st in out:
             for bay in st.bays:
-                bay.files = [f.model_copy(update={"path": "", "reason": None, "evidence_id": None, "sha256": None,
-                                                  "media_note": None, "playback_note": None, "important": None})
+                bay.files = [f.model_copy(update={"path": "", "reason": None, "reason_code": None, "evidence_id": None,
+                                                  "sha256": None, "media_note": None, "playback_note": None,
+                                                  "important": None})
                              for f in bay.files]
     return out
 

@@ -361,7 +361,9 @@ class CoverageOut(BaseModel):
     gaps: list[GapOut]
     pieces: list[PieceOut]
     unplaced: list[int]
-    reason: str
+    reason: str = Field(description="the finding in both languages, Chinese / English (its code is status)")
+    reason_zh: str = Field("", description="the finding in Simplified Chinese")
+    reason_en: str = Field("", description="the finding in English")
 
 
 class StepOut(BaseModel):
@@ -493,7 +495,8 @@ def case_detail(view: CaseView) -> CaseDetail:
                                                 for g in cov.gaps],
                                           pieces=[PieceOut(evidence_id=x.evidence_id, start=x.start, end=x.end)
                                                   for x in cov.pieces],
-                                          unplaced=cov.unplaced, reason=cov.reason))
+                                          unplaced=cov.unplaced, reason=cov.reason,
+                                          reason_zh=cov.reason_zh, reason_en=cov.reason_en))
              for sv in view.steps for cov in (sv.coverage,)]
     records = [RecordOut(record_id=r.id, step_id=r.step_id, kind=r.kind, title=r.title,
                          versions=[VersionOut(version=v.version, sha256=v.sha256, size=v.size, mime=v.mime,

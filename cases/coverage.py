@@ -37,6 +37,7 @@ from cases.models import Case, Step
 from cases.service import TOOL, current_links
 from hashing.custody import CustodyLog
 from liuhen.config import CaseSettings
+from liuhen.words import Said
 
 Visible = Callable[[Evidence], bool]
 REQUIREMENT_WORDS = {"full": ("要求全程音像记录", "requires full-process audio/video recording"),
@@ -77,7 +78,9 @@ class StepCoverage:
     pieces: list[Piece] = field(default_factory=list)
     unplaced: list[int] = field(default_factory=list)  # linked recordings with no known start time or length
     missing: list[int] = field(default_factory=list)  # linked recordings no longer in the archive
-    reason: str = ""
+    reason: str = ""  # both languages (as the API and the custody log have always had it)
+    reason_zh: str = ""
+    reason_en: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         # (not dataclasses.asdict: it deep-copied every piece and gap only for them to be replaced below)
@@ -169,7 +172,8 @@ def check_step(db: Session, step: Step, settings: CaseSettings, *, tz: str = "As
     cov = StepCoverage(step_id=step.id, kind=step.kind, requirement=requirement, started_at=s, ended_at=e,
                        status=status, flagged=flagged, covered_s=round(covered, 3), total_s=round(total, 3),
                        gaps=gaps, pieces=in_step, unplaced=unplaced, missing=missing)
-    cov.reason = reason(cov, tz=tz, tolerance=tol)
+    said = reason_said(cov, tz=tz, tolerance=tol)
+    cov.reason, cov.reason_zh, cov.reason_en = str(said), said.zh, said.en
     return cov
 
 
@@ -198,22 +202,28 @@ def _t(t: dt.datetime, zone: ZoneInfo) -> str:
 
 
 def reason(c: StepCoverage, *, tz: str, tolerance: float) -> str:
-    """The finding in plain words, Chinese then English."""
+    """The finding in plain words, Chinese then English (``reason_said`` for one language)."""
+    return str(reason_said(c, tz=tz, tolerance=tolerance))
+
+
+def reason_said(c: StepCoverage, *, tz: str, tolerance: float) -> Said:
+    """The finding in plain words, in both languages; its stable code is ``c.status``."""
     zone = ZoneInfo(tz)
     zh_req, en_req = REQUIREMENT_WORDS[c.requirement]
     when = f"{_t(c.started_at, zone)} – {_t(c.ended_at, zone)}"
-    unplaced = ""
+    more_zh = more_en = ""
     if c.unplaced:
         ids = ", ".join(str(i) for i in c.unplaced)
-        unplaced = (f" 另有录像 {ids} 录制时间或时长不明，无法计入 / Recordings {ids} have no known start time or "
-                    "length and could not be counted.")
+        more_zh += f" 另有录像 {ids} 录制时间或时长不明，无法计入。"
+        more_en += f" Recordings {ids} have no known start time or length and could not be counted."
     if c.missing:
         ids = ", ".join(str(i) for i in c.missing)
-        unplaced += (f" 关联的录像 {ids} 已不在档案中（被删除），请从备份恢复并调查 / The linked recordings {ids} are no "
-                     "longer in the archive (deleted): restore them from backup and investigate.")
+        more_zh += f" 关联的录像 {ids} 已不在档案中（被删除），请从备份恢复并调查。"
+        more_en += (f" The linked recordings {ids} are no longer in the archive (deleted): restore them from backup "
+                    "and investigate.")
     if c.status == "missing":
-        return (f"「{c.kind}」（{when}）{zh_req}，但没有关联任何覆盖该时段的录像 / The step {c.kind} ({when}) "
-                f"{en_req}, but no recording covering it is linked." + unplaced)
+        return Said(f"「{c.kind}」（{when}）{zh_req}，但没有关联任何覆盖该时段的录像。" + more_zh,
+                    f"The step {c.kind} ({when}) {en_req}, but no recording covering it is linked." + more_en)
     big = [g for g in c.gaps if g.seconds > tolerance]
     if big:
         zh = "；".join(f"{_t(g.start, zone)} 至 {_t(g.end, zone)} 无录像（{g.seconds:.1f} 秒）" for g in big)
@@ -221,11 +231,11 @@ def reason(c: StepCoverage, *, tz: str, tolerance: float) -> str:
                        for g in big)
         lead_zh = f"「{c.kind}」{zh_req}，但" if c.requirement == "full" else f"「{c.kind}」录像有间断："
         lead_en = f"The step {c.kind} {en_req}, but" if c.requirement == "full" else f"The step {c.kind} has gaps:"
-        return f"{lead_zh}{zh} / {lead_en} {en}." + unplaced
+        return Said(f"{lead_zh}{zh}。" + more_zh, f"{lead_en} {en}." + more_en)
     if c.gaps:
         worst = max(g.seconds for g in c.gaps)
-        return (f"「{c.kind}」（{when}）已被录像覆盖，间断最长 {worst:.1f} 秒，未超过容许的 {tolerance:g} 秒 / The step "
-                f"{c.kind} ({when}) is covered by recordings; the longest gap, {worst:.1f} s, is within the "
-                f"{tolerance:g} s allowed." + unplaced)
-    return (f"「{c.kind}」（{when}）已被录像完整覆盖 / The step {c.kind} ({when}) is covered by recordings from start "
-            "to end." + unplaced)
+        return Said(f"「{c.kind}」（{when}）已被录像覆盖，间断最长 {worst:.1f} 秒，未超过容许的 {tolerance:g} 秒。" + more_zh,
+                    f"The step {c.kind} ({when}) is covered by recordings; the longest gap, {worst:.1f} s, is within "
+                    f"the {tolerance:g} s allowed." + more_en)
+    return Said(f"「{c.kind}」（{when}）已被录像完整覆盖。" + more_zh,
+                f"The step {c.kind} ({when}) is covered by recordings from start to end." + more_en)

@@ -436,8 +436,10 @@ def lang_of(value: str | None) -> str:
 def translator(lang: str) -> Callable[..., str]:
     i = 0 if lang == "zh" else 1
 
-    def t(key: str) -> str:
+    def t(key: str, default: str | None = None) -> str:
+        """The word for ``key``; a key with no word shows ``default`` if given (a code the catalogue
+        does not know, e.g. a custody detail's field), else the key itself."""
         pair = WORDS.get(key)
-        return pair[i] if pair else key
+        return pair[i] if pair else key if default is None else default
 
     return t

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -43,12 +45,13 @@ from archive.errors import BadQuery
 from archive.models import Station
 from auth import policy
 from auth import service as accounts
-from auth.errors import AuthFailed, Forbidden, InvalidAccount, LoginBusy, PasswordChangeRequired
+from auth.errors import AuthFailed, Forbidden, InvalidAccount, LoginBusy, PasswordChangeRequired, WeakPassword
 from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
 from console.i18n import js_words, lang_of, translator
 from liuhen.errors import LiuhenError
+from media.errors import unplayable_code
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -92,7 +95,8 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
                js_words=js_words(lang),
                may=(lambda action: user is not None and user.may(action)),
                role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
-               fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur, fmt_size=_fmt_size, quote=quote,
+               unplayable_code=unplayable_code, fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur,
+               fmt_size=_fmt_size, quote=quote,
                station_tz=archive.settings.station.timezone,  # (console.js shows times in it: fmtTime)
                csrf=user.csrf_token if user else None)
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)
@@ -143,6 +147,24 @@ def _safe_next(target: str | None) -> str:
 # ---------------------------------------------------------------------------- sign-in
 
 
+_WEAK = (("short", "at least"), ("long", "longer than"), ("repeated", "different characters"),
+         ("name", "contains the user name"), ("common", "common passwords"))
+
+
+def _login_refusal(t: Callable[..., str], e: LiuhenError) -> str:
+    """A sign-in refusal in the page's language, by the error's code (and, for a new password the
+    policy refuses, by the rule it breaks); an error no word knows keeps its own sentence."""
+    detail = str(e.detail)
+    if isinstance(e, WeakPassword):
+        n = re.search(r"at least (\d+)", detail)
+        for rule, phrase in _WEAK:
+            if phrase in detail:
+                return t(f"login.err.weak.{rule}").format(n=n.group(1) if n else "")
+    if isinstance(e, InvalidAccount) and "is the old one" in detail:
+        return t("login.err.same_password")
+    return t(f"login.err.{e.code}", e.diagnostics())
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/", why: str | None = None) -> HTMLResponse:
     token = secrets.token_urlsafe(16)
@@ -164,13 +186,13 @@ async def login(request: Request, archive: ArchiveDep, username: str = Form(""),
                                     ip=request.client.host if request.client else None, reason="login_csrf",
                                     tool=access.TOOL)
         return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
-                      message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
+                      message=translator(_lang(request))("login.err.form_expired"))
     ip = request.client.host if request.client else None
     ua = request.headers.get("user-agent")
     if new_password and new_password != new_password_again:
         return render(request, "login.html", status=400, next=_safe_next(next), login_csrf=expected,
                       username=username, change=True,
-                      message="两次输入的新密码不同 / The two new passwords differ; type the same one twice.")
+                      message=translator(_lang(request))("login.err.passwords_differ"))
     started = time.monotonic()
     try:
         # in a worker thread with no transaction open: sign_in keeps argon2 outside its own short ones
@@ -184,7 +206,7 @@ async def login(request: Request, archive: ArchiveDep, username: str = Form(""),
         await asyncio.sleep(max(0.0, archive.settings.auth.refusal_delay_s - (time.monotonic() - started)))
         status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
         return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
-                      message=e.diagnostics(), username=username,
+                      message=_login_refusal(translator(_lang(request)), e), username=username,
                       change=isinstance(e, (PasswordChangeRequired, InvalidAccount)))
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
@@ -227,7 +249,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
         if p.may(action):
             return RedirectResponse(target, status_code=303)
     return render(request, "error.html", user=p, status=403, code="forbidden",
-                  message="您的角色没有可用的页面 / Your role has no page here.")
+                  message=translator(_lang(request))("home.no_page"))
 
 
 # ---------------------------------------------------------------------------- dock and jobs

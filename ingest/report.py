@@ -80,7 +80,8 @@ class DockReporter:
             f.update(done=e["done"], size=e["size"], status="copying" if e["done"] < e["size"] else "sending")
         elif kind == "file_result":
             f = files.setdefault(path, {"path": path})
-            f.update(status=e["status"], reason=e.get("reason"), evidence_id=e.get("evidence_id"),
+            f.update(status=e["status"], reason=e.get("reason"), reason_code=e.get("reason_code"),
+                     evidence_id=e.get("evidence_id"),
                      sha256=e.get("sha256"), size=e.get("size") if e.get("size") is not None else f.get("size"),
                      earlier=bool(e.get("earlier")))
             f["done"] = f.get("size") or 0

@@ -41,6 +41,7 @@ class Refusal:
     rel: bytes
     reason: str
     action: str
+    code: str = "refused"  # the reason as a stable code: folder_unreadable | symlink | outside_bay | not_a_file
 
     @property
     def display(self) -> str:
@@ -83,7 +84,8 @@ def scan_bay(bay: str, bay_path: bytes) -> Iterator[Candidate | Refusal]:
             return  # the recorder was unplugged: what is left is found when it returns
         except PermissionError:
             yield Refusal(bay, rel_dir, "the folder cannot be read (permission denied)",
-                          "Check the recorder's file system on another computer; its files stay on the recorder.")
+                          "Check the recorder's file system on another computer; its files stay on the recorder.",
+                          "folder_unreadable")
             continue
         for e in entries:
             rel = os.path.join(rel_dir, e.name) if rel_dir else e.name
@@ -93,17 +95,17 @@ def scan_bay(bay: str, bay_path: bytes) -> Iterator[Candidate | Refusal]:
                 continue  # removed while we looked (e.g. recorder's own temp file)
             if stat.S_ISLNK(st.st_mode):
                 yield Refusal(bay, rel, "it is a symbolic link; links are never followed",
-                              "If it points at evidence, copy the real file onto the recorder and dock it again.")
+                              "If it points at evidence, copy the real file onto the recorder and dock it again.", "symlink")
             elif stat.S_ISDIR(st.st_mode):
                 stack.append(rel)
             elif stat.S_ISREG(st.st_mode):
                 real = os.path.realpath(e.path)
                 if not real.startswith(real_bay + b"/"):
                     yield Refusal(bay, rel, "it resolves to a place outside its bay",
-                                  "Dock the recorder directly; do not mount other folders inside a bay.")
+                                  "Dock the recorder directly; do not mount other folders inside a bay.", "outside_bay")
                 else:
                     yield Candidate(bay, bay_path, rel, st.st_size, st.st_mtime_ns,
                                     max(st.st_mtime_ns, st.st_ctime_ns))
             else:
                 yield Refusal(bay, rel, f"it is {_kind(st.st_mode)}, not a recording; it was not opened",
-                              "Nothing to do for evidence; remove it from the recorder if it should not be there.")
+                              "Nothing to do for evidence; remove it from the recorder if it should not be there.", "not_a_file")

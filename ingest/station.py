@@ -84,6 +84,8 @@ class FileResult:
     officer_id: str | None = None
     media_state: str | None = None
     earlier: bool = False  # archived in an earlier run (known from the station's ledger): evidence_id is it
+    # why, as a stable code (an error's ``code`` or one of REASON_CODES): the console shows its word
+    reason_code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -264,9 +266,9 @@ class Station:
         try:
             fd = open_recorder_file(c.abs, c.size, c.mtime_ns, display)
         except FileRefused as e:
-            return self._result(c, "refused", reason=e.diagnostics())
+            return self._result(c, "refused", reason=e.diagnostics(), reason_code=e.code)
         except RecorderGone as e:
-            return self._result(c, "interrupted", reason=e.diagnostics())
+            return self._result(c, "interrupted", reason=e.diagnostics(), reason_code=e.code)
         try:
             rel_text, encoding = display_path(c.rel)
             rec = self.recogniser.recognise(c.bay, rel_text)
@@ -293,14 +295,15 @@ class Station:
                 window = max(64 << 10, int(limit) // 8) if limit > 0 else WINDOW
                 digest = copy_and_hash(fd, part, c.size, display, ring=ring, progress=progress, window=window)
             except RecorderGone as e:
-                return self._result(c, "interrupted", reason=e.diagnostics())
+                return self._result(c, "interrupted", reason=e.diagnostics(), reason_code=e.code)
             finally:
                 self._rings.put(ring)
             st = os.fstat(fd)
             if st.st_size != c.size or st.st_mtime_ns != c.mtime_ns:
                 part.unlink(missing_ok=True)
                 return self._result(c, "interrupted", reason=f"{display} changed while it was copied; "
-                                    "it is offloaded again once the recorder stops writing it")
+                                    "it is offloaded again once the recorder stops writing it",
+                                    reason_code="changed_while_copied")
         finally:
             os.close(fd)
 
@@ -344,32 +347,32 @@ class Station:
         if not (d / "manifest.json").exists():
             self.ledger.forget_staged(e.manifest_id)
             return FileResult(status="interrupted", reason="the staged copy was missing; it is copied again "
-                              "from the recorder on the next offload", **base)  # type: ignore[arg-type]
+                              "from the recorder on the next offload", reason_code="staged_missing", **base)  # type: ignore[arg-type]
         body = (d / "manifest.json").read_bytes()
         sig = (d / "manifest.sig").read_bytes()
         m = Manifest.parse(body)
         if self._offline is not None:
             return FileResult(status="queued", reason=f"{self._offline.diagnostics()} The file is kept on the "
                               "station and sent on the next offload.", device_id=m.device_id,
-                              officer_id=m.officer_id, **base)  # type: ignore[arg-type]
+                              officer_id=m.officer_id, reason_code=self._offline.code, **base)  # type: ignore[arg-type]
         try:
             receipt = self.intake.submit(manifest=body, signature=sig, path=d / "data")
         except IntakeRefused as err:
             shutil.rmtree(d, ignore_errors=True)
             self.ledger.forget_staged(e.manifest_id)
             return FileResult(status="refused", reason=err.diagnostics(), device_id=m.device_id,
-                              officer_id=m.officer_id, **base)  # type: ignore[arg-type]
+                              officer_id=m.officer_id, reason_code=err.code, **base)  # type: ignore[arg-type]
         except StoreFull:
             raise
         except LiuhenError as err:
             return FileResult(status="queued", reason=f"{err.diagnostics()} The file is kept on the station and "
                               "sent on the next offload.", device_id=m.device_id, officer_id=m.officer_id,
-                              **base)  # type: ignore[arg-type]
+                              reason_code=err.code, **base)  # type: ignore[arg-type]
         if receipt.sha256 != m.sha256 or receipt.manifest_id != m.manifest_id or receipt.size != m.size:
             return FileResult(status="queued", reason=f"The archive acknowledged {display} with digest "
                               f"{receipt.sha256}, not the station's {m.sha256}; the file is kept on the station. "
                               "Report this to the archive administrator.", device_id=m.device_id,
-                              officer_id=m.officer_id, **base)  # type: ignore[arg-type]
+                              officer_id=m.officer_id, reason_code="ack_mismatch", **base)  # type: ignore[arg-type]
         self.ledger.acked(e.manifest_id, evidence_id=receipt.evidence_id, status=receipt.status,
                           reason=receipt.reason)
         self.listener({"event": "file_done", "bay": e.bay, "path": display, "status": receipt.status})
@@ -449,11 +452,11 @@ class Station:
         rel = bytes.fromhex(e.key.path_hex)
         return FileResult(e.bay, f"{e.bay}/{display_path(rel)[0]}", "queued", path_hex=self._hex(e.bay, rel),
                           sha256=e.sha256, size=e.key.size, reason=f"{err.diagnostics()} The file is kept staged "
-                          f"on the station and sent on the next offload.{note}")
+                          f"on the station and sent on the next offload.{note}", reason_code=err.code)
 
     def refusal_result(self, r: Refusal) -> FileResult:
         return self.emit(FileResult(r.bay, f"{r.bay}/{r.display}", "refused", path_hex=self._hex(r.bay, r.rel),
-                                    reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}"))
+                                    reason=f"{r.bay}/{r.display}: {r.reason}. {r.action}", reason_code=r.code))
 
     def emit(self, r: FileResult) -> FileResult:
         """Tell the listener (progress bars, the dock report) a file's answer; returns it."""
@@ -477,7 +480,8 @@ class Station:
             self._release(prior)
         return self._result(c, "duplicate", sha256=prior.sha256, evidence_id=prior.evidence_id,
                             device_id=device_id, officer_id=officer_id, earlier=True,
-                            reason=f"already offloaded at {prior.updated_at} as evidence {prior.evidence_id}")
+                            reason=f"already offloaded at {prior.updated_at} as evidence {prior.evidence_id}",
+                            reason_code="already_offloaded")
 
 
 @dataclass
@@ -624,7 +628,8 @@ class _Loop:
             self.answer(self.station.emit(FileResult(
                 bay, f"{bay}/{display_path(rel)[0]}", "refused", path_hex=self.station._hex(bay, rel),
                 reason=f"the file was still being written after {after:.0f} s; "
-                       "run the offload again once the recorder has finished writing")), (bay, rel), (size, mtime_ns))
+                       "run the offload again once the recorder has finished writing",
+                reason_code="still_writing")), (bay, rel), (size, mtime_ns))
         self.settling.clear()
 
     # ------------------------------------------------------------------ in flight
@@ -669,12 +674,12 @@ class _Loop:
             staged = f.future.result()
         except StagingFull as e:  # the file stays on the recorder; it is copied again after the halt
             self.answer(self.station.emit(self.station._result(
-                c, "refused", reason=f"{e.diagnostics()}{self.retry_note}")), slot=f.slot)
+                c, "refused", reason=f"{e.diagnostics()}{self.retry_note}", reason_code=e.code)), slot=f.slot)
             raise
         except StoreFull as e:  # staged before, re-sent now (Station._known): it stays queued
             self.answer(self.station.emit(self.station._result(
                 c, "queued", reason=f"{e.diagnostics()} The file is kept staged on the station and sent on "
-                f"the next offload.{self.retry_note}")), f.ident, f.sig, f.slot)
+                f"the next offload.{self.retry_note}", reason_code=e.code)), f.ident, f.sig, f.slot)
             raise
         if isinstance(staged, Entry):
             f.entry = staged

@@ -55,7 +55,7 @@ def rules(settings: Settings) -> dict[str, Any]:
     class, the grace period and whether a second person approves each destruction."""
     r = settings.retention
     classes = [{"name": name, "label": c.label, "days": c.days, "permanent": c.permanent,
-                "source": source_of(name, r),
+                "source": source_of(name, r), "source_shipped": source_of(name, r) == SOURCES.get(name),
                 "used_for": [what for what, v in (("default", r.default_class), ("important", r.important_class),
                                                    ("case", r.case_class)) if v == name]}
                for name, c in r.classes.items()]

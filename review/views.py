@@ -59,7 +59,9 @@ class RecordingView:
     officer_id: str | None
     coverage_status: str  # the step's coverage when submitted: covered | gaps | missing
     coverage_flagged: bool
-    coverage_reason: str
+    coverage_reason: str  # both languages; and each alone (empty for a round submitted before they were kept apart)
+    coverage_reason_zh: str
+    coverage_reason_en: str
     plays: int  # how often the reader played it since submission (custody ``played`` events)
     playable: bool
 
@@ -207,7 +209,8 @@ def workspace(db: Session, settings: Settings, rnd: ReviewRound, *, visible: Vis
             recorded_at=_iso(ev.recorded_at) if ev is not None else None,
             officer_id=ev.officer_id if ev is not None else None,
             coverage_status=st.get("status", ""), coverage_flagged=bool(st.get("flagged")),
-            coverage_reason=st.get("reason", ""), plays=plays.get(x["evidence_id"], 0),
+            coverage_reason=st.get("reason", ""), coverage_reason_zh=st.get("reason_zh", ""),
+            coverage_reason_en=st.get("reason_en", ""), plays=plays.get(x["evidence_id"], 0),
             playable=ev is not None and ev.playback_note is None))
     answers = service.answers_of(db, rnd)
     elements = []
@@ -245,7 +248,9 @@ class CaseReview:
     rounds: list[RoundSummary]
     open_round: int | None  # the round under review, if any
     decision_allowed: bool  # a major case whose latest round passed, or a case that is not major
-    decision_note: str
+    decision_note: str  # both languages
+    # the note as a stable code: not_major | major_unsubmitted | in_review | passed | refused (of the last round)
+    decision_note_code: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -260,17 +265,18 @@ def case_review(db: Session, settings: Settings, case: Case) -> CaseReview:
     major = majority.major or bool(row and row.major)
     reasons = list(majority.reasons) or (json.loads(row.reasons) if row else [])
     if not major and last is None:
-        allowed, note = True, "非重大执法决定，无需法制审核 / Not a major decision: no legal review needed."
+        allowed, code, note = True, "not_major", "非重大执法决定，无需法制审核 / Not a major decision: no legal review needed."
     elif last is None:
-        allowed, note = False, "重大执法决定，须先提请法制审核 / A major decision: submit it for legal review first."
+        allowed, code, note = (False, "major_unsubmitted",
+                               "重大执法决定，须先提请法制审核 / A major decision: submit it for legal review first.")
     elif last.state != "decided":
-        allowed, note = False, f"第 {last.round_no} 轮法制审核进行中 / Round {last.round_no} is under review."
+        allowed, code, note = False, "in_review", f"第 {last.round_no} 轮法制审核进行中 / Round {last.round_no} is under review."
     elif last.outcome in ("同意", "变更"):
-        allowed, note = True, (f"第 {last.round_no} 轮法制审核结论：{last.outcome}，可按审核通过的内容作出决定 / Round "
+        allowed, code, note = True, "passed", (f"第 {last.round_no} 轮法制审核结论：{last.outcome}，可按审核通过的内容作出决定 / Round "
                                f"{last.round_no} ended {last.outcome}: the decision may be made as reviewed.")
     else:
-        allowed, note = False, (f"第 {last.round_no} 轮法制审核结论：{last.outcome}，不得作出决定 / Round {last.round_no} "
+        allowed, code, note = False, "refused", (f"第 {last.round_no} 轮法制审核结论：{last.outcome}，不得作出决定 / Round {last.round_no} "
                                 f"ended {last.outcome}: the decision may not be made.")
     return CaseReview(major=major, reasons=reasons, rounds=[summary(r) for r in rounds],
                       open_round=last.id if last and last.state != "decided" else None, decision_allowed=allowed,
-                      decision_note=note)
+                      decision_note=note, decision_note_code=code)

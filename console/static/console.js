@@ -37,6 +37,8 @@ function W(key, vars) {
   for (const [k, v] of Object.entries(vars || {})) s = s.split("{" + k + "}").join(String(v));
   return s;
 }
+/* the word of a code (``js.<prefix>.<code>``), or the code itself where the catalogue has none */
+function Wc(prefix, code) { const k = "js." + prefix + "." + code, s = W(k); return s === k ? code : s; }
 
 function human(n) {
   if (n === null || n === undefined) return "—";
@@ -255,7 +257,7 @@ function dockPage() {
       td.append(" ", el("span", {class: "badge bad unplayable", text: W("js.dock.unplayable")}));
       if (f.playback_note) td.append(el("div", {class: "reason", text: f.playback_note}));
     }
-    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) td.append(el("div", {class: "reason", text: f.reason}));
+    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) td.append(el("div", {class: "reason", "data-code": f.reason_code || "", title: f.reason, text: f.reason_code ? Wc("refusal", f.reason_code) : f.reason}));
     return td;
   }
 
@@ -344,15 +346,14 @@ function dockPage() {
 /* ------------------------------------------------------------------ jobs */
 
 function jobsPage() {
-  const W = json("jobs-words");
   const body = document.querySelector("#jobs tbody");
   async function refresh() {
     const jobs = await api("GET", "/api/v1/jobs", undefined, true);
     body.replaceChildren(...(jobs.length ? jobs.map(j => el("tr", {"data-state": j.state},
-      el("td", {text: String(j.job_id)}), el("td", {text: j.kind}),
+      el("td", {text: String(j.job_id)}), el("td", {"data-kind": j.kind, text: Wc("job.kind", j.kind)}),
       el("td", {}, j.evidence_id ? el("a", {href: "/evidence/" + j.evidence_id, text: j.file_name}) : "—"),
-      el("td", {}, j.state, j.last_error && j.state !== "done" ? el("div", {class: "reason", text: j.last_error}) : null),
-      el("td", {}, bar(j.progress, 1, "job-bar"), j.note ? " " + j.note : ""))) : [el("tr", {}, el("td", {colspan: "5", text: W.none}))]));
+      el("td", {class: "state", "data-state": j.state}, Wc("job.state", j.state), j.last_error && j.state !== "done" ? el("div", {class: "reason", title: j.last_error, text: W("js.job.error")}) : null),
+      el("td", {}, bar(j.progress, 1, "job-bar"), j.note ? " " + Wc("job.note", j.note) : ""))) : [el("tr", {}, el("td", {colspan: "5", text: W("js.jobs.none")}))]));
   }
   refresh().catch(() => {});
   setInterval(() => refresh().catch(() => {}), 1500);
