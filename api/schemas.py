@@ -76,10 +76,13 @@ def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
 
 
 class ErrorOut(BaseModel):
-    """Every error: a stable code and a sentence saying what failed and what to do."""
+    """Every error: a stable English code and a sentence saying what failed and what to do —
+    ``message`` in the request's language (the ``lang`` cookie, else ``Accept-Language``, else
+    Simplified Chinese), ``detail`` in both languages (as it read before ``message`` existed)."""
 
     code: str
     detail: str
+    message: str
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

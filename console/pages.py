@@ -102,13 +102,30 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
     return resp
 
 
+_ERROR_TITLES = {404: "error.title.not_found", 403: "error.title.forbidden", 400: "error.title.invalid",
+                 422: "error.title.invalid", 409: "error.title.conflict", 410: "error.title.gone",
+                 503: "error.title.unavailable", 507: "error.title.unavailable"}
+
+
 def html_error(request: Request, err: LiuhenError, status: int) -> Response:
-    """How a refusal looks on a console page: sign-in problems go to the sign-in page."""
+    """How a refusal looks on a console page: sign-in problems go to the sign-in page; anything else
+    is a page in the user's language with the sentence (what failed, what to do), a way back and,
+    for something that is not there, where to look for it."""
     if isinstance(err, AuthFailed):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target, 'why': err.code})}", status_code=303)
-    user = getattr(request.state, "principal", None)
-    return render(request, "error.html", status=status, user=user, message=err.diagnostics(), code=err.code)
+    user: access.Principal | None = getattr(request.state, "principal", None)
+    back = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}/"
+    back = "/" + back[len(origin):] if back.startswith(origin) and back != str(request.url) else ""
+    look = None
+    if status == 404 and request.url.path.startswith(("/cases", "/review")):
+        look = ("/cases", "error.cases") if user is None or user.may("cases.view") else None
+    elif status == 404:
+        look = ("/search", "error.search") if user is None or user.may("evidence.search") else None
+    return render(request, "error.html", status=status, user=user, message=err.message(_lang(request)),
+                  code=err.code, heading=_ERROR_TITLES.get(status, "error.title"),
+                  back=_safe_next(back) if back else None, look=look)
 
 
 def _officers(db: Session, p: access.Principal) -> list[OfficerOut]:
