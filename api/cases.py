@@ -54,6 +54,7 @@ from cases.errors import UnknownCase
 from cases.gate import Decision
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from cases.views import LinkView
+from liuhen.words import said
 from review.errors import ReviewRequired
 
 router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
@@ -429,8 +430,8 @@ def record_version(archive: Archive, db: Session, p: access.Principal, request: 
     v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                   TextRecordVersion.version == version))
     if v is None:
-        raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
-                          f"{version}.", "Choose a version listed on the case page.")
+        raise UnknownCase(said(f"文书 {record_id} 没有第 {version} 版", f"Text record {record_id} has no version "
+                               f"{version}."), "Choose a version listed on the case page.")
     return c, rec, v
 
 

@@ -50,6 +50,7 @@ from archive import query as searching
 from archive import views
 from archive.context import Archive
 from liuhen.errors import NotFound
+from liuhen.words import said
 from retention.report import evidence_retention
 
 PLAY_WINDOW = dt.timedelta(minutes=30)
@@ -163,8 +164,8 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
         if d is None:
             raise NotFound(f"证据 {ev.id} 还没有 {kind} 文件 / Evidence {ev.id} has no {kind} yet"
                            + (f" ({ev.playback_note})" if ev.playback_note else "") + ".",
-                           "媒体任务完成后即可播放；若标记为无法播放，请下载原始文件 / It appears when the media jobs "
-                           "finish; if it is marked unplayable, download the original instead.")
+                           said("媒体任务完成后即可播放；若标记为无法播放，请下载原始文件", "It appears when the media jobs "
+                                "finish; if it is marked unplayable, download the original instead."))
         header = request.headers.get("range")
         rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
         # a play is one event, not one per seek: a read from the start, or any read when this user has

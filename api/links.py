@@ -29,6 +29,7 @@ from api.schemas import ERRORS, MAX_ID, EvidenceId
 from archive.context import Archive
 from auth import links
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 router = APIRouter(tags=["downloads"], responses={**ERRORS}, dependencies=[StrictQuery])
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -94,7 +95,7 @@ def use_link(token: Token, archive: ArchiveDep, p: CurrentUser, request: Request
         link = links.redeem(db, token=token, user_id=p.user_id)
         found = (link.what, link.target_id, link.version) if link is not None else None
     if found is None:
-        raise LinkGone("这个下载链接无效、已用过或已过期 / This download link is unknown, used or expired.",
+        raise LinkGone(said("这个下载链接无效、已用过或已过期", "This download link is unknown, used or expired."),
                        "Ask for a new one: press the download button again (each link works once, for a minute).")
     what, target, version = found
     if what == "original":

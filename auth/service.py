@@ -74,6 +74,7 @@ from hashing.custody import CustodyLog
 from liuhen import __version__
 from liuhen.config import AuthSettings
 from liuhen.db import utcnow
+from liuhen.words import said
 
 log = logging.getLogger("liuhen.auth")
 
@@ -225,12 +226,12 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
 
 def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None:
     if not _OFFICER_NO.fullmatch(officer_no):
-        raise InvalidAccount(f"警号 {officer_no!r} 无效 / Officer number {officer_no!r} is not valid.",
+        raise InvalidAccount(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
                              "Use the number the user's recorder writes into file names (警号), e.g. 000123.")
     other = db.scalar(select(User.username).where(User.officer_no == officer_no, User.id != (user_id or 0)))
     if other is not None:
-        raise AlreadyExists(f"警号 {officer_no} 已属于用户 {other} / Officer number {officer_no} is already the "
-                            f"number of user {other}.", "One officer number is one person: check the number.")
+        raise AlreadyExists(said(f"警号 {officer_no} 已属于用户 {other}", f"Officer number {officer_no} is already the "
+                                 f"number of user {other}."), "One officer number is one person: check the number.")
 
 
 def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
@@ -251,7 +252,7 @@ def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
             changes["officer_no"] = [user.officer_no, new]
             user.officer_no = new
     if not changes:
-        raise InvalidAccount(f"用户 {user.username} 没有变化 / Nothing to change for user {user.username}.",
+        raise InvalidAccount(said(f"用户 {user.username} 没有变化", f"Nothing to change for user {user.username}."),
                              "Give a legal qualification or officer number that differs from the recorded one.")
     db.flush()
     _event(custody, db, actor, "user_changed", username=user.username, changes=changes)
@@ -433,8 +434,8 @@ def authenticate(sessions: sessionmaker[Session], *, username: str, password: st
     if user.disabled_at is not None:
         raise AccountDisabled(*_DISABLED)
     if user.must_change_password:
-        raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
-                                     "请输入新密码 / Enter a new password with the one you were given.")
+        raise PasswordChangeRequired(said("需要修改密码", "Your password was reset: choose a new one to sign in."),
+                                     said("请输入新密码", "Enter a new password with the one you were given."))
     with sessions.begin() as db:
         return _after_good_login(db, user, rehash, username)
 
@@ -536,20 +537,20 @@ def current_session(db: Session, *, token: str, settings: AuthSettings, touch: b
     """
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is None:
-        raise AuthFailed("未登录 / Not signed in.", "请登录 / Sign in.")
+        raise AuthFailed(said("未登录", "Not signed in."), said("请登录", "Sign in."))
     now = utcnow()
     if s.expired_at is not None:
-        raise SessionExpired("会话已结束 / Your session has ended.", "请重新登录 / Sign in again.")
+        raise SessionExpired(said("会话已结束", "Your session has ended."), said("请重新登录", "Sign in again."))
     if now - s.last_seen_at > dt.timedelta(minutes=settings.idle_minutes):
         s.expired_at = now
         _commit_then_raise(db, SessionExpired(
-            f"会话因超过 {settings.idle_minutes:g} 分钟无操作已结束 / Your session ended after "
-            f"{settings.idle_minutes:g} idle minutes.", "请重新登录 / Sign in again."))
+            said(f"会话因超过 {settings.idle_minutes:g} 分钟无操作已结束", "Your session ended after "
+                 f"{settings.idle_minutes:g} idle minutes."), said("请重新登录", "Sign in again.")))
     if now - s.created_at > dt.timedelta(hours=settings.session_max_hours):
         s.expired_at = now
         _commit_then_raise(db, SessionExpired(
-            f"会话已超过 {settings.session_max_hours:g} 小时 / Your session ended {settings.session_max_hours:g} "
-            "hours after you signed in.", "请重新登录 / Sign in again."))
+            said(f"会话已超过 {settings.session_max_hours:g} 小时", f"Your session ended {settings.session_max_hours:g} "
+                 "hours after you signed in."), said("请重新登录", "Sign in again.")))
     if s.user.disabled_at is not None:
         s.expired_at = now
         _commit_then_raise(db, AccountDisabled(*_DISABLED))
@@ -568,9 +569,9 @@ def session_if_unchanged(db: Session, *, token: str, settings: AuthSettings, tou
     for a session that is unknown or already ended."""
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is None:
-        raise AuthFailed("未登录 / Not signed in.", "请登录 / Sign in.")
+        raise AuthFailed(said("未登录", "Not signed in."), said("请登录", "Sign in."))
     if s.expired_at is not None:
-        raise SessionExpired("会话已结束 / Your session has ended.", "请重新登录 / Sign in again.")
+        raise SessionExpired(said("会话已结束", "Your session has ended."), said("请重新登录", "Sign in again."))
     now = utcnow()
     if (now - s.last_seen_at > dt.timedelta(minutes=settings.idle_minutes)
             or now - s.created_at > dt.timedelta(hours=settings.session_max_hours)
@@ -600,8 +601,8 @@ def session_user(db: Session, *, token: str, settings: AuthSettings) -> User:
 def check_csrf(session: LoginSession, csrf_token: str | None) -> None:
     """Return if a form's CSRF token is the session's, else raise ``Forbidden``."""
     if not csrf_token or not hmac.compare_digest(session.csrf_token.encode(), csrf_token.encode()):
-        raise Forbidden("表单已失效 / This form is stale or did not come from the console.",
-                        "请刷新页面后重新提交 / Reload the page and submit it again.")
+        raise Forbidden(said("表单已失效", "This form is stale or did not come from the console."),
+                        said("请刷新页面后重新提交", "Reload the page and submit it again."))
 
 
 def end_session(db: Session, *, token: str) -> None:
@@ -630,8 +631,8 @@ def sign_in(sessions: sessionmaker[Session], custody: CustodyLog, *, username: s
                 raise InvalidAccount("The new password is the old one.", "Choose a different password.")
             new_hash = _hash(settings, new_password)
         elif user.must_change_password:
-            raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
-                                         "请输入新密码 / Enter a new password with the one you were given.")
+            raise PasswordChangeRequired(said("需要修改密码", "Your password was reset: choose a new one to sign in."),
+                                         said("请输入新密码", "Enter a new password with the one you were given."))
     except (AuthFailed, LoginBusy) as e:
         with sessions.begin() as db:
             sign_in_failed(db, custody, username=username, ip=ip, reason=e.code, tool=tool)

@@ -49,6 +49,7 @@ from cases import views as case_views
 from cases.records import FORMS
 from console.i18n import js_words, lang_of, translator
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -266,8 +267,8 @@ def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value.strip())
     except ValueError as e:
-        raise BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
-                                 "请使用 2026-11-23 09:30 的格式 / Use the form 2026-11-23 09:30.") from e
+        raise BadQuery(said(f"「{value}」不是有效时间", f"{value!r} is not a time."),
+                                 said("请使用 2026-11-23 09:30 的格式", "Use the form 2026-11-23 09:30.")) from e
     return utc_bound(t if t.tzinfo else t.replace(tzinfo=tz))
 
 

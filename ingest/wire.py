@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from hashing.digest import Digest
-from liuhen.errors import LiuhenError
+from liuhen.errors import LiuhenError, Text
 
 VERSION = 1
 
@@ -83,7 +83,7 @@ class UploadConflict(LiuhenError):
 
     code = "upload_conflict"
 
-    def __init__(self, detail: str, action: str = "", *, offset: int) -> None:
+    def __init__(self, detail: Text, action: Text = "", *, offset: int) -> None:
         super().__init__(detail, action)
         self.offset = offset
 

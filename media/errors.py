@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liuhen.errors import LiuhenError
+from liuhen.errors import LiuhenError, Text
 
 KEEP_ORIGINAL = "The original is kept unchanged and can still be downloaded and verified."
 
@@ -24,7 +24,7 @@ class Unplayable(MediaError):
 
     code = "unplayable"
 
-    def __init__(self, detail: str, action: str = KEEP_ORIGINAL, *, reason: str = "", run: Any = None) -> None:
+    def __init__(self, detail: Text, action: Text = KEEP_ORIGINAL, *, reason: str = "", run: Any = None) -> None:
         super().__init__(detail, action)
         self.reason = reason
         self.run = run  # the ffmpeg/ffprobe RunResult that failed, for the custody event

@@ -15,6 +15,7 @@ import liuhen
 from hashing.binding import bound
 from hashing.custody import CustodyLog
 from liuhen.db import utcnow
+from liuhen.words import said
 from roster.bindings import CERTIFICATE, OFFICER, RECORDER
 from roster.errors import CertificateExists, OfficerExists, RosterError, UnknownCertificate, UnknownOfficer
 from roster.models import Certificate, Officer, Recorder
@@ -112,7 +113,7 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
     changes: dict[str, list[Any]] = {}
     if name is not None:
         if not name.strip():
-            raise RosterError(f"执法人员 {officer_no} 的姓名为空 / Officer {officer_no} would have an empty name.",
+            raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} would have an empty name."),
                               "Give the officer's name, e.g. 张三.")
         if name.strip() != o.name:
             changes["name"] = [o.name, name.strip()]
@@ -124,7 +125,7 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
         changes["active"] = [o.active, active]
         o.active = active
     if not changes:
-        raise RosterError(f"执法人员 {officer_no} 没有变化 / Nothing to change for officer {officer_no}.",
+        raise RosterError(said(f"执法人员 {officer_no} 没有变化", f"Nothing to change for officer {officer_no}."),
                           "Give a new name, another unit, or --active/--inactive that differs from what it is now.")
     db.flush()
     custody.record(db, actor=actor, action="officer_changed", tool=TOOL, tool_version=liuhen.__version__,
@@ -137,8 +138,8 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
 
 def _check_span(number: str, valid_from: dt.date, valid_until: dt.date) -> None:
     if valid_until < valid_from:
-        raise RosterError(f"执法证 {number} 的有效期止于 {valid_until}，早于起始日 {valid_from} / Certificate {number} "
-                          f"would be valid until {valid_until}, before it is valid from {valid_from}.",
+        raise RosterError(said(f"执法证 {number} 的有效期止于 {valid_until}，早于起始日 {valid_from}", f"Certificate {number} "
+                               f"would be valid until {valid_until}, before it is valid from {valid_from}."),
                           "Give the dates printed on the certificate: valid from (发证/有效期起) on or before "
                           "valid until (有效期至).")
 
@@ -146,7 +147,7 @@ def _check_span(number: str, valid_from: dt.date, valid_until: dt.date) -> None:
 def _text(what: str, value: str) -> str:
     v = value.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in v):
-        raise RosterError(f"执法证的{what}含有控制字符 / The certificate's {what} holds control characters.",
+        raise RosterError(said(f"执法证的{what}含有控制字符", f"The certificate's {what} holds control characters."),
                           f"Type the {what} as printed on the certificate.")
     return v
 
@@ -176,11 +177,11 @@ def add_certificate(db: Session, custody: CustodyLog, *, officer_no: str, number
     A number is one certificate, whoever holds it."""
     o = get_officer(db, officer_no=officer_no)
     if not _CERT_NO.fullmatch(number):
-        raise RosterError(f"执法证号 {number!r} 无效 / Certificate number {number!r} is not valid.",
+        raise RosterError(said(f"执法证号 {number!r} 无效", f"Certificate number {number!r} is not valid."),
                           "Type the number as printed (letters, digits, '.', '_' or '-'), e.g. 11010120260001.")
     _check_span(number, valid_from, valid_until)
     if db.scalar(select(Certificate.id).where(Certificate.number == number)) is not None:
-        raise CertificateExists(f"执法证 {number} 已登记 / Certificate {number} is already recorded.",
+        raise CertificateExists(said(f"执法证 {number} 已登记", f"Certificate {number} is already recorded."),
                                 "Change it with liuhen officers update OFFICER_NO --certificate NUMBER ..., or "
                                 "check the number.")
     c = Certificate(officer_id=o.id, number=number, category=_text("category", category),
@@ -205,8 +206,8 @@ def update_certificate(db: Session, custody: CustodyLog, *, number: str, actor: 
     o = db.get(Officer, c.officer_id)
     assert o is not None  # a foreign key
     if c.revoked_at is not None:
-        raise RosterError(f"执法证 {number} 已于 {c.revoked_at:%Y-%m-%d} 注销 / Certificate {number} was revoked on "
-                          f"{c.revoked_at:%Y-%m-%d}; it is not changed any more.",
+        raise RosterError(said(f"执法证 {number} 已于 {c.revoked_at:%Y-%m-%d} 注销", f"Certificate {number} was revoked on "
+                               f"{c.revoked_at:%Y-%m-%d}; it is not changed any more."),
                           "Record the officer's new certificate instead (liuhen officers update OFFICER_NO "
                           "--certificate NEW_NUMBER ...).")
     wanted: dict[str, Any] = {"category": None if category is None else _text("category", category),
@@ -215,7 +216,7 @@ def update_certificate(db: Session, custody: CustodyLog, *, number: str, actor: 
     wanted = {col: new for col, new in wanted.items() if new is not None and new != getattr(c, col)}
     _check_span(number, valid_from or c.valid_from, valid_until or c.valid_until)
     if not wanted and not revoke:
-        raise RosterError(f"执法证 {number} 没有变化 / Nothing to change on certificate {number}.",
+        raise RosterError(said(f"执法证 {number} 没有变化", f"Nothing to change on certificate {number}."),
                           "Give a new category, area or date that differs from the recorded one, or revoke it.")
     changes: dict[str, list[Any]] = {}
     for col, new in wanted.items():

@@ -12,6 +12,7 @@ from typing import Any
 from app.cli._common import EXIT_OK, Add, cli_actor, emit, opened, print_json
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def _when(text: str, settings: config.Settings) -> str:
@@ -21,7 +22,7 @@ def _when(text: str, settings: config.Settings) -> str:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError as e:
-        raise LiuhenError(f"{text!r} 不是时间 / {text!r} is not a time.",
+        raise LiuhenError(said(f"{text!r} 不是时间", f"{text!r} is not a time."),
                           "Write it as 2026-11-23T09:30:00 (local) or with an offset, e.g. "
                           "2026-11-23T09:30:00+08:00.") from e
     return (t if t.tzinfo else t.replace(tzinfo=ZoneInfo(settings.station.timezone))).isoformat()
@@ -30,7 +31,7 @@ def _when(text: str, settings: config.Settings) -> str:
 def _scope(args: argparse.Namespace, settings: config.Settings) -> tuple[str, dict[str, Any]]:
     given = [k for k in ("evidence", "case", "officer", "search") if getattr(args, k)]
     if len(given) != 1:
-        raise LiuhenError("请只给出一种保全范围 / Give exactly one scope: --evidence, --case, --officer or --search.",
+        raise LiuhenError(said("请只给出一种保全范围", "Give exactly one scope: --evidence, --case, --officer or --search."),
                           "e.g. `liuhen retention hold place --case 110101-2026-000012 --reason 行政复议`.")
     kind = given[0]
     if kind == "evidence":
@@ -39,7 +40,7 @@ def _scope(args: argparse.Namespace, settings: config.Settings) -> tuple[str, di
         return "case", {"number": args.case.strip()}  # a registration number, else an id
     if kind == "officer":
         if not args.start or not args.end:
-            raise LiuhenError("警号保全须给出时间范围 / An officer hold needs --from and --to.",
+            raise LiuhenError(said("警号保全须给出时间范围", "An officer hold needs --from and --to."),
                               "e.g. --officer 000123 --from 2026-11-01T00:00 --to 2026-11-30T23:59")
         return "officer", {"officer": args.officer, "from": _when(args.start, settings),
                            "to": _when(args.end, settings)}

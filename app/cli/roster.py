@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli._common import EXIT_OK, Add, cli_actor, emit, opened
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -52,7 +53,7 @@ def _add_certificate(db: Session, archive: Archive, args: argparse.Namespace, of
     from roster.service import add_certificate
 
     if args.valid_from is None or args.valid_until is None:
-        raise LiuhenError(f"执法证 {args.certificate} 缺少有效期 / Certificate {args.certificate} needs its validity.",
+        raise LiuhenError(said(f"执法证 {args.certificate} 缺少有效期", f"Certificate {args.certificate} needs its validity."),
                           "Give --valid-from YYYY-MM-DD and --valid-until YYYY-MM-DD as printed on the certificate.")
     return add_certificate(db, archive.custody, officer_no=officer_no, number=args.certificate,
                            category=args.cert_category or "", area=args.cert_area or "",
