@@ -222,7 +222,7 @@ _BYTES = frozenset({"evidence.play", "evidence.download_original", "evidence.exp
 
 def unknown_case(case_id: int) -> UnknownCase:
     return UnknownCase(said(f"没有案件 {case_id}", f"There is no case {case_id} that you may see."),
-                       "Check the case on the case list.")
+                       said("请在案件列表中核对。", "Check the case on the case list."))
 
 
 def case(archive: Archive, db: Session, p: Principal, case_id: int, action: str,
@@ -251,7 +251,7 @@ def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code
     if unit.id not in p.scope.units:
         denied(archive, db, p, permission=action, reason="unit", request=request)
         raise Forbidden(said(f"单位 {unit.code} 不在您的范围", f"Unit {unit.code} is not one of yours."),
-                        "Act only for your own units, or ask an administrator to grant you that unit.")
+                        said("只能为本单位操作；如需该单位的权限，请联系管理员授权。", "Act only for your own units, or ask an administrator to grant you that unit."))
     return unit
 
 
@@ -264,9 +264,9 @@ def no_cross_site(p: Principal, request: Request) -> None:
 
     if p.via == "session" and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), p.csrf_token or ""):
         raise Forbidden(said("下载需要一次性链接", f"A download with a console session needs the {CSRF_HEADER} header."),
-                        "Use the download button of the console (it asks for a one-time link), or POST to the "
-                        "route's /link and open the URL it returns; API clients send their token as "
-                        "`Authorization: Bearer`.")
+                        said("请使用控制台的下载按钮（它会申请一次性链接），或 POST 到该地址的 /link 后打开返回的网址；API 客户端以 Authorization: Bearer 发送令牌。", "Use the download button of the console (it asks for a one-time link), or POST to the "
+                             "route's /link and open the URL it returns; API clients send their token as "
+                             "`Authorization: Bearer`."))
 
 
 def recently(db: Session, p: Principal, action: str, evidence_id: int, window: dt.timedelta) -> bool:

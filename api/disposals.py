@@ -74,7 +74,7 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 def unknown(disposal_id: int) -> UnknownDisposal:
     return UnknownDisposal(said(f"没有待销毁记录 {disposal_id}，或您无权查看", f"No disposal {disposal_id} that you may see."),
-                           "Check the id on the pending-disposal queue.")
+                           said("请在待销毁列表中核对编号。", "Check the id on the pending-disposal queue."))
 
 
 def _disposal(archive: Archive, db: Session, p: Principal, disposal_id: int, action: str,

@@ -96,7 +96,7 @@ def use_link(token: Token, archive: ArchiveDep, p: CurrentUser, request: Request
         found = (link.what, link.target_id, link.version) if link is not None else None
     if found is None:
         raise LinkGone(said("这个下载链接无效、已用过或已过期", "This download link is unknown, used or expired."),
-                       "Ask for a new one: press the download button again (each link works once, for a minute).")
+                       said("请重新申请：再按一次下载按钮（每个链接只能使用一次，有效一分钟）。", "Ask for a new one: press the download button again (each link works once, for a minute)."))
     what, target, version = found
     if what == "original":
         return evidence_routes.send_original(archive, p, request, target)

@@ -120,8 +120,8 @@ def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request
                           reason="unit" if unit.id not in p.scope.units else "officer number of another unit")
             raise Forbidden(said(f"不能在单位 {unit.code} 登记警号 {body.officer_no}", f"Officer number {body.officer_no} "
                                  f"cannot be registered in unit {unit.code}."),
-                            "Register officers only in your own units, with the number their recorders write; "
-                            "if that is what you did, ask an administrator of the top-level unit.")
+                            said("只能在本单位登记执法人员，并使用其记录仪写入的警号；如确实如此，请联系上级单位的管理员。", "Register officers only in your own units, with the number their recorders write; "
+                                 "if that is what you did, ask an administrator of the top-level unit."))
         o = attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
                                     actor=p.actor)
         return officer(o, unit.code)

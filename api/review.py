@@ -157,11 +157,11 @@ def _round_out(rnd: ReviewRound, case: Case) -> RoundOut:
 def hidden_round(round_id: int) -> UnknownRound:
     """The answer for a round that does not exist, or is not of the user's units (the same sentence)."""
     return UnknownRound(said(f"没有法制审核第 {round_id} 号记录", f"There is no review round {round_id}."),
-                        "Open the case page and choose one of its review rounds.")
+                        said("请打开案件页面，选择其中一轮审核。", "Open the case page and choose one of its review rounds."))
 
 
 def hidden_notice(notice_id: int) -> UnknownRound:
-    return UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), "Reload the notices.")
+    return UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), said("请刷新通知列表。", "Reload the notices."))
 
 
 def round_of(archive: Archive, db: Session, p: access.Principal, round_id: int, action: str,

@@ -17,6 +17,7 @@ from archive.query import Page
 from archive.views import EvidenceView
 from cases.models import Case
 from cases.views import CaseView, LinkView
+from liuhen.words import said
 from roster.models import Certificate, Officer
 from roster.service import certificate_state
 
@@ -66,8 +67,8 @@ def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
     if t is None:
         return None
     if t.tzinfo is None:
-        raise BadQuery("A time in the query has no time zone.",
-                       "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+        raise BadQuery(said("查询中的时间缺少时区", "A time in the query has no time zone."),
+                       said("请带时区给出时间，例如 2026-11-23T09:30:00+08:00。", "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00."))
     try:
         u = t.astimezone(dt.UTC)
     except OverflowError:

@@ -84,12 +84,12 @@ _UNIT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 _OFFICER_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")  # as roster.service.OFFICER_NO (auth knows no roster)
 
 # One answer for a wrong password, an unknown user name and a throttled attempt.
-_WRONG = ("用户名或密码错误 / Wrong user name or password.",
-          "请稍后重试；连续错误后每次重试需等待更久 / Try again; after several failures each new try must wait "
-          "longer.")
-_DISABLED = ("账户已停用 / This account is disabled.",
-             "请联系系统管理员 / Ask an administrator to enable it (`liuhen users enable`).")
-_BUSY = ("登录繁忙 / Too many sign-ins are being checked right now.", "请稍后重试 / Try again in a moment.")
+_WRONG = (said("用户名或密码错误", "Wrong user name or password."),
+          said("请稍后重试；连续错误后每次重试需等待更久。", "Try again; after several failures each new try must wait "
+               "longer."))
+_DISABLED = (said("账户已停用", "This account is disabled."),
+             said("请联系系统管理员启用（liuhen users enable）。", "Ask an administrator to enable it (`liuhen users enable`)."))
+_BUSY = (said("登录繁忙", "Too many sign-ins are being checked right now."), said("请稍后重试。", "Try again in a moment."))
 
 
 @functools.cache
@@ -158,12 +158,12 @@ def _commit_then_raise(db: Session, err: Exception) -> NoReturn:
 def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = None) -> Unit:
     """Create a unit (单位), optionally below ``parent_code`` in the unit tree."""
     if not _UNIT_CODE.fullmatch(code):
-        raise InvalidAccount(f"Unit code {code!r} is not valid.",
-                             "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT.")
+        raise InvalidAccount(said(f"单位代码 {code!r} 无效", f"Unit code {code!r} is not valid."),
+                             said("请使用 1–64 个字母、数字、'.'、'_' 或 '-'，例如 110101-JT。", "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT."))
     if not name.strip():
-        raise InvalidAccount(f"Unit {code} has an empty name.", "Give the unit its name, e.g. 东城分局交警大队.")
+        raise InvalidAccount(said(f"单位 {code} 的名称为空", f"Unit {code} has an empty name."), "Give the unit its name, e.g. 东城分局交警大队.")
     if db.scalars(select(Unit).where(Unit.code == code)).one_or_none() is not None:
-        raise AlreadyExists(f"Unit {code} already exists.", "Choose another code, or use the existing unit.")
+        raise AlreadyExists(said(f"单位 {code} 已存在", f"Unit {code} already exists."), said("请换一个代码，或使用已有的单位。", "Choose another code, or use the existing unit."))
     parent_id = None
     if parent_code is not None:
         parent_id = get_unit(db, code=parent_code).id
@@ -176,8 +176,8 @@ def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = Non
 def get_unit(db: Session, *, code: str) -> Unit:
     unit = db.scalars(select(Unit).where(Unit.code == code)).one_or_none()
     if unit is None:
-        raise UnknownUnit(f"There is no unit with code {code!r}.",
-                          "Check the code, or create the unit first (add_unit).")
+        raise UnknownUnit(said(f"没有代码为 {code!r} 的单位", f"There is no unit with code {code!r}."),
+                          said("请核对代码，或先创建该单位。", "Check the code, or create the unit first (add_unit)."))
     return unit
 
 
@@ -185,7 +185,7 @@ def get_user(db: Session, *, username: str) -> User:
     """The user whose name is ``username`` as names compare (NFKC, case-folded)."""
     user = db.scalars(select(User).where(User.username_key == name_key(username[:200]))).one_or_none()
     if user is None:
-        raise UnknownUser(f"There is no user named {username!r}.", "Check the user name.")
+        raise UnknownUser(said(f"没有名为 {username!r} 的用户", f"There is no user named {username!r}."), said("请核对用户名。", "Check the user name."))
     return user
 
 
@@ -204,16 +204,16 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
     if officer_no is not None:
         _check_officer_no(db, officer_no, None)
     if role not in ROLES:
-        raise UnknownRole(f"There is no role {role!r}.",
-                          "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + ".")
+        raise UnknownRole(said(f"没有角色 {role!r}", f"There is no role {role!r}."),
+                          said("请使用以下之一：" + "、".join(f"{r}（{ROLE_LABELS[r]}）" for r in ROLES) + "。", "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + "."))
     unit = get_unit(db, code=unit_code)
     check_password(password, username=stored, role=role, settings=settings)
     key = name_key(stored)
     same = db.scalars(select(User).where(User.username_key == key)).one_or_none()
     if same is not None:
-        raise AlreadyExists(f"User {stored} already exists" + (f" (as {same.username}: names are compared "
-                            "ignoring case and width)" if same.username != stored else "") + ".",
-                            "Choose another user name.")
+        raise AlreadyExists(said(f"用户 {stored} 已存在" + (f"（即 {same.username}：比较用户名时不区分大小写和全半角）" if same.username != stored else ""), f"User {stored} already exists" + (f" (as {same.username}: names are compared "
+                                 "ignoring case and width)" if same.username != stored else "") + "."),
+                            said("请换一个用户名。", "Choose another user name."))
     user = User(username=stored, username_key=key, display_name=(display_name or stored), role=role,
                 unit_id=unit.id, password_hash=_hash(settings, password), failed_logins=0,
                 password_changed_at=utcnow(), legal_qualification=legal_qualification, officer_no=officer_no)
@@ -231,7 +231,7 @@ def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None
     other = db.scalar(select(User.username).where(User.officer_no == officer_no, User.id != (user_id or 0)))
     if other is not None:
         raise AlreadyExists(said(f"警号 {officer_no} 已属于用户 {other}", f"Officer number {officer_no} is already the "
-                                 f"number of user {other}."), "One officer number is one person: check the number.")
+                                 f"number of user {other}."), said("一个警号只对应一个人，请核对警号。", "One officer number is one person: check the number."))
 
 
 def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
@@ -253,7 +253,7 @@ def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
             user.officer_no = new
     if not changes:
         raise InvalidAccount(said(f"用户 {user.username} 没有变化", f"Nothing to change for user {user.username}."),
-                             "Give a legal qualification or officer number that differs from the recorded one.")
+                             said("请给出与已记录不同的法律职业资格或警号。", "Give a legal qualification or officer number that differs from the recorded one."))
     db.flush()
     _event(custody, db, actor, "user_changed", username=user.username, changes=changes)
     return user
@@ -461,7 +461,7 @@ def change_password(sessions: sessionmaker[Session], custody: CustodyLog, *, use
         raise AccountDisabled(*_DISABLED)
     check_password(new_password, username=user.username, role=user.role, settings=settings)
     if new_password == old_password:
-        raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+        raise InvalidAccount(said("新密码与旧密码相同", "The new password is the old one."), said("请选择不同的密码。", "Choose a different password."))
     new_hash = _hash(settings, new_password)
     with sessions.begin() as db:
         u = _after_good_login(db, user, None, username)
@@ -628,7 +628,7 @@ def sign_in(sessions: sessionmaker[Session], custody: CustodyLog, *, username: s
         if new_password is not None:
             check_password(new_password, username=user.username, role=user.role, settings=settings)
             if new_password == password:
-                raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+                raise InvalidAccount(said("新密码与旧密码相同", "The new password is the old one."), said("请选择不同的密码。", "Choose a different password."))
             new_hash = _hash(settings, new_password)
         elif user.must_change_password:
             raise PasswordChangeRequired(said("需要修改密码", "Your password was reset: choose a new one to sign in."),
@@ -678,7 +678,7 @@ def issue_api_token(db: Session, custody: CustodyLog, *, user: User, name: str, 
     """A new bearer token for ``user``, named for whoever uses it; returned once, stored hashed.
     Custody event ``api_token_issued`` (naming the token, never holding it)."""
     if not name.strip():
-        raise InvalidAccount("An API token needs a name.", "Name it for its use, e.g. 案件系统对接.")
+        raise InvalidAccount(said("API 令牌需要一个名称", "An API token needs a name."), "Name it for its use, e.g. 案件系统对接.")
     token = "lh_" + secrets.token_urlsafe(32)
     db.add(ApiToken(token_sha256=token_digest(token), user_id=user.id, name=name.strip()))
     db.flush()
@@ -690,7 +690,7 @@ def revoke_api_token(db: Session, *, token: str) -> None:
     """Revoke a token its holder presents (idempotent)."""
     row = db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
     if row is None:
-        raise AuthFailed("API token not recognised.", "Check that the whole token was copied.")
+        raise AuthFailed(said("无法识别该 API 令牌", "API token not recognised."), said("请检查是否复制了完整的令牌。", "Check that the whole token was copied."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
 
@@ -705,8 +705,8 @@ def revoke_api_tokens(db: Session, custody: CustodyLog, *, username: str, name: 
         q = q.where(ApiToken.name == name.strip())
     rows = list(db.scalars(q))
     if name is not None and not rows:
-        raise InvalidAccount(f"User {user.username} has no live API token named {name!r}.",
-                             "Check the token's name (as given to `liuhen users token --name`).")
+        raise InvalidAccount(said(f"用户 {user.username} 没有名为 {name!r} 的有效 API 令牌", f"User {user.username} has no live API token named {name!r}."),
+                             said("请核对令牌名称（即 liuhen users token --name 所给的名称）。", "Check the token's name (as given to `liuhen users token --name`)."))
     now = utcnow()
     for row in rows:
         row.revoked_at = now
@@ -720,14 +720,14 @@ def token_user(db: Session, *, token: str, settings: AuthSettings) -> User:
     row = (db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
            if token else None)
     if row is None:
-        raise AuthFailed("API token not recognised.",
-                         "Send the whole token as `Authorization: Bearer <token>`; ask an administrator for "
-                         "a new one if it was lost.")
+        raise AuthFailed(said("无法识别该 API 令牌", "API token not recognised."),
+                         said("请以 Authorization: Bearer <令牌> 发送完整令牌；如已遗失，请向管理员申请新令牌。", "Send the whole token as `Authorization: Bearer <token>`; ask an administrator for "
+                              "a new one if it was lost."))
     if row.revoked_at is not None:
-        raise AuthFailed(f"API token {row.name!r} was revoked.", "Ask an administrator for a new token.")
+        raise AuthFailed(said(f"API 令牌 {row.name!r} 已被吊销", f"API token {row.name!r} was revoked."), said("请向管理员申请新令牌。", "Ask an administrator for a new token."))
     if utcnow() - row.created_at > dt.timedelta(days=settings.token_max_days):
-        raise AuthFailed(f"API token {row.name!r} expired {settings.token_max_days:g} days after it was issued.",
-                         "Ask an administrator for a new token.")
+        raise AuthFailed(said(f"API 令牌 {row.name!r} 已在签发 {settings.token_max_days:g} 天后过期", f"API token {row.name!r} expired {settings.token_max_days:g} days after it was issued."),
+                         said("请向管理员申请新令牌。", "Ask an administrator for a new token."))
     if row.user.disabled_at is not None:
         raise AccountDisabled(*_DISABLED)
     row.last_used_at = utcnow()

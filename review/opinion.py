@@ -113,9 +113,10 @@ class OpinionData:
             raise ReviewError(said(f"审核结论「{self.outcome}」无效", f"Unknown outcome {self.outcome!r}."),
                               "Use one of: " + "、".join(OUTCOMES) + ".")
         if (self.outcome == "变更") != (self.changed is not None):
-            raise ReviewError("变更的意见书必须且只能载明变更后的决定 / A 变更 opinion needs the changed decision, "
-                              "and only a 变更 opinion has one.",
-                              "Give the changed proposal with outcome 变更, and none with any other outcome.")
+            raise ReviewError(said("变更的意见书必须且只能载明变更后的决定", "A 变更 opinion needs the changed decision, "
+                                   "and only a 变更 opinion has one."),
+                              said("结论为「变更」时请给出变更后的决定，其他结论不要给出。",
+                                   "Give the changed proposal with outcome 变更, and none with any other outcome."))
         for element, answer, _ in self.elements:
             if answer not in ANSWERS:
                 raise ReviewError(said(f"要素「{element}」的审核结论「{answer}」无效", f"The answer {answer!r} to "

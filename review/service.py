@@ -576,13 +576,14 @@ def _check_outcome(db: Session, settings: Settings, rnd: ReviewRound, outcome: s
                                    "cannot be agreed."), "Choose 变更, 纠正, 补充材料 or 不同意, or change the answer.")
     if outcome == "变更":
         if changed is None or not changed.content.strip():
-            raise ReviewError("变更须写明变更后的决定 / 变更 needs the changed decision.",
-                              "Give the changed decision's kind, content and amount.")
+            raise ReviewError(said("变更须写明变更后的决定", "变更 needs the changed decision."),
+                              said("请写明变更后决定的种类、内容和金额。", "Give the changed decision's kind, content and amount."))
         if changed.decision_kind not in settings.review.decision_kinds:
             raise ReviewError(said(f"决定种类「{changed.decision_kind}」不在本机构的种类中", f"{changed.decision_kind!r} is not "
                                    "a decision kind."), "Use one of: " + "、".join(settings.review.decision_kinds) + ".")
     elif changed is not None:
-        raise ReviewError("只有变更才写变更后的决定 / Only 变更 carries a changed decision.", "Choose 变更, or leave it out.")
+        raise ReviewError(said("只有变更才写变更后的决定", "Only 变更 carries a changed decision."),
+                          said("请选择「变更」，或不写变更后的决定。", "Choose 变更, or leave it out."))
 
 
 def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor: str, user: User,
@@ -720,8 +721,8 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
         if decision is None or not str(getattr(decision, "content", "")).strip():
             raise ReviewRequired(said("重大执法决定的决定书须写明决定内容", "A decision document of a major case must state "
                                       "what was decided."),
-                                 "填写决定书表单的「决定内容」，或上传时写明决定内容 / Fill in the form's 决定内容, or give "
-                                 "the decision's content with the upload.")
+                                 said("填写决定书表单的「决定内容」，或上传时写明决定内容。", "Fill in the form's 决定内容, or give "
+                                      "the decision's content with the upload."))
         got = proposal_hash(stated_kind or final_kind, decision.content,
                             amount if decision.amount is not None else final_amount)
         if got != last.final_sha256:

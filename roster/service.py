@@ -29,8 +29,8 @@ _CERT_NO = re.compile(CERTIFICATE_NO)
 
 def unknown_officer(officer_no: str) -> UnknownOfficer:
     """The answer for a number with no officer (also for one of another unit, where that must not show)."""
-    return UnknownOfficer(f"There is no officer with number {officer_no!r}.",
-                          "Check the number, or add the officer first (liuhen officers add).")
+    return UnknownOfficer(said(f"没有警号为 {officer_no!r} 的执法人员", f"There is no officer with number {officer_no!r}."),
+                          said("请核对警号，或先添加该人员（liuhen officers add）。", "Check the number, or add the officer first (liuhen officers add)."))
 
 
 def get_officer(db: Session, *, officer_no: str) -> Officer:
@@ -64,12 +64,12 @@ def recorder(db: Session, device_id: str) -> Recorder:
 def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str, unit_id: int,
                 actor: str) -> Officer:
     if not _NO.fullmatch(officer_no):
-        raise RosterError(f"Officer number {officer_no!r} is not valid.",
+        raise RosterError(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
                           "Use the number recorders write into file names (警号), letters and digits, e.g. 000123.")
     if not name.strip():
-        raise RosterError(f"Officer {officer_no} has an empty name.", "Give the officer's name, e.g. 张三.")
+        raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} has an empty name."), "Give the officer's name, e.g. 张三.")
     if db.scalar(select(Officer).where(Officer.officer_no == officer_no)) is not None:
-        raise OfficerExists(f"Officer {officer_no} already exists.", "Use the existing officer, or another number.")
+        raise OfficerExists(said(f"执法人员 {officer_no} 已存在", f"Officer {officer_no} already exists."), said("请使用已有的人员，或换一个警号。", "Use the existing officer, or another number."))
     o = Officer(officer_no=officer_no, name=name.strip(), unit_id=unit_id, active=True)
     db.add(o)
     db.flush()
@@ -126,7 +126,7 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
         o.active = active
     if not changes:
         raise RosterError(said(f"执法人员 {officer_no} 没有变化", f"Nothing to change for officer {officer_no}."),
-                          "Give a new name, another unit, or --active/--inactive that differs from what it is now.")
+                          said("请给出与现状不同的新姓名、另一单位或 --active/--inactive。", "Give a new name, another unit, or --active/--inactive that differs from what it is now."))
     db.flush()
     custody.record(db, actor=actor, action="officer_changed", tool=TOOL, tool_version=liuhen.__version__,
                    detail={"officer_no": officer_no, "changes": changes, "bound": bound((OFFICER, o))})
@@ -148,7 +148,7 @@ def _text(what: str, value: str) -> str:
     v = value.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in v):
         raise RosterError(said(f"执法证的{what}含有控制字符", f"The certificate's {what} holds control characters."),
-                          f"Type the {what} as printed on the certificate.")
+                          said(f"请按证件上印的内容填写{what}。", f"Type the {what} as printed on the certificate."))
     return v
 
 
@@ -165,9 +165,10 @@ def get_certificate(db: Session, *, number: str, officer_no: str | None = None) 
     c = db.scalar(q)
     if c is None:
         raise UnknownCertificate(
-            f"没有执法证 {number} / There is no certificate {number!r}"
-            + (f" of officer {officer_no}." if officer_no else "."),
-            "Check the number (liuhen officers show OFFICER_NO lists an officer's certificates).")
+            said(f"没有执法证 {number}" + (f"（警号 {officer_no}）" if officer_no else ""),
+                 f"There is no certificate {number!r}" + (f" of officer {officer_no}." if officer_no else ".")),
+            said("请核对证号（liuhen officers show 警号 可列出该人员的执法证）。",
+                 "Check the number (liuhen officers show OFFICER_NO lists an officer's certificates)."))
     return c
 
 
@@ -178,12 +179,12 @@ def add_certificate(db: Session, custody: CustodyLog, *, officer_no: str, number
     o = get_officer(db, officer_no=officer_no)
     if not _CERT_NO.fullmatch(number):
         raise RosterError(said(f"执法证号 {number!r} 无效", f"Certificate number {number!r} is not valid."),
-                          "Type the number as printed (letters, digits, '.', '_' or '-'), e.g. 11010120260001.")
+                          said("请按证件上印的号码填写（字母、数字、'.'、'_' 或 '-'），例如 11010120260001。", "Type the number as printed (letters, digits, '.', '_' or '-'), e.g. 11010120260001."))
     _check_span(number, valid_from, valid_until)
     if db.scalar(select(Certificate.id).where(Certificate.number == number)) is not None:
         raise CertificateExists(said(f"执法证 {number} 已登记", f"Certificate {number} is already recorded."),
-                                "Change it with liuhen officers update OFFICER_NO --certificate NUMBER ..., or "
-                                "check the number.")
+                                said("请用 liuhen officers update 警号 --certificate 证号 ... 修改，或核对证号。", "Change it with liuhen officers update OFFICER_NO --certificate NUMBER ..., or "
+                                     "check the number."))
     c = Certificate(officer_id=o.id, number=number, category=_text("category", category),
                     area=_text("area", area), valid_from=valid_from, valid_until=valid_until, created_by=actor,
                     created_at=utcnow())
@@ -208,8 +209,8 @@ def update_certificate(db: Session, custody: CustodyLog, *, number: str, actor: 
     if c.revoked_at is not None:
         raise RosterError(said(f"执法证 {number} 已于 {c.revoked_at:%Y-%m-%d} 注销", f"Certificate {number} was revoked on "
                                f"{c.revoked_at:%Y-%m-%d}; it is not changed any more."),
-                          "Record the officer's new certificate instead (liuhen officers update OFFICER_NO "
-                          "--certificate NEW_NUMBER ...).")
+                          said("请改为登记该人员的新执法证（liuhen officers update 警号 --certificate 新证号 ...）。", "Record the officer's new certificate instead (liuhen officers update OFFICER_NO "
+                               "--certificate NEW_NUMBER ...)."))
     wanted: dict[str, Any] = {"category": None if category is None else _text("category", category),
                               "area": None if area is None else _text("area", area),
                               "valid_from": valid_from, "valid_until": valid_until}
@@ -217,7 +218,7 @@ def update_certificate(db: Session, custody: CustodyLog, *, number: str, actor: 
     _check_span(number, valid_from or c.valid_from, valid_until or c.valid_until)
     if not wanted and not revoke:
         raise RosterError(said(f"执法证 {number} 没有变化", f"Nothing to change on certificate {number}."),
-                          "Give a new category, area or date that differs from the recorded one, or revoke it.")
+                          said("请给出与已记录不同的类别、区域或日期，或将其吊销。", "Give a new category, area or date that differs from the recorded one, or revoke it."))
     changes: dict[str, list[Any]] = {}
     for col, new in wanted.items():
         changes[col] = [str(getattr(c, col)), str(new)]

@@ -47,8 +47,9 @@ def _scope(args: argparse.Namespace, settings: config.Settings) -> tuple[str, di
     try:
         query = json.loads(args.search)
     except ValueError as e:
-        raise LiuhenError(f"--search 不是 JSON / --search is not JSON: {e}.",
-                          'e.g. --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'') from e
+        raise LiuhenError(said(f"--search 不是 JSON：{e}", f"--search is not JSON: {e}."),
+                          said('例如 --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'',
+                               'e.g. --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'')) from e
     return "search", {"query": query}
 
 
