@@ -298,8 +298,8 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
         raw = [x.strip() for x in f.get("evidence_ids", "").replace("，", ",").replace(" ", ",").split(",")]
         raw = [x for x in raw if x]
         if not raw or not all(x.isdigit() and len(x) < 19 and int(x) > 0 for x in raw):
-            raise RetentionError("请填写证据编号（逗号分隔）/ Give evidence ids, separated by commas.",
-                                 said("例如", "e.g. 12, 13, 15"))
+            raise RetentionError(said("请填写证据编号（逗号分隔）", "Give evidence ids, separated by commas."),
+                                 said("例如 12, 13, 15", "e.g. 12, 13, 15"))
         return {"evidence": sorted({int(x) for x in raw})}
     if kind == "case":
         return {"number": f.get("case_number", "").strip()}
@@ -308,7 +308,7 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
         start, end = _local_time(f.get("start"), tz), _local_time(f.get("end"), tz)
         if start is None or end is None:
             raise RetentionError(said("请填写警号和起止时间", "Give an officer number and a time range."),
-                                 said("例如", "e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59"))
+                                 said("例如 000123, 2026-11-01 00:00 – 2026-11-30 23:59", "e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59"))
         return {"officer": f.get("officer", "").strip(), "from": start.isoformat(), "to": end.isoformat()}
     if kind == "search":
         from retention import holds
@@ -316,7 +316,7 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
         q = _search_query(archive, f)
         return {"query": holds.query_json(q)}
     raise RetentionError(said(f"没有保全范围「{kind}」", f"There is no hold scope {kind!r}."),
-                         "Use evidence, case, officer or search.")
+                         said("请使用 证据、案件、警号 或 检索 范围之一（evidence、case、officer、search）。", "Use evidence, case, officer or search."))
 
 
 @router.get("/retention/holds/{hold_id}")

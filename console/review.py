@@ -188,7 +188,7 @@ def record_decision(case_id: EvidenceId, request: Request, archive: ArchiveDep, 
             started, ended = _local_time(start, tz), _local_time(end, tz)
             if started is None or ended is None:
                 raise CaseError(said("请填写决定环节的起止时间", "Give the decision step's start and end."),
-                                said("例如", "e.g. 2026-11-26 10:00 – 2026-11-26 10:30"))
+                                said("例如 2026-11-26 10:00 – 2026-11-26 10:30", "e.g. 2026-11-26 10:00 – 2026-11-26 10:30"))
             with archive.sessions.begin() as db:
                 c = access.case(archive, db, p, case_id, "cases.manage", request)
                 case_service.add_step(db, archive.custody, settings.cases, case=c, kind=kind, started_at=started,
@@ -214,7 +214,7 @@ def open_notice(notice_id: EvidenceId, request: Request, archive: ArchiveDep) ->
         n = db.get(ReviewNotice, notice_id)
         if n is None or n.unit_id not in p.scope.units:
             access.missing(archive, db, p, what="review_notice", ident=notice_id, request=request)
-            raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), "Reload the page.")
+            raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), said("请刷新页面。", "Reload the page."))
         if p.may("review.submit"):  # read by the handling unit, not by whoever else passes by
             service.read_notice(db, notice_id=notice_id, units=p.scope.units, actor=p.actor)
         case_id, round_id = n.case_id, n.round_id

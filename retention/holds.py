@@ -152,10 +152,10 @@ def _time(value: Any, name: str) -> dt.datetime:
             t = dt.datetime.fromisoformat(str(value).strip())
         except ValueError as e:
             raise RetentionError(said(f"保全范围的「{name}」不是时间", f"{name!r} of the hold's scope is not a time: {value!r}."),
-                                 "Write it as ISO 8601 with its offset, e.g. 2026-11-23T09:30:00+08:00.") from e
+                                 said("请按 ISO 8601 带时区书写，例如 2026-11-23T09:30:00+08:00。", "Write it as ISO 8601 with its offset, e.g. 2026-11-23T09:30:00+08:00.")) from e
     if t.tzinfo is None:
         raise RetentionError(said(f"保全范围的「{name}」没有时区", f"{name!r} of the hold's scope has no time zone."),
-                             "Give it with its offset, e.g. 2026-11-23T09:30:00+08:00.")
+                             said("请带时区给出，例如 2026-11-23T09:30:00+08:00。", "Give it with its offset, e.g. 2026-11-23T09:30:00+08:00."))
     return t
 
 
@@ -169,11 +169,11 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
     else:
         if not isinstance(spec, Mapping):
             raise RetentionError(said("保存的检索须为 JSON 对象", "A saved search is a JSON object."),
-                                 'e.g. {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}')
+                                 said('例如 {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}', 'e.g. {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}'))
         unknown = sorted(set(spec) - set(QUERY_FIELDS))
         if unknown:
             raise RetentionError(said("保存的检索有未知字段", f"The saved search has unknown fields: {', '.join(unknown)}."),
-                                 "Use only: " + ", ".join(QUERY_FIELDS) + ".")
+                                 said("只能使用：" + "、".join(QUERY_FIELDS) + "。", "Use only: " + ", ".join(QUERY_FIELDS) + "."))
         kw: dict[str, Any] = {}
         for k in QUERY_FIELDS:
             v = spec.get(k)
@@ -184,7 +184,7 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
             elif k == "important":
                 if not isinstance(v, bool):
                     raise RetentionError(said("检索的 important 须为 true 或 false", "important is true or false."),
-                                         'e.g. {"important": true}')
+                                         said('例如 {"important": true}', 'e.g. {"important": true}'))
                 kw[k] = v
             else:
                 if not isinstance(v, str):
@@ -228,7 +228,7 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         if not isinstance(raw, (list, tuple)) or not raw or not all(
                 isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in raw):
             raise RetentionError(said("请给出证据编号", "A hold on evidence needs their ids."),
-                                 'e.g. {"evidence": [12, 13]} (--evidence 12 13)')
+                                 said('例如 {"evidence": [12, 13]}（--evidence 12 13）', 'e.g. {"evidence": [12, 13]} (--evidence 12 13)'))
         ids = sorted(set(raw))
         seen: dict[int, int | None] = {}
         for chunk in _chunks(ids):
@@ -255,7 +255,7 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
                 case = db.get(Case, int(ref.strip()))
         if case is None or (units is not None and case.unit_id not in units):
             raise HiddenCase(said(f"没有案件 {ref}", f"There is no case {ref} that you may see."),
-                             "Check the case on the case list; nothing was held.",
+                             said("请在案件列表中核对；未保全任何内容。", "Check the case on the case list; nothing was held."),
                              foreign=case)
         q = (select(EvidenceLink.evidence_id).join(Step, Step.id == EvidenceLink.step_id)
              .where(Step.case_id == case.id).distinct())
@@ -269,11 +269,11 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         officer = scope.get("officer")
         if not isinstance(officer, str) or not officer.strip():
             raise RetentionError(said("请给出警号", "An officer hold needs the officer's number."),
-                                 'e.g. {"officer": "000123", "from": "...", "to": "..."}')
+                                 said('例如 {"officer": "000123", "from": "...", "to": "..."}', 'e.g. {"officer": "000123", "from": "...", "to": "..."}'))
         start, end = _time(scope.get("from"), "from"), _time(scope.get("to"), "to")
         if end < start:
             raise NothingMatches(said("时间范围的结束早于开始，没有可保全的录像", "The time range ends before it starts: "
-                                      "there is nothing to hold."), "Swap the two times; no hold was placed.")
+                                      "there is nothing to hold."), said("请交换两个时间；未设保全。", "Swap the two times; no hold was placed."))
         stored = {"officer": officer.strip(), "from": start.isoformat(), "to": end.isoformat()}
         if units is not None:
             stored["units"] = sorted(units)
@@ -295,7 +295,7 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         if saved.finds_nothing():
             raise NothingMatches(said("该检索不可能有结果，未设保全", "The saved search can match nothing (a time range that "
                                       "ends before it starts, or text with no letter or digit): no hold was placed."),
-                                 "Correct the search on the evidence list first.")
+                                 said("请先在证据列表中更正检索条件。", "Correct the search on the evidence list first."))
         try:
             conds = searching.filters(db, saved, sc)
         except BadQuery as e:
@@ -304,13 +304,13 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         if not ids:
             raise NothingMatches(said("该检索没有结果，未设保全", "The saved search matches nothing that you may see: no "
                                       "hold was placed."),
-                                 "Check the search on the evidence list first.")
+                                 said("请先在证据列表中核对检索条件。", "Check the search on the evidence list first."))
         stored = {"query": query_json(saved)}
         if units is not None:
             stored["units"] = sorted(units)
         return stored, ids, None
     raise RetentionError(said(f"没有保全范围「{scope_kind}」", f"There is no hold scope {scope_kind!r}."),
-                         "Use one of: " + ", ".join(HOLD_SCOPES) + ".")
+                         said("请使用以下之一：" + "、".join(HOLD_SCOPES) + "。", "Use one of: " + ", ".join(HOLD_SCOPES) + "."))
 
 
 def _states(db: Session, ids: Sequence[int]) -> tuple[set[int], set[int]]:
@@ -369,7 +369,7 @@ def place(db: Session, custody: CustodyLog, *, scope_kind: str, scope: Mapping[s
     why = _reason(reason, "保全")
     if scope_kind not in HOLD_SCOPES:
         raise RetentionError(said(f"没有保全范围「{scope_kind}」", f"There is no hold scope {scope_kind!r}."),
-                             "Use one of: " + ", ".join(HOLD_SCOPES) + ".")
+                             said("请使用以下之一：" + "、".join(HOLD_SCOPES) + "。", "Use one of: " + ", ".join(HOLD_SCOPES) + "."))
     stored, ids, unit = _resolve(db, scope_kind, scope, visible_units)
     gone, pending = _states(db, ids)
     held = [i for i in ids if i not in gone]
@@ -377,7 +377,7 @@ def place(db: Session, custody: CustodyLog, *, scope_kind: str, scope: Mapping[s
         raise AlreadyDestroyed(
             said("所列证据均已销毁，未设保全", "Every evidence named is destroyed already: no hold was placed. "
                  f"({', '.join(str(i) for i in sorted(gone)[:20])})"),
-            "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`.")
+            said("已销毁的证据只保留其记录（哈希值、元数据、保管链）；见 liuhen retention log。", "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`."))
     # whose hold it is: the unit of what it holds when that is one unit (so that the unit's own records
     # managers see it), else the placer's
     hold = LegalHold(unit_id=unit if unit is not None else unit_id, scope_kind=scope_kind,
@@ -409,7 +409,7 @@ def release(db: Session, custody: CustodyLog, *, hold_id: int, reason: str, acto
         raise HoldReleased(said(f"保全 {hold.id} 已于 {hold.released_at.isoformat(timespec='seconds')} 由 {hold.released_by} "
                                 "解除", f"Legal hold {hold.id} was released already, at "
                                 f"{hold.released_at.isoformat(timespec='seconds')} by {hold.released_by}."),
-                           "A release is final: place a new hold to hold the evidence again.")
+                           said("解除是最终的：如需再次保全该证据，请设置新的保全。", "A release is final: place a new hold to hold the evidence again."))
     hold.released_at = utcnow()
     hold.released_by = actor
     hold.release_reason = why

@@ -58,12 +58,12 @@ def parse_amount(text: str | None) -> int | None:
         value = Decimal(t) * scale
     except InvalidOperation as e:
         raise ReviewError(said(f"金额「{text}」不是数字", f"The amount {text!r} is not a number."),
-                          "Give the amount in yuan, e.g. 12000 or 1.2万.") from e
+                          said("请以元为单位填写金额，例如 12000 或 1.2万。", "Give the amount in yuan, e.g. 12000 or 1.2万.")) from e
     if not value.is_finite() or value > MAX_YUAN:  # (NaN, Infinity, 1e400: no amount, and no database holds it)
         raise ReviewError(said(f"金额「{text}」不是有效金额", f"The amount {text!r} is not a usable amount."),
-                          "Give the amount in yuan, e.g. 12000 or 1.2万.")
+                          said("请以元为单位填写金额，例如 12000 或 1.2万。", "Give the amount in yuan, e.g. 12000 or 1.2万."))
     if value < 0:
-        raise ReviewError(said(f"金额「{text}」为负", f"The amount {text!r} is negative."), "Give 0 or more yuan.")
+        raise ReviewError(said(f"金额「{text}」为负", f"The amount {text!r} is negative."), said("请填写 0 或以上的金额（元）。", "Give 0 or more yuan."))
     return int((value * 100).to_integral_value())
 
 

@@ -111,7 +111,7 @@ class OpinionData:
         object.__setattr__(self, "elements", tuple((e, a, c) for e, a, c in self.elements))
         if self.outcome not in OUTCOMES:
             raise ReviewError(said(f"审核结论「{self.outcome}」无效", f"Unknown outcome {self.outcome!r}."),
-                              "Use one of: " + "、".join(OUTCOMES) + ".")
+                              said("请使用以下之一：" + "、".join(OUTCOMES) + "。", "Use one of: " + "、".join(OUTCOMES) + "."))
         if (self.outcome == "变更") != (self.changed is not None):
             raise ReviewError(said("变更的意见书必须且只能载明变更后的决定", "A 变更 opinion needs the changed decision, "
                                    "and only a 变更 opinion has one."),
@@ -121,16 +121,16 @@ class OpinionData:
             if answer not in ANSWERS:
                 raise ReviewError(said(f"要素「{element}」的审核结论「{answer}」无效", f"The answer {answer!r} to "
                                        f"{element!r} is not one of {'/'.join(ANSWERS)}."),
-                                  "Answer every element with 符合, 不符合 or 不适用.")
+                                  said("请对每个要素作出 符合、不符合 或 不适用 的结论。", "Answer every element with 符合, 不符合 or 不适用."))
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as e:
             raise ReviewError(said(f"时区「{self.tz}」无效", f"Unknown time zone {self.tz!r}."),
-                              "Give an IANA zone name, e.g. Asia/Shanghai.") from e
+                              said("请给出 IANA 时区名称，例如 Asia/Shanghai。", "Give an IANA zone name, e.g. Asia/Shanghai.")) from e
         for name, moment in (("decided_at", self.decided_at), ("submitted_at", self.submitted_at)):
             if moment.tzinfo is None or moment.utcoffset() is None:
                 raise ReviewError(said(f"{name} 缺少时区", f"{name} is a naive datetime."),
-                                  "Pass an aware datetime (e.g. datetime.now(UTC)).")
+                                  said("请传入带时区的时间（例如 datetime.now(UTC)）。", "Pass an aware datetime (e.g. datetime.now(UTC))."))
 
 
 def when(moment: datetime, tz: str = "Asia/Shanghai") -> str:

@@ -248,7 +248,7 @@ def _reviewer_unit(db: Session, settings: Settings, case: Case) -> int:
         if unit is None:
             raise ReviewError(said(f"[review.reviewer_units] 指定的审核单位 {code} 不存在", f"The reviewing unit {code} "
                                    "named in [review.reviewer_units] does not exist."),
-                              "Add the unit (liuhen units add) or correct the config.")
+                              said("请添加该单位（liuhen units add）或更正配置。", "Add the unit (liuhen units add) or correct the config."))
         return unit.id
     return case.unit_id
 
@@ -262,17 +262,17 @@ def submit(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, 
     r = settings.review
     if proposal.decision_kind not in r.decision_kinds:
         raise ReviewError(said(f"决定种类「{proposal.decision_kind}」不在本机构的种类中", f"{proposal.decision_kind!r} is not "
-                               "one of this agency's decision kinds."), "Use one of: " + "、".join(r.decision_kinds) + ".")
+                               "one of this agency's decision kinds."), said("请使用以下之一：" + "、".join(r.decision_kinds) + "。", "Use one of: " + "、".join(r.decision_kinds) + "."))
     for value, zh, en in ((proposal.content, "拟作决定内容", "the proposed decision"),
                           (proposal.legal_basis, "法律依据", "the legal basis"), (statement, "承办人说明", "the statement")):
         if not value.strip():
-            raise ReviewError(said(f"{zh}为空", f"{en} is empty."), f"Fill in {en} ({zh}).")
+            raise ReviewError(said(f"{zh}为空", f"{en} is empty."), said(f"请填写{zh}。", f"Fill in {en} ({zh})."))
     db.execute(select(Case.id).where(Case.id == case.id).with_for_update())  # one submission of a case at a time
     last = latest_round(db, case.id)
     if last is not None and last.state != "decided":
         raise ReviewError(said(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束", f"Round {last.round_no} of "
                                f"case {case.number} is still under review."),
-                          "Wait for the reviewer's outcome; a new round can be submitted after it.")
+                          said("请等待审核人作出结论；之后可再提请新一轮审核。", "Wait for the reviewer's outcome; a new round can be submitted after it."))
     if calendar is None:
         from review.calendar import WorkCalendar
 
@@ -303,7 +303,7 @@ def get_round(db: Session, round_id: int) -> ReviewRound:
     rnd = db.get(ReviewRound, round_id)
     if rnd is None:
         raise UnknownRound(said(f"没有法制审核第 {round_id} 号记录", f"There is no review round {round_id}."),
-                           "Open the case page and choose one of its review rounds.")
+                           said("请打开案件页面，选择其中一轮审核。", "Open the case page and choose one of its review rounds."))
     return rnd
 
 
@@ -518,10 +518,10 @@ def prefill(db: Session, settings: Settings, rnd: ReviewRound) -> dict[str, Pref
 def _in_review(rnd: ReviewRound) -> None:
     if rnd.state == "decided":
         raise ReviewError(said(f"第 {rnd.round_no} 轮法制审核已有结论", f"Round {rnd.round_no} is already decided."),
-                          "A decided round never changes; the handling unit may submit a new round.")
+                          said("已有结论的审核轮次不会再变；承办单位可提请新一轮审核。", "A decided round never changes; the handling unit may submit a new round."))
     if rnd.state != "in_review":
         raise ReviewError(said(f"第 {rnd.round_no} 轮法制审核尚未打开", f"Round {rnd.round_no} has not been opened."),
-                          "Open the round's workspace first.")
+                          said("请先打开该轮审核的工作台。", "Open the round's workspace first."))
 
 
 def answer(db: Session, custody: CustodyLog, settings: Settings, *, rnd: ReviewRound, element: str, answer: str,
@@ -531,12 +531,12 @@ def answer(db: Session, custody: CustodyLog, settings: Settings, *, rnd: ReviewR
     _in_review(rnd)
     if element not in settings.review.elements:
         raise ReviewError(said(f"「{element}」不是审核要素", f"{element!r} is not an element of the checklist."),
-                          "Use one of: " + "、".join(settings.review.elements) + ".")
+                          said("请使用以下之一：" + "、".join(settings.review.elements) + "。", "Use one of: " + "、".join(settings.review.elements) + "."))
     if answer not in ANSWERS:
-        raise ReviewError(said(f"审核结论「{answer}」无效", f"{answer!r} is not an answer."), "Answer yes, no or na.")
+        raise ReviewError(said(f"审核结论「{answer}」无效", f"{answer!r} is not an answer."), said("请回答 符合、不符合 或 不适用。", "Answer yes, no or na."))
     if answer == "no" and not comment.strip():
         raise ReviewError(said(f"「{element}」不符合时须写明理由", f"Say why {element} is not met."),
-                          "Write what is wrong and what the handling unit must do.")
+                          said("请写明问题所在以及承办单位须做什么。", "Write what is wrong and what the handling unit must do."))
     a = db.scalar(select(ReviewAnswer).where(ReviewAnswer.round_id == rnd.id, ReviewAnswer.element == element))
     if a is None:
         a = ReviewAnswer(round_id=rnd.id, element=element, comment="", prefill=None, prefill_reason="")
@@ -559,10 +559,10 @@ def _check_outcome(db: Session, settings: Settings, rnd: ReviewRound, outcome: s
                    changed: Proposal | None) -> None:
     _in_review(rnd)
     if outcome not in OUTCOMES:
-        raise ReviewError(said(f"审核结论「{outcome}」无效", f"{outcome!r} is not an outcome."), "Use one of: "
-                          + "、".join(OUTCOMES) + ".")
+        raise ReviewError(said(f"审核结论「{outcome}」无效", f"{outcome!r} is not an outcome."), said("请使用以下之一：" + "、".join(OUTCOMES) + "。", "Use one of: "
+                               + "、".join(OUTCOMES) + "."))
     if not opinion.strip():
-        raise ReviewError(said("审核意见为空", "The opinion is empty."), "Write the opinion (审核意见) that goes into the case file.")
+        raise ReviewError(said("审核意见为空", "The opinion is empty."), said("请填写归入案卷的审核意见。", "Write the opinion (审核意见) that goes into the case file."))
     answers = answers_of(db, rnd)
     open_ = [e for e in settings.review.elements if answers.get(e) is None or answers[e].answer is None]
     if open_:
@@ -573,14 +573,14 @@ def _check_outcome(db: Session, settings: Settings, rnd: ReviewRound, outcome: s
         failed = [e for e, a in answers.items() if a.answer == "no"]
         if failed:
             raise ReviewError(said(f"要素「{'、'.join(failed)}」不符合，不能同意", f"{', '.join(failed)} not met: the decision "
-                                   "cannot be agreed."), "Choose 变更, 纠正, 补充材料 or 不同意, or change the answer.")
+                                   "cannot be agreed."), said("请选择 变更、纠正、补充材料 或 不同意，或修改该要素的结论。", "Choose 变更, 纠正, 补充材料 or 不同意, or change the answer."))
     if outcome == "变更":
         if changed is None or not changed.content.strip():
             raise ReviewError(said("变更须写明变更后的决定", "变更 needs the changed decision."),
                               said("请写明变更后决定的种类、内容和金额。", "Give the changed decision's kind, content and amount."))
         if changed.decision_kind not in settings.review.decision_kinds:
             raise ReviewError(said(f"决定种类「{changed.decision_kind}」不在本机构的种类中", f"{changed.decision_kind!r} is not "
-                                   "a decision kind."), "Use one of: " + "、".join(settings.review.decision_kinds) + ".")
+                                   "a decision kind."), said("请使用以下之一：" + "、".join(settings.review.decision_kinds) + "。", "Use one of: " + "、".join(settings.review.decision_kinds) + "."))
     elif changed is not None:
         raise ReviewError(said("只有变更才写变更后的决定", "Only 变更 carries a changed decision."),
                           said("请选择「变更」，或不写变更后的决定。", "Choose 变更, or leave it out."))
@@ -771,7 +771,7 @@ def notices(db: Session, *, units: Collection[int], unread_only: bool = True, li
 def read_notice(db: Session, *, notice_id: int, units: Collection[int], actor: str) -> ReviewNotice:
     n = db.get(ReviewNotice, notice_id)
     if n is None or n.unit_id not in units:
-        raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), "Reload the page.")
+        raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), said("请刷新页面。", "Reload the page."))
     if n.read_at is None:
         n.read_at, n.read_by = utcnow(), actor
     return n
