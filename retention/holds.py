@@ -197,7 +197,7 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
     try:
         q.check()
     except BadQuery as e:
-        raise RetentionError(said("保存的检索无效", f"The saved search is not valid: {e.detail}"), e.action) from e
+        raise RetentionError(said(f"保存的检索无效：{e.said.zh}", f"The saved search is not valid: {e.said.en}"), e.said_action) from e
     return q
 
 
@@ -299,7 +299,7 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         try:
             conds = searching.filters(db, saved, sc)
         except BadQuery as e:
-            raise RetentionError(said("保存的检索无效", f"The saved search is not valid: {e.detail}"), e.action) from e
+            raise RetentionError(said(f"保存的检索无效：{e.said.zh}", f"The saved search is not valid: {e.said.en}"), e.said_action) from e
         ids = sorted(db.scalars(select(Evidence.id).where(*conds)))
         if not ids:
             raise NothingMatches(said("该检索没有结果，未设保全", "The saved search matches nothing that you may see: no "
