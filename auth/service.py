@@ -161,7 +161,7 @@ def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = Non
         raise InvalidAccount(said(f"单位代码 {code!r} 无效", f"Unit code {code!r} is not valid."),
                              said("请使用 1–64 个字母、数字、'.'、'_' 或 '-'，例如 110101-JT。", "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT."))
     if not name.strip():
-        raise InvalidAccount(said(f"单位 {code} 的名称为空", f"Unit {code} has an empty name."), "Give the unit its name, e.g. 东城分局交警大队.")
+        raise InvalidAccount(said(f"单位 {code} 的名称为空", f"Unit {code} has an empty name."), said("请填写单位名称，例如 东城分局交警大队。", "Give the unit its name, e.g. 东城分局交警大队."))
     if db.scalars(select(Unit).where(Unit.code == code)).one_or_none() is not None:
         raise AlreadyExists(said(f"单位 {code} 已存在", f"Unit {code} already exists."), said("请换一个代码，或使用已有的单位。", "Choose another code, or use the existing unit."))
     parent_id = None
@@ -227,7 +227,7 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
 def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None:
     if not _OFFICER_NO.fullmatch(officer_no):
         raise InvalidAccount(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
-                             "Use the number the user's recorder writes into file names (警号), e.g. 000123.")
+                             said("请使用该用户记录仪写入文件名的警号，例如 000123。", "Use the number the user's recorder writes into file names (警号), e.g. 000123."))
     other = db.scalar(select(User.username).where(User.officer_no == officer_no, User.id != (user_id or 0)))
     if other is not None:
         raise AlreadyExists(said(f"警号 {officer_no} 已属于用户 {other}", f"Officer number {officer_no} is already the "
@@ -678,7 +678,7 @@ def issue_api_token(db: Session, custody: CustodyLog, *, user: User, name: str, 
     """A new bearer token for ``user``, named for whoever uses it; returned once, stored hashed.
     Custody event ``api_token_issued`` (naming the token, never holding it)."""
     if not name.strip():
-        raise InvalidAccount(said("API 令牌需要一个名称", "An API token needs a name."), "Name it for its use, e.g. 案件系统对接.")
+        raise InvalidAccount(said("API 令牌需要一个名称", "An API token needs a name."), said("请按用途命名，例如 案件系统对接。", "Name it for its use, e.g. 案件系统对接."))
     token = "lh_" + secrets.token_urlsafe(32)
     db.add(ApiToken(token_sha256=token_digest(token), user_id=user.id, name=name.strip()))
     db.flush()

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from hashing.digest import Digest
 from liuhen.errors import LiuhenError, Text
+from liuhen.words import said
 
 VERSION = 1
 
@@ -162,8 +163,8 @@ class Manifest:
                 raise ValueError("size must be a non-negative integer")
             return m
         except (ValueError, TypeError, UnicodeDecodeError, AttributeError) as e:
-            raise ManifestInvalid(f"The manifest could not be read: {e}.",
-                                  "Upgrade the station software to match the archive, then offload again.") from e
+            raise ManifestInvalid(said(f"无法读取清单：{e}", f"The manifest could not be read: {e}."),
+                                  said("请将采集站软件升级到与档案库一致的版本，然后重新采集。", "Upgrade the station software to match the archive, then offload again.")) from e
 
     @staticmethod
     def parse_time(text: str | None) -> dt.datetime | None:

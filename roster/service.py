@@ -65,9 +65,9 @@ def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str,
                 actor: str) -> Officer:
     if not _NO.fullmatch(officer_no):
         raise RosterError(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
-                          "Use the number recorders write into file names (警号), letters and digits, e.g. 000123.")
+                          said("请使用记录仪写入文件名的警号（字母和数字），例如 000123。", "Use the number recorders write into file names (警号), letters and digits, e.g. 000123."))
     if not name.strip():
-        raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} has an empty name."), "Give the officer's name, e.g. 张三.")
+        raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} has an empty name."), said("请填写该人员的姓名，例如 张三。", "Give the officer's name, e.g. 张三."))
     if db.scalar(select(Officer).where(Officer.officer_no == officer_no)) is not None:
         raise OfficerExists(said(f"执法人员 {officer_no} 已存在", f"Officer {officer_no} already exists."), said("请使用已有的人员，或换一个警号。", "Use the existing officer, or another number."))
     o = Officer(officer_no=officer_no, name=name.strip(), unit_id=unit_id, active=True)
@@ -114,7 +114,7 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
     if name is not None:
         if not name.strip():
             raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} would have an empty name."),
-                              "Give the officer's name, e.g. 张三.")
+                              said("请填写该人员的姓名，例如 张三。", "Give the officer's name, e.g. 张三."))
         if name.strip() != o.name:
             changes["name"] = [o.name, name.strip()]
             o.name = name.strip()
@@ -140,8 +140,8 @@ def _check_span(number: str, valid_from: dt.date, valid_until: dt.date) -> None:
     if valid_until < valid_from:
         raise RosterError(said(f"执法证 {number} 的有效期止于 {valid_until}，早于起始日 {valid_from}", f"Certificate {number} "
                                f"would be valid until {valid_until}, before it is valid from {valid_from}."),
-                          "Give the dates printed on the certificate: valid from (发证/有效期起) on or before "
-                          "valid until (有效期至).")
+                          said("请填写证件上印的日期：有效期起（发证/有效期起）不得晚于有效期至。", "Give the dates printed on the certificate: valid from (发证/有效期起) on or before "
+                               "valid until (有效期至)."))
 
 
 def _text(what: str, value: str) -> str:
