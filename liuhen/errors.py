@@ -63,15 +63,17 @@ class LiuhenError(Exception):
         return sentence(self.said, self.said_action, lang)
 
     def diagnostics(self, lang: str | None = None) -> str:
-        """The sentence in ``lang``; without a language, in both (Chinese, then English), as it is
-        written to logs, job records and custody details that any reader may read later."""
+        """The sentence in ``lang``; without a language, in both — ``"中文句子 / English sentence"``,
+        one when they are the same — as it is written to logs, job records and custody details that
+        any reader may read later (``as_said`` splits it again)."""
         if lang is not None:
             return self.message(lang)
-        return f"{self.detail} {self.action}".strip()
+        zh, en = self.message("zh"), self.message("en")
+        return zh if zh == en else f"{zh} / {en}"
 
     def to_dict(self, lang: str = "zh") -> dict[str, str]:
-        """The API's and ``--json``'s body: the stable ``code``, ``detail`` (both languages, as
-        before) and ``message`` (the sentence in ``lang``)."""
+        """The API's and ``--json``'s body: the stable ``code``, ``detail`` (the sentence in both
+        languages, as before ``message`` existed) and ``message`` (the sentence in ``lang``)."""
         return {"code": self.code, "detail": self.diagnostics(), "message": self.message(lang)}
 
 

@@ -209,7 +209,7 @@ def test_the_error_base_gives_one_language_and_keeps_both_for_logs() -> None:
     e = NotFound(said("没有案件 7", "There is no case 7."), said("请核对案件编号。", "Check the case number."))
     assert e.message("zh") == "没有案件 7。请核对案件编号。" and e.diagnostics("zh") == e.message("zh")
     assert e.message("en") == "There is no case 7. Check the case number."
-    assert e.diagnostics() == "没有案件 7 / There is no case 7. 请核对案件编号。 / Check the case number."
+    assert e.diagnostics() == "没有案件 7。请核对案件编号。 / There is no case 7. Check the case number."
     assert e.to_dict("en") == {"code": "not_found", "detail": e.diagnostics(), "message": e.message("en")}
     legacy = LiuhenError("没有案件 7 / There is no case 7.", "Check the case number.")  # a plain str: both languages
     assert legacy.message("zh") == "没有案件 7。Check the case number." and legacy.message("en").startswith("There is")
