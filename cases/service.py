@@ -271,7 +271,7 @@ def reopen_case(db: Session, custody: CustodyLog, *, case: Case, actor: str, rea
     if case.status != "closed":
         raise CaseError(said(f"案件 {case.number} 未结案", f"Case {case.number} is not closed."), said("只有已结案的案件才能重新立案。", "Only a closed case can be reopened."))
     if not reason.strip():
-        raise CaseError(said("重新立案须说明理由", "Reopening a case needs a reason."), "Say why, e.g. 行政复议决定撤销重作.")
+        raise CaseError(said("重新立案须说明理由", "Reopening a case needs a reason."), said("请说明理由，例如 行政复议决定撤销重作。", "Say why, e.g. 行政复议决定撤销重作."))
     closed_at = case.closed_at
     case.status = "open"
     case.closed_at = None

@@ -169,13 +169,15 @@ async def login(request: Request, archive: ArchiveDep, username: str = Form(""),
                                     ip=request.client.host if request.client else None, reason="login_csrf",
                                     tool=access.TOOL)
         return render(request, "login.html", status=403, next=_safe_next(next), login_csrf=expected or "",
-                      message="表单已失效，请刷新后重试 / The form expired; reload the page and sign in again.")
+                      message=said("表单已失效，请刷新页面后重新登录。",
+                                   "The form expired; reload the page and sign in again.").in_(_lang(request)))
     ip = request.client.host if request.client else None
     ua = request.headers.get("user-agent")
     if new_password and new_password != new_password_again:
         return render(request, "login.html", status=400, next=_safe_next(next), login_csrf=expected,
                       username=username, change=True,
-                      message="两次输入的新密码不同 / The two new passwords differ; type the same one twice.")
+                      message=said("两次输入的新密码不同，请输入两次相同的新密码。",
+                                   "The two new passwords differ; type the same one twice.").in_(_lang(request)))
     started = time.monotonic()
     try:
         # in a worker thread with no transaction open: sign_in keeps argon2 outside its own short ones
@@ -189,7 +191,7 @@ async def login(request: Request, archive: ArchiveDep, username: str = Form(""),
         await asyncio.sleep(max(0.0, archive.settings.auth.refusal_delay_s - (time.monotonic() - started)))
         status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
         return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
-                      message=e.diagnostics(), username=username,
+                      message=e.message(_lang(request)), username=username,
                       change=isinstance(e, (PasswordChangeRequired, InvalidAccount)))
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
@@ -232,7 +234,7 @@ def home(request: Request, archive: ArchiveDep) -> Response:
         if p.may(action):
             return RedirectResponse(target, status_code=303)
     return render(request, "error.html", user=p, status=403, code="forbidden",
-                  message="您的角色没有可用的页面 / Your role has no page here.")
+                  message=said("您的角色在控制台没有可用的页面。", "Your role has no page here.").in_(_lang(request)))
 
 
 # ---------------------------------------------------------------------------- dock and jobs

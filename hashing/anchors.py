@@ -151,7 +151,7 @@ class TimestampAuthority:
                 token = reply.read_bytes()
             except (OSError, urllib.error.URLError, subprocess.CalledProcessError) as e:
                 detail = getattr(e, "stderr", "") or str(e)
-                raise AnchorFailed(f"Checkpoint {size} could not be time-stamped by {self.url}: {detail}".strip(),
+                raise AnchorFailed(said(f"检查点 {size} 无法由 {self.url} 加盖时间戳：{detail}".strip(), f"Checkpoint {size} could not be time-stamped by {self.url}: {detail}".strip()),
                                    said("请检查时间戳服务能否访问（以及 anchors.tsa_ca_file 是否为其 CA），然后运行 liuhen log checkpoint。", "Check that the TSA is reachable (and anchors.tsa_ca_file is its CA), then run "
                                         "`liuhen log checkpoint`.")) from e
         return base64.b64encode(token).decode()

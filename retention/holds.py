@@ -189,7 +189,7 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
             else:
                 if not isinstance(v, str):
                     raise RetentionError(said(f"检索的 {k} 须为文字", f"{k} of the saved search is text."),
-                                         f'e.g. {{"{k}": "..."}}')
+                                         said(f'例如 {{"{k}": "..."}}', f'e.g. {{"{k}": "..."}}'))
                 kw[k] = v
         q = Query(**kw, page=1, per_page=200)
     if q.finds_nothing():

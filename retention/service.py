@@ -227,7 +227,7 @@ def set_class(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
         raise UnknownClass(said(f"没有保存期限类别「{class_name}」", f"There is no retention class {class_name!r}."),
                            said("请使用以下之一：" + "、".join(f"{k}（{c.label}）" for k, c in settings.classes.items()) + "。", "Use one of: " + ", ".join(f"{k} ({c.label})" for k, c in settings.classes.items()) + "."))
     if not reason.strip():
-        raise ReasonRequired(said("更改保存期限类别须说明理由", "A class change needs a reason."), "Say why, e.g. 当事人申请复议.")
+        raise ReasonRequired(said("更改保存期限类别须说明理由", "A class change needs a reason."), said("请说明理由，例如 当事人申请复议。", "Say why, e.g. 当事人申请复议."))
     ev = db.get(Evidence, evidence_id)
     if ev is None:
         raise NotFound(said(f"没有证据 {evidence_id}", f"There is no evidence {evidence_id}."), said("请核对证据编号。", "Check the evidence id."))

@@ -138,7 +138,7 @@ def mark(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, ma
     Nobody who handled the case may mark it not major (they would be lifting their own gate)."""
     if not reason.strip():
         raise ReviewError(said("认定是否属于重大执法决定须说明理由", "Marking a case needs a reason."),
-                          "Say why, e.g. 涉及重大公共利益 or 经集体讨论不属于重大执法决定.")
+                          said("请说明理由，例如 涉及重大公共利益 或 经集体讨论不属于重大执法决定。", "Say why, e.g. 涉及重大公共利益 or 经集体讨论不属于重大执法决定."))
     if not major and actor in handlers_of(db, case):
         raise ReviewConflict(said(f"您参与办理了案件 {case.number}，不能认定其不属于重大执法决定", "You took part in handling case "
                                   f"{case.number} and may not mark it not major."),
