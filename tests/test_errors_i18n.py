@@ -4,7 +4,11 @@ page in the user's language with what to do — never raw JSON — and a Chinese
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -118,10 +122,10 @@ def chinese(text: str) -> bool:
 
 
 def english_words(text: str) -> list[str]:
-    """Latin-script words that are not a code (``not_found``, ``evidence.search``), a number or unit
-    (``2026-11-23``, ``22px``) or a proper name."""
+    """Latin-script words that are not a code (``not_found``, ``evidence.search``, ``--config``), a
+    number or unit (``2026-11-23``, ``22px``) or a proper name."""
     words = re.findall(r"[A-Za-z0-9_.:/\-]*[A-Za-z]{2,}[A-Za-z0-9_.:/\-]*", text)
-    return [w for w in words if w not in PROPER and not re.search(r"[_.0-9/]", w)]
+    return [w for w in words if w not in PROPER and not re.search(r"[_.0-9/]", w) and not w.startswith("-")]
 
 
 def test_an_api_error_has_the_code_the_bilingual_detail_and_the_message_in_the_requests_language(world: World) -> None:
@@ -214,3 +218,21 @@ def test_the_error_base_gives_one_language_and_keeps_both_for_logs() -> None:
     legacy = LiuhenError("没有案件 7 / There is no case 7.", "Check the case number.")  # a plain str: both languages
     assert legacy.message("zh") == "没有案件 7。Check the case number." and legacy.message("en").startswith("There is")
     assert Forbidden("plain").message("zh") == "plain"
+
+
+def _cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("LIUHEN_LANG", "LC_ALL", "LC_MESSAGES", "LANG")}
+    return subprocess.run([sys.executable, "-m", "app.cli", "--config", str(tmp_path / "absent.toml"), *args],
+                          capture_output=True, text=True, timeout=120, env={**clean, **env})
+
+
+def test_the_cli_speaks_the_terminals_language_and_its_json_carries_the_message(tmp_path: Path) -> None:
+    zh = _cli(tmp_path, "ingest", "--once", LIUHEN_LANG="zh")
+    assert zh.returncode == 1 and "错误：配置文件" in zh.stderr and "不存在" in zh.stderr
+    assert not english_words(zh.stderr.replace(str(tmp_path / "absent.toml"), "")), zh.stderr
+    en = _cli(tmp_path, "ingest", "--once", LANG="en_US.UTF-8")
+    assert en.returncode == 1 and en.stderr.startswith("error: The config file") and not chinese(en.stderr)
+    both = _cli(tmp_path, "ingest", "--once", "--json", LANG="C.UTF-8")  # a locale naming no language: both
+    assert both.returncode == 1 and "错误：配置文件" in both.stderr and "error: The config file" in both.stderr
+    body = json.loads(both.stdout)
+    assert body["code"] == "config" and "不存在" in body["message"] and "does not exist" in body["detail"]
