@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from liuhen.errors import LiuhenError, Text
+from liuhen.words import said
 
-KEEP_ORIGINAL = "The original is kept unchanged and can still be downloaded and verified."
+KEEP_ORIGINAL = said("原始文件保持不变，仍可下载和校验。", "The original is kept unchanged and can still be downloaded and verified.")
 
 
 class MediaError(LiuhenError):
