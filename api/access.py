@@ -251,6 +251,8 @@ def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code
     if unit.id not in p.scope.units:
         denied(archive, db, p, permission=action, reason="unit", request=request)
         raise Forbidden(said(f"单位 {unit.code} 不在您的范围", f"Unit {unit.code} is not one of yours."),
+                        said("请由该单位或上级单位的管理员操作。", "An administrator of that unit or a unit above it does this.")
+                        if p.role == "admin" else  # the administrator is who others would ask
                         said("只能为本单位操作；如需该单位的权限，请联系管理员授权。", "Act only for your own units, or ask an administrator to grant you that unit."))
     return unit
 
