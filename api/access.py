@@ -34,6 +34,7 @@ from cases.errors import UnknownCase
 from cases.models import Case
 from liuhen.db import is_read
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 TOOL = "liuhen-api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -96,9 +97,9 @@ def authenticate_request(archive: Archive, request: Request, *, check_csrf: bool
     token = request.cookies.get(archive.settings.auth.session_cookie)
     touch = request.headers.get(POLL_HEADER) != "1"
     if bearer is None and not token:
-        raise AuthFailed("未登录 / Not signed in.",
-                         "请先登录控制台，或使用 API 令牌 / Sign in to the console, or send an API token as "
-                         "`Authorization: Bearer <token>`.")
+        raise AuthFailed(said("未登录", "Not signed in."),
+                         said("请先登录控制台，或使用 API 令牌", "Sign in to the console, or send an API token as "
+                              "`Authorization: Bearer <token>`."))
     if request.method in SAFE_METHODS:
         with archive.reads.begin() as db:
             if bearer is not None:
@@ -193,9 +194,9 @@ def require(archive: Archive, db: Session, p: Principal, action: str, request: R
 
 
 def hidden(evidence_id: int) -> NotFound:
-    return NotFound(f"没有编号为 {evidence_id} 的证据，或您无权查看 / No evidence {evidence_id} that you may see.",
-                    "请核对编号；如需查看其他单位的证据，请联系管理员授权 / Check the number; to see another unit's "
-                    "evidence, ask an administrator to grant you that unit.")
+    return NotFound(said(f"没有编号为 {evidence_id} 的证据，或您无权查看", f"No evidence {evidence_id} that you may see."),
+                    said("请核对编号；如需查看其他单位的证据，请联系管理员授权", "Check the number; to see another unit's "
+                         "evidence, ask an administrator to grant you that unit."))
 
 
 def evidence(archive: Archive, db: Session, p: Principal, evidence_id: int, action: str,
@@ -220,8 +221,8 @@ _BYTES = frozenset({"evidence.play", "evidence.download_original", "evidence.exp
 
 
 def unknown_case(case_id: int) -> UnknownCase:
-    return UnknownCase(f"没有案件 {case_id} / There is no case {case_id} that you may see.",
-                       "Check the case on the case list.")
+    return UnknownCase(said(f"没有案件 {case_id}", f"There is no case {case_id} that you may see."),
+                       said("请在案件列表中核对。", "Check the case on the case list."))
 
 
 def case(archive: Archive, db: Session, p: Principal, case_id: int, action: str,
@@ -249,8 +250,10 @@ def own_unit(archive: Archive, db: Session, p: Principal, action: str, unit_code
     unit = get_unit(db, code=unit_code)
     if unit.id not in p.scope.units:
         denied(archive, db, p, permission=action, reason="unit", request=request)
-        raise Forbidden(f"单位 {unit.code} 不在您的范围 / Unit {unit.code} is not one of yours.",
-                        "Act only for your own units, or ask an administrator to grant you that unit.")
+        raise Forbidden(said(f"单位 {unit.code} 不在您的范围", f"Unit {unit.code} is not one of yours."),
+                        said("请由该单位或上级单位的管理员操作。", "An administrator of that unit or a unit above it does this.")
+                        if p.role == "admin" else  # the administrator is who others would ask
+                        said("只能为本单位操作；如需该单位的权限，请联系管理员授权。", "Act only for your own units, or ask an administrator to grant you that unit."))
     return unit
 
 
@@ -262,10 +265,10 @@ def no_cross_site(p: Principal, request: Request) -> None:
     import hmac
 
     if p.via == "session" and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), p.csrf_token or ""):
-        raise Forbidden(f"下载需要一次性链接 / A download with a console session needs the {CSRF_HEADER} header.",
-                        "Use the download button of the console (it asks for a one-time link), or POST to the "
-                        "route's /link and open the URL it returns; API clients send their token as "
-                        "`Authorization: Bearer`.")
+        raise Forbidden(said("下载需要一次性链接", f"A download with a console session needs the {CSRF_HEADER} header."),
+                        said("请使用控制台的下载按钮（它会申请一次性链接），或 POST 到该地址的 /link 后打开返回的网址；API 客户端以 Authorization: Bearer 发送令牌。", "Use the download button of the console (it asks for a one-time link), or POST to the "
+                             "route's /link and open the URL it returns; API clients send their token as "
+                             "`Authorization: Bearer`."))
 
 
 def recently(db: Session, p: Principal, action: str, evidence_id: int, window: dt.timedelta) -> bool:

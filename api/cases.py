@@ -56,6 +56,7 @@ from cases.errors import UnknownCase
 from cases.gate import Decision
 from cases.models import Case, EvidenceLink, Step, TextRecord, TextRecordVersion
 from cases.views import LinkView
+from liuhen.words import said
 from review.errors import ReviewRequired
 
 router = APIRouter(tags=["cases"], dependencies=[StrictQuery], responses={
@@ -129,9 +130,9 @@ def _detail(archive: Archive, db: Session, p: access.Principal, c: Case) -> Case
                                        masked=not p.may("cases.personal_data")))
 
 
-_GONE = {"step": ("没有环节 {0} / There is no step {0}.", "Check the case page."),
-         "link": ("没有关联 {0} / There is no link {0}.", "Reload the case page."),
-         "text record": ("没有文书 {0} / There is no text record {0}.", "Reload the case.")}
+_GONE = {"step": (said("没有环节 {0}", "There is no step {0}."), said("请在案件页面核对。", "Check the case page.")),
+         "link": (said("没有关联 {0}", "There is no link {0}."), said("请刷新案件页面。", "Reload the case page.")),
+         "text record": (said("没有文书 {0}", "There is no text record {0}."), said("请刷新案件页面。", "Reload the case."))}
 
 
 def _holder(archive: Archive, db: Session, p: access.Principal, case_id: int | None, action: str,
@@ -140,7 +141,7 @@ def _holder(archive: Archive, db: Session, p: access.Principal, case_id: int | N
     for one that does not exist, in the same timing class (a foreign one is an ``access_denied`` event and
     is never named; a missing one a ``not_found`` event)."""
     detail, act = _GONE[what]
-    gone = UnknownCase(detail.format(ident), act)
+    gone = UnknownCase(said(detail.zh.format(ident), detail.en.format(ident)), act)
     c = db.get(Case, case_id) if case_id is not None else None
     if c is None:
         access.missing(archive, db, p, what=what, ident=ident, request=request)
@@ -485,8 +486,8 @@ def record_version(archive: Archive, db: Session, p: access.Principal, request: 
     v = db.scalar(select(TextRecordVersion).where(TextRecordVersion.record_id == rec.id,
                                                   TextRecordVersion.version == version))
     if v is None:
-        raise UnknownCase(f"文书 {record_id} 没有第 {version} 版 / Text record {record_id} has no version "
-                          f"{version}.", "Choose a version listed on the case page.")
+        raise UnknownCase(said(f"文书 {record_id} 没有第 {version} 版", f"Text record {record_id} has no version "
+                               f"{version}."), said("请选择案件页面上列出的版本。", "Choose a version listed on the case page."))
     return c, rec, v
 
 

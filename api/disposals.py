@@ -20,6 +20,7 @@ from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE, LINE_NOT_BLANK, MAX_ID
 from archive.context import Archive
 from archive.models import Evidence
+from liuhen.words import said
 from retention import disposal
 from retention.errors import DisposalRefused, UnknownDisposal
 from retention.models import Disposal
@@ -72,8 +73,8 @@ Offset = Annotated[int, Query(ge=0, le=10**9)]
 
 
 def unknown(disposal_id: int) -> UnknownDisposal:
-    return UnknownDisposal(f"没有待销毁记录 {disposal_id}，或您无权查看 / No disposal {disposal_id} that you may see.",
-                           "Check the id on the pending-disposal queue.")
+    return UnknownDisposal(said(f"没有待销毁记录 {disposal_id}，或您无权查看", f"No disposal {disposal_id} that you may see."),
+                           said("请在待销毁列表中核对编号。", "Check the id on the pending-disposal queue."))
 
 
 def _disposal(archive: Archive, db: Session, p: Principal, disposal_id: int, action: str,

@@ -163,10 +163,11 @@ def get_media(evidence_id: EvidenceId, kind: MediaKind, archive: ArchiveDep, p: 
         ev = access.evidence(archive, db, p, evidence_id, "evidence.play", request)
         d = views.derived_file(db, evidence_id=ev.id, kind=kind)
         if d is None:
-            raise NotFound(f"证据 {ev.id} 还没有 {kind} 文件 / Evidence {ev.id} has no {kind} yet"
-                           + (f" ({ev.playback_note})" if ev.playback_note else "") + ".",
-                           "媒体任务完成后即可播放；若标记为无法播放，请下载原始文件 / It appears when the media jobs "
-                           "finish; if it is marked unplayable, download the original instead.")
+            raise NotFound(said(f"证据 {ev.id} 还没有 {kind} 文件" + (f"（{ev.playback_note}）" if ev.playback_note else ""),
+                                f"Evidence {ev.id} has no {kind} yet"
+                                + (f" ({ev.playback_note})" if ev.playback_note else "") + "."),
+                           said("媒体任务完成后即可播放；若标记为无法播放，请下载原始文件", "It appears when the media jobs "
+                                "finish; if it is marked unplayable, download the original instead."))
         header = request.headers.get("range")
         rng = streaming.parse_range(header, d.size)  # a range outside the file is refused before any event
         # a play is one event, not one per seek or re-read: inside a play session opened by POST .../play

@@ -23,6 +23,7 @@ from archive import dock, service, stations, uploads
 from archive.context import Archive
 from archive.errors import StationMismatch
 from ingest.wire import ManifestInvalid, Receipt, StationReport
+from liuhen.words import said
 
 router = APIRouter(tags=["intake"])
 _bearer = HTTPBearer(auto_error=False, description="The station token printed by `liuhen stations add`.")
@@ -43,17 +44,17 @@ CurrentStation = Annotated[str, Depends(current_station)]
 def _same_station(archive: Archive, station: str, claimed: str | None) -> None:
     if claimed is not None and claimed != station:
         stations.refused(archive, station_id=station, reason=f"request for station {claimed}")
-        raise StationMismatch(f"The request is for station {claimed}, but the token belongs to station {station}.",
-                              "Each station must use its own token: check [station] id and token in the "
-                              "station's config.toml.")
+        raise StationMismatch(said(f"请求声称来自采集站 {claimed}，但令牌属于采集站 {station}", f"The request is for station {claimed}, but the token belongs to station {station}."),
+                              said("每个采集站须使用自己的令牌：请检查采集站 config.toml 中 [station] 的 id 和 token。", "Each station must use its own token: check [station] id and token in the "
+                                   "station's config.toml."))
 
 
 def _b64(text: str, what: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise ManifestInvalid(f"The {what} is not valid base64.",
-                              "Upgrade the station software to match the archive, then offload again.") from e
+        raise ManifestInvalid(said(f"{what} 不是有效的 base64", f"The {what} is not valid base64."),
+                              said("请将采集站软件升级到与档案库一致的版本，然后重新采集。", "Upgrade the station software to match the archive, then offload again.")) from e
 
 
 class RegisterIn(BaseModel):

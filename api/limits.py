@@ -19,7 +19,11 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+
+from api.errors import RequestError, request_lang
 from liuhen.config import WebSettings
+from liuhen.words import said
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,11 +44,13 @@ def limit_for(web: WebSettings, method: str, path: str) -> tuple[int, str]:
     return web.max_body_kb << 10, "max_body_kb"
 
 
-def _too_large(limit: int, setting: str) -> bytes:
-    return json.dumps({"code": "too_large", "detail": (
-        f"The request body is larger than this archive takes on this route ({limit} bytes, [web] {setting}); "
-        "nothing of it was kept. Send a smaller body, or ask the administrator to raise the limit.")},
-        ensure_ascii=False).encode()
+def _too_large(limit: int, setting: str, lang: str) -> bytes:
+    err = RequestError("too_large", said(f"请求正文超过本档案库在该地址接受的大小（{limit} 字节，[web] {setting}），未保存任何内容",
+                                         f"The request body is larger than this archive takes on this route "
+                                         f"({limit} bytes, [web] {setting}); nothing of it was kept."),
+                       said("请发送较小的正文，或请管理员调高该限制。",
+                            "Send a smaller body, or ask the administrator to raise the limit."))
+    return json.dumps(err.to_dict(lang), ensure_ascii=False).encode()
 
 
 class BodyLimit:
@@ -52,8 +58,8 @@ class BodyLimit:
         self.app = app
         self.web = web
 
-    async def _refuse(self, send: Send, limit: int, setting: str) -> None:
-        body = _too_large(limit, setting)
+    async def _refuse(self, scope: Scope, send: Send, limit: int, setting: str) -> None:
+        body = _too_large(limit, setting, request_lang(Request(scope)))
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})
@@ -71,7 +77,7 @@ class BodyLimit:
                 except ValueError:
                     declared = 0  # (the server refuses a malformed length before it gets here)
                 if declared > limit:
-                    await self._refuse(send, limit, setting)
+                    await self._refuse(scope, send, limit, setting)
                     return
         seen = 0
         refused = False
@@ -87,7 +93,7 @@ class BodyLimit:
                 if seen > limit:
                     refused = True
                     if not started:
-                        await self._refuse(send, limit, setting)
+                        await self._refuse(scope, send, limit, setting)
                     return {"type": "http.disconnect"}  # the application stops reading; nothing more is
             return message
 

@@ -29,6 +29,7 @@ from api.schemas import ERRORS, MAX_ID, EvidenceId
 from archive.context import Archive
 from auth import links
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 router = APIRouter(tags=["downloads"], responses={**ERRORS}, dependencies=[StrictQuery])
 # (the routes of ``api.cases`` under /evidence — the cases a recording is linked to — are served from this
@@ -107,8 +108,8 @@ def use_link(token: Token, archive: ArchiveDep, p: CurrentUser, request: Request
         link = links.redeem(db, token=token, user_id=p.user_id)
         found = (link.what, link.target_id, link.version) if link is not None else None
     if found is None:
-        raise LinkGone("这个下载链接无效、已用过或已过期 / This download link is unknown, used or expired.",
-                       "Ask for a new one: press the download button again (each link works once, for a minute).")
+        raise LinkGone(said("这个下载链接无效、已用过或已过期", "This download link is unknown, used or expired."),
+                       said("请重新申请：再按一次下载按钮（每个链接只能使用一次，有效一分钟）。", "Ask for a new one: press the download button again (each link works once, for a minute)."))
     what, target, version = found
     if what == "original":
         return evidence_routes.send_original(archive, p, request, target)

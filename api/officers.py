@@ -27,6 +27,7 @@ from api.schemas import ERRORS, LINE, CertificateOut, ErrorOut, OfficerOut, cert
 from archive import attribution
 from archive.context import Archive
 from auth.models import Unit
+from liuhen.words import said
 from roster import service as roster
 from roster.models import Officer
 
@@ -117,10 +118,10 @@ def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request
         if unit.id not in p.scope.units or (holder is not None and holder not in p.scope.units):
             access.denied(archive, db, p, permission="officers.manage", request=request,
                           reason="unit" if unit.id not in p.scope.units else "officer number of another unit")
-            raise Forbidden(f"不能在单位 {unit.code} 登记警号 {body.officer_no} / Officer number {body.officer_no} "
-                            f"cannot be registered in unit {unit.code}.",
-                            "Register officers only in your own units, with the number their recorders write; "
-                            "if that is what you did, ask an administrator of the top-level unit.")
+            raise Forbidden(said(f"不能在单位 {unit.code} 登记警号 {body.officer_no}", f"Officer number {body.officer_no} "
+                                 f"cannot be registered in unit {unit.code}."),
+                            said("只能在本单位登记执法人员，并使用其记录仪写入的警号；如确实如此，请联系上级单位的管理员。", "Register officers only in your own units, with the number their recorders write; "
+                                 "if that is what you did, ask an administrator of the top-level unit."))
         o = attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
                                     actor=p.actor)
         return officer(o, unit.code)

@@ -23,6 +23,7 @@ from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE
 from archive import attribution
 from archive.scope import Scope
+from liuhen.words import said
 from roster import service as roster
 from roster.models import Recorder
 
@@ -91,9 +92,9 @@ def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length
         if attribution.recorder_of_other_unit(db, device_id=device_id, scope=p.scope):
             access.denied(archive, db, p, permission="recorder.assign", reason="recorder of another unit",
                           request=request)
-            raise access.Forbidden(f"不能分配执法记录仪 {device_id} / Recorder {device_id} cannot be assigned by you.",
-                                   "Assign only recorders of your own units (docked at their stations or assigned "
-                                   "to their officers); ask an administrator if this one should be yours.")
+            raise access.Forbidden(said(f"不能分配执法记录仪 {device_id}", f"Recorder {device_id} cannot be assigned by you."),
+                                   said("只能分配本单位的记录仪（在本单位采集站采集过或已分配给本单位人员）；如该记录仪应属于您，请联系管理员。", "Assign only recorders of your own units (docked at their stations or assigned "
+                                        "to their officers); ask an administrator if this one should be yours."))
         changed = attribution.assign_recorder(db, archive.custody, device_id=device_id,
                                               officer_no=body.officer_no or None, actor=p.actor, scope=p.scope)
         rec = db.get(Recorder, device_id)

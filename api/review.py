@@ -34,6 +34,7 @@ from archive.context import Archive
 from auth.models import User
 from cases.models import Case
 from liuhen.config import OUTCOMES, PASSING_OUTCOMES
+from liuhen.words import said
 from review import catalogue as catalogue_
 from review import service, views
 from review.catalogue import Proposal, parse_amount, yuan
@@ -155,12 +156,12 @@ def _round_out(rnd: ReviewRound, case: Case) -> RoundOut:
 
 def hidden_round(round_id: int) -> UnknownRound:
     """The answer for a round that does not exist, or is not of the user's units (the same sentence)."""
-    return UnknownRound(f"没有法制审核第 {round_id} 号记录 / There is no review round {round_id}.",
-                        "Open the case page and choose one of its review rounds.")
+    return UnknownRound(said(f"没有法制审核第 {round_id} 号记录", f"There is no review round {round_id}."),
+                        said("请打开案件页面，选择其中一轮审核。", "Open the case page and choose one of its review rounds."))
 
 
 def hidden_notice(notice_id: int) -> UnknownRound:
-    return UnknownRound(f"没有通知 {notice_id} / There is no notice {notice_id}.", "Reload the notices.")
+    return UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), said("请刷新通知列表。", "Reload the notices."))
 
 
 def round_of(archive: Archive, db: Session, p: access.Principal, round_id: int, action: str,

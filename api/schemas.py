@@ -17,6 +17,7 @@ from archive.query import Page
 from archive.views import EvidenceView
 from cases.models import Case
 from cases.views import CaseView, LinkView
+from liuhen.words import said
 from roster.models import Certificate, Officer
 from roster.service import certificate_state
 
@@ -66,8 +67,8 @@ def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
     if t is None:
         return None
     if t.tzinfo is None:
-        raise BadQuery("A time in the query has no time zone.",
-                       "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+        raise BadQuery(said("查询中的时间缺少时区", "A time in the query has no time zone."),
+                       said("请带时区给出时间，例如 2026-11-23T09:30:00+08:00。", "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00."))
     try:
         u = t.astimezone(dt.UTC)
     except OverflowError:
@@ -76,10 +77,13 @@ def utc_bound(t: dt.datetime | None) -> dt.datetime | None:
 
 
 class ErrorOut(BaseModel):
-    """Every error: a stable code and a sentence saying what failed and what to do."""
+    """Every error: a stable English code and a sentence saying what failed and what to do —
+    ``message`` in the request's language (the ``lang`` cookie, else ``Accept-Language``, else
+    Simplified Chinese), ``detail`` in both languages (as it read before ``message`` existed)."""
 
     code: str
     detail: str
+    message: str
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -23,6 +23,7 @@ from auth import service as accounts
 from auth.credentials import MAX_PASSWORD
 from auth.errors import Forbidden, UnknownUser
 from auth.models import User
+from liuhen.words import said
 
 router = APIRouter(responses={**ERRORS, 503: {"model": ErrorOut, "description": "busy: try again in a moment"}},
                    dependencies=[StrictQuery])
@@ -72,8 +73,8 @@ def _out(u: User) -> AccountOut:
 def _managed(archive: Archive, db: Session, p: Principal, username: str, request: Request) -> User:
     """The user ``p`` may manage: ``users.manage`` and one of ``p``'s units; else refused and logged."""
     access.require(archive, db, p, "users.manage", request)
-    missing = UnknownUser(f"没有用户 {username} / There is no user {username!r} that you may manage.",
-                          "Check the user name; you manage users of your own units only.")
+    missing = UnknownUser(said(f"没有用户 {username}", f"There is no user {username!r} that you may manage."),
+                          said("请核对用户名；您只能管理本单位的用户。", "Check the user name; you manage users of your own units only."))
     try:
         user = accounts.get_user(db, username=username)
     except UnknownUser:
@@ -87,8 +88,8 @@ def _managed(archive: Archive, db: Session, p: Principal, username: str, request
 def _not_self(archive: Archive, db: Session, p: Principal, user: User, request: Request) -> None:
     if user.id == p.user_id:
         access.denied(archive, db, p, permission="users.manage", reason="own account", request=request)
-        raise Forbidden("不能停用自己的账户 / You cannot disable or reset your own account.",
-                        "Ask another administrator, or change your own password at /api/v1/me/password.")
+        raise Forbidden(said("不能停用自己的账户", "You cannot disable or reset your own account."),
+                        said("请由另一位管理员操作，或在 /api/v1/me/password 修改自己的密码。", "Ask another administrator, or change your own password at /api/v1/me/password."))
 
 
 @router.patch("/users/{username}", response_model=AccountOut, tags=["accounts"],

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from liuhen.config import Settings
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 if TYPE_CHECKING:
     from archive.context import Archive
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 def _ffmpeg() -> str:
     exe = shutil.which("ffmpeg")
     if exe is None:
-        raise LiuhenError("ffmpeg is not installed, so no sample recordings can be made.",
-                          "Run `make setup` (it installs ffmpeg), or install ffmpeg, then run the demo again.")
+        raise LiuhenError(said("未安装 ffmpeg，无法生成示例录像", "ffmpeg is not installed, so no sample recordings can be made."),
+                          said("请运行 make setup（会安装 ffmpeg），或自行安装 ffmpeg，然后重新运行演示。", "Run `make setup` (it installs ffmpeg), or install ffmpeg, then run the demo again."))
     return exe
 
 

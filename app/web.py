@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,10 +33,12 @@ from api import (
     users,
 )
 from api.deps import ArchiveDep, StrictQuery
+from api.errors import RequestError, request_lang
 from api.limits import BodyLimit
 from api.schemas import ErrorOut
 from archive.context import Archive
 from archive.uploads import sweep_abandoned
+from liuhen.words import said
 
 PREFIX = "/api/v1"
 
@@ -122,14 +124,16 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],
              responses={422: {"model": ErrorOut, "description": "the request was not understood"},
                         503: {"model": ErrorOut, "description": "the archive cannot reach its database"}})
-    def health(archive: ArchiveDep) -> Any:
+    def health(archive: ArchiveDep, request: Request) -> Any:
         try:
             with archive.engine.connect() as c:
                 c.execute(text("SELECT 1"))
         except SQLAlchemyError as e:
-            return JSONResponse({"code": "database_unavailable",
-                                 "detail": f"The archive cannot reach its database: {type(e).__name__}. "
-                                           "Check that the database server is running."}, status_code=503)
+            err = RequestError("database_unavailable",
+                               said(f"档案库无法连接数据库：{type(e).__name__}",
+                                    f"The archive cannot reach its database: {type(e).__name__}."),
+                               said("请检查数据库服务器是否在运行。", "Check that the database server is running."))
+            return JSONResponse(err.to_dict(request_lang(request)), status_code=503)
         return {"status": "ok", "version": liuhen.__version__}
 
     return app

@@ -24,20 +24,21 @@ from archive import terms
 from archive.errors import AnnotationRefused
 from archive.models import Evidence, EvidenceNote, EvidenceTag
 from hashing.custody import CustodyLog
+from liuhen.words import said
 
 
 def clean_tag(tag: str) -> str:
     """The tag as it is stored: runs of white space made one space, none at either end."""
     t = " ".join(tag.split())
     if not t:
-        raise AnnotationRefused("The tag is empty.", "Type a word for the tag, e.g. 现场检查.")
+        raise AnnotationRefused(said("标签为空", "The tag is empty."), said("请为标签输入一个词，例如 现场检查。", "Type a word for the tag, e.g. 现场检查."))
     return t
 
 
 def clean_note(text: str) -> str:
     t = text.strip()
     if not t:
-        raise AnnotationRefused("The note is empty.", "Write the note, then save it.")
+        raise AnnotationRefused(said("备注为空", "The note is empty."), said("请写好备注后再保存。", "Write the note, then save it."))
     return t
 
 

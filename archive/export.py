@@ -49,6 +49,7 @@ from hashing.models import CustodyAnchoring, CustodyCheckpoint, CustodyEvent
 from ingest.wire import Manifest, ManifestInvalid
 from liuhen.durable import fsync_path
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 TOOL = "bagit"
 TOOL_VERSION = bagit.VERSION
@@ -141,16 +142,16 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
     proofs go into ``data/log/`` beside those of the evidence's own events.
     """
     if not refs and extra is None:
-        raise ExportError("No evidence was named for the export.",
-                          "Give one or more evidence ids or SHA-256 digests.")
+        raise ExportError(said("导出时没有指定证据", "No evidence was named for the export."),
+                          said("请给出一个或多个证据编号或 SHA-256 摘要。", "Give one or more evidence ids or SHA-256 digests."))
     out_dir = Path(out_dir).absolute()
     _check_target(out_dir)
     snap = _snapshot(archive, refs, also_prove)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ExportError(f"The folder {out_dir.parent} could not be created: {e.strerror}.",
-                          "Choose an export folder on a disk you can write to.") from e
+        raise ExportError(said(f"无法创建文件夹 {out_dir.parent}：{e.strerror}", f"The folder {out_dir.parent} could not be created: {e.strerror}."),
+                          said("请选择一个可写入磁盘上的导出文件夹。", "Choose an export folder on a disk you can write to.")) from e
     tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
     placed = False
     try:
@@ -190,9 +191,9 @@ def export_bag(archive: Archive, refs: list[str], out_dir: Path, *, actor: str =
         if isinstance(e, (OSError, bagit.BagError)):
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise ExportError(
-                f"Writing the bag for {out_dir} failed: {why}. Nothing was exported.",
-                "Check that the disk has room for the whole export and that you may write there, "
-                "then export again.") from e
+                said(f"写入 {out_dir} 的导出包失败：{why}。未导出任何内容", f"Writing the bag for {out_dir} failed: {why}. Nothing was exported."),
+                said("请确认磁盘有足够空间容纳整个导出且您有写入权限，然后重新导出。", "Check that the disk has room for the whole export and that you may write there, "
+                     "then export again.")) from e
         raise
     fsync_path(out_dir.parent)
     return ExportResult(path=out_dir, evidence_ids=tuple(i.evidence_id for i in snap.items), files=files,
@@ -208,8 +209,8 @@ def _check_target(out_dir: Path) -> None:
     if out_dir.is_dir() and not out_dir.is_symlink() and not any(out_dir.iterdir()):
         return
     raise ExportTargetNotEmpty(
-        f"The export folder {out_dir} already exists and is not an empty folder; nothing was exported.",
-        "Choose a new folder name (it will be created), or empty that folder first.")
+        said(f"导出文件夹 {out_dir} 已存在且不是空文件夹，未导出任何内容", f"The export folder {out_dir} already exists and is not an empty folder; nothing was exported."),
+        said("请换一个新的文件夹名称（将自动创建），或先清空该文件夹。", "Choose a new folder name (it will be created), or empty that folder first."))
 
 
 def _snapshot(archive: Archive, refs: list[str], also_prove: Iterable[int] = ()) -> _Snapshot:
@@ -263,14 +264,14 @@ def _prove(archive: Archive, db: Session, seqs: list[int]) -> dict[str, Any]:
     cp = db.execute(select(CustodyCheckpoint).where(CustodyCheckpoint.note.is_not(None))
                     .order_by(CustodyCheckpoint.seq.desc()).limit(1)).scalar_one_or_none()
     if cp is None or cp.note is None or cp.root_hash is None:
-        raise ExportError("The custody log has no signed checkpoint, so the bag cannot carry proofs.",
-                          "Run `liuhen log checkpoint`, then export again.")
+        raise ExportError(said("保管链还没有签名检查点，导出包无法附带证明", "The custody log has no signed checkpoint, so the bag cannot carry proofs."),
+                          said("请运行 liuhen log checkpoint，然后重新导出。", "Run `liuhen log checkpoint`, then export again."))
     proofs = []
     for seq in seqs:
         p = archive.custody.prove(db, seq)
         if p["tree_size"] != cp.seq:
-            raise ExportError(f"Custody event {seq} is not covered by the checkpoint of {cp.seq} events.",
-                              "Run `liuhen log checkpoint`, then export again.")
+            raise ExportError(said(f"保管事件 {seq} 不在 {cp.seq} 个事件的检查点范围内", f"Custody event {seq} is not covered by the checkpoint of {cp.seq} events."),
+                              said("请运行 liuhen log checkpoint，然后重新导出。", "Run `liuhen log checkpoint`, then export again."))
         proofs.append({k: p[k] for k in ("seq", "leaf_index", "tree_size", "leaf", "leaf_hash", "proof")})
     earlier = sorted({s for (s,) in db.execute(
         select(CustodyAnchoring.checkpoint_seq).where(CustodyAnchoring.outcome == "success",
@@ -368,8 +369,8 @@ def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str, derived: 
     except LiuhenError as e:  # the store cannot give the original back (missing, unreachable)
         _fixity_failed(archive, it, actor, {"object": "original", "problem": e.detail})
         raise ExportFixityFailed(
-            f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: {e.detail}",
-            (e.action or "Restore the original from backup.") + " Nothing was exported.") from e
+            said(f"证据 {it.evidence_id}（{it.record['file_name']}）未导出：{e.said.zh}", f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: {e.said.en}"),
+            said((e.said_action.zh or "请从备份恢复原始文件。") + "未导出任何内容。", (e.said_action.en or "Restore the original from backup.") + " Nothing was exported.")) from e
     with src, open(dst, "xb", buffering=0) as fo:
         while True:
             try:
@@ -377,10 +378,10 @@ def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str, derived: 
             except OSError as e:
                 _fixity_failed(archive, it, actor, {"object": "original", "problem": str(e), "read_bytes": n})
                 raise ExportFixityFailed(
-                    f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: reading the "
-                    f"stored original {it.store_key} failed after {n} bytes ({e.strerror or e}).",
-                    "Check the store's disk, restore the original from backup if it is damaged, and run "
-                    "`liuhen verify`. Nothing was exported.") from e
+                    said(f"证据 {it.evidence_id}（{it.record['file_name']}）未导出：读取存储的原始文件 {it.store_key} 在 {n} 字节后失败（{e.strerror or e}）", f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: reading the "
+                         f"stored original {it.store_key} failed after {n} bytes ({e.strerror or e})."),
+                    said("请检查存储磁盘；如原始文件已损坏，请从备份恢复，并运行 liuhen verify。未导出任何内容。", "Check the store's disk, restore the original from backup if it is damaged, and run "
+                         "`liuhen verify`. Nothing was exported.")) from e
             if not chunk:
                 break
             h.update(chunk)
@@ -391,12 +392,12 @@ def _copy_original(archive: Archive, it: _Item, dst: Path, actor: str, derived: 
         _fixity_failed(archive, it, actor, {"object": "original", "expected_sha256": it.sha256,
                                             "expected_size": it.size, "got_sha256": got.hex, "got_size": n})
         raise ExportFixityFailed(
-            f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: the stored original "
-            f"{it.store_key} now hashes to {got.hex} ({n} bytes), not to the {it.sha256} ({it.size} bytes) "
-            f"recorded at intake.",
-            "The stored copy is damaged: keep it for investigation, restore the original from backup or "
-            "re-offload it from the recorder, and run `liuhen verify` to find any other damage. "
-            "Nothing was exported.")
+            said(f"证据 {it.evidence_id}（{it.record['file_name']}）未导出：存储的原始文件 {it.store_key} 现在的哈希值为 {got.hex}（{n} 字节），而不是采集时记录的 {it.sha256}（{it.size} 字节）", f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: the stored original "
+                 f"{it.store_key} now hashes to {got.hex} ({n} bytes), not to the {it.sha256} ({it.size} bytes) "
+                 f"recorded at intake."),
+            said("存储的副本已损坏：请保留以供调查，从备份恢复原始文件或从记录仪重新采集，并运行 liuhen verify 查找其他损坏。未导出任何内容。", "The stored copy is damaged: keep it for investigation, restore the original from backup or "
+                 "re-offload it from the recorder, and run `liuhen verify` to find any other damage. "
+                 "Nothing was exported."))
 
 
 def _check_manifests(archive: Archive, it: _Item, stations: dict[str, str], actor: str) -> None:
@@ -405,19 +406,19 @@ def _check_manifests(archive: Archive, it: _Item, stations: dict[str, str], acto
         try:
             pem = stations.get(m.station_id)
             if pem is None:
-                raise BadSignature(f"station {m.station_id} is not registered", "")
+                raise BadSignature(said(f"采集站 {m.station_id} 未登记", f"station {m.station_id} is not registered"), "")
             keys.verify(pem, m.manifest, m.signature)
             parsed = Manifest.parse(m.manifest)
             if parsed.sha256 != it.sha256 or parsed.manifest_id != m.manifest_id:
-                raise ManifestInvalid("the signed manifest names other content than the evidence record", "")
+                raise ManifestInvalid(said("签名的清单所指内容与证据记录不同", "the signed manifest names other content than the evidence record"), "")
         except (BadSignature, ManifestInvalid) as e:
             _fixity_failed(archive, it, actor, {"object": "manifest", "manifest_id": m.manifest_id,
                                                 "station_id": m.station_id, "problem": e.detail})
             raise ExportFixityFailed(
-                f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: station "
-                f"{m.station_id}'s manifest {m.manifest_id} for {m.original_path} does not verify ({e.detail}).",
-                "The record was altered after intake: restore the database from backup and run "
-                "`liuhen verify`. Nothing was exported.") from e
+                said(f"证据 {it.evidence_id}（{it.record['file_name']}）未导出：采集站 {m.station_id} 对 {m.original_path} 的清单 {m.manifest_id} 验证失败（{e.said.zh}）", f"Evidence {it.evidence_id} ({it.record['file_name']}) was not exported: station "
+                     f"{m.station_id}'s manifest {m.manifest_id} for {m.original_path} does not verify ({e.said.en})."),
+                said("该记录在采集后被改动：请从备份恢复数据库并运行 liuhen verify。未导出任何内容。", "The record was altered after intake: restore the database from backup and run "
+                     "`liuhen verify`. Nothing was exported.")) from e
 
 
 # ---------------------------------------------------------------- writing the payload
@@ -509,8 +510,8 @@ def _add_verifier(bag_dir: Path) -> None:
     try:
         code = VERIFIER.read_bytes()
     except OSError as e:
-        raise ExportError(f"The bag verifier {VERIFIER} cannot be read: {e.strerror}.",
-                          "Reinstall liuhen: the verifier ships in its archive package.") from e
+        raise ExportError(said(f"无法读取导出包校验程序 {VERIFIER}：{e.strerror}", f"The bag verifier {VERIFIER} cannot be read: {e.strerror}."),
+                          said("请重新安装 liuhen：校验程序随其 archive 包提供。", "Reinstall liuhen: the verifier ships in its archive package.")) from e
     _write(bag_dir / "verify_bag.py", code)
     for alg in CHECKSUMS:
         with open(bag_dir / f"tagmanifest-{alg}.txt", "a", encoding="utf-8") as f:
@@ -626,9 +627,9 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
         os.rename(tmp, out_dir)  # replaces only a missing or empty folder
     except OSError as e:
         raise ExportTargetNotEmpty(
-            f"The export folder {out_dir} could not be put in place ({e.strerror}); something was written "
-            "there during the export. Nothing was exported.",
-            "Choose a new folder name, or empty that folder, and export again.") from e
+            said(f"无法放置导出文件夹 {out_dir}（{e.strerror}）；导出期间有内容被写入该处。未导出任何内容", f"The export folder {out_dir} could not be put in place ({e.strerror}); something was written "
+                 "there during the export. Nothing was exported."),
+            said("请换一个新的文件夹名称，或清空该文件夹，然后重新导出。", "Choose a new folder name, or empty that folder, and export again.")) from e
 
 
 __all__ = ["ExportError", "ExportFixityFailed", "ExportResult", "ExportTargetNotEmpty", "export_bag"]

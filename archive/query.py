@@ -20,6 +20,7 @@ from archive.errors import BadQuery
 from archive.models import DerivedFile, Evidence, EvidenceTag, SearchTerm, Sighting
 from archive.scope import Scope, unit_tree
 from archive.terms import query_terms
+from liuhen.words import said
 from roster.models import Officer
 
 COUNT_CAP = 1000
@@ -44,20 +45,20 @@ class Query:
 
     def check(self) -> None:
         if self.page < 1 or not 1 <= self.per_page <= 200:
-            raise BadQuery(f"Page {self.page} with {self.per_page} per page is out of range.",
-                           "Use page 1 or more and 1 to 200 results per page.")
+            raise BadQuery(said(f"第 {self.page} 页（每页 {self.per_page} 条）超出范围", f"Page {self.page} with {self.per_page} per page is out of range."),
+                           said("请使用第 1 页或以后，每页 1 至 200 条。", "Use page 1 or more and 1 to 200 results per page."))
         if self.start and self.end and self.start > self.end:
-            raise BadQuery("The time range ends before it starts.", "Swap the two times, or clear one of them.")
+            raise BadQuery(said("时间范围的结束早于开始", "The time range ends before it starts."), said("请交换两个时间，或清除其中一个。", "Swap the two times, or clear one of them."))
         if self.playback and self.playback not in PLAYBACK_STATES:
-            raise BadQuery(f"There is no playback state {self.playback!r}.",
-                           "Use one of: " + ", ".join(PLAYBACK_STATES) + ".")
+            raise BadQuery(said(f"没有播放状态 {self.playback!r}", f"There is no playback state {self.playback!r}."),
+                           said("请使用以下之一：" + "、".join(PLAYBACK_STATES) + "。", "Use one of: " + ", ".join(PLAYBACK_STATES) + "."))
         if self.media_kind and self.media_kind not in MEDIA_KINDS:
-            raise BadQuery(f"There is no media kind {self.media_kind!r}.",
-                           "Use one of: " + ", ".join(MEDIA_KINDS) + ".")
+            raise BadQuery(said(f"没有媒体类型 {self.media_kind!r}", f"There is no media kind {self.media_kind!r}."),
+                           said("请使用以下之一：" + "、".join(MEDIA_KINDS) + "。", "Use one of: " + ", ".join(MEDIA_KINDS) + "."))
         for t in (self.start, self.end):
             if t is not None and t.tzinfo is None:
-                raise BadQuery("A time in the search has no time zone.",
-                               "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+                raise BadQuery(said("检索中的时间缺少时区", "A time in the search has no time zone."),
+                               said("请带时区给出时间，例如 2026-11-23T09:30:00+08:00。", "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00."))
 
     def finds_nothing(self) -> bool:
         """Whether nothing can match, without a look: text with no letter, digit or Chinese character
@@ -99,8 +100,8 @@ def _text_terms(query: Query) -> list[str]:
         return []
     ts = query_terms(query.q)
     if not ts:
-        raise BadQuery(f"The search text {query.q!r} has no letters, digits or Chinese characters to look for.",
-                       "Type part of a name, a number or a word.")
+        raise BadQuery(said(f"检索词 {query.q!r} 中没有可查找的字母、数字或汉字", f"The search text {query.q!r} has no letters, digits or Chinese characters to look for."),
+                       said("请输入姓名、编号或词语的一部分。", "Type part of a name, a number or a word."))
     return ts
 
 

@@ -37,6 +37,7 @@ from archive.store import LockState, StoredObject, key_for
 from hashing.digest import CHUNK, Digest
 from liuhen.config import S3Settings
 from liuhen.errors import ConfigError
+from liuhen.words import said
 
 S3Client = Any  # a boto3 S3 client (no stubs installed)
 
@@ -100,8 +101,8 @@ class _BodyReader(io.RawIOBase):
         try:
             data = self._body.read(len(view))
         except (BotoCoreError, OSError) as e:
-            raise StoreError(f"Reading {self._where} from S3 broke off: {e}.",
-                             "Check the network to the S3 endpoint and read it again.") from e
+            raise StoreError(said(f"从 S3 读取 {self._where} 时中断：{e}", f"Reading {self._where} from S3 broke off: {e}."),
+                             said("请检查到 S3 服务端的网络，然后重新读取。", "Check the network to the S3 endpoint and read it again.")) from e
         n = len(data)
         view[:n] = data
         return n
@@ -147,8 +148,8 @@ class S3Store:
                 aws_access_key_id=s3.access_key_id, aws_secret_access_key=s3.secret_access_key,
                 config=config)
         except (ValueError, BotoCoreError) as e:
-            raise ConfigError(f"The S3 settings for bucket {s3.bucket} are not usable: {e}.",
-                              "Fix the [s3] section of the config file (endpoint_url, region).") from e
+            raise ConfigError(said(f"存储桶 {s3.bucket} 的 S3 设置不可用：{e}", f"The S3 settings for bucket {s3.bucket} are not usable: {e}."),
+                              said("请修正配置文件的 [s3] 部分（endpoint_url、region）。", "Fix the [s3] section of the config file (endpoint_url, region).")) from e
         return cls(client, s3.bucket, prefix=s3.prefix,
                    multipart_threshold=s3.multipart_threshold_mb * MB,
                    multipart_chunk=s3.multipart_chunk_mb * MB,
@@ -181,20 +182,20 @@ class S3Store:
     def _mismatch(self, src: Path, got: Digest, n: int, digest: Digest, size: int) -> DigestMismatch:
         count = f"{n} bytes" if n <= size else f"more than {size} bytes"
         return DigestMismatch(
-            f"The bytes of {src.name} hash to {got.hex} ({count}), not to the manifest's "
-            f"{digest.hex} ({size} bytes); the archive refused it and stored nothing in {self.describe()}.",
-            "The copy was damaged on the way: offload the file again from the recorder.")
+            said(f"{src.name} 的内容哈希为 {got.hex}（{count}），而不是清单所记的 {digest.hex}（{size} 字节）；档案库已拒收，未在 {self.describe()} 存储任何内容", f"The bytes of {src.name} hash to {got.hex} ({count}), not to the manifest's "
+                 f"{digest.hex} ({size} bytes); the archive refused it and stored nothing in {self.describe()}."),
+            said("副本在传输中损坏：请从记录仪重新采集该文件。", "The copy was damaged on the way: offload the file again from the recorder."))
 
     def _server_bad_digest(self, src: Path, digest: Digest) -> DigestMismatch:
         return DigestMismatch(
-            f"The S3 server for bucket {self.bucket} found that the bytes of {src.name} it received do not "
-            f"hash to {digest.hex}; it refused them and stored nothing.",
-            "The bytes were damaged on the way to the server: run the offload again, and check the network "
-            "if it happens again.")
+            said(f"存储桶 {self.bucket} 的 S3 服务器发现收到的 {src.name} 内容哈希不是 {digest.hex}；已拒收，未存储任何内容", f"The S3 server for bucket {self.bucket} found that the bytes of {src.name} it received do not "
+                 f"hash to {digest.hex}; it refused them and stored nothing."),
+            said("内容在传往服务器途中损坏：请重新采集；如再次发生，请检查网络。", "The bytes were damaged on the way to the server: run the offload again, and check the network "
+                 "if it happens again."))
 
     def _read_failed(self, e: OSError, src: Path) -> StoreError:
-        return StoreError(f"Reading {src} for upload to {self.describe()} failed: {e.strerror or e}.",
-                          "Check the disk the file is on, then run the offload again: nothing was stored.")
+        return StoreError(said(f"读取 {src} 以上传到 {self.describe()} 失败：{e.strerror or e}", f"Reading {src} for upload to {self.describe()} failed: {e.strerror or e}."),
+                          said("请检查该文件所在的磁盘，然后重新采集：未存储任何内容。", "Check the disk the file is on, then run the offload again: nothing was stored."))
 
     # ------------------------------------------------------------------ reads
 
@@ -210,9 +211,9 @@ class S3Store:
         meta = {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
         recorded = meta.get("sha256")
         if recorded is not None and recorded.lower() != digest.hex:
-            raise StoreError(f"The S3 object {key} in bucket {self.bucket} says it holds sha256 {recorded}, "
-                             f"not the {digest.hex} its key names.",
-                             "Run `liuhen verify` now: the stored original may have been replaced.")
+            raise StoreError(said(f"存储桶 {self.bucket} 中的 S3 对象 {key} 记载的 sha256 为 {recorded}，而不是其键名所示的 {digest.hex}", f"The S3 object {key} in bucket {self.bucket} says it holds sha256 {recorded}, "
+                                  f"not the {digest.hex} its key names."),
+                             said("请立即运行 liuhen verify：存储的原始文件可能已被替换。", "Run `liuhen verify` now: the stored original may have been replaced."))
         return StoredObject(key, digest, int(r["ContentLength"]), _version(r), created=False)
 
     def head(self, digest: Digest, namespace: str = "originals") -> StoredObject | None:
@@ -235,9 +236,9 @@ class S3Store:
             r = self.client.get_object(**args)
         except ClientError as e:
             if _code(e) in _MISSING:
-                raise ObjectMissing(f"The stored original {where} is missing.",
-                                    "Restore it from backup; run `liuhen verify` to list every missing "
-                                    "original.") from e
+                raise ObjectMissing(said(f"存储的原始文件 {where} 不见了", f"The stored original {where} is missing."),
+                                    said("请从备份恢复；运行 liuhen verify 可列出所有缺失的原始文件。", "Restore it from backup; run `liuhen verify` to list every missing "
+                                         "original.")) from e
             raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
         except BotoCoreError as e:
             raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
@@ -265,10 +266,10 @@ class S3Store:
         if not self.lock_enabled():
             # Config promises locked originals; storing them unlocked would break that promise silently.
             raise ConfigError(
-                f"s3.object_lock_days is {self.object_lock_days}, but bucket {self.bucket} has no Object Lock, "
-                "so originals could not be locked; nothing was stored.",
-                "Use a bucket created with Object Lock enabled, or set s3.object_lock_days = 0 to store "
-                "without retention.")
+                said(f"s3.object_lock_days 为 {self.object_lock_days}，但存储桶 {self.bucket} 未启用对象锁定，原始文件无法锁定；未存储任何内容", f"s3.object_lock_days is {self.object_lock_days}, but bucket {self.bucket} has no Object Lock, "
+                     "so originals could not be locked; nothing was stored."),
+                said("请使用创建时已启用对象锁定的存储桶，或设置 s3.object_lock_days = 0 以不设保留期存储。", "Use a bucket created with Object Lock enabled, or set s3.object_lock_days = 0 to store "
+                     "without retention."))
         until = datetime.now(UTC) + timedelta(days=self.object_lock_days)
         return {"ObjectLockMode": self.object_lock_mode, "ObjectLockRetainUntilDate": until}
 
@@ -302,13 +303,13 @@ class S3Store:
             self.client.put_object_legal_hold(**args)
         except ClientError as e:
             if _code(e) in _MISSING:
-                raise ObjectMissing(f"The stored original s3://{self.bucket}/{key} is missing; no legal hold was "
-                                    "set.", "Restore it from backup; run `liuhen verify`.") from e
+                raise ObjectMissing(said(f"存储的原始文件 s3://{self.bucket}/{key} 不见了；未设置保全", f"The stored original s3://{self.bucket}/{key} is missing; no legal hold was "
+                                         "set."), said("请从备份恢复；运行 liuhen verify。", "Restore it from backup; run `liuhen verify`.")) from e
             if _code(e) == "InvalidRequest":
                 raise StoreError(f"The S3 bucket {self.bucket} refused {doing}: "
                                  f"{e.response.get('Error', {}).get('Message', '')}",
-                                 "Legal holds need a bucket created with Object Lock enabled; move the "
-                                 "originals to such a bucket.") from e
+                                 said("保全需要创建时已启用对象锁定的存储桶；请将原始文件移到这样的存储桶。", "Legal holds need a bucket created with Object Lock enabled; move the "
+                                      "originals to such a bucket.")) from e
             raise self._failed(e, doing, action, "set the legal hold again.") from e
         except BotoCoreError as e:
             raise self._failed(e, doing, action, "set the legal hold again.") from e
@@ -334,8 +335,8 @@ class S3Store:
             h = self.client.head_object(**self._version_args(key, version))
         except ClientError as e:
             if _code(e) in _MISSING:
-                raise ObjectMissing(f"The stored object {self._where(key, version)} is missing.",
-                                    "Run `liuhen verify` to list every missing object.") from e
+                raise ObjectMissing(said(f"存储的对象 {self._where(key, version)} 不见了", f"The stored object {self._where(key, version)} is missing."),
+                                    said("请运行 liuhen verify 列出所有缺失的对象。", "Run `liuhen verify` to list every missing object.")) from e
             raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
         except BotoCoreError as e:
             raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
@@ -366,18 +367,18 @@ class S3Store:
                                              Retention={"Mode": mode, "RetainUntilDate": until})
         except ClientError as e:
             if _code(e) in _MISSING:
-                raise ObjectMissing(f"The stored object {self._where(key, version)} is missing; no retention was "
-                                    "set.", "Run `liuhen verify` to list every missing object.") from e
+                raise ObjectMissing(said(f"存储的对象 {self._where(key, version)} 不见了；未设置保留期", f"The stored object {self._where(key, version)} is missing; no retention was "
+                                         "set."), said("请运行 liuhen verify 列出所有缺失的对象。", "Run `liuhen verify` to list every missing object.")) from e
             raise self._failed(e, doing, action, "extend the retention again.") from e
         except BotoCoreError as e:
             raise self._failed(e, doing, action, "extend the retention again.") from e
         after = self.lock_state(key, version)
         if after.retain_until is None or after.retain_until < until:
             got = _when(after.retain_until) if after.retain_until else "no date"
-            raise StoreError(f"The S3 server accepted a retain-until date of {_when(until)} for "
-                             f"{self._where(key, version)}, but it reads back as {got}.",
-                             "Check that the service's account may read retention (s3:GetObjectRetention) "
-                             "and that the bucket has Object Lock enabled, then extend the retention again.")
+            raise StoreError(said(f"S3 服务器接受了 {self._where(key, version)} 的保留截止日期 {_when(until)}，但读回的是 {got}", f"The S3 server accepted a retain-until date of {_when(until)} for "
+                                  f"{self._where(key, version)}, but it reads back as {got}."),
+                             said("请检查服务账户能否读取保留设置（s3:GetObjectRetention）以及存储桶是否启用对象锁定，然后再次延长保留期。", "Check that the service's account may read retention (s3:GetObjectRetention) "
+                                  "and that the bucket has Object Lock enabled, then extend the retention again."))
         return after.retain_until
 
     # ------------------------------------------------------------------ disposal
@@ -393,18 +394,18 @@ class S3Store:
         except ClientError as e:
             code = _code(e)
             if code in {"404", "NoSuchBucket", "NotFound"}:
-                raise StoreError(f"{where} cannot be used: its bucket {self.bucket} does not exist.",
-                                 "Check s3.bucket and s3.endpoint_url in the config file; nothing was changed.") from e
+                raise StoreError(said(f"{where} 无法使用：其存储桶 {self.bucket} 不存在", f"{where} cannot be used: its bucket {self.bucket} does not exist."),
+                                 said("请检查配置文件中的 s3.bucket 和 s3.endpoint_url；未做任何更改。", "Check s3.bucket and s3.endpoint_url in the config file; nothing was changed.")) from e
             if code in _DENIED:
-                raise StoreError(f"{where} cannot be used: the S3 server refused access to bucket {self.bucket} "
-                                 f"({code}).", "Check the S3 credentials and the bucket's policy; nothing was "
-                                 "changed.") from e
-            raise StoreError(f"{where} cannot be used right now: the server answered {code}.",
-                             "Check that the S3 server is working, then try again; nothing was changed.") from e
+                raise StoreError(said(f"{where} 无法使用：S3 服务器拒绝访问存储桶 {self.bucket}（{code}）", f"{where} cannot be used: the S3 server refused access to bucket {self.bucket} "
+                                      f"({code})."), said("请检查 S3 凭据和存储桶策略；未做任何更改。", "Check the S3 credentials and the bucket's policy; nothing was "
+                                      "changed.")) from e
+            raise StoreError(said(f"{where} 暂时无法使用：服务器回答 {code}", f"{where} cannot be used right now: the server answered {code}."),
+                             said("请检查 S3 服务器是否正常，然后重试；未做任何更改。", "Check that the S3 server is working, then try again; nothing was changed.")) from e
         except BotoCoreError as e:
-            raise StoreError(f"{where} cannot be reached: {e}.",
-                             "Check the network to the S3 server, that the server is running, and "
-                             "s3.endpoint_url in the config file, then try again; nothing was changed.") from e
+            raise StoreError(said(f"无法连接 {where}：{e}", f"{where} cannot be reached: {e}."),
+                             said("请检查到 S3 服务器的网络、服务器是否在运行，以及配置文件中的 s3.endpoint_url，然后重试；未做任何更改。", "Check the network to the S3 server, that the server is running, and "
+                                  "s3.endpoint_url in the config file, then try again; nothing was changed.")) from e
 
     def _versions(self, key: str, doing: str, then: str) -> tuple[list[str], list[str]]:
         """The version ids of exactly ``key``: (object versions, delete markers), every page."""
@@ -444,8 +445,8 @@ class S3Store:
                 raise ObjectLocked(
                     f"s3://{self.bucket}/{key} (version {v}) {why}; nothing of it was deleted from "
                     f"{self.describe()}.",
-                    "It can be destroyed once the lock ends: lift the legal hold, or wait until the "
-                    "retain-until date, then run the disposal again (liuhen never bypasses an Object Lock).")
+                    said("锁定结束后即可销毁：解除保全，或等到保留截止日期，然后重新执行销毁（liuhen 从不绕过对象锁定）。", "It can be destroyed once the lock ends: lift the legal hold, or wait until the "
+                         "retain-until date, then run the disposal again (liuhen never bypasses an Object Lock)."))
 
     def destroy(self, key: str) -> int:
         """Delete every version and delete marker of exactly ``key`` (a full key, prefix included, as in
@@ -475,10 +476,10 @@ class S3Store:
                 self._refused(key, errors, removed, len(todo))
         left, _ = self._versions(key, f"checking that {key} is gone", AGAIN_DISPOSAL)
         if left:
-            raise StoreError(f"After {removed} versions of {key} were deleted, {len(left)} still remain in "
-                             f"{self.describe()} (stored again meanwhile, or kept by the server).",
-                             "Run the disposal again; if they remain, check the bucket's versioning and "
-                             "replication settings.")
+            raise StoreError(said(f"删除 {key} 的 {removed} 个版本后，{self.describe()} 中仍有 {len(left)} 个（其间被再次存储，或被服务器保留）", f"After {removed} versions of {key} were deleted, {len(left)} still remain in "
+                                  f"{self.describe()} (stored again meanwhile, or kept by the server)."),
+                             said("请重新执行销毁；如仍有剩余，请检查存储桶的版本控制和复制设置。", "Run the disposal again; if they remain, check the bucket's versioning and "
+                                  "replication settings."))
         return removed
 
     @staticmethod
@@ -498,11 +499,11 @@ class S3Store:
             raise ObjectLocked(
                 f"The S3 server refused to delete s3://{self.bucket}/{key} under its Object Lock ({msg}): "
                 f"{kept}{done}.",
-                "It can be destroyed once the lock ends: lift the legal hold, or wait until the retain-until "
-                "date, then run the disposal again (liuhen never bypasses an Object Lock).")
+                said("锁定结束后即可销毁：解除保全，或等到保留截止日期，然后重新执行销毁（liuhen 从不绕过对象锁定）。", "It can be destroyed once the lock ends: lift the legal hold, or wait until the retain-until "
+                     "date, then run the disposal again (liuhen never bypasses an Object Lock)."))
         raise StoreError(f"The S3 server refused to delete s3://{self.bucket}/{key}: {code} {msg}; {kept}{done}.",
-                         "Check the S3 credentials and the bucket's policy (s3:DeleteObjectVersion), then run "
-                         "the disposal again: it finishes what is left.")
+                         said("请检查 S3 凭据和存储桶策略（s3:DeleteObjectVersion），然后重新执行销毁：会完成剩余部分。", "Check the S3 credentials and the bucket's policy (s3:DeleteObjectVersion), then run "
+                              "the disposal again: it finishes what is left."))
 
     # ------------------------------------------------------------------ writes
 
@@ -525,11 +526,11 @@ class S3Store:
             except _AlreadyStored:
                 existing = self._head_key(key, digest)
                 if existing is None:
-                    raise StoreError(f"The S3 server said {key} already exists in bucket {self.bucket}, "
-                                     "but it cannot be found.", RETRY_OFFLOAD) from None
+                    raise StoreError(said(f"S3 服务器说存储桶 {self.bucket} 中已有 {key}，但找不到它", f"The S3 server said {key} already exists in bucket {self.bucket}, "
+                                          "but it cannot be found."), RETRY_OFFLOAD) from None
         if existing.size != size:
-            raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",
-                             "Run `liuhen verify` now: the stored original may be damaged.")
+            raise StoreError(said(f"存储中已有 {key}，大小为 {existing.size} 字节，而不是 {size} 字节", f"The store already holds {key} with {existing.size} bytes, not {size}."),
+                             said("请立即运行 liuhen verify：存储的原始文件可能已损坏。", "Run `liuhen verify` now: the stored original may be damaged."))
         return existing
 
     def _put_single(self, src: Path, key: str, digest: Digest, size: int, lock: dict[str, Any]) -> str | None:

@@ -41,6 +41,7 @@ from ingest.wire import Manifest, Receipt
 from jobs.queue import enqueue
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
+from liuhen.words import said
 from roster import service as roster
 
 ARCHIVE_ACTOR = "system:archive"
@@ -62,22 +63,22 @@ def register_station(archive: Archive, *, station_id: str, public_pem: str,
                                    detail={"station_id": station_id, "key_id": kid})
         elif st.key_id != kid:
             raise IntakeRefused(
-                f"Station {station_id} presented key {kid}, but the archive knows it by key {st.key_id}.",
-                "If the station was reinstalled, an administrator must re-enrol it; otherwise treat this as an "
-                "impostor station.")
+                said(f"采集站 {station_id} 出示的密钥为 {kid}，但档案库登记的密钥为 {st.key_id}", f"Station {station_id} presented key {kid}, but the archive knows it by key {st.key_id}."),
+                said("如采集站已重装，须由管理员重新登记；否则请按冒充的采集站处理。", "If the station was reinstalled, an administrator must re-enrol it; otherwise treat this as an "
+                     "impostor station."))
         return st
 
 
 def check_signature(db: Session, m: Manifest, manifest_bytes: bytes, signature: bytes) -> Station:
     st = db.get(Station, m.station_id)
     if st is None:
-        raise IntakeRefused(f"Station {m.station_id} is not registered with this archive.",
-                            "Enrol the station first (`liuhen stations add`), then offload again.")
+        raise IntakeRefused(said(f"采集站 {m.station_id} 未在本档案库登记", f"Station {m.station_id} is not registered with this archive."),
+                            said("请先登记采集站（liuhen stations add），然后重新采集。", "Enrol the station first (`liuhen stations add`), then offload again."))
     try:
         keys.verify(st.public_key_pem, manifest_bytes, signature)
     except BadSignature as e:
-        raise IntakeRefused(f"The manifest for {m.original_path} is not signed by station {m.station_id}'s key.",
-                            "Offload the file again from the recorder; if this repeats, check the station's key.") from e
+        raise IntakeRefused(said(f"{m.original_path} 的清单没有采集站 {m.station_id} 的密钥签名", f"The manifest for {m.original_path} is not signed by station {m.station_id}'s key."),
+                            said("请从记录仪重新采集该文件；如反复出现，请检查采集站的密钥。", "Offload the file again from the recorder; if this repeats, check the station's key.")) from e
     return st
 
 
@@ -134,8 +135,8 @@ def receive(archive: Archive, *, manifest_bytes: bytes, signature: bytes, path: 
                                    detail={"manifest_id": m.manifest_id, "station_id": m.station_id,
                                            "original_path": m.original_path, "reason": refused})
         raise IntakeRefused(f"{m.file_name}: {refused}",
-                            "Nothing was stored. Keep the file on the recorder out of the evidence flow and wipe it "
-                            "as your unit's rules say; ask the records manager (档案管理) if it should be kept.")
+                            said("未存储任何内容。请将该文件留在记录仪上、不纳入证据流程，并按本单位规定清除；如应保留，请联系档案管理员。", "Nothing was stored. Keep the file on the recorder out of the evidence flow and wipe it "
+                                 "as your unit's rules say; ask the records manager (档案管理) if it should be kept."))
 
     digest = m.digest
     try:
@@ -256,8 +257,8 @@ def verify_received(archive: Archive, *, manifest_id: str) -> bool:
     with archive.sessions() as db:
         s = _existing_sighting(db, manifest_id)
         if s is None:
-            raise NotFound(f"No sighting with manifest {manifest_id}.",
-                           "Offload the file first; only an archived file can be verified.")
+            raise NotFound(said(f"没有清单为 {manifest_id} 的采集记录", f"No sighting with manifest {manifest_id}."),
+                           said("请先采集该文件；只有已归档的文件才能校验。", "Offload the file first; only an archived file can be verified."))
         ev = s.evidence
         received = db.execute(select(CustodyEvent.detail).where(
             CustodyEvent.evidence_id == ev.id, CustodyEvent.action == "received")
@@ -282,8 +283,8 @@ def release(archive: Archive, *, manifest_id: str, action: str, station_id: str)
     with archive.sessions.begin() as db:
         s = _existing_sighting(db, manifest_id)
         if s is None or s.station_id != station_id:
-            raise NotFound(f"No sighting with manifest {manifest_id} from station {station_id}.",
-                           "Offload the file first; a station may release only what the archive acknowledged.")
+            raise NotFound(said(f"没有采集站 {station_id} 清单为 {manifest_id} 的采集记录", f"No sighting with manifest {manifest_id} from station {station_id}."),
+                           said("请先采集该文件；采集站只能释放档案库已确认的文件。", "Offload the file first; a station may release only what the archive acknowledged."))
         if s.released_at is not None:
             return
         s.released_at = utcnow()
@@ -309,8 +310,8 @@ def find_evidence(db: Session, ref: str) -> Evidence:
     else:
         ev = None
     if ev is None:
-        raise NotFound(f"No evidence {ref!r} in this archive.",
-                       "Give an evidence id as printed by `liuhen ingest`, or a SHA-256 (at least 8 hex digits).")
+        raise NotFound(said(f"本档案库中没有证据 {ref!r}", f"No evidence {ref!r} in this archive."),
+                       said("请给出 liuhen ingest 打印的证据编号，或 SHA-256（至少 8 位十六进制）。", "Give an evidence id as printed by `liuhen ingest`, or a SHA-256 (at least 8 hex digits)."))
     return ev
 
 

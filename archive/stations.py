@@ -24,6 +24,7 @@ from archive.models import Station
 from archive.service import TOOL, register_station
 from hashing import keys
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 ADMIN_ACTOR = "admin:cli"
 UNBOUND = ""
@@ -39,9 +40,9 @@ def token_hash(token: str) -> str:
 
 def _check_id(station_id: str) -> None:
     if not 1 <= len(station_id) <= 64 or any(c.isspace() or not c.isprintable() for c in station_id):
-        raise StationIdInvalid(f"{station_id!r} is not a usable station id.",
-                               "Use 1 to 64 printable characters without spaces, as in the station's "
-                               "config.toml ([station] id).")
+        raise StationIdInvalid(said(f"{station_id!r} 不是可用的采集站编号", f"{station_id!r} is not a usable station id."),
+                               said("请使用 1 至 64 个不含空格的可打印字符，与采集站 config.toml 的 [station] id 一致。", "Use 1 to 64 printable characters without spaces, as in the station's "
+                                    "config.toml ([station] id)."))
 
 
 def add_station(archive: Archive, *, station_id: str) -> str:
@@ -83,9 +84,9 @@ def authenticate(archive: Archive, token: str | None, *, where: dict[str, Any] |
     """
     if not token:
         refused(archive, station_id=None, reason="no station token", where=where)
-        raise TokenRefused("The request carries no station token.",
-                           "Put the token printed by `liuhen stations add STATION` in the station's "
-                           "config.toml ([station] token = ...) and restart the station.")
+        raise TokenRefused(said("请求未带采集站令牌", "The request carries no station token."),
+                           said("请将 liuhen stations add 采集站 打印的令牌写入采集站 config.toml（[station] token = ...）并重启采集站。", "Put the token printed by `liuhen stations add STATION` in the station's "
+                                "config.toml ([station] token = ...) and restart the station."))
     want = token_hash(token)
     with archive.sessions() as db:
         rows = db.execute(select(Station.id, Station.token_sha256)
@@ -97,9 +98,9 @@ def authenticate(archive: Archive, token: str | None, *, where: dict[str, Any] |
     if found is None:
         refused(archive, station_id=None, reason="station token not issued by this archive (or replaced)",
                 where=where)
-        raise TokenRefused("The station token is not one this archive issued (or it was replaced).",
-                           "Ask the archive administrator to run `liuhen stations add STATION` and put "
-                           "the new token in the station's config.toml ([station] token = ...).")
+        raise TokenRefused(said("该采集站令牌不是本档案库签发的（或已被更换）", "The station token is not one this archive issued (or it was replaced)."),
+                           said("请档案库管理员运行 liuhen stations add 采集站，并将新令牌写入采集站 config.toml（[station] token = ...）。", "Ask the archive administrator to run `liuhen stations add STATION` and put "
+                                "the new token in the station's config.toml ([station] token = ...)."))
     return found
 
 
@@ -108,8 +109,8 @@ def bind_key(archive: Archive, *, station_id: str, public_pem: str) -> None:
     try:
         kid = keys.key_id_of(public_pem)
     except (ValueError, TypeError, UnsupportedAlgorithm) as e:
-        raise IntakeRefused(f"Station {station_id} sent a public key that is not a PEM public key.",
-                            "Upgrade or reinstall the station software; its key file may be damaged.") from e
+        raise IntakeRefused(said(f"采集站 {station_id} 发送的公钥不是 PEM 公钥", f"Station {station_id} sent a public key that is not a PEM public key."),
+                            said("请升级或重装采集站软件；其密钥文件可能已损坏。", "Upgrade or reinstall the station software; its key file may be damaged.")) from e
     with archive.sessions.begin() as db:
         bound = cast(CursorResult[Any], db.execute(update(Station)
                                                   .where(Station.id == station_id, Station.key_id == UNBOUND)
@@ -127,9 +128,9 @@ def bound_station(archive: Archive, *, station_id: str) -> Station:
     with archive.sessions() as db:
         st = db.get(Station, station_id)
         if st is None or st.key_id == UNBOUND:
-            raise StationNotEnrolled(f"Station {station_id} has not presented its signing key to the archive yet.",
-                                     "Start the station once while the archive is reachable: it registers its "
-                                     "key first, then offloads.")
+            raise StationNotEnrolled(said(f"采集站 {station_id} 尚未向档案库出示其签名密钥", f"Station {station_id} has not presented its signing key to the archive yet."),
+                                     said("请在能连接档案库时启动一次采集站：它会先登记密钥，再采集。", "Start the station once while the archive is reachable: it registers its "
+                                          "key first, then offloads."))
         db.expunge(st)
         return st
 
@@ -144,8 +145,8 @@ def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = 
     with archive.sessions.begin() as db:
         st = db.get(Station, station_id)
         if st is None:
-            raise StationIdInvalid(f"No station {station_id!r} is known to this archive.",
-                                   "Enrol it first (`liuhen stations add`), or run the embedded station once.")
+            raise StationIdInvalid(said(f"本档案库不认识采集站 {station_id!r}", f"No station {station_id!r} is known to this archive."),
+                                   said("请先登记（liuhen stations add），或运行一次内置采集站。", "Enrol it first (`liuhen stations add`), or run the embedded station once."))
         unit = get_unit(db, code=unit_code)
         st.unit_id = unit.id
         archive.custody.record(db, actor=actor, action="station_unit_set", tool=TOOL, tool_version=liuhen.__version__,

@@ -24,6 +24,7 @@ from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
 from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
 from liuhen.durable import fsync_path, private_dir
+from liuhen.words import said
 
 NAMESPACES = ("originals", "derived", "records")
 
@@ -124,11 +125,11 @@ class OriginalStore(Protocol):
 
 def _raise_os(e: OSError, where: Path, what: str) -> None:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise StoreFull(f"The original store at {where} is full; {what} was not stored.",
-                        "Free disk space or add storage, then run the offload again: nothing was lost, "
-                        "the file stays on the station until it is stored.") from e
-    raise StoreError(f"Writing {what} to the original store at {where} failed: {e.strerror}.",
-                     "Check the disk and its permissions, then run the offload again.") from e
+        raise StoreFull(said(f"位于 {where} 的原始文件存储已满；{what}未存储", f"The original store at {where} is full; {what} was not stored."),
+                        said("请释放磁盘空间或增加存储，然后重新采集：没有丢失任何内容，文件在存储前一直保留在采集站上。", "Free disk space or add storage, then run the offload again: nothing was lost, "
+                             "the file stays on the station until it is stored.")) from e
+    raise StoreError(said(f"向位于 {where} 的原始文件存储写入{what}失败：{e.strerror}", f"Writing {what} to the original store at {where} failed: {e.strerror}."),
+                     said("请检查磁盘及其权限，然后重新采集。", "Check the disk and its permissions, then run the offload again.")) from e
 
 
 class LocalStore:
@@ -147,7 +148,7 @@ class LocalStore:
         """``path_of`` for a key that is about to be deleted: it must name a file inside the store."""
         if any(p in ("", ".", "..") for p in key.split("/")) or "\\" in key or "\0" in key:
             raise StoreError(f"Refused {doing} {key!r} in the original store at {self.root}: it is not a key of "
-                             "this store.", "Check the store key recorded for this item; nothing was deleted.")
+                             "this store.", said("请核对该条目记录的存储键；未删除任何内容。", "Check the store key recorded for this item; nothing was deleted."))
         return self.path_of(key)
 
     def _root_missing(self, doing: str) -> StoreError | None:
@@ -158,9 +159,9 @@ class LocalStore:
                 return None
         except OSError as e:
             return StoreError(f"The original store at {self.root} cannot be read ({doing}): {e.strerror or e}.",
-                              "Check that its disk is mounted and readable, then try again.")
+                              said("请检查其磁盘是否已挂载且可读，然后重试。", "Check that its disk is mounted and readable, then try again."))
         return StoreError(f"The original store at {self.root} is not there ({doing}).",
-                          "Check that its disk is mounted (archive.store_path in the config file), then try again.")
+                          said("请检查其磁盘是否已挂载（配置文件中的 archive.store_path），然后重试。", "Check that its disk is mounted (archive.store_path in the config file), then try again."))
 
     # ------------------------------------------------------------------ disposal
 
@@ -175,9 +176,9 @@ class LocalStore:
             os.close(fd)
             os.unlink(probe)
         except OSError as e:
-            raise StoreError(f"The original store at {self.root} cannot be written: {e.strerror or e}.",
-                             "Check that its disk is mounted read-write, is not full, and that the service's "
-                             "account may write the folder, then try again.") from e
+            raise StoreError(said(f"无法写入位于 {self.root} 的原始文件存储：{e.strerror or e}", f"The original store at {self.root} cannot be written: {e.strerror or e}."),
+                             said("请检查其磁盘是否以读写方式挂载、未满，且服务账户可写入该文件夹，然后重试。", "Check that its disk is mounted read-write, is not full, and that the service's "
+                                  "account may write the folder, then try again.")) from e
 
     def exists(self, key: str) -> bool:
         try:
@@ -189,8 +190,8 @@ class LocalStore:
                 raise problem from None
             return False
         except OSError as e:
-            raise StoreError(f"Looking for {key} in the original store at {self.root} failed: {e.strerror or e}.",
-                             "Check the disk and its permissions, then try again.") from e
+            raise StoreError(said(f"在位于 {self.root} 的原始文件存储中查找 {key} 失败：{e.strerror or e}", f"Looking for {key} in the original store at {self.root} failed: {e.strerror or e}."),
+                             said("请检查磁盘及其权限，然后重试。", "Check the disk and its permissions, then try again.")) from e
 
     def destroy(self, key: str) -> int:
         """Unlink the file (read-only files go too: it is the folder that must be writable) and make
@@ -204,16 +205,16 @@ class LocalStore:
                 raise problem from None
             return 0
         except OSError as e:
-            raise StoreError(f"Destroying {key} in the original store at {self.root} failed: {e.strerror or e}; "
-                             "it is still stored.",
-                             "Check that the service's account may write that folder and that the disk is "
-                             "mounted read-write, then run the disposal again.") from e
+            raise StoreError(said(f"在位于 {self.root} 的原始文件存储中销毁 {key} 失败：{e.strerror or e}；它仍在存储中", f"Destroying {key} in the original store at {self.root} failed: {e.strerror or e}; "
+                                  "it is still stored."),
+                             said("请检查服务账户可写入该文件夹且磁盘以读写方式挂载，然后重新执行销毁。", "Check that the service's account may write that folder and that the disk is "
+                                  "mounted read-write, then run the disposal again.")) from e
         try:
             fsync_path(path.parent)
         except OSError as e:
-            raise StoreError(f"{key} was removed from the original store at {self.root}, but its folder could not "
-                             f"be synced to disk: {e.strerror or e}; after a power cut it may come back.",
-                             "Check the disk, then run the disposal again (it finishes what is left).") from e
+            raise StoreError(said(f"{key} 已从位于 {self.root} 的原始文件存储中移除，但其文件夹无法同步到磁盘：{e.strerror or e}；断电后它可能重新出现", f"{key} was removed from the original store at {self.root}, but its folder could not "
+                                  f"be synced to disk: {e.strerror or e}; after a power cut it may come back."),
+                             said("请检查磁盘，然后重新执行销毁（会完成剩余部分）。", "Check the disk, then run the disposal again (it finishes what is left).")) from e
         return 1
 
     # ------------------------------------------------------------------ Object Lock (none on a folder)
@@ -244,8 +245,8 @@ class LocalStore:
         try:
             return open(self.path_of(key), "rb")
         except FileNotFoundError as e:
-            raise ObjectMissing(f"The stored original {key} is missing from {self.root}.",
-                                "Restore it from backup; run `liuhen verify` to list every missing original.") from e
+            raise ObjectMissing(said(f"存储的原始文件 {key} 在 {self.root} 中不见了", f"The stored original {key} is missing from {self.root}."),
+                                said("请从备份恢复；运行 liuhen verify 可列出所有缺失的原始文件。", "Restore it from backup; run `liuhen verify` to list every missing original.")) from e
 
     def open_range(self, key: str, version: str | None, start: int, length: int) -> BinaryIO:
         f = self.open(key, version)
@@ -259,8 +260,8 @@ class LocalStore:
         existing = self.head(digest, namespace)
         if existing is not None:
             if existing.size != size:
-                raise StoreError(f"The store already holds {key} with {existing.size} bytes, not {size}.",
-                                 "Run `liuhen verify` now: the stored original may be damaged.")
+                raise StoreError(said(f"存储中已有 {key}，大小为 {existing.size} 字节，而不是 {size} 字节", f"The store already holds {key} with {existing.size} bytes, not {size}."),
+                                 said("请立即运行 liuhen verify：存储的原始文件可能已损坏。", "Run `liuhen verify` now: the stored original may be damaged."))
             return replace(existing, rehashed=False)  # the bytes offered were not read: nothing was stored
         folder = final.parent
         try:
@@ -287,9 +288,9 @@ class LocalStore:
                 got, n = self._copy(src, tmp)
             if got != digest or n != size:
                 raise DigestMismatch(
-                    f"The received bytes of {src.name} hash to {got.hex} ({n} bytes), not to the "
-                    f"manifest's {digest.hex} ({size} bytes); the archive refused it.",
-                    "The copy was damaged on the way: offload the file again from the recorder.")
+                    said(f"收到的 {src.name} 内容哈希为 {got.hex}（{n} 字节），而不是清单所记的 {digest.hex}（{size} 字节）；档案库已拒收", f"The received bytes of {src.name} hash to {got.hex} ({n} bytes), not to the "
+                         f"manifest's {digest.hex} ({size} bytes); the archive refused it."),
+                    said("副本在传输中损坏：请从记录仪重新采集该文件。", "The copy was damaged on the way: offload the file again from the recorder."))
             os.chmod(tmp, 0o400)  # read-only, and only for the service's account
             fd = os.open(tmp, os.O_RDONLY)
             try:

@@ -41,6 +41,7 @@ from archive.stations import bound_station, refused
 from ingest.wire import Manifest, Receipt
 from liuhen.durable import fsync_path, private_dir, write_durable
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 MANIFEST = "manifest.json"
@@ -76,9 +77,9 @@ def _folder(archive: Archive, upload_id: str) -> Path:
 
 
 def _gone(upload_id: str) -> NotFound:
-    return NotFound(f"There is no upload {upload_id} in progress on this archive.",
-                    "Open the upload again (POST /api/v1/intake/uploads with the same manifest): "
-                    "it resumes from what the archive holds, or returns the receipt if it is archived.")
+    return NotFound(said(f"本档案库没有正在进行的上传 {upload_id}", f"There is no upload {upload_id} in progress on this archive."),
+                    said("请重新打开上传（用同一清单 POST /api/v1/intake/uploads）：将从档案库已收到的位置继续，已归档的则返回回执。", "Open the upload again (POST /api/v1/intake/uploads with the same manifest): "
+                         "it resumes from what the archive holds, or returns the receipt if it is archived."))
 
 
 
@@ -88,11 +89,11 @@ def _gone(upload_id: str) -> NotFound:
 def _disk_error(e: OSError, archive: Archive, what: str) -> StoreError:
     where = _root(archive)
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return StoreFull(f"The archive's upload folder {where} is full; {what} could not be written.",
-                         "Free disk space on the archive, then offload again: the station keeps the file "
-                         "and resumes where the upload stopped.")
-    return StoreError(f"Writing {what} to the archive's upload folder {where} failed: {e.strerror}.",
-                      "Check that disk and its permissions on the archive, then offload again.")
+        return StoreFull(said(f"档案库上传文件夹 {where} 已满，无法写入{what}", f"The archive's upload folder {where} is full; {what} could not be written."),
+                         said("请在档案库释放磁盘空间后重新采集：采集站保留该文件，并从上传中断处继续。", "Free disk space on the archive, then offload again: the station keeps the file "
+                              "and resumes where the upload stopped."))
+    return StoreError(said(f"向档案库上传文件夹 {where} 写入{what}失败：{e.strerror}", f"Writing {what} to the archive's upload folder {where} failed: {e.strerror}."),
+                      said("请检查档案库上该磁盘及其权限，然后重新采集。", "Check that disk and its permissions on the archive, then offload again."))
 
 
 def _read(folder: Path, upload_id: str) -> tuple[bytes, bytes, Manifest]:
@@ -106,10 +107,10 @@ def _read(folder: Path, upload_id: str) -> tuple[bytes, bytes, Manifest]:
 
 def _own(m: Manifest, station_id: str) -> None:
     if m.station_id != station_id:
-        raise StationMismatch(f"The manifest for {m.original_path} names station {m.station_id}, but the token "
-                              f"belongs to station {station_id}.",
-                              "Each station must offload with its own token: check [station] id and token "
-                              "in the station's config.toml.")
+        raise StationMismatch(said(f"{m.original_path} 的清单写的是采集站 {m.station_id}，但令牌属于采集站 {station_id}", f"The manifest for {m.original_path} names station {m.station_id}, but the token "
+                                   f"belongs to station {station_id}."),
+                              said("每个采集站须用自己的令牌采集：请检查采集站 config.toml 中 [station] 的 id 和 token。", "Each station must offload with its own token: check [station] id and token "
+                                   "in the station's config.toml."))
 
 
 def _lock(folder: Path, upload_id: str) -> int:
@@ -123,8 +124,8 @@ def _lock(folder: Path, upload_id: str) -> int:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise UploadConflict(f"Another transfer for upload {upload_id} is still running.",
-                                 "Wait a moment and resume from the offset the archive reports.",
+            raise UploadConflict(said(f"上传 {upload_id} 的另一次传输仍在进行", f"Another transfer for upload {upload_id} is still running."),
+                                 said("请稍候，从档案库报告的位置继续。", "Wait a moment and resume from the offset the archive reports."),
                                  offset=os.fstat(fd).st_size) from e
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
@@ -195,8 +196,8 @@ def open_upload(archive: Archive, *, station_id: str, manifest_bytes: bytes, sig
             fsync_path(_root(archive))
         held = (folder / DATA).stat().st_size
     except FileNotFoundError as e:
-        raise UploadConflict(f"The upload of {m.original_path} changed while it was being opened.",
-                             "Open it again.", offset=0) from e
+        raise UploadConflict(said(f"{m.original_path} 的上传在打开时发生了变化", f"The upload of {m.original_path} changed while it was being opened."),
+                             said("请重新打开。", "Open it again."), offset=0) from e
     except OSError as e:
         raise _disk_error(e, archive, f"the upload of {m.original_path}") from e
     return Upload(upload_id, m.manifest_id, m.size, held)
@@ -230,8 +231,8 @@ class ChunkWriter:
 
     def write(self, data: bytes) -> None:
         if self.offset + len(data) > self.upload.size:
-            raise IntakeRefused(f"The upload of {self.what} went past the {self.upload.size} bytes its manifest "
-                                "promises.", "Offload the file again from the recorder.")
+            raise IntakeRefused(said(f"{self.what} 的上传超出了其清单所说的 {self.upload.size} 字节", f"The upload of {self.what} went past the {self.upload.size} bytes its manifest "
+                                     "promises."), said("请从记录仪重新采集该文件。", "Offload the file again from the recorder."))
         view = memoryview(data)
         try:
             while view:
@@ -273,13 +274,13 @@ def begin_chunk(archive: Archive, *, station_id: str, upload_id: str, offset: in
     try:
         held = os.fstat(fd).st_size
         if offset != held:
-            raise UploadConflict(f"The chunk starts at byte {offset} of {m.original_path}, but the archive holds "
-                                 f"{held} bytes of it.", f"Resume from byte {held} (header Upload-Offset).",
+            raise UploadConflict(said(f"该数据块从 {m.original_path} 的第 {offset} 字节开始，但档案库已有其 {held} 字节", f"The chunk starts at byte {offset} of {m.original_path}, but the archive holds "
+                                      f"{held} bytes of it."), said(f"请从第 {held} 字节继续（Upload-Offset 头）。", f"Resume from byte {held} (header Upload-Offset)."),
                                  offset=held)
         if length is not None and offset + length > m.size:
-            raise IntakeRefused(f"A chunk of {length} bytes at byte {offset} would go past the {m.size} bytes "
-                                f"the manifest of {m.original_path} promises.",
-                                "Offload the file again from the recorder.")
+            raise IntakeRefused(said(f"第 {offset} 字节处 {length} 字节的数据块会超出 {m.original_path} 的清单所说的 {m.size} 字节", f"A chunk of {length} bytes at byte {offset} would go past the {m.size} bytes "
+                                     f"the manifest of {m.original_path} promises."),
+                                said("请从记录仪重新采集该文件。", "Offload the file again from the recorder."))
     except BaseException:
         os.close(fd)
         raise
@@ -295,8 +296,8 @@ def complete(archive: Archive, *, station_id: str, upload_id: str) -> Receipt:
     try:
         held = os.fstat(fd).st_size
         if held != m.size and not _recorded(archive, m.manifest_id):
-            raise UploadConflict(f"The archive holds {held} of the {m.size} bytes of {m.original_path}.",
-                                 f"Send the rest from byte {held}, then complete again.", offset=held)
+            raise UploadConflict(said(f"档案库只有 {m.original_path} 的 {m.size} 字节中的 {held} 字节", f"The archive holds {held} of the {m.size} bytes of {m.original_path}."),
+                                 said(f"请从第 {held} 字节起发送其余部分，然后再完成上传。", f"Send the rest from byte {held}, then complete again."), offset=held)
         try:
             receipt = receive(archive, manifest_bytes=body, signature=sig, path=folder / DATA, consume=True)
         except IntakeRefused:

@@ -23,6 +23,7 @@ from hashing import digest as digesting
 from hashing import keys
 from hashing.errors import BadSignature
 from ingest.wire import Manifest, ManifestInvalid
+from liuhen.words import said
 
 Progress = Callable[[int, int], None]
 
@@ -150,11 +151,11 @@ def sighting_problem(s: Sighting, station: Station | None, sha256: str) -> str |
     the station's signature over the manifest bytes, and the manifest naming this content and id."""
     try:
         if station is None or not station.public_key_pem:
-            raise BadSignature(f"station {s.station_id} is not registered", "")
+            raise BadSignature(said(f"采集站 {s.station_id} 未登记", f"station {s.station_id} is not registered"), "")
         keys.verify(station.public_key_pem, s.manifest, s.signature)
         m = Manifest.parse(s.manifest)
         if m.sha256 != sha256 or m.manifest_id != s.manifest_id:
-            raise ManifestInvalid("the signed manifest names other content than the evidence row", "")
+            raise ManifestInvalid(said("签名的清单所指内容与证据记录不同", "the signed manifest names other content than the evidence row"), "")
     except (BadSignature, ManifestInvalid) as e:
         return e.detail
     return None

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from auth.errors import InvalidAccount, WeakPassword
 from liuhen.config import AuthSettings
+from liuhen.words import said
 
 MAX_NAME = 64
 MAX_PASSWORD = 1024  # argon2 takes any length; this only bounds the work one request can ask for
@@ -59,18 +60,18 @@ def check_name(name: str) -> str:
     """The stored form of ``name`` if it may be a user name, else ``InvalidAccount`` saying why."""
     stored = normalize(name)
     if not stored or len(stored) > MAX_NAME:
-        raise InvalidAccount(f"User name {name!r} has {len(stored)} characters.", f"Use 1–{MAX_NAME} characters.")
+        raise InvalidAccount(said(f"用户名 {name!r} 有 {len(stored)} 个字符", f"User name {name!r} has {len(stored)} characters."), said(f"请使用 1–{MAX_NAME} 个字符。", f"Use 1–{MAX_NAME} characters."))
     hidden = [ch for ch in stored if unicodedata.category(ch)[0] in "CZ"]
     if hidden:
         shown = ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}" for ch in dict.fromkeys(hidden))
-        raise InvalidAccount(f"User name {name!r} contains invisible, space or control characters ({shown}); "
-                             "it would read like another name.",
-                             "Use visible letters, digits and punctuation only.")
+        raise InvalidAccount(said(f"用户名 {name!r} 含有不可见字符、空格或控制字符（{shown}），看起来会像另一个名字", f"User name {name!r} contains invisible, space or control characters ({shown}); "
+                                  "it would read like another name."),
+                             said("请只使用可见的字母、数字和标点。", "Use visible letters, digits and punctuation only."))
     scripts = {s for s in map(_script, stored) if s is not None}
     if len(scripts - _CJK) > 1:
-        raise InvalidAccount(f"User name {name!r} mixes letters of {', '.join(sorted(scripts))}; such names can "
-                             "look exactly like another user's name.",
-                             "Write the name in one script (Chinese characters may go with Latin letters).")
+        raise InvalidAccount(said(f"用户名 {name!r} 混用了 {', '.join(sorted(scripts))} 文字，可能与其他用户名看起来完全相同", f"User name {name!r} mixes letters of {', '.join(sorted(scripts))}; such names can "
+                                  "look exactly like another user's name."),
+                             said("请用一种文字书写用户名（汉字可与拉丁字母同用）。", "Write the name in one script (Chinese characters may go with Latin letters)."))
     return stored
 
 
@@ -85,17 +86,17 @@ def check_password(password: str, *, username: str, role: str, settings: AuthSet
     minimum = settings.min_password_admin if role == "admin" else settings.min_password
     who = f"{username} ({role})"
     if len(password) < minimum:
-        raise WeakPassword(f"The password for {who} has {len(password)} characters; at least {minimum} are "
-                           "required.", "Choose a longer password, e.g. several unrelated words.")
+        raise WeakPassword(said(f"{who} 的密码只有 {len(password)} 个字符，至少需要 {minimum} 个", f"The password for {who} has {len(password)} characters; at least {minimum} are "
+                                "required."), said("请选择更长的密码，例如几个互不相关的词。", "Choose a longer password, e.g. several unrelated words."))
     if len(password) > MAX_PASSWORD:
-        raise WeakPassword(f"The password for {who} is longer than {MAX_PASSWORD} characters.",
-                           "Choose a shorter password.")
+        raise WeakPassword(said(f"{who} 的密码超过 {MAX_PASSWORD} 个字符", f"The password for {who} is longer than {MAX_PASSWORD} characters."),
+                           said("请选择较短的密码。", "Choose a shorter password."))
     if len(set(password)) < MIN_DISTINCT:
-        raise WeakPassword(f"The password for {who} uses fewer than {MIN_DISTINCT} different characters.",
-                           "Choose a password that is not a repeated pattern.")
+        raise WeakPassword(said(f"{who} 的密码中不同的字符少于 {MIN_DISTINCT} 个", f"The password for {who} uses fewer than {MIN_DISTINCT} different characters."),
+                           said("请选择不是重复模式的密码。", "Choose a password that is not a repeated pattern."))
     folded = name_key(password)
     if name_key(username) in folded:
-        raise WeakPassword(f"The password for {who} contains the user name.", "Choose a password without it.")
+        raise WeakPassword(said(f"{who} 的密码包含用户名", f"The password for {who} contains the user name."), said("请选择不含用户名的密码。", "Choose a password without it."))
     if password.lower() in common_passwords() or folded in common_passwords():
-        raise WeakPassword(f"The password for {who} is on the list of common passwords.",
-                           "Choose a password nobody else is likely to use.")
+        raise WeakPassword(said(f"{who} 的密码在常用密码列表中", f"The password for {who} is on the list of common passwords."),
+                           said("请选择别人不大可能使用的密码。", "Choose a password nobody else is likely to use."))

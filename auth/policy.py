@@ -75,6 +75,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.errors import Forbidden
+from liuhen.words import said
 
 if TYPE_CHECKING:
     from auth.models import User
@@ -138,9 +139,14 @@ def require(role: str, action: str) -> None:
     """Return if ``role`` may perform ``action``, else raise ``Forbidden`` with a sentence to act on."""
     if not allowed(role, action):
         label = ROLE_LABELS.get(role, role)
-        raise Forbidden(f"角色「{label}」无权执行 {action} / the {role} role may not perform {action}.",
-                        "如确需此操作，请联系系统管理员调整角色 / If you need it, ask an administrator for a role "
-                        "that allows it.")
+        if role == "admin":  # the administrator is who others would ask: tell them why instead
+            raise Forbidden(said(f"角色「{label}」无权执行 {action}", f"The {role} role may not perform {action}."),
+                            said("管理员角色按职责分离不含此权限；请使用具备该权限角色的账户操作。",
+                                 "The administrator role leaves this out on purpose (separation of duties): "
+                                 "do it with an account whose role allows it."))
+        raise Forbidden(said(f"角色「{label}」无权执行 {action}", f"The {role} role may not perform {action}."),
+                        said("如确需此操作，请联系系统管理员调整角色。",
+                             "If you need it, ask an administrator for a role that allows it."))
 
 
 def visible_units(db: Session, user: User) -> set[int]:

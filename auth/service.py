@@ -74,6 +74,7 @@ from hashing.custody import CustodyLog
 from liuhen import __version__
 from liuhen.config import AuthSettings
 from liuhen.db import utcnow
+from liuhen.words import said
 
 log = logging.getLogger("liuhen.auth")
 
@@ -83,12 +84,12 @@ _UNIT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
 _OFFICER_NO = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,127}$")  # as roster.service.OFFICER_NO (auth knows no roster)
 
 # One answer for a wrong password, an unknown user name and a throttled attempt.
-_WRONG = ("用户名或密码错误 / Wrong user name or password.",
-          "请稍后重试；连续错误后每次重试需等待更久 / Try again; after several failures each new try must wait "
-          "longer.")
-_DISABLED = ("账户已停用 / This account is disabled.",
-             "请联系系统管理员 / Ask an administrator to enable it (`liuhen users enable`).")
-_BUSY = ("登录繁忙 / Too many sign-ins are being checked right now.", "请稍后重试 / Try again in a moment.")
+_WRONG = (said("用户名或密码错误", "Wrong user name or password."),
+          said("请稍后重试；连续错误后每次重试需等待更久。", "Try again; after several failures each new try must wait "
+               "longer."))
+_DISABLED = (said("账户已停用", "This account is disabled."),
+             said("请联系系统管理员启用（liuhen users enable）。", "Ask an administrator to enable it (`liuhen users enable`)."))
+_BUSY = (said("登录繁忙", "Too many sign-ins are being checked right now."), said("请稍后重试。", "Try again in a moment."))
 
 
 @functools.cache
@@ -157,12 +158,12 @@ def _commit_then_raise(db: Session, err: Exception) -> NoReturn:
 def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = None) -> Unit:
     """Create a unit (单位), optionally below ``parent_code`` in the unit tree."""
     if not _UNIT_CODE.fullmatch(code):
-        raise InvalidAccount(f"Unit code {code!r} is not valid.",
-                             "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT.")
+        raise InvalidAccount(said(f"单位代码 {code!r} 无效", f"Unit code {code!r} is not valid."),
+                             said("请使用 1–64 个字母、数字、'.'、'_' 或 '-'，例如 110101-JT。", "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT."))
     if not name.strip():
-        raise InvalidAccount(f"Unit {code} has an empty name.", "Give the unit its name, e.g. 东城分局交警大队.")
+        raise InvalidAccount(said(f"单位 {code} 的名称为空", f"Unit {code} has an empty name."), said("请填写单位名称，例如 东城分局交警大队。", "Give the unit its name, e.g. 东城分局交警大队."))
     if db.scalars(select(Unit).where(Unit.code == code)).one_or_none() is not None:
-        raise AlreadyExists(f"Unit {code} already exists.", "Choose another code, or use the existing unit.")
+        raise AlreadyExists(said(f"单位 {code} 已存在", f"Unit {code} already exists."), said("请换一个代码，或使用已有的单位。", "Choose another code, or use the existing unit."))
     parent_id = None
     if parent_code is not None:
         parent_id = get_unit(db, code=parent_code).id
@@ -175,8 +176,8 @@ def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = Non
 def get_unit(db: Session, *, code: str) -> Unit:
     unit = db.scalars(select(Unit).where(Unit.code == code)).one_or_none()
     if unit is None:
-        raise UnknownUnit(f"There is no unit with code {code!r}.",
-                          "Check the code, or create the unit first (add_unit).")
+        raise UnknownUnit(said(f"没有代码为 {code!r} 的单位", f"There is no unit with code {code!r}."),
+                          said("请核对代码，或先创建该单位。", "Check the code, or create the unit first (add_unit)."))
     return unit
 
 
@@ -184,7 +185,7 @@ def get_user(db: Session, *, username: str) -> User:
     """The user whose name is ``username`` as names compare (NFKC, case-folded)."""
     user = db.scalars(select(User).where(User.username_key == name_key(username[:200]))).one_or_none()
     if user is None:
-        raise UnknownUser(f"There is no user named {username!r}.", "Check the user name.")
+        raise UnknownUser(said(f"没有名为 {username!r} 的用户", f"There is no user named {username!r}."), said("请核对用户名。", "Check the user name."))
     return user
 
 
@@ -203,16 +204,16 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
     if officer_no is not None:
         _check_officer_no(db, officer_no, None)
     if role not in ROLES:
-        raise UnknownRole(f"There is no role {role!r}.",
-                          "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + ".")
+        raise UnknownRole(said(f"没有角色 {role!r}", f"There is no role {role!r}."),
+                          said("请使用以下之一：" + "、".join(f"{r}（{ROLE_LABELS[r]}）" for r in ROLES) + "。", "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + "."))
     unit = get_unit(db, code=unit_code)
     check_password(password, username=stored, role=role, settings=settings)
     key = name_key(stored)
     same = db.scalars(select(User).where(User.username_key == key)).one_or_none()
     if same is not None:
-        raise AlreadyExists(f"User {stored} already exists" + (f" (as {same.username}: names are compared "
-                            "ignoring case and width)" if same.username != stored else "") + ".",
-                            "Choose another user name.")
+        raise AlreadyExists(said(f"用户 {stored} 已存在" + (f"（即 {same.username}：比较用户名时不区分大小写和全半角）" if same.username != stored else ""), f"User {stored} already exists" + (f" (as {same.username}: names are compared "
+                                 "ignoring case and width)" if same.username != stored else "") + "."),
+                            said("请换一个用户名。", "Choose another user name."))
     user = User(username=stored, username_key=key, display_name=(display_name or stored), role=role,
                 unit_id=unit.id, password_hash=_hash(settings, password), failed_logins=0,
                 password_changed_at=utcnow(), legal_qualification=legal_qualification, officer_no=officer_no)
@@ -225,12 +226,12 @@ def add_user(db: Session, custody: CustodyLog, *, username: str, password: str, 
 
 def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None:
     if not _OFFICER_NO.fullmatch(officer_no):
-        raise InvalidAccount(f"警号 {officer_no!r} 无效 / Officer number {officer_no!r} is not valid.",
-                             "Use the number the user's recorder writes into file names (警号), e.g. 000123.")
+        raise InvalidAccount(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
+                             said("请使用该用户记录仪写入文件名的警号，例如 000123。", "Use the number the user's recorder writes into file names (警号), e.g. 000123."))
     other = db.scalar(select(User.username).where(User.officer_no == officer_no, User.id != (user_id or 0)))
     if other is not None:
-        raise AlreadyExists(f"警号 {officer_no} 已属于用户 {other} / Officer number {officer_no} is already the "
-                            f"number of user {other}.", "One officer number is one person: check the number.")
+        raise AlreadyExists(said(f"警号 {officer_no} 已属于用户 {other}", f"Officer number {officer_no} is already the "
+                                 f"number of user {other}."), said("一个警号只对应一个人，请核对警号。", "One officer number is one person: check the number."))
 
 
 def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
@@ -251,8 +252,8 @@ def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
             changes["officer_no"] = [user.officer_no, new]
             user.officer_no = new
     if not changes:
-        raise InvalidAccount(f"用户 {user.username} 没有变化 / Nothing to change for user {user.username}.",
-                             "Give a legal qualification or officer number that differs from the recorded one.")
+        raise InvalidAccount(said(f"用户 {user.username} 没有变化", f"Nothing to change for user {user.username}."),
+                             said("请给出与已记录不同的法律职业资格或警号。", "Give a legal qualification or officer number that differs from the recorded one."))
     db.flush()
     _event(custody, db, actor, "user_changed", username=user.username, changes=changes)
     return user
@@ -433,8 +434,8 @@ def authenticate(sessions: sessionmaker[Session], *, username: str, password: st
     if user.disabled_at is not None:
         raise AccountDisabled(*_DISABLED)
     if user.must_change_password:
-        raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
-                                     "请输入新密码 / Enter a new password with the one you were given.")
+        raise PasswordChangeRequired(said("需要修改密码", "Your password was reset: choose a new one to sign in."),
+                                     said("请输入新密码", "Enter a new password with the one you were given."))
     with sessions.begin() as db:
         return _after_good_login(db, user, rehash, username)
 
@@ -460,7 +461,7 @@ def change_password(sessions: sessionmaker[Session], custody: CustodyLog, *, use
         raise AccountDisabled(*_DISABLED)
     check_password(new_password, username=user.username, role=user.role, settings=settings)
     if new_password == old_password:
-        raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+        raise InvalidAccount(said("新密码与旧密码相同", "The new password is the old one."), said("请选择不同的密码。", "Choose a different password."))
     new_hash = _hash(settings, new_password)
     with sessions.begin() as db:
         u = _after_good_login(db, user, None, username)
@@ -536,20 +537,20 @@ def current_session(db: Session, *, token: str, settings: AuthSettings, touch: b
     """
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is None:
-        raise AuthFailed("未登录 / Not signed in.", "请登录 / Sign in.")
+        raise AuthFailed(said("未登录", "Not signed in."), said("请登录", "Sign in."))
     now = utcnow()
     if s.expired_at is not None:
-        raise SessionExpired("会话已结束 / Your session has ended.", "请重新登录 / Sign in again.")
+        raise SessionExpired(said("会话已结束", "Your session has ended."), said("请重新登录", "Sign in again."))
     if now - s.last_seen_at > dt.timedelta(minutes=settings.idle_minutes):
         s.expired_at = now
         _commit_then_raise(db, SessionExpired(
-            f"会话因超过 {settings.idle_minutes:g} 分钟无操作已结束 / Your session ended after "
-            f"{settings.idle_minutes:g} idle minutes.", "请重新登录 / Sign in again."))
+            said(f"会话因超过 {settings.idle_minutes:g} 分钟无操作已结束", "Your session ended after "
+                 f"{settings.idle_minutes:g} idle minutes."), said("请重新登录", "Sign in again.")))
     if now - s.created_at > dt.timedelta(hours=settings.session_max_hours):
         s.expired_at = now
         _commit_then_raise(db, SessionExpired(
-            f"会话已超过 {settings.session_max_hours:g} 小时 / Your session ended {settings.session_max_hours:g} "
-            "hours after you signed in.", "请重新登录 / Sign in again."))
+            said(f"会话已超过 {settings.session_max_hours:g} 小时", f"Your session ended {settings.session_max_hours:g} "
+                 "hours after you signed in."), said("请重新登录", "Sign in again.")))
     if s.user.disabled_at is not None:
         s.expired_at = now
         _commit_then_raise(db, AccountDisabled(*_DISABLED))
@@ -568,9 +569,9 @@ def session_if_unchanged(db: Session, *, token: str, settings: AuthSettings, tou
     for a session that is unknown or already ended."""
     s = db.get(LoginSession, token_digest(token)) if token else None
     if s is None:
-        raise AuthFailed("未登录 / Not signed in.", "请登录 / Sign in.")
+        raise AuthFailed(said("未登录", "Not signed in."), said("请登录", "Sign in."))
     if s.expired_at is not None:
-        raise SessionExpired("会话已结束 / Your session has ended.", "请重新登录 / Sign in again.")
+        raise SessionExpired(said("会话已结束", "Your session has ended."), said("请重新登录", "Sign in again."))
     now = utcnow()
     if (now - s.last_seen_at > dt.timedelta(minutes=settings.idle_minutes)
             or now - s.created_at > dt.timedelta(hours=settings.session_max_hours)
@@ -600,8 +601,8 @@ def session_user(db: Session, *, token: str, settings: AuthSettings) -> User:
 def check_csrf(session: LoginSession, csrf_token: str | None) -> None:
     """Return if a form's CSRF token is the session's, else raise ``Forbidden``."""
     if not csrf_token or not hmac.compare_digest(session.csrf_token.encode(), csrf_token.encode()):
-        raise Forbidden("表单已失效 / This form is stale or did not come from the console.",
-                        "请刷新页面后重新提交 / Reload the page and submit it again.")
+        raise Forbidden(said("表单已失效", "This form is stale or did not come from the console."),
+                        said("请刷新页面后重新提交", "Reload the page and submit it again."))
 
 
 def end_session(db: Session, *, token: str) -> None:
@@ -627,11 +628,11 @@ def sign_in(sessions: sessionmaker[Session], custody: CustodyLog, *, username: s
         if new_password is not None:
             check_password(new_password, username=user.username, role=user.role, settings=settings)
             if new_password == password:
-                raise InvalidAccount("The new password is the old one.", "Choose a different password.")
+                raise InvalidAccount(said("新密码与旧密码相同", "The new password is the old one."), said("请选择不同的密码。", "Choose a different password."))
             new_hash = _hash(settings, new_password)
         elif user.must_change_password:
-            raise PasswordChangeRequired("需要修改密码 / Your password was reset: choose a new one to sign in.",
-                                         "请输入新密码 / Enter a new password with the one you were given.")
+            raise PasswordChangeRequired(said("需要修改密码", "Your password was reset: choose a new one to sign in."),
+                                         said("请输入新密码", "Enter a new password with the one you were given."))
     except (AuthFailed, LoginBusy) as e:
         with sessions.begin() as db:
             sign_in_failed(db, custody, username=username, ip=ip, reason=e.code, tool=tool)
@@ -677,7 +678,7 @@ def issue_api_token(db: Session, custody: CustodyLog, *, user: User, name: str, 
     """A new bearer token for ``user``, named for whoever uses it; returned once, stored hashed.
     Custody event ``api_token_issued`` (naming the token, never holding it)."""
     if not name.strip():
-        raise InvalidAccount("An API token needs a name.", "Name it for its use, e.g. 案件系统对接.")
+        raise InvalidAccount(said("API 令牌需要一个名称", "An API token needs a name."), said("请按用途命名，例如 案件系统对接。", "Name it for its use, e.g. 案件系统对接."))
     token = "lh_" + secrets.token_urlsafe(32)
     db.add(ApiToken(token_sha256=token_digest(token), user_id=user.id, name=name.strip()))
     db.flush()
@@ -689,7 +690,7 @@ def revoke_api_token(db: Session, *, token: str) -> None:
     """Revoke a token its holder presents (idempotent)."""
     row = db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
     if row is None:
-        raise AuthFailed("API token not recognised.", "Check that the whole token was copied.")
+        raise AuthFailed(said("无法识别该 API 令牌", "API token not recognised."), said("请检查是否复制了完整的令牌。", "Check that the whole token was copied."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
 
@@ -704,8 +705,8 @@ def revoke_api_tokens(db: Session, custody: CustodyLog, *, username: str, name: 
         q = q.where(ApiToken.name == name.strip())
     rows = list(db.scalars(q))
     if name is not None and not rows:
-        raise InvalidAccount(f"User {user.username} has no live API token named {name!r}.",
-                             "Check the token's name (as given to `liuhen users token --name`).")
+        raise InvalidAccount(said(f"用户 {user.username} 没有名为 {name!r} 的有效 API 令牌", f"User {user.username} has no live API token named {name!r}."),
+                             said("请核对令牌名称（即 liuhen users token --name 所给的名称）。", "Check the token's name (as given to `liuhen users token --name`)."))
     now = utcnow()
     for row in rows:
         row.revoked_at = now
@@ -719,14 +720,14 @@ def token_user(db: Session, *, token: str, settings: AuthSettings) -> User:
     row = (db.scalars(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token))).one_or_none()
            if token else None)
     if row is None:
-        raise AuthFailed("API token not recognised.",
-                         "Send the whole token as `Authorization: Bearer <token>`; ask an administrator for "
-                         "a new one if it was lost.")
+        raise AuthFailed(said("无法识别该 API 令牌", "API token not recognised."),
+                         said("请以 Authorization: Bearer <令牌> 发送完整令牌；如已遗失，请向管理员申请新令牌。", "Send the whole token as `Authorization: Bearer <token>`; ask an administrator for "
+                              "a new one if it was lost."))
     if row.revoked_at is not None:
-        raise AuthFailed(f"API token {row.name!r} was revoked.", "Ask an administrator for a new token.")
+        raise AuthFailed(said(f"API 令牌 {row.name!r} 已被吊销", f"API token {row.name!r} was revoked."), said("请向管理员申请新令牌。", "Ask an administrator for a new token."))
     if utcnow() - row.created_at > dt.timedelta(days=settings.token_max_days):
-        raise AuthFailed(f"API token {row.name!r} expired {settings.token_max_days:g} days after it was issued.",
-                         "Ask an administrator for a new token.")
+        raise AuthFailed(said(f"API 令牌 {row.name!r} 已在签发 {settings.token_max_days:g} 天后过期", f"API token {row.name!r} expired {settings.token_max_days:g} days after it was issued."),
+                         said("请向管理员申请新令牌。", "Ask an administrator for a new token."))
     if row.user.disabled_at is not None:
         raise AccountDisabled(*_DISABLED)
     row.last_used_at = utcnow()

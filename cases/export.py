@@ -33,6 +33,7 @@ from cases.models import Case, TextRecord
 from cases.service import current_links, get_case, parties_of, step_officers
 from hashing.digest import CHUNK, hash_stream
 from hashing.models import CustodyEvent
+from liuhen.words import said
 
 RECORD_STATEMENT_NAMES = ("statement.json", "statement.sig")
 CASE_FILES = ("case.json", "coverage.json", "coverage.txt", "events.jsonl")
@@ -171,9 +172,9 @@ session and the case) gives more files of the case's part, by path under ``data/
             with open(dst, "rb") as f:
                 got, _n = hash_stream(f)
             if got.hex != v.sha256:
-                raise ExportFixityFailed(f"Text record {rec.id} version {v.version} ({v.store_key}) no longer hashes "
-                                         f"to {v.sha256}; nothing was exported.",
-                                         "Run `liuhen verify` and restore the document from backup.")
+                raise ExportFixityFailed(said(f"文书 {rec.id} 第 {v.version} 版（{v.store_key}）的哈希值已不是 {v.sha256}，未导出任何内容", f"Text record {rec.id} version {v.version} ({v.store_key}) no longer hashes "
+                                              f"to {v.sha256}; nothing was exported."),
+                                         said("请运行 liuhen verify，并从备份恢复该文书。", "Run `liuhen verify` and restore the document from backup."))
             _write(base / folder / "statement.json", v.manifest)
             _write(base / folder / "statement.sig", v.signature)
             listed.append({"record_id": rec.id, "kind": rec.kind, "title": rec.title, "step_id": rec.step_id,

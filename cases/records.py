@@ -35,6 +35,7 @@ from hashing.digest import Digest
 from hashing.errors import BadSignature
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 TOOL = "liuhen-records"
 
@@ -71,9 +72,9 @@ def sniff(path: Path, name: str) -> str:
                     return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
         except zipfile.BadZipFile:
             pass
-    raise RecordRefused(f"「{name}」不是 PDF、DOCX、JPEG 或 PNG 文件 / {name} is not a PDF, DOCX, JPEG or PNG file.",
-                        "扫描件请存为 PDF 或 JPEG，电子文书请存为 PDF 或 DOCX 后再上传 / Save scans as PDF or JPEG and "
-                        "documents as PDF or DOCX, then upload again.")
+    raise RecordRefused(said(f"「{name}」不是 PDF、DOCX、JPEG 或 PNG 文件", f"{name} is not a PDF, DOCX, JPEG or PNG file."),
+                        said("扫描件请存为 PDF 或 JPEG，电子文书请存为 PDF 或 DOCX 后再上传", "Save scans as PDF or JPEG and "
+                             "documents as PDF or DOCX, then upload again."))
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,14 @@ def statement(v: TextRecordVersion, rec: TextRecord, case: Case) -> dict[str, An
 def _case_to_change(db: Session, case_id: int) -> Case:
     case = db.get(Case, case_id)
     if case is None:
-        raise CaseError(f"没有案件 {case_id} / There is no case {case_id}.", "Check the case.")
+        raise CaseError(said(f"没有案件 {case_id}", f"There is no case {case_id}."), said("请核对案件。", "Check the case."))
     _open(case)
     return case
 
 
 def _no_record(record_id: int, case: Case) -> CaseError:
-    return CaseError(f"没有文书 {record_id} / There is no text record {record_id} in case {case.number}.",
-                     "Choose a record of this case.")
+    return CaseError(said(f"没有文书 {record_id}", f"There is no text record {record_id} in case {case.number}."),
+                     said("请选择本案件的文书。", "Choose a record of this case."))
 
 
 def _targets(db: Session, case: Case, step_id: int | None, record_id: int | None) -> None:
@@ -109,8 +110,8 @@ def _targets(db: Session, case: Case, step_id: int | None, record_id: int | None
     if step_id is not None:
         step = db.get(Step, step_id)
         if step is None or step.case_id != case.id:
-            raise CaseError(f"环节 {step_id} 不属于案件 {case.number} / Step {step_id} is not part of case "
-                            f"{case.number}.", "Choose a step of this case.")
+            raise CaseError(said(f"环节 {step_id} 不属于案件 {case.number}", f"Step {step_id} is not part of case "
+                                 f"{case.number}."), said("请选择本案件的环节。", "Choose a step of this case."))
     if record_id is not None:
         found = db.get(TextRecord, record_id)
         if found is None or found.case_id != case.id:
@@ -134,8 +135,8 @@ def store_document(archive: Archive, *, path: Path, file_name: str, mime: str | 
     size = path.stat().st_size
     most = archive.settings.web.max_record_mb << 20
     if size == 0 or size > most:
-        raise RecordRefused(f"「{file_name}」有 {size} 字节 / {file_name} has {size} bytes.",
-                            f"Upload a document of 1 byte to {most >> 20} MB ([web] max_record_mb).")
+        raise RecordRefused(said(f"「{file_name}」有 {size} 字节", f"{file_name} has {size} bytes."),
+                            said(f"请上传 1 字节至 {most >> 20} MB 的文件（[web] max_record_mb）。", f"Upload a document of 1 byte to {most >> 20} MB ([web] max_record_mb)."))
     mime = mime or sniff(path, file_name)
     from hashing.digest import hash_file
 
@@ -206,8 +207,8 @@ def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: d
     if kind in FORMS:
         missing = [label for key, label in FORMS[kind] if not str(fields.get(key, "")).strip()]
         if missing:
-            raise RecordRefused(f"「{kind}」缺少：{'、'.join(missing)} / The {kind} form lacks: {', '.join(missing)}.",
-                                "Fill in every field, then save the form.")
+            raise RecordRefused(said(f"「{kind}」缺少：{'、'.join(missing)}", f"The {kind} form lacks: {', '.join(missing)}."),
+                                said("请填写每一项后再保存表单。", "Fill in every field, then save the form."))
     body = canonical({"form": kind, "fields": {k: str(v) for k, v in fields.items()},
                       "labels": known}) + b"\n"
     with tempfile.TemporaryDirectory(prefix="liuhen-form-") as d:

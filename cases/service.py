@@ -37,6 +37,7 @@ from hashing.keys import DataKey
 from liuhen.config import CaseSettings
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 TOOL = "liuhen-cases"
 
@@ -122,10 +123,10 @@ def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, uni
                 parties: Iterable[PartyIn] = (), tz: str = "Asia/Shanghai", data_key: DataKey | None = None) -> Case:
     """Open a case; its parties' data is sealed with ``data_key`` (required when there are parties)."""
     if category not in settings.categories:
-        raise CaseError(f"案件类别「{category}」不在本机构的类别中 / {category!r} is not one of this agency's categories.",
-                        "Use one of: " + "、".join(settings.categories) + ".")
+        raise CaseError(said(f"案件类别「{category}」不在本机构的类别中", f"{category!r} is not one of this agency's categories."),
+                        said("请使用以下之一：" + "、".join(settings.categories) + "。", "Use one of: " + "、".join(settings.categories) + "."))
     if not title.strip():
-        raise CaseError("案件名称为空 / The case has no title.", "Give the case a title, e.g. 某商店无证经营案.")
+        raise CaseError(said("案件名称为空", "The case has no title."), said("请填写案件名称，例如 某商店无证经营案。", "Give the case a title, e.g. 某商店无证经营案."))
     year = dt.datetime.now(ZoneInfo(tz)).year
     seq = next_seq(db, unit_id=unit_id, year=year)
     number = settings.number_format.format(unit=unit_code, year=year, seq=seq)
@@ -135,7 +136,7 @@ def create_case(db: Session, custody: CustodyLog, settings: CaseSettings, *, uni
     db.flush()
     for p in parties:
         if not p.name.strip():
-            raise CaseError("当事人姓名为空 / A party has no name.", "Give each party's name.")
+            raise CaseError(said("当事人姓名为空", "A party has no name."), said("请填写每位当事人的姓名。", "Give each party's name."))
         if data_key is None:
             raise ValueError("parties are sealed with the archive's data key: pass data_key")
         case.parties.append(sealed_party(data_key, PartyIn(name=p.name.strip(), kind=p.kind, id_number=p.id_number,
@@ -153,8 +154,8 @@ def get_case(db: Session, ref: str | int) -> Case:
     if case is None and (isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 12)):
         case = db.get(Case, int(ref))
     if case is None:
-        raise UnknownCase(f"没有案件 {ref} / There is no case {ref!r}.",
-                          "Give the case's registration number (统一登记编号) or its id.")
+        raise UnknownCase(said(f"没有案件 {ref}", f"There is no case {ref!r}."),
+                          said("请给出案件的统一登记编号或其编号。", "Give the case's registration number (统一登记编号) or its id."))
     return case
 
 
@@ -173,8 +174,8 @@ def cases_of(db: Session, *, units: frozenset[int], status: str | None = None, q
 
 def _open(case: Case) -> None:
     if case.status != "open":
-        raise CaseClosed(f"案件 {case.number} 已结案 / Case {case.number} is closed.",
-                         "A closed case cannot be changed; open a new case if more has to be recorded.")
+        raise CaseClosed(said(f"案件 {case.number} 已结案", f"Case {case.number} is closed."),
+                         said("已结案的案件不能更改；如需补充记录，请重新立案。", "A closed case cannot be changed; open a new case if more has to be recorded."))
 
 
 def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: Case, kind: str,
@@ -182,14 +183,14 @@ def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: 
              officers: Iterable[str] = (), note: str | None = None) -> Step:
     _open(case)
     if kind not in settings.steps:
-        raise CaseError(f"环节「{kind}」不在本机构的执法环节中 / {kind!r} is not one of this agency's steps.",
-                        "Use one of: " + "、".join(settings.steps) + ".")
+        raise CaseError(said(f"环节「{kind}」不在本机构的执法环节中", f"{kind!r} is not one of this agency's steps."),
+                        said("请使用以下之一：" + "、".join(settings.steps) + "。", "Use one of: " + "、".join(settings.steps) + "."))
     if started_at.tzinfo is None or ended_at.tzinfo is None:
-        raise CaseError("环节时间缺少时区 / A step time has no time zone.",
-                        "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00.")
+        raise CaseError(said("环节时间缺少时区", "A step time has no time zone."),
+                        said("请带时区给出时间，例如 2026-11-23T09:30:00+08:00。", "Give times with their offset, e.g. 2026-11-23T09:30:00+08:00."))
     if ended_at < started_at:
-        raise CaseError(f"环节「{kind}」的结束时间早于开始时间 / The step {kind} ends before it starts.",
-                        "Swap the two times.")
+        raise CaseError(said(f"环节「{kind}」的结束时间早于开始时间", f"The step {kind} ends before it starts."),
+                        said("请交换两个时间。", "Swap the two times."))
     gate.run(db, case, "step", kind, None, actor)  # (legal review: no decision on a major case unreviewed)
     step = Step(case_id=case.id, kind=kind, place=place, started_at=started_at, ended_at=ended_at,
                 officers=json.dumps(sorted(set(officers)), ensure_ascii=False), note=note, created_by=actor)
@@ -204,7 +205,7 @@ def add_step(db: Session, custody: CustodyLog, settings: CaseSettings, *, case: 
 def get_step(db: Session, step_id: int) -> Step:
     step = db.get(Step, step_id)
     if step is None:
-        raise NotFound(f"没有环节 {step_id} / There is no step {step_id}.", "Check the step's id on the case page.")
+        raise NotFound(said(f"没有环节 {step_id}", f"There is no step {step_id}."), said("请在案件页面核对环节编号。", "Check the step's id on the case page."))
     return step
 
 
@@ -219,13 +220,13 @@ def link(db: Session, custody: CustodyLog, *, step: Step, evidence: Evidence, ac
     assert case is not None
     _open(case)
     if start_s is not None and start_s < 0 or end_s is not None and end_s < 0:
-        raise CaseError("关联区间不能为负 / A linked range cannot start before the recording.",
-                        "Give seconds from the start of the recording, 0 or more.")
+        raise CaseError(said("关联区间不能为负", "A linked range cannot start before the recording."),
+                        said("请给出从录像开始起算的秒数（0 或以上）。", "Give seconds from the start of the recording, 0 or more."))
     if start_s is not None and end_s is not None and end_s <= start_s:
-        raise CaseError("关联区间的结束早于开始 / The linked range ends before it starts.", "Swap the two times.")
+        raise CaseError(said("关联区间的结束早于开始", "The linked range ends before it starts."), said("请交换两个时间。", "Swap the two times."))
     if evidence.duration_s is not None and start_s is not None and start_s >= evidence.duration_s:
-        raise CaseError(f"录像 {evidence.id} 只有 {evidence.duration_s:.1f} 秒 / Recording {evidence.id} is only "
-                        f"{evidence.duration_s:.1f} s long.", "Give a start within the recording.")
+        raise CaseError(said(f"录像 {evidence.id} 只有 {evidence.duration_s:.1f} 秒", f"Recording {evidence.id} is only "
+                             f"{evidence.duration_s:.1f} s long."), said("请给出录像范围内的开始时间。", "Give a start within the recording."))
     for other in step.links:
         if other.evidence_id == evidence.id and other.unlinked_at is None and \
                 (other.start_s, other.end_s) == (start_s, end_s):
@@ -241,8 +242,8 @@ def link(db: Session, custody: CustodyLog, *, step: Step, evidence: Evidence, ac
 def unlink(db: Session, custody: CustodyLog, *, link_id: int, actor: str) -> EvidenceLink:
     lk = db.get(EvidenceLink, link_id)
     if lk is None or lk.unlinked_at is not None:
-        raise NotFound(f"没有有效的关联 {link_id} / There is no current link {link_id}.",
-                       "Reload the case page: it may have been unlinked already.")
+        raise NotFound(said(f"没有有效的关联 {link_id}", f"There is no current link {link_id}."),
+                       said("请刷新案件页面：该关联可能已被取消。", "Reload the case page: it may have been unlinked already."))
     step = db.get(Step, lk.step_id)
     assert step is not None
     case = db.get(Case, step.case_id)
@@ -273,9 +274,9 @@ def reopen_case(db: Session, custody: CustodyLog, *, case: Case, actor: str, rea
     """Reopen a closed case (e.g. after 复议 or a court's order), with a reason: it is changeable again,
     and what is linked to it is kept without end again until it is closed once more."""
     if case.status != "closed":
-        raise CaseError(f"案件 {case.number} 未结案 / Case {case.number} is not closed.", "Only a closed case can be reopened.")
+        raise CaseError(said(f"案件 {case.number} 未结案", f"Case {case.number} is not closed."), said("只有已结案的案件才能重新立案。", "Only a closed case can be reopened."))
     if not reason.strip():
-        raise CaseError("重新立案须说明理由 / Reopening a case needs a reason.", "Say why, e.g. 行政复议决定撤销重作.")
+        raise CaseError(said("重新立案须说明理由", "Reopening a case needs a reason."), said("请说明理由，例如 行政复议决定撤销重作。", "Say why, e.g. 行政复议决定撤销重作."))
     closed_at = case.closed_at
     case.status = "open"
     case.closed_at = None

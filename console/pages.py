@@ -51,6 +51,7 @@ from cases import views as case_views
 from cases.records import FORMS
 from console.i18n import js_words, lang_of, translator
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 from media.errors import unplayable_code
 
 HERE = Path(__file__).parent
@@ -107,13 +108,30 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
     return resp
 
 
+_ERROR_TITLES = {404: "error.title.not_found", 403: "error.title.forbidden", 400: "error.title.invalid",
+                 422: "error.title.invalid", 409: "error.title.conflict", 410: "error.title.gone",
+                 503: "error.title.unavailable", 507: "error.title.unavailable"}
+
+
 def html_error(request: Request, err: LiuhenError, status: int) -> Response:
-    """How a refusal looks on a console page: sign-in problems go to the sign-in page."""
+    """How a refusal looks on a console page: sign-in problems go to the sign-in page; anything else
+    is a page in the user's language with the sentence (what failed, what to do), a way back and,
+    for something that is not there, where to look for it."""
     if isinstance(err, AuthFailed):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?{urlencode({'next': target, 'why': err.code})}", status_code=303)
-    user = getattr(request.state, "principal", None)
-    return render(request, "error.html", status=status, user=user, message=err.diagnostics(), code=err.code)
+    user: access.Principal | None = getattr(request.state, "principal", None)
+    back = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}/"
+    back = "/" + back[len(origin):] if back.startswith(origin) and back != str(request.url) else ""
+    look = None
+    if status == 404 and request.url.path.startswith(("/cases", "/review")):
+        look = ("/cases", "error.cases") if user is None or user.may("cases.view") else None
+    elif status == 404:
+        look = ("/search", "error.search") if user is None or user.may("evidence.search") else None
+    return render(request, "error.html", status=status, user=user, message=err.message(_lang(request)),
+                  code=err.code, heading=_ERROR_TITLES.get(status, "error.title"),
+                  back=_safe_next(back) if back else None, look=look)
 
 
 def _officers(db: Session, p: access.Principal) -> list[OfficerOut]:
@@ -151,7 +169,7 @@ _WEAK = (("short", "at least"), ("long", "longer than"), ("repeated", "different
          ("name", "contains the user name"), ("common", "common passwords"))
 
 
-def _login_refusal(t: Callable[..., str], e: LiuhenError) -> str:
+def _login_refusal(t: Callable[..., str], e: LiuhenError, lang: str) -> str:
     """A sign-in refusal in the page's language, by the error's code (and, for a new password the
     policy refuses, by the rule it breaks); an error no word knows keeps its own sentence."""
     detail = str(e.detail)
@@ -162,7 +180,7 @@ def _login_refusal(t: Callable[..., str], e: LiuhenError) -> str:
                 return t(f"login.err.weak.{rule}").format(n=n.group(1) if n else "")
     if isinstance(e, InvalidAccount) and "is the old one" in detail:
         return t("login.err.same_password")
-    return t(f"login.err.{e.code}", e.diagnostics())
+    return t(f"login.err.{e.code}", e.message(lang))
 
 
 @router.get("/login")
@@ -206,7 +224,7 @@ async def login(request: Request, archive: ArchiveDep, username: str = Form(""),
         await asyncio.sleep(max(0.0, archive.settings.auth.refusal_delay_s - (time.monotonic() - started)))
         status = 503 if isinstance(e, LoginBusy) else 400 if isinstance(e, InvalidAccount) else 401
         return render(request, "login.html", status=status, next=_safe_next(next), login_csrf=expected,
-                      message=_login_refusal(translator(_lang(request)), e), username=username,
+                      message=_login_refusal(translator(_lang(request)), e, _lang(request)), username=username,
                       change=isinstance(e, (PasswordChangeRequired, InvalidAccount)))
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(archive.settings.auth.session_cookie, token, httponly=True, samesite="lax",
@@ -284,8 +302,8 @@ def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value.strip())
     except ValueError as e:
-        raise BadQuery(f"「{value}」不是有效时间 / {value!r} is not a time.",
-                                 "请使用 2026-11-23 09:30 的格式 / Use the form 2026-11-23 09:30.") from e
+        raise BadQuery(said(f"「{value}」不是有效时间", f"{value!r} is not a time."),
+                                 said("请使用 2026-11-23 09:30 的格式", "Use the form 2026-11-23 09:30.")) from e
     return utc_bound(t if t.tzinfo else t.replace(tzinfo=tz))
 
 

@@ -38,6 +38,7 @@ from console.pages import _local_time, _user, render
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 from retention import holds as holding
 from retention.errors import DisposalRefused
 from retention.models import Disposal, DisposalApproval, LegalHold, RetentionChange, RetentionState
@@ -58,8 +59,8 @@ def _form_user(archive: Archive, request: Request, csrf: str, action: str) -> ac
         if not hmac.compare_digest(csrf or "", p.csrf_token or ""):
             access.denied(archive, db, p, permission="csrf", reason="missing or wrong csrf form field",
                           request=request)
-            raise Forbidden("表单已失效 / The form expired or did not come from this console.",
-                            "请刷新页面后重试 / Reload the page and try again.")
+            raise Forbidden(said("表单已失效", "The form expired or did not come from this console."),
+                            said("请刷新页面后重试", "Reload the page and try again."))
         access.require(archive, db, p, action, request)
     return p
 
@@ -79,9 +80,9 @@ def _reason(text: str) -> str:
     from retention.errors import ReasonRequired
 
     if not text.strip():
-        raise ReasonRequired("请填写理由 / A reason is required.",
-                             "每次保全、解除、恢复和更改保存期限都须说明理由 / Say why: every hold, release, restore "
-                             "and class change records its reason.")
+        raise ReasonRequired(said("请填写理由", "A reason is required."),
+                             said("每次保全、解除、恢复和更改保存期限都须说明理由", "Say why: every hold, release, restore "
+                                  "and class change records its reason."))
     return text.strip()
 
 
@@ -225,8 +226,8 @@ def _hold(archive: Archive, db: Session, p: access.Principal, hold_id: int, acti
     from retention.errors import UnknownHold
 
     h = db.get(LegalHold, hold_id)
-    gone = UnknownHold(f"没有保全 {hold_id} / There is no legal hold {hold_id} that you may see.",
-                       "请在保全列表中核对 / Check the hold on the list of holds.")
+    gone = UnknownHold(said(f"没有保全 {hold_id}", f"There is no legal hold {hold_id} that you may see."),
+                       said("请在保全列表中核对", "Check the hold on the list of holds."))
     if h is None:
         access.missing(archive, db, p, what="legal_hold", ident=hold_id, request=request)
         raise gone
@@ -297,8 +298,8 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
         raw = [x.strip() for x in f.get("evidence_ids", "").replace("，", ",").replace(" ", ",").split(",")]
         raw = [x for x in raw if x]
         if not raw or not all(x.isdigit() and len(x) < 19 and int(x) > 0 for x in raw):
-            raise RetentionError("请填写证据编号（逗号分隔）/ Give evidence ids, separated by commas.",
-                                 "例如 / e.g. 12, 13, 15")
+            raise RetentionError(said("请填写证据编号（逗号分隔）", "Give evidence ids, separated by commas."),
+                                 said("例如 12, 13, 15", "e.g. 12, 13, 15"))
         return {"evidence": sorted({int(x) for x in raw})}
     if kind == "case":
         return {"number": f.get("case_number", "").strip()}
@@ -306,16 +307,16 @@ def _scope_of(archive: Archive, kind: str, f: dict[str, str]) -> dict[str, Any]:
         tz = _tz(archive)
         start, end = _local_time(f.get("start"), tz), _local_time(f.get("end"), tz)
         if start is None or end is None:
-            raise RetentionError("请填写警号和起止时间 / Give an officer number and a time range.",
-                                 "例如 / e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59")
+            raise RetentionError(said("请填写警号和起止时间", "Give an officer number and a time range."),
+                                 said("例如 000123, 2026-11-01 00:00 – 2026-11-30 23:59", "e.g. 000123, 2026-11-01 00:00 – 2026-11-30 23:59"))
         return {"officer": f.get("officer", "").strip(), "from": start.isoformat(), "to": end.isoformat()}
     if kind == "search":
         from retention import holds
 
         q = _search_query(archive, f)
         return {"query": holds.query_json(q)}
-    raise RetentionError(f"没有保全范围「{kind}」 / There is no hold scope {kind!r}.",
-                         "Use evidence, case, officer or search.")
+    raise RetentionError(said(f"没有保全范围「{kind}」", f"There is no hold scope {kind!r}."),
+                         said("请使用 证据、案件、警号 或 检索 范围之一（evidence、case、officer、search）。", "Use evidence, case, officer or search."))
 
 
 @router.get("/retention/holds/{hold_id}")
@@ -361,8 +362,8 @@ def _disposal(archive: Archive, db: Session, p: access.Principal, disposal_id: i
     from retention.errors import UnknownDisposal
 
     d = db.get(Disposal, disposal_id)
-    gone = UnknownDisposal(f"没有待销毁项 {disposal_id} / There is no disposal {disposal_id} that you may see.",
-                           "请在待销毁列表中核对 / Check the pending-disposal queue.")
+    gone = UnknownDisposal(said(f"没有待销毁项 {disposal_id}", f"There is no disposal {disposal_id} that you may see."),
+                           said("请在待销毁列表中核对", "Check the pending-disposal queue."))
     if d is None:
         access.missing(archive, db, p, what="disposal", ident=disposal_id, request=request)
         raise gone
@@ -540,8 +541,8 @@ def _module(name: str, what: str) -> Any:
     try:
         return importlib.import_module(name)
     except ImportError as e:
-        raise Unavailable(f"{what}：此版本尚未提供 / {what.split(' / ')[-1]} is not available in this build.",
-                          "请使用命令行或联系管理员 / Use the command line, or ask the administrator.") from e
+        raise Unavailable(said(f"{what}：此版本尚未提供", f"{what.split(' / ')[-1]} is not available in this build."),
+                          said("请使用命令行或联系管理员", "Use the command line, or ask the administrator.")) from e
 
 
 def _services() -> _Services:

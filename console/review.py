@@ -32,6 +32,7 @@ from cases.models import Case
 from console.pages import _local_time, _user, case_response, render, templates
 from console.records import _form_user
 from liuhen.config import OUTCOMES
+from liuhen.words import said
 from review import service, views
 from review.catalogue import Proposal, parse_amount
 from review.errors import ReviewConflict, ReviewError, ReviewRequired, UnknownRound
@@ -102,8 +103,8 @@ def _round(archive: Archive, db: Session, p: access.Principal, round_id: int, ac
     one of another unit answers like one that does not exist (a refusal logged)."""
     access.require(archive, db, p, action, request)
     rnd = db.get(ReviewRound, round_id)
-    gone = UnknownRound(f"没有法制审核第 {round_id} 号记录，或您无权查看 / There is no review round {round_id} that "
-                        "you may see.", "请从审核队列或案件页面打开 / Open it from the review queue or the case page.")
+    gone = UnknownRound(said(f"没有法制审核第 {round_id} 号记录，或您无权查看", f"There is no review round {round_id} that "
+                             "you may see."), said("请从审核队列或案件页面打开", "Open it from the review queue or the case page."))
     if rnd is None:
         access.missing(archive, db, p, what="review_round", ident=round_id, request=request)
         raise gone
@@ -186,8 +187,8 @@ def record_decision(case_id: EvidenceId, request: Request, archive: ArchiveDep, 
             tz = ZoneInfo(settings.station.timezone)
             started, ended = _local_time(start, tz), _local_time(end, tz)
             if started is None or ended is None:
-                raise CaseError("请填写决定环节的起止时间 / Give the decision step's start and end.",
-                                "例如 / e.g. 2026-11-26 10:00 – 2026-11-26 10:30")
+                raise CaseError(said("请填写决定环节的起止时间", "Give the decision step's start and end."),
+                                said("例如 2026-11-26 10:00 – 2026-11-26 10:30", "e.g. 2026-11-26 10:00 – 2026-11-26 10:30"))
             with archive.sessions.begin() as db:
                 c = access.case(archive, db, p, case_id, "cases.manage", request)
                 case_service.add_step(db, archive.custody, settings.cases, case=c, kind=kind, started_at=started,
@@ -216,7 +217,8 @@ def open_notice(notice_id: EvidenceId, request: Request, archive: ArchiveDep) ->
                 access.missing(archive, db, p, what="review_notice", ident=notice_id, request=request)
             else:  # another unit's notice: a refusal, answered exactly like a missing one (as the API does)
                 access.denied(archive, db, p, permission="review.view", reason="unit", request=request)
-            raise UnknownRound(f"没有通知 {notice_id} / There is no notice {notice_id}.", "Reload the page.")
+            raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."),
+                               said("请刷新页面。", "Reload the page."))
         if p.may("review.submit"):  # read by the handling unit, not by whoever else passes by
             service.read_notice(db, notice_id=notice_id, units=p.scope.units, actor=p.actor)
         case_id, round_id = n.case_id, n.round_id

@@ -20,6 +20,7 @@ from api.deps import ArchiveDep
 from archive.errors import BadQuery
 from console.pages import _user, render
 from liuhen.config import OUTCOMES
+from liuhen.words import said
 from review.figures import Row, csv_name, site_figures
 
 router = APIRouter(include_in_schema=False)
@@ -68,8 +69,8 @@ def _date(value: str | None, what: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError as e:
-        raise BadQuery(f"{what}「{value}」不是有效日期 / {value!r} is not a date.",
-                       "请使用 2026-01-01 的格式 / Use the form 2026-01-01.") from e
+        raise BadQuery(said(f"{what}「{value}」不是有效日期", f"{value!r} is not a date."),
+                       said("请使用 2026-01-01 的格式", "Use the form 2026-01-01.")) from e
 
 
 @router.get("/review/figures")

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from hashing.errors import AnchorFailed
 from liuhen.config import Settings
 from liuhen.durable import write_new
+from liuhen.words import said
 
 
 class Anchor(Protocol):
@@ -46,9 +47,9 @@ class WitnessFolder:
 
     def put(self, size: int, root: bytes, note: bytes) -> str:
         if not self.folder.is_dir():
-            raise AnchorFailed(f"The witness folder {self.folder} does not exist or is not a folder, so checkpoint "
-                               f"{size} could not be anchored there.",
-                               "Mount the witness disk (or create the folder) and run `liuhen log checkpoint`.")
+            raise AnchorFailed(said(f"见证文件夹 {self.folder} 不存在或不是文件夹，检查点 {size} 无法锚定到该处", f"The witness folder {self.folder} does not exist or is not a folder, so checkpoint "
+                                    f"{size} could not be anchored there."),
+                               said("请挂载见证磁盘（或创建该文件夹），然后运行 liuhen log checkpoint。", "Mount the witness disk (or create the folder) and run `liuhen log checkpoint`."))
         path = self.folder / file_name(size, root)
         try:
             write_new(path, note, 0o400)
@@ -56,25 +57,25 @@ class WitnessFolder:
             try:
                 same = path.read_bytes() == note
             except OSError as e:
-                raise AnchorFailed(f"The witness file {path} exists but cannot be read: {e}.",
-                                   "Check the witness folder's permissions.") from e
+                raise AnchorFailed(said(f"见证文件 {path} 存在但无法读取：{e}", f"The witness file {path} exists but cannot be read: {e}."),
+                                   said("请检查见证文件夹的权限。", "Check the witness folder's permissions.")) from e
             if not same:
-                raise AnchorFailed(f"The witness file {path} already holds a different checkpoint {size}.",
-                                   "Two different logs claim the same size: investigate; never delete the file.") from None
+                raise AnchorFailed(said(f"见证文件 {path} 已保存了另一个检查点 {size}", f"The witness file {path} already holds a different checkpoint {size}."),
+                                   said("两份不同的日志声称同样的大小：请调查；切勿删除该文件。", "Two different logs claim the same size: investigate; never delete the file.")) from None
         except OSError as e:
-            raise AnchorFailed(f"Checkpoint {size} could not be written to the witness folder {self.folder}: {e}.",
-                               "Free space or fix permissions on the witness disk, then run `liuhen log checkpoint`.") from e
+            raise AnchorFailed(said(f"无法将检查点 {size} 写入见证文件夹 {self.folder}：{e}", f"Checkpoint {size} could not be written to the witness folder {self.folder}: {e}."),
+                               said("请释放见证磁盘空间或修正其权限，然后运行 liuhen log checkpoint。", "Free space or fix permissions on the witness disk, then run `liuhen log checkpoint`.")) from e
         return str(path)
 
     def notes(self) -> list[tuple[str, bytes]]:
         if not self.folder.is_dir():
-            raise AnchorFailed(f"The witness folder {self.folder} cannot be read.",
-                               "Mount the witness disk and run `liuhen verify` again.")
+            raise AnchorFailed(said(f"无法读取见证文件夹 {self.folder}", f"The witness folder {self.folder} cannot be read."),
+                               said("请挂载见证磁盘，然后重新运行 liuhen verify。", "Mount the witness disk and run `liuhen verify` again."))
         try:
             return [(str(p), p.read_bytes()) for p in sorted(self.folder.glob("checkpoint-*.note"))]
         except OSError as e:
-            raise AnchorFailed(f"The witness folder {self.folder} cannot be read: {e}.",
-                               "Fix the witness disk's permissions and run `liuhen verify` again.") from e
+            raise AnchorFailed(said(f"无法读取见证文件夹 {self.folder}：{e}", f"The witness folder {self.folder} cannot be read: {e}."),
+                               said("请修正见证磁盘的权限，然后重新运行 liuhen verify。", "Fix the witness disk's permissions and run `liuhen verify` again.")) from e
 
 
 class S3Anchor:
@@ -93,9 +94,9 @@ class S3Anchor:
                 Bucket=self.bucket, Key=key, Body=note, ContentType="text/plain; charset=utf-8",
                 ContentMD5=_md5_b64(note), ObjectLockMode=self.mode, ObjectLockRetainUntilDate=until)
         except (BotoCoreError, ClientError) as e:
-            raise AnchorFailed(f"Checkpoint {size} could not be put to {self.name}: {e}.",
-                               "Check the bucket (Object Lock enabled), the credentials and the network, then "
-                               "run `liuhen log checkpoint`.") from e
+            raise AnchorFailed(said(f"无法将检查点 {size} 存入 {self.name}：{e}", f"Checkpoint {size} could not be put to {self.name}: {e}."),
+                               said("请检查存储桶（已启用对象锁定）、凭据和网络，然后运行 liuhen log checkpoint。", "Check the bucket (Object Lock enabled), the credentials and the network, then "
+                                    "run `liuhen log checkpoint`.")) from e
         return f"{self.name}{file_name(size, root)}?versionId={resp.get('VersionId')}"
 
     def notes(self) -> list[tuple[str, bytes]]:
@@ -109,8 +110,8 @@ class S3Anchor:
                     body = self.client.get_object(Bucket=self.bucket, Key=v["Key"], VersionId=v["VersionId"])["Body"]
                     out.append((f"s3://{self.bucket}/{v['Key']}?versionId={v['VersionId']}", body.read()))
         except (BotoCoreError, ClientError) as e:
-            raise AnchorFailed(f"The checkpoints in {self.name} cannot be read: {e}.",
-                               "Check the credentials and the network, then run `liuhen verify` again.") from e
+            raise AnchorFailed(said(f"无法读取 {self.name} 中的检查点：{e}", f"The checkpoints in {self.name} cannot be read: {e}."),
+                               said("请检查凭据和网络，然后重新运行 liuhen verify。", "Check the credentials and the network, then run `liuhen verify` again.")) from e
         return out
 
 
@@ -143,16 +144,16 @@ class TimestampAuthority:
                     reply.write_bytes(resp.read())
                 status = _openssl("ts", "-reply", "-in", str(reply), "-text")
                 if "Status: Granted" not in status:
-                    raise AnchorFailed(f"The time-stamping authority {self.url} refused checkpoint {size}: "
-                                       f"{status.strip()[:300]}", "Check the TSA's policy and the request.")
+                    raise AnchorFailed(said(f"时间戳服务 {self.url} 拒绝了检查点 {size}：{status.strip()[:300]}", f"The time-stamping authority {self.url} refused checkpoint {size}: "
+                                            f"{status.strip()[:300]}"), said("请检查时间戳服务的策略和请求。", "Check the TSA's policy and the request."))
                 if self.ca_file is not None:
                     _openssl("ts", "-verify", "-data", str(data), "-in", str(reply), "-CAfile", str(self.ca_file))
                 token = reply.read_bytes()
             except (OSError, urllib.error.URLError, subprocess.CalledProcessError) as e:
                 detail = getattr(e, "stderr", "") or str(e)
-                raise AnchorFailed(f"Checkpoint {size} could not be time-stamped by {self.url}: {detail}".strip(),
-                                   "Check that the TSA is reachable (and anchors.tsa_ca_file is its CA), then run "
-                                   "`liuhen log checkpoint`.") from e
+                raise AnchorFailed(said(f"检查点 {size} 无法由 {self.url} 加盖时间戳：{detail}".strip(), f"Checkpoint {size} could not be time-stamped by {self.url}: {detail}".strip()),
+                                   said("请检查时间戳服务能否访问（以及 anchors.tsa_ca_file 是否为其 CA），然后运行 liuhen log checkpoint。", "Check that the TSA is reachable (and anchors.tsa_ca_file is its CA), then run "
+                                        "`liuhen log checkpoint`.")) from e
         return base64.b64encode(token).decode()
 
     def notes(self) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hashing.custody import CustodyLog
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,10 @@ class CustodyWriter:
     @staticmethod
     def _refusal(why: str) -> CustodyUnavailable:
         return CustodyUnavailable(
-            f"无法记录本次访问，故不予提供 / This read was refused because its custody event could not be "
-            f"recorded: {why}.",
-            "请稍后重试；若持续出现，请管理员检查数据库与日志 / Retry in a moment; if it persists, the "
-            "administrator checks the database (disk space, locks) and the archive's log.")
+            said("无法记录本次访问，故不予提供", "This read was refused because its custody event could not be "
+                 f"recorded: {why}."),
+            said("请稍后重试；若持续出现，请管理员检查数据库与日志", "Retry in a moment; if it persists, the "
+                 "administrator checks the database (disk space, locks) and the archive's log."))
 
     def _take(self) -> list[_Pending] | None:
         with self._cv:

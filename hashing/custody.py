@@ -36,6 +36,7 @@ from hashing.errors import AnchorFailed, BadCheckpoint, BadProof, BadSignature, 
 from hashing.models import CustodyAnchoring, CustodyCheckpoint, CustodyEvent, CustodyHead, CustodyNode
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
+from liuhen.words import said
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,8 @@ def _catch_up(db: Session, head: CustodyHead) -> None:
         rows = db.execute(select(*_EVENT_COLUMNS).where(CustodyEvent.seq > head.tree_size)
                           .order_by(CustodyEvent.seq).limit(5000)).all()
         if not rows or rows[0].seq != head.tree_size + 1:
-            raise ChainBroken(f"Custody event {head.tree_size + 1} is missing, so the log's Merkle tree cannot be built.",
-                              "Run `liuhen verify` and restore the database from backup.")
+            raise ChainBroken(said(f"缺少保管事件 {head.tree_size + 1}，无法构建日志的默克尔树", f"Custody event {head.tree_size + 1} is missing, so the log's Merkle tree cannot be built."),
+                              said("请运行 liuhen verify，并从备份恢复数据库。", "Run `liuhen verify` and restore the database from backup."))
         _append(db, head, (_leaf_of(r) for r in rows))
         db.flush()
 
@@ -134,8 +135,8 @@ def _proof(db: Session, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
     try:
         return merkle.build(ranges, nodes)
     except KeyError as e:
-        raise BadProof(f"The stored Merkle tree lacks the subtree {e.args[0]} (level, index).",
-                       "The tree was altered or truncated: run `liuhen verify`.") from e
+        raise BadProof(said(f"存储的默克尔树缺少子树 {e.args[0]}（层级、序号）", f"The stored Merkle tree lacks the subtree {e.args[0]} (level, index)."),
+                       said("该树已被改动或截断：请运行 liuhen verify。", "The tree was altered or truncated: run `liuhen verify`.")) from e
 
 
 def consistency_proof(db: Session, m: int, n: int) -> list[bytes]:
@@ -296,11 +297,11 @@ class CustodyLog:
         # the newest signed checkpoint and the event, in one round trip
         size, signed, root_hex = (None, None, None) if found is None else found[:3]
         if found is None or size is None or size < seq or signed is None or root_hex is None:
-            raise NotFound(f"Custody event {seq} is not yet covered by a signed checkpoint.",
-                           "Run `liuhen log checkpoint` first (or ask for an earlier event).")
+            raise NotFound(said(f"保管事件 {seq} 尚未被签名检查点覆盖", f"Custody event {seq} is not yet covered by a signed checkpoint."),
+                           said("请先运行 liuhen log checkpoint（或查询更早的事件）。", "Run `liuhen log checkpoint` first (or ask for an earlier event)."))
         row = found[3:]
         if row[0] is None or seq < 1:
-            raise NotFound(f"There is no custody event {seq}.", "Name an event by its sequence number (`liuhen show`).")
+            raise NotFound(said(f"没有保管事件 {seq}", f"There is no custody event {seq}."), said("请以序号指明事件（liuhen show）。", "Name an event by its sequence number (`liuhen show`)."))
         data = _leaf_of(row)
         leaf = merkle.leaf_hash(data)
         ranges = merkle.inclusion_ranges(seq - 1, size)
@@ -308,8 +309,8 @@ class CustodyLog:
         try:
             merkle.verify_inclusion(seq - 1, size, leaf, proof, bytes.fromhex(root_hex))
         except BadProof as e:
-            raise ChainBroken(f"Custody event {seq} does not prove into the signed checkpoint of {size} events.",
-                              "The event or the stored tree was altered: run `liuhen verify`.") from e
+            raise ChainBroken(said(f"保管事件 {seq} 无法证明包含在 {size} 个事件的签名检查点中", f"Custody event {seq} does not prove into the signed checkpoint of {size} events."),
+                              said("该事件或存储的树已被改动：请运行 liuhen verify。", "The event or the stored tree was altered: run `liuhen verify`.")) from e
         receipts = [(a, r) for a, r in db.execute(select(CustodyAnchoring.anchor, CustodyAnchoring.receipt).where(
             CustodyAnchoring.checkpoint_seq == size, CustodyAnchoring.outcome == "success"))]
         return {"seq": seq, "leaf_index": seq - 1, "tree_size": size, "leaf": data.decode("utf-8"),

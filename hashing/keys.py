@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from hashing.errors import BadSignature
 from liuhen.durable import fsync_path, private_dir
+from liuhen.words import said
 
 ALGORITHM = "Ed25519"
 TOOL = f"cryptography {cryptography.__version__}"
@@ -62,8 +63,8 @@ def load_or_create(path: Path) -> SigningKey:
     if path.exists():
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise BadSignature(f"The key file {path} does not hold an Ed25519 private key.",
-                               "Restore the station's key from backup or move the file away to create a new key.")
+            raise BadSignature(said(f"密钥文件 {path} 中没有 Ed25519 私钥", f"The key file {path} does not hold an Ed25519 private key."),
+                               said("请从备份恢复采集站的密钥，或移走该文件以生成新密钥。", "Restore the station's key from backup or move the file away to create a new key."))
         return SigningKey(key)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -98,12 +99,12 @@ def verify(public_pem: str | bytes, data: bytes, signature: bytes) -> None:
     """Return nothing if ``signature`` is a valid Ed25519 signature of ``data``; raise otherwise."""
     pub = public_key(public_pem)
     if not isinstance(pub, Ed25519PublicKey):
-        raise BadSignature("The public key is not an Ed25519 key.", "Re-register the station's public key.")
+        raise BadSignature(said("该公钥不是 Ed25519 密钥", "The public key is not an Ed25519 key."), said("请重新登记采集站的公钥。", "Re-register the station's public key."))
     try:
         pub.verify(signature, data)
     except InvalidSignature as e:
-        raise BadSignature("The signature does not match the signed data.",
-                           "Treat the record as tampered with and check the original against its manifest.") from e
+        raise BadSignature(said("签名与所签数据不符", "The signature does not match the signed data."),
+                           said("请按记录已被篡改处理，并将原始文件与其清单核对。", "Treat the record as tampered with and check the original against its manifest.")) from e
 
 
 # ---------------------------------------------------------------------------- the data key
@@ -135,9 +136,9 @@ class DataKey:
         try:
             return AESGCM(self.secret).decrypt(blob[:12], blob[12:], column.encode()).decode("utf-8")
         except (InvalidTag, ValueError) as e:
-            raise BadSignature(f"A sealed value of {column} does not open with the data key {self.key_id}.",
-                               "Check that [archive] data_key_path names the key this database was sealed "
-                               "with (restore it from backup); otherwise the value was altered.") from e
+            raise BadSignature(said(f"{column} 的一个加密值无法用数据密钥 {self.key_id} 打开", f"A sealed value of {column} does not open with the data key {self.key_id}."),
+                               said("请检查 [archive] data_key_path 是否指向加密本数据库所用的密钥（从备份恢复）；否则该值已被改动。", "Check that [archive] data_key_path names the key this database was sealed "
+                                    "with (restore it from backup); otherwise the value was altered.")) from e
 
 
 def load_or_create_data_key(path: Path) -> DataKey:
@@ -146,8 +147,8 @@ def load_or_create_data_key(path: Path) -> DataKey:
     if path.exists():
         secret = path.read_bytes()
         if len(secret) != 32:
-            raise BadSignature(f"The data key file {path} does not hold a 32-byte AES key.",
-                               "Restore the data key from backup; without it parties' personal data cannot be read.")
+            raise BadSignature(said(f"数据密钥文件 {path} 中没有 32 字节的 AES 密钥", f"The data key file {path} does not hold a 32-byte AES key."),
+                               said("请从备份恢复数据密钥；没有它就无法读取当事人的个人信息。", "Restore the data key from backup; without it parties' personal data cannot be read."))
         return DataKey(secret)
     secret = os.urandom(32)
     if not _create_once(path, secret):

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from hashing.errors import BadProof
+from liuhen.words import said
 
 Node = tuple[int, int]  # (level, index): the complete subtree over leaves [index << level, (index + 1) << level)
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -97,7 +98,7 @@ def parts(a: int, b: int) -> list[Node]:
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """The leaf ranges whose subtree hashes form PATH(index, D[0:size]) (RFC 9162 2.1.3.1), leaf end first."""
     if not 0 <= index < size:
-        raise BadProof(f"Leaf {index} is not in a tree of {size} leaves.", "Ask for a leaf inside the tree.")
+        raise BadProof(said(f"叶子 {index} 不在 {size} 个叶子的树中", f"Leaf {index} is not in a tree of {size} leaves."), said("请查询树内的叶子。", "Ask for a leaf inside the tree."))
     out: list[tuple[int, int]] = []
     a, b = 0, size
     while b - a > 1:
@@ -114,7 +115,7 @@ def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
 def consistency_ranges(m: int, n: int) -> list[tuple[int, int]]:
     """The leaf ranges whose subtree hashes form PROOF(m, D[0:n]) (RFC 9162 2.1.4.1)."""
     if not 0 <= m <= n:
-        raise BadProof(f"A tree of {m} leaves cannot be a prefix of one of {n}.", "Ask for m <= n.")
+        raise BadProof(said(f"{m} 个叶子的树不可能是 {n} 个叶子的树的前缀", f"A tree of {m} leaves cannot be a prefix of one of {n}."), said("请使 m <= n。", "Ask for m <= n."))
     if m in (0, n):
         return []
     out: list[tuple[int, int]] = []
@@ -157,11 +158,11 @@ def build(ranges: Sequence[tuple[int, int]], nodes: Mapping[Node, bytes]) -> lis
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root an inclusion proof leads to (RFC 9162 2.1.3.2); raises BadProof on a malformed proof."""
     if not 0 <= index < size:
-        raise BadProof(f"Leaf {index} is not in a tree of {size} leaves.", "Check the proof's leaf index and tree size.")
+        raise BadProof(said(f"叶子 {index} 不在 {size} 个叶子的树中", f"Leaf {index} is not in a tree of {size} leaves."), said("请检查证明的叶子序号和树的大小。", "Check the proof's leaf index and tree size."))
     fn, sn, r = index, size - 1, leaf
     for p in proof:
         if sn == 0:
-            raise BadProof("The inclusion proof is longer than the tree is deep.", "Treat the proof as forged.")
+            raise BadProof(said("包含证明比树的深度长", "The inclusion proof is longer than the tree is deep."), said("请按伪造的证明处理。", "Treat the proof as forged."))
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
             if not fn & 1:
@@ -173,22 +174,22 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise BadProof("The inclusion proof is shorter than the tree is deep.", "Treat the proof as forged.")
+        raise BadProof(said("包含证明比树的深度短", "The inclusion proof is shorter than the tree is deep."), said("请按伪造的证明处理。", "Treat the proof as forged."))
     return r
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
     """Return nothing if ``leaf`` is leaf ``index`` of the tree of ``size`` with ``root``; raise BadProof otherwise."""
     if root_from_inclusion(index, size, leaf, proof) != root:
-        raise BadProof(f"Leaf {index} is not in the tree of {size} leaves with root {root.hex()}.",
-                       "Treat the event or the checkpoint as altered.")
+        raise BadProof(said(f"叶子 {index} 不在根为 {root.hex()}、{size} 个叶子的树中", f"Leaf {index} is not in the tree of {size} leaves with root {root.hex()}."),
+                       said("请按事件或检查点已被改动处理。", "Treat the event or the checkpoint as altered."))
 
 
 def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequence[bytes]) -> None:
     """Return nothing if the tree of ``m`` leaves with ``root_m`` is a prefix of the tree of ``n`` with
     ``root_n`` (RFC 9162 2.1.4.2); raise BadProof otherwise."""
-    bad = BadProof(f"The tree of {m} leaves (root {root_m.hex()}) is not a prefix of the tree of {n} leaves "
-                   f"(root {root_n.hex()}).", "The log was rewritten after the earlier checkpoint: investigate.")
+    bad = BadProof(said(f"{m} 个叶子的树（根 {root_m.hex()}）不是 {n} 个叶子的树（根 {root_n.hex()}）的前缀", f"The tree of {m} leaves (root {root_m.hex()}) is not a prefix of the tree of {n} leaves "
+                        f"(root {root_n.hex()})."), said("日志在较早的检查点之后被改写：请调查。", "The log was rewritten after the earlier checkpoint: investigate."))
     if not 0 <= m <= n:
         raise bad
     if m == n or m == 0:

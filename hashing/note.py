@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hashing import keys
 from hashing.errors import BadCheckpoint, BadSignature
+from liuhen.words import said
 
 DASH = "\u2014"  # the em dash that starts a signature line
 ED25519 = b"\x01"  # the signed-note algorithm byte for Ed25519
@@ -32,7 +33,7 @@ def origin_of(key: keys.SigningKey) -> str:
 def raw_public(public_pem: str | bytes) -> bytes:
     pub = keys.public_key(public_pem)
     if not isinstance(pub, Ed25519PublicKey):
-        raise BadSignature("The public key is not an Ed25519 key.", "Use the archive's Ed25519 public key.")
+        raise BadSignature(said("该公钥不是 Ed25519 密钥", "The public key is not an Ed25519 key."), said("请使用档案库的 Ed25519 公钥。", "Use the archive's Ed25519 public key."))
     return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -77,10 +78,10 @@ def open_text(note: str | bytes, public_pem: str | bytes, name: str, *,
     try:
         text = note.decode("utf-8") if isinstance(note, bytes) else note
     except UnicodeDecodeError as e:
-        raise BadCheckpoint(f"The note is not UTF-8: {e}.", "Treat the note as forged.") from e
+        raise BadCheckpoint(said(f"签名文本不是 UTF-8：{e}", f"The note is not UTF-8: {e}."), said("请按伪造处理。", "Treat the note as forged.")) from e
     text_body, sep, sigs = text.rpartition("\n\n")
     if not sep or not text_body:
-        raise BadCheckpoint("The note has no blank line before its signatures.", "Treat the note as forged.")
+        raise BadCheckpoint(said("签名文本在签名之前没有空行", "The note has no blank line before its signatures."), said("请按伪造处理。", "Treat the note as forged."))
     text_body += "\n"
     want = key_hash(name, public_pem)
     for line in sigs.splitlines():
@@ -97,8 +98,8 @@ def open_text(note: str | bytes, public_pem: str | bytes, name: str, *,
         if verified is None or verified != (signed, blob[4:]):
             keys.verify(public_pem, signed, blob[4:])
         return text_body
-    raise BadSignature(f"The note carries no signature by {name} with the expected key.",
-                       "Treat the note as forged or signed by another key.")
+    raise BadSignature(said(f"该签名文本没有 {name} 以预期密钥所作的签名", f"The note carries no signature by {name} with the expected key."),
+                       said("请按伪造或由其他密钥签名处理。", "Treat the note as forged or signed by another key."))
 
 
 @dataclass(frozen=True)
@@ -122,5 +123,5 @@ def open_note(note: str | bytes, public_pem: str | bytes, name: str, *,
         if len(root) != 32:
             raise ValueError("the root hash is not 32 bytes")
     except (ValueError, IndexError, binascii.Error) as e:
-        raise BadCheckpoint(f"The checkpoint note is malformed: {e}.", "Treat the checkpoint as forged.") from e
+        raise BadCheckpoint(said(f"检查点签名文本格式错误：{e}", f"The checkpoint note is malformed: {e}."), said("请按伪造的检查点处理。", "Treat the checkpoint as forged.")) from e
     return Checkpoint(origin=origin, size=int(size_text), root=root)

@@ -43,7 +43,7 @@ class IngestHalted(LiuhenError):
     code = "ingest_halted"
 
     def __init__(self, cause: LiuhenError, results: list[FileResult]) -> None:
-        super().__init__(cause.detail, cause.action)
+        super().__init__(cause.said, cause.said_action)
         self.code = cause.code
         self.results = results
 

@@ -39,6 +39,7 @@ from ingest.wire import (
     UploadConflict,
 )
 from liuhen.errors import ConfigError, LiuhenError, NotFound
+from liuhen.words import said
 
 PREFIX = "/api/v1/intake"
 T = TypeVar("T")
@@ -103,11 +104,11 @@ class HttpIntake:
         try:
             local = path.stat().st_size
         except FileNotFoundError:
-            raise DigestMismatch(f"The staged copy of {m.original_path} is missing; it was not sent.",
-                                 "It is copied again from the recorder on the next offload.") from None
+            raise DigestMismatch(said(f"{m.original_path} 的暂存副本不见了；未发送", f"The staged copy of {m.original_path} is missing; it was not sent."),
+                                 said("下次采集时会从记录仪重新复制。", "It is copied again from the recorder on the next offload.")) from None
         if local != m.size:
-            raise DigestMismatch(f"The staged copy of {m.original_path} has {local} bytes, not the {m.size} its "
-                                 "manifest promises; it was not sent.", "Offload the file again from the recorder.")
+            raise DigestMismatch(said(f"{m.original_path} 的暂存副本有 {local} 字节，而不是清单所说的 {m.size} 字节；未发送", f"The staged copy of {m.original_path} has {local} bytes, not the {m.size} its "
+                                      "manifest promises; it was not sent."), said("请从记录仪重新采集该文件。", "Offload the file again from the recorder."))
         body = {"manifest_b64": base64.b64encode(manifest).decode(),
                 "signature_b64": base64.b64encode(signature).decode()}
         # Consecutive failures are counted since the archive last accepted a chunk: a long upload
@@ -126,9 +127,9 @@ class HttpIntake:
                             f.seek(offset)
                             chunk = f.read(min(self.chunk_bytes, m.size - offset))
                             if not chunk:
-                                raise DigestMismatch(f"The staged copy of {m.original_path} ended at byte "
-                                                     f"{offset} while being sent.",
-                                                     "Offload the file again from the recorder.")
+                                raise DigestMismatch(said(f"{m.original_path} 的暂存副本在发送时于第 {offset} 字节处结束", f"The staged copy of {m.original_path} ended at byte "
+                                                          f"{offset} while being sent."),
+                                                     said("请从记录仪重新采集该文件。", "Offload the file again from the recorder."))
                             offset = self._patch(uid, offset, chunk)
                             progressed = attempt.retry_state.attempt_number - 1
                     done = self._call("POST", f"/uploads/{uid}/complete",
@@ -137,8 +138,8 @@ class HttpIntake:
         except _RETRIED as e:
             raise self._unreachable(e) from e
         except OSError as e:
-            raise StationError(f"Reading the staged copy of {m.original_path} failed: {e.strerror}.",
-                               "The file stays staged and is sent on the next offload.") from e
+            raise StationError(said(f"读取 {m.original_path} 的暂存副本失败：{e.strerror}", f"Reading the staged copy of {m.original_path} failed: {e.strerror}."),
+                               said("文件保留在暂存区，下次采集时发送。", "The file stays staged and is sent on the next offload.")) from e
         raise AssertionError("unreachable: tenacity either returns or raises")
 
     # ------------------------------------------------------------------ protocol
@@ -189,10 +190,10 @@ class HttpIntake:
             code, detail = str(data["code"]), str(data["detail"])
         except (ValueError, KeyError, TypeError):
             return ArchiveUnreachable(
-                f"The archive at {self.base_url} answered HTTP {r.status_code} {r.reason_phrase} without an "
-                "archive error. The files stay safely on the station and will be sent when it answers properly.",
-                "Check [station] archive_url in the station's config.toml (it should be the archive's base "
-                "address, e.g. http://archive:8000) and any proxy in between.")
+                said(f"位于 {self.base_url} 的档案库回答 HTTP {r.status_code} {r.reason_phrase}，但不是档案库的错误。文件安全地保留在采集站上，待其正常回答后发送", f"The archive at {self.base_url} answered HTTP {r.status_code} {r.reason_phrase} without an "
+                     "archive error. The files stay safely on the station and will be sent when it answers properly."),
+                said("请检查采集站 config.toml 中的 [station] archive_url（应为档案库的基本地址，例如 http://archive:8000）以及中间的代理。", "Check [station] archive_url in the station's config.toml (it should be the archive's base "
+                     "address, e.g. http://archive:8000) and any proxy in between."))
         if code == UploadConflict.code or (code == NotFound.code and "/uploads/" in r.request.url.path):
             return UploadChanged(detail)
         cls = _KNOWN.get(code)
@@ -205,6 +206,6 @@ class HttpIntake:
     def _unreachable(self, e: Exception) -> ArchiveUnreachable:
         why = str(e) or type(e).__name__
         return ArchiveUnreachable(
-            f"The archive at {self.base_url} cannot be reached: {why}. The files stay safely on the station and "
-            "will be sent when it is back.",
-            "Check the network cable and that the archive is running; the station retries on the next offload.")
+            said(f"无法连接位于 {self.base_url} 的档案库：{why}。文件安全地保留在采集站上，恢复连接后发送", f"The archive at {self.base_url} cannot be reached: {why}. The files stay safely on the station and "
+                 "will be sent when it is back."),
+            said("请检查网线以及档案库是否在运行；采集站在下次采集时重试。", "Check the network cable and that the archive is running; the station retries on the next offload."))

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from hashing.digest import CHUNK, Digest
 from ingest.errors import FileRefused, RecorderGone, StagingFull, StationError
+from liuhen.words import said
 
 Progress = Callable[[int], None]
 
@@ -67,23 +68,23 @@ def open_recorder_file(path: bytes, size: int, mtime_ns: int, display: str) -> i
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError as e:
-        raise RecorderGone(f"{display} disappeared before it could be copied (recorder unplugged?).",
-                           "Dock the recorder again; the offload resumes where it stopped.") from e
+        raise RecorderGone(said(f"{display} 在复制前消失了（记录仪被拔出？）", f"{display} disappeared before it could be copied (recorder unplugged?)."),
+                           said("请重新插入记录仪；采集会从中断处继续。", "Dock the recorder again; the offload resumes where it stopped.")) from e
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise FileRefused(f"{display} became a symbolic link; it was not opened.",
-                              "Copy the real file onto the recorder and dock it again.") from e
-        raise RecorderGone(f"{display} could not be opened: {e.strerror}.",
-                           "Re-dock the recorder; if this repeats, check it on another computer.") from e
+            raise FileRefused(said(f"{display} 变成了符号链接，未打开", f"{display} became a symbolic link; it was not opened."),
+                              said("请将真实文件复制到记录仪上后重新插入。", "Copy the real file onto the recorder and dock it again.")) from e
+        raise RecorderGone(said(f"无法打开 {display}：{e.strerror}", f"{display} could not be opened: {e.strerror}."),
+                           said("请重新插入记录仪；如反复出现，请在另一台电脑上检查该记录仪。", "Re-dock the recorder; if this repeats, check it on another computer.")) from e
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise FileRefused(f"{display} is not a regular file; it was not read.",
-                          "Nothing to do for evidence; remove it from the recorder if it should not be there.")
+        raise FileRefused(said(f"{display} 不是普通文件，未读取", f"{display} is not a regular file; it was not read."),
+                          said("与证据无关，无需处理；如不应在记录仪上，请将其删除。", "Nothing to do for evidence; remove it from the recorder if it should not be there."))
     if st.st_size != size or st.st_mtime_ns != mtime_ns:
         os.close(fd)
-        raise RecorderGone(f"{display} changed while it was being offloaded.",
-                           "Wait for the recorder to finish writing; the file is offloaded once it is stable.")
+        raise RecorderGone(said(f"{display} 在采集过程中发生了变化", f"{display} changed while it was being offloaded."),
+                           said("请等记录仪写完文件；文件稳定后即会采集。", "Wait for the recorder to finish writing; the file is offloaded once it is stable."))
     os.set_blocking(fd, True)
     return fd
 
@@ -91,11 +92,11 @@ def open_recorder_file(path: bytes, size: int, mtime_ns: int, display: str) -> i
 def _full(e: OSError, where: Path, display: str) -> StationError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return StagingFull(
-            f"The station's staging disk at {where} is full while copying {display}; intake has stopped.",
-            "Free space on the station disk (or wait for queued files to reach the archive), then offload again. "
-            "Nothing was lost: the file is still on the recorder and nothing half-copied was counted.")
-    return StationError(f"Writing {display} to the station's staging folder {where} failed: {e.strerror}.",
-                        "Check the station's disk, then offload again; the file is still on the recorder.")
+            said(f"复制 {display} 时采集站暂存磁盘 {where} 已满，采集已停止", f"The station's staging disk at {where} is full while copying {display}; intake has stopped."),
+            said("请释放采集站磁盘空间（或等待排队的文件送达档案库），然后重新采集。没有丢失任何内容：文件仍在记录仪上，复制了一半的不计入。", "Free space on the station disk (or wait for queued files to reach the archive), then offload again. "
+                 "Nothing was lost: the file is still on the recorder and nothing half-copied was counted."))
+    return StationError(said(f"向采集站暂存文件夹 {where} 写入 {display} 失败：{e.strerror}", f"Writing {display} to the station's staging folder {where} failed: {e.strerror}."),
+                        said("请检查采集站的磁盘，然后重新采集；文件仍在记录仪上。", "Check the station's disk, then offload again; the file is still on the recorder."))
 
 
 def buffers(chunk: int = CHUNK, n: int = 6) -> list[bytearray]:
@@ -155,10 +156,10 @@ def copy_and_hash(src_fd: int, part: Path, size: int, display: str, *, ring: lis
 def _gone(display: str, pos: int, size: int, e: OSError | None) -> RecorderGone:
     if e is not None:
         return RecorderGone(
-            f"Reading {display} failed at byte {pos} of {size}: {e.strerror} (recorder unplugged?).",
-            f"Dock the recorder again; the copy resumes from byte {pos}.")
-    return RecorderGone(f"{display} ended at byte {pos}, short of its {size} bytes (recorder unplugged?).",
-                        "Dock the recorder again; the copy resumes where it stopped.")
+            said(f"读取 {display} 在第 {pos}/{size} 字节处失败：{e.strerror}（记录仪被拔出？）", f"Reading {display} failed at byte {pos} of {size}: {e.strerror} (recorder unplugged?)."),
+            said(f"请重新插入记录仪；复制会从第 {pos} 字节处继续。", f"Dock the recorder again; the copy resumes from byte {pos}."))
+    return RecorderGone(said(f"{display} 在第 {pos} 字节处结束，不足其 {size} 字节（记录仪被拔出？）", f"{display} ended at byte {pos}, short of its {size} bytes (recorder unplugged?)."),
+                        said("请重新插入记录仪；复制会从中断处继续。", "Dock the recorder again; the copy resumes where it stopped."))
 
 
 def _source_readable(src: int, pos: int, size: int, display: str) -> bool:

@@ -57,6 +57,7 @@ from ingest.wire import Intake, IntakeRefused, Manifest, StoreFull, display_path
 from liuhen.config import StationSettings
 from liuhen.durable import fsync_path, private_dir, write_durable
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 TOOL = "liuhen-station"
 Listener = Callable[[dict[str, Any]], None]
@@ -329,9 +330,9 @@ class Station:
             fsync_path(self.staging)
         except OSError as e:
             shutil.rmtree(d, ignore_errors=True)
-            raise StagingFull(f"The station could not stage {display}: {e.strerror}.",
-                              "Free space on the station disk, then offload again; the file is still on the "
-                              "recorder.") from e
+            raise StagingFull(said(f"采集站无法暂存 {display}：{e.strerror}", f"The station could not stage {display}: {e.strerror}."),
+                              said("请释放采集站磁盘空间，然后重新采集；文件仍在记录仪上。", "Free space on the station disk, then offload again; the file is still on the "
+                                   "recorder.")) from e
         self.ledger.staged(key, bay=c.bay, manifest_id=m.manifest_id, sha256=digest.hex)
         entry = self.ledger.get(key)
         assert entry is not None

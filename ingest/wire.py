@@ -25,7 +25,8 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from hashing.digest import Digest
-from liuhen.errors import LiuhenError
+from liuhen.errors import LiuhenError, Text
+from liuhen.words import said
 
 VERSION = 1
 
@@ -83,7 +84,7 @@ class UploadConflict(LiuhenError):
 
     code = "upload_conflict"
 
-    def __init__(self, detail: str, action: str = "", *, offset: int) -> None:
+    def __init__(self, detail: Text, action: Text = "", *, offset: int) -> None:
         super().__init__(detail, action)
         self.offset = offset
 
@@ -162,8 +163,8 @@ class Manifest:
                 raise ValueError("size must be a non-negative integer")
             return m
         except (ValueError, TypeError, UnicodeDecodeError, AttributeError) as e:
-            raise ManifestInvalid(f"The manifest could not be read: {e}.",
-                                  "Upgrade the station software to match the archive, then offload again.") from e
+            raise ManifestInvalid(said(f"无法读取清单：{e}", f"The manifest could not be read: {e}."),
+                                  said("请将采集站软件升级到与档案库一致的版本，然后重新采集。", "Upgrade the station software to match the archive, then offload again.")) from e
 
     @staticmethod
     def parse_time(text: str | None) -> dt.datetime | None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jobs.errors import LeaseLost
 from jobs.models import DONE, FAILED, PENDING, RUNNING, Job
 from liuhen.db import utcnow
+from liuhen.words import said
 
 
 class HasSessions(Protocol):
@@ -151,8 +152,8 @@ def heartbeat(archive: HasSessions, job: Claimed, *, lease_s: float = 60.0, prog
             update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
             .values(**values))).rowcount
     if n != 1:
-        raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker.",
-                        "Nothing to do: this worker stops the job and the other one finishes it.")
+        raise LeaseLost(said(f"任务 {job.id}（{job.kind}）已被另一个处理进程接管", f"Job {job.id} ({job.kind}) was taken over by another worker."),
+                        said("无需处理：本进程停止该任务，由另一个进程完成。", "Nothing to do: this worker stops the job and the other one finishes it."))
 
 
 def finish(db: Session, job: Claimed, *, note: str | None = None) -> None:
@@ -162,8 +163,8 @@ def finish(db: Session, job: Claimed, *, note: str | None = None) -> None:
         update(Job).where(Job.id == job.id, Job.state == RUNNING, Job.lease_owner == job.worker)
         .values(state=DONE, progress=1.0, finished_at=utcnow(), note=note, lease_until=None))).rowcount
     if n != 1:
-        raise LeaseLost(f"Job {job.id} ({job.kind}) was taken over by another worker before it finished.",
-                        "Nothing to do: the other worker's result is the one kept.")
+        raise LeaseLost(said(f"任务 {job.id}（{job.kind}）在完成前已被另一个处理进程接管", f"Job {job.id} ({job.kind}) was taken over by another worker before it finished."),
+                        said("无需处理：保留另一个进程的结果。", "Nothing to do: the other worker's result is the one kept."))
 
 
 def fail(archive: HasSessions, job: Claimed, *, error: str, permanent: bool = False) -> str:

@@ -39,6 +39,7 @@ from pydantic_settings import (
 )
 
 from liuhen.errors import ConfigError
+from liuhen.words import said
 
 ENV_PREFIX = "LIUHEN_"
 ENV_NESTING = "__"
@@ -536,12 +537,12 @@ def load(path: Path | str | None = None, environ: Mapping[str, str] | None = Non
         try:
             from_file = TomlConfigSettingsSource(_Sources, toml_file=cfg_path)()
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"The config file {cfg_path} is not valid TOML: {e}.",
-                              "Fix the line named above and run the command again.") from e
+            raise ConfigError(said(f"配置文件 {cfg_path} 不是有效的 TOML：{e}", f"The config file {cfg_path} is not valid TOML: {e}."),
+                              said("请修正上面指出的那一行，然后重新运行命令。", "Fix the line named above and run the command again.")) from e
         base = cfg_path.resolve().parent
     elif path is not None:
-        raise ConfigError(f"The config file {cfg_path} does not exist.",
-                          "Pass --config with the path of an existing config.toml.")
+        raise ConfigError(said(f"配置文件 {cfg_path} 不存在", f"The config file {cfg_path} does not exist."),
+                          said("请用 --config 指定一个已有 config.toml 的路径。", "Pass --config with the path of an existing config.toml."))
     else:
         from_file, base, cfg_path = {}, Path.cwd(), None
 
@@ -559,10 +560,10 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         return _Environment(environ)()
     except ValueError as e:  # pydantic-settings' SettingsError: a list or table that is not JSON
         bad = [name for name, value in sorted(_overrides(environ).items()) if not _readable({name: value})]
-        raise ConfigError(f"The environment variable {', '.join(bad) or 'LIUHEN_…'} could not be read: "
-                          f"{e.__cause__ or e}.",
-                          "A list or table in an environment variable is written as JSON (e.g. "
-                          "LIUHEN_CASES__STEPS='[\"立案\", \"结案\"]'); fix the variable or unset it.") from e
+        raise ConfigError(said(f"无法读取环境变量 {', '.join(bad) or 'LIUHEN_…'}：{e.__cause__ or e}", f"The environment variable {', '.join(bad) or 'LIUHEN_…'} could not be read: "
+                               f"{e.__cause__ or e}."),
+                          said("环境变量中的列表或表格用 JSON 书写（例如 LIUHEN_CASES__STEPS='[\"立案\", \"结案\"]'）；请修正或取消该变量。", "A list or table in an environment variable is written as JSON (e.g. "
+                               "LIUHEN_CASES__STEPS='[\"立案\", \"结案\"]'); fix the variable or unset it.")) from e
 
 
 def _readable(environ: Mapping[str, str]) -> bool:

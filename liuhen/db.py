@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from liuhen.durable import private_file
 from liuhen.errors import ConfigError
+from liuhen.words import said
 
 
 def utcnow() -> dt.datetime:
@@ -110,8 +111,8 @@ def make_engine(url: str, *, pool_size: int = POOL_SIZE, **kw: Any) -> Engine:
                 conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
         return engine
-    raise ConfigError(f"The database URL {url!r} is neither SQLite nor PostgreSQL.",
-                      "Set archive.database_url to sqlite:///PATH or postgresql://USER@HOST/DB.")
+    raise ConfigError(said(f"数据库地址 {url!r} 既不是 SQLite 也不是 PostgreSQL", f"The database URL {url!r} is neither SQLite nor PostgreSQL."),
+                      said("请将 archive.database_url 设为 sqlite:///路径 或 postgresql://用户@主机/数据库。", "Set archive.database_url to sqlite:///PATH or postgresql://USER@HOST/DB."))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

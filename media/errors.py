@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from liuhen.errors import LiuhenError
+from liuhen.errors import LiuhenError, Text
+from liuhen.words import said
 
-KEEP_ORIGINAL = "The original is kept unchanged and can still be downloaded and verified."
+KEEP_ORIGINAL = said("原始文件保持不变，仍可下载和校验。", "The original is kept unchanged and can still be downloaded and verified.")
 
 
 class MediaError(LiuhenError):
@@ -24,7 +25,7 @@ class Unplayable(MediaError):
 
     code = "unplayable"
 
-    def __init__(self, detail: str, action: str = KEEP_ORIGINAL, *, reason: str = "", run: Any = None) -> None:
+    def __init__(self, detail: Text, action: Text = KEEP_ORIGINAL, *, reason: str = "", run: Any = None) -> None:
         super().__init__(detail, action)
         self.reason = reason
         self.run = run  # the ffmpeg/ffprobe RunResult that failed, for the custody event

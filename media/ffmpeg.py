@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import ffmpeg as ffmpeg_python
 
+from liuhen.words import said
 from media.errors import MediaError
 
 FFMPEG = "ffmpeg"
@@ -118,8 +119,8 @@ class RunResult:
 
 def _not_installed(binary: str) -> MediaError:
     return MediaError(
-        f"The media tool {binary!r} is not installed or not on PATH, so no media job can run.",
-        "Install ffmpeg (it provides ffmpeg and ffprobe; `make setup` does this) and retry the job.",
+        said(f"媒体工具 {binary!r} 未安装或不在 PATH 中，任何媒体任务都无法运行", f"The media tool {binary!r} is not installed or not on PATH, so no media job can run."),
+        said("请安装 ffmpeg（提供 ffmpeg 和 ffprobe；make setup 会安装），然后重试该任务。", "Install ffmpeg (it provides ffmpeg and ffprobe; `make setup` does this) and retry the job."),
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from liuhen.words import said
 from media.errors import MediaError
 from media.probe import _float
 
@@ -23,8 +24,8 @@ _NMEA_RMC = re.compile(r"\$(?:GP|GN|GL|GA|GB)RMC,([^*\r\n]*)(?:\*([0-9A-Fa-f]{2}
 
 def _bad(name: str, what: str) -> MediaError:
     return MediaError(
-        f"The GPS sidecar {name} could not be read: {what}.",
-        "The sidecar is kept unchanged as evidence; the recording is shown without a map track.",
+        said(f"无法读取 GPS 附属文件 {name}：{what}", f"The GPS sidecar {name} could not be read: {what}."),
+        said("附属文件作为证据原样保存；录像显示时不带地图轨迹。", "The sidecar is kept unchanged as evidence; the recording is shown without a map track."),
     )
 
 

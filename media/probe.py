@@ -17,6 +17,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from liuhen.words import said
 from media.errors import MediaError, Unplayable
 from media.ffmpeg import FFPROBE, RunResult, file_url, input_args, run
 
@@ -164,10 +165,10 @@ def probe(path: Path, *, name: str, timeout_s: float = 30) -> Probe:
     try:
         size = path.stat().st_size
     except OSError as e:
-        raise MediaError(f"{name} could not be opened for probing: {e.strerror or e}.",
-                         "Check that the archive's storage is mounted and readable, then retry the job.") from None
+        raise MediaError(said(f"无法打开 {name} 进行探测：{e.strerror or e}", f"{name} could not be opened for probing: {e.strerror or e}."),
+                         said("请确认档案库的存储已挂载且可读，然后重试该任务。", "Check that the archive's storage is mounted and readable, then retry the job.")) from None
     if size == 0:
-        raise Unplayable(f"{name} cannot be played: the file is empty (0 bytes).",
+        raise Unplayable(said(f"{name} 无法播放：文件为空（0 字节）", f"{name} cannot be played: the file is empty (0 bytes)."),
                          reason="the file is empty (0 bytes)")
 
     args = [FFPROBE, "-hide_banner", "-v", "error", "-print_format", "json",
@@ -175,7 +176,7 @@ def probe(path: Path, *, name: str, timeout_s: float = 30) -> Probe:
     r = run(args, timeout_s=timeout_s, capture_stdout=True)
 
     def fail(reason: str) -> Unplayable:
-        return Unplayable(f"{name} cannot be played: {reason}.", reason=reason, run=r)
+        return Unplayable(said(f"{name} 无法播放：{reason}", f"{name} cannot be played: {reason}."), reason=reason, run=r)
 
     if r.timed_out:
         raise fail(f"ffprobe timed out after {timeout_s:g} s")
@@ -198,7 +199,7 @@ def from_report(data: Any, *, name: str, run: RunResult | None = None) -> Probe:
     r = run
 
     def fail(reason: str) -> Unplayable:
-        return Unplayable(f"{name} cannot be played: {reason}.", reason=reason, run=r)
+        return Unplayable(said(f"{name} 无法播放：{reason}", f"{name} cannot be played: {reason}."), reason=reason, run=r)
 
     if not isinstance(data, dict):
         raise fail("ffprobe's report on it could not be read")

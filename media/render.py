@@ -18,6 +18,7 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
+from liuhen.words import said
 from media import mp4
 from media.errors import MediaError, Unplayable
 from media.ffmpeg import RunResult, compile_command, file_url, input_stream, run
@@ -80,7 +81,7 @@ def _render(
         reason = "ffmpeg finished but wrote nothing (no frame could be decoded)"
     else:
         reason = r.reason({file_url(part): out.name, file_url(src): probe.name})
-    raise Unplayable(f"Could not make the {what} of {probe.name}: {reason}.", reason=reason, run=r)
+    raise Unplayable(said(f"无法生成 {probe.name} 的{what}：{reason}", f"Could not make the {what} of {probe.name}: {reason}."), reason=reason, run=r)
 
 
 def _output(out: Path) -> str:
@@ -89,8 +90,8 @@ def _output(out: Path) -> str:
 
 def _need(probe: Probe, stream: str, what: str) -> None:
     if getattr(probe, stream) is None:
-        raise MediaError(f"{probe.name} has no {stream} stream, so it gets no {what}.",
-                         "Nothing to do: other derived files are made as usual.")
+        raise MediaError(said(f"{probe.name} 没有{stream}流，因此不生成{what}", f"{probe.name} has no {stream} stream, so it gets no {what}."),
+                         said("无需处理：其他派生文件照常生成。", "Nothing to do: other derived files are made as usual."))
 
 
 # ---------------------------------------------------------------- proxy
@@ -298,8 +299,8 @@ def _jpeg_size(path: Path) -> tuple[int, int]:
             w = int.from_bytes(data[pos + 7:pos + 9], "big")
             return w, h
         pos += 2 + length
-    raise MediaError(f"{path.name} is not a JPEG whose size could be read.",
-                     "Retry the job; if it fails again, report it with the job's custody event.")
+    raise MediaError(said(f"{path.name} 不是可读出尺寸的 JPEG", f"{path.name} is not a JPEG whose size could be read."),
+                     said("请重试该任务；如再次失败，请连同该任务的保管事件一并报告。", "Retry the job; if it fails again, report it with the job's custody event."))
 
 
 def _seeked_tiles(src: Path, probe: Probe, times: list[float], tile_height: int) -> Any:

@@ -28,6 +28,7 @@ from hashing.digest import hash_file
 from jobs.queue import enqueue
 from jobs.worker import Handler, JobContext
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 from media import gps, render
 from media import probe as probing
 from media.errors import MediaError, Unplayable
@@ -58,7 +59,7 @@ def _load(ctx: JobContext[Archive]) -> Evidence:
     with ctx.archive.sessions() as db:
         ev = db.get(Evidence, ctx.job.evidence_id)
         if ev is None:
-            raise LiuhenError(f"Evidence {ctx.job.evidence_id} does not exist.", "Nothing to do.")
+            raise LiuhenError(said(f"证据 {ctx.job.evidence_id} 不存在", f"Evidence {ctx.job.evidence_id} does not exist."), said("无需处理。", "Nothing to do."))
         return ev
 
 
@@ -87,7 +88,7 @@ def probe_job(ctx: JobContext[Archive]) -> None:
         return
     if ev.media_state in ("broken", "empty"):
         # the intake's structural check already found it cut off or not media at all
-        _unplayable(ctx, ev, "probe", Unplayable(f"{name} cannot be played: {ev.media_note}."))
+        _unplayable(ctx, ev, "probe", Unplayable(said(f"{name} 无法播放：{ev.media_note}", f"{name} cannot be played: {ev.media_note}.")))
         return
     src = _local_original(ctx, ev)
     try:
@@ -154,7 +155,7 @@ def _prepare(ctx: JobContext[Archive], step: str) -> tuple[Evidence, Path, Path,
         return ev, src, out, probing.probe(src, name=ev.file_name)
     except (Unplayable, ValueError) as e:
         err = e if isinstance(e, Unplayable) else Unplayable(
-            f"{ev.file_name} cannot be played: its stored probe report could not be read.",
+            said(f"{ev.file_name} 无法播放：无法读取其存储的探测报告", f"{ev.file_name} cannot be played: its stored probe report could not be read."),
             reason="its stored probe report could not be read")
         _unplayable(ctx, ev, step, err, err.run)
         return None

@@ -46,6 +46,7 @@ from jobs.models import FAILED, PENDING, Job
 from liuhen import faults
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
+from liuhen.words import said
 from retention import rules, service
 from retention.bindings import APPROVAL, DISPOSAL
 from retention.errors import DisposalRefused, ReasonRequired, StoreUnavailable, UnknownDisposal
@@ -130,16 +131,16 @@ def _get(db: Session, disposal_id: int, visible_units: Iterable[int] | None) -> 
     d = _locked(db, disposal_id)
     ev = db.get(Evidence, d.evidence_id) if d is not None else None
     if d is None or ev is None or (visible_units is not None and ev.unit_id not in set(visible_units)):
-        raise UnknownDisposal(f"没有待销毁记录 {disposal_id}，或您无权查看 / No disposal {disposal_id} that you may see.",
-                              "Check the id on the pending-disposal queue (`liuhen retention pending`).")
+        raise UnknownDisposal(said(f"没有待销毁记录 {disposal_id}，或您无权查看", f"No disposal {disposal_id} that you may see."),
+                              said("请在待销毁列表（liuhen retention pending）中核对编号。", "Check the id on the pending-disposal queue (`liuhen retention pending`)."))
     return d, ev
 
 
 def _pending_only(d: Disposal, doing: str) -> None:
     if d.state != "pending":
-        raise DisposalRefused(f"待销毁记录 {d.id} 的状态为 {d.state}，不能{doing} / Disposal {d.id} is {d.state}: only a "
-                              f"pending disposal can be {'restored' if doing == '恢复' else 'approved'}.",
-                              "Look at it with `liuhen retention pending` or `liuhen retention log`.")
+        raise DisposalRefused(said(f"待销毁记录 {d.id} 的状态为 {d.state}，不能{doing}", f"Disposal {d.id} is {d.state}: only a "
+                                   f"pending disposal can be {'restored' if doing == '恢复' else 'approved'}."),
+                              said("请用 liuhen retention pending 或 liuhen retention log 查看。", "Look at it with `liuhen retention pending` or `liuhen retention log`."))
 
 
 def restore(db: Session, custody: CustodyLog, settings: RetentionSettings, *, disposal_id: int, reason: str,
@@ -152,7 +153,7 @@ def restore(db: Session, custody: CustodyLog, settings: RetentionSettings, *, di
     _pending_only(d, "恢复")
     why = reason.strip()
     if not why:
-        raise ReasonRequired("恢复须说明理由 / A restore needs a reason.", "Say why it must be kept, e.g. 当事人已申请复议.")
+        raise ReasonRequired(said("恢复须说明理由", "A restore needs a reason."), said("请说明为何须保留，例如 当事人已申请复议。", "Say why it must be kept, e.g. 当事人已申请复议."))
     if class_name is not None:
         service.set_class(db, custody, settings, evidence_id=ev.id, class_name=class_name, actor=actor, reason=why,
                           context=context)
@@ -174,16 +175,16 @@ def approve(db: Session, custody: CustodyLog, settings: RetentionSettings, *, di
     d, ev = _get(db, disposal_id, visible_units)
     _pending_only(d, "批准")
     if rules.person(actor) is not None and rules.person(actor) == rules.person(d.scheduled_by):
-        raise DisposalRefused(f"销毁由 {actor} 安排，不能由同一人批准 / {actor} scheduled disposal {d.id} and cannot "
-                              "also approve it: two different people sign every destruction.",
-                              "Ask another records manager to approve it.")
+        raise DisposalRefused(said(f"销毁由 {actor} 安排，不能由同一人批准", f"{actor} scheduled disposal {d.id} and cannot "
+                                   "also approve it: two different people sign every destruction."),
+                              said("请另一位档案管理员批准。", "Ask another records manager to approve it."))
     if not rules.is_person(actor):
-        raise DisposalRefused(f"只有人员可以批准销毁 / Only a person can approve a disposal, not {actor}.",
-                              "Approve it in the console or with `liuhen retention approve` under your own account.")
+        raise DisposalRefused(said("只有人员可以批准销毁", f"Only a person can approve a disposal, not {actor}."),
+                              said("请以您本人的账户在控制台或用 liuhen retention approve 批准。", "Approve it in the console or with `liuhen retention approve` under your own account."))
     if rules.person(actor) in {rules.person(a) for a in db.scalars(
             select(DisposalApproval.actor).where(DisposalApproval.disposal_id == d.id))}:
-        raise DisposalRefused(f"{actor} 已批准过待销毁记录 {d.id} / {actor} has already approved disposal {d.id}.",
-                              "A second approval must come from another person.")
+        raise DisposalRefused(said(f"{actor} 已批准过待销毁记录 {d.id}", f"{actor} has already approved disposal {d.id}."),
+                              said("第二次批准须由另一人作出。", "A second approval must come from another person."))
     a = DisposalApproval(disposal_id=d.id, actor=actor, at=utcnow())
     db.add(a)
     db.flush()
@@ -425,10 +426,10 @@ def _ping(archive: Archive) -> None:
         archive.store.ping()
     except StoreError as e:
         raise StoreUnavailable(
-            f"存储无法访问，未销毁任何内容 / The store {archive.store.describe()} cannot be reached, so nothing was "
-            f"destroyed or marked destroyed: {e}",
-            "Make the store reachable (check the folder or the S3 endpoint and credentials), then run "
-            "`liuhen retention run` again.") from e
+            said("存储无法访问，未销毁任何内容", f"The store {archive.store.describe()} cannot be reached, so nothing was "
+                 f"destroyed or marked destroyed: {e}"),
+            said("请恢复对存储的访问（检查文件夹，或 S3 地址和凭据），然后再次运行 liuhen retention run。", "Make the store reachable (check the folder or the S3 endpoint and credentials), then run "
+                 "`liuhen retention run` again.")) from e
 
 
 def destroy_due(archive: Archive, *, now: dt.datetime, actor: str, report: Report | None = None,

@@ -46,7 +46,8 @@ from cases.models import Case, EvidenceLink, Step
 from hashing.binding import bound
 from hashing.custody import CustodyLog
 from liuhen.db import utcnow
-from liuhen.errors import NotFound
+from liuhen.errors import NotFound, Text
+from liuhen.words import said
 from retention.bindings import HOLD, HOLD_ITEM
 from retention.errors import ReasonRequired, RetentionError, UnknownHold
 from retention.models import HOLD_SCOPES, Disposal, HoldItem, LegalHold, RetentionState
@@ -91,7 +92,7 @@ class HiddenEvidence(NotFound):
 
     code = "not_found"
 
-    def __init__(self, detail: str, action: str, *, foreign: list[int], missing: list[int]) -> None:
+    def __init__(self, detail: Text, action: Text, *, foreign: list[int], missing: list[int]) -> None:
         super().__init__(detail, action)
         self.foreign = foreign
         self.missing = missing
@@ -100,14 +101,14 @@ class HiddenEvidence(NotFound):
 class HiddenCase(UnknownCase):
     """The case of a case hold does not exist or is not one the user may see (the same answer)."""
 
-    def __init__(self, detail: str, action: str, *, foreign: Case | None) -> None:
+    def __init__(self, detail: Text, action: Text, *, foreign: Case | None) -> None:
         super().__init__(detail, action)
         self.foreign = foreign
 
 
 def hidden_hold(hold_id: int) -> UnknownHold:
-    return UnknownHold(f"没有保全 {hold_id} / There is no legal hold {hold_id} that you may see.",
-                       "请在保全列表中核对 / Check the hold on the list of holds (`liuhen retention hold list`).")
+    return UnknownHold(said(f"没有保全 {hold_id}", f"There is no legal hold {hold_id} that you may see."),
+                       said("请在保全列表中核对", "Check the hold on the list of holds (`liuhen retention hold list`)."))
 
 
 @dataclass
@@ -137,9 +138,9 @@ def _chunks(ids: Sequence[int], n: int = IDS) -> Iterable[list[int]]:
 
 def _reason(reason: str | None, what: str) -> str:
     if reason is None or not reason.strip():
-        raise ReasonRequired(f"{what}须说明理由 / A reason is required.",
-                             "说明依据，例如 行政复议受理通知书 2026-18 号 / Say why, e.g. the review or court "
-                             "order that requires it (--reason TEXT).")
+        raise ReasonRequired(said(f"{what}须说明理由", "A reason is required."),
+                             said("说明依据，例如 行政复议受理通知书 2026-18 号", "Say why, e.g. the review or court "
+                                  "order that requires it (--reason TEXT)."))
     return reason.strip()
 
 
@@ -150,11 +151,11 @@ def _time(value: Any, name: str) -> dt.datetime:
         try:
             t = dt.datetime.fromisoformat(str(value).strip())
         except ValueError as e:
-            raise RetentionError(f"保全范围的「{name}」不是时间 / {name!r} of the hold's scope is not a time: {value!r}.",
-                                 "Write it as ISO 8601 with its offset, e.g. 2026-11-23T09:30:00+08:00.") from e
+            raise RetentionError(said(f"保全范围的「{name}」不是时间", f"{name!r} of the hold's scope is not a time: {value!r}."),
+                                 said("请按 ISO 8601 带时区书写，例如 2026-11-23T09:30:00+08:00。", "Write it as ISO 8601 with its offset, e.g. 2026-11-23T09:30:00+08:00.")) from e
     if t.tzinfo is None:
-        raise RetentionError(f"保全范围的「{name}」没有时区 / {name!r} of the hold's scope has no time zone.",
-                             "Give it with its offset, e.g. 2026-11-23T09:30:00+08:00.")
+        raise RetentionError(said(f"保全范围的「{name}」没有时区", f"{name!r} of the hold's scope has no time zone."),
+                             said("请带时区给出，例如 2026-11-23T09:30:00+08:00。", "Give it with its offset, e.g. 2026-11-23T09:30:00+08:00."))
     return t
 
 
@@ -167,12 +168,12 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
         q = spec
     else:
         if not isinstance(spec, Mapping):
-            raise RetentionError("保存的检索须为 JSON 对象 / A saved search is a JSON object.",
-                                 'e.g. {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}')
+            raise RetentionError(said("保存的检索须为 JSON 对象", "A saved search is a JSON object."),
+                                 said('例如 {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}', 'e.g. {"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}'))
         unknown = sorted(set(spec) - set(QUERY_FIELDS))
         if unknown:
-            raise RetentionError(f"保存的检索有未知字段 / The saved search has unknown fields: {', '.join(unknown)}.",
-                                 "Use only: " + ", ".join(QUERY_FIELDS) + ".")
+            raise RetentionError(said("保存的检索有未知字段", f"The saved search has unknown fields: {', '.join(unknown)}."),
+                                 said("只能使用：" + "、".join(QUERY_FIELDS) + "。", "Use only: " + ", ".join(QUERY_FIELDS) + "."))
         kw: dict[str, Any] = {}
         for k in QUERY_FIELDS:
             v = spec.get(k)
@@ -182,13 +183,13 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
                 kw[k] = _time(v, k)
             elif k == "important":
                 if not isinstance(v, bool):
-                    raise RetentionError("检索的 important 须为 true 或 false / important is true or false.",
-                                         'e.g. {"important": true}')
+                    raise RetentionError(said("检索的 important 须为 true 或 false", "important is true or false."),
+                                         said('例如 {"important": true}', 'e.g. {"important": true}'))
                 kw[k] = v
             else:
                 if not isinstance(v, str):
-                    raise RetentionError(f"检索的 {k} 须为文字 / {k} of the saved search is text.",
-                                         f'e.g. {{"{k}": "..."}}')
+                    raise RetentionError(said(f"检索的 {k} 须为文字", f"{k} of the saved search is text."),
+                                         said(f'例如 {{"{k}": "..."}}', f'e.g. {{"{k}": "..."}}'))
                 kw[k] = v
         q = Query(**kw, page=1, per_page=200)
     if q.finds_nothing():
@@ -196,7 +197,7 @@ def query_of(spec: Mapping[str, Any] | Query) -> Query:
     try:
         q.check()
     except BadQuery as e:
-        raise RetentionError(f"保存的检索无效 / The saved search is not valid: {e.detail}", e.action) from e
+        raise RetentionError(said(f"保存的检索无效：{e.said.zh}", f"The saved search is not valid: {e.said.en}"), e.said_action) from e
     return q
 
 
@@ -226,8 +227,8 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         raw = scope.get("evidence")
         if not isinstance(raw, (list, tuple)) or not raw or not all(
                 isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in raw):
-            raise RetentionError("请给出证据编号 / A hold on evidence needs their ids.",
-                                 'e.g. {"evidence": [12, 13]} (--evidence 12 13)')
+            raise RetentionError(said("请给出证据编号", "A hold on evidence needs their ids."),
+                                 said('例如 {"evidence": [12, 13]}（--evidence 12 13）', 'e.g. {"evidence": [12, 13]} (--evidence 12 13)'))
         ids = sorted(set(raw))
         seen: dict[int, int | None] = {}
         for chunk in _chunks(ids):
@@ -238,9 +239,9 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         if missing or foreign:
             bad = sorted(missing + foreign)
             shown = ", ".join(str(i) for i in bad[:20]) + (" …" if len(bad) > 20 else "")
-            raise HiddenEvidence(f"没有编号为 {shown} 的证据，或您无权查看 / No evidence {shown} that you may see.",
-                                 "请核对编号；如需查看其他单位的证据，请联系管理员授权 / Check the numbers; nothing "
-                                 "was held.", foreign=foreign, missing=missing)
+            raise HiddenEvidence(said(f"没有编号为 {shown} 的证据，或您无权查看", f"No evidence {shown} that you may see."),
+                                 said("请核对编号；如需查看其他单位的证据，请联系管理员授权", "Check the numbers; nothing "
+                                      "was held."), foreign=foreign, missing=missing)
         unit_ids = {seen[i] for i in ids}
         return {"evidence": ids}, ids, next(iter(unit_ids)) if len(unit_ids) == 1 else None
     if scope_kind == "case":
@@ -253,8 +254,8 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
             if case is None and ref.strip().isdigit() and len(ref.strip()) < 12:
                 case = db.get(Case, int(ref.strip()))
         if case is None or (units is not None and case.unit_id not in units):
-            raise HiddenCase(f"没有案件 {ref} / There is no case {ref} that you may see.",
-                             "Check the case on the case list; nothing was held.",
+            raise HiddenCase(said(f"没有案件 {ref}", f"There is no case {ref} that you may see."),
+                             said("请在案件列表中核对；未保全任何内容。", "Check the case on the case list; nothing was held."),
                              foreign=case)
         q = (select(EvidenceLink.evidence_id).join(Step, Step.id == EvidenceLink.step_id)
              .where(Step.case_id == case.id).distinct())
@@ -267,12 +268,12 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
     if scope_kind == "officer":
         officer = scope.get("officer")
         if not isinstance(officer, str) or not officer.strip():
-            raise RetentionError("请给出警号 / An officer hold needs the officer's number.",
-                                 'e.g. {"officer": "000123", "from": "...", "to": "..."}')
+            raise RetentionError(said("请给出警号", "An officer hold needs the officer's number."),
+                                 said('例如 {"officer": "000123", "from": "...", "to": "..."}', 'e.g. {"officer": "000123", "from": "...", "to": "..."}'))
         start, end = _time(scope.get("from"), "from"), _time(scope.get("to"), "to")
         if end < start:
-            raise NothingMatches("时间范围的结束早于开始，没有可保全的录像 / The time range ends before it starts: "
-                                 "there is nothing to hold.", "Swap the two times; no hold was placed.")
+            raise NothingMatches(said("时间范围的结束早于开始，没有可保全的录像", "The time range ends before it starts: "
+                                      "there is nothing to hold."), said("请交换两个时间；未设保全。", "Swap the two times; no hold was placed."))
         stored = {"officer": officer.strip(), "from": start.isoformat(), "to": end.isoformat()}
         if units is not None:
             stored["units"] = sorted(units)
@@ -292,24 +293,24 @@ def _resolve(db: Session, scope_kind: str, scope: Mapping[str, Any], units: froz
         else:
             sc = Scope(units=units)
         if saved.finds_nothing():
-            raise NothingMatches("该检索不可能有结果，未设保全 / The saved search can match nothing (a time range that "
-                                 "ends before it starts, or text with no letter or digit): no hold was placed.",
-                                 "Correct the search on the evidence list first.")
+            raise NothingMatches(said("该检索不可能有结果，未设保全", "The saved search can match nothing (a time range that "
+                                      "ends before it starts, or text with no letter or digit): no hold was placed."),
+                                 said("请先在证据列表中更正检索条件。", "Correct the search on the evidence list first."))
         try:
             conds = searching.filters(db, saved, sc)
         except BadQuery as e:
-            raise RetentionError(f"保存的检索无效 / The saved search is not valid: {e.detail}", e.action) from e
+            raise RetentionError(said(f"保存的检索无效：{e.said.zh}", f"The saved search is not valid: {e.said.en}"), e.said_action) from e
         ids = sorted(db.scalars(select(Evidence.id).where(*conds)))
         if not ids:
-            raise NothingMatches("该检索没有结果，未设保全 / The saved search matches nothing that you may see: no "
-                                 "hold was placed.",
-                                 "Check the search on the evidence list first.")
+            raise NothingMatches(said("该检索没有结果，未设保全", "The saved search matches nothing that you may see: no "
+                                      "hold was placed."),
+                                 said("请先在证据列表中核对检索条件。", "Check the search on the evidence list first."))
         stored = {"query": query_json(saved)}
         if units is not None:
             stored["units"] = sorted(units)
         return stored, ids, None
-    raise RetentionError(f"没有保全范围「{scope_kind}」 / There is no hold scope {scope_kind!r}.",
-                         "Use one of: " + ", ".join(HOLD_SCOPES) + ".")
+    raise RetentionError(said(f"没有保全范围「{scope_kind}」", f"There is no hold scope {scope_kind!r}."),
+                         said("请使用以下之一：" + "、".join(HOLD_SCOPES) + "。", "Use one of: " + ", ".join(HOLD_SCOPES) + "."))
 
 
 def _states(db: Session, ids: Sequence[int]) -> tuple[set[int], set[int]]:
@@ -367,16 +368,16 @@ def place(db: Session, custody: CustodyLog, *, scope_kind: str, scope: Mapping[s
     What it did beside the hold (held, destroyed, pending disposal) is ``outcome(hold)``."""
     why = _reason(reason, "保全")
     if scope_kind not in HOLD_SCOPES:
-        raise RetentionError(f"没有保全范围「{scope_kind}」 / There is no hold scope {scope_kind!r}.",
-                             "Use one of: " + ", ".join(HOLD_SCOPES) + ".")
+        raise RetentionError(said(f"没有保全范围「{scope_kind}」", f"There is no hold scope {scope_kind!r}."),
+                             said("请使用以下之一：" + "、".join(HOLD_SCOPES) + "。", "Use one of: " + ", ".join(HOLD_SCOPES) + "."))
     stored, ids, unit = _resolve(db, scope_kind, scope, visible_units)
     gone, pending = _states(db, ids)
     held = [i for i in ids if i not in gone]
     if not held and scope_kind in ("evidence", "search"):
         raise AlreadyDestroyed(
-            "所列证据均已销毁，未设保全 / Every evidence named is destroyed already: no hold was placed. "
-            f"({', '.join(str(i) for i in sorted(gone)[:20])})",
-            "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`.")
+            said("所列证据均已销毁，未设保全", "Every evidence named is destroyed already: no hold was placed. "
+                 f"({', '.join(str(i) for i in sorted(gone)[:20])})"),
+            said("已销毁的证据只保留其记录（哈希值、元数据、保管链）；见 liuhen retention log。", "A destroyed evidence keeps its record (hash, metadata, custody) only; see `liuhen retention log`."))
     # whose hold it is: the unit of what it holds when that is one unit (so that the unit's own records
     # managers see it), else the placer's
     hold = LegalHold(unit_id=unit if unit is not None else unit_id, scope_kind=scope_kind,
@@ -405,10 +406,10 @@ def release(db: Session, custody: CustodyLog, *, hold_id: int, reason: str, acto
     why = _reason(reason, "解除保全")
     hold = get_hold(db, hold_id, units=visible_units)
     if hold.released_at is not None:
-        raise HoldReleased(f"保全 {hold.id} 已于 {hold.released_at.isoformat(timespec='seconds')} 由 {hold.released_by} "
-                           f"解除 / Legal hold {hold.id} was released already, at "
-                           f"{hold.released_at.isoformat(timespec='seconds')} by {hold.released_by}.",
-                           "A release is final: place a new hold to hold the evidence again.")
+        raise HoldReleased(said(f"保全 {hold.id} 已于 {hold.released_at.isoformat(timespec='seconds')} 由 {hold.released_by} "
+                                "解除", f"Legal hold {hold.id} was released already, at "
+                                f"{hold.released_at.isoformat(timespec='seconds')} by {hold.released_by}."),
+                           said("解除是最终的：如需再次保全该证据，请设置新的保全。", "A release is final: place a new hold to hold the evidence again."))
     hold.released_at = utcnow()
     hold.released_by = actor
     hold.release_reason = why

@@ -52,6 +52,7 @@ from hashing.models import CustodyEvent
 from liuhen.config import RetentionSettings
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
+from liuhen.words import said
 from retention.bindings import CLASS
 from retention.errors import ReasonRequired, UnknownClass
 from retention.models import Disposal, HoldItem, LegalHold, RetentionChange, RetentionState
@@ -223,13 +224,13 @@ def set_class(db: Session, custody: CustodyLog, settings: RetentionSettings, *, 
     """Give the evidence a retention class (None: back to the default), with a reason; the class is
     bound to the log, and the keep-until follows (in the same transaction). Returns the keep-until's change."""
     if class_name is not None and class_name not in settings.classes:
-        raise UnknownClass(f"没有保存期限类别「{class_name}」 / There is no retention class {class_name!r}.",
-                           "Use one of: " + ", ".join(f"{k} ({c.label})" for k, c in settings.classes.items()) + ".")
+        raise UnknownClass(said(f"没有保存期限类别「{class_name}」", f"There is no retention class {class_name!r}."),
+                           said("请使用以下之一：" + "、".join(f"{k}（{c.label}）" for k, c in settings.classes.items()) + "。", "Use one of: " + ", ".join(f"{k} ({c.label})" for k, c in settings.classes.items()) + "."))
     if not reason.strip():
-        raise ReasonRequired("更改保存期限类别须说明理由 / A class change needs a reason.", "Say why, e.g. 当事人申请复议.")
+        raise ReasonRequired(said("更改保存期限类别须说明理由", "A class change needs a reason."), said("请说明理由，例如 当事人申请复议。", "Say why, e.g. 当事人申请复议."))
     ev = db.get(Evidence, evidence_id)
     if ev is None:
-        raise NotFound(f"没有证据 {evidence_id} / There is no evidence {evidence_id}.", "Check the evidence id.")
+        raise NotFound(said(f"没有证据 {evidence_id}", f"There is no evidence {evidence_id}."), said("请核对证据编号。", "Check the evidence id."))
     state = db.get(RetentionState, evidence_id)
     if state is None:
         recompute(db, custody, settings, evidence_ids=[evidence_id], actor=actor, reason="first computation")
@@ -442,11 +443,11 @@ def refuse_destroyed(db: Session, evidence_ids: Iterable[int]) -> None:
         return
     eid, d = sorted(gone.items())[0]
     when = (d.destroyed_at or d.destroy_started_at or d.scheduled_at).astimezone(dt.UTC).strftime("%Y-%m-%d")
-    raise Destroyed(f"证据 {eid} 的原始文件已于 {when} 依保存期限规则销毁（销毁记录 {d.id}） / The original of evidence "
-                    f"{eid} was destroyed under the retention rules on {when} (disposal {d.id}); its record, links and "
-                    "custody remain, its bytes do not.",
-                    "Its destruction record is in the custody log (`liuhen retention log`); nothing can restore it "
-                    "from this archive.")
+    raise Destroyed(said(f"证据 {eid} 的原始文件已于 {when} 依保存期限规则销毁（销毁记录 {d.id}）", "The original of evidence "
+                         f"{eid} was destroyed under the retention rules on {when} (disposal {d.id}); its record, links and "
+                         "custody remain, its bytes do not."),
+                    said("其销毁记录在保管链中（liuhen retention log）；本档案库无法恢复它。", "Its destruction record is in the custody log (`liuhen retention log`); nothing can restore it "
+                         "from this archive."))
 
 
 def destroyed_content(db: Session, sha256: str) -> str | None:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from liuhen.config import HolidayYear, ReviewSettings
+from liuhen.words import said
 from review.errors import CalendarUncovered
 
 
@@ -154,9 +155,9 @@ def _package_version() -> str:
 
 def _uncovered(year: int) -> CalendarUncovered:
     return CalendarUncovered(
-        f"{year} 年的法定节假日和调休未知 / The official holidays and adjusted working days (调休) of {year} are not "
-        f"known: chinesecalendar {_package_version()} does not cover {year} and config has no [review.holidays.{year}]; "
-        "liuhen does not guess a statutory deadline from weekends alone.",
-        f"Add [review.holidays.{year}] to config.toml with off = [the holidays that fall on weekdays] and work = [the "
-        f"weekend days that are working days] from the State Council's notice (国务院办公厅关于{year}年部分节假日安排的"
-        "通知), or update chinesecalendar (pip install -U chinesecalendar) once a release covers the year.")
+        said(f"{year} 年的法定节假日和调休未知", f"The official holidays and adjusted working days (调休) of {year} are not "
+             f"known: chinesecalendar {_package_version()} does not cover {year} and config has no [review.holidays.{year}]; "
+             "liuhen does not guess a statutory deadline from weekends alone."),
+        said(f"请在 config.toml 中添加 [review.holidays.{year}]，按国务院办公厅关于{year}年部分节假日安排的通知填写 off = [落在工作日的假日] 和 work = [调为工作日的周末]；或在 chinesecalendar 发布覆盖该年的版本后更新（pip install -U chinesecalendar）。", f"Add [review.holidays.{year}] to config.toml with off = [the holidays that fall on weekdays] and work = [the "
+             f"weekend days that are working days] from the State Council's notice (国务院办公厅关于{year}年部分节假日安排的"
+             "通知), or update chinesecalendar (pip install -U chinesecalendar) once a release covers the year."))

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from hashing.custody import canonical
 from liuhen.config import CatalogueRule, ReviewSettings
+from liuhen.words import said
 from review.errors import ReviewError
 
 _SPACE = re.compile(r"\s+")
@@ -56,13 +57,13 @@ def parse_amount(text: str | None) -> int | None:
     try:
         value = Decimal(t) * scale
     except InvalidOperation as e:
-        raise ReviewError(f"金额「{text}」不是数字 / The amount {text!r} is not a number.",
-                          "Give the amount in yuan, e.g. 12000 or 1.2万.") from e
+        raise ReviewError(said(f"金额「{text}」不是数字", f"The amount {text!r} is not a number."),
+                          said("请以元为单位填写金额，例如 12000 或 1.2万。", "Give the amount in yuan, e.g. 12000 or 1.2万.")) from e
     if not value.is_finite() or value > MAX_YUAN:  # (NaN, Infinity, 1e400: no amount, and no database holds it)
-        raise ReviewError(f"金额「{text}」不是有效金额 / The amount {text!r} is not a usable amount.",
-                          "Give the amount in yuan, e.g. 12000 or 1.2万.")
+        raise ReviewError(said(f"金额「{text}」不是有效金额", f"The amount {text!r} is not a usable amount."),
+                          said("请以元为单位填写金额，例如 12000 或 1.2万。", "Give the amount in yuan, e.g. 12000 or 1.2万."))
     if value < 0:
-        raise ReviewError(f"金额「{text}」为负 / The amount {text!r} is negative.", "Give 0 or more yuan.")
+        raise ReviewError(said(f"金额「{text}」为负", f"The amount {text!r} is negative."), said("请填写 0 或以上的金额（元）。", "Give 0 or more yuan."))
     return int((value * 100).to_integral_value())
 
 

@@ -29,6 +29,7 @@ from fpdf.enums import Align, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
 from liuhen.config import OUTCOMES
+from liuhen.words import said
 from review.catalogue import Proposal, yuan
 from review.errors import ReviewError
 
@@ -109,26 +110,27 @@ class OpinionData:
     def __post_init__(self) -> None:
         object.__setattr__(self, "elements", tuple((e, a, c) for e, a, c in self.elements))
         if self.outcome not in OUTCOMES:
-            raise ReviewError(f"审核结论「{self.outcome}」无效 / Unknown outcome {self.outcome!r}.",
-                              "Use one of: " + "、".join(OUTCOMES) + ".")
+            raise ReviewError(said(f"审核结论「{self.outcome}」无效", f"Unknown outcome {self.outcome!r}."),
+                              said("请使用以下之一：" + "、".join(OUTCOMES) + "。", "Use one of: " + "、".join(OUTCOMES) + "."))
         if (self.outcome == "变更") != (self.changed is not None):
-            raise ReviewError("变更的意见书必须且只能载明变更后的决定 / A 变更 opinion needs the changed decision, "
-                              "and only a 变更 opinion has one.",
-                              "Give the changed proposal with outcome 变更, and none with any other outcome.")
+            raise ReviewError(said("变更的意见书必须且只能载明变更后的决定", "A 变更 opinion needs the changed decision, "
+                                   "and only a 变更 opinion has one."),
+                              said("结论为「变更」时请给出变更后的决定，其他结论不要给出。",
+                                   "Give the changed proposal with outcome 变更, and none with any other outcome."))
         for element, answer, _ in self.elements:
             if answer not in ANSWERS:
-                raise ReviewError(f"要素「{element}」的审核结论「{answer}」无效 / The answer {answer!r} to "
-                                  f"{element!r} is not one of {'/'.join(ANSWERS)}.",
-                                  "Answer every element with 符合, 不符合 or 不适用.")
+                raise ReviewError(said(f"要素「{element}」的审核结论「{answer}」无效", f"The answer {answer!r} to "
+                                       f"{element!r} is not one of {'/'.join(ANSWERS)}."),
+                                  said("请对每个要素作出 符合、不符合 或 不适用 的结论。", "Answer every element with 符合, 不符合 or 不适用."))
         try:
             ZoneInfo(self.tz)
         except (ZoneInfoNotFoundError, ValueError) as e:
-            raise ReviewError(f"时区「{self.tz}」无效 / Unknown time zone {self.tz!r}.",
-                              "Give an IANA zone name, e.g. Asia/Shanghai.") from e
+            raise ReviewError(said(f"时区「{self.tz}」无效", f"Unknown time zone {self.tz!r}."),
+                              said("请给出 IANA 时区名称，例如 Asia/Shanghai。", "Give an IANA zone name, e.g. Asia/Shanghai.")) from e
         for name, moment in (("decided_at", self.decided_at), ("submitted_at", self.submitted_at)):
             if moment.tzinfo is None or moment.utcoffset() is None:
-                raise ReviewError(f"{name} 缺少时区 / {name} is a naive datetime.",
-                                  "Pass an aware datetime (e.g. datetime.now(UTC)).")
+                raise ReviewError(said(f"{name} 缺少时区", f"{name} is a naive datetime."),
+                                  said("请传入带时区的时间（例如 datetime.now(UTC)）。", "Pass an aware datetime (e.g. datetime.now(UTC))."))
 
 
 def when(moment: datetime, tz: str = "Asia/Shanghai") -> str:
@@ -142,8 +144,8 @@ def find_font(candidates: Sequence[Path] = FONT_CANDIDATES) -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise ReviewError("找不到中文字体，无法生成法制审核意见书 / No CJK font found for the review opinion PDF "
-                      f"(looked for {', '.join(str(p) for p in candidates) or 'nothing'}).", _FONT_HINT)
+    raise ReviewError(said("找不到中文字体，无法生成法制审核意见书", "No CJK font found for the review opinion PDF "
+                           f"(looked for {', '.join(str(p) for p in candidates) or 'nothing'})."), _FONT_HINT)
 
 
 def sc_face(path: Path) -> int:
@@ -155,7 +157,7 @@ def sc_face(path: Path) -> int:
     try:
         collection = TTCollection(str(path), lazy=True)
     except (TTLibError, OSError, ValueError) as e:
-        raise ReviewError(f"字体文件 {path} 无法读取 / The font file {path} cannot be read: {e}.", _FONT_HINT) from e
+        raise ReviewError(said(f"字体文件 {path} 无法读取", f"The font file {path} cannot be read: {e}."), _FONT_HINT) from e
     try:
         names = [_family(face) for face in collection.fonts]
     finally:
@@ -244,20 +246,20 @@ def _check_glyphs(pdf: FPDF, path: Path, data: OpinionData) -> None:
     cmap = face.cmap if isinstance(face, TTFFont) else {}  # codepoint -> glyph of the face in use
     missing = sorted({ch for text in _texts(data) for ch in text if not ch.isspace() and ord(ch) not in cmap})
     if missing:
-        raise ReviewError(f"字体 {path} 缺少这些字：{''.join(missing)} / The font {path} has no glyph for "
-                          f"{''.join(missing)!r}.", _FONT_HINT)
+        raise ReviewError(said(f"字体 {path} 缺少这些字：{''.join(missing)}", f"The font {path} has no glyph for "
+                               f"{''.join(missing)!r}."), _FONT_HINT)
 
 
 def render(data: OpinionData, *, font: Path | None = None) -> bytes:
     """The opinion as PDF bytes; the same data and font give the same bytes."""
     path = font if font is not None else find_font()
     if not path.is_file():
-        raise ReviewError(f"字体文件 {path} 不存在 / The font file {path} does not exist.", _FONT_HINT)
+        raise ReviewError(said(f"字体文件 {path} 不存在", f"The font file {path} does not exist."), _FONT_HINT)
     pdf = _Opinion(data.generator)
     try:
         pdf.add_font("cjk", "", str(path), collection_font_number=sc_face(path))
     except (TTLibError, OSError, ValueError, KeyError) as e:
-        raise ReviewError(f"字体文件 {path} 无法使用 / The font file {path} cannot be used: {e}.", _FONT_HINT) from e
+        raise ReviewError(said(f"字体文件 {path} 无法使用", f"The font file {path} cannot be used: {e}."), _FONT_HINT) from e
     face = pdf.fonts["cjk"]
     if isinstance(face, TTFFont):
         # the subset keeps the whole face's bounding boxes (a box around every glyph is still a box

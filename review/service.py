@@ -44,6 +44,7 @@ from hashing.models import CustodyEvent
 from liuhen import faults
 from liuhen.config import OUTCOMES, PASSING_OUTCOMES, Settings
 from liuhen.db import utcnow
+from liuhen.words import said
 from review.bindings import ANSWER, DECISION, MARK, ROUND
 from review.catalogue import Majority, Proposal, judge, parse_amount, proposal_hash
 from review.errors import ReviewConflict, ReviewError, ReviewRequired, UnknownRound
@@ -136,12 +137,12 @@ def mark(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, ma
     """Mark ``case`` major (or not major) by hand, with a reason; the latest mark wins over the catalogue.
     Nobody who handled the case may mark it not major (they would be lifting their own gate)."""
     if not reason.strip():
-        raise ReviewError("认定是否属于重大执法决定须说明理由 / Marking a case needs a reason.",
-                          "Say why, e.g. 涉及重大公共利益 or 经集体讨论不属于重大执法决定.")
+        raise ReviewError(said("认定是否属于重大执法决定须说明理由", "Marking a case needs a reason."),
+                          said("请说明理由，例如 涉及重大公共利益 或 经集体讨论不属于重大执法决定。", "Say why, e.g. 涉及重大公共利益 or 经集体讨论不属于重大执法决定."))
     if not major and actor in handlers_of(db, case):
-        raise ReviewConflict(f"您参与办理了案件 {case.number}，不能认定其不属于重大执法决定 / You took part in handling case "
-                             f"{case.number} and may not mark it not major.",
-                             "由未参与办案的法制审核人员认定 / A legal reviewer who did not handle it must.")
+        raise ReviewConflict(said(f"您参与办理了案件 {case.number}，不能认定其不属于重大执法决定", "You took part in handling case "
+                                  f"{case.number} and may not mark it not major."),
+                             said("由未参与办案的法制审核人员认定", "A legal reviewer who did not handle it must."))
     row = ReviewMark(case_id=case.id, major=major, reason=reason.strip(), marked_by=actor, marked_at=utcnow())
     db.add(row)
     db.flush()
@@ -245,9 +246,9 @@ def _reviewer_unit(db: Session, settings: Settings, case: Case) -> int:
     if code:
         unit = db.scalar(select(Unit).where(Unit.code == code))
         if unit is None:
-            raise ReviewError(f"[review.reviewer_units] 指定的审核单位 {code} 不存在 / The reviewing unit {code} "
-                              "named in [review.reviewer_units] does not exist.",
-                              "Add the unit (liuhen units add) or correct the config.")
+            raise ReviewError(said(f"[review.reviewer_units] 指定的审核单位 {code} 不存在", f"The reviewing unit {code} "
+                                   "named in [review.reviewer_units] does not exist."),
+                              said("请添加该单位（liuhen units add）或更正配置。", "Add the unit (liuhen units add) or correct the config."))
         return unit.id
     return case.unit_id
 
@@ -260,18 +261,18 @@ def submit(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, 
     _open(case)
     r = settings.review
     if proposal.decision_kind not in r.decision_kinds:
-        raise ReviewError(f"决定种类「{proposal.decision_kind}」不在本机构的种类中 / {proposal.decision_kind!r} is not "
-                          "one of this agency's decision kinds.", "Use one of: " + "、".join(r.decision_kinds) + ".")
+        raise ReviewError(said(f"决定种类「{proposal.decision_kind}」不在本机构的种类中", f"{proposal.decision_kind!r} is not "
+                               "one of this agency's decision kinds."), said("请使用以下之一：" + "、".join(r.decision_kinds) + "。", "Use one of: " + "、".join(r.decision_kinds) + "."))
     for value, zh, en in ((proposal.content, "拟作决定内容", "the proposed decision"),
                           (proposal.legal_basis, "法律依据", "the legal basis"), (statement, "承办人说明", "the statement")):
         if not value.strip():
-            raise ReviewError(f"{zh}为空 / {en} is empty.", f"Fill in {en} ({zh}).")
+            raise ReviewError(said(f"{zh}为空", f"{en} is empty."), said(f"请填写{zh}。", f"Fill in {en} ({zh})."))
     db.execute(select(Case.id).where(Case.id == case.id).with_for_update())  # one submission of a case at a time
     last = latest_round(db, case.id)
     if last is not None and last.state != "decided":
-        raise ReviewError(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束 / Round {last.round_no} of "
-                          f"case {case.number} is still under review.",
-                          "Wait for the reviewer's outcome; a new round can be submitted after it.")
+        raise ReviewError(said(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束", f"Round {last.round_no} of "
+                               f"case {case.number} is still under review."),
+                          said("请等待审核人作出结论；之后可再提请新一轮审核。", "Wait for the reviewer's outcome; a new round can be submitted after it."))
     if calendar is None:
         from review.calendar import WorkCalendar
 
@@ -301,8 +302,8 @@ def submit(db: Session, custody: CustodyLog, settings: Settings, *, case: Case, 
 def get_round(db: Session, round_id: int) -> ReviewRound:
     rnd = db.get(ReviewRound, round_id)
     if rnd is None:
-        raise UnknownRound(f"没有法制审核第 {round_id} 号记录 / There is no review round {round_id}.",
-                           "Open the case page and choose one of its review rounds.")
+        raise UnknownRound(said(f"没有法制审核第 {round_id} 号记录", f"There is no review round {round_id}."),
+                           said("请打开案件页面，选择其中一轮审核。", "Open the case page and choose one of its review rounds."))
     return rnd
 
 
@@ -335,28 +336,28 @@ def may_review(db: Session, settings: Settings, *, rnd: ReviewRound, user: User)
     case = db.get_one(Case, rnd.case_id)
     actor = f"user:{user.username}"
     if rnd.reviewer_unit_id not in visible_units(db, user):
-        raise ReviewConflict(f"案件 {case.number} 的法制审核由其他单位负责 / The legal review of case {case.number} "
-                             "belongs to another unit's reviewers.",
-                             "由负责审核的单位（[review.reviewer_units]）的法制审核人员审核 / A reviewer of the "
-                             "reviewing unit must review it.")
+        raise ReviewConflict(said(f"案件 {case.number} 的法制审核由其他单位负责", f"The legal review of case {case.number} "
+                                  "belongs to another unit's reviewers."),
+                             said("由负责审核的单位（[review.reviewer_units]）的法制审核人员审核", "A reviewer of the "
+                                  "reviewing unit must review it."))
     if actor in handlers_of(db, case):
-        raise ReviewConflict(f"您参与办理了案件 {case.number}，不能审核本案 / You took part in handling case "
-                             f"{case.number} and may not review it.",
-                             "由未参与办案的法制审核人员审核 / Another legal reviewer who did not handle it must.")
+        raise ReviewConflict(said(f"您参与办理了案件 {case.number}，不能审核本案", "You took part in handling case "
+                                  f"{case.number} and may not review it."),
+                             said("由未参与办案的法制审核人员审核", "Another legal reviewer who did not handle it must."))
     if user.officer_no and any(user.officer_no in step_officers(st) for st in case.steps):
-        raise ReviewConflict(f"您（{user.officer_no}）是案件 {case.number} 某一环节的执法人员，不能审核本案 / You "
-                             f"({user.officer_no}) were an officer of a step of case {case.number} and may not "
-                             "review it.", "由未参与办案的法制审核人员审核 / Another legal reviewer must.")
+        raise ReviewConflict(said(f"您（{user.officer_no}）是案件 {case.number} 某一环节的执法人员，不能审核本案", "You "
+                                  f"({user.officer_no}) were an officer of a step of case {case.number} and may not "
+                                  "review it."), said("由未参与办案的法制审核人员审核", "Another legal reviewer must."))
     r = settings.review
     if r.require_qualification and case.category in r.penalty_categories and not user.legal_qualification:
         earlier = db.scalar(select(func.count()).select_from(ReviewRound).join(Case, Case.id == ReviewRound.case_id)
                             .where(ReviewRound.decided_by == actor, Case.category.in_(r.penalty_categories)))
         if not earlier:
-            raise ReviewConflict("初次从事行政处罚决定法制审核的人员须取得法律职业资格 / A first-time reviewer of "
-                                 "penalty decisions needs the national legal professional qualification.",
-                                 "请管理员在账户上登记法律职业资格，或由具备资格的人员审核 / An administrator records "
-                                 "the qualification on your account (liuhen users update --legal-qualification), "
-                                 "or a qualified reviewer takes the case.")
+            raise ReviewConflict(said("初次从事行政处罚决定法制审核的人员须取得法律职业资格", "A first-time reviewer of "
+                                      "penalty decisions needs the national legal professional qualification."),
+                                 said("请管理员在账户上登记法律职业资格，或由具备资格的人员审核", "An administrator records "
+                                      "the qualification on your account (liuhen users update --legal-qualification), "
+                                      "or a qualified reviewer takes the case."))
 
 
 def open_round(db: Session, custody: CustodyLog, settings: Settings, *, rnd: ReviewRound, user: User,
@@ -516,11 +517,11 @@ def prefill(db: Session, settings: Settings, rnd: ReviewRound) -> dict[str, Pref
 
 def _in_review(rnd: ReviewRound) -> None:
     if rnd.state == "decided":
-        raise ReviewError(f"第 {rnd.round_no} 轮法制审核已有结论 / Round {rnd.round_no} is already decided.",
-                          "A decided round never changes; the handling unit may submit a new round.")
+        raise ReviewError(said(f"第 {rnd.round_no} 轮法制审核已有结论", f"Round {rnd.round_no} is already decided."),
+                          said("已有结论的审核轮次不会再变；承办单位可提请新一轮审核。", "A decided round never changes; the handling unit may submit a new round."))
     if rnd.state != "in_review":
-        raise ReviewError(f"第 {rnd.round_no} 轮法制审核尚未打开 / Round {rnd.round_no} has not been opened.",
-                          "Open the round's workspace first.")
+        raise ReviewError(said(f"第 {rnd.round_no} 轮法制审核尚未打开", f"Round {rnd.round_no} has not been opened."),
+                          said("请先打开该轮审核的工作台。", "Open the round's workspace first."))
 
 
 def answer(db: Session, custody: CustodyLog, settings: Settings, *, rnd: ReviewRound, element: str, answer: str,
@@ -529,13 +530,13 @@ def answer(db: Session, custody: CustodyLog, settings: Settings, *, rnd: ReviewR
     for 不符合)."""
     _in_review(rnd)
     if element not in settings.review.elements:
-        raise ReviewError(f"「{element}」不是审核要素 / {element!r} is not an element of the checklist.",
-                          "Use one of: " + "、".join(settings.review.elements) + ".")
+        raise ReviewError(said(f"「{element}」不是审核要素", f"{element!r} is not an element of the checklist."),
+                          said("请使用以下之一：" + "、".join(settings.review.elements) + "。", "Use one of: " + "、".join(settings.review.elements) + "."))
     if answer not in ANSWERS:
-        raise ReviewError(f"审核结论「{answer}」无效 / {answer!r} is not an answer.", "Answer yes, no or na.")
+        raise ReviewError(said(f"审核结论「{answer}」无效", f"{answer!r} is not an answer."), said("请回答 符合、不符合 或 不适用。", "Answer yes, no or na."))
     if answer == "no" and not comment.strip():
-        raise ReviewError(f"「{element}」不符合时须写明理由 / Say why {element} is not met.",
-                          "Write what is wrong and what the handling unit must do.")
+        raise ReviewError(said(f"「{element}」不符合时须写明理由", f"Say why {element} is not met."),
+                          said("请写明问题所在以及承办单位须做什么。", "Write what is wrong and what the handling unit must do."))
     a = db.scalar(select(ReviewAnswer).where(ReviewAnswer.round_id == rnd.id, ReviewAnswer.element == element))
     if a is None:
         a = ReviewAnswer(round_id=rnd.id, element=element, comment="", prefill=None, prefill_reason="")
@@ -558,30 +559,31 @@ def _check_outcome(db: Session, settings: Settings, rnd: ReviewRound, outcome: s
                    changed: Proposal | None) -> None:
     _in_review(rnd)
     if outcome not in OUTCOMES:
-        raise ReviewError(f"审核结论「{outcome}」无效 / {outcome!r} is not an outcome.", "Use one of: "
-                          + "、".join(OUTCOMES) + ".")
+        raise ReviewError(said(f"审核结论「{outcome}」无效", f"{outcome!r} is not an outcome."), said("请使用以下之一：" + "、".join(OUTCOMES) + "。", "Use one of: "
+                               + "、".join(OUTCOMES) + "."))
     if not opinion.strip():
-        raise ReviewError("审核意见为空 / The opinion is empty.", "Write the opinion (审核意见) that goes into the case file.")
+        raise ReviewError(said("审核意见为空", "The opinion is empty."), said("请填写归入案卷的审核意见。", "Write the opinion (审核意见) that goes into the case file."))
     answers = answers_of(db, rnd)
     open_ = [e for e in settings.review.elements if answers.get(e) is None or answers[e].answer is None]
     if open_:
-        raise ReviewError(f"尚有审核要素未作结论：{'、'.join(open_)} / Elements not answered yet: {', '.join(open_)}.",
-                          "逐项作出结论（不适用的选“不适用”）后再作出审核结论 / Answer every element (na where it does "
-                          "not apply) before deciding.")
+        raise ReviewError(said(f"尚有审核要素未作结论：{'、'.join(open_)}", f"Elements not answered yet: {', '.join(open_)}."),
+                          said("逐项作出结论（不适用的选“不适用”）后再作出审核结论", "Answer every element (na where it does "
+                               "not apply) before deciding."))
     if outcome == "同意":
         failed = [e for e, a in answers.items() if a.answer == "no"]
         if failed:
-            raise ReviewError(f"要素「{'、'.join(failed)}」不符合，不能同意 / {', '.join(failed)} not met: the decision "
-                              "cannot be agreed.", "Choose 变更, 纠正, 补充材料 or 不同意, or change the answer.")
+            raise ReviewError(said(f"要素「{'、'.join(failed)}」不符合，不能同意", f"{', '.join(failed)} not met: the decision "
+                                   "cannot be agreed."), said("请选择 变更、纠正、补充材料 或 不同意，或修改该要素的结论。", "Choose 变更, 纠正, 补充材料 or 不同意, or change the answer."))
     if outcome == "变更":
         if changed is None or not changed.content.strip():
-            raise ReviewError("变更须写明变更后的决定 / 变更 needs the changed decision.",
-                              "Give the changed decision's kind, content and amount.")
+            raise ReviewError(said("变更须写明变更后的决定", "变更 needs the changed decision."),
+                              said("请写明变更后决定的种类、内容和金额。", "Give the changed decision's kind, content and amount."))
         if changed.decision_kind not in settings.review.decision_kinds:
-            raise ReviewError(f"决定种类「{changed.decision_kind}」不在本机构的种类中 / {changed.decision_kind!r} is not "
-                              "a decision kind.", "Use one of: " + "、".join(settings.review.decision_kinds) + ".")
+            raise ReviewError(said(f"决定种类「{changed.decision_kind}」不在本机构的种类中", f"{changed.decision_kind!r} is not "
+                                   "a decision kind."), said("请使用以下之一：" + "、".join(settings.review.decision_kinds) + "。", "Use one of: " + "、".join(settings.review.decision_kinds) + "."))
     elif changed is not None:
-        raise ReviewError("只有变更才写变更后的决定 / Only 变更 carries a changed decision.", "Choose 变更, or leave it out.")
+        raise ReviewError(said("只有变更才写变更后的决定", "Only 变更 carries a changed decision."),
+                          said("请选择「变更」，或不写变更后的决定。", "Choose 变更, or leave it out."))
 
 
 def decide(archive: Archive, *, round_id: int, outcome: str, opinion: str, actor: str, user: User,
@@ -682,9 +684,9 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
     event). A hearing step recomputes whether the case is major. Returns that row (None: no review needed)."""
     r = settings.review
     if what == "record" and kind == OPINION_KIND and not db.info.get(FILING_OPINION):
-        raise ReviewRequired(f"「{OPINION_KIND}」由法制审核人员作出审核结论时生成并归档，不能另行上传或修改 / The "
-                             f"{OPINION_KIND} is filed by liuhen when a reviewer decides; it cannot be uploaded or "
-                             "revised.", "如需更正，由法制审核人员在新一轮审核中作出 / A correction is a new review round.")
+        raise ReviewRequired(said(f"「{OPINION_KIND}」由法制审核人员作出审核结论时生成并归档，不能另行上传或修改", "The "
+                                  f"{OPINION_KIND} is filed by liuhen when a reviewer decides; it cannot be uploaded or "
+                                  "revised."), said("如需更正，由法制审核人员在新一轮审核中作出", "A correction is a new review round."))
     gated = (what == "step" and kind in r.decision_steps) or (what == "record" and kind in r.decision_records)
     if not gated:  # what the database's gate reads is kept current: from the case's first step or record on
         if what == "step" and kind == HEARING:
@@ -700,34 +702,34 @@ def gate_check(db: Session, custody: CustodyLog, settings: Settings, case: Case,
         return None  # never submitted, and not major by anything known: no review needed
     why = "；".join(majority.reasons)
     if last is None:
-        raise ReviewRequired(f"案件 {case.number} 属于重大执法决定（{why}），未经法制审核不得作出决定 / Case {case.number} "
-                             "is a major decision and may not be decided without legal review.",
-                             "先提请法制审核，审核同意后再记录决定 / Submit it for legal review (提请法制审核) first.")
+        raise ReviewRequired(said(f"案件 {case.number} 属于重大执法决定（{why}），未经法制审核不得作出决定", f"Case {case.number} "
+                                  "is a major decision and may not be decided without legal review."),
+                             said("先提请法制审核，审核同意后再记录决定", "Submit it for legal review (提请法制审核) first."))
     # a case submitted for review is decided only on a passing review of that decision, major or not
     if last.state != "decided":
-        raise ReviewRequired(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束 / Round {last.round_no} of the "
-                             f"legal review of case {case.number} is not decided yet.",
-                             "等待审核结论后再记录决定 / Wait for the reviewer's outcome.")
+        raise ReviewRequired(said(f"案件 {case.number} 第 {last.round_no} 轮法制审核尚未结束", f"Round {last.round_no} of the "
+                                  f"legal review of case {case.number} is not decided yet."),
+                             said("等待审核结论后再记录决定", "Wait for the reviewer's outcome."))
     if last.outcome not in PASSING_OUTCOMES:
-        raise ReviewRequired(f"案件 {case.number} 最近一轮法制审核结论为「{last.outcome}」，不得作出决定 / The latest "
-                             f"legal review of case {case.number} ended {last.outcome}: the decision may not be made.",
-                             "按审核意见补充或纠正后重新提请审核 / Act on the opinion and submit a new round.")
+        raise ReviewRequired(said(f"案件 {case.number} 最近一轮法制审核结论为「{last.outcome}」，不得作出决定", "The latest "
+                                  f"legal review of case {case.number} ended {last.outcome}: the decision may not be made."),
+                             said("按审核意见补充或纠正后重新提请审核", "Act on the opinion and submit a new round."))
     assert last.final_sha256 is not None
     final_kind = last.changed_kind or last.decision_kind
     final_amount = last.changed_amount_fen if last.changed_kind else last.amount_fen
     if what == "record":
         if decision is None or not str(getattr(decision, "content", "")).strip():
-            raise ReviewRequired("重大执法决定的决定书须写明决定内容 / A decision document of a major case must state "
-                                 "what was decided.",
-                                 "填写决定书表单的「决定内容」，或上传时写明决定内容 / Fill in the form's 决定内容, or give "
-                                 "the decision's content with the upload.")
+            raise ReviewRequired(said("重大执法决定的决定书须写明决定内容", "A decision document of a major case must state "
+                                      "what was decided."),
+                                 said("填写决定书表单的「决定内容」，或上传时写明决定内容。", "Fill in the form's 决定内容, or give "
+                                      "the decision's content with the upload."))
         got = proposal_hash(stated_kind or final_kind, decision.content,
                             amount if decision.amount is not None else final_amount)
         if got != last.final_sha256:
-            raise ReviewRequired(f"决定书的内容与第 {last.round_no} 轮审核{'变更后' if last.changed_kind else ''}的拟作决定"
-                                 f"不一致 / The decision differs from the one reviewed in round {last.round_no}.",
-                                 "按审核通过的决定内容制作决定书，或就新的决定重新提请审核 / Write the decision as "
-                                 "reviewed, or submit the new decision for review.")
+            raise ReviewRequired(said(f"决定书的内容与第 {last.round_no} 轮审核{'变更后' if last.changed_kind else ''}的拟作决定"
+                                      "不一致", f"The decision differs from the one reviewed in round {last.round_no}."),
+                                 said("按审核通过的决定内容制作决定书，或就新的决定重新提请审核", "Write the decision as "
+                                      "reviewed, or submit the new decision for review."))
     else:
         got = last.final_sha256
     row = ReviewDecision(case_id=case.id, round_id=last.id, what=what, kind=kind, decision_sha256=got,
@@ -769,7 +771,7 @@ def notices(db: Session, *, units: Collection[int], unread_only: bool = True, li
 def read_notice(db: Session, *, notice_id: int, units: Collection[int], actor: str) -> ReviewNotice:
     n = db.get(ReviewNotice, notice_id)
     if n is None or n.unit_id not in units:
-        raise UnknownRound(f"没有通知 {notice_id} / There is no notice {notice_id}.", "Reload the page.")
+        raise UnknownRound(said(f"没有通知 {notice_id}", f"There is no notice {notice_id}."), said("请刷新页面。", "Reload the page."))
     if n.read_at is None:
         n.read_at, n.read_by = utcnow(), actor
     return n

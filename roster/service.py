@@ -15,6 +15,7 @@ import liuhen
 from hashing.binding import bound
 from hashing.custody import CustodyLog
 from liuhen.db import utcnow
+from liuhen.words import said
 from roster.bindings import CERTIFICATE, OFFICER, RECORDER
 from roster.errors import CertificateExists, OfficerExists, RosterError, UnknownCertificate, UnknownOfficer
 from roster.models import Certificate, Officer, Recorder
@@ -28,8 +29,8 @@ _CERT_NO = re.compile(CERTIFICATE_NO)
 
 def unknown_officer(officer_no: str) -> UnknownOfficer:
     """The answer for a number with no officer (also for one of another unit, where that must not show)."""
-    return UnknownOfficer(f"There is no officer with number {officer_no!r}.",
-                          "Check the number, or add the officer first (liuhen officers add).")
+    return UnknownOfficer(said(f"没有警号为 {officer_no!r} 的执法人员", f"There is no officer with number {officer_no!r}."),
+                          said("请核对警号，或先添加该人员（liuhen officers add）。", "Check the number, or add the officer first (liuhen officers add)."))
 
 
 def get_officer(db: Session, *, officer_no: str) -> Officer:
@@ -63,12 +64,12 @@ def recorder(db: Session, device_id: str) -> Recorder:
 def add_officer(db: Session, custody: CustodyLog, *, officer_no: str, name: str, unit_id: int,
                 actor: str) -> Officer:
     if not _NO.fullmatch(officer_no):
-        raise RosterError(f"Officer number {officer_no!r} is not valid.",
-                          "Use the number recorders write into file names (警号), letters and digits, e.g. 000123.")
+        raise RosterError(said(f"警号 {officer_no!r} 无效", f"Officer number {officer_no!r} is not valid."),
+                          said("请使用记录仪写入文件名的警号（字母和数字），例如 000123。", "Use the number recorders write into file names (警号), letters and digits, e.g. 000123."))
     if not name.strip():
-        raise RosterError(f"Officer {officer_no} has an empty name.", "Give the officer's name, e.g. 张三.")
+        raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} has an empty name."), said("请填写该人员的姓名，例如 张三。", "Give the officer's name, e.g. 张三."))
     if db.scalar(select(Officer).where(Officer.officer_no == officer_no)) is not None:
-        raise OfficerExists(f"Officer {officer_no} already exists.", "Use the existing officer, or another number.")
+        raise OfficerExists(said(f"执法人员 {officer_no} 已存在", f"Officer {officer_no} already exists."), said("请使用已有的人员，或换一个警号。", "Use the existing officer, or another number."))
     o = Officer(officer_no=officer_no, name=name.strip(), unit_id=unit_id, active=True)
     db.add(o)
     db.flush()
@@ -112,8 +113,8 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
     changes: dict[str, list[Any]] = {}
     if name is not None:
         if not name.strip():
-            raise RosterError(f"执法人员 {officer_no} 的姓名为空 / Officer {officer_no} would have an empty name.",
-                              "Give the officer's name, e.g. 张三.")
+            raise RosterError(said(f"执法人员 {officer_no} 的姓名为空", f"Officer {officer_no} would have an empty name."),
+                              said("请填写该人员的姓名，例如 张三。", "Give the officer's name, e.g. 张三."))
         if name.strip() != o.name:
             changes["name"] = [o.name, name.strip()]
             o.name = name.strip()
@@ -124,8 +125,8 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
         changes["active"] = [o.active, active]
         o.active = active
     if not changes:
-        raise RosterError(f"执法人员 {officer_no} 没有变化 / Nothing to change for officer {officer_no}.",
-                          "Give a new name, another unit, or --active/--inactive that differs from what it is now.")
+        raise RosterError(said(f"执法人员 {officer_no} 没有变化", f"Nothing to change for officer {officer_no}."),
+                          said("请给出与现状不同的新姓名、另一单位或 --active/--inactive。", "Give a new name, another unit, or --active/--inactive that differs from what it is now."))
     db.flush()
     custody.record(db, actor=actor, action="officer_changed", tool=TOOL, tool_version=liuhen.__version__,
                    detail={"officer_no": officer_no, "changes": changes, "bound": bound((OFFICER, o))})
@@ -137,17 +138,17 @@ def update_officer(db: Session, custody: CustodyLog, *, officer_no: str, actor: 
 
 def _check_span(number: str, valid_from: dt.date, valid_until: dt.date) -> None:
     if valid_until < valid_from:
-        raise RosterError(f"执法证 {number} 的有效期止于 {valid_until}，早于起始日 {valid_from} / Certificate {number} "
-                          f"would be valid until {valid_until}, before it is valid from {valid_from}.",
-                          "Give the dates printed on the certificate: valid from (发证/有效期起) on or before "
-                          "valid until (有效期至).")
+        raise RosterError(said(f"执法证 {number} 的有效期止于 {valid_until}，早于起始日 {valid_from}", f"Certificate {number} "
+                               f"would be valid until {valid_until}, before it is valid from {valid_from}."),
+                          said("请填写证件上印的日期：有效期起（发证/有效期起）不得晚于有效期至。", "Give the dates printed on the certificate: valid from (发证/有效期起) on or before "
+                               "valid until (有效期至)."))
 
 
 def _text(what: str, value: str) -> str:
     v = value.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in v):
-        raise RosterError(f"执法证的{what}含有控制字符 / The certificate's {what} holds control characters.",
-                          f"Type the {what} as printed on the certificate.")
+        raise RosterError(said(f"执法证的{what}含有控制字符", f"The certificate's {what} holds control characters."),
+                          said(f"请按证件上印的内容填写{what}。", f"Type the {what} as printed on the certificate."))
     return v
 
 
@@ -164,9 +165,10 @@ def get_certificate(db: Session, *, number: str, officer_no: str | None = None) 
     c = db.scalar(q)
     if c is None:
         raise UnknownCertificate(
-            f"没有执法证 {number} / There is no certificate {number!r}"
-            + (f" of officer {officer_no}." if officer_no else "."),
-            "Check the number (liuhen officers show OFFICER_NO lists an officer's certificates).")
+            said(f"没有执法证 {number}" + (f"（警号 {officer_no}）" if officer_no else ""),
+                 f"There is no certificate {number!r}" + (f" of officer {officer_no}." if officer_no else ".")),
+            said("请核对证号（liuhen officers show 警号 可列出该人员的执法证）。",
+                 "Check the number (liuhen officers show OFFICER_NO lists an officer's certificates)."))
     return c
 
 
@@ -176,13 +178,13 @@ def add_certificate(db: Session, custody: CustodyLog, *, officer_no: str, number
     A number is one certificate, whoever holds it."""
     o = get_officer(db, officer_no=officer_no)
     if not _CERT_NO.fullmatch(number):
-        raise RosterError(f"执法证号 {number!r} 无效 / Certificate number {number!r} is not valid.",
-                          "Type the number as printed (letters, digits, '.', '_' or '-'), e.g. 11010120260001.")
+        raise RosterError(said(f"执法证号 {number!r} 无效", f"Certificate number {number!r} is not valid."),
+                          said("请按证件上印的号码填写（字母、数字、'.'、'_' 或 '-'），例如 11010120260001。", "Type the number as printed (letters, digits, '.', '_' or '-'), e.g. 11010120260001."))
     _check_span(number, valid_from, valid_until)
     if db.scalar(select(Certificate.id).where(Certificate.number == number)) is not None:
-        raise CertificateExists(f"执法证 {number} 已登记 / Certificate {number} is already recorded.",
-                                "Change it with liuhen officers update OFFICER_NO --certificate NUMBER ..., or "
-                                "check the number.")
+        raise CertificateExists(said(f"执法证 {number} 已登记", f"Certificate {number} is already recorded."),
+                                said("请用 liuhen officers update 警号 --certificate 证号 ... 修改，或核对证号。", "Change it with liuhen officers update OFFICER_NO --certificate NUMBER ..., or "
+                                     "check the number."))
     c = Certificate(officer_id=o.id, number=number, category=_text("category", category),
                     area=_text("area", area), valid_from=valid_from, valid_until=valid_until, created_by=actor,
                     created_at=utcnow())
@@ -205,18 +207,18 @@ def update_certificate(db: Session, custody: CustodyLog, *, number: str, actor: 
     o = db.get(Officer, c.officer_id)
     assert o is not None  # a foreign key
     if c.revoked_at is not None:
-        raise RosterError(f"执法证 {number} 已于 {c.revoked_at:%Y-%m-%d} 注销 / Certificate {number} was revoked on "
-                          f"{c.revoked_at:%Y-%m-%d}; it is not changed any more.",
-                          "Record the officer's new certificate instead (liuhen officers update OFFICER_NO "
-                          "--certificate NEW_NUMBER ...).")
+        raise RosterError(said(f"执法证 {number} 已于 {c.revoked_at:%Y-%m-%d} 注销", f"Certificate {number} was revoked on "
+                               f"{c.revoked_at:%Y-%m-%d}; it is not changed any more."),
+                          said("请改为登记该人员的新执法证（liuhen officers update 警号 --certificate 新证号 ...）。", "Record the officer's new certificate instead (liuhen officers update OFFICER_NO "
+                               "--certificate NEW_NUMBER ...)."))
     wanted: dict[str, Any] = {"category": None if category is None else _text("category", category),
                               "area": None if area is None else _text("area", area),
                               "valid_from": valid_from, "valid_until": valid_until}
     wanted = {col: new for col, new in wanted.items() if new is not None and new != getattr(c, col)}
     _check_span(number, valid_from or c.valid_from, valid_until or c.valid_until)
     if not wanted and not revoke:
-        raise RosterError(f"执法证 {number} 没有变化 / Nothing to change on certificate {number}.",
-                          "Give a new category, area or date that differs from the recorded one, or revoke it.")
+        raise RosterError(said(f"执法证 {number} 没有变化", f"Nothing to change on certificate {number}."),
+                          said("请给出与已记录不同的类别、区域或日期，或将其吊销。", "Give a new category, area or date that differs from the recorded one, or revoke it."))
     changes: dict[str, list[Any]] = {}
     for col, new in wanted.items():
         changes[col] = [str(getattr(c, col)), str(new)]

@@ -727,7 +727,7 @@ def test_every_role_gets_what_the_table_says_and_every_refusal_is_logged(
     if want < 300:
         assert [e.seq for e in after] == [e.seq for e in before], "an allowed request left an access_denied event"
         return
-    assert set(r.json()) == {"code", "detail"}
+    assert set(r.json()) == {"code", "detail", "message"}
     assert r.json()["code"] == (HIDDEN_CODE[call.target] if want == 404 else "forbidden")  # type: ignore[index]
     new = after[len(before):]
     assert len(new) == 1, f"{len(new)} access_denied events for one refusal"

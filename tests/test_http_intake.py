@@ -295,7 +295,7 @@ def test_wrong_token_gets_401_with_code_and_detail(server: str, token: str, key:
     for auth in ({"Authorization": "Bearer not-a-token"}, {}):
         r = httpx.post(f"{server}{INTAKE}/register", headers=auth, json={"public_key_pem": key.public_pem})
         assert r.status_code == 401
-        assert set(r.json()) == {"code", "detail"} and r.json()["code"] == "token_refused"
+        assert set(r.json()) == {"code", "detail", "message"} and r.json()["code"] == "token_refused"
         assert "liuhen stations add" in r.json()["detail"]
         assert r.headers["WWW-Authenticate"] == "Bearer"
 

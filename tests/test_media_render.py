@@ -543,7 +543,7 @@ def test_hostile_file_is_unplayable_quickly_and_untouched(make_bad: Callable[...
     assert time.monotonic() - t0 < 10
     assert reason in e.value.reason
     assert e.value.code == "unplayable"
-    msg = e.value.diagnostics()
+    msg = e.value.diagnostics("en")
     assert msg.startswith("upload.mp4 cannot be played: ") and "can still be downloaded" in msg
     assert str(tmp_path) not in msg  # the storage path is not shown, the original's name is
     assert hash_file(src) == before
@@ -556,7 +556,7 @@ def test_failed_render_names_the_original_and_leaves_no_partial_file(
     broken = _random(make_clip, tmp_path)  # the probe says video; the bytes say otherwise
     with pytest.raises(Unplayable) as e:
         poster(broken, tmp_path / "out", p)
-    assert e.value.diagnostics().startswith("Could not make the poster of cam1_0001.mp4: ")
+    assert e.value.diagnostics("en").startswith("Could not make the poster of cam1_0001.mp4: ")
     assert str(tmp_path) not in e.value.diagnostics()
     assert not list((tmp_path / "out").iterdir())
 
@@ -693,4 +693,4 @@ def test_unreadable_sidecar_is_a_media_error(tmp_path: Path, content: str) -> No
     p.write_text(content, encoding="utf-8")
     with pytest.raises(MediaError) as e:
         gps_track(p)
-    assert e.value.diagnostics().startswith("The GPS sidecar bad_gpstrail.json could not be read: ")
+    assert e.value.diagnostics("en").startswith("The GPS sidecar bad_gpstrail.json could not be read: ")

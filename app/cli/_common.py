@@ -71,7 +71,29 @@ def emit(args: argparse.Namespace, obj: Any, text: str) -> None:
         print(text)
 
 
+def terminal_lang() -> str | None:
+    """The language the command line speaks: ``LIUHEN_LANG`` (``zh`` or ``en``), else the locale
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``): ``zh…`` Chinese, ``en…`` English; ``None`` for a locale
+    that names neither (``C.UTF-8``, ``POSIX``, unset), where both are printed."""
+    import os
+
+    chosen = os.environ.get("LIUHEN_LANG", "").strip().lower()
+    if chosen in ("zh", "en"):
+        return chosen
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "").strip().lower()
+        if value:
+            return value[:2] if value[:2] in ("zh", "en") else None
+    return None
+
+
 def report_error(e: LiuhenError, as_json: bool) -> None:
+    lang = terminal_lang()
     if as_json:
-        print_json({"code": e.code, "detail": e.diagnostics()})
-    print(f"错误 error: {e.diagnostics()}", file=sys.stderr)
+        print_json(e.to_dict(lang or "zh"))
+    if lang == "en":
+        print(f"error: {e.message('en')}", file=sys.stderr)
+    elif lang == "zh":
+        print(f"错误：{e.message('zh')}", file=sys.stderr)
+    else:
+        print(f"错误：{e.message('zh')}\nerror: {e.message('en')}", file=sys.stderr)

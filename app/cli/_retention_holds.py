@@ -12,6 +12,7 @@ from typing import Any
 from app.cli._common import EXIT_OK, Add, cli_actor, emit, opened, print_json
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def _when(text: str, settings: config.Settings) -> str:
@@ -21,17 +22,17 @@ def _when(text: str, settings: config.Settings) -> str:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError as e:
-        raise LiuhenError(f"{text!r} 不是时间 / {text!r} is not a time.",
-                          "Write it as 2026-11-23T09:30:00 (local) or with an offset, e.g. "
-                          "2026-11-23T09:30:00+08:00.") from e
+        raise LiuhenError(said(f"{text!r} 不是时间", f"{text!r} is not a time."),
+                          said("请写成 2026-11-23T09:30:00（本地时间）或带时区，例如 2026-11-23T09:30:00+08:00。", "Write it as 2026-11-23T09:30:00 (local) or with an offset, e.g. "
+                               "2026-11-23T09:30:00+08:00.")) from e
     return (t if t.tzinfo else t.replace(tzinfo=ZoneInfo(settings.station.timezone))).isoformat()
 
 
 def _scope(args: argparse.Namespace, settings: config.Settings) -> tuple[str, dict[str, Any]]:
     given = [k for k in ("evidence", "case", "officer", "search") if getattr(args, k)]
     if len(given) != 1:
-        raise LiuhenError("请只给出一种保全范围 / Give exactly one scope: --evidence, --case, --officer or --search.",
-                          "e.g. `liuhen retention hold place --case 110101-2026-000012 --reason 行政复议`.")
+        raise LiuhenError(said("请只给出一种保全范围", "Give exactly one scope: --evidence, --case, --officer or --search."),
+                          said("例如 liuhen retention hold place --case 110101-2026-000012 --reason 行政复议。", "e.g. `liuhen retention hold place --case 110101-2026-000012 --reason 行政复议`."))
     kind = given[0]
     if kind == "evidence":
         return "evidence", {"evidence": list(args.evidence)}
@@ -39,15 +40,16 @@ def _scope(args: argparse.Namespace, settings: config.Settings) -> tuple[str, di
         return "case", {"number": args.case.strip()}  # a registration number, else an id
     if kind == "officer":
         if not args.start or not args.end:
-            raise LiuhenError("警号保全须给出时间范围 / An officer hold needs --from and --to.",
-                              "e.g. --officer 000123 --from 2026-11-01T00:00 --to 2026-11-30T23:59")
+            raise LiuhenError(said("警号保全须给出时间范围", "An officer hold needs --from and --to."),
+                              said("例如 --officer 000123 --from 2026-11-01T00:00 --to 2026-11-30T23:59", "e.g. --officer 000123 --from 2026-11-01T00:00 --to 2026-11-30T23:59"))
         return "officer", {"officer": args.officer, "from": _when(args.start, settings),
                            "to": _when(args.end, settings)}
     try:
         query = json.loads(args.search)
     except ValueError as e:
-        raise LiuhenError(f"--search 不是 JSON / --search is not JSON: {e}.",
-                          'e.g. --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'') from e
+        raise LiuhenError(said(f"--search 不是 JSON：{e}", f"--search is not JSON: {e}."),
+                          said('例如 --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'',
+                               'e.g. --search \'{"officer": "000123", "start": "2026-11-01T00:00:00+08:00"}\'')) from e
     return "search", {"query": query}
 
 

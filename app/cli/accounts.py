@@ -9,6 +9,7 @@ from typing import Any
 from app.cli._common import EXIT_OK, Add, cli_actor, emit, opened, print_json
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def _read_password(prompt: str = "密码 Password: ") -> str:
@@ -18,7 +19,7 @@ def _read_password(prompt: str = "密码 Password: ") -> str:
 
         first = getpass.getpass(prompt)
         if getpass.getpass("再次输入 Again: ") != first:
-            raise LiuhenError("The two passwords differ.", "Run the command again and type the same password twice.")
+            raise LiuhenError(said("两次输入的密码不同", "The two passwords differ."), said("请重新运行命令，两次输入相同的密码。", "Run the command again and type the same password twice."))
         return first
     line = sys.stdin.readline()
     return line[:-1] if line.endswith("\n") else line
@@ -53,9 +54,9 @@ def cmd_users_update(args: argparse.Namespace, settings: config.Settings) -> int
     from auth.service import update_user
 
     if args.legal_qualification is None and args.officer_no is None:
-        raise LiuhenError(f"Nothing to change for user {args.name}.",
-                          "Give --legal-qualification/--no-legal-qualification or --officer-no NUMBER "
-                          "(--officer-no '' clears it).")
+        raise LiuhenError(said(f"用户 {args.name} 没有要更改的内容", f"Nothing to change for user {args.name}."),
+                          said("请给出 --legal-qualification/--no-legal-qualification 或 --officer-no 警号（--officer-no '' 清除）。", "Give --legal-qualification/--no-legal-qualification or --officer-no NUMBER "
+                               "(--officer-no '' clears it)."))
     with opened(settings) as archive, archive.sessions.begin() as db:
         u = update_user(db, archive.custody, username=args.name, legal_qualification=args.legal_qualification,
                         officer_no=args.officer_no, actor=cli_actor())
@@ -120,8 +121,8 @@ def cmd_users_revoke_token(args: argparse.Namespace, settings: config.Settings) 
     from auth.service import revoke_api_tokens
 
     if args.token_name is None and not args.all:
-        raise LiuhenError("Which token? Neither --name nor --all was given.",
-                          "Name the token (--name WHAT, as it was issued) or revoke them all (--all).")
+        raise LiuhenError(said("要吊销哪个令牌？未给出 --name 或 --all", "Which token? Neither --name nor --all was given."),
+                          said("请指明令牌名称（--name 名称，与签发时相同），或全部吊销（--all）。", "Name the token (--name WHAT, as it was issued) or revoke them all (--all)."))
     with opened(settings) as archive, archive.sessions.begin() as db:
         n = revoke_api_tokens(db, archive.custody, username=args.name, name=args.token_name, actor=cli_actor())
     emit(args, {"username": args.name, "revoked": n}, f"{n} API token(s) of {args.name} revoked.")

@@ -12,6 +12,7 @@ from typing import Any
 from app.cli._common import EXIT_FAILED, EXIT_OK, Add, cli_actor, emit, opened, print_json
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def _when(text: str, settings: config.Settings) -> Any:
@@ -22,8 +23,8 @@ def _when(text: str, settings: config.Settings) -> Any:
     try:
         t = dt.datetime.fromisoformat(text.strip())
     except ValueError as e:
-        raise LiuhenError(f"{text!r} is not a time.", "Write it as 2026-11-23T09:30:00 (local) or with an offset, "
-                          "e.g. 2026-11-23T09:30:00+08:00.") from e
+        raise LiuhenError(said(f"{text!r} 不是时间", f"{text!r} is not a time."), said("请写成 2026-11-23T09:30:00（本地时间）或带时区，例如 2026-11-23T09:30:00+08:00。", "Write it as 2026-11-23T09:30:00 (local) or with an offset, "
+                               "e.g. 2026-11-23T09:30:00+08:00.")) from e
     return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(settings.station.timezone))
 
 
@@ -152,7 +153,7 @@ def cmd_records_add(args: argparse.Namespace, settings: config.Settings) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise LiuhenError(f"The document {path} does not exist.", "Give the path of the PDF, DOCX or image to add.")
+        raise LiuhenError(said(f"文书 {path} 不存在", f"The document {path} does not exist."), said("请给出要添加的 PDF、DOCX 或图片的路径。", "Give the path of the PDF, DOCX or image to add."))
     with opened(settings) as archive:
         with archive.sessions() as db:
             case_id = get_case(db, args.case).id

@@ -11,6 +11,7 @@ from typing import Any
 from app.cli._common import EXIT_FAILED, EXIT_OK, Add, cli_actor, opened, print_json
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def cmd_verify(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -72,8 +73,8 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
     from archive.export import export_bag
 
     if bool(args.case) == bool(args.evidence_id):
-        raise LiuhenError("Name either evidence to export or one case (--case), not both and not neither.",
-                          "e.g. `liuhen export 12 13 --out DIR` or `liuhen export --case 110101-2026-000001 --out DIR`.")
+        raise LiuhenError(said("请指明要导出的证据或一个案件（--case），二者只能选一", "Name either evidence to export or one case (--case), not both and not neither."),
+                          said("例如 liuhen export 12 13 --out 目录 或 liuhen export --case 110101-2026-000001 --out 目录。", "e.g. `liuhen export 12 13 --out DIR` or `liuhen export --case 110101-2026-000001 --out DIR`."))
     with opened(settings) as archive:
         if args.case:
             from cases.export import export_case

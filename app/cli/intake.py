@@ -13,6 +13,7 @@ from app.cli._common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, Add, intake, print
 from app.cli.jobs import embedded_workers
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 _STATUS_ZH = {"archived": "已归档", "duplicate": "重复(已存一份)", "refused": "拒收", "queued": "排队待传",
               "interrupted": "中断(重新插入后续传)"}
@@ -27,8 +28,8 @@ def cmd_ingest(args: argparse.Namespace, settings: config.Settings) -> int:
 
     dock = Path(args.dock_root) if args.dock_root else settings.station.dock_root
     if not dock.is_dir():
-        raise LiuhenError(f"The dock folder {dock} does not exist.",
-                          "Give the folder that holds one sub-folder per bay (a docked recorder's files).")
+        raise LiuhenError(said(f"采集目录 {dock} 不存在", f"The dock folder {dock} does not exist."),
+                          said("请给出每个仓位一个子文件夹（存放插入的记录仪文件）的那个文件夹。", "Give the folder that holds one sub-folder per bay (a docked recorder's files)."))
     bays = None if args.json else BayProgress()
     with intake(settings) as to:
         reporter = _reporter(settings, to, bays)

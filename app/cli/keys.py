@@ -8,6 +8,7 @@ from typing import Any
 from app.cli._common import EXIT_OK, Add, opened
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 
 def cmd_keys_public(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -27,8 +28,8 @@ def cmd_keys_public(args: argparse.Namespace, settings: config.Settings) -> int:
     with opened(settings) as archive, archive.sessions() as db:
         st = db.get(Station, station_id)
         if st is None or not st.public_key_pem:
-            raise LiuhenError(f"No station {station_id!r} is known here.",
-                              "Check the station id (see the station's config.toml), or run the station once.")
+            raise LiuhenError(said(f"本机不认识采集站 {station_id!r}", f"No station {station_id!r} is known here."),
+                              said("请核对采集站编号（见采集站的 config.toml），或先运行一次采集站。", "Check the station id (see the station's config.toml), or run the station once."))
         print(st.public_key_pem, end="")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli._common import EXIT_OK, Add, cli_actor, emit, opened
 from liuhen import config
 from liuhen.errors import LiuhenError
+from liuhen.words import said
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -52,8 +53,8 @@ def _add_certificate(db: Session, archive: Archive, args: argparse.Namespace, of
     from roster.service import add_certificate
 
     if args.valid_from is None or args.valid_until is None:
-        raise LiuhenError(f"执法证 {args.certificate} 缺少有效期 / Certificate {args.certificate} needs its validity.",
-                          "Give --valid-from YYYY-MM-DD and --valid-until YYYY-MM-DD as printed on the certificate.")
+        raise LiuhenError(said(f"执法证 {args.certificate} 缺少有效期", f"Certificate {args.certificate} needs its validity."),
+                          said("请按证件所印给出 --valid-from YYYY-MM-DD 和 --valid-until YYYY-MM-DD。", "Give --valid-from YYYY-MM-DD and --valid-until YYYY-MM-DD as printed on the certificate."))
     return add_certificate(db, archive.custody, officer_no=officer_no, number=args.certificate,
                            category=args.cert_category or "", area=args.cert_area or "",
                            valid_from=args.valid_from, valid_until=args.valid_until, actor=cli_actor())
@@ -64,8 +65,8 @@ def cmd_officers_add(args: argparse.Namespace, settings: config.Settings) -> int
     from auth.service import get_unit
 
     if args.certificate is None and _cert_args(args):
-        raise LiuhenError("Certificate options were given without --certificate NUMBER.",
-                          "Add --certificate NUMBER (执法证号), or leave out --cert-category, --cert-area and the dates.")
+        raise LiuhenError(said("给出了执法证选项，却没有 --certificate 证号", "Certificate options were given without --certificate NUMBER."),
+                          said("请加上 --certificate 证号（执法证号），或去掉 --cert-category、--cert-area 和日期。", "Add --certificate NUMBER (执法证号), or leave out --cert-category, --cert-area and the dates."))
     with opened(settings) as archive, archive.sessions.begin() as db:
         unit = get_unit(db, code=args.unit)
         o = add_officer(db, archive.custody, officer_no=args.officer_no, name=args.name, unit_id=unit.id,
@@ -86,12 +87,12 @@ def cmd_officers_update(args: argparse.Namespace, settings: config.Settings) -> 
 
     officer_change = args.name is not None or args.unit is not None or args.active is not None
     if args.certificate is None and _cert_args(args):
-        raise LiuhenError("Certificate options were given without --certificate NUMBER.",
-                          "Add --certificate NUMBER (执法证号) to say which certificate to add or change.")
+        raise LiuhenError(said("给出了执法证选项，却没有 --certificate 证号", "Certificate options were given without --certificate NUMBER."),
+                          said("请加上 --certificate 证号（执法证号），指明要添加或更改哪个执法证。", "Add --certificate NUMBER (执法证号) to say which certificate to add or change."))
     if not (officer_change or args.certificate or args.revoke_certificate):
-        raise LiuhenError(f"Nothing to change for officer {args.officer_no}.",
-                          "Give --name, --unit, --active/--inactive, --certificate NUMBER ... or "
-                          "--revoke-certificate NUMBER.")
+        raise LiuhenError(said(f"执法人员 {args.officer_no} 没有要更改的内容", f"Nothing to change for officer {args.officer_no}."),
+                          said("请给出 --name、--unit、--active/--inactive、--certificate 证号 ... 或 --revoke-certificate 证号。", "Give --name, --unit, --active/--inactive, --certificate NUMBER ... or "
+                               "--revoke-certificate NUMBER."))
     done: list[str] = []
     with opened(settings) as archive, archive.sessions.begin() as db:
         actor = cli_actor()

@@ -14,6 +14,7 @@ from app.cli.fixity import embedded_fixity
 from app.cli.intake import embedded_station
 from app.cli.jobs import embedded_workers
 from liuhen import config
+from liuhen.words import said
 
 
 def cmd_serve(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -70,8 +71,8 @@ def _web_processes(host: str, port: int, n: int) -> None:
         sock.bind((host, port))
     except OSError as e:
         sock.close()
-        raise ConfigError(f"liuhen serve cannot listen on {host}:{port}: {e.strerror}.",
-                          "Another program (or another liuhen serve) uses that port: stop it, or pass --port.") from e
+        raise ConfigError(said(f"liuhen serve 无法在 {host}:{port} 监听：{e.strerror}", f"liuhen serve cannot listen on {host}:{port}: {e.strerror}."),
+                          said("另一个程序（或另一个 liuhen serve）占用了该端口：请停止它，或使用 --port。", "Another program (or another liuhen serve) uses that port: stop it, or pass --port.")) from e
     sock.set_inheritable(True)
     try:
         Multiprocess(config, sockets=[sock]).run()

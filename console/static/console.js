@@ -3,16 +3,17 @@
 "use strict";
 
 const CSRF = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+const PAGE_LANG = () => ((document.querySelector('meta[name="lang"]') || {}).content === "en" ? "en" : "zh-CN");  /* API errors' message in the page's language */
 
 async function api(method, url, body, poll) {
-  const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json"}};
+  const opts = {method, credentials: "same-origin", headers: {"Accept": "application/json", "Accept-Language": PAGE_LANG()}};
   if (poll) opts.headers["X-Liuhen-Poll"] = "1";  /* a page refreshing itself is not the user being active */
   if (method !== "GET") opts.headers["X-CSRF-Token"] = CSRF();
   if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
   const r = await fetch(url, opts);
   if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("401"); }
   const data = r.status === 204 ? null : await r.json().catch(() => null);
-  if (!r.ok) throw new Error((data && data.detail) || ("HTTP " + r.status));
+  if (!r.ok) throw new Error((data && (data.message || data.detail)) || ("HTTP " + r.status));
   return data;
 }
 
@@ -567,9 +568,9 @@ function casePage() {
     if (step) fd.append("step_id", step);
     fd.append("file", document.getElementById("record-file").files[0]);
     try {
-      const r = await fetch("/api/v1/cases/" + id + "/records", {method: "POST", body: fd, credentials: "same-origin", headers: {"X-CSRF-Token": CSRF()}});
+      const r = await fetch("/api/v1/cases/" + id + "/records", {method: "POST", body: fd, credentials: "same-origin", headers: {"X-CSRF-Token": CSRF(), "Accept-Language": PAGE_LANG()}});
       const data = await r.json();
-      if (!r.ok) throw new Error(data.detail || ("HTTP " + r.status));
+      if (!r.ok) throw new Error(data.message || data.detail || ("HTTP " + r.status));
       reload();
     } catch (err) { fail(err); }
   });
