@@ -101,6 +101,39 @@ ACTIONS: frozenset[str] = frozenset({
     "review.view", "review.submit", "review.mark", "review.decide", "review.figures",
 })
 
+# what each permission lets one do, in words (a refusal names it; the code stays in the English)
+ACTION_LABELS: dict[str, tuple[str, str]] = {
+    "dock.view": ("查看采集站", "see the docking stations"),
+    "dock.mark_important": ("标记重点录像", "mark recordings important"),
+    "recorder.assign": ("分配执法记录仪", "assign recorders"),
+    "evidence.search": ("检索证据", "search evidence"),
+    "evidence.view": ("查看证据", "view evidence"),
+    "evidence.play": ("播放录像", "play recordings"),
+    "evidence.download_original": ("下载原始文件", "download originals"),
+    "evidence.export": ("导出证据", "export evidence"),
+    "evidence.verify": ("校验证据", "verify evidence"),
+    "custody.view": ("查看保管记录", "read custody logs"),
+    "audit.view": ("查看审计记录", "read the audit trail"),
+    "users.manage": ("管理账户、单位和采集站", "manage accounts, units and stations"),
+    "jobs.view": ("查看处理任务", "see the jobs"),
+    "evidence.annotate": ("为证据添加标签和备注", "tag and annotate evidence"),
+    "officers.manage": ("管理执法人员名册", "keep the officers' roster"),
+    "cases.view": ("查看案件", "read cases"),
+    "cases.manage": ("办理案件", "work on cases"),
+    "cases.documents": ("查看执法文书", "read case documents"),
+    "cases.personal_data": ("查看当事人个人信息", "see parties' personal data"),
+    "retention.view": ("查看保存期限", "see retention"),
+    "retention.classify": ("设定保存期限类别", "set retention classes"),
+    "retention.hold": ("设置和解除保全", "place and release legal holds"),
+    "retention.restore": ("撤回待销毁项", "restore items pending destruction"),
+    "retention.dispose": ("批准销毁", "approve destruction"),
+    "review.view": ("查看法制审核", "read legal reviews"),
+    "review.submit": ("提请法制审核", "submit cases for legal review"),
+    "review.mark": ("认定重大执法决定", "mark decisions major"),
+    "review.decide": ("作出法制审核意见", "decide legal reviews"),
+    "review.figures": ("查看法制审核统计", "see legal review figures"),
+}
+
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
 _EVIDENCE_WORK = _EVIDENCE_READ | {"evidence.play", "evidence.download_original", "evidence.export",
                                    "evidence.verify", "custody.view", "evidence.annotate"}
@@ -139,14 +172,14 @@ def require(role: str, action: str) -> None:
     """Return if ``role`` may perform ``action``, else raise ``Forbidden`` with a sentence to act on."""
     if not allowed(role, action):
         label = ROLE_LABELS.get(role, role)
+        zh, en = ACTION_LABELS.get(action, ("执行此操作", action))
+        what = said(f"角色「{label}」无权{zh}", f"The {role} role may not {en} ({action}).")
         if role == "admin":  # the administrator is who others would ask: tell them why instead
-            raise Forbidden(said(f"角色「{label}」无权执行 {action}", f"The {role} role may not perform {action}."),
-                            said("管理员角色按职责分离不含此权限；请使用具备该权限角色的账户操作。",
-                                 "The administrator role leaves this out on purpose (separation of duties): "
-                                 "do it with an account whose role allows it."))
-        raise Forbidden(said(f"角色「{label}」无权执行 {action}", f"The {role} role may not perform {action}."),
-                        said("如确需此操作，请联系系统管理员调整角色。",
-                             "If you need it, ask an administrator for a role that allows it."))
+            raise Forbidden(what, said("管理员角色按职责分离不含此权限；请使用具备该权限角色的账户操作。",
+                                       "The administrator role leaves this out on purpose (separation of duties): "
+                                       "do it with an account whose role allows it."))
+        raise Forbidden(what, said("如确需此操作，请联系系统管理员调整角色。",
+                                   "If you need it, ask an administrator for a role that allows it."))
 
 
 def visible_units(db: Session, user: User) -> set[int]:

@@ -80,10 +80,6 @@ JS_PAGES: dict[str, str] = {
 # bad addresses: each must answer with a page in the user's language, never raw JSON
 BAD_ADDRESSES: tuple[str, ...] = ("/evidence/abc", "/evidence/0", "/evidence/99999999", "/nope", "/cases/99999999",
                                   "/evidence/{lisi}")
-# Every bad address and every refusal still shows a "中文 / English" pair or raw JSON: the error
-# sentences are being converted by the errors helper (liuhen.words.said, issue #14 item 9). Their tests
-# are strict xfails, so that they fail (XPASS) once it lands and the marks must go.
-ERRORS_HELPER = "errors helper: error sentences are still 中文 / English pairs (or raw JSON)"
 
 # Latin words allowed on a Chinese page by name, each with its reason.
 ALLOWED = {
@@ -280,7 +276,6 @@ def test_every_page_a_role_may_open_speaks_one_language(world: tuple[World, dict
     assert opened >= 2  # (the sign-in page and at least one of the role's own)
 
 
-@pytest.mark.xfail(strict=True, reason=ERRORS_HELPER)
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_refusal_page_speaks_one_language(world: tuple[World, dict[str, int]], lang: str) -> None:
     w, ids = world
@@ -292,7 +287,6 @@ def test_every_refusal_page_speaks_one_language(world: tuple[World, dict[str, in
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.xfail(strict=True, reason=ERRORS_HELPER)
 @pytest.mark.parametrize("path", BAD_ADDRESSES)
 def test_a_bad_address_answers_with_a_page_in_the_users_language(
         world: tuple[World, dict[str, int]], path: str, lang: str) -> None:
@@ -303,7 +297,8 @@ def test_a_bad_address_answers_with_a_page_in_the_users_language(
     r = client.get(_address(path, ids), follow_redirects=False)
     assert r.status_code in (400, 404, 422), r.status_code
     assert r.headers["content-type"].startswith("text/html"), f"{path}: {r.headers['content-type']}: {r.text[:200]}"
-    _check(visible_text(r.text, codes=lang == "en"), lang, names, f"{lang} {path}")
+    # the address the user typed is echoed back as it was typed: data, like a name
+    _check(visible_text(r.text, codes=lang == "en"), lang, [*names, _address(path, ids)], f"{lang} {path}")
 
 
 def test_the_sign_in_refusals_speak_the_users_language(world: tuple[World, dict[str, int]]) -> None:

@@ -12,6 +12,7 @@ does not know) fails the test until it is listed in ``COMPUTED`` with every valu
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from console.i18n import WORDS
@@ -120,3 +121,12 @@ def test_every_custody_outcome_has_a_word():
     assert {"success", "failure", "denied"} <= set(outcomes)
     missing = {c: where for c, where in outcomes.items() if f"outcome.{c}" not in WORDS}
     assert not missing, "custody outcomes without a word in console/words/custody.py: " + repr(missing)
+
+
+def test_every_permission_has_words_for_a_refusal():
+    """A refusal names what the role may not do in words (``auth.policy.ACTION_LABELS``), never by code alone."""
+    from auth.policy import ACTION_LABELS, ACTIONS
+
+    assert set(ACTION_LABELS) == set(ACTIONS)
+    for zh, en in ACTION_LABELS.values():
+        assert zh and en and not re.search(r"[A-Za-z]", zh) and not re.search(r"[\u4e00-\u9fff]", en)

@@ -33,6 +33,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "action.searched": ("检索", "searched"),
     "action.downloaded": ("下载原始文件", "downloaded"),
     "action.exported": ("导出校验包", "exported"),
+    "action.export_interrupted": ("导出中断", "export interrupted"),
+    "action.case_downloaded": ("下载案件校验包", "case bag downloaded"),
     "action.verified": ("完整性校验", "verified"),
     "action.fixity_failed": ("完整性校验失败", "fixity failed"),
     "action.rows_verified": ("记录校验", "rows verified"),
