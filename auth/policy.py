@@ -6,7 +6,7 @@ Permissions (✓ = allowed; every other action is refused):
 |----------------------------|:--------:|:------------:|:--------------:|:---------------:|:-------:|:-----:|
 | dock.view                  |    ✓     |              |                |                 |         |   ✓   |
 | dock.mark_important        |    ✓     |              |                |                 |         |       |
-| recorder.assign            |    ✓     |              |                |                 |         |       |
+| recorder.assign            |    ✓     |              |                |                 |         |   ✓   |
 | jobs.view                  |    ✓     |              |                |        ✓        |         |   ✓   |
 | evidence.search            |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
 | evidence.view (metadata)   |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
@@ -33,6 +33,11 @@ Permissions (✓ = allowed; every other action is refused):
 | review.mark                |          |      ✓       |       ✓        |        ✓        |         |       |
 | review.decide              |          |              |       ✓        |                 |         |       |
 | review.figures             |          |              |       ✓        |        ✓        |    ✓    |       |
+
+Administration (系统管理): the administrator manages accounts, units and stations (``users.manage``) and
+assigns recorders to officers (``recorder.assign``, as the dock operator does) in their own units;
+administrators and records managers keep the roster of officers and their certificates
+(``officers.manage``).
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
@@ -69,12 +74,13 @@ placed in the top unit of a tree sees the whole tree.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from auth.errors import Forbidden
+from liuhen.words import said
 
 if TYPE_CHECKING:
     from auth.models import User
@@ -119,7 +125,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                                                       "review.submit", "review.mark", "review.figures"},
     "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view", "review.view",
                           "review.figures"}) | _EVIDENCE_READ,
-    "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
+    "admin": frozenset({"users.manage", "officers.manage", "recorder.assign", "jobs.view", "dock.view",
+                        "audit.view"}),
 }
 
 
@@ -138,6 +145,13 @@ def require(role: str, action: str) -> None:
     """Return if ``role`` may perform ``action``, else raise ``Forbidden`` with a sentence to act on."""
     if not allowed(role, action):
         label = ROLE_LABELS.get(role, role)
+        if role == "admin":  # there is no administrator above them to ask: say why the role stops here
+            raise Forbidden(cast(str, said(f"系统管理员无权执行 {action}", f"The administrator role may not perform {action}.")),
+                            cast(str, said("职责分离：系统管理员管理账户、单位和采集站，但不查看、不播放证据，也不办理案件；"
+                                           "如需此操作，请用具有相应角色的账户登录。",
+                                           "Separation of duties: administrators manage accounts, units and stations "
+                                           "but neither see nor play evidence nor work cases; sign in with an account "
+                                           "whose role allows it.")))
         raise Forbidden(f"角色「{label}」无权执行 {action} / the {role} role may not perform {action}.",
                         "如确需此操作，请联系系统管理员调整角色 / If you need it, ask an administrator for a role "
                         "that allows it.")
