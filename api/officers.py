@@ -27,7 +27,6 @@ from api.schemas import ERRORS, LINE, CertificateOut, ErrorOut, OfficerOut, cert
 from archive import attribution
 from archive.context import Archive
 from auth.models import Unit
-from liuhen.words import said
 from roster import service as roster
 from roster.models import Officer
 
@@ -81,7 +80,7 @@ def _with_certificates(db: Session, archive: Archive, o: Officer) -> OfficerOut:
     return officer(o, unit.code, roster.certificates_of(db, o.officer_no), _today(archive))
 
 
-def _managed(archive: Archive, db: Session, p: Principal, officer_no: str, request: Request) -> Officer:
+def managed(archive: Archive, db: Session, p: Principal, officer_no: str, request: Request | None) -> Officer:
     """The officer ``p`` may manage: ``officers.manage`` and one of ``p``'s units; another unit's
     officer answers exactly like none (and the refusal is in the custody log)."""
     access.require(archive, db, p, "officers.manage", request)
@@ -107,24 +106,30 @@ def list_officers(archive: ArchiveDep, p: CurrentUser,
         return [officer(o, code, certs[o.id], today) for o, code in rows]
 
 
-@router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")
-def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
+def add(archive: Archive, db: Session, p: Principal, body: OfficerIn, request: Request | None) -> Officer:
+    """Add an officer for ``p`` (``officers.manage``, one of ``p``'s units; a number another unit holds is
+    refused with exactly that answer)."""
     from auth.service import get_unit
 
+    access.require(archive, db, p, "officers.manage", request)
+    unit = get_unit(db, code=body.unit_code)
+    holder = roster.officer_unit(db, body.officer_no)
+    if unit.id not in p.scope.units or (holder is not None and holder not in p.scope.units):
+        access.denied(archive, db, p, permission="officers.manage", request=request,
+                      reason="unit" if unit.id not in p.scope.units else "officer number of another unit")
+        raise Forbidden(f"不能在单位 {unit.code} 登记警号 {body.officer_no} / Officer number {body.officer_no} "
+                        f"cannot be registered in unit {unit.code}.",
+                        "Register officers only in your own units, with the number their recorders write; "
+                        "if that is what you did, ask an administrator of the top-level unit.")
+    return attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
+                                   actor=p.actor)
+
+
+@router.post("/officers", response_model=OfficerOut, status_code=201, tags=["roster"], summary="Add an officer")
+def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> OfficerOut:
     with archive.sessions.begin() as db:
-        access.require(archive, db, p, "officers.manage", request)
-        unit = get_unit(db, code=body.unit_code)
-        holder = roster.officer_unit(db, body.officer_no)
-        if unit.id not in p.scope.units or (holder is not None and holder not in p.scope.units):
-            access.denied(archive, db, p, permission="officers.manage", request=request,
-                          reason="unit" if unit.id not in p.scope.units else "officer number of another unit")
-            raise Forbidden(said(f"不能在单位 {unit.code} 登记警号 {body.officer_no}", f"Officer number {body.officer_no} "
-                                 f"cannot be registered in unit {unit.code}."),
-                            said("只能在本单位登记执法人员，并使用其记录仪写入的警号；如确实如此，请联系上级单位的管理员。", "Register officers only in your own units, with the number their recorders write; "
-                                 "if that is what you did, ask an administrator of the top-level unit."))
-        o = attribution.add_officer(db, archive.custody, officer_no=body.officer_no, name=body.name, unit_id=unit.id,
-                                    actor=p.actor)
-        return officer(o, unit.code)
+        o = add(archive, db, p, body, request)
+        return officer(o, body.unit_code)
 
 
 @router.patch("/officers/{officer_no}", response_model=OfficerOut, tags=["roster"],
@@ -132,7 +137,7 @@ def create_officer(body: OfficerIn, archive: ArchiveDep, p: CurrentUser, request
 def change_officer(officer_no: OfficerNo, body: OfficerChangeIn, archive: ArchiveDep, p: CurrentUser,
                    request: Request) -> OfficerOut:
     with archive.sessions.begin() as db:
-        o = _managed(archive, db, p, officer_no, request)
+        o = managed(archive, db, p, officer_no, request)
         roster.update_officer(db, archive.custody, officer_no=o.officer_no, name=body.name, active=body.active,
                               actor=p.actor)
         return _with_certificates(db, archive, o)
@@ -144,7 +149,7 @@ def change_officer(officer_no: OfficerNo, body: OfficerChangeIn, archive: Archiv
 def add_certificate(officer_no: OfficerNo, body: CertificateIn, archive: ArchiveDep, p: CurrentUser,
                     request: Request) -> CertificateOut:
     with archive.sessions.begin() as db:
-        o = _managed(archive, db, p, officer_no, request)
+        o = managed(archive, db, p, officer_no, request)
         c = roster.add_certificate(db, archive.custody, officer_no=o.officer_no, number=body.number,
                                    category=body.category, area=body.area, valid_from=body.valid_from,
                                    valid_until=body.valid_until, actor=p.actor)
@@ -156,7 +161,7 @@ def add_certificate(officer_no: OfficerNo, body: CertificateIn, archive: Archive
 def change_certificate(officer_no: OfficerNo, number: CertificateNo, body: CertificateChangeIn, archive: ArchiveDep,
                        p: CurrentUser, request: Request) -> CertificateOut:
     with archive.sessions.begin() as db:
-        o = _managed(archive, db, p, officer_no, request)
+        o = managed(archive, db, p, officer_no, request)
         c = roster.update_certificate(db, archive.custody, number=number, officer_no=o.officer_no,
                                       category=body.category, area=body.area, valid_from=body.valid_from,
                                       valid_until=body.valid_until, revoke=body.revoke, actor=p.actor)

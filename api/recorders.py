@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api import access
-from api.access import CurrentUser
+from api.access import CurrentUser, Principal
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, LINE
 from archive import attribution
+from archive.context import Archive
 from archive.scope import Scope
-from liuhen.words import said
 from roster import service as roster
 from roster.models import Recorder
 
@@ -52,7 +52,7 @@ class AssignOut(BaseModel):
                                                        "belong to this one")
 
 
-def _recorder_out(db: Session, r: Recorder, scope: Scope) -> RecorderOut:
+def recorder_out(db: Session, r: Recorder, scope: Scope) -> RecorderOut:
     """The recorder as ``scope`` may see it: an assignment to another unit's officer shows neither the
     officer, nor who assigned it, nor when (only that it is not one of the user's officers: null)."""
     if r.officer_no and roster.officer_unit(db, r.officer_no) not in scope.units:
@@ -73,7 +73,7 @@ def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request,
                    ) -> list[RecorderOut]:
     with archive.reads.begin() as db:
         access.require(archive, db, p, "dock.view", request)
-        return [_recorder_out(db, r, p.scope)
+        return [recorder_out(db, r, p.scope)
                 for r in attribution.recorders_of(db, scope=p.scope, limit=limit, offset=offset)]
 
 
@@ -82,21 +82,27 @@ def list_recorders(archive: ArchiveDep, p: CurrentUser, request: Request,
 def assign_recorder(device_id: Annotated[str, PathParam(min_length=1, max_length=128, pattern=LINE)], body: AssignIn,
                     archive: ArchiveDep, p: CurrentUser, request: Request) -> AssignOut:
     with archive.sessions.begin() as db:
-        access.require(archive, db, p, "recorder.assign", request)
-        if body.officer_no:
-            o = roster.get_officer(db, officer_no=body.officer_no)  # UnknownOfficer (404) if there is none
-            if o.unit_id not in p.scope.units:  # another unit's officer: answered exactly like no officer
-                access.denied(archive, db, p, permission="recorder.assign", reason="unit",
-                              request=request)
-                raise roster.unknown_officer(body.officer_no)
-        if attribution.recorder_of_other_unit(db, device_id=device_id, scope=p.scope):
-            access.denied(archive, db, p, permission="recorder.assign", reason="recorder of another unit",
-                          request=request)
-            raise access.Forbidden(said(f"不能分配执法记录仪 {device_id}", f"Recorder {device_id} cannot be assigned by you."),
-                                   said("只能分配本单位的记录仪（在本单位采集站采集过或已分配给本单位人员）；如该记录仪应属于您，请联系管理员。", "Assign only recorders of your own units (docked at their stations or assigned "
-                                        "to their officers); ask an administrator if this one should be yours."))
-        changed = attribution.assign_recorder(db, archive.custody, device_id=device_id,
-                                              officer_no=body.officer_no or None, actor=p.actor, scope=p.scope)
+        changed = assign(archive, db, p, device_id, body.officer_no or None, request)
         rec = db.get(Recorder, device_id)
         assert rec is not None
-        return AssignOut(recorder=_recorder_out(db, rec, p.scope), attributed_evidence=changed)
+        return AssignOut(recorder=recorder_out(db, rec, p.scope), attributed_evidence=changed)
+
+
+def assign(archive: Archive, db: Session, p: Principal, device_id: str, officer_no: str | None,
+           request: Request | None) -> list[int]:
+    """Assign ``device_id`` to ``officer_no`` (None: unassign) for ``p`` (``recorder.assign``; an officer of
+    another unit answers like none, a recorder of another unit is refused); the recordings attributed."""
+    access.require(archive, db, p, "recorder.assign", request)
+    if officer_no:
+        o = roster.get_officer(db, officer_no=officer_no)  # UnknownOfficer (404) if there is none
+        if o.unit_id not in p.scope.units:  # another unit's officer: answered exactly like no officer
+            access.denied(archive, db, p, permission="recorder.assign", reason="unit", request=request)
+            raise roster.unknown_officer(officer_no)
+    if attribution.recorder_of_other_unit(db, device_id=device_id, scope=p.scope):
+        access.denied(archive, db, p, permission="recorder.assign", reason="recorder of another unit",
+                      request=request)
+        raise access.Forbidden(f"不能分配执法记录仪 {device_id} / Recorder {device_id} cannot be assigned by you.",
+                               "Assign only recorders of your own units (docked at their stations or assigned "
+                               "to their officers); ask an administrator if this one should be yours.")
+    return attribution.assign_recorder(db, archive.custody, device_id=device_id, officer_no=officer_no or None,
+                                       actor=p.actor, scope=p.scope)

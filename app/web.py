@@ -30,6 +30,8 @@ from api import (
     retention,
     review,
     review_figures,
+    stations,
+    units,
     users,
 )
 from api.deps import ArchiveDep, StrictQuery
@@ -91,7 +93,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(intake.router, prefix=f"{PREFIX}/intake")
     app.include_router(links.router, prefix=PREFIX)  # downloads: a POST for a one-time link, then one GET
     app.include_router(evidence.router, prefix=f"{PREFIX}/evidence")
-    for resource in (me, dock, officers, recorders, jobs, audit, users):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users
+    for resource in (me, dock, officers, recorders, jobs, audit, users, units, stations):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users, /units, /stations
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
     app.include_router(exports.router, prefix=PREFIX)  # /exports: several recordings or a case, made by a job
@@ -119,6 +121,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review as review_pages
 
     app.include_router(review_pages.router)  # 法制审核: case block, queue, workspace, notices
+    from console import admin as admin_pages
+
+    app.include_router(admin_pages.router)  # 系统管理: users, units, officers, recorders, stations
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

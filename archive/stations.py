@@ -16,21 +16,23 @@ from typing import Any, cast
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
 
 import liuhen
 from archive.context import Archive
 from archive.errors import IntakeRefused, StationNotEnrolled, TokenRefused
 from archive.models import Station
 from archive.service import TOOL, register_station
+from auth.errors import AlreadyExists, InvalidAccount
 from hashing import keys
-from liuhen.errors import LiuhenError
+from liuhen.errors import NotFound
 from liuhen.words import said
 
 ADMIN_ACTOR = "admin:cli"
 UNBOUND = ""
 
 
-class StationIdInvalid(LiuhenError):
+class StationIdInvalid(InvalidAccount):  # (400: a request the archive cannot carry out as asked)
     code = "station_id_invalid"
 
 
@@ -45,25 +47,86 @@ def _check_id(station_id: str) -> None:
                                     "config.toml ([station] id)."))
 
 
-def add_station(archive: Archive, *, station_id: str) -> str:
+def add_station(archive: Archive, *, station_id: str, actor: str = ADMIN_ACTOR) -> str:
     """Enrol a remote station (or issue a new token for a known one); return the token, once.
 
     Only the token's SHA-256 is stored. A new token replaces the old one at once; the station's
     bound key, if any, is kept.
     """
     _check_id(station_id)
-    token = secrets.token_urlsafe(32)
     with archive.sessions.begin() as db:
-        st = db.get(Station, station_id)
-        if st is None:
-            db.add(Station(id=station_id, public_key_pem=UNBOUND, key_id=UNBOUND, token_sha256=token_hash(token)))
-            action = "station_enrolled"
-        else:
-            st.token_sha256 = token_hash(token)
-            action = "station_token_reissued"
-        archive.custody.record(db, actor=ADMIN_ACTOR, action=action, tool=TOOL, tool_version=liuhen.__version__,
-                               detail={"station_id": station_id, "token": "sha256 only"})
+        return issue_token(archive, db, station_id=station_id, actor=actor)
+
+
+def issue_token(archive: Archive, db: Session, *, station_id: str, actor: str, unit_id: int | None = None,
+                new: bool | None = None) -> str:
+    """``add_station`` in the caller's transaction: enrol ``station_id`` (under ``unit_id``, custody event
+    ``station_enrolled``) or give a known one a new token that replaces its old one at once
+    (``station_token_reissued``); return the token, once. ``new`` True refuses a known station
+    (``StationExists``), False an unknown one (``UnknownStation``)."""
+    _check_id(station_id)
+    token = secrets.token_urlsafe(32)
+    st = db.get(Station, station_id)
+    if st is not None and new is True:
+        raise StationExists(cast(str, said(f"采集站 {station_id} 已登记", f"Station {station_id} is enrolled already.")),
+                            cast(str, said("如需新令牌，请在采集站列表中为它重新签发令牌",
+                                           "To give it a new token, reissue its token from the list of stations.")))
+    if st is None and new is False:
+        raise unknown_station(station_id)
+    if st is None:
+        db.add(Station(id=station_id, public_key_pem=UNBOUND, key_id=UNBOUND, token_sha256=token_hash(token),
+                       unit_id=unit_id))
+        action = "station_enrolled"
+    else:
+        st.token_sha256 = token_hash(token)
+        action = "station_token_reissued"
+    db.flush()
+    detail: dict[str, Any] = {"station_id": station_id, "token": "sha256 only"}
+    if st is None and unit_id is not None:
+        from auth.models import Unit
+
+        unit = db.get(Unit, unit_id)
+        detail["unit"] = unit.code if unit is not None else None
+    archive.custody.record(db, actor=actor, action=action, tool=TOOL, tool_version=liuhen.__version__, detail=detail)
     return token
+
+
+class UnknownStation(NotFound):
+    code = "unknown_station"
+
+
+class StationExists(AlreadyExists):  # (409)
+    code = "station_exists"
+
+
+def unknown_station(station_id: str) -> UnknownStation:
+    """The answer for a station that is not enrolled (and for one of another unit, where that must not show)."""
+    return UnknownStation(cast(str, said(f"没有采集站 {station_id}", f"There is no station {station_id!r}.")),
+                          cast(str, said("请核对采集站编号；您只能管理本单位的采集站",
+                                         "Check the station id; you manage the stations of your own units only.")))
+
+
+def stations_of(db: Session, *, units: frozenset[int], unattributed: bool) -> list[Station]:
+    """The stations of ``units`` (and those with no unit yet, with ``unattributed``), by id."""
+    return [s for s in db.scalars(select(Station).order_by(Station.id))
+            if (s.unit_id in units if s.unit_id is not None else unattributed)]
+
+
+def disable_station(archive: Archive, db: Session, *, station_id: str, actor: str) -> Station:
+    """Stop a station: its token is withdrawn at once, so every intake request of it is refused from now on
+    (files it holds stay on it until it is given a new token, ``issue_token``). Custody event
+    ``station_disabled``; a station already without a token is refused (nothing would happen)."""
+    st = db.get(Station, station_id)
+    if st is None:
+        raise unknown_station(station_id)
+    if st.token_sha256 is None:
+        raise InvalidAccount(cast(str, said(f"采集站 {station_id} 已停用", f"Station {station_id} is disabled already.")),
+                               cast(str, said("如要恢复，请为它重新签发令牌", "To bring it back, reissue its token.")))
+    st.token_sha256 = None
+    db.flush()
+    archive.custody.record(db, actor=actor, action="station_disabled", tool=TOOL, tool_version=liuhen.__version__,
+                           detail={"station_id": station_id})
+    return st
 
 
 def refused(archive: Archive, *, station_id: str | None, reason: str, where: dict[str, Any] | None = None) -> None:
@@ -139,7 +202,6 @@ def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = 
     """Put a station under a unit (单位): the footage it offloads belongs to that unit's tree
     (``archive.attribution.attribute``), and what it offloaded while it had no unit follows now;
     return the ids of those recordings."""
-    from archive import attribution
     from auth.service import get_unit
 
     with archive.sessions.begin() as db:
@@ -147,9 +209,18 @@ def set_unit(archive: Archive, *, station_id: str, unit_code: str, actor: str = 
         if st is None:
             raise StationIdInvalid(said(f"本档案库不认识采集站 {station_id!r}", f"No station {station_id!r} is known to this archive."),
                                    said("请先登记（liuhen stations add），或运行一次内置采集站。", "Enrol it first (`liuhen stations add`), or run the embedded station once."))
-        unit = get_unit(db, code=unit_code)
-        st.unit_id = unit.id
-        archive.custody.record(db, actor=actor, action="station_unit_set", tool=TOOL, tool_version=liuhen.__version__,
-                               detail={"station_id": station_id, "unit": unit.code})
-        db.flush()
-        return attribution.reattribute_station(db, archive.custody, station=st, actor=actor)
+        return set_unit_in(archive, db, station=st, unit_id=get_unit(db, code=unit_code).id, actor=actor)
+
+
+def set_unit_in(archive: Archive, db: Session, *, station: Station, unit_id: int, actor: str) -> list[int]:
+    """``set_unit`` in the caller's transaction (custody event ``station_unit_set``)."""
+    from archive import attribution
+    from auth.models import Unit
+
+    unit = db.get(Unit, unit_id)
+    assert unit is not None
+    station.unit_id = unit.id
+    archive.custody.record(db, actor=actor, action="station_unit_set", tool=TOOL, tool_version=liuhen.__version__,
+                           detail={"station_id": station.id, "unit": unit.code})
+    db.flush()
+    return attribution.reattribute_station(db, archive.custody, station=station, actor=actor)

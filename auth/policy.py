@@ -6,7 +6,7 @@ Permissions (✓ = allowed; every other action is refused):
 |----------------------------|:--------:|:------------:|:--------------:|:---------------:|:-------:|:-----:|
 | dock.view                  |    ✓     |              |                |                 |         |   ✓   |
 | dock.mark_important        |    ✓     |              |                |                 |         |       |
-| recorder.assign            |    ✓     |              |                |                 |         |       |
+| recorder.assign            |    ✓     |              |                |                 |         |   ✓   |
 | jobs.view                  |    ✓     |              |                |        ✓        |         |   ✓   |
 | evidence.search            |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
 | evidence.view (metadata)   |    ✓     |      ✓       |       ✓        |        ✓        |    ✓    |       |
@@ -33,6 +33,11 @@ Permissions (✓ = allowed; every other action is refused):
 | review.mark                |          |      ✓       |       ✓        |        ✓        |         |       |
 | review.decide              |          |              |       ✓        |                 |         |       |
 | review.figures             |          |              |       ✓        |        ✓        |    ✓    |       |
+
+Administration (系统管理): the administrator manages accounts, units and stations (``users.manage``) and
+assigns recorders to officers (``recorder.assign``, as the dock operator does) in their own units;
+administrators and records managers keep the roster of officers and their certificates
+(``officers.manage``).
 
 Separation of duties: the administrator manages accounts, docks and jobs but neither sees nor
 plays evidence, so that whoever can create accounts cannot also quietly watch or take footage;
@@ -153,7 +158,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                                                       "review.submit", "review.mark", "review.figures"},
     "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view", "review.view",
                           "review.figures"}) | _EVIDENCE_READ,
-    "admin": frozenset({"users.manage", "officers.manage", "jobs.view", "dock.view", "audit.view"}),
+    "admin": frozenset({"users.manage", "officers.manage", "recorder.assign", "jobs.view", "dock.view",
+                        "audit.view"}),
 }
 
 
@@ -174,10 +180,12 @@ def require(role: str, action: str) -> None:
         label = ROLE_LABELS.get(role, role)
         zh, en = ACTION_LABELS.get(action, ("执行此操作", action))
         what = said(f"角色「{label}」无权{zh}", f"The {role} role may not {en} ({action}).")
-        if role == "admin":  # the administrator is who others would ask: tell them why instead
-            raise Forbidden(what, said("管理员角色按职责分离不含此权限；请使用具备该权限角色的账户操作。",
-                                       "The administrator role leaves this out on purpose (separation of duties): "
-                                       "do it with an account whose role allows it."))
+        if role == "admin":  # there is no administrator above them to ask: say why the role stops here
+            raise Forbidden(what, said("职责分离：系统管理员管理账户、单位和采集站，但不查看、不播放证据，也不办理案件；"
+                                       "如需此操作，请用具有相应角色的账户登录。",
+                                       "Separation of duties: administrators manage accounts, units and stations "
+                                       "but neither see nor play evidence nor work cases; sign in with an account "
+                                       "whose role allows it."))
         raise Forbidden(what, said("如确需此操作，请联系系统管理员调整角色。",
                                    "If you need it, ask an administrator for a role that allows it."))
 

@@ -42,8 +42,8 @@ import re
 import secrets
 import threading
 import unicodedata
-from collections.abc import Iterator
-from typing import Any, NoReturn
+from collections.abc import Collection, Iterator
+from typing import Any, NoReturn, cast
 
 from argon2 import PasswordHasher
 from argon2 import low_level as argon2_ll
@@ -142,6 +142,11 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+def _say(zh: str, en: str) -> str:
+    """A sentence in both languages for an error (``liuhen.words.Said``; typed as the error base takes it now)."""
+    return cast(str, said(zh, en))
+
+
 def token_digest(token: str) -> str:
     """SHA-256 (hex) of a session or API token: what the database holds instead of the token."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -155,8 +160,10 @@ def _commit_then_raise(db: Session, err: Exception) -> NoReturn:
 # ------------------------------------------------------------------ units and users
 
 
-def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = None) -> Unit:
-    """Create a unit (单位), optionally below ``parent_code`` in the unit tree."""
+def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = None,
+             custody: CustodyLog | None = None, actor: str | None = None) -> Unit:
+    """Create a unit (单位), optionally below ``parent_code`` in the unit tree; with ``custody`` (an
+    administrator's act, as the console's and the API's are) the custody event ``unit_added``."""
     if not _UNIT_CODE.fullmatch(code):
         raise InvalidAccount(said(f"单位代码 {code!r} 无效", f"Unit code {code!r} is not valid."),
                              said("请使用 1–64 个字母、数字、'.'、'_' 或 '-'，例如 110101-JT。", "Use 1–64 letters, digits, '.', '_' or '-', e.g. 110101-JT."))
@@ -170,7 +177,53 @@ def add_unit(db: Session, *, code: str, name: str, parent_code: str | None = Non
     unit = Unit(code=code, name=name.strip(), parent_id=parent_id)
     db.add(unit)
     db.flush()
+    if custody is not None:
+        _event(custody, db, actor or "unknown", "unit_added", unit=unit.code, name=unit.name, parent=parent_code)
     return unit
+
+
+def rename_unit(db: Session, custody: CustodyLog, *, code: str, name: str, actor: str) -> Unit:
+    """Give a unit a new name (its code, which users, officers and footage refer to, stays); custody event
+    ``unit_renamed`` with the old and the new name. The same name is refused."""
+    unit = get_unit(db, code=code)
+    new = name.strip()
+    if not new:
+        raise InvalidAccount(_say(f"单位 {code} 的名称不能为空", f"Unit {code} would have an empty name."),
+                             _say("请填写单位名称，例如 东城分局交警大队", "Give the unit its name, e.g. 东城分局交警大队."))
+    if new == unit.name:
+        raise InvalidAccount(_say(f"单位 {code} 已叫这个名称", f"Unit {code} already has this name."),
+                             _say("请填写一个不同的名称", "Give a different name."))
+    before, unit.name = unit.name, new
+    db.flush()
+    _event(custody, db, actor, "unit_renamed", unit=unit.code, changes={"name": [before, new]})
+    return unit
+
+
+def units_below(db: Session, unit_ids: Collection[int]) -> list[Unit]:
+    """The units of ``unit_ids`` (an administrator's scope), by code."""
+    return list(db.scalars(select(Unit).where(Unit.id.in_(list(unit_ids))).order_by(Unit.code)))
+
+
+def users_of(db: Session, unit_ids: Collection[int]) -> list[User]:
+    """The accounts whose own unit is one of ``unit_ids``, by name."""
+    return list(db.scalars(select(User).where(User.unit_id.in_(list(unit_ids))).order_by(User.username)))
+
+
+def grants_of(db: Session, user: User) -> list[Unit]:
+    """The units granted to ``user`` beyond their own (``UnitGrant``), by code."""
+    return list(db.scalars(select(Unit).join(UnitGrant, UnitGrant.unit_id == Unit.id)
+                           .where(UnitGrant.user_id == user.id).order_by(Unit.code)))
+
+
+def is_locked(db: Session, user: User) -> bool:
+    """Whether sign-ins with ``user``'s name are held back now by the login throttle (``unlock`` clears it)."""
+    return _throttled(db, _keys(user.username, None)[:1], utcnow())
+
+
+def tokens_of(db: Session, user: User) -> list[ApiToken]:
+    """``user``'s API tokens, live and revoked, newest first (the token itself is never kept)."""
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                           .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
 
 
 def get_unit(db: Session, *, code: str) -> Unit:
@@ -235,12 +288,38 @@ def _check_officer_no(db: Session, officer_no: str, user_id: int | None) -> None
 
 
 def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
-                legal_qualification: bool | None = None, officer_no: str | None = None) -> User:
+                legal_qualification: bool | None = None, officer_no: str | None = None, role: str | None = None,
+                unit_code: str | None = None, grants: Collection[str] | None = None) -> User:
     """Set a user's legal qualification (法律职业资格, which a first-time reviewer of penalty decisions
-    must have) and/or own officer number ("" clears it); custody event ``user_changed`` naming each
-    change. Nothing to change is refused."""
+    must have), own officer number ("" clears it), role, own unit, and/or the units granted to them
+    beyond it (``grants``: the whole set of unit codes; empty: none); custody event ``user_changed``
+    naming each change. A new role or unit takes effect at the user's next request. Nothing to change
+    is refused."""
     user = get_user(db, username=username)
     changes: dict[str, list[Any]] = {}
+    if role is not None and role != user.role:
+        if role not in ROLES:
+            raise UnknownRole(f"There is no role {role!r}.",
+                              "Use one of: " + ", ".join(f"{r} ({ROLE_LABELS[r]})" for r in ROLES) + ".")
+        changes["role"] = [user.role, role]
+        user.role = role
+    if unit_code is not None:
+        unit = get_unit(db, code=unit_code)
+        if unit.id != user.unit_id:
+            changes["unit"] = [user.unit.code, unit.code]
+            user.unit_id = unit.id
+    if grants is not None:
+        before = [u.code for u in grants_of(db, user)]
+        wanted = sorted({get_unit(db, code=c).code for c in grants})
+        if wanted != before:
+            for u in grants_of(db, user):
+                if u.code not in wanted:
+                    db.delete(db.get(UnitGrant, (user.id, u.id)))
+            db.flush()
+            for c in wanted:
+                if c not in before:
+                    db.add(UnitGrant(user_id=user.id, unit_id=get_unit(db, code=c).id))
+            changes["grants"] = [before, wanted]
     if legal_qualification is not None and legal_qualification != user.legal_qualification:
         changes["legal_qualification"] = [user.legal_qualification, legal_qualification]
         user.legal_qualification = legal_qualification
@@ -253,8 +332,11 @@ def update_user(db: Session, custody: CustodyLog, *, username: str, actor: str,
             user.officer_no = new
     if not changes:
         raise InvalidAccount(said(f"用户 {user.username} 没有变化", f"Nothing to change for user {user.username}."),
-                             said("请给出与已记录不同的法律职业资格或警号。", "Give a legal qualification or officer number that differs from the recorded one."))
+                             said("请给出与已记录不同的角色、单位、授权单位、法律职业资格或警号。",
+                                  "Give a role, unit, granted units, legal qualification or officer number that "
+                                  "differs from the recorded one."))
     db.flush()
+    db.refresh(user)
     _event(custody, db, actor, "user_changed", username=user.username, changes=changes)
     return user
 

@@ -16,8 +16,8 @@ enforces: a wrong permission table must fail here. The rules, as read:
   does not change the case file;
 * the auditor reads the audit trail, custody logs, evidence metadata and cases, but cannot play or
   take media (no play, download, export of evidence or of a case bag, which holds the originals);
-* the administrator manages accounts, officers, docks and jobs and reads the audit trail, but
-  neither sees nor plays evidence, and has no cases;
+* the administrator manages accounts, units, stations, officers, docks and jobs, assigns recorders to
+  officers and reads the audit trail, but neither sees nor plays evidence, and has no cases;
 * legal holds (保全): legal reviewers and records managers place and release them; they and the
   auditor read them; a hold, or an evidence to hold, of another unit is 404 exactly as if missing;
 * legal review (法制审核): whoever reads cases (investigators, legal reviewers, records managers,
@@ -121,7 +121,7 @@ EXPECTED_TABLE = """
 | POST   /officers/{officer_no}/certificates         | 403      | 403          | 403            | 201/404         | 403     | 201/404 |
 | PATCH  /officers/{officer_no}/certificates/{number} | 403     | 403          | 403            | 200/404         | 403     | 200/404 |
 | GET    /recorders                                  | 200      | 403          | 403            | 403             | 403     | 200     |
-| PUT    /recorders/{device_id}/officer              | 200/404  | 403          | 403            | 403             | 403     | 403     |
+| PUT    /recorders/{device_id}/officer              | 200/404  | 403          | 403            | 403             | 403     | 200/404 |
 | GET    /jobs                                       | 200      | 403          | 403            | 200             | 403     | 200     |
 | GET    /audit                                      | 403      | 403          | 403            | 403             | 200     | 200     |
 | GET    /cases                                      | 403      | 200          | 200            | 200             | 200     | 403     |
@@ -187,7 +187,22 @@ EXPECTED_TABLE = """
 # recording), and the case picker's open cases with their steps (whoever reads cases)
 EXPECTED_TABLE += """| GET    /evidence/{evidence_id}/cases               | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
 | GET    /cases/steps                                | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /users                                      | 403      | 403          | 403            | 403             | 403     | 200     |
+| POST   /users                                      | 403      | 403          | 403            | 403             | 403     | 201/403 |
+| GET    /users/{username}/tokens                    | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /users/{username}/tokens                    | 403      | 403          | 403            | 403             | 403     | 201/404 |
+| GET    /units                                      | 200      | 200          | 200            | 200             | 200     | 200     |
+| POST   /units                                      | 403      | 403          | 403            | 403             | 403     | 201/403 |
+| PATCH  /units/{code}                               | 403      | 403          | 403            | 403             | 403     | 200/403 |
+| GET    /stations                                   | 403      | 403          | 403            | 403             | 403     | 200     |
+| POST   /stations                                   | 403      | 403          | 403            | 403             | 403     | 201/403 |
+| POST   /stations/{station_id}/token                | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| PUT    /stations/{station_id}/unit                 | 403      | 403          | 403            | 403             | 403     | 200/404 |
+| POST   /stations/{station_id}/disable              | 403      | 403          | 403            | 403             | 403     | 200/404 |
 """
+# (the last twelve rows: administration (系统管理) — accounts, units and stations are the administrator's
+# (users.manage), in their own units; a unit of another tree to act in is 403 naming it, another unit's
+# user or station is 404 as if missing)
 
 # The station's door: station tokens only (not in the role table).
 INTAKE_ROUTES = {
@@ -447,6 +462,24 @@ class Ctx:
                 self.notices[unit] = n.id
         return self.notices[unit]
 
+    def fresh_unit(self, unit: str) -> str:
+        """A new unit below ``unit`` (for a rename, which must change its name)."""
+        if unit == MISSING:
+            return "no-such-unit"
+        code = f"{unit}-R{next(_fresh)}"
+        with self.world.archive.sessions.begin() as db:
+            accounts.add_unit(db, code=code, name="权限矩阵 单位", parent_code=unit)
+        return code
+
+    def fresh_station(self, unit: str) -> str:
+        """A new station enrolled in ``unit`` (a disable uses it up)."""
+        if unit == MISSING:
+            return "no-such-station"
+        station_id = f"st-rbac-{next(_fresh)}"
+        stations.add_station(self.world.archive, station_id=station_id)
+        stations.set_unit(self.world.archive, station_id=station_id, unit_code=unit)
+        return station_id
+
     def fresh_link(self, unit: str) -> int:
         if unit == MISSING:
             return MISSING_ID
@@ -622,11 +655,33 @@ CALLS: dict[Key, Call] = {
                                                    "evidence.export", "export"),
     ("POST", "/exports/{export_id}/download/link"): Call(lambda c, u: (f"/exports/{c.export(u)}/download/link", {}),
                                                          "evidence.export", "export"),
+    # administration (系统管理)
+    ("GET", "/users"): Call(_plain("/users"), "users.manage"),
+    ("POST", "/users"): Call(lambda c, u: ("/users", {"json": {
+        "username": f"made_{next(_fresh)}", "password": PASSWORD, "role": "investigator", "unit_code": u}}),
+        "users.manage", "roster"),
+    ("GET", "/users/{username}/tokens"): Call(_user("/tokens"), "users.manage", "user"),
+    ("POST", "/users/{username}/tokens"): Call(_user("/tokens", json={"name": "权限矩阵"}), "users.manage", "user"),
+    ("GET", "/units"): Call(_plain("/units")),
+    ("POST", "/units"): Call(lambda c, u: ("/units", {"json": {
+        "code": f"{u}-U{next(_fresh)}", "name": "权限矩阵 新单位", "parent_code": u}}), "users.manage", "roster"),
+    ("PATCH", "/units/{code}"): Call(lambda c, u: (f"/units/{c.fresh_unit(u)}", {"json": {
+        "name": f"权限矩阵 更名 {next(_fresh)}"}}), "users.manage", "roster"),
+    ("GET", "/stations"): Call(_plain("/stations"), "users.manage"),
+    ("POST", "/stations"): Call(lambda c, u: ("/stations", {"json": {
+        "station_id": f"st-new-{next(_fresh)}", "unit_code": u}}), "users.manage", "roster"),
+    ("POST", "/stations/{station_id}/token"): Call(lambda c, u: (f"/stations/{c.fresh_station(u)}/token", {}),
+                                                   "users.manage", "station"),
+    ("PUT", "/stations/{station_id}/unit"): Call(lambda c, u: (f"/stations/{c.fresh_station(u)}/unit", {"json": {
+        "unit_code": u if u != MISSING else A}}), "users.manage", "station"),
+    ("POST", "/stations/{station_id}/disable"): Call(lambda c, u: (f"/stations/{c.fresh_station(u)}/disable", {}),
+                                                     "users.manage", "station"),
 }
 
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
                "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
-               "notice": "unknown_review_round", "export": "export_not_found"}  # the code of "no such thing (that you may see)"
+               "notice": "unknown_review_round", "export": "export_not_found",
+               "station": "unknown_station"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
