@@ -174,6 +174,7 @@ EXPECTED_TABLE = """
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
+| POST   /audit/verify                               | 403      | 403          | 403            | 403             | 200     | 200     |
 """
 
 # The station's door: station tokens only (not in the role table).
@@ -488,6 +489,7 @@ CALLS: dict[Key, Call] = {
         "officer_no": officer_of(u)}}), "recorder.assign", "roster"),
     ("GET", "/jobs"): Call(_plain("/jobs"), "jobs.view"),
     ("GET", "/audit"): Call(_plain("/audit"), "audit.view"),
+    ("POST", "/audit/verify"): Call(_plain("/audit/verify"), "audit.view"),  # search/audit (issue #14)
     ("GET", "/cases"): Call(_plain("/cases"), "cases.view"),
     ("POST", "/cases"): Call(lambda c, u: ("/cases", {"json": {"unit_code": u, "category": "行政强制",
                                                                 "title": "权限矩阵 新案"}}), "cases.manage", "roster"),
