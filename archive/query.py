@@ -139,7 +139,7 @@ def _conditions(db: Session, query: Query) -> list[Any]:
     if query.officer:
         conds.append(Evidence.officer_id.in_(_officer_nos(db, query.officer)))
     if query.device:
-        conds.append(Evidence.device_id.contains(query.device.strip(), autoescape=True))
+        conds.append(Evidence.device_id.icontains(query.device.strip(), autoescape=True))  # (any case)
     if query.station:
         conds.append(exists().where(and_(Sighting.evidence_id == Evidence.id,
                                          Sighting.station_id == query.station.strip())))
