@@ -366,7 +366,9 @@ function pickStep(box, onPick) {
   const list = el("div", {id: "picker-list"});
   const find = async () => {
     try {
-      const cases = await api("GET", "/api/v1/cases?" + new URLSearchParams({status: "open", q: q.value.trim(), limit: "20"}));
+      const args = {status: "open", limit: "20"};
+      if (q.value.trim()) args.q = q.value.trim();
+      const cases = await api("GET", "/api/v1/cases?" + new URLSearchParams(args));
       list.replaceChildren(...(cases.length ? cases.map(c => el("div", {class: "picker-case"},
         el("button", {type: "button", class: "link", "data-case-id": c.case_id, text: c.number + " " + c.title, onclick: async () => {
           try {

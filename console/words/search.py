@@ -70,6 +70,8 @@ WORDS.update({
     "audit.outcome_success": ("成功", "succeeded"),
     "audit.outcome_failure": ("失败", "failed"),
     "audit.outcome_denied": ("被拒绝", "refused"),
+    "audit.outcome_flagged": ("待核查", "flagged for review"),
+    "audit.outcome_destroyed": ("已销毁", "destroyed"),
     "audit.export_csv": ("导出 CSV", "Export CSV"),
     "audit.verify_chain": ("立即校验保管链", "Verify the chain now"),
     "audit.show_detail": ("详情", "details"),
