@@ -427,7 +427,18 @@ function searchPage() {
   const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
   on("bulk-link", () => {
     const ids = chosen();
-    if (typeof openCasePicker === "function") { openCasePicker(ids, () => location.reload()); return; }  /* the shared picker, where there is one */
+    if (typeof openCasePicker === "function") {  /* the shared picker, where there is one: it links, we report */
+      openCasePicker(ids, (r) => {
+        const report = document.getElementById("bulk-report"), why = new Map((r.failed || []).map(f => [String(f.id), f.why]));
+        report.replaceChildren(el("li", {class: "muted", "data-done": String((r.linked || []).length), "data-refused": String(why.size),
+          text: W("js.search.summary", {what: W("js.search.what_link", {step: "#" + r.step_id}), done: (r.linked || []).length, refused: why.size})}),
+          ...ids.map(id => why.has(String(id))
+            ? el("li", {"data-evidence-id": id, "data-outcome": "refused", class: "error"}, "#" + id + " " + W("js.search.refused", {why: why.get(String(id))}))
+            : el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))));
+        report.dataset.finished = "1";
+      });
+      return;
+    }
     pickStep(document.getElementById("bulk-picker"), (stepId, label) =>
       runBulk(W("js.search.what_link", {step: label}), ids, (id) =>
         api("POST", "/api/v1/cases/steps/" + stepId + "/links", {evidence_id: parseInt(id, 10)}).then(() => null)));
