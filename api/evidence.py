@@ -49,6 +49,7 @@ from archive import query as searching
 from archive import views
 from archive.context import Archive
 from archive.models import Evidence
+from cases.models import Case, EvidenceLink, Step
 from liuhen.db import utcnow
 from liuhen.errors import NotFound
 from liuhen.words import said
@@ -101,16 +102,25 @@ def search_evidence(
     important: bool | None = None,
     playback: Literal["pending", "ready", "unplayable", "none"] | None = None,
     media_kind: Literal["video", "audio", "photo", "sidecar", "other"] | None = None,
-    start: Annotated[Time | None, Query(description="recorded at or after (ISO 8601 with its offset)")] = None,
-    end: Annotated[Time | None, Query(description="recorded at or before (ISO 8601 with its offset)")] = None,
+    start: Annotated[Time | None, Query(description="recorded at or after (ISO 8601 with its offset); a "
+                                        "recording with no recording time: archived at or after")] = None,
+    end: Annotated[Time | None, Query(description="recorded at or before (ISO 8601 with its offset); a "
+                                      "recording with no recording time: archived at or before")] = None,
+    tag: Annotated[str | None, Query(max_length=64, pattern=LINE, description="a tag, exactly")] = None,
+    case: Annotated[str | None, Query(max_length=128, pattern=LINE, description="linked to a case whose number or "
+                                      "title contains this (needs cases.view)")] = None,
+    sort: Annotated[Literal["recorded", "archived", "duration", "officer"], Query(
+        description="recorded: newest recording first; archived: newest archived first; duration: longest "
+                    "first; officer: by officer number")] = "recorded",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> SearchPage:
     start, end = utc_bound(start), utc_bound(end)
-    query = searching.Query(q=q, officer=officer, device=device, station=station, important=important,
-                            playback=playback, media_kind=media_kind, start=start, end=end, page=page,
-                            per_page=per_page)
     with archive.reads.begin() as db:
+        query = searching.Query(q=q, officer=officer, device=device, station=station, important=important,
+                                playback=playback, media_kind=media_kind, start=start, end=end, tag=tag,
+                                case=case, evidence_in=case_evidence(archive, db, p, case, request), sort=sort,
+                                page=page, per_page=per_page)
         if query.finds_nothing():
             # nothing can match: text with no letter, digit or Chinese character; a time range that ends
             # before it starts (the search is still a search: checked and recorded)
@@ -118,6 +128,21 @@ def search_evidence(
             access.record(archive, db, p, "searched", detail={"query": query.describe(), "shown": []})
             return SearchPage(items=[], page=page, per_page=per_page, has_more=False, total=0, total_capped=False)
         return search_page(access.search(archive, db, p, query, request))
+
+
+def case_evidence(archive: Archive, db: Session, p: access.Principal, case: str | None,
+                  request: Request | None = None) -> Any:
+    """The evidence linked (now) to the cases of ``p``'s units whose number or title contains ``case``,
+    as a SELECT of ids for ``archive.query.Query.evidence_in``; None without ``case``. Filtering by
+    case needs ``cases.view`` (a refusal is recorded like any other)."""
+    if not (case and case.strip()):
+        return None
+    access.require(archive, db, p, "cases.view", request)
+    like = "%" + case.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return (select(EvidenceLink.evidence_id).join(Step, Step.id == EvidenceLink.step_id)
+            .join(Case, Case.id == Step.case_id)
+            .where(Case.unit_id.in_(sorted(p.scope.units)), EvidenceLink.unlinked_at.is_(None),
+                   Case.number.like(like, escape="\\") | Case.title.like(like, escape="\\")))
 
 
 # ---------------------------------------------------------------------------- the record

@@ -109,6 +109,11 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
 
     app.state.html_error = pages.html_error
     app.include_router(pages.router)
+    from console import audit as audit_page
+    from console import search as search_page
+
+    app.include_router(search_page.router)  # 检索: /search
+    app.include_router(audit_page.router)  # 审计: /audit
     from console import records
 
     app.include_router(records.router)  # 档案管理: retention, holds, disposal

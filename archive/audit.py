@@ -46,10 +46,33 @@ def shown_detail(e: CustodyEvent, *, sees_evidence: bool) -> dict[str, Any]:
     return {k: v for k, v in detail.items() if k not in _SEARCH_DETAIL}
 
 
+def _like(text: str) -> str:
+    return "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def who_matches(who: str) -> ColumnElement[bool]:
+    """Events of an actor whose account or name contains ``who`` (张 finds 张三's events, diaocha finds
+    ``user:diaocha``'s, st- finds the stations')."""
+    like = _like(who)
+    named = select(literal("user:").concat(User.username)).where(
+        or_(User.username.ilike(like, escape="\\"), User.display_name.ilike(like, escape="\\")))
+    return or_(CustodyEvent.actor.ilike(like, escape="\\"), CustodyEvent.actor.in_(named))
+
+
+def names_of(db: Session, actors: set[str]) -> dict[str, str]:
+    """The display names of the users among ``actors`` (``user:NAME``), by actor."""
+    users = sorted(a[5:] for a in actors if a.startswith("user:"))
+    if not users:
+        return {}
+    return {f"user:{u}": n for u, n in db.execute(select(User.username, User.display_name)
+                                                 .where(User.username.in_(users)))}
+
+
 def trail(db: Session, *, scope: Scope, sees_evidence: bool, actor: str | None = None, action: str | None = None,
           outcome: str | None = None, evidence_id: int | None = None, start: dt.datetime | None = None,
-          end: dt.datetime | None = None, page: int = 1, per_page: int = 100) -> Trail:
-    """Page ``page`` of the custody log within ``scope``, filtered; times are UTC bounds."""
+          end: dt.datetime | None = None, page: int = 1, per_page: int = 100, who: str | None = None) -> Trail:
+    """Page ``page`` of the custody log within ``scope``, filtered (``actor``: exactly that actor;
+    ``who``: an actor whose account or name contains it); times are UTC bounds."""
     ours = select(literal("user:").concat(User.username)).where(User.unit_id.in_(sorted(scope.units)))
     # events of no evidence (sign-ins, searches, cases, accounts): those of users of the reader's units;
     # those of no user (the CLI, stations, the system) only for a reader of a whole unit tree
@@ -61,6 +84,8 @@ def trail(db: Session, *, scope: Scope, sees_evidence: bool, actor: str | None =
         CustodyEvent.evidence_id.in_(select(Evidence.id).where(scope.clause()))))
     if actor:
         q = q.where(CustodyEvent.actor == actor)
+    if who and who.strip():
+        q = q.where(who_matches(who))
     if action:
         q = q.where(CustodyEvent.action == action)
     if outcome:

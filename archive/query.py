@@ -1,8 +1,12 @@
 """The console's searches: filters, free text through the term index, newest first.
 
 Every search is bounded by the units the user may see (``Scope``); results are ordered by
-recording time, newest first, and paginated with a capped count (counting a million rows to
-show "1000+" is wasted work).
+recording time, newest first (or by archive time, duration or officer: ``Query.sort``), and
+paginated with a capped count (counting a million rows to show "1000+" is wasted work).
+
+A time range matches a recording by its recording time, and a recording that has none (no
+timestamp in the container or the file name) by the time it was archived: ``time_used`` says
+which time placed each record. The recorder field matches any recorder id that contains it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from roster.models import Officer
 COUNT_CAP = 1000
 
 PLAYBACK_STATES = ("pending", "ready", "unplayable", "none")
+SORTS = ("recorded", "archived", "duration", "officer")  # newest, newest archived, longest, by officer number
 MEDIA_KINDS = ("video", "audio", "photo", "sidecar", "other")
 
 
@@ -33,13 +38,17 @@ MEDIA_KINDS = ("video", "audio", "photo", "sidecar", "other")
 class Query:
     q: str | None = None  # free text
     officer: str | None = None  # officer number or exact name
-    device: str | None = None
+    device: str | None = None  # any recorder id that contains it ("A001" finds DSJ-A001)
     station: str | None = None
     important: bool | None = None
     playback: str | None = None  # pending | ready | unplayable | none
     media_kind: str | None = None
-    start: dt.datetime | None = None  # recorded at or after
-    end: dt.datetime | None = None  # recorded at or before
+    start: dt.datetime | None = None  # recorded at or after (archived, for a record with no recording time)
+    end: dt.datetime | None = None  # recorded at or before (likewise)
+    tag: str | None = None  # a tag, exactly
+    case: str | None = None  # the case(s) whose number or title holds this (as said in the custody event)
+    evidence_in: Any = field(default=None, compare=False)  # the ids those cases link (a SELECT, built above)
+    sort: str = "recorded"
     page: int = 1
     per_page: int = 25
 
@@ -52,6 +61,9 @@ class Query:
         if self.playback and self.playback not in PLAYBACK_STATES:
             raise BadQuery(said(f"没有播放状态 {self.playback!r}", f"There is no playback state {self.playback!r}."),
                            said("请使用以下之一：" + "、".join(PLAYBACK_STATES) + "。", "Use one of: " + ", ".join(PLAYBACK_STATES) + "."))
+        if self.sort not in SORTS:
+            raise BadQuery(said(f"没有排序方式 {self.sort!r}", f"There is no sort order {self.sort!r}."),
+                           said("请使用以下之一：" + "、".join(SORTS) + "。", "Use one of: " + ", ".join(SORTS) + "."))
         if self.media_kind and self.media_kind not in MEDIA_KINDS:
             raise BadQuery(said(f"没有媒体类型 {self.media_kind!r}", f"There is no media kind {self.media_kind!r}."),
                            said("请使用以下之一：" + "、".join(MEDIA_KINDS) + "。", "Use one of: " + ", ".join(MEDIA_KINDS) + "."))
@@ -68,7 +80,8 @@ class Query:
 
     def describe(self) -> dict[str, Any]:
         """The query as it goes into the ``searched`` custody event."""
-        out = {k: v for k, v in self.__dict__.items() if v is not None and k not in ("page", "per_page")}
+        out = {k: v for k, v in self.__dict__.items()
+               if v is not None and k not in ("page", "per_page", "evidence_in") and (k, v) != ("sort", "recorded")}
         for k in ("start", "end"):
             if k in out:
                 out[k] = out[k].isoformat()
@@ -128,7 +141,7 @@ def _conditions(db: Session, query: Query) -> list[Any]:
     if query.officer:
         conds.append(Evidence.officer_id.in_(_officer_nos(db, query.officer)))
     if query.device:
-        conds.append(Evidence.device_id == query.device.strip())
+        conds.append(Evidence.device_id.icontains(query.device.strip(), autoescape=True))  # (any case)
     if query.station:
         conds.append(exists().where(and_(Sighting.evidence_id == Evidence.id,
                                          Sighting.station_id == query.station.strip())))
@@ -138,11 +151,36 @@ def _conditions(db: Session, query: Query) -> list[Any]:
         conds.append(Evidence.playback == query.playback)
     if query.media_kind:
         conds.append(Evidence.media_kind == query.media_kind)
-    if query.start:
-        conds.append(Evidence.recorded_at >= query.start)
-    if query.end:
-        conds.append(Evidence.recorded_at <= query.end)
+    if query.start or query.end:
+        conds.append(_in_time(query.start, query.end))
+    if query.tag and query.tag.strip():
+        conds.append(exists().where(and_(EvidenceTag.evidence_id == Evidence.id, EvidenceTag.tag == query.tag.strip())))
+    if query.evidence_in is not None:
+        conds.append(Evidence.id.in_(query.evidence_in))
     return conds
+
+
+def _in_time(start: dt.datetime | None, end: dt.datetime | None) -> Any:
+    """Recorded within [start, end]; or, with no recording time, archived within it."""
+    def within(c: Any) -> list[Any]:
+        return ([c >= start] if start is not None else []) + ([c <= end] if end is not None else [])
+
+    return or_(and_(*within(Evidence.recorded_at)),
+               and_(Evidence.recorded_at.is_(None), *within(Evidence.created_at)))
+
+
+def time_used(ev: Evidence) -> str:
+    """Which time places ``ev`` in a search: ``recorded``, or ``archived`` where it has no recording time."""
+    return "recorded" if ev.recorded_at is not None else "archived"
+
+
+def _ordered(sort: str) -> tuple[Any, ...]:
+    """The ORDER BY of a sort other than the default (newest recording first)."""
+    if sort == "archived":
+        return Evidence.created_at.desc(), Evidence.id.desc()
+    if sort == "duration":
+        return Evidence.duration_s.is_(None), Evidence.duration_s.desc(), Evidence.id.desc()
+    return Evidence.officer_id.is_(None), Evidence.officer_id, *_newest_first(Evidence)
 
 
 def filters(db: Session, query: Query, scope: Scope) -> list[Any]:
@@ -226,9 +264,17 @@ def search(db: Session, query: Query, scope: Scope) -> Page:
     # a walk goes unit by unit only where no filter but the time could leave a unit with nothing to
     # show (its walk would read all of it) and none leads better (an officer's or a recorder's index)
     by_unit = not (query.officer or query.device or query.station or query.important is not None
-                   or query.playback or query.media_kind)
+                   or query.playback or query.media_kind or query.tag or query.evidence_in is not None)
     rows: list[Evidence] | None = None  # the page's records, where the search reads them itself
-    if not ts:
+    if query.sort != "recorded":
+        # another order: every condition, the terms as sets, then sorted (the term walk below follows
+        # recording time only)
+        where = [scope.clause(), *[Evidence.id.in_(_postings(t)) for t in ts], *conds]
+        rows = list(db.scalars(select(Evidence).where(*where).order_by(*_ordered(query.sort))
+                               .offset(offset).limit(limit)))
+        ids = [e.id for e in rows]
+        counting = select(Evidence.id).where(*where)
+    elif not ts:
         # the archive newest first, filtered (a district's first page reads ~20 records per result:
         # cheaper than planning a walk unit by unit)
         rows = list(db.scalars(select(Evidence).where(scope.clause(), *conds).order_by(*_newest_first(Evidence))

@@ -1,4 +1,5 @@
-"""The console's pages: sign-in, dock dashboard, search, evidence, audit, jobs.
+"""The console's pages: sign-in, dock dashboard, evidence, jobs, cases (search: ``console.search``,
+audit: ``console.audit``).
 
 Every page authenticates like the API (``api.access``), checks the same permissions and writes
 the same custody events (``searched``, ``viewed``, ``audit_viewed``, ``access_denied``). A page
@@ -34,15 +35,12 @@ from api.schemas import (
     OfficerOut,
     case_detail,
     case_summary,
-    custody_page,
     evidence_detail,
     officer,
 )
-from archive import attribution, audit, views
-from archive import query as searching
+from archive import attribution, views
 from archive.context import Archive
 from archive.errors import BadQuery
-from archive.models import Station
 from auth import policy
 from auth import service as accounts
 from auth.errors import AuthFailed, Forbidden, InvalidAccount, LoginBusy, PasswordChangeRequired, WeakPassword
@@ -290,7 +288,7 @@ def jobs_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
     return render(request, "jobs.html", user=p)
 
 
-# ---------------------------------------------------------------------------- search
+# ---------------------------------------------------------------------------- times from forms
 
 
 def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
@@ -305,30 +303,6 @@ def _local_time(value: str | None, tz: ZoneInfo) -> dt.datetime | None:
         raise BadQuery(said(f"「{value}」不是有效时间", f"{value!r} is not a time."),
                                  said("请使用 2026-11-23 09:30 的格式", "Use the form 2026-11-23 09:30.")) from e
     return utc_bound(t if t.tzinfo else t.replace(tzinfo=tz))
-
-
-@router.get("/search")
-def search_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
-    p = _user(archive, request)
-    tz = ZoneInfo(archive.settings.station.timezone)
-    f = request.query_params
-    try:
-        page = max(1, int(f.get("page") or 1))
-    except ValueError:
-        page = 1
-    playback = f.get("playback") or None
-    query = searching.Query(
-        q=f.get("q") or None, officer=f.get("officer") or None, device=f.get("device") or None,
-        station=f.get("station") or None, important=True if f.get("important") else None,
-        playback=playback, start=_local_time(f.get("start"), tz), end=_local_time(f.get("end"), tz), page=page,
-        per_page=24)
-    with archive.reads.begin() as db:
-        results = access.search(archive, db, p, query, request)
-        stations = list(db.scalars(select(Station.id).order_by(Station.id)))
-    args = {k: v for k, v in f.items() if k != "page" and v}
-    return render(request, "search.html", user=p, results=results, form=dict(f), stations=stations,
-                  prev_url=f"/search?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
-                  next_url=f"/search?{urlencode({**args, 'page': page + 1})}" if results.has_more else None)
 
 
 # ---------------------------------------------------------------------------- evidence
@@ -389,34 +363,6 @@ def evidence_page(evidence_id: EvidenceId, request: Request, archive: ArchiveDep
                   older_url=older_url, newest_url=newest_url, retention=retention,
                   classes=archive.settings.retention.classes, done=request.query_params.get("done"),
                   linked=linked, authors=authors)
-
-
-# ---------------------------------------------------------------------------- audit
-
-
-@router.get("/audit")
-def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
-    p = _user(archive, request)
-    f = request.query_params
-    try:
-        page = max(1, int(f.get("page") or 1))
-    except ValueError:
-        page = 1
-    outcome = f.get("outcome") or None
-    if outcome not in (None, "success", "failure", "denied"):
-        outcome = None
-    evidence_id = int(f["evidence_id"]) if (f.get("evidence_id") or "").isdigit() else None
-    with archive.reads.begin() as db:
-        access.require(archive, db, p, "audit.view", request)
-        rows = custody_page(audit.trail(db, scope=p.scope, sees_evidence=p.may("evidence.view"),
-                                        actor=f.get("actor") or None, action=f.get("action") or None,
-                                        outcome=outcome, evidence_id=evidence_id, page=page, per_page=100))
-        access.record(archive, db, p, "audit_viewed", detail={"filters": {k: v for k, v in f.items() if v},
-                                                              "page": page})
-    args = {k: v for k, v in f.items() if k != "page" and v}
-    return render(request, "audit.html", user=p, rows=rows, form=dict(f),
-                  prev_url=f"/audit?{urlencode({**args, 'page': page - 1})}" if page > 1 else None,
-                  next_url=f"/audit?{urlencode({**args, 'page': page + 1})}" if rows.has_more else None)
 
 
 # ---------------------------------------------------------------------------- cases

@@ -180,6 +180,7 @@ EXPECTED_TABLE = """
 | GET    /exports/{export_id}                        | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | GET    /exports/{export_id}/download               | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /exports/{export_id}/download/link          | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
+| POST   /audit/verify                               | 403      | 403          | 403            | 403             | 200     | 200     |
 """
 # The last five rows (export, issue #14 item 8): an export is its maker's only; for them "own" is the
 # caller's own export and "foreign" one made in the other unit (Ctx.export).
@@ -556,6 +557,7 @@ CALLS: dict[Key, Call] = {
         "officer_no": officer_of(u)}}), "recorder.assign", "roster"),
     ("GET", "/jobs"): Call(_plain("/jobs"), "jobs.view"),
     ("GET", "/audit"): Call(_plain("/audit"), "audit.view"),
+    ("POST", "/audit/verify"): Call(_plain("/audit/verify"), "audit.view"),  # search/audit (issue #14)
     ("GET", "/cases"): Call(_plain("/cases"), "cases.view"),
     ("POST", "/cases"): Call(lambda c, u: ("/cases", {"json": {"unit_code": u, "category": "行政强制",
                                                                 "title": "权限矩阵 新案"}}), "cases.manage", "roster"),

@@ -597,6 +597,153 @@ function casePage() {
   });
 }
 
+/* ------------------------------------------------------------------ audit */
+
+function auditPage() {
+  const b = document.getElementById("verify-chain"), out = document.getElementById("chain-result");
+  if (!b) return;
+  b.addEventListener("click", async () => {
+    b.disabled = true; out.className = "muted"; out.textContent = W("js.audit.checking"); delete out.dataset.ok;
+    try {
+      const r = await api("POST", "/api/v1/audit/verify");
+      out.dataset.ok = String(r.ok);
+      if (r.ok) { out.className = "ok"; out.textContent = W("js.audit.ok", r); }
+      else {
+        out.className = "error";
+        out.replaceChildren(el("p", {text: W("js.audit.bad", {n: r.problems.length, events: r.events})}),
+          el("ul", {}, ...r.problems.map(x => el("li", {"data-kind": x.kind},
+            (x.seq !== null ? W("js.audit.at_seq", {seq: x.seq}) + "：" : "") + x.detail))));
+      }
+    } catch (err) { out.className = "error"; out.textContent = W("js.failed", {why: err.message}); }
+    b.disabled = false;
+  });
+}
+
+/* ------------------------------------------------------------------ search: bulk actions */
+
+/* Each bulk action is the API's own per-recording route, called once per selected recording, so each
+   recording gets its own custody event and its own answer; the report lists them (done / not done
+   and why). */
+async function runBulk(what, ids, one) {
+  const report = document.getElementById("bulk-report");
+  const head = el("li", {class: "muted", text: W("js.search.working", {n: ids.length})});
+  report.replaceChildren(head);
+  let done = 0, refused = 0;
+  for (const id of ids) {
+    const row = el("li", {"data-evidence-id": id}, el("a", {href: "/evidence/" + id, text: "#" + id}), " ");
+    report.append(row);
+    try {
+      const extra = await one(id);
+      row.dataset.outcome = "done"; row.className = "ok"; row.append(W("js.search.done")); done++;
+      if (extra) row.append(" ", extra);
+    } catch (err) {
+      row.dataset.outcome = "refused"; row.className = "error"; row.append(W("js.search.refused", {why: err.message})); refused++;
+    }
+  }
+  head.textContent = W("js.search.summary", {what, done, refused});
+  head.dataset.done = String(done); head.dataset.refused = String(refused);
+  report.dataset.finished = "1";
+}
+
+/* a small picker of a case step (cases of the user's units whose number or title holds the text) */
+function pickStep(box, onPick) {
+  const q = el("input", {id: "picker-q", placeholder: W("js.search.case_q"), "aria-label": W("js.search.case_q")});
+  const list = el("div", {id: "picker-list"});
+  const find = async () => {
+    try {
+      const args = {status: "open", limit: "20"};
+      if (q.value.trim()) args.q = q.value.trim();
+      const cases = await api("GET", "/api/v1/cases?" + new URLSearchParams(args));
+      list.replaceChildren(...(cases.length ? cases.map(c => el("div", {class: "picker-case"},
+        el("button", {type: "button", class: "link", "data-case-id": c.case_id, text: c.number + " " + c.title, onclick: async () => {
+          try {
+            const d = await api("GET", "/api/v1/cases/" + c.case_id);
+            list.replaceChildren(el("div", {text: c.number + " " + c.title}), el("div", {class: "muted", text: W("js.search.pick_step")}),
+              ...(d.steps.length ? d.steps.map(st => el("button", {type: "button", class: "picker-step", "data-step-id": st.step_id,
+                text: st.kind + " " + st.started_at.slice(0, 16).replace("T", " "),
+                onclick: () => { box.hidden = true; onPick(st.step_id, c.number + " " + st.kind); }})) : [el("p", {class: "muted", text: W("js.search.no_steps")})]));
+          } catch (err) { list.replaceChildren(el("p", {class: "error", text: err.message})); }
+        }}))) : [el("p", {class: "muted", text: W("js.search.no_cases")})]));
+    } catch (err) { list.replaceChildren(el("p", {class: "error", text: err.message})); }
+  };
+  q.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); find(); } });
+  box.replaceChildren(q, " ", el("button", {type: "button", id: "picker-find", text: W("js.search.find_case"), onclick: find}), " ",
+    el("button", {type: "button", class: "link", text: W("js.search.cancel"), onclick: () => { box.hidden = true; }}), list);
+  box.hidden = false; q.focus(); find();
+}
+
+async function exportBulk(ids) {
+  /* a multi-recording export is a job (POST /api/v1/exports, page /exports/{id}) where this archive has
+     it; without that route, one bag per recording through the one-time export link */
+  const r = await fetch("/api/v1/exports", {method: "POST", credentials: "same-origin",
+    headers: {"Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF()},
+    body: JSON.stringify({evidence_ids: ids.map(Number), proxies: false})});
+  if (r.status !== 404 && r.status !== 405) {
+    const data = await r.json().catch(() => null);
+    const report = document.getElementById("bulk-report");
+    if (!r.ok) { report.replaceChildren(el("li", {class: "error", text: (data && data.detail) || ("HTTP " + r.status)})); return; }
+    report.replaceChildren(...ids.map(id => el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))),
+      el("li", {}, W("js.search.export_job", {id: data.export_id}), el("a", {id: "export-open", href: "/exports/" + data.export_id, text: W("js.search.export_open")})));
+    return;
+  }
+  /* MULTI-RECORDING EXPORT PENDING: until /api/v1/exports exists, one link per recording */
+  await runBulk(W("js.search.what_export") + (ids.length > 1 ? " " + W("js.search.export_one") : ""), ids, async (id) => {
+    const link = await api("POST", "/api/v1/evidence/" + id + "/export/link");
+    if (ids.length === 1) { location.assign(link.url); return null; }
+    return el("a", {href: link.url, class: "export-link", text: W("js.search.export_link")});
+  });
+}
+
+function searchPage() {
+  const bulk = document.getElementById("bulk");
+  if (!bulk) return;
+  const picks = () => Array.from(document.querySelectorAll("input.pick"));
+  const chosen = () => picks().filter(c => c.checked).map(c => c.value);
+  const all = document.getElementById("pick-all"), count = document.getElementById("picked-count");
+  const buttons = ["bulk-link", "bulk-tag", "bulk-important", "bulk-export"].map(id => document.getElementById(id)).filter(Boolean);
+  const update = () => {
+    const n = chosen().length;
+    count.textContent = W("js.search.picked", {n}); count.dataset.n = String(n);
+    all.checked = n > 0 && n === picks().length; all.indeterminate = n > 0 && n < picks().length;
+    for (const b of buttons) b.disabled = n === 0;
+  };
+  all.addEventListener("change", () => { for (const c of picks()) c.checked = all.checked; update(); });
+  for (const c of picks()) c.addEventListener("change", update);
+  const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
+  on("bulk-link", () => {
+    const ids = chosen();
+    if (typeof openCasePicker === "function") {  /* the shared picker, where there is one: it links, we report */
+      openCasePicker(ids, (r) => {
+        const report = document.getElementById("bulk-report"), why = new Map((r.failed || []).map(f => [String(f.id), f.why]));
+        report.replaceChildren(el("li", {class: "muted", "data-done": String((r.linked || []).length), "data-refused": String(why.size),
+          text: W("js.search.summary", {what: W("js.search.what_link", {step: "#" + r.step_id}), done: (r.linked || []).length, refused: why.size})}),
+          ...ids.map(id => why.has(String(id))
+            ? el("li", {"data-evidence-id": id, "data-outcome": "refused", class: "error"}, "#" + id + " " + W("js.search.refused", {why: why.get(String(id))}))
+            : el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))));
+        report.dataset.finished = "1";
+      });
+      return;
+    }
+    pickStep(document.getElementById("bulk-picker"), (stepId, label) =>
+      runBulk(W("js.search.what_link", {step: label}), ids, (id) =>
+        api("POST", "/api/v1/cases/steps/" + stepId + "/links", {evidence_id: parseInt(id, 10)}).then(() => null)));
+  });
+  on("bulk-tag", () => {
+    const input = document.getElementById("bulk-tag-input"), tag = input.value.trim();
+    if (!tag) { document.getElementById("bulk-report").replaceChildren(el("li", {class: "error", text: W("js.search.need_tag")})); return; }
+    runBulk(W("js.search.what_tag", {tag}), chosen(), async (id) => {
+      const tags = await api("POST", "/api/v1/evidence/" + id + "/tags", {tag});
+      const box = document.querySelector(".result[data-evidence-id='" + id + "'] .tags");
+      if (box) box.replaceChildren(...Array.from(box.querySelectorAll(".badge:not(.tag)")), ...tags.map(t => el("span", {class: "badge tag", text: t})));
+      return null;
+    });
+  });
+  on("bulk-important", () => runBulk(W("js.search.what_important"), chosen(), (id) =>
+    api("PUT", "/api/v1/evidence/" + id + "/important", {important: true}).then(() => null)));
+  on("bulk-export", () => exportBulk(chosen()));
+  update();
+}
+
 /* Downloads leave a custody event, so they are never a bare GET a foreign page could trigger: ask
    the API for a one-time link (a POST with the CSRF header), then open it (once, within a minute). */
 document.addEventListener("click", async (e) => {
@@ -614,6 +761,8 @@ document.addEventListener("DOMContentLoaded", () => {
   else if (page === "evidence") evidencePage();
   else if (page === "cases") casesPage();
   else if (page === "case") casePage();
+  else if (page === "search") searchPage();
+  else if (page === "audit") auditPage();
 });
 
 /* exports (console/exports.py): a button with data-export-start='{"case_id": N}' (or evidence_ids)
