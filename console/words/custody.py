@@ -34,6 +34,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "action.downloaded": ("下载原始文件", "downloaded"),
     "action.exported": ("导出校验包", "exported"),
     "action.export_interrupted": ("导出中断", "export interrupted"),
+    "action.audit_exported": ("导出审计记录", "audit trail exported"),
+    "action.custody_log_verified": ("校验保管链", "custody log verified"),
     "action.case_downloaded": ("下载案件校验包", "case bag downloaded"),
     "action.verified": ("完整性校验", "verified"),
     "action.fixity_failed": ("完整性校验失败", "fixity failed"),
