@@ -361,13 +361,15 @@ def send_bag(archive: Archive, p: access.Principal, plan: Plan, *, filename: str
     sent = [0]
 
     def body() -> Iterator[bytes]:
+        completed = False
         try:
             for piece in stream_bag(archive, plan, actor=p.actor, result=result):
-                sent[0] += len(piece)
                 yield piece
+                sent[0] += len(piece)  # (counted once handed on: the server asks for the next piece)
+            completed = True  # the last piece (manifests, central directory) was handed on too
         finally:
             with archive.sessions.begin() as db:
-                if result.finished:
+                if completed and result.finished:
                     done(db, result)
                 else:
                     for it in plan.snap.items:
@@ -448,6 +450,10 @@ def send_file(archive: Archive, p: access.Principal, request: Request, export_id
                 _s("进行中请稍候；失败或已过期请重新导出。",
                    "Wait while it runs; if it failed or expired, export again."))
         path = zip_path(archive, x)
+        if not path.is_file():  # (removed by hand, or swept): nothing is sent, so nothing is recorded as sent
+            raise ExportNotReady(
+                _s(f"导出 {export_id} 的文件已不存在", f"The file of export {export_id} is gone."),
+                _s("请重新导出。", "Export again."))
         size = x.size or 0
         header = request.headers.get("range")
         rng = streaming.parse_range(header, size)

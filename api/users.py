@@ -24,6 +24,7 @@ from api.access import CurrentUser, Principal
 from api.deps import ArchiveDep, StrictQuery
 from api.schemas import ERRORS, ErrorOut
 from archive.context import Archive
+from auth import policy
 from auth import service as accounts
 from auth.credentials import MAX_PASSWORD
 from auth.errors import Forbidden, UnknownUser
@@ -175,6 +176,12 @@ def _managed(archive: Archive, db: Session, p: Principal, username: str, request
     if user.unit_id not in p.scope.units:
         access.denied(archive, db, p, permission="users.manage", reason="unit", request=request)
         raise missing
+    # an account that reaches beyond the administrator's units (a grant given higher up) is not theirs
+    # to manage: changing, resetting or issuing a token for it would lend them that reach
+    if any(u.id not in p.scope.units for u in accounts.grants_of(db, user)):
+        access.denied(archive, db, p, permission="users.manage", reason="unit (granted units beyond yours)",
+                      request=request)
+        raise missing
     return user
 
 
@@ -185,6 +192,20 @@ def _not_self(archive: Archive, db: Session, p: Principal, user: User, request: 
                                        "You cannot disable or reset your own account, nor change your own role.")),
                         cast(str, said("请另一位系统管理员办理；修改自己的密码请用 /api/v1/me/password",
                                        "Ask another administrator; change your own password at /api/v1/me/password.")))
+
+def sees_evidence(archive: Archive, db: Session, p: Principal, user: User, request: Request | None) -> None:
+    """Refuse a token for someone else's account that sees evidence: the administrator would hold a key
+    that plays and takes footage unnoticed (separation of duties). Such users make their own tokens
+    (``liuhen users token`` on the archive's host)."""
+    if user.id != p.user_id and policy.allowed(user.role, "evidence.view"):
+        access.denied(archive, db, p, permission="users.manage", reason="token for an account that sees evidence",
+                      request=request)
+        raise Forbidden(said(f"不能为 {user.username} 签发令牌：该账户可查看证据",
+                             f"You cannot issue a token for {user.username}: that account sees evidence."),
+                        said("职责分离：可查看证据的账户的令牌须由本人申请（在档案库主机上运行 liuhen users token）。",
+                             "Separation of duties: a token for an account that sees evidence is made for its "
+                             "holder on the archive's host (liuhen users token)."))
+
 
 managed = _managed
 not_self = _not_self
@@ -233,6 +254,7 @@ def issue_token(body: TokenIn, archive: ArchiveDep, p: CurrentUser, request: Req
                 username: str = Username) -> IssuedOut:
     with archive.sessions.begin() as db:
         user = _managed(archive, db, p, username, request)
+        sees_evidence(archive, db, p, user, request)
         token = accounts.issue_api_token(db, archive.custody, user=user, name=body.name, actor=p.actor)
         return IssuedOut(username=user.username, name=body.name.strip(), token=token)
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from api import access
 from api import officers as officer_api
@@ -33,9 +34,10 @@ from archive import attribution
 from archive import stations as station_service
 from auth import policy
 from auth import service as accounts
-from auth.errors import Forbidden
+from auth.errors import Forbidden, InvalidAccount
 from console.pages import _user, render
 from console.records import _form_user
+from liuhen.words import said
 from roster import service as roster
 
 router = APIRouter(include_in_schema=False)
@@ -95,10 +97,16 @@ def user_add(request: Request, archive: ArchiveDep, csrf: str = Form(""), userna
              display_name: str = Form(""), password: str = Form(""), role: str = Form(""),
              unit_code: str = Form(""), grants: Annotated[list[str] | None, Form()] = None) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
-    body = user_api.UserIn.model_construct(username=username.strip(), display_name=display_name.strip() or None,
-                                           password=password, role=role, unit_code=unit_code,
-                                           grants=[g for g in grants or [] if g and g != unit_code],
-                                           legal_qualification=False, officer_no=None)
+    try:  # the API's checks of every field (names' length and characters), not a constructed bypass
+        body = user_api.UserIn.model_validate(dict(
+            username=username.strip(), display_name=display_name.strip() or None, password=password, role=role,
+            unit_code=unit_code, grants=[g for g in grants or [] if g and g != unit_code],
+            legal_qualification=False, officer_no=None))
+    except ValidationError as e:
+        fields = "、".join(str(err["loc"][-1]) for err in e.errors() if err.get("loc"))
+        raise InvalidAccount(said(f"账户信息有误：{fields}", f"The account's details are not valid: {fields}."),
+                             said("请检查用户名、姓名、密码、角色和单位后重试。",
+                                  "Check the user name, name, password, role and unit, and try again.")) from None
     with archive.sessions.begin() as db:
         u = user_api.add_user(archive, db, p, body, request)
         name = u.username
@@ -117,12 +125,6 @@ def user_page(request: Request, archive: ArchiveDep, username: str) -> HTMLRespo
                   sections=[s for s, a in SECTIONS if p.may(a)], done=request.query_params.get("done"),
                   role_labels=policy.ROLE_LABELS, roles=policy.ROLES, u=out, tokens=tokens, units=units,
                   own=u.id == p.user_id)
-
-
-def _managed_user(archive: Any, request: Request, csrf: str, username: str) -> tuple[access.Principal, str]:
-    p = _form_user(archive, request, csrf, "users.manage")
-    with archive.sessions.begin() as db:
-        return p, user_api.managed(archive, db, p, username, request).username
 
 
 @router.post("/admin/users/{username}/change")
@@ -199,6 +201,7 @@ def token_issue(request: Request, archive: ArchiveDep, username: str, csrf: str 
     p = _form_user(archive, request, csrf, "users.manage")
     with archive.sessions.begin() as db:
         u = user_api.managed(archive, db, p, username, request)
+        user_api.sees_evidence(archive, db, p, u, request)
         token = accounts.issue_api_token(db, archive.custody, user=u, name=name, actor=p.actor)
         who = u.username
     return render(request, "admin_token.html", user=p, kind="user", subject=who, token_name=name.strip(), token=token,

@@ -95,6 +95,11 @@ def _said(flt: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flt.items() if v}
 
 
+def _cell(text: str) -> str:
+    """A cell Excel will not run as a formula (a name or detail beginning = + - @ is text, quoted)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @router.get("/audit")
 def audit_view(request: Request, archive: ArchiveDep) -> HTMLResponse:
     p = _user(archive, request)
@@ -147,10 +152,10 @@ def audit_export(request: Request, archive: ArchiveDep, csrf: str = Form(""), wh
                 if n == CSV_MAX:
                     capped = True
                     break
-                w.writerow([e.seq, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e.actor,
-                            names.get(e.actor, ""), t(f"action.{e.action}"), e.action,
+                w.writerow([e.seq, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), _cell(e.actor),
+                            _cell(names.get(e.actor, "")), t(f"action.{e.action}"), e.action,
                             t(f"audit.outcome_{e.outcome}"), e.evidence_id or "",
-                            json.dumps(detail, ensure_ascii=False, sort_keys=True), e.hash])
+                            _cell(json.dumps(detail, ensure_ascii=False, sort_keys=True)), e.hash])
                 n += 1
             if capped or not trail.has_more:
                 break

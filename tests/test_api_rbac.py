@@ -342,13 +342,13 @@ class Ctx:
                                scope={"evidence": [self.evidence(unit)]}, reason="权限矩阵", actor=ACTOR,
                                unit_id=self.world.units[unit], visible_units=None).id
 
-    def fresh_user(self, unit: str) -> str:
-        """A new investigator of ``unit`` for an administrator to act on (never the acting admin)."""
+    def fresh_user(self, unit: str, role: str = "investigator") -> str:
+        """A new user (an investigator) of ``unit`` for an administrator to act on (never the acting admin)."""
         if unit == MISSING:
             return "no_such_user"
         name = f"managed_{next(_fresh)}"
         with self.world.archive.sessions.begin() as db:
-            accounts.add_user(db, self.world.archive.custody, username=name, password=PASSWORD, role="investigator",
+            accounts.add_user(db, self.world.archive.custody, username=name, password=PASSWORD, role=role,
                               unit_code=unit, actor=ACTOR, settings=self.world.settings.auth)
         return name
 
@@ -663,7 +663,10 @@ CALLS: dict[Key, Call] = {
         "username": f"made_{next(_fresh)}", "password": PASSWORD, "role": "investigator", "unit_code": u}}),
         "users.manage", "roster"),
     ("GET", "/users/{username}/tokens"): Call(_user("/tokens"), "users.manage", "user"),
-    ("POST", "/users/{username}/tokens"): Call(_user("/tokens", json={"name": "权限矩阵"}), "users.manage", "user"),
+    # (for an account that sees no evidence: one that does is refused a token made by someone else,
+    # test_an_administrator_cannot_issue_a_token_for_an_account_that_sees_evidence)
+    ("POST", "/users/{username}/tokens"): Call(lambda c, u: (f"/users/{c.fresh_user(u, 'admin')}/tokens",
+                                                             {"json": {"name": "权限矩阵"}}), "users.manage", "user"),
     ("GET", "/units"): Call(_plain("/units")),
     ("POST", "/units"): Call(lambda c, u: ("/units", {"json": {
         "code": f"{u}-U{next(_fresh)}", "name": "权限矩阵 新单位", "parent_code": u}}), "users.manage", "roster"),
@@ -999,3 +1002,15 @@ def test_a_refused_request_changes_nothing(world: World, ctx: Ctx) -> None:
         assert now["status"] == was["status"] == "open"
         assert [s["step_id"] for s in now["steps"]] == [s["step_id"] for s in was["steps"]] != []
         assert [x["record_id"] for x in now["records"]] == [x["record_id"] for x in was["records"]] != []
+
+
+def test_an_administrator_cannot_issue_a_token_for_an_account_that_sees_evidence(world: World, ctx: Ctx) -> None:
+    """Separation of duties: a token for an investigator made by the administrator would let them play
+    and take footage unnoticed; refused (403, logged), and nothing is issued."""
+    target = ctx.fresh_user(A)
+    admin = user_of("admin")
+    before = denials(world, admin)
+    r = world.client(admin).post(f"{API}/users/{target}/tokens", json={"name": "越权"})
+    assert r.status_code == 403 and "evidence" in r.json()["detail"], r.text
+    assert len(denials(world, admin)) == len(before) + 1
+    assert world.client(admin).get(f"{API}/users/{target}/tokens").json() == []

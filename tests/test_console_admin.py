@@ -84,7 +84,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                           ("dangan", "records_manager", "110101", "档案管理员 吴九"),
                                           ("diaocha", "investigator", "110101", "调查员 孙七"),
                                           ("forgetful", "investigator", "110101", "健忘的人"),
-                                          ("leaver", "investigator", "110101", "离职的人")):
+                                          # (another issues a token only for an account that sees no evidence)
+                                          ("leaver", "admin", "110101", "离职的人")):
             accounts.add_user(db, archive.custody, username=name, password=PASSWORD, role=role, unit_code=unit,
                               display_name=display, actor="test", settings=settings.auth)
         roster.note_docked(db, device_id="DSJ-A001", station_id="st-test", bay="bay1")

@@ -673,25 +673,16 @@ function pickStep(box, onPick) {
 }
 
 async function exportBulk(ids) {
-  /* a multi-recording export is a job (POST /api/v1/exports, page /exports/{id}) where this archive has
-     it; without that route, one bag per recording through the one-time export link */
+  /* a multi-recording export is a job (POST /api/v1/exports); its page /exports/{id} shows progress */
   const r = await fetch("/api/v1/exports", {method: "POST", credentials: "same-origin",
-    headers: {"Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF()},
+    headers: {"Accept": "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF(),
+              "Accept-Language": document.documentElement.lang || "zh-CN"},
     body: JSON.stringify({evidence_ids: ids.map(Number), proxies: false})});
-  if (r.status !== 404 && r.status !== 405) {
-    const data = await r.json().catch(() => null);
-    const report = document.getElementById("bulk-report");
-    if (!r.ok) { report.replaceChildren(el("li", {class: "error", text: (data && data.detail) || ("HTTP " + r.status)})); return; }
-    report.replaceChildren(...ids.map(id => el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))),
-      el("li", {}, W("js.search.export_job", {id: data.export_id}), el("a", {id: "export-open", href: "/exports/" + data.export_id, text: W("js.search.export_open")})));
-    return;
-  }
-  /* MULTI-RECORDING EXPORT PENDING: until /api/v1/exports exists, one link per recording */
-  await runBulk(W("js.search.what_export") + (ids.length > 1 ? " " + W("js.search.export_one") : ""), ids, async (id) => {
-    const link = await api("POST", "/api/v1/evidence/" + id + "/export/link");
-    if (ids.length === 1) { location.assign(link.url); return null; }
-    return el("a", {href: link.url, class: "export-link", text: W("js.search.export_link")});
-  });
+  const data = await r.json().catch(() => null);
+  const report = document.getElementById("bulk-report");
+  if (!r.ok) { report.replaceChildren(el("li", {class: "error", text: (data && (data.message || data.detail)) || ("HTTP " + r.status)})); return; }
+  report.replaceChildren(...ids.map(id => el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))),
+    el("li", {}, W("js.search.export_job", {id: data.export_id}), el("a", {id: "export-open", href: "/exports/" + data.export_id, text: W("js.search.export_open")})));
 }
 
 function searchPage() {
