@@ -183,8 +183,8 @@ def require(role: str, action: str) -> None:
         if role == "admin":  # there is no administrator above them to ask: say why the role stops here
             raise Forbidden(what, said("职责分离：系统管理员管理账户、单位和采集站，但不查看、不播放证据，也不办理案件；"
                                        "如需此操作，请用具有相应角色的账户登录。",
-                                       "Separation of duties: administrators manage accounts, units and stations "
-                                       "but neither see nor play evidence nor work cases; sign in with an account "
+                                       "Administrators manage accounts, units and stations but neither see nor play "
+                                       "evidence nor work cases (separation of duties); sign in with an account "
                                        "whose role allows it."))
         raise Forbidden(what, said("如确需此操作，请联系系统管理员调整角色。",
                                    "If you need it, ask an administrator for a role that allows it."))

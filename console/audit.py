@@ -61,11 +61,12 @@ def detail_view(detail: Mapping[str, Any], t: Callable[[str], str]) -> dict[str,
     for k, v in detail.items():
         if k == "user_agent":
             continue
-        label = t(f"audit.key.{k}")
-        items.append({"key": k, "label": k if label == f"audit.key.{k}" else label, "text": _text(v),
+        label = next((w for w in (t(f"audit.key.{k}"), t(f"detail.{k}")) if w not in (f"audit.key.{k}", f"detail.{k}")),
+                     None)
+        items.append({"key": k, "label": label or k, "labelled": label is not None, "text": _text(v),
                       "command": _is_command(k, v)})
-    short = [f"{i['label']}：{i['text'][:40]}{'…' if len(i['text']) > 40 else ''}" for i in items if not i["command"]]
-    return {"summary": "；".join(short[:3]) + ("…" if len(short) > 3 else ""), "items": items,
+    short = [{**i, "text": i["text"][:40] + ("…" if len(i["text"]) > 40 else "")} for i in items if not i["command"]]
+    return {"summary": short[:3], "more": len(short) > 3, "items": items,
             "commands": sum(1 for i in items if i["command"])}
 
 

@@ -218,7 +218,8 @@ def test_the_evidence_page_lists_its_cases_and_links_to_a_step_chosen_in_the_pic
     inv.wait_for_selector("#case-picker[open]")
     inv.fill("#pick-q", "王小明")  # a party's name: sealed in the database, found all the same
     inv.click("#pick-find")
-    _wait(inv, "document.getElementById('case-picker').dataset.state === 'found'")
+    _wait(inv, "document.getElementById('case-picker').dataset.state === 'found' && "
+               "document.getElementById('case-picker').dataset.q === '王小明'")
     assert inv.locator(".pick-case").count() == 1  # only A's case: B's is not the user's
     assert inv.locator(f".pick-case[data-case-id='{mine}'] .pick-step").count() == 2
     inv.locator(f".pick-step[data-step-id='{step}'] button.pick-choose").click()

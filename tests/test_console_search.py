@@ -184,10 +184,14 @@ def test_bulk_link_to_a_case_step_through_the_picker_then_the_case_filter_finds_
             page.check(f".result[data-evidence-id='{w.ids[name]}'] input.pick")
         assert page.get_attribute("#picked-count", "data-n") == "2"
         page.click("#bulk-link")
-        page.fill("#picker-q", "夜市")
-        page.click("#picker-find")
-        page.click(f"#picker-list button[data-case-id='{w.case_id}']")
-        page.click(f"#picker-list button[data-step-id='{w.step_id}']")
+        page.wait_for_selector("#case-picker[open]")  # the shared case picker (console.js openCasePicker)
+        page.fill("#pick-q", "夜市")
+        page.click("#pick-find")
+        _wait(page, "document.getElementById('case-picker').dataset.state === 'found' && "
+                    "document.getElementById('case-picker').dataset.q === '夜市'")
+        page.click(f".pick-case[data-case-id='{w.case_id}'] .pick-step[data-step-id='{w.step_id}'] button.pick-choose")
+        assert "2" in page.inner_text("#pick-what")  # it says how many recordings will be linked, and where
+        page.click("#pick-go")
         _wait(page, "document.getElementById('bulk-report').dataset.finished === '1'")
         outcomes = dict(page.eval_on_selector_all("#bulk-report li[data-evidence-id]",
                                                   "els => els.map(e => [+e.dataset.evidenceId, e.dataset.outcome])"))

@@ -153,10 +153,14 @@ function openCasePicker(evidenceIds, onDone) {
     go.focus();
   }
 
+  let asked = 0;  /* only the newest search's answer is shown (the first, on opening, may come back last) */
   async function find() {
+    const mine = ++asked, query = q.value.trim();
     msg.textContent = ""; dlg.dataset.state = "searching";
     try {
-      const found = await api("GET", "/api/v1/cases/steps?" + new URLSearchParams({q: q.value.trim()}));
+      const found = await api("GET", "/api/v1/cases/steps?" + new URLSearchParams({q: query}));
+      if (mine !== asked) return;
+      dlg.dataset.q = query;
       results.replaceChildren(...(found.length ? found.map(c => el("div", {class: "pick-case", "data-case-id": c.case_id},
         el("div", {class: "pick-head"}, el("b", {text: c.number}), " " + c.title + " ", el("span", {class: "badge", text: c.category}), " ",
           el("small", {class: "muted", text: c.unit_name + (c.parties.length ? " · " + W("js.case.pick.parties", {names: c.parties.join("、")}) : "")})),
@@ -646,32 +650,6 @@ async function runBulk(what, ids, one) {
 }
 
 /* a small picker of a case step (cases of the user's units whose number or title holds the text) */
-function pickStep(box, onPick) {
-  const q = el("input", {id: "picker-q", placeholder: W("js.search.case_q"), "aria-label": W("js.search.case_q")});
-  const list = el("div", {id: "picker-list"});
-  const find = async () => {
-    try {
-      const args = {status: "open", limit: "20"};
-      if (q.value.trim()) args.q = q.value.trim();
-      const cases = await api("GET", "/api/v1/cases?" + new URLSearchParams(args));
-      list.replaceChildren(...(cases.length ? cases.map(c => el("div", {class: "picker-case"},
-        el("button", {type: "button", class: "link", "data-case-id": c.case_id, text: c.number + " " + c.title, onclick: async () => {
-          try {
-            const d = await api("GET", "/api/v1/cases/" + c.case_id);
-            list.replaceChildren(el("div", {text: c.number + " " + c.title}), el("div", {class: "muted", text: W("js.search.pick_step")}),
-              ...(d.steps.length ? d.steps.map(st => el("button", {type: "button", class: "picker-step", "data-step-id": st.step_id,
-                text: st.kind + " " + st.started_at.slice(0, 16).replace("T", " "),
-                onclick: () => { box.hidden = true; onPick(st.step_id, c.number + " " + st.kind); }})) : [el("p", {class: "muted", text: W("js.search.no_steps")})]));
-          } catch (err) { list.replaceChildren(el("p", {class: "error", text: err.message})); }
-        }}))) : [el("p", {class: "muted", text: W("js.search.no_cases")})]));
-    } catch (err) { list.replaceChildren(el("p", {class: "error", text: err.message})); }
-  };
-  q.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); find(); } });
-  box.replaceChildren(q, " ", el("button", {type: "button", id: "picker-find", text: W("js.search.find_case"), onclick: find}), " ",
-    el("button", {type: "button", class: "link", text: W("js.search.cancel"), onclick: () => { box.hidden = true; }}), list);
-  box.hidden = false; q.focus(); find();
-}
-
 async function exportBulk(ids) {
   /* a multi-recording export is a job (POST /api/v1/exports); its page /exports/{id} shows progress */
   const r = await fetch("/api/v1/exports", {method: "POST", credentials: "same-origin",
@@ -703,21 +681,16 @@ function searchPage() {
   const on = (id, fn) => { const b = document.getElementById(id); if (b) b.addEventListener("click", fn); };
   on("bulk-link", () => {
     const ids = chosen();
-    if (typeof openCasePicker === "function") {  /* the shared picker, where there is one: it links, we report */
-      openCasePicker(ids, (r) => {
-        const report = document.getElementById("bulk-report"), why = new Map((r.failed || []).map(f => [String(f.id), f.why]));
-        report.replaceChildren(el("li", {class: "muted", "data-done": String((r.linked || []).length), "data-refused": String(why.size),
-          text: W("js.search.summary", {what: W("js.search.what_link", {step: "#" + r.step_id}), done: (r.linked || []).length, refused: why.size})}),
-          ...ids.map(id => why.has(String(id))
-            ? el("li", {"data-evidence-id": id, "data-outcome": "refused", class: "error"}, "#" + id + " " + W("js.search.refused", {why: why.get(String(id))}))
-            : el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))));
-        report.dataset.finished = "1";
-      });
-      return;
-    }
-    pickStep(document.getElementById("bulk-picker"), (stepId, label) =>
-      runBulk(W("js.search.what_link", {step: label}), ids, (id) =>
-        api("POST", "/api/v1/cases/steps/" + stepId + "/links", {evidence_id: parseInt(id, 10)}).then(() => null)));
+    /* the shared case picker links; this reports per recording */
+    openCasePicker(ids, (r) => {
+      const report = document.getElementById("bulk-report"), why = new Map((r.failed || []).map(f => [String(f.id), f.why]));
+      report.replaceChildren(el("li", {class: "muted", "data-done": String((r.linked || []).length), "data-refused": String(why.size),
+        text: W("js.search.summary", {what: W("js.search.what_link", {step: "#" + r.step_id}), done: (r.linked || []).length, refused: why.size})}),
+        ...ids.map(id => why.has(String(id))
+          ? el("li", {"data-evidence-id": id, "data-outcome": "refused", class: "error"}, "#" + id + " " + W("js.search.refused", {why: why.get(String(id))}))
+          : el("li", {"data-evidence-id": id, "data-outcome": "done", class: "ok"}, "#" + id + " " + W("js.search.done"))));
+      report.dataset.finished = "1";
+    });
   });
   on("bulk-tag", () => {
     const input = document.getElementById("bulk-tag-input"), tag = input.value.trim();
