@@ -188,13 +188,16 @@ _PLACEHOLDER = re.compile(r"""placeholder="([^"]*)\"""")
 
 
 _CODE = re.compile(r"<code\b.*?</code>", re.S | re.I)
+# a recorded value shown as it was recorded (an event's detail): data, in whatever language it was
+# written when it happened, never a word of the page
+_DATA = re.compile(r"<code class=\"data\">.*?</code>", re.S | re.I)
 
 
 def visible_text(page_html: str, *, codes: bool = True) -> str:
     """What a reader sees: the text outside tags (no script or style), and the inputs' placeholders;
     without what the page marks as a code (``<code>``: a tool, a hash, a configuration key) if not
     ``codes``."""
-    body = _SCRIPT.sub(" ", page_html)
+    body = _DATA.sub(" ", _SCRIPT.sub(" ", page_html))
     if not codes:
         body = _CODE.sub(" ", body)
     shown = re.sub(r"<[^>]+>", " ", body)
