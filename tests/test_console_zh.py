@@ -71,6 +71,15 @@ PAGES: tuple[str, ...] = (
     "/retention/destroyed",
     "/review",
     "/review/figures",
+    "/exports",
+    "/admin/users",
+    "/admin/users/investigator_a",
+    "/admin/units",
+    "/admin/officers",
+    "/admin/recorders",
+    "/admin/stations",
+    "/search?view=list",
+    "/search?range=7d&sort=archived",
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {
@@ -88,6 +97,7 @@ ALLOWED = {
     "SHA",  # SHA-256, the name of the hash algorithm (with its number: a proper name)
     "GPS",  # the satellite system's name, as written in Chinese too
     "IP",  # (IP 地址) the Internet Protocol, as written in Chinese too
+    "API",  # (API 令牌) the programming interface, as written in Chinese software too
     "BagIt",  # the name of the export format (RFC 8493)
     "CSV", "PDF",  # names of file formats
     "h264", "aac", "mpeg4", "yuv420p",  # codec names (a recording's own metadata)
