@@ -17,6 +17,7 @@ adds no SQL of its own beyond the API's, whose matrix runs on both databases.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -149,3 +150,75 @@ def test_the_table_lists_every_page_of_the_console(world: World) -> None:
              and route.include_in_schema is False}
     assert pages - OPEN == set(PAGES), f"not in the table: {sorted(pages - OPEN - set(PAGES))}; " \
                                        f"gone: {sorted(set(PAGES) - pages)}"
+
+
+# ---------------------------------------------------------------------------- the console's forms
+#
+# Every form a page POSTs, by hand: who may send it. A role that may not is refused (403, a page,
+# one access_denied event naming the role) before anything is looked up; a role that may is let
+# through the role check — its request names things that do not exist (or is empty), so it changes
+# nothing and answers as a missing thing or a bad form would (never 403, no access_denied for the role).
+# (Sign-in and sign-out are for everyone.)
+
+POSTS: dict[str, set[str]] = {
+    "/admin/users": {ADM},
+    "/admin/users/{username}/change": {ADM},
+    "/admin/users/{username}/password": {ADM},
+    "/admin/users/{username}/unlock": {ADM},
+    "/admin/users/{username}/disable": {ADM},
+    "/admin/users/{username}/enable": {ADM},
+    "/admin/users/{username}/tokens": {ADM},
+    "/admin/users/{username}/tokens/revoke": {ADM},
+    "/admin/units": {ADM},
+    "/admin/units/{code}/rename": {ADM},
+    "/admin/officers": {ADM, RM},
+    "/admin/officers/{officer_no}": {ADM, RM},
+    "/admin/recorders/{device_id}": {OP, ADM},
+    "/admin/stations": {ADM},
+    "/admin/stations/{station_id}/token": {ADM},
+    "/admin/stations/{station_id}/unit": {ADM},
+    "/admin/stations/{station_id}/disable": {ADM},
+    "/audit/export": {AUD, ADM},
+    "/retention/holds": {LR, RM},
+    "/retention/holds/{hold_id}/release": {LR, RM},
+    "/retention/pending/{disposal_id}/restore": {INV, LR, RM},
+    "/retention/pending/{disposal_id}/approve": {RM},
+    "/evidence/{evidence_id}/retention/class": {INV, RM},
+    "/cases/{case_id}/review/submit": {INV, RM},
+    "/cases/{case_id}/review/mark": {INV, LR, RM},
+    "/cases/{case_id}/review/decision": {INV, RM},
+    "/review/rounds/{round_id}/answer": {LR},
+    "/review/rounds/{round_id}/decide": {LR},
+}
+OPEN_POSTS = {"/login", "/logout"}
+ABSENT = {"username": "no_such_user", "code": "no-such-unit", "officer_no": "no-such-officer",
+          "device_id": "DSJ-NO-SUCH", "station_id": "st-no-such", "hold_id": "987654321",
+          "disposal_id": "987654321", "evidence_id": "987654321", "case_id": "987654321", "round_id": "987654321"}
+
+
+@pytest.mark.parametrize(("form", "role"), [(f, r) for f in POSTS for r in ROLES])
+def test_every_form_is_refused_to_the_roles_the_table_says(world: World, form: str, role: str) -> None:
+    import re
+
+    username = user_of(role)
+    path = re.sub(r"\{(\w+)\}", lambda m: ABSENT[m.group(1)], form)
+    before = denials(world, username)
+    r = world.client(username).post(path, data={"csrf": ""}, headers={"Accept": "text/html"},
+                                    follow_redirects=False)
+    new = denials(world, username)[len(before):]
+    if role in POSTS[form]:
+        assert r.status_code != 403, f"{role} POST {path} was refused: {r.text[:300]}"
+        assert not [e for e in new if json.loads(e.detail or "{}").get("reason") == "role"], "an allowed role was refused"
+        return
+    assert r.status_code == 403, f"{role} POST {path}: {r.status_code} {r.text[:300]}"
+    assert r.headers["content-type"].startswith("text/html") and '"detail"' not in r.text
+    assert len(new) == 1 and json.loads(new[0].detail or "{}")["reason"] == "role", [e.detail for e in new]
+    assert json.loads(new[0].detail or "{}")["permission"] != "csrf"
+
+
+def test_the_table_lists_every_form_of_the_console(world: World) -> None:
+    posts = {path for route, path, methods in _flat(world.app.routes)
+             if "POST" in methods and isinstance(route, APIRoute) and not path.startswith("/api/")
+             and route.include_in_schema is False}
+    assert posts - OPEN_POSTS == set(POSTS), f"not in the table: {sorted(posts - OPEN_POSTS - set(POSTS))}; " \
+                                             f"gone: {sorted(set(POSTS) - posts)}"
