@@ -32,6 +32,8 @@ class RetentionClassOut(BaseModel):
     permanent: bool
     source: str = Field(description="where the figure comes from (the shipped default's law or practice, or "
                                     "the configuration)")
+    source_shipped: bool = Field(default=False, description="true: the source is the shipped default's (the "
+                                                         "console shows it in the reader's language)")
     used_for: list[str] = Field(description="default, important, case: what takes this class")
 
 
