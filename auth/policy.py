@@ -33,6 +33,18 @@ Permissions (✓ = allowed; every other action is refused):
 | review.mark                |          |      ✓       |       ✓        |        ✓        |         |       |
 | review.decide              |          |              |       ✓        |                 |         |       |
 | review.figures             |          |              |       ✓        |        ✓        |    ✓    |       |
+| redaction.edit             |          |      ✓       |                |        ✓        |         |       |
+| redaction.approve          |          |              |       ✓        |        ✓        |         |       |
+| redaction.release          |          |      ✓       |       ✓        |        ✓        |         |       |
+| publication.view           |          |      ✓       |       ✓        |        ✓        |    ✓    |       |
+| publication.publish        |          |              |       ✓        |        ✓        |         |       |
+
+Redaction (隐私遮蔽): investigators and records managers make the plan of what to hide in a recording
+(``redaction.edit``); a legal reviewer or records manager who made no change to that plan version
+approves it (``redaction.approve``); only an approved redacted copy is released — downloaded or put in
+a release bag — by whoever works with the evidence (``redaction.release``). Publication (公示): whoever
+reads cases sees the notices drafted and due (``publication.view``); legal reviewers and records
+managers publish, mask and withdraw them (``publication.publish``).
 
 Administration (系统管理): the administrator manages accounts, units and stations (``users.manage``) and
 assigns recorders to officers (``recorder.assign``, as the dock operator does) in their own units;
@@ -104,6 +116,7 @@ ACTIONS: frozenset[str] = frozenset({
     "cases.view", "cases.manage", "cases.documents", "cases.personal_data",
     "retention.view", "retention.classify", "retention.hold", "retention.restore", "retention.dispose",
     "review.view", "review.submit", "review.mark", "review.decide", "review.figures",
+    "redaction.edit", "redaction.approve", "redaction.release", "publication.view", "publication.publish",
 })
 
 # what each permission lets one do, in words (a refusal names it; the code stays in the English)
@@ -137,6 +150,11 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "review.mark": ("认定重大执法决定", "mark decisions major"),
     "review.decide": ("作出法制审核意见", "decide legal reviews"),
     "review.figures": ("查看法制审核统计", "see legal review figures"),
+    "redaction.edit": ("编辑隐私遮蔽方案", "edit redaction plans"),
+    "redaction.approve": ("审批隐私遮蔽方案", "approve redaction plans"),
+    "redaction.release": ("提供遮蔽后的副本", "release redacted copies"),
+    "publication.view": ("查看执法公示", "see publication notices"),
+    "publication.publish": ("发布和撤回执法公示", "publish and withdraw notices"),
 }
 
 _EVIDENCE_READ = frozenset({"evidence.search", "evidence.view"})
@@ -149,15 +167,20 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({"dock.view", "dock.mark_important", "recorder.assign", "jobs.view",
                            "evidence.play", "evidence.annotate"}) | _EVIDENCE_READ,
     "investigator": _EVIDENCE_WORK | _CASE_READ | {"cases.manage", "retention.classify", "retention.restore",
-                                                   "review.view", "review.submit", "review.mark"},
+                                                   "review.view", "review.submit", "review.mark", "redaction.edit",
+                                                   "redaction.release", "publication.view"},
     "legal_reviewer": _EVIDENCE_WORK | _CASE_READ | {"retention.view", "retention.hold", "retention.restore",
-                                                     "review.view", "review.mark", "review.decide", "review.figures"},
+                                                     "review.view", "review.mark", "review.decide", "review.figures",
+                                                     "redaction.approve", "redaction.release", "publication.view",
+                                                     "publication.publish"},
     "records_manager": _EVIDENCE_WORK | _CASE_READ | {"jobs.view", "officers.manage", "cases.manage",
                                                       "retention.view", "retention.classify", "retention.hold",
                                                       "retention.restore", "retention.dispose", "review.view",
-                                                      "review.submit", "review.mark", "review.figures"},
+                                                      "review.submit", "review.mark", "review.figures",
+                                                      "redaction.edit", "redaction.approve", "redaction.release",
+                                                      "publication.view", "publication.publish"},
     "auditor": frozenset({"audit.view", "custody.view", "cases.view", "retention.view", "review.view",
-                          "review.figures"}) | _EVIDENCE_READ,
+                          "review.figures", "publication.view"}) | _EVIDENCE_READ,
     "admin": frozenset({"users.manage", "officers.manage", "recorder.assign", "jobs.view", "dock.view",
                         "audit.view"}),
 }
