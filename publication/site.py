@@ -43,7 +43,7 @@ class PublicNotice:
 
 @dataclass(frozen=True)
 class Links:
-    """Where a page links: ``notice(no)``, ``page(n, q)``, ``home`` and ``css`` (None: styles inline)."""
+    """Where a page links: ``notice(no)``, ``page(n, q)``, ``home``; ``search``: whether to show the search form."""
 
     notice: Callable[[str], str]
     page: Callable[[int, str], str]
@@ -142,3 +142,8 @@ def notice_page(n: PublicNotice, links: Links) -> str:
     parts.append("<dl>\n" + "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>\n" for k, v in rows if v) + "</dl>\n")
     parts.append(f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n')
     return _layout(f"{n.doc_number or n.public_no}", "".join(parts), links)
+
+
+def not_found(links: Links) -> str:
+    return _layout("未找到", "<h1>未找到该公示</h1>\n<p>请核对公示编号，或返回公示列表查询。</p>\n"
+                   f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n', links)

@@ -151,7 +151,7 @@ def test_planted_personal_data_never_reaches_the_public_page(review_world: Revie
     w = review_world
     n = decide(w, "行政处罚", "警告", parties=(PartyIn(name="张三丰", kind="person", id_number=ID),
                                             PartyIn(name="某某科技有限公司", kind="organisation")),
-               party=f"张三丰（{ID}）；某某科技有限公司", facts=PLANTED, decision=f"对张三丰予以警告（电话010-87654321）")
+               party=f"张三丰（{ID}）；某某科技有限公司", facts=PLANTED, decision="对张三丰予以警告（电话010-87654321）")
     assert n.party == f"张某（{ID[:6]}{'*' * 8}{ID[-4:]}）；某某科技有限公司"
     for secret in (ID, "13912345678", CARD, "建国路88号", "张三丰", "87654321"):
         assert all(secret not in getattr(n, f) for f in ("doc_number", "party", "facts", "legal_basis", "decision"))
