@@ -27,7 +27,7 @@ from api.deps import ArchiveDep
 from publication import service, site
 
 router = APIRouter(include_in_schema=False)
-PublicNo = Annotated[str, PathParam(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+PublicNo = Annotated[str, PathParam(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 
 
 class RateLimit:
