@@ -33,7 +33,7 @@ router = APIRouter(tags=["publication"], dependencies=[StrictQuery], responses={
     **ERRORS,
     409: {"model": ERRORS[400]["model"], "description": "not a draft (mask, publish) or not published (withdraw)"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-Status = Literal["due", "overdue", "on_time", "late", "withdrawn"]
+Status = Literal["due", "overdue", "on_time", "late", "deadline_unknown", "withdrawn"]
 
 
 class MaskIn(BaseModel):

@@ -49,7 +49,10 @@ class Notice(Base):
     agency: Mapped[str] = mapped_column(Text)
     decided_on: Mapped[dt.date] = mapped_column(Date)
     days: Mapped[int] = mapped_column(Integer)  # statutory working days it had ([publication] deadlines)
-    due_on: Mapped[dt.date] = mapped_column(Date)  # the last working day to publish it
+    # the last working day to publish it; NULL: it falls in a year the holiday calendar does not cover yet
+    # (never guessed: the notice is listed as deadline_unknown until [review.holidays.<year>] or
+    # chinesecalendar covers it, and ``refresh_deadlines`` fills it in)
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
     masks: Mapped[str] = mapped_column(Text, default="{}")
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

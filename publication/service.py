@@ -47,6 +47,7 @@ from publication.errors import NoticeState, PersonalDataFound, PublicationError,
 from publication.models import FIELDS, Notice
 from redaction import pii
 from review.calendar import WorkCalendar
+from review.errors import CalendarUncovered
 
 TOOL = "liuhen-publication"
 _NO_LETTERS = "bcdfghjkmnpqrstvwxyz"  # public numbers: letters only after the year, so no detector sees digits
@@ -140,8 +141,14 @@ def draft(db: Session, custody: CustodyLog, settings: Settings, key: DataKey, *,
     fields = dict(recorded.decision.fields)
     decided_on = _date_of(fields.get("decided_on")) or local_today
     kind = recorded.decision.kind or fields.get("decision_kind") or None
-    days, due = deadline(settings, calendar_of(settings), decision_kind=kind, category=case.category,
-                         decided_on=decided_on)
+    days = settings.publication.days_for(kind, case.category)
+    due: dt.date | None = None
+    uncovered: str | None = None
+    try:
+        days, due = deadline(settings, calendar_of(settings), decision_kind=kind, category=case.category,
+                             decided_on=decided_on)
+    except CalendarUncovered as e:  # the decision stands; its deadline is not guessed (deadline_unknown)
+        uncovered = e.diagnostics()
     names: list[tuple[str, str]] = []
     shown: list[str] = []
     for p in parties_of(key, case):
@@ -172,7 +179,8 @@ def draft(db: Session, custody: CustodyLog, settings: Settings, key: DataKey, *,
     db.flush()
     _event(custody, db, recorded.actor, "notice_drafted", n, number=case.number, record_id=recorded.record_id,
            version=recorded.version, decision_kind=kind, decided_on=decided_on.isoformat(), days=days,
-           due_on=due.isoformat(), masked={f: [s[2] for s in c.spans] for f, c in cleaned.items() if c.spans})
+           due_on=due.isoformat() if due else None, **({"deadline_unknown": uncovered} if uncovered else {}),
+           masked={f: [s[2] for s in c.spans] for f, c in cleaned.items() if c.spans})
     return n
 
 
@@ -267,7 +275,8 @@ def publish(db: Session, custody: CustodyLog, settings: Settings, *, notice: Not
     notice.html_sha256 = hashlib.sha256(page.encode("utf-8")).hexdigest()
     db.flush()
     _event(custody, db, actor, "notice_published", notice, published_on=local.isoformat(),
-           due_on=notice.due_on.isoformat(), late=local > notice.due_on, html_sha256=notice.html_sha256)
+           due_on=notice.due_on.isoformat() if notice.due_on else None,
+           late=notice.due_on is not None and local > notice.due_on, html_sha256=notice.html_sha256)
     return notice
 
 
@@ -300,18 +309,40 @@ def withdraw(db: Session, custody: CustodyLog, *, notice: Notice, reason: str, a
 
 def status(n: Notice, today: dt.date) -> str:
     """``due`` (a draft within its deadline), ``overdue`` (a draft past it), ``on_time``, ``late``
-    (published after it), ``withdrawn`` or ``superseded``."""
+    (published after it), ``deadline_unknown`` (its deadline falls in a year the calendar does not
+    cover yet), ``withdrawn`` or ``superseded``."""
+    if n.state in ("draft", "published") and n.due_on is None:
+        return "deadline_unknown"
+    assert n.due_on is not None or n.state not in ("draft", "published")
     if n.state == "draft":
-        return "overdue" if today > n.due_on else "due"
+        return "overdue" if n.due_on is not None and today > n.due_on else "due"
     if n.state == "published":
-        return "late" if n.published_on is not None and n.published_on > n.due_on else "on_time"
+        return "late" if n.published_on is not None and n.due_on is not None and n.published_on > n.due_on \
+            else "on_time"
     return n.state
+
+
+def refresh_deadlines(db: Session, custody: CustodyLog, settings: Settings, *, actor: str) -> int:
+    """Fill in the deadlines that were unknown (a year the calendar did not cover) now that it does;
+    each a ``notice_deadline_set`` event. Returns how many."""
+    cal = calendar_of(settings)
+    done = 0
+    for n in db.scalars(select(Notice).where(Notice.due_on.is_(None), Notice.state.in_(("draft", "published")))):
+        try:
+            n.days, n.due_on = deadline(settings, cal, decision_kind=n.decision_kind, category=n.category,
+                                        decided_on=n.decided_on)
+        except CalendarUncovered:
+            continue
+        db.flush()
+        _event(custody, db, actor, "notice_deadline_set", n, days=n.days, due_on=n.due_on.isoformat())
+        done += 1
+    return done
 
 
 def notices_of(db: Session, *, units: Collection[int], states: Iterable[str] = ("draft", "published", "withdrawn"),
                limit: int = 500) -> list[Notice]:
     return list(db.scalars(select(Notice).where(Notice.unit_id.in_(sorted(units)), Notice.state.in_(list(states)))
-                           .order_by(Notice.due_on, Notice.id).limit(limit)))
+                           .order_by(Notice.due_on.is_(None).desc(), Notice.due_on, Notice.id).limit(limit)))
 
 
 def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dict[str, Any]:
@@ -319,7 +350,8 @@ def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dic
     return {"id": n.id, "public_no": n.public_no, "case_id": n.case_id, "case_number": case_number,
             "record_id": n.record_id, "record_version": n.record_version, "category": n.category,
             "decision_kind": n.decision_kind, **{f: getattr(n, f) for f in FIELDS}, "agency": n.agency,
-            "decided_on": n.decided_on.isoformat(), "days": n.days, "due_on": n.due_on.isoformat(),
+            "decided_on": n.decided_on.isoformat(), "days": n.days,
+            "due_on": n.due_on.isoformat() if n.due_on else None,
             "state": n.state, "status": status(n, today), "masks": masks_of(n),
             "published_on": n.published_on.isoformat() if n.published_on else None,
             "published_by": n.published_by, "withdrawn_at": n.withdrawn_at.isoformat() if n.withdrawn_at else None,

@@ -129,9 +129,20 @@ def test_a_decision_recorded_drafts_its_notice_with_its_deadline(review_world: R
         assert json.loads(ev.detail)["case_id"] == n.case_id and "bound" in json.loads(ev.detail)
 
 
-def test_a_decision_in_an_uncovered_year_is_refused_with_its_notice(review_world: ReviewWorld) -> None:
-    with pytest.raises(CalendarUncovered):
-        decide(review_world, "行政处罚", "警告", decided_on="2027-06-01")
+def test_a_decision_in_an_uncovered_year_stands_and_its_deadline_is_not_guessed(review_world: ReviewWorld) -> None:
+    n = decide(review_world, "行政处罚", "警告", decided_on="2027-06-01")
+    assert n.due_on is None and service.status(n, dt.date(2027, 6, 2)) == "deadline_unknown"
+    with review_world.archive.sessions() as db:
+        ev = db.scalars(select(CustodyEvent).where(CustodyEvent.action == "notice_drafted")
+                        .order_by(CustodyEvent.seq.desc())).first()
+        assert ev is not None and "2027" in json.loads(ev.detail)["deadline_unknown"]
+    # once the year is covered ([review.holidays.2027]), the deadline is filled in
+    covered = config.Settings(review=config.ReviewSettings(holidays={2027: config.HolidayYear(
+        off=(dt.date(2027, 6, 2),))}))
+    with review_world.archive.sessions.begin() as db:
+        assert service.refresh_deadlines(db, review_world.archive.custody, covered, actor="x") >= 1
+        got = db.get_one(Notice, n.id)
+        assert got.due_on == dt.date(2027, 6, 11)  # 7 working days, 2 June off
 
 
 # ---------------------------------------------------------------------------- personal data

@@ -2,7 +2,9 @@
 and published late, per unit (``due``), and the static export of the public site (``export``).
 
 The command line is the archive's operator: it sees every unit's notices. Exit 0; with ``due``,
-exit 3 when a draft is overdue (so a cron job can alert)."""
+exit 3 when a draft is overdue or a deadline is unknown (a year the holiday calendar does not cover:
+add ``[review.holidays.<year>]``), so a cron job can alert. ``due`` first fills in the deadlines the
+calendar now covers."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def cmd_due(args: argparse.Namespace, settings: config.Settings) -> int:
 
     today = (dt.date.fromisoformat(args.today) if args.today
              else utcnow().astimezone(ZoneInfo(settings.station.timezone)).date())
-    with opened(settings) as archive, archive.sessions() as db:
+    with opened(settings) as archive, archive.sessions.begin() as db:
+        service.refresh_deadlines(db, archive.custody, settings, actor=cli_actor())
         units = {u.id: u for u in db.scalars(select(Unit))}
         rows = service.notices_of(db, units=list(units), states=("draft", "published"), limit=100000)
         numbers = {c.id: c.number for c in db.scalars(select(Case).where(Case.id.in_({n.case_id for n in rows})))}
@@ -40,24 +43,27 @@ def cmd_due(args: argparse.Namespace, settings: config.Settings) -> int:
             items.append({"unit": units[n.unit_id].code, "unit_name": units[n.unit_id].name, "id": n.id,
                           "public_no": n.public_no, "case_number": numbers.get(n.case_id), "status": st,
                           "decision_kind": n.decision_kind, "category": n.category,
-                          "decided_on": n.decided_on.isoformat(), "due_on": n.due_on.isoformat(),
+                          "decided_on": n.decided_on.isoformat(),
+                          "due_on": n.due_on.isoformat() if n.due_on else None,
                           "published_on": n.published_on.isoformat() if n.published_on else None,
                           "doc_number": n.doc_number})
     overdue = sum(1 for i in items if i["status"] == "overdue")
-    counts = {s: sum(1 for i in items if i["status"] == s) for s in ("due", "overdue", "late", "on_time")}
+    counts = {s: sum(1 for i in items if i["status"] == s)
+              for s in ("due", "overdue", "late", "on_time", "deadline_unknown")}
     out = {"today": today.isoformat(), "notices": items, "counts": counts}
     if args.json:
         print_json(out)
     else:
-        words = {"due": "待公示", "overdue": "逾期未公示", "late": "逾期公示", "on_time": "按时公示"}
+        words = {"due": "待公示", "overdue": "逾期未公示", "late": "逾期公示", "on_time": "按时公示",
+                 "deadline_unknown": "期限未知"}
         for unit in sorted({i["unit"] for i in items}):
             print(f"{unit} {next(i['unit_name'] for i in items if i['unit'] == unit)}")
             for i in (i for i in items if i["unit"] == unit):
                 print(f"  {words[i['status']]:<6} {i['public_no']}  案件 {i['case_number']}  决定 {i['decided_on']}  "
-                      f"期限 {i['due_on']}" + (f"  公示 {i['published_on']}" if i["published_on"] else ""))
+                      f"期限 {i['due_on'] or '未知（节假日安排未覆盖）'}" + (f"  公示 {i['published_on']}" if i["published_on"] else ""))
         print(f"待公示 {counts['due']}，逾期未公示 {overdue}，逾期公示 {counts['late']} / due {counts['due']}, "
               f"overdue {overdue}, published late {counts['late']}")
-    return EXIT_FAILED if overdue else EXIT_OK
+    return EXIT_FAILED if overdue or counts["deadline_unknown"] else EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:

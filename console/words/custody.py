@@ -100,6 +100,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "action.notice_drafted": ("生成公示草稿", "notice drafted"),
     "action.notice_superseded": ("公示草稿被新版本取代", "notice draft superseded"),
     "action.notice_masked": ("遮盖公示内容", "notice masked"),
+    "action.notice_deadline_set": ("补定公示期限", "notice deadline set"),
     "action.notice_published": ("发布公示", "notice published"),
     "action.notice_publish_refused": ("公示含个人信息，未发布", "publication refused: personal data"),
     "action.notice_withdrawn": ("撤回公示", "notice withdrawn"),

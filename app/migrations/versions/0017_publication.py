@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('agency', sa.Text(), nullable=False),
     sa.Column('decided_on', sa.Date(), nullable=False),
     sa.Column('days', sa.Integer(), nullable=False),
-    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('due_on', sa.Date(), nullable=True),
     sa.Column('masks', sa.Text(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('created_at', UTCDateTime(), nullable=False),
