@@ -268,3 +268,31 @@ def test_notice_rows_are_bound_to_the_log(review_world: ReviewWorld) -> None:
     assert [f.kind for f in report.failures if "publication_notices" in f.detail] == ["row_changed"]
     with review_world.archive.sessions.begin() as db:
         db.get_one(Notice, n.id).party = "某某有限公司"
+
+
+def test_a_new_version_of_the_decision_supersedes_its_draft(review_world: ReviewWorld) -> None:
+    from cases import records
+
+    w = review_world
+    n = decide(w, "行政处罚", "警告")
+    fields = {"party": "某某有限公司", "facts": "未取得许可擅自经营", "law": "《某法》第十条", "decision": "责令限期改正",
+              "remedy": "可在六十日内申请行政复议", "decided_on": "2026-03-03", "decision_kind": "警告"}
+    records.add_form(w.archive, case_id=n.case_id, actor=actor("handler"), kind="决定书", fields=fields,
+                     record_id=n.record_id)
+    with w.archive.sessions() as db:
+        rows = list(db.scalars(select(Notice).where(Notice.record_id == n.record_id).order_by(Notice.id)))
+    assert [(r.state, r.record_version, r.decision) for r in rows] == [
+        ("superseded", 1, "责令改正"), ("draft", 2, "责令限期改正")]
+    assert rows[1].due_on == nth_workday_by_holidays(dt.date(2026, 3, 3), 7)
+
+
+@pytest.mark.parametrize(("style", "shown"), [("surname", "欧阳某"), ("star", "欧阳**"), ("full", "欧阳明月")])
+def test_a_natural_persons_name_as_configured_and_every_place_it_stands(style: str, shown: str) -> None:
+    from redaction.pii import natural_name
+
+    got = service.clean("欧阳明月经营的小店，欧阳明月签收。", names=[("欧阳明月", natural_name("欧阳明月", style))])
+    assert got.text == f"{shown}经营的小店，{shown}签收。"
+    if style == "full":
+        assert got.spans == ()
+    else:
+        assert [got.text[s:e] for s, e, _ in got.spans] == [shown, shown]
