@@ -218,6 +218,7 @@ def make_clip(path: Path, *, seconds: float, width: int = 1280, height: int = 72
     if width % 2 or height % 2:
         raise ValueError("width and height must be even (yuv420p)")
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     frames = max(1, round(seconds * fps))
     pan = 2  # the background scrolls 2 px a frame: the encoder has real motion to code
