@@ -67,6 +67,7 @@ from redaction.errors import OriginalUnreadable, PlanMismatch, RedactionError, R
 from redaction.plan import Box, Plan, Range, Track
 
 LOG_FORMAT = "liuhen-redaction-log/1"
+ENCODER_GONE = "the encoder stopped before the last frame"
 MAX_FPS = Fraction(60)
 TONE_HZ = 1000
 TONE_LEVEL = 0.25  # amplitude of the replacing tone (full scale 1.0)
@@ -494,7 +495,7 @@ def render(
             try:
                 enc.p.stdin.write(view)
             except (BrokenPipeError, ValueError):
-                failure = "the encoder stopped before the last frame"
+                failure = ENCODER_GONE
                 break
             frames += 1
             if progress is not None and frames % 15 == 0:
@@ -502,8 +503,8 @@ def render(
         try:
             enc.p.stdin.close()
         except (BrokenPipeError, OSError):
-            failure = failure or "the encoder stopped before the last frame"
-        if failure is not None:
+            failure = failure or ENCODER_GONE
+        if failure is not None:  # the encoder is gone (or the decoder broke off): stop the decoder too
             dec.kill()
         remaining = timeout - (time.monotonic() - started)
         dec_run = dec.finish(timed_out.is_set(), remaining)
@@ -518,7 +519,7 @@ def render(
     reason: str | None = None
     if timed_out.is_set():
         reason = f"ffmpeg timed out after {timeout:.0f} s"
-    elif not dec_run.ok:
+    elif not dec_run.ok and failure != ENCODER_GONE:  # (a failed encoder gets the decoder killed: its own reason first)
         reason = f"decoding: {dec_run.reason(names)}"
     elif not enc_run.ok or trailer_failed:
         reason = f"encoding: {enc_run.reason(names)}"

@@ -353,3 +353,15 @@ def test_a_render_past_its_time_limit_is_stopped_and_leaves_nothing(world: World
     assert "clip.mp4" in e.value.message("zh")
     assert not any((tmp_path / "out").iterdir())
     assert sha256(world.original) == world.sha_before
+
+
+def test_nvenc_is_used_or_fails_with_ffmpegs_words_never_replaced_silently(tmp_path: Path) -> None:
+    truth = make_clip(tmp_path / "src" / "small.mp4", seconds=1.0, width=320, height=240, faces=1)
+    try:
+        r = render(truth.path, truth.plan(), tmp_path / "out", encoder="h264_nvenc")
+    except RenderFailed as e:  # no GPU here: ffmpeg's own reason, and nothing left behind
+        assert "small.mp4" in e.message("en") and "encoding:" in e.message("en")
+        assert not any((tmp_path / "out").iterdir())
+    else:  # a GPU: the copy is NVENC's
+        assert "h264_nvenc" in r.commands[1] and "libx264" not in r.commands[1]
+        assert r.log["encoder"] == "h264_nvenc"
