@@ -8,7 +8,8 @@ numpy hides every box → ffmpeg encode — and, in the same rounds, transcoded 
 with exactly the render's encoder settings (``redaction.render.bare_transcode_args``, which reads
 the same ``ENCODE_ARGS``; the audio is copied on both sides, as the render does with no audio
 range). Both run through the project's bounded runner at the same priority. ``--repeat`` rounds,
-alternating which side goes first; medians, fps, × realtime and the render/bare ratio.
+alternating which side goes first; medians, fps, × realtime and the render/bare ratio, of wall
+time and of CPU time (user + system of every process: steadier than wall time on a shared machine).
 ``--audio-range`` adds a tone range, so the render re-encodes the audio (the bare side still copies).
 
 Goal (issue 15): the render at least realtime (≥ 1.0 ×) at 720p on 2 cores; ``--cores N`` pins
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,6 +40,12 @@ from media.ffmpeg import run
 from redaction.plan import Range
 from redaction.render import bare_transcode_args, render
 from tests.redaction_clips import make_clip
+
+
+def cpu() -> float:
+    """CPU seconds (user + system) of this process and of its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def frames_of(path: Path) -> int:
@@ -77,12 +85,14 @@ def main() -> int:
         rendered: list[float] = []
         bare: list[float] = []
         ratios: list[float] = []
+        cpu_ratios: list[float] = []
         for i in range(a.repeat):
-            times = {}
+            times: dict[str, float] = {}
+            cpus: dict[str, float] = {}
             for side in (("render", "bare") if i % 2 == 0 else ("bare", "render")):
                 out_dir = root / f"{side}{i}"
                 out_dir.mkdir()
-                t0 = time.monotonic()
+                t0, c0 = time.monotonic(), cpu()
                 if side == "render":
                     r = render(truth.path, plan, out_dir, encoder=a.encoder)
                     out = r.path
@@ -93,14 +103,17 @@ def main() -> int:
                     if not rr.ok:
                         raise SystemExit(f"bare transcode failed: {rr.stderr_tail}")
                 times[side] = time.monotonic() - t0
+                cpus[side] = cpu() - c0
                 n = frames_of(out)
                 if n != truth.frames:
                     raise SystemExit(f"{side}: {n} frames, expected {truth.frames}")
             rendered.append(times["render"])
             bare.append(times["bare"])
             ratios.append(times["render"] / times["bare"])
+            cpu_ratios.append(cpus["render"] / cpus["bare"])
             print(f"round {i + 1}: render {times['render']:.2f} s ({truth.frames / times['render']:.0f} fps), "
-                  f"bare {times['bare']:.2f} s ({truth.frames / times['bare']:.0f} fps)", file=sys.stderr)
+                  f"bare {times['bare']:.2f} s ({truth.frames / times['bare']:.0f} fps); CPU render {cpus['render']:.2f} s, "
+                  f"bare {cpus['bare']:.2f} s", file=sys.stderr)
 
     med_r, med_b = statistics.median(rendered), statistics.median(bare)
     summary = {
@@ -112,11 +125,12 @@ def main() -> int:
         "bare_s": round(med_b, 3), "bare_fps": round(truth.frames / med_b, 1),
         "bare_x_realtime": round(a.seconds / med_b, 2),
         "ratio_render_over_bare": round(statistics.median(ratios), 2),
+        "cpu_ratio_render_over_bare": round(statistics.median(cpu_ratios), 2),
         "goal_x_realtime": 1.0, "met": a.seconds / med_r >= 1.0,
     }
     print(f"render {summary['render_fps']} fps = {summary['render_x_realtime']} × realtime; "
           f"bare {summary['bare_fps']} fps = {summary['bare_x_realtime']} × realtime; "
-          f"render/bare {summary['ratio_render_over_bare']} ({cores} cores, {a.encoder}); goal ≥ 1.0 × realtime: "
+          f"render/bare {summary['ratio_render_over_bare']} (CPU time {summary['cpu_ratio_render_over_bare']}) ({cores} cores, {a.encoder}); goal ≥ 1.0 × realtime: "
           f"{'met' if summary['met'] else 'NOT met'}")
     if a.json:
         print(json.dumps(summary))

@@ -32,6 +32,7 @@ editor.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import math
 import os
@@ -68,6 +69,8 @@ from redaction.plan import Box, Plan, Range, Track
 
 LOG_FORMAT = "liuhen-redaction-log/1"
 ENCODER_GONE = "the encoder stopped before the last frame"
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PIPE_BYTES = 1 << 20
 MAX_FPS = Fraction(60)
 TONE_HZ = 1000
 TONE_LEVEL = 0.25  # amplitude of the replacing tone (full scale 1.0)
@@ -366,6 +369,9 @@ class _Proc:
                                   stdout=subprocess.PIPE if stdout else subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True, preexec_fn=_limits(cpu_s, mem_mb),  # noqa: PLW1509
                                   env=env)
+        for pipe in (self.p.stdin, self.p.stdout):
+            if pipe is not None:
+                _widen(pipe)
         self._err: list[bytes] = []
         assert self.p.stderr is not None
         self._reader = threading.Thread(target=_read_tail, args=(self.p.stderr, self._err), daemon=True)
@@ -392,6 +398,14 @@ class _Proc:
         return RunResult(args=self.args, tool=FFMPEG, tool_version=tool_version(FFMPEG), exit_code=self.p.returncode,
                          stderr_tail=_tail_text(self._err[0] if self._err else b""),
                          seconds=time.monotonic() - self.start, timed_out=timed_out)
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """A larger pipe buffer (1 MiB where allowed): fewer wake-ups per 1.4 MB frame."""
+    try:
+        fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:  # above /proc/sys/fs/pipe-max-size for this user, or not Linux: the default
+        pass
 
 
 def _read_frame(f: IO[bytes], view: memoryview) -> int:
