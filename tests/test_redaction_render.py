@@ -365,3 +365,24 @@ def test_nvenc_is_used_or_fails_with_ffmpegs_words_never_replaced_silently(tmp_p
     else:  # a GPU: the copy is NVENC's
         assert "h264_nvenc" in r.commands[1] and "libx264" not in r.commands[1]
         assert r.log["encoder"] == "h264_nvenc"
+
+
+def test_a_rotated_original_is_redacted_upright_where_the_editor_drew(tmp_path: Path) -> None:
+    """Boxes are fractions of the picture as shown (the player's upright frame), not as stored."""
+    truth = make_clip(tmp_path / "made" / "flat.mp4", seconds=1.0, width=320, height=240, faces=2)
+    turned = tmp_path / "src" / "turned.mp4"
+    turned.parent.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(truth.path), "-c", "copy", "-metadata:s:v:0", "rotate=90",
+                    str(turned)], check=True, timeout=60)
+    box = Box(0.1, 0.1, 0.4, 0.3)  # upright: 240 wide, 320 high → x 24..120, y 32..128
+    plan = Plan(original_sha256=sha256(turned),
+                tracks=(Track(id="sign", kind="screen", state="accepted", keys=(Key(0.0, box), Key(1.0, box))),))
+    r = render(turned, plan, tmp_path / "out", pad=0.0)
+    assert (r.log["width"], r.log["height"]) == (240, 320)
+    before, after = luma(turned, 240, 320), luma(r.path, 240, 320)  # ffmpeg shows both upright
+    assert len(after) == truth.frames
+    for i in range(truth.frames):
+        inside = (slice(34, 126), slice(26, 118))
+        assert detail(after[i][inside]) < DETAIL_LEFT * detail(before[i][inside]), f"frame {i}"
+        below = (slice(160, 320), slice(0, 240))
+        assert float(np.abs(after[i][below].astype(float) - before[i][below].astype(float)).mean()) < 3.0
