@@ -523,6 +523,12 @@ def render(
         remaining = timeout - (time.monotonic() - started)
         dec_run = dec.finish(timed_out.is_set(), remaining)
         enc_run = enc.finish(timed_out.is_set(), remaining)
+    except BaseException:  # anything unforeseen (or Ctrl-C): no half-written copy stays behind
+        dec.kill()
+        enc.kill()
+        enc.p.wait()
+        part.unlink(missing_ok=True)
+        raise
     finally:
         watchdog.cancel()
         dec.kill()

@@ -386,3 +386,18 @@ def test_a_rotated_original_is_redacted_upright_where_the_editor_drew(tmp_path: 
         assert detail(after[i][inside]) < DETAIL_LEFT * detail(before[i][inside]), f"frame {i}"
         below = (slice(160, 320), slice(0, 240))
         assert float(np.abs(after[i][below].astype(float) - before[i][below].astype(float)).mean()) < 3.0
+
+
+def test_a_render_stopped_by_its_caller_leaves_no_half_copy(tmp_path: Path) -> None:
+    truth = make_clip(tmp_path / "src" / "c.mp4", seconds=2.0, width=320, height=240, faces=1)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(fraction: float) -> None:
+        if fraction > 0.3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        render(truth.path, truth.plan(), tmp_path / "out", progress=cancel)
+    assert list((tmp_path / "out").iterdir()) == []
