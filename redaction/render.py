@@ -54,13 +54,13 @@ from media.ffmpeg import (
     FFMPEG,
     GLOBAL_ARGS,
     RunResult,
-    _kill_group,
-    _limits,
-    _read_tail,
-    _tail_text,
     file_url,
     input_args,
+    kill_group,
+    limits,
+    read_tail,
     run,
+    tail_text,
     tool_version,
 )
 from media.probe import Probe, probe
@@ -367,25 +367,25 @@ class _Proc:
         env = {**os.environ, "MALLOC_ARENA_MAX": "4"} if mem_mb else None
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE if stdout else subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  start_new_session=True, preexec_fn=_limits(cpu_s, mem_mb),  # noqa: PLW1509
+                                  start_new_session=True, preexec_fn=limits(cpu_s, mem_mb),  # noqa: PLW1509
                                   env=env)
         for pipe in (self.p.stdin, self.p.stdout):
             if pipe is not None:
                 _widen(pipe)
         self._err: list[bytes] = []
         assert self.p.stderr is not None
-        self._reader = threading.Thread(target=_read_tail, args=(self.p.stderr, self._err), daemon=True)
+        self._reader = threading.Thread(target=read_tail, args=(self.p.stderr, self._err), daemon=True)
         self._reader.start()
 
     def kill(self) -> None:
         if self.p.poll() is None:
-            _kill_group(self.p)
+            kill_group(self.p)
 
     def finish(self, timed_out: bool, timeout_s: float) -> RunResult:
         try:
             self.p.wait(timeout=max(1.0, timeout_s))
         except subprocess.TimeoutExpired:
-            _kill_group(self.p)
+            kill_group(self.p)
             self.p.wait()
             timed_out = True
         self._reader.join(timeout=5)
@@ -396,7 +396,7 @@ class _Proc:
                 except OSError:
                     pass
         return RunResult(args=self.args, tool=FFMPEG, tool_version=tool_version(FFMPEG), exit_code=self.p.returncode,
-                         stderr_tail=_tail_text(self._err[0] if self._err else b""),
+                         stderr_tail=tail_text(self._err[0] if self._err else b""),
                          seconds=time.monotonic() - self.start, timed_out=timed_out)
 
 
