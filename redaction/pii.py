@@ -20,7 +20,7 @@ What is found
   run together, optionally an extension (``转801``, ``分机801``, ``-801``, ``#801``, ``ext801``). A
   number without an area code is not found (it cannot be told from other 7–8 digit numbers).
 - ``bank_card``: 16–19 digits passing the Luhn check, with an issuer prefix of the networks seen
-  here (62/60 UnionPay, 4 Visa, 51–55 and 22–27 Mastercard, 35 JCB, 9 old domestic cards),
+  here (62/60 UnionPay, 4 Visa, 51–55 and 22–27 Mastercard, 35 JCB, 9 for the old 19-digit domestic cards),
   run together or in groups of four separated by single spaces.
 - ``plate``: a province abbreviation, the issuing letter, an optional ``·``, then five characters
   (letters without I and O, at least three digits, the last may be 挂 学 警 港 澳 领), or six for
@@ -44,9 +44,11 @@ Never found: invalid IDs (check character, date, region), digit runs longer than
 document numbers (京朝市监罚〔2024〕123号) and unified social credit codes (GB 32100, 18 characters
 with their own check character). Credit codes are detected as ``credit_code`` only so that nothing
 inside them is taken for an ID; :func:`find` leaves them out unless asked for ``credit_code``.
-An 18-digit run that passes as an ID (region, date, check digit) is an ID even where it is also a
-valid all-digit credit code: one valid ID in 31 is, while a real credit code rarely holds a birth
-date where an ID has one, so the other choice would leave one ID in 31 readable.
+An 18-digit run that passes as an ID (region, date, check digit) or as a card (issuer prefix, Luhn)
+is that, even where it is also a valid all-digit credit code: one valid ID or card in 31 is, and
+the other choice would leave those readable. The price: an all-digit credit code of a social
+organisation (51…–53…) that passes Luhn is masked as a card. Company codes (91…) never are: no
+card of 18 digits starts with 9.
 
 Speed
 -----
@@ -60,6 +62,7 @@ small window), and the checks (checksum, date, Luhn) are Python. ``bench/pii.py`
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -69,7 +72,7 @@ KINDS = ("id_number", "mobile", "landline", "bank_card", "plate", "address", "em
 ALL = KINDS
 CREDIT_CODE = "credit_code"
 # at equal length, the earlier kind wins an overlap
-PRIORITY = ("id_number", CREDIT_CODE, "bank_card", "mobile", "landline", "email", "plate", "address")
+PRIORITY = ("id_number", "bank_card", CREDIT_CODE, "mobile", "landline", "email", "plate", "address")
 STYLES = ("stars", "full")
 ADDRESS_KEEP = ("district", "city", "none")
 NAME_STYLES = ("surname", "star", "full")
@@ -138,17 +141,18 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-_CARD_PREFIX = re.compile(r"62|60|4|5[1-5]|2[2-7]|35|9")
+_CARD_PREFIX = re.compile(r"62|60|4|5[1-5]|2[2-7]|35|9(?=[0-9]{18}$)")  # 9: the old 19-digit domestic cards
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_VALUE = {c: i for i, c in enumerate(_CREDIT_CHARS)}
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def valid_credit_code(code: str) -> bool:
     """A unified social credit code (GB 32100-2015): 18 characters and its MOD 31 check character."""
-    if len(code) != 18 or any(c not in _CREDIT_CHARS for c in code):
+    if len(code) != 18 or any(c not in _CREDIT_VALUE for c in code):
         return False
-    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    total = sum(_CREDIT_VALUE[c] * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
     return _CREDIT_CHARS[(31 - total % 31) % 31] == code[17]
 
 
@@ -159,7 +163,9 @@ _R = r"(?![0-9A-Za-z])"
 _SEP = " \t\u00a0-"
 
 # the pre-filter: a digit, then what can continue a number-like token
-_CLUSTER = re.compile(r"[0-9](?:[0-9A-Za-z \-()（）#.]|转|分机)*")
+_CLUSTER = re.compile(r"[0-9](?:[0-9A-Za-z \-()（）#]|转|分机){6,}")  # shorter: too short for any kind
+_JOIN = frozenset("+＋(（ -")  # what may stand before a number and belong to it
+_PLAIN_LENGTHS = frozenset({10, 11, 12, 15, 16, 17, 18, 19})  # a bare digit run that may hold a kind
 _NUMERIC: tuple[tuple[str, re.Pattern[str]], ...] = (
     (CREDIT_CODE, re.compile(_L + r"[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}" + _R)),
     ("id_number", re.compile(_L + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{6} ?[0-9]{3}[0-9Xx]" + _R)),
@@ -246,8 +252,15 @@ def _address(text: str, at: int, end: int) -> Finding | None:
     return Finding(start, end, "address", text[start:end], "|".join(levels))
 
 
-def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding]) -> None:
-    for kind, pattern in _NUMERIC:
+# a bare digit run (nothing around it to join): only the patterns its length allows
+_CR, _ID18, _ID15, _MOB, _TEL, _CARD = _NUMERIC
+_BY_LENGTH = {10: (_TEL,), 11: (_MOB, _TEL), 12: (_TEL,), 15: (_ID15,), 16: (_CARD,), 17: (_CARD,),
+              18: (_CR, _ID18, _CARD), 19: (_CARD,)}
+
+
+def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding],
+             patterns: tuple[tuple[str, re.Pattern[str]], ...] = _NUMERIC) -> None:
+    for kind, pattern in patterns:
         for m in pattern.finditer(text, ws, we):
             s = m.group()
             digits = s.replace(" ", "").replace("-", "")
@@ -277,13 +290,15 @@ def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding]) ->
 def _resolve(found: list[Finding]) -> list[Finding]:
     """Longest first, then the more specific kind; the rest of an overlap is dropped."""
     rank = {k: i for i, k in enumerate(PRIORITY)}
+    starts: list[int] = []  # the chosen findings never overlap, so their starts order their ends too
     chosen: list[Finding] = []
-    taken: list[tuple[int, int]] = []
     for f in sorted(found, key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
-        if all(f.end <= a or f.start >= b for a, b in taken):
-            chosen.append(f)
-            taken.append((f.start, f.end))
-    return sorted(chosen)
+        i = bisect.bisect_right(starts, f.start)
+        if (i and chosen[i - 1].end > f.start) or (i < len(starts) and starts[i] < f.end):
+            continue
+        starts.insert(i, f.start)
+        chosen.insert(i, f)
+    return chosen
 
 
 def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None) -> list[Finding]:
@@ -300,10 +315,19 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
         ws_floor = 0
         for m in _CLUSTER.finditer(text):
             a, b = m.start(), m.end()
-            if b - a < 7 and not (a and text[a - 1] in "(（"):  # too short for any kind, cheap skip
-                continue
+            before = text[a - 1] if a else ""
+            if before not in _JOIN and not (before.isascii() and before.isalnum()):
+                g = m.group()
+                if g.isdigit():
+                    if b - a in _PLAIN_LENGTHS:
+                        _numeric(text, a, b, today, found, _BY_LENGTH[b - a])
+                    continue  # else the common case: an order number, a date
+                if g.isalnum() and g.isascii():  # a code: only a credit code or an ID ending in X
+                    if b - a == 18:
+                        _numeric(text, a, b, today, found, (_CR, _ID18))
+                    continue
             ws = a
-            while ws > ws_floor and (text[ws - 1].isascii() and text[ws - 1].isalnum() or text[ws - 1] in "+＋(（ -"):
+            while ws > ws_floor and (text[ws - 1].isascii() and text[ws - 1].isalnum() or text[ws - 1] in _JOIN):
                 ws -= 1
                 if a - ws > 24:
                     break
