@@ -4,7 +4,8 @@
 Generates ``--mb`` MB (UTF-8, MB = 10^6 bytes) of Chinese administrative decision text — parties,
 facts, dates, amounts, document numbers, order numbers, credit codes, articles of law — with
 personal data planted at known places (IDs with correct check digits, mobiles, landlines, Luhn-valid
-cards, plates, addresses, e-mails; about one per 400 characters), then times, ``--repeat`` rounds
+cards, plates, addresses, e-mails; one after every ``--every`` sentences, by default 8: about one
+per 440 characters), then times, ``--repeat`` rounds
 in a rotated order:
 
 * ``digits``: ``sum(1 for _ in re.finditer(r"\\d+", text))`` — the floor any detector of numbers pays;
@@ -15,6 +16,7 @@ findings: every planted item found at its place, nothing else found. Goal: ≥ 2
 
     .venv/bin/python bench/pii.py                  # 50 MB, 3 rounds
     .venv/bin/python bench/pii.py --mb 5 --repeat 1 --json
+    .venv/bin/python bench/pii.py --every 3          # denser: one item per ~180 characters
 """
 
 from __future__ import annotations
@@ -84,14 +86,14 @@ LEADS = {"id_number": "，身份证号", "mobile": "，联系电话", "landline"
          "plate": "，涉案车辆", "email": "，电子邮箱", "address": "，住所"}
 
 
-def generate(mb: float, seed: int = 1) -> tuple[str, list[tuple[int, str, str]]]:
+def generate(mb: float, seed: int = 1, every: int = 8) -> tuple[str, list[tuple[int, str, str]]]:
     rng = random.Random(seed)
     parts: list[str] = []
     planted: list[tuple[int, str, str]] = []
     pos = size = 0
     target = int(mb * 1e6)
     while size < target:
-        for _ in range(3):
+        for _ in range(every):
             s = rng.choice(FILLER).format(
                 date=f"{rng.randrange(2015, 2026)}年{rng.randrange(1, 13)}月{rng.randrange(1, 29)}日",
                 amount=f"{rng.randrange(100, 10**6):,}", gain=f"{rng.randrange(10, 10**5)}.{rng.randrange(100):02d}",
@@ -116,9 +118,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--mb", type=float, default=50.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--every", type=int, default=8, help="filler sentences between two planted items")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    text, planted = generate(a.mb)
+    text, planted = generate(a.mb, every=a.every)
     mb = len(text.encode()) / 1e6
     digits = re.compile(r"\d+")
     times: dict[str, list[float]] = {"digits": [], "find": []}

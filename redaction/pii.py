@@ -324,7 +324,10 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
                     continue  # else the common case: an order number, a date
                 if g.isalnum() and g.isascii():  # a code: only a credit code or an ID ending in X
                     if b - a == 18:
-                        _numeric(text, a, b, today, found, (_CR, _ID18))
+                        if g[-1] in "Xx" and g[:-1].isdigit():
+                            _numeric(text, a, b, today, found, (_CR, _ID18))
+                        elif CREDIT_CODE in want:
+                            _numeric(text, a, b, today, found, (_CR,))
                     continue
             ws = a
             while ws > ws_floor and (text[ws - 1].isascii() and text[ws - 1].isalnum() or text[ws - 1] in _JOIN):
