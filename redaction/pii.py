@@ -161,6 +161,7 @@ def valid_credit_code(code: str) -> bool:
 _L = r"(?<![0-9A-Za-z])"
 _R = r"(?![0-9A-Za-z])"
 _SEP = " \t\u00a0-"
+_SEP_SET = frozenset(_SEP)
 
 # the pre-filter: a digit, then what can continue a number-like token
 _CLUSTER = re.compile(r"[0-9](?:[0-9A-Za-z \-()（）#]|转|分机){6,}")  # shorter: too short for any kind
@@ -195,6 +196,7 @@ _CITY_LEVEL = ("自治区", "自治州", "地区", "省", "市", "州", "盟")
 _PROVINCE_NAMES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
                    "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
                    "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门")
+_PROVINCE_RE = re.compile("|".join(_PROVINCE_NAMES))
 _LEAD = re.compile(r"^.*(?:户籍所在地|户籍地|住所地|居住地|经营场所|经营地址|注册地址|住址|地址|住所|现住|家住|位于|住|在|于|至|到|址|系|为|是)")
 _STOP = frozenset("，,。.；;：:、（）()「」“”\"' \t\r\n　《》〔〕[]【】!！?？")
 _ADMIN_LAST = frozenset("省区市州盟县旗镇乡")
@@ -237,11 +239,9 @@ def _address(text: str, at: int, end: int) -> Finding | None:
         lead = _LEAD.match(seg[:-1])
         if lead is not None:
             seg = seg[lead.end():]
-        for p in _PROVINCE_NAMES:  # 住所地北京市: the level starts at the province's name
-            pos = seg.find(p)
-            if pos > 0:
-                seg = seg[pos:]
-                break
+        prov = _PROVINCE_RE.search(seg, 1)  # 住所地北京市: the level starts at the province's name
+        if prov is not None:
+            seg = seg[prov.start():]
         if len(seg) < 2:
             break
         levels.insert(0, seg)
@@ -264,7 +264,7 @@ def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding],
         for m in pattern.finditer(text, ws, we):
             s = m.group()
             digits = s.replace(" ", "").replace("-", "")
-            if any(c in s for c in _SEP):  # a grouped form: no digit group may run on before or after
+            if not _SEP_SET.isdisjoint(s):  # a grouped form: no digit group may run on before or after
                 a, b = m.start(), m.end()
                 if (a >= 2 and text[a - 1] in _SEP and text[a - 2].isdigit()) or (
                         b + 1 < len(text) and text[b] in _SEP and text[b + 1].isdigit()):
