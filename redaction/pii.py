@@ -62,7 +62,6 @@ small window), and the checks (checksum, date, Luhn) are Python. ``bench/pii.py`
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -290,17 +289,28 @@ def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding],
 
 
 def _resolve(found: list[Finding]) -> list[Finding]:
-    """Longest first, then the more specific kind; the rest of an overlap is dropped."""
+    """Longest first, then the more specific kind; the rest of an overlap is dropped. Candidates are
+    swept in order of start into groups that overlap (almost always a group of one); only within a
+    group are they compared, so the whole is linear in the number of candidates."""
     rank = {k: i for i, k in enumerate(PRIORITY)}
-    starts: list[int] = []  # the chosen findings never overlap, so their starts order their ends too
-    chosen: list[Finding] = []
-    for f in sorted(found, key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
-        i = bisect.bisect_right(starts, f.start)
-        if (i and chosen[i - 1].end > f.start) or (i < len(starts) and starts[i] < f.end):
-            continue
-        starts.insert(i, f.start)
-        chosen.insert(i, f)
-    return chosen
+    found.sort()
+    out: list[Finding] = []
+    i, n = 0, len(found)
+    while i < n:
+        j, end = i + 1, found[i].end
+        while j < n and found[j].start < end:
+            end = max(end, found[j].end)
+            j += 1
+        if j == i + 1:
+            out.append(found[i])
+        else:
+            chosen: list[Finding] = []
+            for f in sorted(found[i:j], key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
+                if all(f.end <= c.start or f.start >= c.end for c in chosen):
+                    chosen.append(f)
+            out.extend(sorted(chosen))
+        i = j
+    return out
 
 
 def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None) -> list[Finding]:
