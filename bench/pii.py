@@ -11,7 +11,8 @@ in a rotated order:
 * ``digits``: ``sum(1 for _ in re.finditer(r"\\d+", text))`` — the floor any detector of numbers pays;
 * ``find``: ``redaction.pii.find(text)`` with every kind.
 
-Reports the median seconds, MB/s of each, the ratio (find time ÷ digit scan time) and checks the
+Reports the median seconds, MB/s of each, the ratio (find time ÷ digit scan time) — by the wall
+clock and by the process's CPU time (steadier on a shared machine), with the load average — and checks the
 findings: every planted item found at its place, nothing else found. Goal: ≥ 20 MB/s for ``find``.
 
     .venv/bin/python bench/pii.py                  # 50 MB, 3 rounds
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import re
 import statistics
@@ -125,23 +127,28 @@ def main() -> int:
     mb = len(text.encode()) / 1e6
     digits = re.compile(r"\d+")
     times: dict[str, list[float]] = {"digits": [], "find": []}
+    cpu: dict[str, list[float]] = {"digits": [], "find": []}
     found: list[pii.Finding] = []
     for r in range(a.repeat):
         for name in (("digits", "find") if r % 2 == 0 else ("find", "digits")):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if name == "digits":
                 n_runs = sum(1 for _ in digits.finditer(text))
             else:
                 found = pii.find(text, today=TODAY)
             times[name].append(time.perf_counter() - t0)
+            cpu[name].append(time.process_time() - c0)
     got = {(f.start, f.kind, f.text) for f in found}
     want = set(planted)
     med = {k: statistics.median(v) for k, v in times.items()}
+    med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     find_mbps = round(mb / med["find"], 1)
     out: dict[str, object] = {"mb": round(mb, 2), "chars": len(text), "planted": len(planted), "digit_runs": n_runs,
            "digits_s": round(med["digits"], 3), "find_s": round(med["find"], 3),
            "digits_mbps": round(mb / med["digits"], 1), "find_mbps": find_mbps,
            "ratio": round(med["find"] / med["digits"], 2), "missed": len(want - got), "extra": len(got - want),
+           "cpu_digits_mbps": round(mb / med_cpu["digits"], 1), "cpu_find_mbps": round(mb / med_cpu["find"], 1),
+           "cpu_ratio": round(med_cpu["find"] / med_cpu["digits"], 2), "load": round(os.getloadavg()[0], 1),
            "goal_mbps": GOAL_MBPS, "python": sys.version.split()[0]}
     out["ok"] = find_mbps >= GOAL_MBPS and want == got
     if a.json:
