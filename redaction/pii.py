@@ -77,15 +77,20 @@ ADDRESS_KEEP = ("district", "city", "none")
 NAME_STYLES = ("surname", "star", "full")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """One piece of personal data: ``text == source[start:end]``; ``detail`` says what was checked."""
+    """One piece of personal data: ``text == source[start:end]``; ``detail`` says what was checked
+    (``"15"`` for an old ID, the administrative levels of an address)."""
 
+    kind: str
     start: int
     end: int
-    kind: str
     text: str
     detail: str = ""
+
+
+def _at(f: Finding) -> tuple[int, int]:
+    return f.start, f.end
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -250,7 +255,7 @@ def _address(text: str, at: int, end: int) -> Finding | None:
         if j != k:  # cut at a lead word or a province name: what is before is not the address
             break
     start = street - sum(len(s) for s in levels)
-    return Finding(start, end, "address", text[start:end], "|".join(levels))
+    return Finding("address", start, end, text[start:end], "|".join(levels))
 
 
 # a bare digit run (nothing around it to join): only the patterns its length allows
@@ -285,7 +290,7 @@ def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding],
             elif kind == "bank_card":
                 if not (_CARD_PREFIX.match(digits) and luhn(digits)):
                     continue
-            out.append(Finding(m.start(), m.end(), kind, s, detail))
+            out.append(Finding(kind, m.start(), m.end(), s, detail))
 
 
 def _resolve(found: list[Finding]) -> list[Finding]:
@@ -293,7 +298,7 @@ def _resolve(found: list[Finding]) -> list[Finding]:
     swept in order of start into groups that overlap (almost always a group of one); only within a
     group are they compared, so the whole is linear in the number of candidates."""
     rank = {k: i for i, k in enumerate(PRIORITY)}
-    found.sort()
+    found.sort(key=_at)
     out: list[Finding] = []
     i, n = 0, len(found)
     while i < n:
@@ -308,7 +313,7 @@ def _resolve(found: list[Finding]) -> list[Finding]:
             for f in sorted(found[i:j], key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
                 if all(f.end <= c.start or f.start >= c.end for c in chosen):
                     chosen.append(f)
-            out.extend(sorted(chosen))
+            out.extend(sorted(chosen, key=_at))
         i = j
     return out
 
@@ -352,7 +357,7 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
         for m in _PLATE.finditer(text):
             serial = m.group()[2:]
             if m.group()[0] == "使" or sum(c.isdigit() for c in serial) >= 3:
-                found.append(Finding(m.start(), m.end(), "plate", m.group()))
+                found.append(Finding("plate", m.start(), m.end(), m.group()))
     if "email" in want:
         for m in _EMAIL_AT.finditer(text):
             i = m.start()
@@ -361,7 +366,7 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
             while i < m.start() and text[i] in ".-+%":
                 i += 1
             if i < m.start():
-                found.append(Finding(i, m.end(), "email", text[i:m.end()]))
+                found.append(Finding("email", i, m.end(), text[i:m.end()]))
     if "address" in want:
         for m in _ADDRESS_CORE.finditer(text):
             f = _address(text, m.start(), m.end())
@@ -424,7 +429,7 @@ def mask(text: str, findings: Sequence[Finding], *, style: str = "stars", addres
     """``text`` with every finding replaced by its masked form (findings must not overlap)."""
     out: list[str] = []
     pos = 0
-    for f in sorted(findings):
+    for f in sorted(findings, key=_at):
         if f.start < pos:
             raise ValueError(f"overlapping findings at {f.start}")
         if text[f.start:f.end] != f.text:
