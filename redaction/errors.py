@@ -57,3 +57,14 @@ class UnknownEncoder(RedactionError):
     """An encoder the render has no settings for (never replaced by another one silently)."""
 
     code = "redaction_unknown_encoder"
+
+
+class MasksRefused(RedactionError):
+    """Masks of a text record that cannot be stored: a detected ID number, mobile or bank card left
+    unmasked, a span outside its field, overlapping masks; the message names which."""
+
+    code = "text_redaction_refused"
+
+
+class UnknownTextRedaction(NotFound):
+    code = "unknown_text_redaction"
