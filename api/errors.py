@@ -40,6 +40,7 @@ from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from liuhen.words import Said, said
 from publication.errors import NoticeState, PersonalDataFound, PublicationError
+from redaction.errors import MasksRefused
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
 from review.errors import CalendarUncovered, ReviewConflict, ReviewError, ReviewRequired
@@ -82,6 +83,7 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (DisposalRefused, 409),  # not pending, or an approver who may not sign it
     (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
     (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
+    (MasksRefused, 422),  # a detected ID number, mobile or bank card left unmasked; a span outside its field
     (ReasonRequired, 400),
     (RetentionError, 400),
     (CaseError, 400),

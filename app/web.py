@@ -33,6 +33,7 @@ from api import (
     review,
     review_figures,
     stations,
+    text_redaction,
     units,
     users,
 )
@@ -98,6 +99,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     for resource in (me, dock, officers, recorders, jobs, audit, users, units, stations):  # /me, /dock, /officers, /recorders, /jobs, /audit, /users, /units, /stations
         app.include_router(resource.router, prefix=PREFIX)
     app.include_router(cases.router, prefix=f"{PREFIX}/cases")
+    app.include_router(text_redaction.router, prefix=f"{PREFIX}/cases")  # 文书脱敏: /cases/records/{id}/pii, /redactions
     app.include_router(exports.router, prefix=PREFIX)  # /exports: several recordings or a case, made by a job
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")

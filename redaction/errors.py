@@ -33,3 +33,38 @@ class DetectorMissing(RedactionError):
     """The face model or onnxruntime is not installed: the message says which package to install."""
 
     code = "detector_missing"
+
+
+class OriginalUnreadable(RedactionError):
+    """The original could not be opened or decoded (missing, empty, corrupt): the message names the file."""
+
+    code = "redaction_original_unreadable"
+
+
+class PlanMismatch(RedactionError):
+    """A plan rendered against a file whose SHA-256 is not the one the plan names."""
+
+    code = "redaction_plan_mismatch"
+
+
+class RenderFailed(RedactionError):
+    """ffmpeg failed while making a redacted copy: the message carries ffmpeg's own last line."""
+
+    code = "redaction_render_failed"
+
+
+class UnknownEncoder(RedactionError):
+    """An encoder the render has no settings for (never replaced by another one silently)."""
+
+    code = "redaction_unknown_encoder"
+
+
+class MasksRefused(RedactionError):
+    """Masks of a text record that cannot be stored: a detected ID number, mobile or bank card left
+    unmasked, a span outside its field, overlapping masks; the message names which."""
+
+    code = "text_redaction_refused"
+
+
+class UnknownTextRedaction(NotFound):
+    code = "unknown_text_redaction"

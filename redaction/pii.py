@@ -20,7 +20,7 @@ What is found
   run together, optionally an extension (``转801``, ``分机801``, ``-801``, ``#801``, ``ext801``). A
   number without an area code is not found (it cannot be told from other 7–8 digit numbers).
 - ``bank_card``: 16–19 digits passing the Luhn check, with an issuer prefix of the networks seen
-  here (62/60 UnionPay, 4 Visa, 51–55 and 22–27 Mastercard, 35 JCB, 9 old domestic cards),
+  here (62/60 UnionPay, 4 Visa, 51–55 and 22–27 Mastercard, 35 JCB, 9 for the old 19-digit domestic cards),
   run together or in groups of four separated by single spaces.
 - ``plate``: a province abbreviation, the issuing letter, an optional ``·``, then five characters
   (letters without I and O, at least three digits, the last may be 挂 学 警 港 澳 领), or six for
@@ -44,15 +44,17 @@ Never found: invalid IDs (check character, date, region), digit runs longer than
 document numbers (京朝市监罚〔2024〕123号) and unified social credit codes (GB 32100, 18 characters
 with their own check character). Credit codes are detected as ``credit_code`` only so that nothing
 inside them is taken for an ID; :func:`find` leaves them out unless asked for ``credit_code``.
-An 18-digit run that passes as an ID (region, date, check digit) is an ID even where it is also a
-valid all-digit credit code: one valid ID in 31 is, while a real credit code rarely holds a birth
-date where an ID has one, so the other choice would leave one ID in 31 readable.
+An 18-digit run that passes as an ID (region, date, check digit) or as a card (issuer prefix, Luhn)
+is that, even where it is also a valid all-digit credit code: one valid ID or card in 31 is, and
+the other choice would leave those readable. The price: an all-digit credit code of a social
+organisation (51…–53…) that passes Luhn is masked as a card. Company codes (91…) never are: no
+card of 18 digits starts with 9.
 
 Speed
 -----
 Python's regular-expression engine skips ahead in C only while a pattern begins with a literal or a
 character set. So there is one pre-filter per family that begins with its anchor set: digit runs
-(``[0-9]`` then digits, letters, spaces, hyphens, brackets, 转/分机), ``@`` for e-mail, a province
+(``[0-9]`` then digits, letters, spaces, hyphens, brackets, 转/分机, one set), ``@`` for e-mail, a province
 character for plates, a road or estate word followed by digits for addresses. Only around those few
 candidates does the exact pattern of each kind run (``pattern.finditer(text, pos, endpos)`` on a
 small window), and the checks (checksum, date, Luhn) are Python. ``bench/pii.py`` measures it.
@@ -69,21 +71,26 @@ KINDS = ("id_number", "mobile", "landline", "bank_card", "plate", "address", "em
 ALL = KINDS
 CREDIT_CODE = "credit_code"
 # at equal length, the earlier kind wins an overlap
-PRIORITY = ("id_number", CREDIT_CODE, "bank_card", "mobile", "landline", "email", "plate", "address")
+PRIORITY = ("id_number", "bank_card", CREDIT_CODE, "mobile", "landline", "email", "plate", "address")
 STYLES = ("stars", "full")
 ADDRESS_KEEP = ("district", "city", "none")
 NAME_STYLES = ("surname", "star", "full")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
-    """One piece of personal data: ``text == source[start:end]``; ``detail`` says what was checked."""
+    """One piece of personal data: ``text == source[start:end]``; ``detail`` says what was checked
+    (``"15"`` for an old ID, the administrative levels of an address)."""
 
+    kind: str
     start: int
     end: int
-    kind: str
     text: str
     detail: str = ""
+
+
+def _at(f: Finding) -> tuple[int, int]:
+    return f.start, f.end
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -138,17 +145,18 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-_CARD_PREFIX = re.compile(r"62|60|4|5[1-5]|2[2-7]|35|9")
+_CARD_PREFIX = re.compile(r"62|60|4|5[1-5]|2[2-7]|35|9(?=[0-9]{18}$)")  # 9: the old 19-digit domestic cards
 
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_VALUE = {c: i for i, c in enumerate(_CREDIT_CHARS)}
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 def valid_credit_code(code: str) -> bool:
     """A unified social credit code (GB 32100-2015): 18 characters and its MOD 31 check character."""
-    if len(code) != 18 or any(c not in _CREDIT_CHARS for c in code):
+    if len(code) != 18 or any(c not in _CREDIT_VALUE for c in code):
         return False
-    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
+    total = sum(_CREDIT_VALUE[c] * w for c, w in zip(code[:17], _CREDIT_WEIGHTS, strict=True))
     return _CREDIT_CHARS[(31 - total % 31) % 31] == code[17]
 
 
@@ -157,9 +165,14 @@ def valid_credit_code(code: str) -> bool:
 _L = r"(?<![0-9A-Za-z])"
 _R = r"(?![0-9A-Za-z])"
 _SEP = " \t\u00a0-"
+_SEP_SET = frozenset(_SEP)
 
 # the pre-filter: a digit, then what can continue a number-like token
-_CLUSTER = re.compile(r"[0-9](?:[0-9A-Za-z \-()（）#.]|转|分机)*")
+# (one set, not an alternation: the engine runs a set in C; the look-behind after the first digit
+# drops at once every start inside a run; shorter than 7: too short for any kind)
+_CLUSTER = re.compile(r"[0-9](?<![0-9].)[0-9A-Za-z \-()（）#转分机]{6,}")
+_JOIN = frozenset("+＋(（ -")  # what may stand before a number and belong to it
+_PLAIN_LENGTHS = frozenset({10, 11, 12, 15, 16, 17, 18, 19})  # a bare digit run that may hold a kind
 _NUMERIC: tuple[tuple[str, re.Pattern[str]], ...] = (
     (CREDIT_CODE, re.compile(_L + r"[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}" + _R)),
     ("id_number", re.compile(_L + r"[1-9][0-9]{5} ?(?:18|19|20)[0-9]{6} ?[0-9]{3}[0-9Xx]" + _R)),
@@ -189,6 +202,7 @@ _CITY_LEVEL = ("自治区", "自治州", "地区", "省", "市", "州", "盟")
 _PROVINCE_NAMES = ("北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽", "福建",
                    "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海",
                    "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门")
+_PROVINCE_RE = re.compile("|".join(_PROVINCE_NAMES))
 _LEAD = re.compile(r"^.*(?:户籍所在地|户籍地|住所地|居住地|经营场所|经营地址|注册地址|住址|地址|住所|现住|家住|位于|住|在|于|至|到|址|系|为|是)")
 _STOP = frozenset("，,。.；;：:、（）()「」“”\"' \t\r\n　《》〔〕[]【】!！?？")
 _ADMIN_LAST = frozenset("省区市州盟县旗镇乡")
@@ -231,11 +245,9 @@ def _address(text: str, at: int, end: int) -> Finding | None:
         lead = _LEAD.match(seg[:-1])
         if lead is not None:
             seg = seg[lead.end():]
-        for p in _PROVINCE_NAMES:  # 住所地北京市: the level starts at the province's name
-            pos = seg.find(p)
-            if pos > 0:
-                seg = seg[pos:]
-                break
+        prov = _PROVINCE_RE.search(seg, 1)  # 住所地北京市: the level starts at the province's name
+        if prov is not None:
+            seg = seg[prov.start():]
         if len(seg) < 2:
             break
         levels.insert(0, seg)
@@ -243,15 +255,22 @@ def _address(text: str, at: int, end: int) -> Finding | None:
         if j != k:  # cut at a lead word or a province name: what is before is not the address
             break
     start = street - sum(len(s) for s in levels)
-    return Finding(start, end, "address", text[start:end], "|".join(levels))
+    return Finding("address", start, end, text[start:end], "|".join(levels))
 
 
-def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding]) -> None:
-    for kind, pattern in _NUMERIC:
+# a bare digit run (nothing around it to join): only the patterns its length allows
+_CR, _ID18, _ID15, _MOB, _TEL, _CARD = _NUMERIC
+_BY_LENGTH = {10: (_TEL,), 11: (_MOB, _TEL), 12: (_TEL,), 15: (_ID15,), 16: (_CARD,), 17: (_CARD,),
+              18: (_CR, _ID18, _CARD), 19: (_CARD,)}
+
+
+def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding],
+             patterns: tuple[tuple[str, re.Pattern[str]], ...] = _NUMERIC) -> None:
+    for kind, pattern in patterns:
         for m in pattern.finditer(text, ws, we):
             s = m.group()
             digits = s.replace(" ", "").replace("-", "")
-            if any(c in s for c in _SEP):  # a grouped form: no digit group may run on before or after
+            if not _SEP_SET.isdisjoint(s):  # a grouped form: no digit group may run on before or after
                 a, b = m.start(), m.end()
                 if (a >= 2 and text[a - 1] in _SEP and text[a - 2].isdigit()) or (
                         b + 1 < len(text) and text[b] in _SEP and text[b + 1].isdigit()):
@@ -271,19 +290,32 @@ def _numeric(text: str, ws: int, we: int, today: dt.date, out: list[Finding]) ->
             elif kind == "bank_card":
                 if not (_CARD_PREFIX.match(digits) and luhn(digits)):
                     continue
-            out.append(Finding(m.start(), m.end(), kind, s, detail))
+            out.append(Finding(kind, m.start(), m.end(), s, detail))
 
 
 def _resolve(found: list[Finding]) -> list[Finding]:
-    """Longest first, then the more specific kind; the rest of an overlap is dropped."""
+    """Longest first, then the more specific kind; the rest of an overlap is dropped. Candidates are
+    swept in order of start into groups that overlap (almost always a group of one); only within a
+    group are they compared, so the whole is linear in the number of candidates."""
     rank = {k: i for i, k in enumerate(PRIORITY)}
-    chosen: list[Finding] = []
-    taken: list[tuple[int, int]] = []
-    for f in sorted(found, key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
-        if all(f.end <= a or f.start >= b for a, b in taken):
-            chosen.append(f)
-            taken.append((f.start, f.end))
-    return sorted(chosen)
+    found.sort(key=_at)
+    out: list[Finding] = []
+    i, n = 0, len(found)
+    while i < n:
+        j, end = i + 1, found[i].end
+        while j < n and found[j].start < end:
+            end = max(end, found[j].end)
+            j += 1
+        if j == i + 1:
+            out.append(found[i])
+        else:
+            chosen: list[Finding] = []
+            for f in sorted(found[i:j], key=lambda f: (f.start - f.end, rank[f.kind], f.start)):
+                if all(f.end <= c.start or f.start >= c.end for c in chosen):
+                    chosen.append(f)
+            out.extend(sorted(chosen, key=_at))
+        i = j
+    return out
 
 
 def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None) -> list[Finding]:
@@ -300,10 +332,22 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
         ws_floor = 0
         for m in _CLUSTER.finditer(text):
             a, b = m.start(), m.end()
-            if b - a < 7 and not (a and text[a - 1] in "(（"):  # too short for any kind, cheap skip
-                continue
+            before = text[a - 1] if a else ""
+            if before not in _JOIN and not (before.isascii() and before.isalnum()):
+                g = m.group()
+                if g.isdigit():
+                    if b - a in _PLAIN_LENGTHS:
+                        _numeric(text, a, b, today, found, _BY_LENGTH[b - a])
+                    continue  # else the common case: an order number, a date
+                if g.isalnum() and g.isascii():  # a code: only a credit code or an ID ending in X
+                    if b - a == 18:
+                        if g[-1] in "Xx" and g[:-1].isdigit():
+                            _numeric(text, a, b, today, found, (_CR, _ID18))
+                        elif CREDIT_CODE in want:
+                            _numeric(text, a, b, today, found, (_CR,))
+                    continue
             ws = a
-            while ws > ws_floor and (text[ws - 1].isascii() and text[ws - 1].isalnum() or text[ws - 1] in "+＋(（ -"):
+            while ws > ws_floor and (text[ws - 1].isascii() and text[ws - 1].isalnum() or text[ws - 1] in _JOIN):
                 ws -= 1
                 if a - ws > 24:
                     break
@@ -313,7 +357,7 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
         for m in _PLATE.finditer(text):
             serial = m.group()[2:]
             if m.group()[0] == "使" or sum(c.isdigit() for c in serial) >= 3:
-                found.append(Finding(m.start(), m.end(), "plate", m.group()))
+                found.append(Finding("plate", m.start(), m.end(), m.group()))
     if "email" in want:
         for m in _EMAIL_AT.finditer(text):
             i = m.start()
@@ -322,7 +366,7 @@ def find(text: str, kinds: Iterable[str] = ALL, *, today: dt.date | None = None)
             while i < m.start() and text[i] in ".-+%":
                 i += 1
             if i < m.start():
-                found.append(Finding(i, m.end(), "email", text[i:m.end()]))
+                found.append(Finding("email", i, m.end(), text[i:m.end()]))
     if "address" in want:
         for m in _ADDRESS_CORE.finditer(text):
             f = _address(text, m.start(), m.end())
@@ -385,7 +429,7 @@ def mask(text: str, findings: Sequence[Finding], *, style: str = "stars", addres
     """``text`` with every finding replaced by its masked form (findings must not overlap)."""
     out: list[str] = []
     pos = 0
-    for f in sorted(findings):
+    for f in sorted(findings, key=_at):
         if f.start < pos:
             raise ValueError(f"overlapping findings at {f.start}")
         if text[f.start:f.end] != f.text:

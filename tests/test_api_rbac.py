@@ -140,6 +140,9 @@ EXPECTED_TABLE = """
 | POST   /cases/{case_id}/forms                      | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
 | GET    /cases/records/{record_id}/versions/{version} | 403    | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /cases/records/{record_id}/versions/{version}/link | 403 | 201/404   | 201/404        | 201/404         | 403     | 403     |
+| GET    /cases/records/{record_id}/versions/{version}/pii | 403 | 200/404    | 403            | 200/404         | 403     | 403     |
+| POST   /cases/records/{record_id}/redactions       | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
+| GET    /cases/records/{record_id}/redactions/{redaction_id} | 403 | 200/404 | 200/404       | 200/404         | 403     | 403     |
 | POST   /cases/{case_id}/export/link                | 403      | 201/404      | 201/404        | 201/404         | 403     | 403     |
 | GET    /cases/{case_id}/export                     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /cases/{case_id}/reopen                     | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
@@ -277,6 +280,7 @@ class Ctx:
     rounds: dict[str, int] = field(default_factory=dict)
     notices: dict[str, int] = field(default_factory=dict)
     exports: dict[tuple[str, str], int] = field(default_factory=dict)
+    redactions: dict[str, int] = field(default_factory=dict)
     user: str = ""  # who makes the call now (an export is its maker's only)
 
     def export(self, unit: str) -> int:
@@ -313,6 +317,20 @@ class Ctx:
                                            fields=FORM_FIELDS)
             self.cases[unit] = CaseObjects(case_id, step_id, link_id, record.record_id)
         return self.cases[unit]
+
+    def redaction(self, unit: str) -> int:
+        """A confirmed masking of ``unit``'s text record (made once, by the archive's operator)."""
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.redactions:
+            from redaction import records as redacting
+
+            objs = self.case(unit)
+            with self.world.archive.sessions.begin() as db:
+                row = redacting.confirm(self.world.archive, db, actor=ACTOR, record_id=objs.record_id, version=1,
+                                        masks=[], why="权限矩阵", case_id=objs.case_id, case_number=unit)
+                self.redactions[unit] = row.id
+        return self.redactions[unit]
 
     def _case_with_a_link(self, unit: str, case_id: int | None = None) -> tuple[int, int, int]:
         w = self.world
@@ -614,6 +632,14 @@ CALLS: dict[Key, Call] = {
         lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1", {}), "cases.documents", "case"),
     ("POST", "/cases/records/{record_id}/versions/{version}/link"): Call(
         lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1/link", {}), "cases.documents", "case"),
+    ("GET", "/cases/records/{record_id}/versions/{version}/pii"): Call(
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/versions/1/pii", {}), "redaction.edit", "case"),
+    ("POST", "/cases/records/{record_id}/redactions"): Call(
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/redactions",
+                      {"json": {"version": 1, "masks": [], "why": "公示前脱敏"}}), "redaction.edit", "case"),
+    ("GET", "/cases/records/{record_id}/redactions/{redaction_id}"): Call(
+        lambda c, u: (f"/cases/records/{c.case(u).record_id}/redactions/{c.redaction(u)}", {}), "redaction.release",
+        "case"),
     ("POST", "/cases/{case_id}/export/link"): Call(_case("/export/link"), "evidence.export", "case"),
     ("POST", "/evidence/{evidence_id}/original/link"): Call(_ev("/original/link"), "evidence.download_original",
                                                             "evidence"),

@@ -41,7 +41,7 @@ def only(text: str, kind: str, item: str) -> None:
     """``item`` is found exactly once, as ``kind``, at its exact place, and nothing else is."""
     found = find(text, today=TODAY)
     at = text.index(item)
-    assert found == [Finding(at, at + len(item), kind, item, found[0].detail if found else "")], found
+    assert found == [Finding(kind, at, at + len(item), item, found[0].detail if found else "")], found
 
 
 # -- found, with exact spans, between Han characters -------------------------------------------
@@ -176,7 +176,7 @@ def test_masks_per_kind() -> None:
 
 def test_mask_refuses_findings_that_do_not_match_the_text() -> None:
     with pytest.raises(ValueError):
-        mask("电话13812345678", [Finding(0, 2, "mobile", "xx")])
+        mask("电话13812345678", [Finding("mobile", 0, 2, "xx")])
 
 
 def test_natural_names() -> None:
@@ -204,7 +204,7 @@ def test_any_valid_id_between_han_text_is_found(before: str, after: str, region:
     number = make_id(region, born, f"{seq:03d}")
     text = before + number + after
     found = find(text, ["id_number"], today=TODAY)
-    assert Finding(len(before), len(before) + 18, "id_number", number) in found
+    assert Finding("id_number", len(before), len(before) + 18, number) in found
 
 
 @settings(max_examples=300, deadline=None)

@@ -161,3 +161,15 @@ WORDS.update({f"detail.{k}": v for k, v in {
     "signature": ("签名", "signature"), "filters": ("筛选条件", "filters"), "page": ("页", "page"),
     "withheld": ("未显示", "withheld"), "rounds": ("审核轮次", "rounds"), "n": ("数量", "n"), "audit": ("审计", "audit"), "source": ("来源", "source"),
 }.items()})
+
+# text redaction (文书脱敏, redaction.records): the action and the fields of its detail
+WORDS.update({
+    "action.record_redacted": ("文书脱敏", "document redacted"),
+    "action.record_pii_checked": ("查看文书个人信息", "document checked for personal data"),
+    "action.record_redaction_read": ("查看文书脱敏副本", "redacted document read"),
+    **{f"detail.{k}": v for k, v in {
+        "redaction_id": ("脱敏副本", "redacted copy"), "masks": ("遮蔽处", "masks"), "dropped": ("未采纳的识别", "findings dropped"),
+        "content_sha256": ("脱敏内容 SHA-256", "masked content SHA-256"), "why": ("理由", "why"),
+        "detector": ("识别程序", "detector"), "findings": ("识别结果", "findings"),
+    }.items()},
+})

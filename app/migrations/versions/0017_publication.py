@@ -1,7 +1,7 @@
 """publication: decision notices (行政执法公示), drafted when a decision is recorded
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +16,7 @@ def UTCDateTime() -> sa.DateTime:
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 revision = '0017'
-down_revision = '0014'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
