@@ -39,6 +39,7 @@ from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from liuhen.words import Said, said
+from publication.errors import NoticeState, PersonalDataFound, PublicationError
 from redaction.errors import MasksRefused
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
@@ -73,6 +74,9 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (ReviewConflict, 403),  # this reviewer may not review this case (handled it; no 法律职业资格): a refusal
     (CalendarUncovered, 422),  # the deadline falls in a year the holiday calendar does not cover: never guessed
     (ReviewError, 400),
+    (NoticeState, 409),  # not a draft (mask, publish) or not published (withdraw)
+    (PersonalDataFound, 422),  # the public page still holds personal data: nothing published
+    (PublicationError, 400),
     (Destroyed, 410),  # the bytes were destroyed under the retention rules; the record stays
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold

@@ -13,6 +13,7 @@ from hashing.custody import CustodyLog
 from liuhen import db
 from liuhen.config import Settings
 from liuhen.durable import private_umask
+from publication import hooks as publication_hooks
 from retention import service as retention
 from review import gate as review_gate
 
@@ -90,4 +91,6 @@ def open_archive(settings: Settings, *, migrate: bool = True) -> Archive:
     archive.refuse_content = retention.destroyed_content  # what was destroyed is not stored again
     # no decision on a major case without a passing legal review of that decision (法制审核)
     review_gate.install(archive.sessions, archive.custody, settings)
+    # a decision document recorded drafts its public notice (行政执法公示) in the same transaction
+    publication_hooks.install(archive.sessions, archive.custody, settings, archive.data_key)
     return archive

@@ -26,6 +26,8 @@ from api import (
     links,
     me,
     officers,
+    public,
+    publication,
     recorders,
     retention,
     review,
@@ -104,6 +106,8 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
+    app.include_router(publication.router, prefix=PREFIX)  # /publication/notices (行政执法公示, for publishers)
+    app.include_router(public.router)  # /public/...: the public site, no sign-in, notices only
 
     from fastapi.staticfiles import StaticFiles
 

@@ -5,7 +5,10 @@
 the database's own triggers (migration 0013) refuse what gets past them.
 
 A check gets the session, the case, what is being recorded (``step`` or ``record``), its kind, the
-decision's content where the record states one (``Decision``), and the actor; it raises to refuse."""
+decision's content where the record states one (``Decision``), and the actor; it raises to refuse.
+
+A module may also follow a recorded decision (``install_follow``): called after the version is
+flushed, in the same transaction, so what it writes commits or rolls back with the decision."""
 
 from __future__ import annotations
 
@@ -25,10 +28,25 @@ class Decision:
     kind: str | None
     content: str
     amount: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()  # a filled form's fields (key, value), for what follows a decision
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision document just recorded (after its row is flushed, in the same transaction)."""
+
+    record_id: int
+    version: int
+    kind: str
+    title: str
+    decision: Decision
+    actor: str
 
 
 Check = Callable[[Session, Case, str, str, Decision | None, str], None]
+Follow = Callable[[Session, Case, Recorded], None]
 KEY = "cases.gate"
+FOLLOW_KEY = "cases.recorded"
 
 
 def install(sessions: sessionmaker[Session], check: Check) -> None:
@@ -41,3 +59,16 @@ def run(db: Session, case: Case, what: str, kind: str, decision: Decision | None
     check = db.info.get(KEY)
     if check is not None:
         check(db, case, what, kind, decision, actor)
+
+
+def install_follow(sessions: sessionmaker[Session], follow: Follow) -> None:
+    """Run ``follow`` after every text-record version that states a decision, in its transaction
+    (publication drafts its notice there: ``publication.hooks``)."""
+    info: dict[str, Any] = sessions.kw.setdefault("info", {})
+    info[FOLLOW_KEY] = follow
+
+
+def followed(db: Session, case: Case, recorded: Recorded) -> None:
+    follow = db.info.get(FOLLOW_KEY)
+    if follow is not None:
+        follow(db, case, recorded)

@@ -197,6 +197,9 @@ def record_version(db: Session, archive: Archive, stored: Stored, *, case_id: in
                                    "signature": f"{keys.ALGORITHM} key {archive.key.key_id}",
                                    "bound": bound(*([(TEXT_RECORD, rec)] if version == 1 else []),
                                                   (TEXT_RECORD_VERSION, v))})
+    if decision is not None and decision.content.strip():
+        gate.followed(db, case, gate.Recorded(record_id=rec.id, version=version, kind=rec.kind, title=rec.title,
+                                              decision=decision, actor=actor))
     return Added(record_id=rec.id, version=version, sha256=digest.hex, size=n)
 
 
@@ -215,7 +218,8 @@ def add_form(archive: Archive, *, case_id: int, actor: str, kind: str, fields: d
         path = Path(d) / "form.json"
         path.write_bytes(body)
         decision = (gate.Decision(kind=str(fields.get("decision_kind") or "").strip() or None,
-                                  content=str(fields["decision"]), amount=str(fields.get("amount") or "") or None)
+                                  content=str(fields["decision"]), amount=str(fields.get("amount") or "") or None,
+                                  fields=tuple(sorted((str(k), str(v)) for k, v in fields.items())))
                     if str(fields.get("decision", "")).strip() else None)
         return add_version(archive, case_id=case_id, actor=actor, kind=kind, title=title or kind, path=path,
                            file_name=f"{kind}.json", mime="application/json", step_id=step_id,

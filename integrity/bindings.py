@@ -33,12 +33,13 @@ from cases.bindings import BINDINGS as CASE_BINDINGS
 from hashing.binding import DETAIL_KEY, Binding, personal_secret
 from hashing.digest import Digest, hash_stream
 from hashing.models import CustodyEvent
+from publication.bindings import BINDINGS as PUBLICATION_BINDINGS
 from redaction.record_models import BINDINGS as TEXT_REDACTION_BINDINGS
 from retention.bindings import BINDINGS as RETENTION_BINDINGS
 from roster.bindings import BINDINGS as ROSTER_BINDINGS
 
 BINDINGS: tuple[Binding, ...] = (*ROSTER_BINDINGS, *ARCHIVE_BINDINGS, *CASE_BINDINGS, *RETENTION_BINDINGS,
-                                 *TEXT_REDACTION_BINDINGS)
+                                 *PUBLICATION_BINDINGS, *TEXT_REDACTION_BINDINGS)
 TOOL = "liuhen-verify rows"
 BATCH = 20000
 ROW_BATCH = 20000

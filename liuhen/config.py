@@ -455,6 +455,40 @@ class ReviewSettings:
         return self
 
 
+# Publication (行政执法公示): decisions published within statutory working days from the day they are
+# made (000, 001: licensing and penalty 7, others 20; 002: coercion and levies 7 as well). The deadline
+# of a decision is looked up by its decision kind, then by its case's category, then "default".
+DEFAULT_PUBLICATION_DEADLINES: Mapping[str, int] = {
+    "行政处罚": 7, "行政许可": 7, "行政强制": 7, "行政征收": 7, "default": 20}
+
+
+@dataclass(frozen=True, config=_SECTION)
+class PublicationSettings:
+    # statutory working days from the decision to its public notice: decision kind or case category -> days
+    deadlines: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PUBLICATION_DEADLINES))
+    person_name: Literal["surname", "star", "full"] = "surname"  # a natural person's name: 张某 | 张* | as written
+    page_size: int = Field(default=20, ge=1, le=200)  # notices per public page
+    cache_seconds: int = Field(default=60, ge=0)  # Cache-Control max-age of the public pages
+    rate_per_minute: int = Field(default=120, ge=1)  # public requests one client may make a minute
+
+    def days_for(self, decision_kind: str | None, category: str | None) -> int:
+        for k in (decision_kind, category):
+            if k and k in self.deadlines:
+                return self.deadlines[k]
+        return self.deadlines["default"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PublicationSettings:
+        problems = []
+        if "default" not in self.deadlines:
+            problems.append('[publication] deadlines lacks "default" (the working days of every other decision)')
+        problems += [f"[publication] deadlines {k} = {v}: give 1 or more working days"
+                     for k, v in self.deadlines.items() if v < 1]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 @dataclass(frozen=True, config=ConfigDict(validate_default=True, extra="ignore"))
 class Settings:
     """Everything liuhen is configured with; ``load`` makes one."""
@@ -473,6 +507,7 @@ class Settings:
     exports: ExportSettings = ExportSettings()
     retention: RetentionSettings = RetentionSettings()
     review: ReviewSettings = ReviewSettings()
+    publication: PublicationSettings = PublicationSettings()
 
     @model_validator(mode="after")
     def _known_case_categories(self) -> Settings:

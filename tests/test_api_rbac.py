@@ -26,6 +26,9 @@ enforces: a wrong permission table must fail here. The rules, as read:
   the legal reviewers mark a case major by hand; only legal reviewers answer the checklist and
   decide; a round (its case's unit or its reviewing unit not the user's) or a notice of another
   unit is 404 exactly as if missing;
+* publication (行政执法公示): whoever reads cases (investigators, legal reviewers, records managers,
+  the auditor) lists and reads their units' decision notices; legal reviewers and records managers
+  publish them (mask more, publish, withdraw); a notice of another unit is 404 exactly as if missing;
 * everyone signed in may ask who they are (``/me``) and list their units' officers.
 
 Units: a role refusal comes first (403, whatever the target); a permitted role asking for another
@@ -174,6 +177,11 @@ EXPECTED_TABLE = """
 | GET    /review/notices                             | 403      | 200          | 200            | 200             | 200     | 403     |
 | POST   /review/notices/{notice_id}/read            | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
 | GET    /review/figures                             | 403      | 403          | 200            | 200             | 200     | 403     |
+| GET    /publication/notices                        | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /publication/notices/{notice_id}            | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| POST   /publication/notices/{notice_id}/mask       | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| POST   /publication/notices/{notice_id}/publish    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| POST   /publication/notices/{notice_id}/withdraw   | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -481,6 +489,32 @@ class Ctx:
                 self.notices[unit] = n.id
         return self.notices[unit]
 
+    def draft(self, unit: str) -> int:
+        """The draft notice of ``unit``'s shared case (its 决定书 drafted it)."""
+        from publication.models import Notice
+
+        if unit == MISSING:
+            return MISSING_ID
+        record_id = self.case(unit).record_id
+        with self.world.archive.sessions() as db:
+            return db.scalars(select(Notice.id).where(Notice.record_id == record_id).order_by(Notice.id)).first()  # type: ignore[return-value]
+
+    def fresh_draft(self, unit: str, *, published: bool = False) -> int:
+        """A new draft notice of ``unit`` (a new case's 决定书), published too if asked, for a change that uses it up."""
+        from publication import service as publication
+        from publication.models import Notice
+
+        if unit == MISSING:
+            return MISSING_ID
+        case_id = self.fresh_case(unit)
+        record = text_records.add_form(self.world.archive, case_id=case_id, actor=ACTOR, kind="决定书",
+                                       fields=FORM_FIELDS)
+        with self.world.archive.sessions.begin() as db:
+            n = db.scalars(select(Notice).where(Notice.record_id == record.record_id)).one()
+            if published:
+                publication.publish(db, self.world.archive.custody, self.world.settings, notice=n, actor=ACTOR)
+            return n.id
+
     def fresh_unit(self, unit: str) -> str:
         """A new unit below ``unit`` (for a rename, which must change its name)."""
         if unit == MISSING:
@@ -514,7 +548,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case", "disposal", "hold", "user", "round" or "notice" (foreign: 404 as
+    target: str | None = None  # "evidence", "case", "disposal", "hold", "user", "round", "notice" or "publication" (foreign: 404 as
     # if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
@@ -666,6 +700,18 @@ CALLS: dict[Key, Call] = {
     ("POST", "/review/notices/{notice_id}/read"): Call(lambda c, u: (f"/review/notices/{c.notice(u)}/read", {}),
                                                        "review.view", "notice"),
     ("GET", "/review/figures"): Call(_plain("/review/figures"), "review.figures"),
+    # publication (行政执法公示): a decision document drafts its notice; a fresh draft or published one per change
+    ("GET", "/publication/notices"): Call(_plain("/publication/notices"), "publication.view"),
+    ("GET", "/publication/notices/{notice_id}"): Call(lambda c, u: (f"/publication/notices/{c.draft(u)}", {}),
+                                                      "publication.view", "publication"),
+    ("POST", "/publication/notices/{notice_id}/mask"): Call(lambda c, u: (
+        f"/publication/notices/{c.fresh_draft(u)}/mask", {"json": {"field": "decision", "text": "改正"}}),
+        "publication.publish", "publication"),
+    ("POST", "/publication/notices/{notice_id}/publish"): Call(lambda c, u: (
+        f"/publication/notices/{c.fresh_draft(u)}/publish", {}), "publication.publish", "publication"),
+    ("POST", "/publication/notices/{notice_id}/withdraw"): Call(lambda c, u: (
+        f"/publication/notices/{c.fresh_draft(u, published=True)}/withdraw", {"json": {"reason": "决定已撤销"}}),
+        "publication.publish", "publication"),
     # cases (issue #14): evidence ↔ case
     ("GET", "/evidence/{evidence_id}/cases"): Call(_ev("/cases"), "cases.view", "evidence"),
     ("GET", "/cases/steps"): Call(lambda c, u: ("/cases/steps", {"params": {"q": "权限矩阵"}}), "cases.view"),
@@ -711,7 +757,7 @@ CALLS: dict[Key, Call] = {
 
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
                "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
-               "notice": "unknown_review_round", "export": "export_not_found",
+               "notice": "unknown_review_round", "export": "export_not_found", "publication": "unknown_notice",
                "station": "unknown_station"}  # the code of "no such thing (that you may see)"
 
 
@@ -944,6 +990,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         links,
         me,
         officers,
+        publication,
         recorders,
         retention,
         review,
@@ -951,7 +998,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, holds, retention, review, exports)
+                                   disposals, holds, retention, review, exports, publication)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -960,7 +1007,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
 def hidden_cells() -> Iterator[Any]:
     for key, call in CALLS.items():
-        if call.target not in ("evidence", "case", "disposal", "round", "notice"):
+        if call.target not in ("evidence", "case", "disposal", "round", "notice", "publication"):
             continue
         role = next(r for r in ROLES if EXPECTED[key][r][-1] == 404)  # the first role that may, in its units
         marks = []

@@ -68,7 +68,8 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
 }
 REDIRECTS = {"/review/notices/{notice_id}": "/cases/", "/admin": "/admin/"}
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
-OPEN = {"/login", "/lang/{code}", "/"}
+# (the public site, /public/..., is open to anyone by design: tests/test_publication_api.py checks it shows notices only)
+OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}"}
 
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int | str:

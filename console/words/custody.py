@@ -96,6 +96,15 @@ WORDS: dict[str, tuple[str, str]] = {
     "action.review_decision_recorded": ("记录执法决定", "decision recorded"),
     "action.review_gate_refused": ("未经审核不得决定", "decision refused: review pending"),
     "action.review_notice_read": ("阅读审核通知", "review notice read"),
+    # publication (行政执法公示)
+    "action.notice_drafted": ("生成公示草稿", "notice drafted"),
+    "action.notice_superseded": ("公示草稿被新版本取代", "notice draft superseded"),
+    "action.notice_masked": ("遮盖公示内容", "notice masked"),
+    "action.notice_deadline_set": ("补定公示期限", "notice deadline set"),
+    "action.notice_published": ("发布公示", "notice published"),
+    "action.notice_publish_refused": ("公示含个人信息，未发布", "publication refused: personal data"),
+    "action.notice_withdrawn": ("撤回公示", "notice withdrawn"),
+    "action.notices_exported": ("导出公示网页", "notices exported"),
     # retention
     "action.retention_viewed": ("查看保存期限", "retention viewed"),
     "action.retention_changed": ("保存期限变更", "retention changed"),

@@ -1,0 +1,13 @@
+"""The notice rows bound to the custody log (``hashing.binding``): every column but the id."""
+
+from __future__ import annotations
+
+from hashing.binding import Binding
+from publication.models import Notice
+
+NOTICE = Binding("publication_notices", Notice, (
+    "public_no", "case_id", "unit_id", "record_id", "record_version", "category", "decision_kind", "doc_number",
+    "party", "facts", "legal_basis", "decision", "agency", "decided_on", "days", "due_on", "masks", "state",
+    "created_at", "created_by", "published_at", "published_by", "published_on", "html_sha256", "withdrawn_at",
+    "withdrawn_by", "withdraw_reason"))
+BINDINGS = (NOTICE,)

@@ -1,0 +1,23 @@
+"""The errors of publication (``api.errors`` gives each its HTTP status by its base)."""
+
+from liuhen.errors import LiuhenError, NotFound
+
+
+class PublicationError(LiuhenError):
+    code = "publication"
+
+
+class UnknownNotice(NotFound):
+    code = "unknown_notice"
+
+
+class NoticeState(PublicationError):
+    """The notice is not in a state that allows this (published twice, withdrawn before publication …)."""
+
+    code = "notice_state"
+
+
+class PersonalDataFound(PublicationError):
+    """The rendered public page still holds personal data: nothing is published."""
+
+    code = "personal_data_found"

@@ -1,0 +1,48 @@
+"""The static export of the public site (``liuhen publish export --out DIR``): the same pages as
+``/public/notices`` (``publication.site``), as files an agency can post through its government
+website's CMS: ``index.html`` and ``page-N.html`` (the list, page by page, newest first) and
+``notices/<public number>.html`` (each published or withdrawn notice). Only the links differ from
+the live pages (relative file names) and the list has no search form (static files cannot answer
+one). Files are written whole and renamed into place, so a reader never sees half a page."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from liuhen.config import Settings
+from publication import service, site
+
+
+@dataclass(frozen=True)
+class Exported:
+    out: Path
+    pages: int
+    notices: int
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8", newline="")
+    os.replace(tmp, path)
+
+
+def export(db: Session, settings: Settings, out: Path) -> Exported:
+    size = settings.publication.page_size
+    tz = settings.station.timezone
+    _, total = service.public_notices(db, page=1, size=1, tz=tz)
+    pages = max(1, math.ceil(total / size))
+    written = 0
+    for page in range(1, pages + 1):
+        items, total = service.public_notices(db, page=page, size=size, tz=tz)
+        name = "index.html" if page == 1 else f"page-{page}.html"
+        _write(out / name, site.list_page(items, page=page, pages=pages, total=total, q="", links=site.static_links(0)))
+        for n in items:
+            _write(out / "notices" / f"{n.public_no}.html", site.notice_page(n, site.static_links(1)))
+            written += 1
+    return Exported(out=out, pages=pages, notices=written)

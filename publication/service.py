@@ -1,0 +1,383 @@
+"""Decision notices: drafted when a decision is recorded, masked, published on time, withdrawn.
+
+Invariants
+----------
+- A notice is drafted in the transaction that records its decision document (``cases.gate``'s
+  follow hook, ``publication.hooks``): a decision recorded has its draft, and a draft has its decision.
+- Personal data never enters a notice: every field is the decision's field after the detectors
+  (``redaction.pii.find``: ID numbers, mobiles, landlines, bank cards, plates, addresses, e-mail)
+  and the name rule (a natural-person party's name as ``[publication] person_name`` says) have
+  masked it. The publisher may mask more (``mask``), never unmask: no function here takes a mask away.
+- ``publish`` renders the exact public page and runs the detectors over it once more (the HTML as
+  served and its text unescaped); anything found refuses the publication and writes nothing but a
+  ``notice_publish_refused`` event.
+- A withdrawn notice stays, public, marked withdrawn with its reason.
+- Every draft, mask, publication and withdrawal is a custody event of the case, its row bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+import liuhen
+from auth.models import Unit
+from cases import gate
+from cases.models import Case
+from cases.service import parties_of
+from hashing.binding import bound
+from hashing.custody import CustodyLog
+from hashing.keys import DataKey
+from liuhen.config import Settings
+from liuhen.db import utcnow
+from liuhen.words import said
+from publication import site
+from publication.bindings import NOTICE
+from publication.errors import NoticeState, PersonalDataFound, PublicationError, UnknownNotice
+from publication.models import FIELDS, Notice
+from redaction import pii
+from review.calendar import WorkCalendar
+from review.errors import CalendarUncovered
+
+TOOL = "liuhen-publication"
+_NO_LETTERS = "bcdfghjkmnpqrstvwxyz"  # public numbers: letters only after the year, so no detector sees digits
+
+
+def _event(custody: CustodyLog, db: Session, actor: str, action: str, n: Notice, *, outcome: str = "success",
+           **detail: Any) -> None:
+    custody.record(db, actor=actor, action=action, tool=TOOL, tool_version=liuhen.__version__, outcome=outcome,
+                   detail={"case_id": n.case_id, "notice_id": n.id, "public_no": n.public_no, **detail,
+                           **({"bound": bound((NOTICE, n))} if outcome == "success" else {})})
+
+
+# ---------------------------------------------------------------------------- deadlines
+
+
+def deadline(settings: Settings, calendar: WorkCalendar, *, decision_kind: str | None, category: str | None,
+             decided_on: dt.date) -> tuple[int, dt.date]:
+    """The working days a notice has and the day it is due: the ``days``-th working day after the day
+    the decision was made (that day not counted). ``CalendarUncovered`` for a year the calendar lacks."""
+    days = settings.publication.days_for(decision_kind, category)
+    return days, calendar.add_workdays(decided_on, days)
+
+
+def calendar_of(settings: Settings) -> WorkCalendar:
+    return WorkCalendar.from_settings(settings.review)
+
+
+# ---------------------------------------------------------------------------- masking
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    text: str
+    spans: tuple[tuple[int, int, str], ...]  # where the masks stand in ``text``: start, end, kind
+
+
+def clean(text: str, *, names: Sequence[tuple[str, str]] = (), today: dt.date | None = None) -> Cleaned:
+    """``text`` with every detected piece of personal data masked (``redaction.pii``) and every
+    ``(name, shown_as)`` replaced, and where each mask stands."""
+    found: list[tuple[int, int, str, str]] = [(f.start, f.end, f.kind, pii.masked(f))
+                                             for f in pii.find(text, today=today)]
+    for name, shown in sorted(names, key=lambda x: -len(x[0])):
+        if not name or name == shown:
+            continue
+        at = text.find(name)
+        while at >= 0:
+            end = at + len(name)
+            if not any(s < end and at < e for s, e, _, _ in found):
+                found.append((at, end, "name", shown))
+            at = text.find(name, end)
+    out: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    for s, e, kind, shown in sorted(found):
+        out.append(text[pos:s])
+        start = sum(len(x) for x in out)
+        out.append(shown)
+        spans.append((start, start + len(shown), kind))
+        pos = e
+    out.append(text[pos:])
+    return Cleaned("".join(out), tuple(spans))
+
+
+def masks_of(n: Notice) -> dict[str, list[list[Any]]]:
+    loaded: dict[str, list[list[Any]]] = json.loads(n.masks or "{}")
+    return loaded
+
+
+# ---------------------------------------------------------------------------- drafting
+
+
+def _date_of(value: str | None) -> dt.date | None:
+    text = (value or "").strip().replace("年", "-").replace("月", "-").replace("日", "").replace("/", "-")
+    try:
+        y, m, d = (int(x) for x in text.split("-"))
+        return dt.date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _public_no(year: int) -> str:
+    return f"GS{year}-" + "".join(secrets.choice(_NO_LETTERS) for _ in range(10))
+
+
+def draft(db: Session, custody: CustodyLog, settings: Settings, key: DataKey, *, case: Case,
+          recorded: gate.Recorded, today: dt.date | None = None) -> Notice:
+    """The draft notice of the decision just recorded (``recorded``), in the caller's transaction; an
+    earlier draft of the same document is superseded by it (a published one stays until withdrawn)."""
+    tz = ZoneInfo(settings.station.timezone)
+    local_today = today or utcnow().astimezone(tz).date()
+    fields = dict(recorded.decision.fields)
+    decided_on = _date_of(fields.get("decided_on")) or local_today
+    kind = recorded.decision.kind or fields.get("decision_kind") or None
+    days = settings.publication.days_for(kind, case.category)
+    due: dt.date | None = None
+    uncovered: str | None = None
+    try:
+        days, due = deadline(settings, calendar_of(settings), decision_kind=kind, category=case.category,
+                             decided_on=decided_on)
+    except CalendarUncovered as e:  # the decision stands; its deadline is not guessed (deadline_unknown)
+        uncovered = e.diagnostics()
+    names: list[tuple[str, str]] = []
+    shown: list[str] = []
+    for p in parties_of(key, case):
+        if p.kind == "person":
+            display = pii.natural_name(p.name, settings.publication.person_name)
+            names.append((p.name.strip(), display))
+            shown.append(display)
+        else:
+            shown.append(p.name.strip())
+    raw = {"doc_number": fields.get("doc_number") or (recorded.title if recorded.title != recorded.kind else ""),
+           "party": fields.get("party") or "、".join(shown), "facts": fields.get("facts", ""),
+           "legal_basis": fields.get("law") or fields.get("legal_basis", ""),
+           "decision": recorded.decision.content}
+    cleaned = {f: clean(str(raw[f]), names=names, today=local_today) for f in FIELDS}
+    unit = db.get(Unit, case.unit_id)
+    for old in db.scalars(select(Notice).where(Notice.record_id == recorded.record_id, Notice.state == "draft")):
+        old.state = "superseded"
+        db.flush()
+        _event(custody, db, recorded.actor, "notice_superseded", old, by_version=recorded.version)
+    n = Notice(public_no=_public_no(decided_on.year), case_id=case.id, unit_id=case.unit_id,
+               record_id=recorded.record_id, record_version=recorded.version, category=case.category,
+               decision_kind=kind, agency=unit.name if unit is not None else "", decided_on=decided_on, days=days,
+               due_on=due, state="draft", created_at=utcnow(), created_by=recorded.actor,
+               masks=json.dumps({f: [list(s) for s in c.spans] for f, c in cleaned.items() if c.spans},
+                                ensure_ascii=False, sort_keys=True),
+               **{f: c.text for f, c in cleaned.items()})
+    db.add(n)
+    db.flush()
+    _event(custody, db, recorded.actor, "notice_drafted", n, number=case.number, record_id=recorded.record_id,
+           version=recorded.version, decision_kind=kind, decided_on=decided_on.isoformat(), days=days,
+           due_on=due.isoformat() if due else None, **({"deadline_unknown": uncovered} if uncovered else {}),
+           masked={f: [s[2] for s in c.spans] for f, c in cleaned.items() if c.spans})
+    return n
+
+
+# ---------------------------------------------------------------------------- the publisher's acts
+
+
+def get(db: Session, notice_id: int, *, lock: bool = False) -> Notice:
+    q = select(Notice).where(Notice.id == notice_id)
+    n = db.execute(q.with_for_update() if lock else q).scalar_one_or_none()
+    if n is None:
+        raise unknown(notice_id)
+    return n
+
+
+def unknown(notice_id: int | str) -> UnknownNotice:
+    return UnknownNotice(said(f"没有公示 {notice_id}", f"There is no notice {notice_id} that you may see."),
+                         said("请在公示列表中核对。", "Check the notice on the list of notices."))
+
+
+def _must_be_draft(n: Notice, doing: str) -> None:
+    if n.state != "draft":
+        raise NoticeState(said(f"公示 {n.public_no} 当前状态为「{n.state}」，不能{doing}", f"Notice {n.public_no} is "
+                               f"{n.state}: it cannot be {doing}."),
+                          said("只有草稿可以遮盖和发布；已发布的公示如需更正，请撤回后就新的决定书重新公示。", "Only a draft is "
+                               "masked and published; to correct a published notice, withdraw it and publish the new "
+                               "decision."))
+
+
+def mask(db: Session, custody: CustodyLog, *, notice: Notice, field: str, text: str, actor: str) -> Notice:
+    """Mask every occurrence of ``text`` in ``field`` of a draft (one star per character)."""
+    _must_be_draft(notice, "遮盖")
+    if field not in FIELDS:
+        raise PublicationError(said(f"没有字段「{field}」", f"There is no field {field!r}."),
+                               said("可遮盖的字段：" + "、".join(FIELDS), "Fields: " + ", ".join(FIELDS)))
+    value: str = getattr(notice, field)
+    if not text.strip() or text not in value:
+        raise PublicationError(said("要遮盖的文字不在该字段中", "The text to mask is not in that field."),
+                               said("请从草稿中原样复制要遮盖的文字。", "Copy the words to mask from the draft exactly."))
+    spans = masks_of(notice)
+    at = value.find(text)
+    added = 0
+    while at >= 0:
+        spans.setdefault(field, []).append([at, at + len(text), "hand"])
+        added += 1
+        at = value.find(text, at + len(text))
+    spans[field].sort()
+    setattr(notice, field, value.replace(text, "*" * len(text)))
+    notice.masks = json.dumps(spans, ensure_ascii=False, sort_keys=True)
+    db.flush()
+    _event(custody, db, actor, "notice_masked", notice, field=field, length=len(text), places=added)
+    return notice
+
+
+def public_of(n: Notice, tz: str = "Asia/Shanghai") -> site.PublicNotice:
+    """What the public may see of ``n`` (dates as local dates in ``tz``, the site's ``[web] timezone``)."""
+    tz_date = None if n.withdrawn_at is None else n.withdrawn_at.astimezone(ZoneInfo(tz)).date()
+    return site.PublicNotice(public_no=n.public_no, category=n.category, decision_kind=n.decision_kind,
+                             doc_number=n.doc_number, party=n.party, facts=n.facts, legal_basis=n.legal_basis,
+                             decision=n.decision, agency=n.agency, decided_on=n.decided_on,
+                             published_on=n.published_on, withdrawn_on=tz_date, withdraw_reason=n.withdraw_reason)
+
+
+def leaks(page: str, *, today: dt.date | None = None) -> list[pii.Finding]:
+    """What the detectors find in a page as served, and in its text with the HTML entities resolved."""
+    found = pii.find(page, today=today)
+    return found or pii.find(unescape(page), today=today)
+
+
+def publish(db: Session, custody: CustodyLog, settings: Settings, *, notice: Notice, actor: str,
+            now: dt.datetime | None = None) -> Notice:
+    """Publish a draft: render its public page exactly as it will be served, check it once more, and
+    only if nothing is found mark it published (late or not is ``status``'s answer)."""
+    _must_be_draft(notice, "发布")
+    at = now or utcnow()
+    local = at.astimezone(ZoneInfo(settings.station.timezone)).date()
+    shown = public_of(notice, settings.station.timezone)
+    page = site.notice_page(site.PublicNotice(**{**shown.__dict__, "published_on": local}), site.live_links())
+    found = leaks(page, today=local)
+    if found:
+        _event(custody, db, actor, "notice_publish_refused", notice, outcome="failure",
+               found=sorted({f.kind for f in found}))
+        db.commit()  # the refusal stays on the record; the caller's error then rolls back nothing of it
+        raise PersonalDataFound(
+            said(f"公示 {notice.public_no} 的页面中仍有个人信息（{'、'.join(sorted({f.kind for f in found}))}），未发布",
+                 f"The public page of notice {notice.public_no} still holds personal data "
+                 f"({', '.join(sorted({f.kind for f in found}))}): nothing was published."),
+            said("请在草稿中遮盖这些内容后再发布。", "Mask them in the draft, then publish."))
+    notice.state = "published"
+    notice.published_at = at
+    notice.published_by = actor
+    notice.published_on = local
+    notice.html_sha256 = hashlib.sha256(page.encode("utf-8")).hexdigest()
+    db.flush()
+    _event(custody, db, actor, "notice_published", notice, published_on=local.isoformat(),
+           due_on=notice.due_on.isoformat() if notice.due_on else None,
+           late=notice.due_on is not None and local > notice.due_on, html_sha256=notice.html_sha256)
+    return notice
+
+
+def withdraw(db: Session, custody: CustodyLog, *, notice: Notice, reason: str, actor: str) -> Notice:
+    """Withdraw (撤回) a published notice with a reason; it stays on the public site, marked withdrawn."""
+    if notice.state != "published":
+        raise NoticeState(said(f"公示 {notice.public_no} 当前状态为「{notice.state}」，不能撤回", f"Notice "
+                               f"{notice.public_no} is {notice.state}: only a published notice is withdrawn."),
+                          said("草稿无需撤回；已撤回的公示不能再次撤回。", "A draft needs no withdrawal; a withdrawn notice "
+                               "stays withdrawn."))
+    if not reason.strip():
+        raise PublicationError(said("撤回须写明理由", "A withdrawal needs its reason."),
+                               said("请填写撤回理由，例如「行政处罚决定已被撤销」。", "Give the reason, e.g. the decision "
+                                    "was revoked."))
+    if pii.find(reason):
+        raise PersonalDataFound(said("撤回理由中含有个人信息，未撤回", "The reason holds personal data: nothing was "
+                                     "withdrawn."), said("请删去理由中的证件号码、电话、住址等后重试。", "Leave out ID "
+                                                          "numbers, phones and addresses."))
+    notice.state = "withdrawn"
+    notice.withdrawn_at = utcnow()
+    notice.withdrawn_by = actor
+    notice.withdraw_reason = reason.strip()
+    db.flush()
+    _event(custody, db, actor, "notice_withdrawn", notice, reason=notice.withdraw_reason)
+    return notice
+
+
+# ---------------------------------------------------------------------------- where each one stands
+
+
+def status(n: Notice, today: dt.date) -> str:
+    """``due`` (a draft within its deadline), ``overdue`` (a draft past it), ``on_time``, ``late``
+    (published after it), ``deadline_unknown`` (its deadline falls in a year the calendar does not
+    cover yet), ``withdrawn`` or ``superseded``."""
+    if n.state in ("draft", "published") and n.due_on is None:
+        return "deadline_unknown"
+    assert n.due_on is not None or n.state not in ("draft", "published")
+    if n.state == "draft":
+        return "overdue" if n.due_on is not None and today > n.due_on else "due"
+    if n.state == "published":
+        return "late" if n.published_on is not None and n.due_on is not None and n.published_on > n.due_on \
+            else "on_time"
+    return n.state
+
+
+def refresh_deadlines(db: Session, custody: CustodyLog, settings: Settings, *, actor: str) -> int:
+    """Fill in the deadlines that were unknown (a year the calendar did not cover) now that it does;
+    each a ``notice_deadline_set`` event. Returns how many."""
+    cal = calendar_of(settings)
+    done = 0
+    for n in db.scalars(select(Notice).where(Notice.due_on.is_(None), Notice.state.in_(("draft", "published")))):
+        try:
+            n.days, n.due_on = deadline(settings, cal, decision_kind=n.decision_kind, category=n.category,
+                                        decided_on=n.decided_on)
+        except CalendarUncovered:
+            continue
+        db.flush()
+        _event(custody, db, actor, "notice_deadline_set", n, days=n.days, due_on=n.due_on.isoformat())
+        done += 1
+    return done
+
+
+def notices_of(db: Session, *, units: Collection[int], states: Iterable[str] = ("draft", "published", "withdrawn"),
+               limit: int = 500) -> list[Notice]:
+    return list(db.scalars(select(Notice).where(Notice.unit_id.in_(sorted(units)), Notice.state.in_(list(states)))
+                           .order_by(Notice.due_on.is_(None).desc(), Notice.due_on, Notice.id).limit(limit)))
+
+
+def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dict[str, Any]:
+    """The internal view (the API's and ``publish due --json``'s): every field, the masks, where it stands."""
+    return {"id": n.id, "public_no": n.public_no, "case_id": n.case_id, "case_number": case_number,
+            "record_id": n.record_id, "record_version": n.record_version, "category": n.category,
+            "decision_kind": n.decision_kind, **{f: getattr(n, f) for f in FIELDS}, "agency": n.agency,
+            "decided_on": n.decided_on.isoformat(), "days": n.days,
+            "due_on": n.due_on.isoformat() if n.due_on else None,
+            "state": n.state, "status": status(n, today), "masks": masks_of(n),
+            "published_on": n.published_on.isoformat() if n.published_on else None,
+            "published_by": n.published_by, "withdrawn_at": n.withdrawn_at.isoformat() if n.withdrawn_at else None,
+            "withdraw_reason": n.withdraw_reason}
+
+
+# ---------------------------------------------------------------------------- what the public site reads
+
+
+PUBLIC_STATES = ("published", "withdrawn")
+
+
+def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
+                   tz: str = "Asia/Shanghai") -> tuple[list[site.PublicNotice], int]:
+    """One page of the public notices, newest first, and how many match; ``q`` matches the party (an
+    organisation's name) or the document number."""
+    where: list[ColumnElement[bool]] = [Notice.state.in_(PUBLIC_STATES)]
+    if q.strip():
+        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(or_(Notice.party.like(like, escape="\\"), Notice.doc_number.like(like, escape="\\")))
+    total = db.scalar(select(func.count()).select_from(Notice).where(*where)) or 0
+    rows = db.scalars(select(Notice).where(*where).order_by(Notice.published_at.desc(), Notice.id.desc())
+                      .offset((page - 1) * size).limit(size))
+    return [public_of(n, tz) for n in rows], total
+
+
+def public_notice(db: Session, public_no: str, tz: str = "Asia/Shanghai") -> site.PublicNotice | None:
+    n = db.scalars(select(Notice).where(Notice.public_no == public_no, Notice.state.in_(PUBLIC_STATES))).first()
+    return public_of(n, tz) if n is not None else None

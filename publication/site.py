@@ -1,0 +1,149 @@
+"""The public pages (公示网站), as plain functions of public values: the live router (``api.public``) and
+the static export (``liuhen publish export``) call the same functions, so their pages are the same.
+
+What a page may show is a ``PublicNotice``: the public number, the masked fields, dates, the agency,
+and whether it was withdrawn and why. It carries no internal id (no case, record, unit or row id), and
+nothing here reads the database: ``publication.service.public_notices`` hands these values over.
+
+Links are made by a ``Links`` value: the live site's (``/public/...``) or the export's (relative
+files), the only difference between the two sets of pages besides the search form, which needs the
+server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+
+LANG = "zh-CN"
+SITE_TITLE = "行政执法公示"
+
+
+@dataclass(frozen=True)
+class PublicNotice:
+    public_no: str
+    category: str
+    decision_kind: str | None
+    doc_number: str
+    party: str
+    facts: str
+    legal_basis: str
+    decision: str
+    agency: str
+    decided_on: dt.date
+    published_on: dt.date | None
+    withdrawn_on: dt.date | None = None
+    withdraw_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_on is not None
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a page links: ``notice(no)``, ``page(n, q)``, ``home``; ``search``: whether to show the search form."""
+
+    notice: Callable[[str], str]
+    page: Callable[[int, str], str]
+    home: str
+    search: bool  # the live site has a search form; static files cannot answer it
+
+
+def live_links() -> Links:
+    from urllib.parse import urlencode
+
+    def page(n: int, q: str) -> str:
+        params = {k: v for k, v in (("q", q), ("page", str(n) if n > 1 else "")) if v}
+        return "/public/notices" + ("?" + urlencode(params) if params else "")
+
+    return Links(notice=lambda no: f"/public/notices/{no}", page=page, home="/public/notices", search=True)
+
+
+def static_links(depth: int) -> Links:
+    """Links between exported files: ``index.html``, ``page-N.html`` and ``notices/<no>.html``;
+    ``depth`` 1 for a page inside ``notices/``."""
+    up = "../" * depth
+    return Links(notice=lambda no: f"{up}notices/{no}.html",
+                 page=lambda n, q: f"{up}index.html" if n <= 1 else f"{up}page-{n}.html",
+                 home=f"{up}index.html", search=False)
+
+
+_STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:52rem;margin:0 auto;"
+          "padding:1rem;line-height:1.7;color:#1a1a1a}a{color:#0b4f9c}table{border-collapse:collapse;width:100%}"
+          "th,td{border:1px solid #999;padding:.4rem;text-align:left;vertical-align:top}"
+          ".withdrawn{color:#8a1f11;font-weight:bold}.skip{position:absolute;left:-999px}.skip:focus{left:1rem}"
+          "dt{font-weight:bold}dd{margin:0 0 .6rem 0;white-space:pre-wrap}")
+
+
+def _layout(title: str, body: str, links: Links) -> str:
+    return ("<!DOCTYPE html>\n"
+            f'<html lang="{LANG}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)} - {SITE_TITLE}</title><style>{_STYLE}</style></head>\n"
+            '<body><a class="skip" href="#main">跳到正文</a>\n'
+            f'<header><p><a href="{escape(links.home)}">{SITE_TITLE}</a></p></header>\n'
+            f'<main id="main">\n{body}</main>\n'
+            "<footer><p>本网站公示的行政执法决定信息已依法隐去个人身份证件号码、联系电话、住址等个人信息。</p></footer>\n"
+            "</body></html>\n")
+
+
+def _date(d: dt.date | None) -> str:
+    return f"{d.year}年{d.month}月{d.day}日" if d is not None else ""
+
+
+def list_page(items: Sequence[PublicNotice], *, page: int, pages: int, total: int, q: str, links: Links) -> str:
+    """The notices, newest first, one page of them; ``q`` the search it answers (organisation or document number)."""
+    parts = ["<h1>行政执法决定公示</h1>\n"]
+    if links.search:
+        parts.append('<form class="search" role="search" method="get" action="/public/notices">'
+                     '<label for="q">按当事人名称或文书编号查询</label> '
+                     f'<input id="q" name="q" type="search" value="{escape(q)}" maxlength="100"> '
+                     '<button type="submit">查询</button></form>\n')
+    if q:
+        parts.append(f"<p>查询「{escape(q)}」：共 {total} 条</p>\n")
+    else:
+        parts.append(f"<p>共 {total} 条</p>\n")
+    if items:
+        parts.append('<table><caption>行政执法决定</caption><thead><tr><th scope="col">文书编号</th>'
+                     '<th scope="col">当事人</th><th scope="col">执法类别</th><th scope="col">决定日期</th>'
+                     '<th scope="col">状态</th></tr></thead><tbody>\n')
+        for n in items:
+            state = '<span class="withdrawn">已撤回</span>' if n.withdrawn else "公示中"
+            parts.append(f'<tr><td><a href="{escape(links.notice(n.public_no))}">{escape(n.doc_number or n.public_no)}'
+                         f"</a></td><td>{escape(n.party)}</td><td>{escape(n.category)}</td>"
+                         f"<td>{_date(n.decided_on)}</td><td>{state}</td></tr>\n")
+        parts.append("</tbody></table>\n")
+    else:
+        parts.append("<p>没有符合条件的公示信息。</p>\n")
+    if pages > 1:
+        nav = ['<nav aria-label="分页"><p>']
+        if page > 1:
+            nav.append(f'<a href="{escape(links.page(page - 1, q))}" rel="prev">上一页</a> ')
+        nav.append(f"第 {page} / {pages} 页")
+        if page < pages:
+            nav.append(f' <a href="{escape(links.page(page + 1, q))}" rel="next">下一页</a>')
+        nav.append("</p></nav>\n")
+        parts.append("".join(nav))
+    return _layout("行政执法决定公示", "".join(parts), links)
+
+
+def notice_page(n: PublicNotice, links: Links) -> str:
+    """One notice; a withdrawn one says so at the top, with the date and reason, and keeps its text."""
+    parts = [f"<h1>行政执法决定公示：{escape(n.doc_number or n.public_no)}</h1>\n"]
+    if n.withdrawn:
+        parts.append(f'<p class="withdrawn" role="status">本公示已于{_date(n.withdrawn_on)}撤回。撤回理由：'
+                     f"{escape(n.withdraw_reason or '')}</p>\n")
+    rows = (("公示编号", n.public_no), ("文书编号", n.doc_number), ("执法机关", n.agency), ("当事人", n.party),
+            ("执法类别", n.category), ("决定种类", n.decision_kind or ""), ("主要违法事实", n.facts),
+            ("法律依据", n.legal_basis), ("执法决定", n.decision), ("决定日期", _date(n.decided_on)),
+            ("公示日期", _date(n.published_on)))
+    parts.append("<dl>\n" + "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>\n" for k, v in rows if v) + "</dl>\n")
+    parts.append(f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n')
+    return _layout(f"{n.doc_number or n.public_no}", "".join(parts), links)
+
+
+def not_found(links: Links) -> str:
+    return _layout("未找到", "<h1>未找到该公示</h1>\n<p>请核对公示编号，或返回公示列表查询。</p>\n"
+                   f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n', links)
