@@ -95,7 +95,7 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
                may=(lambda action: user is not None and user.may(action)),
                role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
                unplayable_code=unplayable_code, fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur,
-               fmt_size=_fmt_size, quote=quote,
+               fmt_size=_fmt_size, quote=lambda part: quote(part, safe=""),  # (one path segment or query value)
                station_tz=archive.settings.station.timezone,  # (console.js shows times in it: fmtTime)
                csrf=user.csrf_token if user else None)
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)
