@@ -357,7 +357,7 @@ function jobsPage() {
     body.replaceChildren(...(jobs.length ? jobs.map(j => el("tr", {"data-state": j.state},
       el("td", {text: String(j.job_id)}), el("td", {"data-kind": j.kind, text: Wc("job.kind", j.kind)}),
       el("td", {}, j.evidence_id ? el("a", {href: "/evidence/" + j.evidence_id, text: j.file_name}) : "—"),
-      el("td", {class: "state", "data-state": j.state}, Wc("job.state", j.state), j.last_error && j.state !== "done" ? el("div", {class: "reason", title: j.last_error, text: W("js.job.error")}) : null),
+      el("td", {class: "state", "data-state": j.state}, Wc("job.state", j.state), j.error && j.state !== "done" ? el("div", {class: "reason", title: j.error, text: W("js.job.error")}) : null),
       el("td", {}, bar(j.progress, 1, "job-bar"), j.note ? " " + Wc("job.note", j.note) : ""))) : [el("tr", {}, el("td", {colspan: "5", text: W("js.jobs.none")}))]));
   }
   refresh().catch(() => {});
