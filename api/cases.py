@@ -254,7 +254,10 @@ def pick(archive: ArchiveDep, p: CurrentUser, request: Request,
                                 unit_name=unit_name, steps=steps,
                                 parties=[x.name for x in views.parties(cases.parties_of(archive.data_key, c),
                                                                        masked=not personal)]))
-        access.record(archive, db, p, "searched", detail={"query": {"open_cases": q or ""},
+        # the words searched may be a party's name, which an auditor must not read in the log: the
+        # masked form (张**) and a keyed digest only (the same words give the same tag)
+        said_q = {"open_cases": views.mask_name(q or ""), "open_cases_tag": archive.data_key.tag(q, "search") if q else None}
+        access.record(archive, db, p, "searched", detail={"query": said_q,
                                                           "shown_cases": [c.id for c in found]})
         return out
 

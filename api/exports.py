@@ -229,7 +229,19 @@ def export_job(ctx: JobContext[Any]) -> None:
         user = db.get_one(User, x.user_id)
         scope = access.scope_of(db, user)
         actor = x.actor
-        x.state, x.error, x.bytes_done = "running", None, 0
+        refusal = _still_allowed(db, user, case_id, ids, scope)
+        if refusal is not None:  # the maker lost the right (or the unit) since it was queued: said, recorded
+            why, error = refusal
+            x.state, x.error, x.finished_at = "failed", error.diagnostics(), utcnow()
+            archive.custody.record(db, actor=actor, action="access_denied", outcome="denied", tool=access.TOOL,
+                                   tool_version=liuhen.__version__,
+                                   detail={"permission": "evidence.export", "reason": why, "export_id": export_id,
+                                           "via": "job", "role": user.role})
+        else:
+            x.state, x.error, x.bytes_done = "running", None, 0
+    if refusal is not None:
+        queue.fail(archive, ctx.job, error=refusal[1].diagnostics(), permanent=True)
+        return
     try:
         plan, on_done = _plan(archive, ctx.workdir, export_id=export_id, case_id=case_id, ids=ids, proxies=proxies,
                               scope=scope, actor=actor)
@@ -239,6 +251,43 @@ def export_job(ctx: JobContext[Any]) -> None:
     except LiuhenError as e:
         _fail(archive, export_id, e.diagnostics())
         queue.fail(archive, ctx.job, error=e.diagnostics(), permanent=True)
+
+
+def _still_allowed(db: Session, user: User, case_id: int | None, ids: list[int],
+                   scope: Any) -> tuple[str, ExportError] | None:
+    """Why the export's maker may no longer have it made (the reason code and the error to show),
+    checked when the job runs: their account disabled, their role without ``evidence.export`` (or
+    ``cases.view`` for a case), or the case no longer of their units. (A recording no longer theirs
+    to see is refused by ``_plan``.) None: they still may."""
+    from auth import policy
+    from cases.models import Case
+
+    again = _s("如仍需要，请在权限恢复后重新导出；如有疑问请联系管理员。",
+               "If it is still needed, export again once the right is restored, or ask an administrator.")
+    if user.disabled_at is not None:
+        return "disabled", ExportError(_s(f"发起人 {user.username} 的账号已停用，导出未进行",
+                                          f"The account {user.username} that asked for it is disabled; nothing was "
+                                          "exported."), again)
+    needed = ("evidence.export", "cases.view") if case_id is not None else ("evidence.export",)
+    for action in needed:
+        if not policy.allowed(user.role, action):
+            return "role", ExportError(_s(f"发起人 {user.username} 现在的角色已无导出权限，导出未进行",
+                                          f"The role of {user.username} no longer allows exporting; nothing was "
+                                          "exported."), again)
+    if case_id is not None:
+        c = db.get(Case, case_id)
+        if c is None or c.unit_id not in scope.units:
+            return "unit", ExportError(_s(f"案件 {case_id} 已不在发起人的单位范围内，导出未进行",
+                                          f"Case {case_id} is no longer of the units of whoever asked for it; nothing "
+                                          "was exported."), again)
+    for eid in ids:
+        ev = db.get(Evidence, eid)
+        if ev is None or not scope.allows(ev):
+            return "unit", ExportError(_s(f"证据 {eid} 已不在发起人的查看范围内，导出未进行",
+                                          f"Evidence {eid} is no longer one that whoever asked for it may see; "
+                                          "nothing was exported."), _s("请去掉这条证据后重新导出。",
+                                                                       "Export again without it."))
+    return None
 
 
 Done = Callable[[Session, Plan, Streamed, str], None]

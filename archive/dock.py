@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from archive.context import Archive
 from archive.models import BayStatus, Evidence, Station
+from archive.sniff import note_said
 from auth.models import Unit
 from ingest.wire import ATTENTION, FINAL, StationReport
 from liuhen.db import utcnow
@@ -125,7 +126,8 @@ def _with_evidence(db: Session, files: list[dict[str, Any]]) -> list[dict[str, A
         ev = evs.get(f.get("evidence_id") or 0)
         if ev is not None:
             f.update(empty=ev.size == 0 or ev.media_state == "empty", media_state=ev.media_state,
-                     media_note=ev.media_note, playback=ev.playback, playback_note=ev.playback_note,
+                     media_note=str(note_said(ev.media_note)) if ev.media_note else None,  # ("中文 / English")
+                     playback=ev.playback, playback_note=ev.playback_note,
                      important=ev.important)
         out.append(f)
     return out

@@ -37,7 +37,7 @@ from archive.store import LockState, StoredObject, key_for
 from hashing.digest import CHUNK, Digest
 from liuhen.config import S3Settings
 from liuhen.errors import ConfigError
-from liuhen.words import said
+from liuhen.words import Said, said
 
 S3Client = Any  # a boto3 S3 client (no stubs installed)
 
@@ -52,8 +52,16 @@ _NO_LOCK_CONFIG = {"ObjectLockConfigurationNotFoundError", "NotImplemented"}
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "403"}
 DELETE_BATCH = 1000  # S3's limit on keys per DeleteObjects request
 
-RETRY_OFFLOAD = "Check the S3 endpoint and credentials, then run the offload again: nothing was lost."
-AGAIN_DISPOSAL = "run the disposal again: it finishes what is left."
+RETRY_OFFLOAD = said("请检查 S3 服务端地址和凭据，然后重新采集：没有丢失任何内容。",
+                     "Check the S3 endpoint and credentials, then run the offload again: nothing was lost.")
+AGAIN_DISPOSAL = said("重新执行销毁：会完成剩余部分。", "run the disposal again: it finishes what is left.")
+OFFLOAD_AGAIN = said("重新采集：没有丢失任何内容。", "run the offload again: nothing was lost.")
+TRY_AGAIN = said("重试。", "try again.")
+
+
+def _then(then: Said) -> Said:
+    """"Check the S3 endpoint and credentials, then ``then``"."""
+    return said(f"请检查 S3 服务端地址和凭据，然后{then.zh}", f"Check the S3 endpoint and credentials, then {then.en}")
 
 
 class _AlreadyStored(Exception):
@@ -163,21 +171,27 @@ class S3Store:
 
     # ------------------------------------------------------------------ errors
 
-    def _failed(self, e: Exception, doing: str, action: str = RETRY_OFFLOAD,
-                then: str = "run the offload again: nothing was lost.") -> StoreError:
+    def _failed(self, e: Exception, doing: Said, action: Said = RETRY_OFFLOAD,
+                then: Said = OFFLOAD_AGAIN) -> StoreError:
         if isinstance(e, ClientError):
             code = _code(e)
             if code == "NoSuchBucket":
-                return StoreError(f"The S3 bucket {self.bucket} does not exist ({doing}).",
-                                  "Create it (with versioning and Object Lock for evidence) or fix s3.bucket "
-                                  f"in the config file, then {then}")
+                return StoreError(said(f"S3 存储桶 {self.bucket} 不存在（{doing.zh}时）",
+                                       f"The S3 bucket {self.bucket} does not exist ({doing.en})."),
+                                  said(f"请创建它（证据桶需启用版本控制和对象锁定），或修正配置文件中的 s3.bucket，然后{then.zh}",
+                                       "Create it (with versioning and Object Lock for evidence) or fix s3.bucket "
+                                       f"in the config file, then {then.en}"))
             if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"}:
-                return StoreError(f"The S3 server refused access to bucket {self.bucket} ({doing}): {code}.",
-                                  f"Check the S3 credentials and the bucket's policy, then {then}")
+                return StoreError(said(f"S3 服务器拒绝访问存储桶 {self.bucket}（{doing.zh}时）：{code}",
+                                       f"The S3 server refused access to bucket {self.bucket} ({doing.en}): {code}."),
+                                  said(f"请检查 S3 凭据和存储桶策略，然后{then.zh}",
+                                       f"Check the S3 credentials and the bucket's policy, then {then.en}"))
             msg = e.response.get("Error", {}).get("Message", "") or code
-            return StoreError(f"The S3 server failed {doing} in bucket {self.bucket}: {code} {msg}".rstrip() + ".",
+            return StoreError(said(f"S3 服务器在存储桶 {self.bucket} 中{doing.zh}失败：{code} {msg}".rstrip(),
+                                   f"The S3 server failed {doing.en} in bucket {self.bucket}: {code} {msg}".rstrip() + "."),
                               action)
-        return StoreError(f"Could not reach the S3 server for bucket {self.bucket} ({doing}): {e}.", action)
+        return StoreError(said(f"无法连接存储桶 {self.bucket} 的 S3 服务器（{doing.zh}时）：{e}",
+                               f"Could not reach the S3 server for bucket {self.bucket} ({doing.en}): {e}."), action)
 
     def _mismatch(self, src: Path, got: Digest, n: int, digest: Digest, size: int) -> DigestMismatch:
         count = f"{n} bytes" if n <= size else f"more than {size} bytes"
@@ -205,9 +219,9 @@ class S3Store:
         except ClientError as e:
             if _code(e) in _MISSING:
                 return None
-            raise self._failed(e, f"looking up {key}") from e
+            raise self._failed(e, said(f"查找 {key}", f"looking up {key}")) from e
         except BotoCoreError as e:
-            raise self._failed(e, f"looking up {key}") from e
+            raise self._failed(e, said(f"查找 {key}", f"looking up {key}")) from e
         meta = {k.lower(): v for k, v in (r.get("Metadata") or {}).items()}
         recorded = meta.get("sha256")
         if recorded is not None and recorded.lower() != digest.hex:
@@ -239,9 +253,9 @@ class S3Store:
                 raise ObjectMissing(said(f"存储的原始文件 {where} 不见了", f"The stored original {where} is missing."),
                                     said("请从备份恢复；运行 liuhen verify 可列出所有缺失的原始文件。", "Restore it from backup; run `liuhen verify` to list every missing "
                                          "original.")) from e
-            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
+            raise self._failed(e, said(f"读取 {key}", f"reading {key}"), _then(said("重新读取。", "read it again."))) from e
         except BotoCoreError as e:
-            raise self._failed(e, f"reading {key}", "Check the S3 endpoint and credentials, then read it again.") from e
+            raise self._failed(e, said(f"读取 {key}", f"reading {key}"), _then(said("重新读取。", "read it again."))) from e
         return io.BufferedReader(_BodyReader(r["Body"], where), buffer_size=CHUNK)
 
     # ------------------------------------------------------------------ Object Lock
@@ -254,10 +268,10 @@ class S3Store:
                 self._lock_enabled = state == "Enabled"
             except ClientError as e:
                 if _code(e) not in _NO_LOCK_CONFIG:
-                    raise self._failed(e, "reading the bucket's Object Lock configuration") from e
+                    raise self._failed(e, said("读取存储桶的对象锁定配置", "reading the bucket's Object Lock configuration")) from e
                 self._lock_enabled = False
             except BotoCoreError as e:
-                raise self._failed(e, "reading the bucket's Object Lock configuration") from e
+                raise self._failed(e, said("读取存储桶的对象锁定配置", "reading the bucket's Object Lock configuration")) from e
         return self._lock_enabled
 
     def _lock_args(self) -> dict[str, Any]:
@@ -279,10 +293,12 @@ class S3Store:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version is not None:
             args["VersionId"] = version
-        doing = f"setting the Object Lock retention of {key}"
-        action = (f"The original is stored but not yet locked: set its retention by hand "
-                  f"({lock['ObjectLockMode']} until {lock['ObjectLockRetainUntilDate']:%Y-%m-%d}), "
-                  "and check the S3 endpoint and credentials.")
+        doing = said(f"设置 {key} 的对象锁定保留期", f"setting the Object Lock retention of {key}")
+        action = said(f"原始文件已存储但尚未锁定：请手动设置其保留期（{lock['ObjectLockMode']}，至 "
+                      f"{lock['ObjectLockRetainUntilDate']:%Y-%m-%d}），并检查 S3 服务端地址和凭据。",
+                      f"The original is stored but not yet locked: set its retention by hand "
+                      f"({lock['ObjectLockMode']} until {lock['ObjectLockRetainUntilDate']:%Y-%m-%d}), "
+                      "and check the S3 endpoint and credentials.")
         try:
             if self.client.head_object(**args).get("ObjectLockMode"):
                 return
@@ -297,8 +313,9 @@ class S3Store:
                                 "LegalHold": {"Status": "ON" if on else "OFF"}}
         if version is not None:
             args["VersionId"] = version
-        doing = f"{'placing' if on else 'lifting'} a legal hold on {key}"
-        action = "Check the S3 endpoint and credentials, then set the legal hold again."
+        doing = said(f"{'设置' if on else '解除'} {key} 的保全", f"{'placing' if on else 'lifting'} a legal hold on {key}")
+        again = said("重新设置保全。", "set the legal hold again.")
+        action = _then(again)
         try:
             self.client.put_object_legal_hold(**args)
         except ClientError as e:
@@ -306,13 +323,14 @@ class S3Store:
                 raise ObjectMissing(said(f"存储的原始文件 s3://{self.bucket}/{key} 不见了；未设置保全", f"The stored original s3://{self.bucket}/{key} is missing; no legal hold was "
                                          "set."), said("请从备份恢复；运行 liuhen verify。", "Restore it from backup; run `liuhen verify`.")) from e
             if _code(e) == "InvalidRequest":
-                raise StoreError(f"The S3 bucket {self.bucket} refused {doing}: "
-                                 f"{e.response.get('Error', {}).get('Message', '')}",
+                msg = e.response.get("Error", {}).get("Message", "")
+                raise StoreError(said(f"S3 存储桶 {self.bucket} 拒绝{doing.zh}：{msg}",
+                                      f"The S3 bucket {self.bucket} refused {doing.en}: {msg}"),
                                  said("保全需要创建时已启用对象锁定的存储桶；请将原始文件移到这样的存储桶。", "Legal holds need a bucket created with Object Lock enabled; move the "
                                       "originals to such a bucket.")) from e
-            raise self._failed(e, doing, action, "set the legal hold again.") from e
+            raise self._failed(e, doing, action, again) from e
         except BotoCoreError as e:
-            raise self._failed(e, doing, action, "set the legal hold again.") from e
+            raise self._failed(e, doing, action, again) from e
 
     def supports_lock(self) -> bool:
         return self.lock_enabled()
@@ -330,16 +348,17 @@ class S3Store:
         """The object's legal hold and retention, from HeadObject (which AWS, MinIO and moto answer
         with them; moto's server has no GetObjectRetention). An account that may not read them
         (s3:GetObjectRetention, s3:GetObjectLegalHold) gets no lock headers on AWS: grant both."""
-        action = "Check the S3 endpoint and credentials, then try again."
+        action = _then(TRY_AGAIN)
+        reading = said(f"读取 {key} 的对象锁定", f"reading the Object Lock of {key}")
         try:
             h = self.client.head_object(**self._version_args(key, version))
         except ClientError as e:
             if _code(e) in _MISSING:
                 raise ObjectMissing(said(f"存储的对象 {self._where(key, version)} 不见了", f"The stored object {self._where(key, version)} is missing."),
                                     said("请运行 liuhen verify 列出所有缺失的对象。", "Run `liuhen verify` to list every missing object.")) from e
-            raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
+            raise self._failed(e, reading, action, TRY_AGAIN) from e
         except BotoCoreError as e:
-            raise self._failed(e, f"reading the Object Lock of {key}", action, "try again.") from e
+            raise self._failed(e, reading, action, TRY_AGAIN) from e
         until = h.get("ObjectLockRetainUntilDate")
         mode = h.get("ObjectLockMode")
         return LockState(legal_hold=h.get("ObjectLockLegalHoldStatus") == "ON",
@@ -360,8 +379,10 @@ class S3Store:
         if now.retain_until is not None and now.retain_until >= until:
             return now.retain_until
         mode = now.mode or self.object_lock_mode
-        doing = f"extending the Object Lock retention of {key} to {_when(until)}"
-        action = "Check the S3 endpoint and credentials, then extend the retention again."
+        doing = said(f"将 {key} 的对象锁定保留期延长至 {_when(until)}",
+                     f"extending the Object Lock retention of {key} to {_when(until)}")
+        again = said("重新延长保留期。", "extend the retention again.")
+        action = _then(again)
         try:
             self.client.put_object_retention(**self._version_args(key, version),
                                              Retention={"Mode": mode, "RetainUntilDate": until})
@@ -369,9 +390,9 @@ class S3Store:
             if _code(e) in _MISSING:
                 raise ObjectMissing(said(f"存储的对象 {self._where(key, version)} 不见了；未设置保留期", f"The stored object {self._where(key, version)} is missing; no retention was "
                                          "set."), said("请运行 liuhen verify 列出所有缺失的对象。", "Run `liuhen verify` to list every missing object.")) from e
-            raise self._failed(e, doing, action, "extend the retention again.") from e
+            raise self._failed(e, doing, action, again) from e
         except BotoCoreError as e:
-            raise self._failed(e, doing, action, "extend the retention again.") from e
+            raise self._failed(e, doing, action, again) from e
         after = self.lock_state(key, version)
         if after.retain_until is None or after.retain_until < until:
             got = _when(after.retain_until) if after.retain_until else "no date"
@@ -407,7 +428,7 @@ class S3Store:
                              said("请检查到 S3 服务器的网络、服务器是否在运行，以及配置文件中的 s3.endpoint_url，然后重试；未做任何更改。", "Check the network to the S3 server, that the server is running, and "
                                   "s3.endpoint_url in the config file, then try again; nothing was changed.")) from e
 
-    def _versions(self, key: str, doing: str, then: str) -> tuple[list[str], list[str]]:
+    def _versions(self, key: str, doing: Said, then: Said) -> tuple[list[str], list[str]]:
         """The version ids of exactly ``key``: (object versions, delete markers), every page."""
         versions: list[str] = []
         markers: list[str] = []
@@ -419,13 +440,13 @@ class S3Store:
                 versions += [str(v["VersionId"]) for v in page.get("Versions") or [] if v.get("Key") == key]
                 markers += [str(m["VersionId"]) for m in page.get("DeleteMarkers") or [] if m.get("Key") == key]
         except (ClientError, BotoCoreError) as e:
-            raise self._failed(e, doing, f"Check the S3 endpoint and credentials, then {then}", then) from e
+            raise self._failed(e, doing, _then(then), then) from e
         return versions, markers
 
     def exists(self, key: str) -> bool:
         """Whether any version of ``key`` that is not a delete marker remains (on a bucket without
         versioning: whether the object is there)."""
-        versions, _ = self._versions(key, f"looking for {key}", "try again.")
+        versions, _ = self._versions(key, said(f"查找 {key}", f"looking for {key}"), TRY_AGAIN)
         return bool(versions)
 
     def _refuse_if_locked(self, key: str, versions: list[str]) -> None:
@@ -455,7 +476,7 @@ class S3Store:
 
         On a bucket with Object Lock every version's lock is read first: while one is locked nothing
         is deleted and ``ObjectLocked`` says until when (the server refusing on its own raises it too)."""
-        doing = f"destroying {key}"
+        doing = said(f"销毁 {key}", f"destroying {key}")
         versions, markers = self._versions(key, doing, AGAIN_DISPOSAL)
         if not versions and not markers:
             return 0
@@ -474,7 +495,7 @@ class S3Store:
             removed += len(batch) - len(errors)
             if errors:
                 self._refused(key, errors, removed, len(todo))
-        left, _ = self._versions(key, f"checking that {key} is gone", AGAIN_DISPOSAL)
+        left, _ = self._versions(key, said(f"核对 {key} 已删除", f"checking that {key} is gone"), AGAIN_DISPOSAL)
         if left:
             raise StoreError(said(f"删除 {key} 的 {removed} 个版本后，{self.describe()} 中仍有 {len(left)} 个（其间被再次存储，或被服务器保留）", f"After {removed} versions of {key} were deleted, {len(left)} still remain in "
                                   f"{self.describe()} (stored again meanwhile, or kept by the server)."),
@@ -483,11 +504,12 @@ class S3Store:
         return removed
 
     @staticmethod
-    def _so_far(removed: int, total: int) -> str:
-        action = f"Check the S3 endpoint and credentials, then {AGAIN_DISPOSAL}"
+    def _so_far(removed: int, total: int) -> Said:
+        action = _then(AGAIN_DISPOSAL)
         if removed == 0:
             return action
-        return f"{removed} of its {total} versions and delete markers were already deleted. {action}"
+        return said(f"其 {total} 个版本和删除标记中已删除 {removed} 个。{action.zh}",
+                    f"{removed} of its {total} versions and delete markers were already deleted. {action.en}")
 
     def _refused(self, key: str, errors: list[dict[str, Any]], removed: int, total: int) -> None:
         first = errors[0]
@@ -495,13 +517,17 @@ class S3Store:
         msg = str(first.get("Message", "")) or code
         kept = f"{len(errors)} of its {total} versions and delete markers were kept"
         done = f"; {removed} were deleted" if removed else "; nothing of it was deleted"
+        kept_zh = f"其 {total} 个版本和删除标记中保留了 {len(errors)} 个"
+        done_zh = f"，已删除 {removed} 个" if removed else "，未删除任何内容"
         if code == "AccessDenied" and self.lock_enabled():
             raise ObjectLocked(
-                f"The S3 server refused to delete s3://{self.bucket}/{key} under its Object Lock ({msg}): "
-                f"{kept}{done}.",
+                said(f"S3 服务器因对象锁定拒绝删除 s3://{self.bucket}/{key}（{msg}）：{kept_zh}{done_zh}",
+                     f"The S3 server refused to delete s3://{self.bucket}/{key} under its Object Lock ({msg}): "
+                     f"{kept}{done}."),
                 said("锁定结束后即可销毁：解除保全，或等到保留截止日期，然后重新执行销毁（liuhen 从不绕过对象锁定）。", "It can be destroyed once the lock ends: lift the legal hold, or wait until the retain-until "
                      "date, then run the disposal again (liuhen never bypasses an Object Lock)."))
-        raise StoreError(f"The S3 server refused to delete s3://{self.bucket}/{key}: {code} {msg}; {kept}{done}.",
+        raise StoreError(said(f"S3 服务器拒绝删除 s3://{self.bucket}/{key}：{code} {msg}；{kept_zh}{done_zh}",
+                              f"The S3 server refused to delete s3://{self.bucket}/{key}: {code} {msg}; {kept}{done}."),
                          said("请检查 S3 凭据和存储桶策略（s3:DeleteObjectVersion），然后重新执行销毁：会完成剩余部分。", "Check the S3 credentials and the bucket's policy (s3:DeleteObjectVersion), then run "
                               "the disposal again: it finishes what is left."))
 
@@ -553,9 +579,9 @@ class S3Store:
                 raise _AlreadyStored() from e
             if _code(e) in _BAD_DIGEST:
                 raise self._server_bad_digest(src, digest) from e
-            raise self._failed(e, f"storing {src.name}") from e
+            raise self._failed(e, said(f"存储 {src.name}", f"storing {src.name}")) from e
         except BotoCoreError as e:
-            raise self._failed(e, f"storing {src.name}") from e
+            raise self._failed(e, said(f"存储 {src.name}", f"storing {src.name}")) from e
         return _version(r)
 
     def _put_multipart(self, src: Path, key: str, digest: Digest, size: int, lock: dict[str, Any]) -> str | None:
@@ -566,7 +592,7 @@ class S3Store:
                 ContentType="application/octet-stream", Metadata={"sha256": digest.hex},
                 **lock)
         except (ClientError, BotoCoreError) as e:
-            raise self._failed(e, f"starting the upload of {src.name}") from e
+            raise self._failed(e, said(f"开始上传 {src.name}", f"starting the upload of {src.name}")) from e
         upload_id = up["UploadId"]
         try:
             parts = self._send_parts(src, key, upload_id, chunk, digest, size)
@@ -602,7 +628,7 @@ class S3Store:
     def _send_part(self, src: Path, key: str, upload_id: str, number: int, data: bytes,
                    digest: Digest) -> dict[str, Any]:
         checksum = _b64(hashlib.sha256(data).digest())
-        doing = f"uploading part {number} of {src.name}"
+        doing = said(f"上传 {src.name} 的第 {number} 部分", f"uploading part {number} of {src.name}")
         try:
             r = self.client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data,
@@ -619,7 +645,7 @@ class S3Store:
                   parts: list[dict[str, Any]]) -> str | None:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id,
                                 "MultipartUpload": {"Parts": parts}}
-        doing = f"completing the upload of {src.name}"
+        doing = said(f"完成 {src.name} 的上传", f"completing the upload of {src.name}")
         try:
             try:
                 r = self.client.complete_multipart_upload(**args, IfNoneMatch="*")

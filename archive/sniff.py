@@ -7,10 +7,13 @@ media job. Whatever it finds, the file is archived as-is: broken media is still 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from liuhen.words import Said, said
 
 VIDEO_EXT = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".ts", ".3gp"}
 AUDIO_EXT = {".wav", ".mp3", ".aac", ".m4a", ".amr"}
@@ -100,3 +103,34 @@ def sniff(path: Path, name: str) -> Sniffed:
             ok = head.startswith(b"ID3") or (head[0] == 0xFF and (head[1] & 0xE0) == 0xE0)
             return Sniffed(kind, "ok" if ok else "broken", None if ok else "not an MP3 file")
     return Sniffed(kind, "unknown", None)
+
+
+# the notes above, which stay English in the record (bound to the custody log), in Chinese for people
+_NOTES_ZH: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^the file is empty \(0 bytes\)$"), "文件为空（0 字节）"),
+    (re.compile(r"^not a Matroska file$"), "不是 Matroska 文件"),
+    (re.compile(r"^not a RIFF/(?P<w>\S+) file$"), "不是 RIFF/{w} 文件"),
+    (re.compile(r"^truncated: header declares (?P<d>\d+) bytes, file has (?P<s>\d+)$"),
+     "文件不完整：文件头声明 {d} 字节，实际只有 {s} 字节"),
+    (re.compile(r"^not a JPEG file$"), "不是 JPEG 文件"),
+    (re.compile(r"^truncated: the JPEG end marker is missing$"), "文件不完整：缺少 JPEG 结束标记"),
+    (re.compile(r"^not an MP3 file$"), "不是 MP3 文件"),
+    (re.compile(r"^truncated: a box header at byte (?P<p>\d+) is cut off$"), "文件不完整：第 {p} 字节处的 box 头被截断"),
+    (re.compile(r"^damaged: a box at byte (?P<p>\d+) has an impossible size (?P<n>\d+)$"),
+     "文件损坏：第 {p} 字节处的 box 大小 {n} 不可能"),
+    (re.compile(r"^not an MP4/MOV file: it does not start with an ftyp box$"), "不是 MP4/MOV 文件：开头没有 ftyp box"),
+    (re.compile(r"^truncated: the (?P<t>'.*') box at byte (?P<p>\d+) needs (?P<n>\d+) bytes, the file ends after (?P<e>\d+)$"),
+     "文件不完整：第 {p} 字节处的 {t} box 需要 {n} 字节，文件在 {e} 字节后就结束了"),
+    (re.compile(r"^incomplete: no moov \(index\) box, the recording was not finalised$"),
+     "文件不完整：没有 moov（索引）box，录制未正常结束"),
+]
+
+
+def note_said(note: str) -> Said:
+    """A sniff note (as recorded, English) in both languages; one no rule knows stands for both."""
+    for pattern, zh in _NOTES_ZH:
+        m = pattern.match(note)
+        if m:
+            return said(zh.format(**m.groupdict()), note)
+    return said(note, note)
+

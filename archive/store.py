@@ -24,7 +24,7 @@ from archive.errors import DigestMismatch, ObjectMissing, StoreError, StoreFull
 from hashing.digest import CHUNK, Digest
 from liuhen.config import Settings
 from liuhen.durable import fsync_path, private_dir
-from liuhen.words import said
+from liuhen.words import Said, said
 
 NAMESPACES = ("originals", "derived", "records")
 
@@ -144,30 +144,33 @@ class LocalStore:
     def path_of(self, key: str) -> Path:
         return self.root / key
 
-    def _safe_path(self, key: str, doing: str) -> Path:
+    def _safe_path(self, key: str, doing: Said) -> Path:
         """``path_of`` for a key that is about to be deleted: it must name a file inside the store."""
         if any(p in ("", ".", "..") for p in key.split("/")) or "\\" in key or "\0" in key:
-            raise StoreError(f"Refused {doing} {key!r} in the original store at {self.root}: it is not a key of "
-                             "this store.", said("请核对该条目记录的存储键；未删除任何内容。", "Check the store key recorded for this item; nothing was deleted."))
+            raise StoreError(said(f"拒绝{doing.zh}原始文件存储（{self.root}）中的 {key!r}：它不是本存储的键",
+                                  f"Refused {doing.en} {key!r} in the original store at {self.root}: it is not a key "
+                                  "of this store."), said("请核对该条目记录的存储键；未删除任何内容。", "Check the store key recorded for this item; nothing was deleted."))
         return self.path_of(key)
 
-    def _root_missing(self, doing: str) -> StoreError | None:
+    def _root_missing(self, doing: Said) -> StoreError | None:
         """A ``StoreError`` when the store's folder itself is not there (a disk not mounted): then an
         absent file proves nothing."""
         try:
             if self.root.is_dir():
                 return None
         except OSError as e:
-            return StoreError(f"The original store at {self.root} cannot be read ({doing}): {e.strerror or e}.",
+            return StoreError(said(f"无法读取原始文件存储 {self.root}（{doing.zh}时）：{e.strerror or e}",
+                                   f"The original store at {self.root} cannot be read ({doing.en}): {e.strerror or e}."),
                               said("请检查其磁盘是否已挂载且可读，然后重试。", "Check that its disk is mounted and readable, then try again."))
-        return StoreError(f"The original store at {self.root} is not there ({doing}).",
+        return StoreError(said(f"原始文件存储 {self.root} 不存在（{doing.zh}时）",
+                               f"The original store at {self.root} is not there ({doing.en})."),
                           said("请检查其磁盘是否已挂载（配置文件中的 archive.store_path），然后重试。", "Check that its disk is mounted (archive.store_path in the config file), then try again."))
 
     # ------------------------------------------------------------------ disposal
 
     def ping(self) -> None:
         """The store's folder exists, and a file can be created and removed in it."""
-        problem = self._root_missing("checking that it can be used")
+        problem = self._root_missing(said("检查其是否可用", "checking that it can be used"))
         if problem is not None:
             raise problem
         probe = self.root / f".ping.{uuid.uuid4().hex}.tmp"  # (a leftover is swept like any temp file)
@@ -185,7 +188,7 @@ class LocalStore:
             os.stat(self.path_of(key))
             return True
         except FileNotFoundError:
-            problem = self._root_missing(f"looking for {key}")
+            problem = self._root_missing(said(f"查找 {key}", f"looking for {key}"))
             if problem is not None:
                 raise problem from None
             return False
@@ -196,11 +199,11 @@ class LocalStore:
     def destroy(self, key: str) -> int:
         """Unlink the file (read-only files go too: it is the folder that must be writable) and make
         the removal durable (fsync of its folder). Empty fan-out folders are left in place."""
-        path = self._safe_path(key, "to destroy")
+        path = self._safe_path(key, said("销毁", "to destroy"))
         try:
             os.unlink(path)
         except FileNotFoundError:
-            problem = self._root_missing(f"destroying {key}")
+            problem = self._root_missing(said(f"销毁 {key}", f"destroying {key}"))
             if problem is not None:
                 raise problem from None
             return 0

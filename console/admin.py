@@ -16,7 +16,7 @@ answers the form that issued it, and never again.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote as _quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -47,6 +47,13 @@ SECTIONS = (("users", "users.manage"), ("units", "users.manage"), ("officers", "
 
 def may_administer(p: access.Principal) -> bool:
     return p.may("users.manage") or p.may("officers.manage")
+
+
+def quote(part: str) -> str:
+    """``part`` as one URL path segment: everything but unreserved characters percent-encoded (a
+    ``/``, ``?``, ``#`` or ``%`` in a user name or an identifier included); the routes take the whole
+    rest of the path (``:path``), so that a decoded ``/`` still names the same one."""
+    return _quote(part, safe="")
 
 
 def _page(request: Request, archive: Any, section: str, template: str, **ctx: Any) -> HTMLResponse:
@@ -113,7 +120,7 @@ def user_add(request: Request, archive: ArchiveDep, csrf: str = Form(""), userna
     return _back(f"/admin/users/{quote(name)}", "added")
 
 
-@router.get("/admin/users/{username}")
+@router.get("/admin/users/{username:path}")
 def user_page(request: Request, archive: ArchiveDep, username: str) -> HTMLResponse:
     p = _user(archive, request)
     with archive.reads.begin() as db:
@@ -127,7 +134,7 @@ def user_page(request: Request, archive: ArchiveDep, username: str) -> HTMLRespo
                   own=u.id == p.user_id)
 
 
-@router.post("/admin/users/{username}/change")
+@router.post("/admin/users/{username:path}/change")
 def user_change(request: Request, archive: ArchiveDep, username: str, csrf: str = Form(""), role: str = Form(""),
                 unit_code: str = Form(""), grants: Annotated[list[str] | None, Form()] = None,
                 officer_no: str = Form(""), legal_qualification: str = Form("")) -> Response:
@@ -142,7 +149,7 @@ def user_change(request: Request, archive: ArchiveDep, username: str, csrf: str 
     return _back(f"/admin/users/{quote(name)}", "changed")
 
 
-@router.post("/admin/users/{username}/password")
+@router.post("/admin/users/{username:path}/password")
 def user_password(request: Request, archive: ArchiveDep, username: str, csrf: str = Form(""),
                   password: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
@@ -155,7 +162,7 @@ def user_password(request: Request, archive: ArchiveDep, username: str, csrf: st
     return _back(f"/admin/users/{quote(name)}", "reset")
 
 
-@router.post("/admin/users/{username}/unlock")
+@router.post("/admin/users/{username:path}/unlock")
 def user_unlock(request: Request, archive: ArchiveDep, username: str, csrf: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
     with archive.sessions.begin() as db:
@@ -165,7 +172,7 @@ def user_unlock(request: Request, archive: ArchiveDep, username: str, csrf: str 
     return _back(f"/admin/users/{quote(name)}", "unlocked")
 
 
-@router.post("/admin/users/{username}/disable")
+@router.post("/admin/users/{username:path}/disable")
 def user_disable(request: Request, archive: ArchiveDep, username: str, csrf: str = Form(""),
                  confirmed: str = Form("")) -> Response:
     from console.i18n import translator
@@ -185,7 +192,7 @@ def user_disable(request: Request, archive: ArchiveDep, username: str, csrf: str
     return _back(f"/admin/users/{quote(name)}", "disabled")
 
 
-@router.post("/admin/users/{username}/enable")
+@router.post("/admin/users/{username:path}/enable")
 def user_enable(request: Request, archive: ArchiveDep, username: str, csrf: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
     with archive.sessions.begin() as db:
@@ -195,7 +202,7 @@ def user_enable(request: Request, archive: ArchiveDep, username: str, csrf: str 
     return _back(f"/admin/users/{quote(name)}", "enabled")
 
 
-@router.post("/admin/users/{username}/tokens")
+@router.post("/admin/users/{username:path}/tokens")
 def token_issue(request: Request, archive: ArchiveDep, username: str, csrf: str = Form(""),
                 name: str = Form("")) -> HTMLResponse:
     p = _form_user(archive, request, csrf, "users.manage")
@@ -208,7 +215,7 @@ def token_issue(request: Request, archive: ArchiveDep, username: str, csrf: str 
                   back=f"/admin/users/{quote(who)}")
 
 
-@router.post("/admin/users/{username}/tokens/revoke")
+@router.post("/admin/users/{username:path}/tokens/revoke")
 def token_revoke(request: Request, archive: ArchiveDep, username: str, csrf: str = Form(""), name: str = Form(""),
                  confirmed: str = Form("")) -> Response:
     from console.i18n import translator
@@ -246,7 +253,7 @@ def unit_add(request: Request, archive: ArchiveDep, csrf: str = Form(""), code: 
     return _back("/admin/units", "added")
 
 
-@router.post("/admin/units/{code}/rename")
+@router.post("/admin/units/{code:path}/rename")
 def unit_rename(request: Request, archive: ArchiveDep, code: str, csrf: str = Form(""),
                 name: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
@@ -281,7 +288,7 @@ def officer_add(request: Request, archive: ArchiveDep, csrf: str = Form(""), off
     return _back("/admin/officers", "added")
 
 
-@router.post("/admin/officers/{officer_no}")
+@router.post("/admin/officers/{officer_no:path}")
 def officer_change(request: Request, archive: ArchiveDep, officer_no: str, csrf: str = Form(""),
                    name: str = Form(""), active: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "officers.manage")
@@ -303,7 +310,7 @@ def recorders_page(request: Request, archive: ArchiveDep) -> HTMLResponse:
                  officers=lambda db, p: [o for o, _ in attribution.officers_of(db, units=p.scope.units, limit=1000)])
 
 
-@router.post("/admin/recorders/{device_id}")
+@router.post("/admin/recorders/{device_id:path}")
 def recorder_assign(request: Request, archive: ArchiveDep, device_id: str, csrf: str = Form(""),
                     officer_no: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "recorder.assign")
@@ -334,7 +341,7 @@ def station_add(request: Request, archive: ArchiveDep, csrf: str = Form(""), sta
                   back="/admin/stations")
 
 
-@router.post("/admin/stations/{station_id}/token")
+@router.post("/admin/stations/{station_id:path}/token")
 def station_token(request: Request, archive: ArchiveDep, station_id: str, csrf: str = Form(""),
                   confirmed: str = Form("")) -> HTMLResponse:
     from console.i18n import translator
@@ -354,7 +361,7 @@ def station_token(request: Request, archive: ArchiveDep, station_id: str, csrf: 
                   back="/admin/stations")
 
 
-@router.post("/admin/stations/{station_id}/unit")
+@router.post("/admin/stations/{station_id:path}/unit")
 def station_unit(request: Request, archive: ArchiveDep, station_id: str, csrf: str = Form(""),
                  unit_code: str = Form("")) -> Response:
     p = _form_user(archive, request, csrf, "users.manage")
@@ -365,7 +372,7 @@ def station_unit(request: Request, archive: ArchiveDep, station_id: str, csrf: s
     return _back("/admin/stations", "moved")
 
 
-@router.post("/admin/stations/{station_id}/disable")
+@router.post("/admin/stations/{station_id:path}/disable")
 def station_disable(request: Request, archive: ArchiveDep, station_id: str, csrf: str = Form(""),
                     confirmed: str = Form("")) -> Response:
     from console.i18n import translator

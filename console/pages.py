@@ -48,7 +48,7 @@ from cases import service as case_service
 from cases import views as case_views
 from cases.records import FORMS
 from console.i18n import js_words, lang_of, translator
-from liuhen.errors import LiuhenError
+from liuhen.errors import LiuhenError, as_said
 from liuhen.words import said
 from media.errors import unplayable_code
 
@@ -94,8 +94,9 @@ def render(request: Request, name: str, *, status: int = 200, user: access.Princ
                js_words=js_words(lang),
                may=(lambda action: user is not None and user.may(action)),
                role_label=policy.ROLE_LABELS.get(user.role, user.role) if user else None,
-               unplayable_code=unplayable_code, fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur,
-               fmt_size=_fmt_size, quote=quote,
+               unplayable_code=unplayable_code, said_in=lambda text: as_said(text).in_(lang) if text else "",
+               fmt_time=lambda t: _fmt_time(t, tz), fmt_dur=_fmt_dur,
+               fmt_size=_fmt_size, quote=lambda part: quote(part, safe=""),  # (one path segment or query value)
                station_tz=archive.settings.station.timezone,  # (console.js shows times in it: fmtTime)
                csrf=user.csrf_token if user else None)
     resp = templates.TemplateResponse(request, name, ctx, status_code=status)

@@ -123,6 +123,14 @@ class DataKey:
     def key_id(self) -> str:
         return hashlib.sha256(b"liuhen data key\0" + self.secret).hexdigest()[:16]
 
+    def tag(self, text: str, purpose: str) -> str:
+        """A keyed digest (HMAC-SHA256, hex) of ``text`` for ``purpose``: the same text gives the same
+        tag, so that whoever holds the key can tell which value it was, and nobody else can guess it
+        back from a list of names (as they could from a plain hash)."""
+        import hmac
+
+        return hmac.new(self.secret, purpose.encode() + b"\0" + text.encode("utf-8"), hashlib.sha256).hexdigest()
+
     def seal(self, text: str, column: str) -> bytes:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

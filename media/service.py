@@ -23,6 +23,7 @@ import liuhen
 from archive.bindings import DERIVED, EVIDENCE
 from archive.context import Archive
 from archive.models import DerivedFile, Evidence
+from archive.sniff import note_said
 from hashing.binding import bound
 from hashing.digest import hash_file
 from jobs.queue import enqueue
@@ -88,7 +89,8 @@ def probe_job(ctx: JobContext[Archive]) -> None:
         return
     if ev.media_state in ("broken", "empty"):
         # the intake's structural check already found it cut off or not media at all
-        _unplayable(ctx, ev, "probe", Unplayable(said(f"{name} 无法播放：{ev.media_note}", f"{name} cannot be played: {ev.media_note}.")))
+        note = note_said(ev.media_note or "")
+        _unplayable(ctx, ev, "probe", Unplayable(said(f"{name} 无法播放：{note.zh}", f"{name} cannot be played: {note.en}.")))
         return
     src = _local_original(ctx, ev)
     try:

@@ -60,7 +60,7 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     # for the records manager; recorders for whoever runs the dock. /admin sends each to their first section.
     "/admin": ({ADM, RM}, None),
     "/admin/users": ({ADM}, None),
-    "/admin/users/{username}": ({ADM}, "user"),
+    "/admin/users/{username:path}": ({ADM}, "user"),
     "/admin/units": ({ADM}, None),
     "/admin/officers": ({ADM, RM}, None),
     "/admin/recorders": ({OP, ADM}, None),
@@ -163,22 +163,22 @@ def test_the_table_lists_every_page_of_the_console(world: World) -> None:
 
 POSTS: dict[str, set[str]] = {
     "/admin/users": {ADM},
-    "/admin/users/{username}/change": {ADM},
-    "/admin/users/{username}/password": {ADM},
-    "/admin/users/{username}/unlock": {ADM},
-    "/admin/users/{username}/disable": {ADM},
-    "/admin/users/{username}/enable": {ADM},
-    "/admin/users/{username}/tokens": {ADM},
-    "/admin/users/{username}/tokens/revoke": {ADM},
+    "/admin/users/{username:path}/change": {ADM},
+    "/admin/users/{username:path}/password": {ADM},
+    "/admin/users/{username:path}/unlock": {ADM},
+    "/admin/users/{username:path}/disable": {ADM},
+    "/admin/users/{username:path}/enable": {ADM},
+    "/admin/users/{username:path}/tokens": {ADM},
+    "/admin/users/{username:path}/tokens/revoke": {ADM},
     "/admin/units": {ADM},
-    "/admin/units/{code}/rename": {ADM},
+    "/admin/units/{code:path}/rename": {ADM},
     "/admin/officers": {ADM, RM},
-    "/admin/officers/{officer_no}": {ADM, RM},
-    "/admin/recorders/{device_id}": {OP, ADM},
+    "/admin/officers/{officer_no:path}": {ADM, RM},
+    "/admin/recorders/{device_id:path}": {OP, ADM},
     "/admin/stations": {ADM},
-    "/admin/stations/{station_id}/token": {ADM},
-    "/admin/stations/{station_id}/unit": {ADM},
-    "/admin/stations/{station_id}/disable": {ADM},
+    "/admin/stations/{station_id:path}/token": {ADM},
+    "/admin/stations/{station_id:path}/unit": {ADM},
+    "/admin/stations/{station_id:path}/disable": {ADM},
     "/audit/export": {AUD, ADM},
     "/retention/holds": {LR, RM},
     "/retention/holds/{hold_id}/release": {LR, RM},
@@ -202,7 +202,7 @@ def test_every_form_is_refused_to_the_roles_the_table_says(world: World, form: s
     import re
 
     username = user_of(role)
-    path = re.sub(r"\{(\w+)\}", lambda m: ABSENT[m.group(1)], form)
+    path = re.sub(r"\{(\w+)(?::path)?\}", lambda m: ABSENT[m.group(1)], form)
     before = denials(world, username)
     r = world.client(username).post(path, data={"csrf": ""}, headers={"Accept": "text/html"},
                                     follow_redirects=False)

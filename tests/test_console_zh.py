@@ -402,3 +402,20 @@ def test_the_jobs_page_names_kinds_and_states_in_words(world: tuple[World, dict[
         assert states.get("done") == "已完成" and states.get("failed", "失败").startswith("失败"), states
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_unplayable_recordings_reason_on_hover_speaks_the_pages_language(world: tuple[World, dict[str, int]],
+                                                                            lang: str) -> None:
+    import html as html_
+
+    w, ids = world
+    client = w.client(user_of("investigator"))
+    client.cookies.set("lang", lang)
+    page = client.get(f"/evidence/{ids['empty']}").text
+    titles = [html_.unescape(t) for t in re.findall(r'<p class="error" id="unplayable"[^>]* title="([^"]*)"', page)]
+    titles += [html_.unescape(t) for t in re.findall(r'<span title="([^"]+)">', page)]
+    assert len(titles) >= 2 and all(titles), titles
+    names = _data_names(w)
+    for title in titles:  # the media worker's note, in one language: not the stored "中文 / English" pair
+        assert (_latin_words(title, names) if lang == "zh" else _han(title, names)) == [], title

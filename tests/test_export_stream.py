@@ -27,7 +27,7 @@ from archive.models import DerivedFile, Evidence
 from jobs import queue
 from jobs.models import Export
 from jobs.worker import run_one
-from tests.api_world import BACKENDS, A, World, user_of, world_for
+from tests.api_world import BACKENDS, A, B, World, user_of, world_for
 
 API = "/api/v1"
 INVESTIGATOR = user_of("investigator")
@@ -211,6 +211,62 @@ def test_a_whole_case_exports_as_a_job_with_the_case_events(world: World, tmp_pa
     assert doc.compress_type == zipfile.ZIP_STORED and z.read(doc) == pdf
     down = [json.loads(e.detail) for e in world.events_since(since) if e.action == "case_downloaded"]
     assert [d["case_id"] for d in down] == [case["case_id"]]
+
+
+# ---------------------------------------------------------------------------- the maker's rights, again when it runs
+
+
+def _change_user(world: World, username: str, **change: str) -> dict[str, str]:
+    """Change a user as an administrator does (``auth.service.update_user``); what it was before."""
+    from auth import service as accounts
+
+    with world.archive.sessions.begin() as db:
+        user = accounts.get_user(db, username=username)
+        before = {"role": user.role, "unit_code": user.unit.code}
+        accounts.update_user(db, world.archive.custody, username=username, actor="test", **change)
+    return {k: v for k, v in before.items() if k in change}
+
+
+def test_an_export_whose_maker_lost_the_right_since_it_was_asked_fails_in_words(world: World) -> None:
+    c = world.client(INVESTIGATOR)
+    xid = c.post(f"{API}/exports", json={"evidence_ids": [world.evidence["wangwu"]]}).json()["export_id"]
+    since = world.last_seq()
+    before = _change_user(world, INVESTIGATOR, role="auditor")  # an auditor may not export
+    try:
+        run_exports(world)
+    finally:
+        _change_user(world, INVESTIGATOR, **before)
+    x = c.get(f"{API}/exports/{xid}").json()
+    assert x["state"] == "failed" and x["download"] is None, x
+    assert "已无导出权限" in x["error"] and "no longer allows exporting" in x["error"]
+    assert not events(world, since, "exported")
+    (denied,) = events(world, since, "access_denied")
+    assert denied.actor == f"user:{INVESTIGATOR}"
+    assert json.loads(denied.detail) | {"permission": "evidence.export", "reason": "role", "export_id": xid} \
+        == json.loads(denied.detail)
+    with world.archive.sessions() as db:
+        job = db.get_one(Export, xid).job_id
+        from jobs.models import Job
+
+        assert db.get_one(Job, job).state == "failed"
+
+
+def test_a_case_export_whose_maker_left_the_cases_unit_since_it_was_asked_fails_in_words(world: World) -> None:
+    c = world.client(INVESTIGATOR)
+    case = c.post(f"{API}/cases", json={"unit_code": A, "category": "行政处罚", "title": "换单位"}).json()
+    xid = c.post(f"{API}/exports", json={"case_id": case["case_id"]}).json()["export_id"]
+    since = world.last_seq()
+    before = _change_user(world, INVESTIGATOR, unit_code=B)
+    try:
+        run_exports(world)
+    finally:
+        _change_user(world, INVESTIGATOR, **before)
+    x = c.get(f"{API}/exports/{xid}").json()
+    assert x["state"] == "failed", x
+    assert f"案件 {case['case_id']} 已不在发起人的单位范围内" in x["error"]
+    assert not events(world, since, "case_exported")
+    (denied,) = events(world, since, "access_denied")
+    assert json.loads(denied.detail)["reason"] == "unit" and json.loads(denied.detail)["export_id"] == xid
 
 
 # ---------------------------------------------------------------------------- a large recording, flat memory

@@ -205,6 +205,8 @@ def test_a_missing_store_folder_is_an_error_not_an_absent_file(tmp_path: Path) -
         with pytest.raises(StoreError, match=f"original store at {re.escape(str(store.root))} is not there") as e:
             call()
         assert "mounted" in e.value.action
+        zh = e.value.message("zh")  # in Chinese on a Chinese screen, what and what to do
+        assert f"原始文件存储 {store.root} 不存在" in zh and "挂载" in zh and "not there" not in zh
 
 
 def test_ping_answers_for_a_writable_store_and_leaves_nothing(store: LocalStore) -> None:

@@ -361,6 +361,8 @@ def test_missing_bucket_is_reported_with_what_to_do(s3_server: S3Server, tmp_pat
     with pytest.raises(StoreError, match="liuhen-no-such-bucket does not exist") as e:
         store.put_file(src, digest, 100)
     assert "nothing was lost" in e.value.action
+    zh = e.value.message("zh")  # in Chinese on a Chinese screen
+    assert "S3 存储桶 liuhen-no-such-bucket 不存在" in zh and "没有丢失任何内容" in zh and "does not exist" not in zh
 
 
 def test_unreachable_endpoint_is_a_store_error_naming_the_bucket(s3_server: S3Server,  # noqa: F811

@@ -32,6 +32,14 @@ function json(id) { const s = document.getElementById(id); return s ? JSON.parse
 
 /* a word of the page's language from the console's one catalogue (console/words, keys "js.…") */
 let _WORDS = null;
+/* a sentence the server keeps in both languages ("中文…… / English…", liuhen.errors.as_said) in the
+   page's language; any other text as it is */
+function inLang(text) {
+  const m = /^(.*?[\u3000-\u9fff\uff00-\uffef].*?)\s+\/\s+([A-Za-z`'"(].*)$/s.exec(text || "");
+  if (!m) return text;
+  return (document.documentElement.lang || "zh").startsWith("en") ? m[2].trim() : m[1].trim();
+}
+
 function W(key, vars) {
   if (_WORDS === null) _WORDS = json("liuhen-words") || {};
   let s = Object.prototype.hasOwnProperty.call(_WORDS, key) ? _WORDS[key] : key;
@@ -256,13 +264,13 @@ function dockPage() {
       td.append(el("div", {class: "reason", text: W("js.dock.empty_reason")}));
     } else if (f.media_state === "broken") {
       td.append(" ", el("span", {class: "badge bad broken", text: W("js.dock.broken")}));
-      if (f.media_note) td.append(el("div", {class: "reason", text: f.media_note}));
+      if (f.media_note) td.append(el("div", {class: "reason", text: inLang(f.media_note)}));
     }
     if (!f.empty && f.playback === "unplayable") {
       td.append(" ", el("span", {class: "badge bad unplayable", text: W("js.dock.unplayable")}));
-      if (f.playback_note) td.append(el("div", {class: "reason", text: f.playback_note}));
+      if (f.playback_note) td.append(el("div", {class: "reason", text: inLang(f.playback_note)}));
     }
-    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) td.append(el("div", {class: "reason", "data-code": f.reason_code || "", title: f.reason, text: f.reason_code ? Wc("refusal", f.reason_code) : f.reason}));
+    if (f.reason && ["refused", "queued", "interrupted"].includes(f.status)) td.append(el("div", {class: "reason", "data-code": f.reason_code || "", title: inLang(f.reason), text: f.reason_code ? Wc("refusal", f.reason_code) : inLang(f.reason)}));
     return td;
   }
 
@@ -357,7 +365,7 @@ function jobsPage() {
     body.replaceChildren(...(jobs.length ? jobs.map(j => el("tr", {"data-state": j.state},
       el("td", {text: String(j.job_id)}), el("td", {"data-kind": j.kind, text: Wc("job.kind", j.kind)}),
       el("td", {}, j.evidence_id ? el("a", {href: "/evidence/" + j.evidence_id, text: j.file_name}) : "—"),
-      el("td", {class: "state", "data-state": j.state}, Wc("job.state", j.state), j.last_error && j.state !== "done" ? el("div", {class: "reason", title: j.last_error, text: W("js.job.error")}) : null),
+      el("td", {class: "state", "data-state": j.state}, Wc("job.state", j.state), j.error && j.state !== "done" ? el("div", {class: "reason", title: j.error, text: W("js.job.error")}) : null),
       el("td", {}, bar(j.progress, 1, "job-bar"), j.note ? " " + Wc("job.note", j.note) : ""))) : [el("tr", {}, el("td", {colspan: "5", text: W("js.jobs.none")}))]));
   }
   refresh().catch(() => {});
