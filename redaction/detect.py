@@ -412,7 +412,7 @@ def roi(box: np.ndarray, width: int, height: int, min_scale: float, max_scale: f
 
 MATCH_IOU = 0.2  # a detection continues a track when it overlaps the track's predicted box this much
 MATCH_CENTRE = 0.75  # … or when its centre is within this many box sizes of the predicted centre,
-MATCH_MOTION = 0.05  # … or within this fraction of the frame's height per sample since the track was last seen
+MATCH_MOTION = 0.08  # … or within this fraction of the frame's height per sample since the track was last seen
 
 
 @dataclass
@@ -660,6 +660,7 @@ def detect(
         "sample_every": sample_every,
         "detect_width": detect_width,
         "pad": PAD,
+        "hold_s": round(sample_every / float(geo.rate), 6),
         "tiling": {
             "enabled": bool(fine),
             "levels": [{"level": lv, "scale": sc, "tiles": sum(1 for t in fine if t.level == lv)} for lv, sc in levels],
