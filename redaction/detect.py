@@ -626,8 +626,9 @@ def detect(
     cycle. Detections at or above ``threshold`` are linked into tracks (:class:`Tracker`, which
     bridges a cycle of missed samples), each key a detection grown by :data:`PAD`.
 
-    Raises :class:`DetectorMissing` (model or runtime not installed), :class:`OriginalUnreadable`,
-    or :class:`RedactionError` when the decoder fails.
+    ``timeout_s`` defaults to 300 s + 20 × the duration. Raises :class:`DetectorMissing` (model or
+    runtime not installed), :class:`OriginalUnreadable` (the decoder failed or the time ran out), or
+    :class:`RedactionError` (settings out of range).
     """
     from redaction.render import _geometry, _probe, _Proc, _read_frame
 
@@ -654,7 +655,7 @@ def detect(
     history: deque[tuple[float, np.ndarray]] = deque(maxlen=min(cycle, HISTORY_BYTES // (width * height * 3)) if fine else 0)
     frame_bytes = width * height * 3
     duration = geo.duration_s or 0.0
-    timeout = timeout_s if timeout_s is not None else 120.0 + 4.0 * duration
+    timeout = timeout_s if timeout_s is not None else 300.0 + 20.0 * duration  # a busy CPU is slow, not broken
     args = _decode_args(original, p, geo, sample_every, width, height)
     dec = _Proc(args, stdin=False, stdout=True, cpu_s=None, mem_mb=mem_mb)
     buf = bytearray(frame_bytes)
