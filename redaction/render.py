@@ -177,6 +177,13 @@ def _hide_frame(planes: Sequence[np.ndarray], rects: list[tuple[int, int, int, i
         _hide_rect(planes, (0, 0, y.shape[1], y.shape[0]), cells)
 
 
+def plan_hold(plan: Plan) -> float:
+    """The hold the plan itself asks for: the sampling interval its detector recorded (``hold_s``),
+    so that a face leaving between two detection samples stays covered whoever renders the plan."""
+    value = (plan.detector or {}).get("hold_s")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0.0
+
+
 def _hold(rate: Fraction, hold: float) -> float:
     # half a frame on each end: the frame nearest a track's first or last keyframe is hidden too,
     # even when the keyframe's time (rounded to 0.1 ms in the plan) falls a hair outside its own frame
@@ -436,13 +443,15 @@ def render(
     """Render ``plan`` over ``original`` into ``out_dir / name``.
 
     ``hold`` widens every track by that many seconds at both ends (the detector's sampling interval,
-    so a face leaving between two samples stays covered); half a frame is always added. ``mem_mb``
+    so a face leaving between two samples stays covered; at least the plan's own ``detector.hold_s``);
+    half a frame is always added. ``mem_mb``
     defaults to 2 GiB per ffmpeg for libx264 and none for NVENC; ``timeout_s`` to 120 s + 4 × the
     duration. Raises :class:`OriginalUnreadable`, :class:`PlanMismatch`, :class:`UnknownEncoder` or
     :class:`RenderFailed`; on any failure no file named ``name`` is left behind (nor its ``.part``).
     """
     started = time.monotonic()
     original = Path(original)
+    hold = max(hold, plan_hold(plan))
     out_dir = Path(out_dir)
     _check_encoder(encoder)
     if pad < 0 or cells < 1:
@@ -634,7 +643,7 @@ def preview_frame(
     buf = bytearray(r.stdout[:geo.frame_bytes])
     planes = _planes(buf, geo.width, geo.height)
     ft = geo.t(frame)
-    _hide_frame(planes, [rect for _, rect in _boxes(plan, ft, geo, pad, hold)], plan.video_ranges_at(ft), cells)
+    _hide_frame(planes, [rect for _, rect in _boxes(plan, ft, geo, pad, max(hold, plan_hold(plan)))], plan.video_ranges_at(ft), cells)
     yuv = np.frombuffer(buf, np.uint8).reshape(geo.height * 3 // 2, geo.width)
     bgr = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420)
     if geo.width > max_width:

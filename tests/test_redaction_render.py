@@ -401,3 +401,28 @@ def test_a_render_stopped_by_its_caller_leaves_no_half_copy(tmp_path: Path) -> N
     with pytest.raises(Cancelled):
         render(truth.path, truth.plan(), tmp_path / "out", progress=cancel)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_plans_own_detector_hold_covers_the_gap_after_a_tracks_last_sample(world: World) -> None:
+    """A detected track ends at its last sample; the face may stay until the next one. The plan's
+    ``detector.hold_s`` (the sampling interval) makes every render of that plan hold the box, whoever
+    renders it and without being told."""
+    t = world.truth
+    key_frame, at_frame = 30, 33  # the track's one key at 1.0 s; looked at three frames later
+    boxes = t.boxes(key_frame)
+    x0, y0, x1, y1 = max(boxes.values(), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    box = Box(x0 / t.width, y0 / t.height, (x1 - x0) / t.width, (y1 - y0) / t.height)
+    track = Track(id="sampled", kind="face", state="accepted", source="detector", keys=(Key(key_frame / t.fps, box),))
+    bare = Plan(original_sha256=world.plan.original_sha256, tracks=(track,))
+    held = replace(bare, detector={"hold_s": 0.5})
+    face = max(t.boxes(at_frame).values(), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    fx0, fy0, fx1, fy1 = face
+
+    def region(plan: Plan) -> np.ndarray:
+        jpeg = preview_frame(world.original, plan, at_frame / t.fps, pad=PAD)
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        return img[fy0:fy1, fx0:fx1]
+
+    original = world.y_orig[at_frame][fy0:fy1, fx0:fx1]
+    assert detail(region(bare)) > 0.5 * detail(original)  # no hold: three frames later the face is shown
+    assert detail(region(held)) < DETAIL_LEFT * detail(original)  # the plan's own hold: hidden
