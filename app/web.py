@@ -129,6 +129,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import admin as admin_pages
 
     app.include_router(admin_pages.router)  # 系统管理: users, units, officers, recorders, stations
+    from console import redaction as redaction_page
+
+    app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

@@ -80,11 +80,13 @@ PAGES: tuple[str, ...] = (
     "/admin/stations",
     "/search?view=list",
     "/search?range=7d&sort=archived",
+    "/evidence/{zhangsan}/redaction",
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {
     "/dock": "#dock > *",
     "/jobs": "#jobs tbody tr",
+    "/evidence/{zhangsan}/redaction": "#redaction[data-state]",  # the plan (or its absence) drawn
 }
 # bad addresses: each must answer with a page in the user's language, never raw JSON
 BAD_ADDRESSES: tuple[str, ...] = ("/evidence/abc", "/evidence/0", "/evidence/99999999", "/nope", "/cases/99999999",
