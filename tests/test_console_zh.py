@@ -106,6 +106,7 @@ ALLOWED = {
     "B", "KB", "MB", "GB", "TB", "s", "h",  # units
     "ffmpeg", "ffprobe", "liuhen-station", "liuhen-cases", "bagit",  # tools named in the custody history
     "v", "dev",  # a version (v0.9, 0.9.dev1) beside a tool's name
+    "Shift", "Delete",  # keys named as printed on the keyboard (the redaction editor's shortcuts)
 }
 # Han words allowed on an English page by name, each with its reason.
 ALLOWED_HAN = {

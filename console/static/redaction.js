@@ -35,6 +35,15 @@ function boxAt(track, t) {
   return a.box.map((v, j) => v + (b.box[j] - v) * f);
 }
 
+/* where a track is drawn at t: its box, or — for the selected track outside its keyframes — its nearest
+   keyframe's box, drawn apart (moving it there adds a keyframe at t and so extends the track) */
+function shownBox(track, t) {
+  const b = boxAt(track, t);
+  if (b || track.id !== RD.selected || !track.keys.length) return b ? {box: b, outside: false} : null;
+  const k = t < track.keys[0].t ? track.keys[0] : track.keys[track.keys.length - 1];
+  return {box: k.box, outside: true};
+}
+
 function clip01(box) {
   let [x, y, w, h] = box;
   x = Math.max(0, Math.min(1 - BOX_MIN, x)); y = Math.max(0, Math.min(1 - BOX_MIN, y));
@@ -152,10 +161,11 @@ function rdDraw() {
   const t = rdNow();
   const boxes = [];
   for (const tr of RD.plan.tracks) {
-    const b = boxAt(tr, t);
-    if (!b) continue;
+    const shown = shownBox(tr, t);
+    if (!shown) continue;
+    const b = shown.box;
     const onKey = tr.keys.some(k => Math.abs(k.t - t) < 1e-3);
-    const d = el("div", {class: "rd-box st-" + tr.state + (tr.id === RD.selected ? " selected" : "") + (onKey ? " on-key" : ""),
+    const d = el("div", {class: "rd-box st-" + tr.state + (tr.id === RD.selected ? " selected" : "") + (onKey ? " on-key" : "") + (shown.outside ? " outside" : ""),
                          "data-track-id": tr.id, "data-state": tr.state, "data-kind": tr.kind, title: W("js.rd.kind." + tr.kind)});
     d.style.left = (100 * b[0]) + "%"; d.style.top = (100 * b[1]) + "%";
     d.style.width = (100 * b[2]) + "%"; d.style.height = (100 * b[3]) + "%";
@@ -188,7 +198,7 @@ function rdStage() {
       RD.selected = hit.dataset.trackId; rdTracks();
       if (!RD.mayEdit) { rdDraw(); return; }
       const tr = RD.plan.tracks.find(x => x.id === RD.selected);
-      drag = {mode: e.target.dataset.handle ? "size" : "move", track: tr, start: p, box: boxAt(tr, rdNow()), el: hit};
+      drag = {mode: e.target.dataset.handle ? "size" : "move", track: tr, start: p, box: shownBox(tr, rdNow()).box, el: hit};
       return;
     }
     RD.selected = null; rdTracks();
