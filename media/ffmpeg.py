@@ -170,7 +170,7 @@ def compile_command(stream: Any, binary: str = FFMPEG) -> list[str]:
 NICE = 10
 
 
-def _limits(cpu_s: int | None, mem_mb: int | None) -> Callable[[], None]:
+def limits(cpu_s: int | None, mem_mb: int | None) -> Callable[[], None]:
     """A preexec_fn setting rlimits and ``NICE`` in the child; values are worked out here, in the parent."""
     wanted: list[tuple[int, int, int]] = [(resource.RLIMIT_CORE, 0, 0)]
     if mem_mb:
@@ -193,14 +193,14 @@ def _limits(cpu_s: int | None, mem_mb: int | None) -> Callable[[], None]:
     return apply
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
 
-def _read_tail(f: IO[bytes], out: list[bytes]) -> None:
+def read_tail(f: IO[bytes], out: list[bytes]) -> None:
     tail = bytearray()
     for chunk in iter(lambda: f.read1(65536), b""):  # type: ignore[attr-defined]
         tail += chunk
@@ -257,7 +257,7 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
     return proc.poll() is not None
 
 
-def _tail_text(raw: bytes) -> str:
+def tail_text(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     if len(raw) >= STDERR_TAIL_BYTES and "\n" in text:
         text = text.split("\n", 1)[1]  # drop the cut-off first line
@@ -304,7 +304,7 @@ def run(
             start_new_session=True,
             # The hook only calls setrlimit and nice (no locks, no allocation-heavy Python), which is
             # what makes preexec_fn acceptable here despite the reader threads.
-            preexec_fn=_limits(cpu_s, mem_mb),  # noqa: PLW1509
+            preexec_fn=limits(cpu_s, mem_mb),  # noqa: PLW1509
             env=env,
         )
     except FileNotFoundError:
@@ -314,7 +314,7 @@ def run(
     out: list[bytes] = []
     fractions: queue.Queue[float | None] = queue.Queue()
     assert proc.stderr is not None
-    readers = [threading.Thread(target=_read_tail, args=(proc.stderr, err), daemon=True)]
+    readers = [threading.Thread(target=read_tail, args=(proc.stderr, err), daemon=True)]
     if progress is not None:
         assert proc.stdout is not None
         readers.append(threading.Thread(target=_read_progress,
@@ -349,13 +349,13 @@ def run(
                     progress(frac)
     finally:
         if proc.poll() is None:
-            _kill_group(proc)
+            kill_group(proc)
         proc.wait()
         for t in readers:
             t.join(timeout=2)
         if any(t.is_alive() for t in readers):
             # A child of the tool still holds the pipes open: end the rest of the group.
-            _kill_group(proc)
+            kill_group(proc)
             for t in readers:
                 t.join(timeout=2)
         for pipe in (proc.stdout, proc.stderr):
@@ -367,7 +367,7 @@ def run(
         tool=tool,
         tool_version=version,
         exit_code=proc.returncode,
-        stderr_tail=_tail_text(err[0] if err else b""),
+        stderr_tail=tail_text(err[0] if err else b""),
         seconds=time.monotonic() - start,
         timed_out=timed_out,
         stdout=out[0] if out else b"",

@@ -16,7 +16,7 @@ import grimp
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("app", "console", "api", "integrity", "cases", "media", "retention", "review", "archive", "roster", "auth",
+PACKAGES = ("app", "console", "api", "integrity", "cases", "media", "retention", "review", "redaction", "archive", "roster", "auth",
             "jobs", "ingest", "hashing", "liuhen")
 
 
