@@ -39,6 +39,17 @@ from hashing.errors import BadSignature
 from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from liuhen.words import Said, said
+from redaction.errors import (
+    ApprovalRefused,
+    BadPlan,
+    DetectorMissing,
+    PlanMismatch,
+    RedactionError,
+    ReleaseRefused,
+    RenderNotReady,
+    StalePlan,
+    UnknownEncoder,
+)
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
 from review.errors import CalendarUncovered, ReviewConflict, ReviewError, ReviewRequired
@@ -72,6 +83,15 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (ReviewConflict, 403),  # this reviewer may not review this case (handled it; no 法律职业资格): a refusal
     (CalendarUncovered, 422),  # the deadline falls in a year the holiday calendar does not cover: never guessed
     (ReviewError, 400),
+    (StalePlan, 409),  # an edit on an older version than the latest: reload, then edit again
+    (ReleaseRefused, 409),  # a redacted copy of a version no second person approved (redaction_not_approved)
+    (ApprovalRefused, 409),  # four eyes: the approver made or changed the version; tracks still undecided
+    (RenderNotReady, 409),  # the render's job has not finished, or failed
+    (PlanMismatch, 422),  # a plan for another original
+    (BadPlan, 422),
+    (DetectorMissing, 503),  # the face model or onnxruntime is not installed
+    (UnknownEncoder, 422),
+    (RedactionError, 400),
     (Destroyed, 410),  # the bytes were destroyed under the retention rules; the record stays
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
