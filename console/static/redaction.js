@@ -106,7 +106,7 @@ function rdShow(detail) {
   RD.root.dataset.state = "loaded";
   const undecided = detail.undecided !== undefined ? detail.undecided : RD.plan.tracks.filter(t => t.state === "proposed").length;
   const st = document.getElementById("rd-status");
-  st.textContent = W("js.rd.status", {id: detail.plan_id, v: detail.version, sha: String(detail.sha256 || "").slice(0, 12), n: undecided});
+  st.textContent = W("js.rd.status", {id: detail.plan_id, v: detail.version, sha: String(detail.plan_sha256 || detail.sha256 || "").slice(0, 12), n: undecided});
   st.dataset.undecided = String(undecided);
   if (RD.selected && !RD.plan.tracks.some(t => t.id === RD.selected)) RD.selected = null;
   rdTracks(); rdRanges(); rdDraw(); rdSide();
@@ -413,7 +413,11 @@ function rdRangeForm() {
 /* ------------------------------------------------------------------ jobs, approvals, release */
 
 function rdRendersOf(version) { return (RD.detail.renders || []).filter(r => version === undefined || r.version === version); }
-function rdApproved(version) { return (RD.detail.approvals || []).some(a => a.version === version); }
+/* the approvals, from the versions' record (approved_by, approved_at) */
+function rdApprovals() {
+  return (RD.detail.versions || []).filter(v => v.approved_by).map(v => ({version: v.version, by: v.approved_by, at: v.approved_at}));
+}
+function rdApproved(version) { return rdApprovals().some(a => a.version === version); }
 
 /* why approving the current version would be refused, if the page can tell (the API decides in the end) */
 function rdApproveRefusal() {
@@ -421,16 +425,16 @@ function rdApproveRefusal() {
   if (rdApproved(RD.version)) return ["already", W("js.rd.refuse.already")];
   const undecided = RD.detail.undecided !== undefined ? RD.detail.undecided : RD.plan.tracks.filter(t => t.state === "proposed").length;
   if (undecided > 0) return ["undecided", W("js.rd.refuse.undecided", {n: undecided})];
-  const editors = RD.detail.editors || (RD.detail.versions || []).filter(v => v.version === RD.version).map(v => v.by || v.actor);
-  if (editors && editors.includes(RD.me)) return ["own", W("js.rd.refuse.own")];
+  if ((RD.detail.may_not_approve || []).includes(RD.me)) return ["own", W("js.rd.refuse.own")];
   return null;
 }
 
 function rdSide() {
   const d = RD.detail;
   const approvals = document.getElementById("rd-approvals"), renders = document.getElementById("rd-renders");
-  approvals.replaceChildren(...((d.approvals || []).length ? d.approvals.map(a => el("li", {class: "rd-approval", "data-version": String(a.version)},
-    W("js.rd.approval.row", {who: a.display_name || a.by || a.actor || a.approved_by || "", at: fmtTime(a.at || a.approved_at), v: a.version})))
+  const given = rdApprovals();
+  approvals.replaceChildren(...(given.length ? given.map(a => el("li", {class: "rd-approval", "data-version": String(a.version)},
+    W("js.rd.approval.row", {who: a.by, at: fmtTime(a.at), v: a.version})))
     : [el("li", {class: "muted", text: W("js.rd.approval.none")})]));
   renders.replaceChildren(...((d.renders || []).length ? d.renders.map(r => el("li", {class: "rd-render", "data-render-id": String(r.render_id),
     "data-version": String(r.version), "data-state": r.state},
@@ -458,32 +462,21 @@ async function rdDetect() {
   const b = document.getElementById("rd-detect"), out = document.getElementById("rd-job");
   b.disabled = true;
   try {
-    const job = await rdCall("POST", "/api/v1/redaction/" + RD.planId + "/detect");
+    const asked = await rdCall("POST", "/api/v1/redaction/" + RD.planId + "/detect");
     out.textContent = W("js.rd.detect.started"); out.dataset.job = "detect"; out.dataset.state = "pending";
-    const from = RD.version;
     for (;;) {
       await new Promise(r => setTimeout(r, 1000));
-      const st = await rdJobState(job);
-      if (st) { out.textContent = rdJobWord(st); out.dataset.state = st.state; }
       const d = await api("GET", "/api/v1/redaction/" + RD.planId, undefined, true);
-      if ((st && st.state === "failed")) break;
-      if ((st && st.state === "done") || (!st && d.version !== from)) {
-        rdShow(d); out.textContent = W("js.rd.detect.done"); out.dataset.state = "done"; break;
-      }
+      const ds = d.detections || [];
+      const job = ds.find(x => x.detection_id === asked.detection_id) || ds[ds.length - 1];
+      if (!job) continue;
+      out.dataset.state = job.state;
+      if (job.state === "done") { rdShow(d); out.textContent = W("js.rd.detect.done"); break; }
+      if (job.state === "failed") { out.textContent = rdJobWord(job); break; }
+      out.textContent = rdJobWord(job);
     }
   } catch (err) { out.textContent = W("js.rd.failed", {why: err.message}); out.dataset.state = "failed"; }
   b.disabled = false;
-}
-
-/* a job's state as the API answers it (a job link in the answer, or the plan's detection field) */
-async function rdJobState(job) {
-  if (job && job.status_url) return api("GET", job.status_url, undefined, true);
-  if (job && job.job_id !== undefined) {
-    const d = await api("GET", "/api/v1/redaction/" + RD.planId, undefined, true);
-    const j = (d.jobs || []).find(x => x.job_id === job.job_id) || d.detection || null;
-    return j;
-  }
-  return null;
 }
 
 async function rdPreview() {
