@@ -367,7 +367,7 @@ async function rdDecide(id, state) {
   const why = W(state === "accepted" ? "js.rd.why.accept" : "js.rd.why.reject");
   RD.chain = RD.chain.then(async () => {
     try {
-      const d = await rdCall("POST", "/api/v1/redaction/" + RD.planId + "/tracks/" + encodeURIComponent(id), {state, why});
+      const d = await rdCall("POST", "/api/v1/redaction/" + RD.planId + "/tracks/" + encodeURIComponent(id), {state, why, base_version: RD.version});
       if (d && d.plan) rdShow(d); else await rdLoad();
       rdSay(W("js.rd.saved", {v: RD.version}), "ok");
       RD.root.dataset.saved = String(RD.version);
