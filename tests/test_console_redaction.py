@@ -59,7 +59,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from tests.redaction_clips import make_clip
 
     folder = tmp_path_factory.mktemp("redaction")
-    cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}", extra="\n[workers]\npoll_seconds = 0.2\n")
+    cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}", extra="\n[workers]\npoll_seconds = 0.2")
     settings = config.load(cfg, environ={})
     clip = folder / "faces.mp4"
     make_clip(clip, seconds=4.0, width=640, height=360, fps=25, faces=2, seed=3)
@@ -228,6 +228,18 @@ def test_a_plan_is_drawn_detected_rendered_approved_by_a_second_person_and_downl
         assert stage and drawn
         assert (drawn["x"] - stage["x"]) / stage["width"] == pytest.approx(0.25, abs=0.02)
 
+        # -- a save on a stale version (another window saved first) is refused in words, and the page reloads
+        other = dict(plan["plan"], note="另一窗口的修改")
+        csrf = page.get_attribute("meta[name='csrf-token']", "content") or ""
+        r = page.request.put(f"{world.base}/api/v1/redaction/{plan['plan_id']}", headers={"X-CSRF-Token": csrf},
+                             data={"base_version": plan["version"], "plan": other, "why": "另一窗口"})
+        assert r.status == 200, r.text()
+        _drag(page, (0.70, 0.70), (0.90, 0.90))  # drawn on the page's version, now stale
+        _wait(page, "document.getElementById('rd-message').dataset.reason === 'stale'")
+        assert "没有保存" in page.inner_text("#rd-message")
+        assert int(page.get_attribute("#redaction", "data-version") or 0) == plan["version"] + 1
+        assert page.locator("tr.rd-track").count() == 1  # (the stale box was not saved)
+
         # -- detection: a job with its progress; the faces it finds are proposed, one accepted here
         page.click("#rd-detect")
         _wait(page, "['done', 'failed'].includes(document.getElementById('rd-job').dataset.state)", 60)
@@ -280,16 +292,13 @@ def test_a_plan_is_drawn_detected_rendered_approved_by_a_second_person_and_downl
         page.click("#rd-download")  # before approval: refused by the API, said on the page
         _wait(page, "document.getElementById('rd-refusal').dataset.reason === 'not_approved'")
         assert "尚未经第二人审批" in page.inner_text("#rd-refusal")
-
-        page.click("#rd-approve")  # their own edit: refused (four eyes)
-        _wait(page, "!!document.getElementById('rd-refusal').dataset.reason && "
-                    "document.getElementById('rd-refusal').dataset.reason !== 'not_approved'")
-        assert page.locator("#confirm-dialog").count() == 0 or page.get_attribute("#rd-refusal", "data-reason") != "approved"
-        if page.locator("#confirm-dialog").count():  # (the page could not tell; the API refuses)
-            page.click("#confirm-go")
-        _wait(page, "document.getElementById('rd-refusal').dataset.reason !== 'approved'")
-        assert page.get_attribute("#rd-refusal", "data-reason") != "approved"
         assert page.locator("li.rd-approval").count() == 0
+
+        page.click("#rd-approve")  # they changed this version: four eyes refuse, and say so
+        _wait(page, "document.getElementById('rd-refusal').dataset.reason === 'own'")
+        assert "不能自己审批" in page.inner_text("#rd-refusal")
+        assert page.locator("#confirm-dialog").count() == 0
+        assert "user:keeper" in _plan(page)["may_not_approve"] and not _plan(page)["approved"]
     finally:
         page.context.close()
 
