@@ -27,6 +27,7 @@ from api import (
     me,
     officers,
     recorders,
+    redaction,
     retention,
     review,
     review_figures,
@@ -100,6 +101,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
+    app.include_router(redaction.router, prefix=PREFIX)  # privacy redaction: /redaction/..., /evidence/{id}/redaction
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
 

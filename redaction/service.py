@@ -306,10 +306,21 @@ def ask_detect(archive: Archive, db: Session, *, plan_id: int, actor: str) -> Re
     return d
 
 
-def _local_original(ctx: JobContext[Archive], ev: Evidence) -> Path:
-    from media.service import _local_original as local
+def original_path(archive: Archive, ev: Evidence, workdir: Path) -> Path:
+    """A readable path of ``ev``'s original (only ever read): the store's own file, or a copy
+    fetched into ``workdir`` (an S3 store)."""
+    path_of = getattr(archive.store, "path_of", None)
+    if path_of is not None:
+        return Path(path_of(ev.store_key))
+    workdir.mkdir(parents=True, exist_ok=True)
+    dst = workdir / ("original" + Path(ev.file_name).suffix.lower())
+    with archive.store.open(ev.store_key, ev.store_version) as src, open(dst, "wb") as out:
+        shutil.copyfileobj(src, out, 4 << 20)
+    return dst
 
-    return local(ctx, ev)
+
+def _local_original(ctx: JobContext[Archive], ev: Evidence) -> Path:
+    return original_path(ctx.archive, ev, ctx.workdir)
 
 
 def _merged(current: Plan, found: Plan) -> Plan:
@@ -646,6 +657,10 @@ def release_bag(archive: Archive, db: Session, *, render_ids: list[int], actor: 
                          detail={"bag": top, "payload_oxum": f"{oxum[0]}.{oxum[1]}",
                                  "manifest_signature": base64.b64encode(tags["manifest-sha256.txt.sig"]).decode()})
     return Bag(path=zpath, name=zpath.name, sha256=digest.hex, size=size, top=top), rel
+
+
+def remove_tree(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def stream_file(path: Path, *, remove: bool = True) -> Iterator[bytes]:

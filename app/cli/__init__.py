@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "records": ("cases", "text records (执法文书)"),
     "retention": ("retention", "retention (保存期限), legal holds (保全) and disposal (销毁)"),
     "review": ("review", "legal review (法制审核): the catalogue, submissions, the queue, a round's workspace, marks"),
+    "redact": ("redaction", "privacy redaction (隐私遮蔽): plans, detection, renders, approval, release"),
     "worker": ("jobs", "run media workers (probe, proxy, thumbnails) until stopped"),
     "jobs": ("jobs", "list media jobs and their progress"),
     "demo": ("demo", "generate sample recordings in a dock folder and offload them"),
