@@ -470,10 +470,10 @@ async function rdDetect() {
       const ds = d.detections || [];
       const job = ds.find(x => x.detection_id === asked.detection_id) || ds[ds.length - 1];
       if (!job) continue;
-      out.dataset.state = job.state;
-      if (job.state === "done") { rdShow(d); out.textContent = W("js.rd.detect.done"); break; }
-      if (job.state === "failed") { out.textContent = rdJobWord(job); break; }
-      out.textContent = rdJobWord(job);
+      /* (the state is set last: once it says done, the page shows what the job made) */
+      if (job.state === "done") { rdShow(d); out.textContent = W("js.rd.detect.done"); out.dataset.state = "done"; break; }
+      out.textContent = rdJobWord(job); out.dataset.state = job.state;
+      if (job.state === "failed") break;
     }
   } catch (err) { out.textContent = W("js.rd.failed", {why: err.message}); out.dataset.state = "failed"; }
   b.disabled = false;
@@ -502,11 +502,15 @@ async function rdRender() {
     const id = started.render_id;
     for (;;) {
       const r = await api("GET", "/api/v1/redaction/renders/" + id, undefined, true);
-      out.textContent = W("js.rd.render.started", {v}) + " " + rdJobWord(r); out.dataset.state = r.state;
-      if (r.state === "done" || r.state === "failed") break;
+      out.textContent = W("js.rd.render.started", {v}) + " " + rdJobWord(r);
+      if (r.state === "done" || r.state === "failed") {
+        rdShow(await api("GET", "/api/v1/redaction/" + RD.planId));
+        out.dataset.state = r.state;  /* (last: once it says done, the page lists the copy) */
+        break;
+      }
+      out.dataset.state = r.state;
       await new Promise(res => setTimeout(res, 1000));
     }
-    rdShow(await api("GET", "/api/v1/redaction/" + RD.planId));
   } catch (err) { out.textContent = W("js.rd.failed", {why: err.message}); out.dataset.state = "failed"; }
   b.disabled = false;
 }
