@@ -385,8 +385,7 @@ function rdRanges() {
   if (!ranges.length) { list.replaceChildren(el("li", {class: "muted", text: W("js.rd.no_ranges")})); return; }
   list.replaceChildren(...ranges.map(r => el("li", {class: "rd-range", "data-range-id": r.id, "data-kind": r.kind, "data-effect": r.effect},
     el("button", {type: "button", class: "link", text: rdClock(r.start) + "–" + rdClock(r.end), onclick: () => rdSeek(r.start)}), " ",
-    el("span", {text: document.querySelector("#rd-range-kind option[value='" + r.kind + ":" + r.effect + "']")
-      ? document.querySelector("#rd-range-kind option[value='" + r.kind + ":" + r.effect + "']").textContent : r.kind + " " + r.effect}), " ",
+    el("span", {text: W("js.rd.effect." + r.kind + "." + r.effect)}), " ",
     RD.mayEdit ? el("button", {type: "button", class: "secondary rd-del-range", text: W("js.rd.delete_range"), onclick: () =>
       rdSave((plan) => { plan.ranges = plan.ranges.filter(x => x.id !== r.id); }, W("js.rd.why.del_range", {id: r.id}))}) : null)));
 }

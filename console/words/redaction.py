@@ -51,7 +51,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "js.rd.loading": ("正在载入方案……", "Loading the plan…"),
     "js.rd.none": ("这份证据还没有遮蔽方案。", "This evidence has no redaction plan yet."),
     "js.rd.create": ("新建遮蔽方案", "Create a redaction plan"),
-    "js.rd.version": ("第 {v} 版", "version {v}"),
     "js.rd.status": ("方案 #{id} · 第 {v} 版 · 摘要 {sha} · 待决定轨迹 {n} 条",
                      "Plan #{id} · version {v} · digest {sha} · {n} tracks undecided"),
     "js.rd.saving": ("正在保存……", "Saving…"),
@@ -136,5 +135,8 @@ WORDS: dict[str, tuple[str, str]] = {
                                   "downloaded or released."),
     "js.rd.download.done": ("已下载遮蔽副本 #{id}。", "Redacted copy #{id} downloaded."),
     "js.rd.release.done": ("已下载提供包（{n} 份副本）。", "Release bag downloaded ({n} copies)."),
-    "js.rd.time": ("当前时间 {t}", "Current time {t}"),
+    "js.rd.effect.video.blur": ("画面模糊", "blur the picture"),
+    "js.rd.effect.video.black": ("画面黑屏", "black picture"),
+    "js.rd.effect.audio.mute": ("声音静音", "mute the sound"),
+    "js.rd.effect.audio.tone": ("声音替换为提示音", "replace the sound by a tone"),
 }
