@@ -321,6 +321,10 @@ def test_a_plan_is_drawn_detected_rendered_approved_by_a_second_person_and_downl
         with page.expect_download() as info:
             page.click("#rd-download")
         got = Path(info.value.path()).read_bytes()
+        with page.expect_download() as info:
+            page.click("#rd-release")  # the release bag: a zip of the approved copy, its log and manifests
+        bag = Path(info.value.path()).read_bytes()
+        assert page.get_attribute("#rd-refusal", "data-reason") == "released"
         rec = page.request.get(f"{world.base}/api/v1/redaction/renders/{render_id}")
         assert rec.status == 200, rec.text()
         recorded = rec.json()
@@ -330,3 +334,8 @@ def test_a_plan_is_drawn_detected_rendered_approved_by_a_second_person_and_downl
     digest = hashlib.sha256(got).hexdigest()
     assert digest != world.original_sha256
     assert digest == recorded["sha256"]
+    import io
+    import zipfile
+
+    names = zipfile.ZipFile(io.BytesIO(bag)).namelist()
+    assert any(n.endswith(".mp4") for n in names) and any(n.endswith("bagit.txt") for n in names), names

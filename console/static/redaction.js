@@ -452,7 +452,7 @@ function rdSide() {
 
 function rdJobWord(j) {
   const s = j.state || "pending";
-  if (s === "running") return W("js.rd.job.running", {pct: Math.round(100 * (j.progress || 0))});
+  if (s === "running") return typeof j.progress === "number" ? W("js.rd.job.running", {pct: Math.round(100 * j.progress)}) : W("js.rd.job.running_plain");
   if (s === "failed") return W("js.rd.job.failed", {why: j.error || j.last_error || ""});
   return W("js.rd.job." + (s === "done" ? "done" : "pending"));
 }

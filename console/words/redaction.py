@@ -102,6 +102,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "js.rd.range.too_short": ("结束时间必须晚于开始时间。", "The end must come after the start."),
     "js.rd.job.pending": ("排队中", "queued"),
     "js.rd.job.running": ("进行中 {pct}%", "running {pct}%"),
+    "js.rd.job.running_plain": ("进行中", "running"),
     "js.rd.job.done": ("已完成", "done"),
     "js.rd.job.failed": ("失败：{why}", "failed: {why}"),
     "js.rd.detect.started": ("人脸检测已开始。", "Face detection started."),
