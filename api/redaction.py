@@ -7,7 +7,8 @@ renders (jobs on the durable queue: 202); a second person (``redaction.approve``
 since the last approval approves a version (four eyes; 409 ``redaction_approval_refused`` otherwise);
 an approved, latest version's render may be downloaded or put in a release bag
 (``redaction.release``; 409 ``redaction_not_approved`` before). Whoever holds any of the three
-permissions reads plans, renders, logs and previews.
+permissions reads plans, renders, logs and previews (its refusals name the first of them it holds,
+``redaction.release`` for every role that has any). Renders are asked for by editors.
 
 A plan or render of a recording outside the user's units answers exactly like a missing one (404
 plus an ``access_denied`` event); a missing one writes ``not_found`` (``api.access``). The JSON
@@ -41,7 +42,7 @@ router = APIRouter(tags=["redaction"], dependencies=[StrictQuery], responses={
                                                       "approval (redaction_not_approved), a render not made yet"}})
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 TrackId = Annotated[str, PathParam(min_length=1, max_length=64)]
-VIEW = ("redaction.edit", "redaction.approve", "redaction.release")
+VIEW = ("redaction.release", "redaction.edit", "redaction.approve")  # reading: any of them (named: the first held)
 _MP4 = {"video/mp4": {"schema": {"type": "string", "format": "binary"}}}
 _ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 _JPEG = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
@@ -94,7 +95,7 @@ class DetectOut(BaseModel):
 
 
 def _may_view(archive: Archive, db: Session, p: access.Principal, request: Request) -> str:
-    """The first of ``VIEW`` that ``p`` holds (a role with none is refused as for ``redaction.edit``)."""
+    """The first of ``VIEW`` that ``p`` holds (a role with none is refused as for ``redaction.release``)."""
     for action in VIEW:
         if p.may(action):
             return action
@@ -193,8 +194,7 @@ def detect(plan_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -
 def render(plan_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request,
            body: Annotated[RenderIn | None, Body()] = None) -> dict[str, Any]:
     with archive.sessions.begin() as db:
-        action = "redaction.edit" if p.may("redaction.edit") else "redaction.approve"
-        row, _ = _plan(archive, db, p, plan_id, action, request)
+        row, _ = _plan(archive, db, p, plan_id, "redaction.edit", request)
         r = service.ask_render(archive, db, plan_id=row.id, actor=p.actor, version=body.version if body else None)
         return service.render_summary(db, r)
 

@@ -166,7 +166,8 @@ def test_four_eyes_release_only_after_a_second_persons_approval(world: World, tm
     refused(ed.post(f"{API}/redaction/{pid}/approve", json={"version": 4}), 403, "forbidden")
     refused(mg.post(f"{API}/redaction/{pid}/approve", json={"version": 3}), 409, "redaction_approval_refused")
     ok(mg.post(f"{API}/redaction/{pid}/approve", json={"version": 4}))
-    r4 = ok(ap.post(f"{API}/redaction/{pid}/render", json={"version": 4}), 202)
+    refused(ap.post(f"{API}/redaction/{pid}/render", json={"version": 4}), 403, "forbidden")
+    r4 = ok(ed.post(f"{API}/redaction/{pid}/render", json={"version": 4}), 202)
     run_jobs(world)
     assert ok(ap.get(f"{API}/redaction/renders/{r4['render_id']}"))["releasable"]
 
