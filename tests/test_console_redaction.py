@@ -66,7 +66,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                        extra="\n[workers]\npoll_seconds = 0.2\n\n[redaction]\nsample_every = 5\n")
     settings = config.load(cfg, environ={})
     clip = folder / "faces.mp4"
-    make_clip(clip, seconds=4.0, width=640, height=360, fps=25, faces=2, seed=3)
+    make_clip(clip, seconds=3.0, width=640, height=360, fps=25, faces=2, seed=3)
     archive = open_archive(settings)
     try:
         evidence_id = _seed(archive, settings, clip)
