@@ -214,6 +214,8 @@ def test_a_plan_is_drawn_detected_rendered_approved_by_a_second_person_and_downl
         _seek(page, 0.5)
         _drag(page, (0.10, 0.10), (0.30, 0.40))
         v1 = _saved_after(page, v0)
+        page.keyboard.press("Shift+ArrowRight")  # the keys: one second on
+        _wait(page, "Math.abs(parseFloat(document.getElementById('rd-time').dataset.t) - 1.5) < 0.01")
         _seek(page, 2.0)  # outside the track: the selected track is shown at its keyframe, to be moved here
         assert page.locator(".rd-box.selected.outside").count() == 1
         _drag(page, (0.20, 0.25), (0.50, 0.45))  # (from inside the box, which spans 0.1..0.3 × 0.1..0.4)

@@ -237,7 +237,7 @@ function rdStage() {
       rdSave((plan) => rdSetKey(plan.tracks.find(x => x.id === id), t, clip01(d.now)), W("js.rd.why.key", {t: rdClock(t)}));
     }
   });
-  stage.addEventListener("keydown", rdKeys);
+  document.addEventListener("keydown", rdKeys);  /* (anywhere on the page but in a field, a button or a dialog) */
 }
 
 /* the keyframe of `track` at t: replaced if one is there (within a millisecond), else added in order */
@@ -268,7 +268,8 @@ function rdDeleteKey(id) {
 
 function rdKeys(e) {
   const player = document.getElementById("player");
-  if (!player || ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+  if (!player || e.altKey || e.ctrlKey || e.metaKey || ["INPUT", "SELECT", "TEXTAREA", "BUTTON", "A"].includes(e.target.tagName)
+      || e.target.closest("dialog")) return;
   if (e.key === " ") { e.preventDefault(); if (player.paused) rdPlay(); else player.pause(); }
   else if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
     e.preventDefault();
