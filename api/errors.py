@@ -40,7 +40,18 @@ from ingest.wire import ManifestInvalid
 from liuhen.errors import LiuhenError, NotFound
 from liuhen.words import Said, said
 from publication.errors import NoticeState, PersonalDataFound, PublicationError
-from redaction.errors import MasksRefused
+from redaction.errors import (
+    ApprovalRefused,
+    BadPlan,
+    DetectorMissing,
+    MasksRefused,
+    PlanMismatch,
+    RedactionError,
+    ReleaseRefused,
+    RenderNotReady,
+    StalePlan,
+    UnknownEncoder,
+)
 from retention.errors import Destroyed, DisposalRefused, ReasonRequired, RetentionError, StoreUnavailable, UnknownClass
 from retention.holds import AlreadyDestroyed, HoldReleased
 from review.errors import CalendarUncovered, ReviewConflict, ReviewError, ReviewRequired
@@ -77,13 +88,22 @@ STATUS: tuple[tuple[type[LiuhenError], int], ...] = (
     (NoticeState, 409),  # not a draft (mask, publish) or not published (withdraw)
     (PersonalDataFound, 422),  # the public page still holds personal data: nothing published
     (PublicationError, 400),
+    (StalePlan, 409),  # an edit on an older version than the latest: reload, then edit again
+    (ReleaseRefused, 409),  # a redacted copy of a version no second person approved (redaction_not_approved)
+    (ApprovalRefused, 409),  # four eyes: the approver made or changed the version; tracks still undecided
+    (RenderNotReady, 409),  # the render's job has not finished, or failed
+    (PlanMismatch, 422),  # a plan for another original
+    (BadPlan, 422),
+    (DetectorMissing, 503),  # the face model or onnxruntime is not installed
+    (UnknownEncoder, 422),
+    (MasksRefused, 422),  # a detected ID number, mobile or bank card left unmasked; a span outside its field
+    (RedactionError, 400),
     (Destroyed, 410),  # the bytes were destroyed under the retention rules; the record stays
     (HoldReleased, 409),  # a release is final: it says when and by whom
     (AlreadyDestroyed, 409),  # a hold on evidence destroyed already: nothing left to hold
     (DisposalRefused, 409),  # not pending, or an approver who may not sign it
     (StoreUnavailable, 503),  # nothing was destroyed: the store could not be reached
     (UnknownClass, 409),  # a name the rules in force do not define (GET /api/v1/retention/rules lists them)
-    (MasksRefused, 422),  # a detected ID number, mobile or bank card left unmasked; a span outside its field
     (ReasonRequired, 400),
     (RetentionError, 400),
     (CaseError, 400),

@@ -29,6 +29,7 @@ from api import (
     public,
     publication,
     recorders,
+    redaction,
     retention,
     review,
     review_figures,
@@ -104,6 +105,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(disposals.router, prefix=f"{PREFIX}/disposals")
     app.include_router(retention.router, prefix=f"{PREFIX}/retention")
     app.include_router(holds.router, prefix=f"{PREFIX}/holds")  # legal holds (保全)
+    app.include_router(redaction.router, prefix=PREFIX)  # privacy redaction: /redaction/..., /evidence/{id}/redaction
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
     app.include_router(publication.router, prefix=PREFIX)  # /publication/notices (行政执法公示, for publishers)
@@ -135,6 +137,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import admin as admin_pages
 
     app.include_router(admin_pages.router)  # 系统管理: users, units, officers, recorders, stations
+    from console import redaction as redaction_page
+
+    app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

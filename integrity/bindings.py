@@ -1,6 +1,6 @@
 """The state bound to the log: every meaningful row against the hash its last custody event carries.
 
-Each bound table (``BINDINGS``: roster, archive, cases; see ``hashing.binding``) is read as plain
+Each bound table (``BINDINGS``: roster, archive, cases, retention, redaction; see ``hashing.binding``) is read as plain
 columns in batches and hashed; the hashes are compared with the latest ``bound`` entry of the
 custody log for that row. A row whose hash differs was changed since its last event (the columns
 are named from the event's per-column prints); a row an event vouches for that is gone was
@@ -34,12 +34,14 @@ from hashing.binding import DETAIL_KEY, Binding, personal_secret
 from hashing.digest import Digest, hash_stream
 from hashing.models import CustodyEvent
 from publication.bindings import BINDINGS as PUBLICATION_BINDINGS
+from redaction.bindings import BINDINGS as REDACTION_BINDINGS
 from redaction.record_models import BINDINGS as TEXT_REDACTION_BINDINGS
 from retention.bindings import BINDINGS as RETENTION_BINDINGS
 from roster.bindings import BINDINGS as ROSTER_BINDINGS
 
 BINDINGS: tuple[Binding, ...] = (*ROSTER_BINDINGS, *ARCHIVE_BINDINGS, *CASE_BINDINGS, *RETENTION_BINDINGS,
-                                 *PUBLICATION_BINDINGS, *TEXT_REDACTION_BINDINGS)
+                                 *PUBLICATION_BINDINGS, *TEXT_REDACTION_BINDINGS,
+                                 *REDACTION_BINDINGS)
 TOOL = "liuhen-verify rows"
 BATCH = 20000
 ROW_BATCH = 20000

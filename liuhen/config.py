@@ -216,6 +216,20 @@ class ExportSettings:
     keep_hours: float = Field(default=24.0, gt=0)
 
 
+@dataclass(frozen=True, config=_SECTION)
+class RedactionSettings:
+    """Privacy redaction (``redaction``): how boxes are hidden, how the detector samples, the jobs' limits."""
+
+    pad: float = Field(default=0.2, ge=0, le=1)  # every box grown by this fraction of its size on each side
+    cells: int = Field(default=8, ge=2, le=64)  # mosaic cells across a hidden box (fewer: coarser)
+    encoder: str = "libx264"  # or h264_nvenc where a GPU is present (never replaced silently)
+    sample_every: float = Field(default=0.2, gt=0)  # seconds between detector samples; tracks held this long
+    threshold: float = Field(default=0.2, gt=0, lt=1)  # the detector's score threshold (recall first)
+    cpu_seconds: int = Field(default=0, ge=0)  # a render's CPU limit per ffmpeg; 0: none
+    memory_mb: int = Field(default=2048, ge=0)  # a render's memory limit per ffmpeg (libx264); 0: none
+    timeout_seconds: float = Field(default=0, ge=0)  # a render's wall-clock limit; 0: 120 s + 4 x duration
+
+
 # The enforcement steps (执法环节) and what the AV checklist (音像记录事项清单) asks of each:
 # "full" = the whole act on audio/video (全程音像记录), "av" = audio/video required, "text" = text
 # records suffice. From the seed plans; every agency configures its own in [cases].
@@ -508,6 +522,7 @@ class Settings:
     retention: RetentionSettings = RetentionSettings()
     review: ReviewSettings = ReviewSettings()
     publication: PublicationSettings = PublicationSettings()
+    redaction: RedactionSettings = RedactionSettings()
 
     @model_validator(mode="after")
     def _known_case_categories(self) -> Settings:

@@ -68,3 +68,18 @@ class MasksRefused(RedactionError):
 
 class UnknownTextRedaction(NotFound):
     code = "unknown_text_redaction"
+class UnknownRender(NotFound):
+    code = "unknown_redaction_render"
+
+
+class ApprovalRefused(RedactionError):
+    """Four eyes: an approval by someone who made or changed the version (or any since the last
+    approval), of a version that is not the latest, or while detected tracks are still undecided."""
+
+    code = "redaction_approval_refused"
+
+
+class RenderNotReady(RedactionError):
+    """A render asked for (its copy or log) before its job finished, or after it failed."""
+
+    code = "redaction_render_not_ready"

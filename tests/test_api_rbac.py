@@ -212,6 +212,24 @@ EXPECTED_TABLE += """| GET    /evidence/{evidence_id}/cases               | 403 
 | PUT    /stations/{station_id}/unit                 | 403      | 403          | 403            | 403             | 403     | 200/404 |
 | POST   /stations/{station_id}/disable              | 403      | 403          | 403            | 403             | 403     | 200/404 |
 """
+# privacy redaction (issue #15): investigators and records managers edit plans (redaction.edit) and ask for
+# detection and renders; legal reviewers and records managers approve (redaction.approve, four eyes); all
+# three read plans, renders, logs and previews and release approved copies (redaction.release); a plan or
+# render of another unit's recording answers 404 like a missing one
+EXPECTED_TABLE += """| POST   /evidence/{evidence_id}/redaction           | 403      | 201/404      | 403            | 201/404         | 403     | 403     |
+| GET    /evidence/{evidence_id}/redaction           | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| GET    /redaction/{plan_id}                        | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| PUT    /redaction/{plan_id}                        | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
+| POST   /redaction/{plan_id}/tracks/{track_id}      | 403      | 200/404      | 403            | 200/404         | 403     | 403     |
+| POST   /redaction/{plan_id}/detect                 | 403      | 202/404      | 403            | 202/404         | 403     | 403     |
+| POST   /redaction/{plan_id}/render                 | 403      | 202/404      | 403            | 202/404         | 403     | 403     |
+| POST   /redaction/{plan_id}/approve                | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| GET    /redaction/{plan_id}/preview                | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| GET    /redaction/renders/{render_id}              | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| GET    /redaction/renders/{render_id}/log          | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| GET    /redaction/renders/{render_id}/download     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+| POST   /redaction/release                          | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
+"""
 # (the last twelve rows: administration (系统管理) — accounts, units and stations are the administrator's
 # (users.manage), in their own units; a unit of another tree to act in is 403 naming it, another unit's
 # user or station is 404 as if missing)
@@ -281,6 +299,8 @@ class Ctx:
     notices: dict[str, int] = field(default_factory=dict)
     exports: dict[tuple[str, str], int] = field(default_factory=dict)
     redactions: dict[str, int] = field(default_factory=dict)
+    plans: dict[str, int] = field(default_factory=dict)
+    renders: dict[str, int] = field(default_factory=dict)
     user: str = ""  # who makes the call now (an export is its maker's only)
 
     def export(self, unit: str) -> int:
@@ -302,6 +322,60 @@ class Ctx:
             while (job := queue.claim(self.world.archive, worker="rbac", kinds=("export",))) is not None:
                 run_one(self.world.archive, job, EXPORT_JOBS)
         return self.exports[(maker, unit)]
+
+    def original_sha256(self, unit: str) -> str:
+        if unit == MISSING:
+            return "0" * 64
+        with self.world.archive.sessions() as db:
+            return db.get_one(Evidence, self.evidence(unit)).sha256
+
+    def fresh_plan(self, unit: str, *, proposed: bool = False) -> int:
+        """A new redaction plan of ``unit``'s recording, made by the archive's operator (version 1, or 2
+        with one detected track still proposed)."""
+        from redaction import service as redaction
+        from redaction.plan import Box, Key, Track
+
+        if unit == MISSING:
+            return MISSING_ID
+        w = self.world
+        with w.archive.sessions.begin() as db:
+            row = redaction.create(w.archive, db, evidence=db.get_one(Evidence, self.evidence(unit)), actor=ACTOR)
+            if proposed:
+                plan = redaction.content(redaction.latest(db, row.id)).with_track(Track(
+                    id="d1", kind="face", source="detector", keys=(Key(0.0, Box(0.1, 0.1, 0.2, 0.2)),)))
+                redaction.save(w.archive, db, plan_id=row.id, base_version=1, plan=plan, actor=ACTOR)
+            return row.id
+
+    def plan(self, unit: str) -> int:
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.plans:
+            self.plans[unit] = self.fresh_plan(unit)
+        return self.plans[unit]
+
+    def render(self, unit: str) -> int:
+        """A done render of an approved plan of ``unit``'s recording (a box over the first second)."""
+        from jobs import queue
+        from jobs.worker import run_one
+        from redaction import service as redaction
+        from redaction.plan import Box, Key, Track
+
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.renders:
+            w = self.world
+            plan_id = self.fresh_plan(unit)
+            with w.archive.sessions.begin() as db:
+                plan = redaction.content(redaction.latest(db, plan_id)).with_track(Track(
+                    id="h1", kind="face", state="accepted", keys=(Key(0.0, Box(0.1, 0.1, 0.3, 0.3)),
+                                                                  Key(0.9, Box(0.5, 0.5, 0.3, 0.3)))))
+                redaction.save(w.archive, db, plan_id=plan_id, base_version=1, plan=plan, actor=ACTOR)
+                redaction.approve(w.archive, db, plan_id=plan_id, version=2, actor="test:rbac-approver")
+                r = redaction.ask_render(w.archive, db, plan_id=plan_id, actor=ACTOR)
+                self.renders[unit] = r.id
+            while (job := queue.claim(w.archive, worker="rbac", kinds=(redaction.RENDER_KIND,))) is not None:
+                run_one(w.archive, job, redaction.HANDLERS)
+        return self.renders[unit]
 
     def evidence(self, unit: str) -> int:
         if unit == MISSING:
@@ -729,6 +803,35 @@ CALLS: dict[Key, Call] = {
                                                    "evidence.export", "export"),
     ("POST", "/exports/{export_id}/download/link"): Call(lambda c, u: (f"/exports/{c.export(u)}/download/link", {}),
                                                          "evidence.export", "export"),
+    # privacy redaction (issue #15)
+    ("POST", "/evidence/{evidence_id}/redaction"): Call(_ev("/redaction", json={"title": "权限矩阵"}),
+                                                        "redaction.edit", "evidence"),
+    ("GET", "/evidence/{evidence_id}/redaction"): Call(_ev("/redaction"), "redaction.release", "evidence"),
+    ("GET", "/redaction/{plan_id}"): Call(lambda c, u: (f"/redaction/{c.plan(u)}", {}), "redaction.release",
+                                          "redaction_plan"),
+    ("PUT", "/redaction/{plan_id}"): Call(lambda c, u: (f"/redaction/{c.fresh_plan(u)}", {"json": {
+        "base_version": 1, "why": "权限矩阵", "plan": {"original_sha256": c.original_sha256(u), "ranges": [
+            {"id": "r1", "kind": "audio", "start": 0.0, "end": 0.5, "effect": "mute"}]}}}),
+        "redaction.edit", "redaction_plan"),
+    ("POST", "/redaction/{plan_id}/tracks/{track_id}"): Call(lambda c, u: (
+        f"/redaction/{c.fresh_plan(u, proposed=True)}/tracks/d1", {"json": {"state": "accepted", "why": "权限矩阵"}}),
+        "redaction.edit", "redaction_plan"),
+    ("POST", "/redaction/{plan_id}/detect"): Call(lambda c, u: (f"/redaction/{c.plan(u)}/detect", {}),
+                                                  "redaction.edit", "redaction_plan"),
+    ("POST", "/redaction/{plan_id}/render"): Call(lambda c, u: (f"/redaction/{c.plan(u)}/render", {"json": {}}),
+                                                  "redaction.edit", "redaction_plan"),
+    ("POST", "/redaction/{plan_id}/approve"): Call(lambda c, u: (f"/redaction/{c.fresh_plan(u)}/approve", {
+        "json": {"version": 1}}), "redaction.approve", "redaction_plan"),
+    ("GET", "/redaction/{plan_id}/preview"): Call(lambda c, u: (f"/redaction/{c.plan(u)}/preview", {
+        "params": {"t": "0.2"}}), "redaction.release", "redaction_plan"),
+    ("GET", "/redaction/renders/{render_id}"): Call(lambda c, u: (f"/redaction/renders/{c.render(u)}", {}),
+                                                    "redaction.release", "redaction_render"),
+    ("GET", "/redaction/renders/{render_id}/log"): Call(lambda c, u: (f"/redaction/renders/{c.render(u)}/log", {}),
+                                                        "redaction.release", "redaction_render"),
+    ("GET", "/redaction/renders/{render_id}/download"): Call(lambda c, u: (
+        f"/redaction/renders/{c.render(u)}/download", {}), "redaction.release", "redaction_render"),
+    ("POST", "/redaction/release"): Call(lambda c, u: ("/redaction/release", {"json": {"render_ids": [c.render(u)]}}),
+                                         "redaction.release", "redaction_render"),
     # administration (系统管理)
     ("GET", "/users"): Call(_plain("/users"), "users.manage"),
     ("POST", "/users"): Call(lambda c, u: ("/users", {"json": {
@@ -758,7 +861,8 @@ CALLS: dict[Key, Call] = {
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
                "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
                "notice": "unknown_review_round", "export": "export_not_found", "publication": "unknown_notice",
-               "station": "unknown_station"}  # the code of "no such thing (that you may see)"
+               "station": "unknown_station", "redaction_plan": "unknown_redaction_plan",
+               "redaction_render": "unknown_redaction_render"}  # the code of "no such thing (that you may see)"
 
 
 def label(key: Key) -> str:
@@ -847,7 +951,9 @@ def test_every_role_gets_what_the_table_says_and_every_refusal_is_logged(
     target_unit = {None: unit, "own": unit, "foreign": other}[target]
     ctx.user = username
     path, kwargs = call.make(ctx, target_unit)
-    evidence_id = ctx.evidence(target_unit) if call.target == "evidence" else None
+    # (a redaction plan's or render's refusal names its recording, as an evidence refusal does)
+    evidence_id = (ctx.evidence(target_unit)
+                   if call.target in ("evidence", "redaction_plan", "redaction_render") else None)
     method = key[0]
 
     before = denials(world, username)
@@ -992,13 +1098,14 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         officers,
         publication,
         recorders,
+        redaction,
         retention,
         review,
     )
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, holds, retention, review, exports, publication)
+                                   disposals, holds, retention, review, exports, publication, redaction)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -1007,7 +1114,8 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
 def hidden_cells() -> Iterator[Any]:
     for key, call in CALLS.items():
-        if call.target not in ("evidence", "case", "disposal", "round", "notice", "publication"):
+        if call.target not in ("evidence", "case", "disposal", "round", "notice", "publication", "redaction_plan",
+                               "redaction_render"):
             continue
         role = next(r for r in ROLES if EXPECTED[key][r][-1] == 404)  # the first role that may, in its units
         marks = []

@@ -56,6 +56,8 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     # exports (issue #14 item 8): whoever may export sees their own exports; another's answers 404
     "/exports": ({INV, LR, RM}, None),
     "/exports/{export_id}": ({INV, LR, RM}, "export"),
+    # the redaction editor (隐私遮蔽, issue #15): whoever edits, approves or releases redacted copies
+    "/evidence/{evidence_id}/redaction": ({INV, LR, RM}, "evidence"),
     # administration (系统管理): accounts, units and stations for the administrator; the roster also
     # for the records manager; recorders for whoever runs the dock. /admin sends each to their first section.
     "/admin": ({ADM, RM}, None),
@@ -110,11 +112,12 @@ def ctx(world: World) -> Ctx:
 def test_every_role_opens_the_pages_the_table_says(world: World, ctx: Ctx, page: str, role: str, username: str,
                                                    target: str | None) -> None:
     _, kind = PAGES[page]
-    path = page
+    path, ident = page, ""
     ctx.user = username  # an export is its maker's: "own" is the user's own
     if kind is not None:
         unit = {"own": A, "foreign": B, MISSING: MISSING}[target or "own"]
-        path = page.split("{")[0] + str(target_id(ctx, kind, unit))
+        ident = str(target_id(ctx, kind, unit))
+        path = _fill(page, ident)
     before = denials(world, username)
     r = world.client(username).get(path, headers={"Accept": "text/html"}, follow_redirects=False)
     after = denials(world, username)
@@ -132,10 +135,17 @@ def test_every_role_opens_the_pages_the_table_says(world: World, ctx: Ctx, page:
     assert len(after) == len(before) + refused, f"{len(after) - len(before)} access_denied events"
     if want == 404 and target == "foreign":
         absent = str(target_id(ctx, kind or "", MISSING))
-        missing = world.client(username).get(page.split("{")[0] + absent, headers={"Accept": "text/html"})
+        missing = world.client(username).get(_fill(page, absent), headers={"Accept": "text/html"})
         assert missing.status_code == 404
-        assert _visible(missing.text) == _visible(r.text).replace(path.rsplit("/", 1)[1], absent), \
+        assert _visible(missing.text) == _visible(r.text).replace(ident, absent), \
             "another unit's object must read exactly like a missing one"
+
+
+def _fill(page: str, ident: int | str) -> str:
+    """The page's address with the object's id in its ``{...}`` (which may stand before a last part)."""
+    import re
+
+    return re.sub(r"\{\w+\}", str(ident), page, count=1)
 
 
 def _visible(html: str) -> str:

@@ -80,11 +80,13 @@ PAGES: tuple[str, ...] = (
     "/admin/stations",
     "/search?view=list",
     "/search?range=7d&sort=archived",
+    "/evidence/{zhangsan}/redaction",
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {
     "/dock": "#dock > *",
     "/jobs": "#jobs tbody tr",
+    "/evidence/{zhangsan}/redaction": "#redaction[data-state='loaded'] tr.rd-track",  # the plan drawn
 }
 # bad addresses: each must answer with a page in the user's language, never raw JSON
 BAD_ADDRESSES: tuple[str, ...] = ("/evidence/abc", "/evidence/0", "/evidence/99999999", "/nope", "/cases/99999999",
@@ -104,6 +106,7 @@ ALLOWED = {
     "B", "KB", "MB", "GB", "TB", "s", "h",  # units
     "ffmpeg", "ffprobe", "liuhen-station", "liuhen-cases", "bagit",  # tools named in the custody history
     "v", "dev",  # a version (v0.9, 0.9.dev1) beside a tool's name
+    "Shift", "Delete",  # keys named as printed on the keyboard (the redaction editor's shortcuts)
 }
 # Han words allowed on an English page by name, each with its reason.
 ALLOWED_HAN = {
@@ -158,10 +161,31 @@ def _furnish(w: World, folder: Path) -> dict[str, int]:
         ids["hold"] = h.id
     records.add_form(w.archive, case_id=ids["case"], actor=actor, kind="询问笔录",
                      fields={key: f"{label}内容" for key, label in records.FORMS["询问笔录"]})
+    _redaction_plan(w, ids["zhangsan"], actor)
     me = w.client(user_of("investigator"))
     assert me.post(f"/api/v1/evidence/{ids['zhangsan']}/tags", json={"tag": "路口"}).status_code == 200
     assert me.post(f"/api/v1/evidence/{ids['zhangsan']}/notes", json={"text": "当事人在场"}).status_code in (200, 201)
     return ids
+
+
+def _redaction_plan(w: World, evidence_id: int, actor: str) -> None:
+    """A redaction plan of the recording (the editor draws it): a detected track still proposed, one drawn by
+    hand, a rejected one, and a video and an audio range."""
+    from redaction import service as redacting
+    from redaction.plan import Box, Key, Plan, Range, Track
+
+    with w.archive.sessions.begin() as db:
+        ev = db.get_one(Evidence, evidence_id)
+        row = redacting.create(w.archive, db, evidence=ev, actor=actor)
+        box = Box(0.1, 0.1, 0.2, 0.3)
+        plan = Plan(original_sha256=ev.sha256, tracks=(
+            Track(id="d1", kind="face", keys=(Key(0.0, box), Key(1.0, box)), state="proposed", source="detector",
+                  score=0.9),
+            Track(id="h1", kind="plate", keys=(Key(0.5, box),), state="accepted", source="hand", by=actor),
+            Track(id="d2", kind="screen", keys=(Key(0.2, box),), state="rejected", source="detector", score=0.3)),
+            ranges=(Range(id="r1", kind="video", start=0.0, end=0.5, effect="black"),
+                    Range(id="r2", kind="audio", start=0.5, end=1.0, effect="tone")))
+        redacting.save(w.archive, db, plan_id=row.id, base_version=1, plan=plan, actor=actor, why="遮蔽")
 
 
 def _data_names(w: World) -> list[str]:

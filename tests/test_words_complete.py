@@ -19,7 +19,7 @@ from console.i18n import WORDS
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("api", "app", "archive", "auth", "cases", "console", "hashing", "ingest", "integrity", "jobs",
-            "liuhen", "media", "retention", "review", "roster")
+            "liuhen", "media", "redaction", "retention", "review", "roster")
 RECORDERS = {"record", "write_event", "_event", "append"}  # the functions that write a custody event
 
 # actions computed by an expression: the expression as written, and every value it can take

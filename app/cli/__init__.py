@@ -51,6 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention", "retention (保存期限), legal holds (保全) and disposal (销毁)"),
     "review": ("review", "legal review (法制审核): the catalogue, submissions, the queue, a round's workspace, marks"),
     "publish": ("publish", "decision notices (行政执法公示): due and overdue, the static export of the public site"),
+    "redact": ("redaction", "privacy redaction (隐私遮蔽): plans, detection, renders, approval, release"),
     "worker": ("jobs", "run media workers (probe, proxy, thumbnails) until stopped"),
     "jobs": ("jobs", "list media jobs and their progress"),
     "demo": ("demo", "generate sample recordings in a dock folder and offload them"),

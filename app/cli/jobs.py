@@ -13,11 +13,12 @@ from liuhen import config
 
 
 def handlers() -> dict[str, Any]:
-    """Every kind of job a worker runs: the media jobs and the exports."""
+    """Every kind of job a worker runs: the media jobs, the exports and the redaction jobs."""
     from api.exports import HANDLERS as EXPORTS
     from media.service import HANDLERS as MEDIA
+    from redaction.service import HANDLERS as REDACTION
 
-    return {**MEDIA, **EXPORTS}
+    return {**MEDIA, **EXPORTS, **REDACTION}
 
 
 def embedded_workers(settings: config.Settings, archive: Any, stop: threading.Event) -> None:

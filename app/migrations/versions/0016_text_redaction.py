@@ -1,7 +1,7 @@
 """text redaction: confirmed maskings of text record versions (文书脱敏), bound to the custody log
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +16,7 @@ def UTCDateTime() -> sa.DateTime:
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
