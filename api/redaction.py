@@ -220,8 +220,7 @@ def preview(plan_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request,
         v = service.version_row(db, row.id, version) if version is not None else service.latest(db, row.id)
         plan = service.content(v)
         with tempfile.TemporaryDirectory(prefix="liuhen-preview-") as tmp:
-            data = preview_frame(service.original_path(archive, ev, Path(tmp)), plan, t, pad=s.pad, cells=s.cells,
-                                 hold=s.sample_every)
+            data = preview_frame(service.original_path(archive, ev, Path(tmp)), plan, t, pad=s.pad, cells=s.cells)
         access.record(archive, db, p, "redaction_previewed", evidence=ev,
                       detail={"plan_id": row.id, "version": v.version, "t": t})
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})

@@ -223,7 +223,8 @@ class RedactionSettings:
     pad: float = Field(default=0.2, ge=0, le=1)  # every box grown by this fraction of its size on each side
     cells: int = Field(default=8, ge=2, le=64)  # mosaic cells across a hidden box (fewer: coarser)
     encoder: str = "libx264"  # or h264_nvenc where a GPU is present (never replaced silently)
-    sample_every: float = Field(default=0.2, gt=0)  # seconds between detector samples; tracks held this long
+    sample_every: int = Field(default=5, ge=1, le=60)  # the detector looks at every Nth frame; the plan records
+    # the interval (detector.hold_s) and every render holds a detected box that long past its last sample
     threshold: float = Field(default=0.2, gt=0, lt=1)  # the detector's score threshold (recall first)
     cpu_seconds: int = Field(default=0, ge=0)  # a render's CPU limit per ffmpeg; 0: none
     memory_mb: int = Field(default=2048, ge=0)  # a render's memory limit per ffmpeg (libx264); 0: none

