@@ -686,9 +686,20 @@ def plan_summary(db: Session, row: RedactionPlan) -> dict[str, Any]:
                      for v in vs],
         "renders": [render_summary(db, r) for r in renders_of(db, row.id)],
         "detections": [{"detection_id": d.id, "state": d.state, "asked_by": d.asked_by,
-                        "asked_at": d.asked_at.isoformat(), "result_version": d.result_version, "error": d.error}
+                        "asked_at": d.asked_at.isoformat(), "result_version": d.result_version, "error": d.error,
+                        "progress": _job_progress(db, d.job_id, d.state)}
                        for d in detections_of(db, row.id)],
     }
+
+
+def _job_progress(db: Session, job_id: int | None, state: str) -> float:
+    """How far a detection or render has come (0..1): its job's own progress while it runs."""
+    from jobs.models import Job
+
+    if state == "done":
+        return 1.0
+    job = db.get(Job, job_id) if job_id is not None else None
+    return float(job.progress) if job is not None and job.progress is not None else 0.0
 
 
 def render_summary(db: Session, r: RedactionRender) -> dict[str, Any]:
