@@ -35,7 +35,6 @@ from archive.context import Archive
 from archive.models import Evidence
 from redaction import service
 from redaction.models import RedactionPlan, RedactionRender
-from redaction.plan import Plan
 
 router = APIRouter(tags=["redaction"], dependencies=[StrictQuery], responses={
     **ERRORS, 409: {"model": ErrorOut, "description": "a stale edit, an approval four eyes refuse, a release before "
@@ -163,10 +162,9 @@ def show(plan_id: Id, archive: ArchiveDep, p: CurrentUser, request: Request) -> 
 
 @router.put("/redaction/{plan_id}", summary="Save the next version of a plan (409 if base_version is not the latest)")
 def save(plan_id: Id, body: SaveIn, archive: ArchiveDep, p: CurrentUser, request: Request) -> dict[str, Any]:
-    plan = Plan.from_json(body.plan)
-    with archive.sessions.begin() as db:
+    with archive.sessions.begin() as db:  # who may, which plan, which version: then the plan itself is read
         row, _ = _plan(archive, db, p, plan_id, "redaction.edit", request)
-        service.save(archive, db, plan_id=row.id, base_version=body.base_version, plan=plan, actor=p.actor,
+        service.save(archive, db, plan_id=row.id, base_version=body.base_version, plan=body.plan, actor=p.actor,
                      why=body.why)
         return service.plan_summary(db, row)
 

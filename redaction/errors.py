@@ -17,6 +17,12 @@ class UnknownPlan(NotFound):
     code = "unknown_redaction_plan"
 
 
+class UnknownVersion(NotFound):
+    """A plan version that does not exist (a plan's versions run 1, 2, … up to its latest)."""
+
+    code = "unknown_redaction_version"
+
+
 class StalePlan(RedactionError):
     """An edit made on an older version than the latest: reload, then edit again."""
 

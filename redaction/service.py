@@ -35,7 +35,7 @@ import importlib
 import json
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,7 @@ from redaction.errors import (
     StalePlan,
     UnknownPlan,
     UnknownRender,
+    UnknownVersion,
 )
 from redaction.models import (
     RedactionApproval,
@@ -137,8 +138,8 @@ def version_row(db: Session, plan_id: int, version: int) -> RedactionVersion:
     row = db.scalars(select(RedactionVersion).where(RedactionVersion.plan_id == plan_id,
                                                     RedactionVersion.version == version)).one_or_none()
     if row is None:
-        raise BadPlan(said(f"方案 {plan_id} 没有第 {version} 版", f"Plan {plan_id} has no version {version}."),
-                      said("请用方案的现有版本号。", "Use a version the plan has."))
+        raise UnknownVersion(said(f"方案 {plan_id} 没有第 {version} 版", f"Plan {plan_id} has no version {version}."),
+                             said("请用方案的现有版本号。", "Use a version the plan has."))
     return row
 
 
@@ -214,11 +215,14 @@ def _check_base(db: Session, row: RedactionPlan, base_version: int) -> Redaction
     return cur
 
 
-def save(archive: Archive, db: Session, *, plan_id: int, base_version: int, plan: Plan, actor: str,
-         why: str = "") -> RedactionVersion:
-    """Save ``plan`` as the next version of plan ``plan_id``, if ``base_version`` is still its latest."""
+def save(archive: Archive, db: Session, *, plan_id: int, base_version: int, plan: Plan | Mapping[str, Any],
+         actor: str, why: str = "") -> RedactionVersion:
+    """Save ``plan`` as the next version of plan ``plan_id``, if ``base_version`` is still its latest.
+    ``plan`` may be its JSON: read (:class:`BadPlan` if malformed) only once the version is known current."""
     row = db.get(RedactionPlan, plan_id, with_for_update=True) or get_plan(db, plan_id)
     base = _check_base(db, row, base_version)
+    if not isinstance(plan, Plan):
+        plan = Plan.from_json(plan)
     return _new_version(archive, db, row, plan, base=base, actor=actor, why=why, action="redaction_plan_saved")
 
 

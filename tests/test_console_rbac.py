@@ -145,7 +145,7 @@ def _fill(page: str, ident: int | str) -> str:
     """The page's address with the object's id in its ``{...}`` (which may stand before a last part)."""
     import re
 
-    return re.sub(r"\{\w+\}", str(ident), page, count=1)
+    return re.sub(r"\{\w+(?::path)?\}", str(ident), page, count=1)
 
 
 def _visible(html: str) -> str:
