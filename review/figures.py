@@ -146,7 +146,12 @@ def _local(t: dt.datetime, zone: ZoneInfo) -> dt.date:
 
 
 def _start_of(d: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    """The first instant of day ``d`` in ``zone``, in UTC; a day at the very ends of the calendar
+    (0001-01-01 east of UTC) is the earliest (or latest) instant there is, never an overflow."""
+    try:
+        return dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    except OverflowError:
+        return (dt.datetime.min if d.year < 5000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 def _rows(pairs: Any) -> tuple[Row, ...]:
@@ -168,7 +173,7 @@ def figures(db: Session, *, units: Collection[int], since: dt.date | None = None
     conds: list[ColumnElement[bool]] = [or_(ReviewRound.unit_id.in_(ids), ReviewRound.reviewer_unit_id.in_(ids))]
     if since is not None:
         conds.append(ReviewRound.submitted_at >= _start_of(since, zone))
-    if until is not None:
+    if until is not None and until < dt.date.max:  # up to 9999-12-31: no end
         conds.append(ReviewRound.submitted_at < _start_of(until + dt.timedelta(days=1), zone))
     if inverted:  # an empty period: nothing in it, and the figures say why (a note, not an error)
         conds.append(false())

@@ -297,6 +297,13 @@ def test_no_rounds_gives_zeros_not_errors(world):
     assert f.to_csv().count("\r\n") == 1 + len(f.summary())
 
 
+def test_a_period_at_the_very_ends_of_the_calendar_is_everything_not_an_overflow(world):
+    """0001-01-01 in Beijing time has no UTC instant and 9999-12-31 has no next day: both are open
+    ends (the schema fuzz asked for them), never 'date value out of range'."""
+    f = world.figures(since=dt.date.min, until=dt.date.max)
+    assert (f.rounds, f.since, f.until) == (world.figures().rounds, dt.date.min, dt.date.max)
+
+
 # ---------------------------------------------------------------------------- the API and the console page
 
 
