@@ -28,8 +28,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from liuhen.words import said
@@ -86,8 +87,6 @@ class Box:
     def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
         """``(x0, y0, x1, y1)`` in whole pixels of a ``width`` × ``height`` frame, rounded outwards
         so that a hidden face is never a pixel short."""
-        import math
-
         x0 = max(0, math.floor(self.x * width))
         y0 = max(0, math.floor(self.y * height))
         x1 = min(width, math.ceil((self.x + self.w) * width))
@@ -223,7 +222,6 @@ class Plan:
     ranges: tuple[Range, ...] = ()
     detector: Mapping[str, Any] | None = None
     note: str = ""
-    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.original_sha256) != 64 or any(c not in "0123456789abcdef" for c in self.original_sha256):
