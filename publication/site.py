@@ -49,6 +49,9 @@ class Links:
     page: Callable[[int, str], str]
     home: str
     search: bool  # the live site has a search form; static files cannot answer it
+    officers: str = "/public/officers"  # 执法人员 (事前公示: officers with valid certificates)
+    powers: str = "/public/powers"  # 权责清单 (the agency's powers and procedures, as it uploaded them)
+    figures: str = "/public/figures"  # 年度数据 (the approved annual enforcement figures)
 
 
 def live_links() -> Links:
@@ -67,7 +70,8 @@ def static_links(depth: int) -> Links:
     up = "../" * depth
     return Links(notice=lambda no: f"{up}notices/{no}.html",
                  page=lambda n, q: f"{up}index.html" if n <= 1 else f"{up}page-{n}.html",
-                 home=f"{up}index.html", search=False)
+                 home=f"{up}index.html", search=False, officers=f"{up}officers.html", powers=f"{up}powers.html",
+                 figures=f"{up}figures.html")
 
 
 _STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:52rem;margin:0 auto;"
@@ -83,7 +87,10 @@ def _layout(title: str, body: str, links: Links) -> str:
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)} - {SITE_TITLE}</title><style>{_STYLE}</style></head>\n"
             '<body><a class="skip" href="#main">跳到正文</a>\n'
-            f'<header><p><a href="{escape(links.home)}">{SITE_TITLE}</a></p></header>\n'
+            f'<header><p><a href="{escape(links.home)}">{SITE_TITLE}</a></p>\n'
+            f'<nav aria-label="栏目"><a href="{escape(links.home)}">执法决定</a> | '
+            f'<a href="{escape(links.officers)}">执法人员</a> | <a href="{escape(links.powers)}">权责清单</a> | '
+            f'<a href="{escape(links.figures)}">年度数据</a></nav></header>\n'
             f'<main id="main">\n{body}</main>\n'
             "<footer><p>本网站公示的行政执法决定信息已依法隐去个人身份证件号码、联系电话、住址等个人信息。</p></footer>\n"
             "</body></html>\n")
