@@ -531,8 +531,8 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
     from archive import bagstream
     from archive.bagstream import event_detail
     from cases.export import plan_case, prepare_case, record_case_exported
+    from publication.bag import bag_part
     from retention.service import destroyed
-    from review.export import bag_part
 
     with archive.sessions.begin() as db:
         access.require(archive, db, p, "cases.view", request)  # the role first, as on every route:
@@ -541,7 +541,7 @@ def send_case_export(archive: Archive, p: access.Principal, request: Request, ca
         number = c.number
     work = Path(tempfile.mkdtemp(prefix="liuhen-case-export-"))
     try:
-        ce = prepare_case(archive, case_id, visible=p.scope.allows, destroyed=destroyed, extra=bag_part)
+        ce = prepare_case(archive, case_id, visible=p.scope.allows, destroyed=destroyed, extra=bag_part(archive.settings))
         plan = plan_case(archive, ce, work, proxies=False)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -299,9 +299,9 @@ def _plan(archive: Archive, workdir: Path, *, export_id: int, case_id: int | Non
 
     if case_id is not None:
         from cases.export import plan_case, prepare_case, record_case_exported
-        from review.export import bag_part
+        from publication.bag import bag_part
 
-        ce = prepare_case(archive, case_id, visible=scope.allows, destroyed=destroyed, extra=bag_part)
+        ce = prepare_case(archive, case_id, visible=scope.allows, destroyed=destroyed, extra=bag_part(archive.settings))
         plan = plan_case(archive, ce, workdir / "case-part", proxies=proxies)
 
         def case_done(db: Session, plan: Plan, result: Streamed, name: str) -> None:

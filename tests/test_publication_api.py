@@ -72,6 +72,8 @@ def normalised(page: str) -> str:
     page = re.sub(r'href="(?:\.\./)?index\.html"', 'href="list:1"', page)
     page = re.sub(r'href="(?:\.\./)?page-([0-9]+)\.html"', r'href="list:\1"', page)
     page = re.sub(r'href="/public/notices\?page=([0-9]+)"', r'href="list:\1"', page)
+    page = re.sub(r'href="(?:\.\./)?(officers|powers|figures)\.html"', r'href="part:\1"', page)
+    page = re.sub(r'href="/public/(officers|powers|figures)"', r'href="part:\1"', page)
     return page.replace('href="/public/notices"', 'href="list:1"')
 
 
@@ -116,7 +118,8 @@ def test_a_decision_is_drafted_masked_published_found_and_withdrawn(world: World
         assert case is not None
         assert case.number not in page.text
     hrefs = set(re.findall(r'href="([^"]*)"', page.text))
-    assert hrefs == {"#main", "/public/notices"}  # the only links: no id of anything behind the site
+    # the only links: the site's own parts, no id of anything behind the site
+    assert hrefs == {"#main", "/public/notices", "/public/officers", "/public/powers", "/public/figures"}
     assert f'"{n["id"]}"' not in page.text and f"/{n['id']}" not in page.text
     assert "/api/" not in page.text and "/evidence" not in page.text
     # the static export is the same pages

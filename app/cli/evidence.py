@@ -78,11 +78,11 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
     with opened(settings) as archive:
         if args.case:
             from cases.export import export_case
+            from publication.bag import bag_part
             from retention.service import destroyed
-            from review.export import bag_part
 
             result = export_case(archive, args.case, Path(args.out), actor=cli_actor(),
-                                 destroyed=destroyed, extra=bag_part)
+                                 destroyed=destroyed, extra=bag_part(settings))
         else:
             from sqlalchemy import select
 
