@@ -151,6 +151,17 @@ def test_publish_due_lists_overdue_drafts_and_exits_3(world: World) -> None:
     assert str(n["public_no"]) in {i["public_no"] for i in listed}
 
 
+def test_publish_due_exits_3_on_a_deadline_the_calendar_cannot_give(world: World) -> None:
+    n = decided(world, {**FORM, "decided_on": "2027-06-01", "doc_number": "京东市监罚〔2027〕5号"})
+    r = subprocess.run([sys.executable, "-m", "app.cli", "--config", str(world.settings.config_path), "publish",
+                        "due", "--json", "--today", "2027-06-02"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    out = json.loads(r.stdout)
+    got = {i["public_no"]: i for i in out["notices"]}[str(n["public_no"])]
+    assert got["status"] == "deadline_unknown" and got["due_on"] is None
+    assert out["counts"]["deadline_unknown"] >= 1
+
+
 def test_the_public_router_reaches_nothing_internal(world: World) -> None:
     anon = world.client()
     # the doors open to anyone by design, none holding data: health, the API's description, the sign-in page,
