@@ -6,7 +6,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "pub.intro": ("本单位执法决定的公示草稿与已公示信息。公示内容由决定书生成，个人信息已遮盖；发布前请核对。",
                   "The notices of your units' decisions, drafted from each decision document with personal data "
                   "masked; check each before it is published."),
-    "pub.today": ("今天", "Today"),
+    "pub.today": ("今天是 {d}。", "Today is {d}."),
     "pub.count.due": ("待公示", "Due"),
     "pub.count.overdue": ("逾期未公示", "Overdue"),
     "pub.count.late": ("逾期公示", "Published late"),
@@ -57,7 +57,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "pub.withdrawn": ("撤回", "Withdrawn"),
     "pub.reason": ("撤回理由", "Reason"),
     "pub.legend": ("遮盖说明", "What is masked"),
-    "pub.legend.intro": ("高亮部分为已遮盖的个人信息，括号内为处数。", "Highlighted: what is masked, and how many times."),
+    "pub.legend.intro": ("高亮部分为已遮盖的内容，以下为各类遮盖的处数。", "Highlighted: what is masked; how many of each kind:"),
     "pub.legend.none": ("本公示没有遮盖任何内容。", "Nothing in this notice is masked."),
     "pub.kind.id_number": ("身份证号码", "resident ID number"),
     "pub.kind.mobile": ("手机号码", "mobile number"),
