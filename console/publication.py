@@ -1,8 +1,8 @@
 """The publishers' console (行政执法公示): ``/publication``, the notices of the user's units and where
 each stands; ``/publication/{id}``, one notice as it will be public, every mask highlighted.
 
-The pages call ``publication.service`` as the API does (``api.publication.notice_of``: the same
-permission checks, and another unit's notice answers exactly like a missing one, 404 with an
+The pages call ``publication.service`` as the API (``api.publication``) does, with the same checks:
+the permission first, and another unit's notice answers exactly like a missing one (404, with an
 ``access_denied`` event). Whoever may read notices (``publication.view``) sees them; a publisher
 (``publication.publish``) masks more of a draft, publishes it and withdraws a published one, each by a
 form POST carrying the session's CSRF token. The service records every custody event (a mask, a
@@ -12,17 +12,19 @@ publication, a refused publication, a withdrawal); a refusal (``personal_data_fo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api import access
-from api import publication as publication_api
 from api.deps import ArchiveDep
 from api.schemas import EvidenceId
 from archive.context import Archive
@@ -31,10 +33,11 @@ from auth.models import Unit
 from cases.models import Case
 from console.pages import _user, render
 from console.records import _form_user
+from liuhen.db import utcnow
 from liuhen.words import said
 from publication import service
-from publication.errors import NoticeState, PersonalDataFound, PublicationError
-from publication.models import FIELDS
+from publication.errors import NoticeState, PersonalDataFound, PublicationError, UnknownNotice
+from publication.models import FIELDS, Notice
 
 router = APIRouter(include_in_schema=False)
 STATUSES = ("due", "overdue", "late", "on_time", "deadline_unknown", "withdrawn")  # (the filter's choices)
@@ -70,6 +73,26 @@ def pieces(value: str, spans: list[list[Any]]) -> list[Piece]:
     return out
 
 
+def _today(archive: Archive) -> dt.date:
+    return utcnow().astimezone(ZoneInfo(archive.settings.station.timezone)).date()
+
+
+def _notice(archive: Archive, db: Session, p: access.Principal, notice_id: int, action: str, request: Request, *,
+            lock: bool = False) -> Notice:
+    """The notice ``p`` may act on with ``action``: of one of their units; another unit's answers like one
+    that does not exist (the refusal logged), as the API's does."""
+    access.require(archive, db, p, action, request)
+    try:
+        n = service.get(db, notice_id, lock=lock)
+    except UnknownNotice:
+        access.missing(archive, db, p, what="notice", ident=notice_id, request=request)
+        raise
+    if n.unit_id not in p.scope.units:
+        access.denied(archive, db, p, permission=action, reason="unit", request=request)
+        raise service.unknown(notice_id)
+    return n
+
+
 # ---------------------------------------------------------------------------- the list
 
 
@@ -79,7 +102,7 @@ def notices_page(request: Request, archive: ArchiveDep,
     """公示: the notices of the user's units, per unit, soonest deadline first, with where each stands;
     the counts of those due, overdue, published late and without a known deadline at the top."""
     p = _user(archive, request)
-    today = publication_api.today(archive)
+    today = _today(archive)
     with archive.reads.begin() as db:
         access.require(archive, db, p, "publication.view", request)
         if status and status not in STATUSES:
@@ -104,9 +127,9 @@ def notices_page(request: Request, archive: ArchiveDep,
 
 def _notice_page(request: Request, archive: Archive, p: access.Principal, notice_id: int, *,
                  error: PublicationError | None = None, status: int = 200) -> HTMLResponse:
-    today = publication_api.today(archive)
+    today = _today(archive)
     with archive.reads.begin() as db:
-        n = publication_api.notice_of(archive, db, p, notice_id, "publication.view", request)
+        n = _notice(archive, db, p, notice_id, "publication.view", request)
         case = db.get(Case, n.case_id)
         masks = service.masks_of(n)
         shown = [(key, pieces(str(getattr(n, attr) or ""), masks.get(attr, []) if attr in FIELDS else []))
@@ -148,7 +171,7 @@ def mask(notice_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: str
     p = _form_user(archive, request, csrf, "publication.publish")
     try:
         with archive.sessions.begin() as db:
-            n = publication_api.notice_of(archive, db, p, notice_id, "publication.publish", request, lock=True)
+            n = _notice(archive, db, p, notice_id, "publication.publish", request, lock=True)
             service.mask(db, archive.custody, notice=n, field=field, text=text, actor=p.actor)
     except PublicationError as e:
         return _refused(request, archive, p, notice_id, e)
@@ -162,7 +185,7 @@ def publish(notice_id: EvidenceId, request: Request, archive: ArchiveDep, csrf: 
     p = _form_user(archive, request, csrf, "publication.publish")
     try:
         with archive.sessions.begin() as db:
-            n = publication_api.notice_of(archive, db, p, notice_id, "publication.publish", request, lock=True)
+            n = _notice(archive, db, p, notice_id, "publication.publish", request, lock=True)
             service.publish(db, archive.custody, archive.settings, notice=n, actor=p.actor)
     except PublicationError as e:
         return _refused(request, archive, p, notice_id, e)
@@ -176,7 +199,7 @@ def withdraw(notice_id: EvidenceId, request: Request, archive: ArchiveDep, csrf:
     p = _form_user(archive, request, csrf, "publication.publish")
     try:
         with archive.sessions.begin() as db:
-            n = publication_api.notice_of(archive, db, p, notice_id, "publication.publish", request, lock=True)
+            n = _notice(archive, db, p, notice_id, "publication.publish", request, lock=True)
             service.withdraw(db, archive.custody, notice=n, reason=reason, actor=p.actor)
     except PublicationError as e:
         return _refused(request, archive, p, notice_id, e)
