@@ -140,6 +140,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import redaction as redaction_page
 
     app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
+    from console import publication as publication_pages
+
+    app.include_router(publication_pages.router)  # 公示: the publishers' notices, masks, publish and withdraw
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

@@ -33,6 +33,7 @@ CASE_READERS = {INV, LR, RM, AUD}
 RECORDS = {LR, RM, AUD}  # retention.view
 REVIEW_READERS = {INV, LR, RM, AUD}
 FIGURES = {LR, RM, AUD}
+PUBLICATION_READERS = {INV, LR, RM, AUD}  # publication.view
 
 # page -> (who may open it, what its target is: None, or the kind of object of a unit)
 # (opening a notice marks it read and sends the reader to its case: 303 where allowed; see REDIRECTS)
@@ -67,6 +68,9 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     "/admin/officers": ({ADM, RM}, None),
     "/admin/recorders": ({OP, ADM}, None),
     "/admin/stations": ({ADM}, None),
+    # publication (行政执法公示, issue #16): whoever reads cases sees their units' notices (publication.view)
+    "/publication": (PUBLICATION_READERS, None),
+    "/publication/{notice_id}": (PUBLICATION_READERS, "publication"),
 }
 REDIRECTS = {"/review/notices/{notice_id}": "/cases/", "/admin": "/admin/"}
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
@@ -76,7 +80,8 @@ OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices",
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int | str:
     return {"evidence": ctx.evidence, "case": lambda u: ctx.case(u).case_id, "hold": ctx.hold,
-            "round": ctx.round, "notice": ctx.notice, "export": ctx.export, "user": ctx.fresh_user}[kind](unit)
+            "round": ctx.round, "notice": ctx.notice, "export": ctx.export, "user": ctx.fresh_user,
+            "publication": ctx.draft}[kind](unit)
 
 
 def cells() -> Iterator[tuple[str, str, str, str | None]]:
@@ -200,11 +205,15 @@ POSTS: dict[str, set[str]] = {
     "/cases/{case_id}/review/decision": {INV, RM},
     "/review/rounds/{round_id}/answer": {LR},
     "/review/rounds/{round_id}/decide": {LR},
+    "/publication/{notice_id}/mask": {LR, RM},  # publication.publish
+    "/publication/{notice_id}/publish": {LR, RM},
+    "/publication/{notice_id}/withdraw": {LR, RM},
 }
 OPEN_POSTS = {"/login", "/logout"}
 ABSENT = {"username": "no_such_user", "code": "no-such-unit", "officer_no": "no-such-officer",
           "device_id": "DSJ-NO-SUCH", "station_id": "st-no-such", "hold_id": "987654321",
-          "disposal_id": "987654321", "evidence_id": "987654321", "case_id": "987654321", "round_id": "987654321"}
+          "disposal_id": "987654321", "evidence_id": "987654321", "case_id": "987654321", "round_id": "987654321",
+          "notice_id": "987654321"}
 
 
 @pytest.mark.parametrize(("form", "role"), [(f, r) for f in POSTS for r in ROLES])

@@ -81,6 +81,10 @@ PAGES: tuple[str, ...] = (
     "/search?view=list",
     "/search?range=7d&sort=archived",
     "/evidence/{zhangsan}/redaction",
+    "/publication",
+    "/publication?status=due",
+    "/publication/{notice}",  # a draft: the masks highlighted, the forms to mask more and to publish
+    "/publication/{published}",  # a published notice: its public link and the withdrawal form
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {
@@ -162,6 +166,7 @@ def _furnish(w: World, folder: Path) -> dict[str, int]:
     records.add_form(w.archive, case_id=ids["case"], actor=actor, kind="询问笔录",
                      fields={key: f"{label}内容" for key, label in records.FORMS["询问笔录"]})
     _redaction_plan(w, ids["zhangsan"], actor)
+    ids |= _notices(w, ids["case"], actor)
     me = w.client(user_of("investigator"))
     assert me.post(f"/api/v1/evidence/{ids['zhangsan']}/tags", json={"tag": "路口"}).status_code == 200
     assert me.post(f"/api/v1/evidence/{ids['zhangsan']}/notes", json={"text": "当事人在场"}).status_code in (200, 201)
@@ -188,6 +193,46 @@ def _redaction_plan(w: World, evidence_id: int, actor: str) -> None:
         redacting.save(w.archive, db, plan_id=row.id, base_version=1, plan=plan, actor=actor, why="遮蔽")
 
 
+DECISION = {"party": "赵六", "facts": "当事人赵六（手机13912345678）驾驶机动车在某路口闯红灯",
+            "law": "《中华人民共和国道路交通安全法》第九十条", "decision": "予以警告", "remedy": "六十日内申请行政复议",
+            "decided_on": "2026-11-23", "decision_kind": "警告"}
+
+
+def _notices(w: World, case_id: int, actor: str) -> dict[str, int]:
+    """Two notices of the case's 决定书 (two versions): a draft, and one published (the publication pages show them)."""
+    from publication import service as publication
+    from publication.models import Notice
+
+    first = records.add_form(w.archive, case_id=case_id, actor=actor, kind="决定书", fields=DECISION)
+    with w.archive.sessions.begin() as db:
+        n = db.scalars(select(Notice).where(Notice.record_id == first.record_id)).one()
+        publication.publish(db, w.archive.custody, w.settings, notice=n, actor="user:legal_reviewer_a")
+        published = n.id
+    second = records.add_form(w.archive, case_id=case_id, actor=actor, kind="决定书",
+                              fields={**DECISION, "decision": "予以警告，责令改正"})
+    with w.archive.sessions() as db:
+        draft = db.scalars(select(Notice.id).where(Notice.record_id == second.record_id,
+                                                   Notice.state == "draft")).one()
+    return {"notice": draft, "published": published}
+
+
+def _notice_names(w: World) -> set[str]:
+    """A notice's public fields are data: each run of them between its masks, and each mask (as the page cuts them)."""
+    from publication import service as publication
+    from publication.models import FIELDS, Notice
+
+    names: set[str] = set()
+    with w.archive.sessions() as db:
+        for n in db.scalars(select(Notice)):
+            masks = publication.masks_of(n)
+            names |= {n.agency, n.category, n.decision_kind or "", n.public_no}
+            for f in FIELDS:
+                value: str = getattr(n, f)
+                cuts = sorted({0, len(value), *(int(x) for s, e, _ in masks.get(f, []) for x in (s, e))})
+                names |= {value[a:b] for a, b in zip(cuts, cuts[1:])}
+    return names
+
+
 def _data_names(w: World) -> list[str]:
     """Every name the data holds (the archive's own words are never among them): longest first."""
     names: set[str] = set()
@@ -212,6 +257,7 @@ def _data_names(w: World) -> list[str]:
     review = w_settings.review  # the agency's review catalogue: decision kinds and the rules' labels (config)
     names |= {r.label for r in review.catalogue} | {k for r in review.catalogue for k in r.decision_kinds}
     names |= set(review.decision_kinds)
+    names |= _notice_names(w)
     return sorted((n for n in names if n), key=len, reverse=True)
 
 
