@@ -200,10 +200,14 @@ def unknown(notice_id: int | str) -> UnknownNotice:
                          said("请在公示列表中核对。", "Check the notice on the list of notices."))
 
 
+STATE_ZH = {"draft": "草稿", "published": "已发布", "withdrawn": "已撤回", "superseded": "已被新版本取代"}
+
+
 def _must_be_draft(n: Notice, doing: str) -> None:
     if n.state != "draft":
-        raise NoticeState(said(f"公示 {n.public_no} 当前状态为「{n.state}」，不能{doing}", f"Notice {n.public_no} is "
-                               f"{n.state}: it cannot be {doing}."),
+        raise NoticeState(said(f"公示 {n.public_no} 当前状态为「{STATE_ZH.get(n.state, n.state)}」，不能{doing}",
+                               f"Notice {n.public_no} is {n.state}: it cannot be "
+                               f"{ {'遮盖': 'masked', '发布': 'published'}.get(doing, doing)}."),
                           said("只有草稿可以遮盖和发布；已发布的公示如需更正，请撤回后就新的决定书重新公示。", "Only a draft is "
                                "masked and published; to correct a published notice, withdraw it and publish the new "
                                "decision."))
@@ -283,7 +287,8 @@ def publish(db: Session, custody: CustodyLog, settings: Settings, *, notice: Not
 def withdraw(db: Session, custody: CustodyLog, *, notice: Notice, reason: str, actor: str) -> Notice:
     """Withdraw (撤回) a published notice with a reason; it stays on the public site, marked withdrawn."""
     if notice.state != "published":
-        raise NoticeState(said(f"公示 {notice.public_no} 当前状态为「{notice.state}」，不能撤回", f"Notice "
+        raise NoticeState(said(f"公示 {notice.public_no} 当前状态为「{STATE_ZH.get(notice.state, notice.state)}」，"
+                               "不能撤回", f"Notice "
                                f"{notice.public_no} is {notice.state}: only a published notice is withdrawn."),
                           said("草稿无需撤回；已撤回的公示不能再次撤回。", "A draft needs no withdrawal; a withdrawn notice "
                                "stays withdrawn."))
