@@ -70,7 +70,8 @@ def _out(archive: Archive, db: Session, n: Notice) -> dict[str, Any]:
     return service.to_dict(n, today(archive), case_number=case.number if case is not None else None)
 
 
-@router.get("/publication/notices", summary="The notices of the user's units, soonest deadline first, with where "
+@router.get("/publication/notices", summary="The notices of the user's units (drafts first, soonest deadline first; then "
+            "the published and withdrawn ones, newest first), with where "
             "each stands: due, overdue (a draft past its deadline), on_time, late (published after it), withdrawn")
 def list_notices(archive: ArchiveDep, p: CurrentUser, request: Request,
                  status: Annotated[list[Status] | None, Query(description="only these")] = None,

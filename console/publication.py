@@ -99,7 +99,8 @@ def _notice(archive: Archive, db: Session, p: access.Principal, notice_id: int, 
 @router.get("/publication")
 def notices_page(request: Request, archive: ArchiveDep,
                  status: Annotated[str, Query(max_length=32)] = "") -> HTMLResponse:
-    """公示: the notices of the user's units, per unit, soonest deadline first, with where each stands;
+    """公示: the notices of the user's units, per unit, drafts first (soonest deadline first), then the
+    published ones (newest first), with where each stands;
     the counts of those due, overdue, published late and without a known deadline at the top."""
     p = _user(archive, request)
     today = _today(archive)
@@ -110,7 +111,7 @@ def notices_page(request: Request, archive: ArchiveDep,
                            said("请从筛选列表中选择状态。", "Choose a status from the filter."))
         notices = service.notices_of(db, units=p.scope.units)
         where = {n.id: service.status(n, today) for n in notices}
-        counts = Counter(where.values())
+        counts = service.counts(db, units=p.scope.units, today=today)  # every notice, not only those listed
         shown = [n for n in notices if not status or where[n.id] == status]
         cases = {c.id: c.number for c in db.scalars(select(Case).where(Case.id.in_({n.case_id for n in shown})))}
         units = {u.id: u for u in db.scalars(select(Unit).where(Unit.id.in_({n.unit_id for n in shown})))}

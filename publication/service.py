@@ -27,7 +27,7 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import liuhen
@@ -346,8 +346,34 @@ def refresh_deadlines(db: Session, custody: CustodyLog, settings: Settings, *, a
 
 def notices_of(db: Session, *, units: Collection[int], states: Iterable[str] = ("draft", "published", "withdrawn"),
                limit: int = 500) -> list[Notice]:
-    return list(db.scalars(select(Notice).where(Notice.unit_id.in_(sorted(units)), Notice.state.in_(list(states)))
-                           .order_by(Notice.due_on.is_(None).desc(), Notice.due_on, Notice.id).limit(limit)))
+    """The notices of ``units`` in ``states``, at most ``limit``: the drafts first (those whose deadline
+    is unknown, then soonest deadline first: what a publisher must act on), then the published and
+    withdrawn ones, newest publication first (so old ones never crowd the drafts out)."""
+    wanted = list(states)
+    mine = Notice.unit_id.in_(sorted(units))
+    drafts: list[Notice] = []
+    if "draft" in wanted:
+        drafts = list(db.scalars(select(Notice).where(mine, Notice.state == "draft")
+                                 .order_by(Notice.due_on.is_(None).desc(), Notice.due_on, Notice.id).limit(limit)))
+    rest = [s for s in wanted if s != "draft"]
+    if not rest or len(drafts) >= limit:
+        return drafts
+    return drafts + list(db.scalars(select(Notice).where(mine, Notice.state.in_(rest))
+                                    .order_by(Notice.published_at.desc(), Notice.id.desc()).limit(limit - len(drafts))))
+
+
+def counts(db: Session, *, units: Collection[int], today: dt.date) -> dict[str, int]:
+    """How many notices of ``units`` stand where (``status``'s answers, counted in the database, every
+    notice however many): ``due``, ``overdue``, ``deadline_unknown``, ``on_time``, ``late``, ``withdrawn``."""
+    mine = Notice.unit_id.in_(sorted(units))
+    live = Notice.state.in_(("draft", "published"))
+    draft, published = Notice.state == "draft", Notice.state == "published"
+    where: dict[str, ColumnElement[bool]] = {
+        "due": and_(draft, Notice.due_on >= today), "overdue": and_(draft, Notice.due_on < today),
+        "deadline_unknown": and_(live, Notice.due_on.is_(None)),
+        "on_time": and_(published, Notice.published_on <= Notice.due_on),
+        "late": and_(published, Notice.published_on > Notice.due_on), "withdrawn": Notice.state == "withdrawn"}
+    return {k: db.scalar(select(func.count()).select_from(Notice).where(mine, w)) or 0 for k, w in where.items()}
 
 
 def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dict[str, Any]:

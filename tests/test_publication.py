@@ -296,3 +296,29 @@ def test_a_natural_persons_name_as_configured_and_every_place_it_stands(style: s
         assert got.spans == ()
     else:
         assert [got.text[s:e] for s, e, _ in got.spans] == [shown, shown]
+
+
+def test_drafts_come_first_and_the_counts_cover_every_notice(review_world: ReviewWorld) -> None:
+    w = review_world
+    old = decide(w, "行政处罚", "警告", decided_on="2026-03-02")
+    with w.archive.sessions.begin() as db:  # published late: after its deadline of 11 March
+        service.publish(db, w.archive.custody, w.settings, notice=service.get(db, old.id), actor=actor("reviewer"),
+                        now=dt.datetime(2026, 3, 20, 2, tzinfo=dt.UTC))
+    fresh = decide(w, "行政处罚", "警告", decided_on="2026-11-20")
+    unknown = decide(w, "行政处罚", "警告", decided_on="2027-06-01")
+    today = dt.date(2026, 11, 26)
+    with w.archive.sessions() as db:
+        every = service.notices_of(db, units=[w.unit_id], limit=100000)
+        states = [n.state for n in every]
+        assert states == sorted(states, key=lambda s: s != "draft")  # every draft before any other
+        drafts = [n for n in every if n.state == "draft"]
+        assert drafts[0].due_on is None and [n.due_on for n in drafts[1:]] == sorted(n.due_on for n in drafts[1:])
+        others = [n.published_at for n in every if n.state != "draft"]
+        assert others == sorted(others, reverse=True)
+        assert {unknown.id, fresh.id} <= {n.id for n in drafts}
+        # a small limit still shows what must be acted on: the drafts, not old publications
+        assert {n.state for n in service.notices_of(db, units=[w.unit_id], limit=2)} == {"draft"}
+        counted = service.counts(db, units=[w.unit_id], today=today)
+        by_status = {k: sum(1 for n in every if service.status(n, today) == k) for k in counted}
+        assert counted == by_status and counted["late"] >= 1 and counted["deadline_unknown"] >= 1
+        assert service.counts(db, units=[w.other_unit_id], today=today) == dict.fromkeys(counted, 0)
