@@ -23,6 +23,8 @@ router opens one (``archive.reads()``), per query kind, ``--runs`` times each, i
 * ``first_page``: the list, page 1 (exact count); ``deep_page``: a random page between 1,000 and the last;
 * ``org_full``: a whole party name (one to a few notices); ``org_part``: brand + trade (星光餐饮, tens);
 * ``common``: a common word (有限公司, 餐饮, 市监罚, …: up to most of the notices; count capped);
+* ``year``: a year of the document numbers (〔2024〕, 〔2025〕: a third of the notices each, all
+  published in the same stretch of the list's order);
 * ``doc_number``: a whole document number; ``doc_part``: its year and number (〔2025〕123号);
 * ``miss``: a name no notice has;
 
@@ -79,7 +81,7 @@ PG_ADMIN = os.environ.get("LIUHEN_TEST_PG", "postgresql://postgres@127.0.0.1:543
 GOAL_MBPS = 20.0
 GOAL_P95_MS = 50.0
 SIZE = 20  # [publication] page_size's default
-KINDS = ("first_page", "deep_page", "org_full", "org_part", "common", "doc_number", "doc_part", "miss")
+KINDS = ("first_page", "deep_page", "org_full", "org_part", "common", "year", "doc_number", "doc_part", "miss")
 
 
 def log(msg: str = "") -> None:
@@ -297,7 +299,8 @@ def queries(url: str, n_public: int, runs: int, seed: int) -> list[tuple[str, st
         m = rx_part.search(party)
         out += [("first_page", "", 1), ("deep_page", "", rng.randrange(min(1000, last), last + 1)),
                 ("org_full", party, 1), ("org_part", m.group(1) + m.group(2) if m else party, 1),
-                ("common", rng.choice(("有限公司", "餐饮", "市监罚", "科技", "〔2025〕", "分公司")), 1),
+                ("common", rng.choice(("有限公司", "餐饮", "市监罚", "科技", "分公司", "杭州市")), 1),
+                ("year", rng.choice(("〔2024〕", "〔2025〕")), 1),
                 ("doc_number", doc, 1), ("doc_part", doc[doc.index("〔"):], 1),
                 ("miss", rng.choice(("不存在的某某企业", "无此文书〔1999〕1号", "火星贸易")), 1)]
     rng.shuffle(out)
