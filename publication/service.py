@@ -389,9 +389,10 @@ def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
     ``published_at IS NOT NULL`` stands for "published or withdrawn" (``ck_publication_published``
     makes them the same), so the list and its count read only the index ``ix_publication_published``.
     On PostgreSQL a search of two characters or more also asks for every bigram of ``q`` in
-    ``search_grams`` (migration 0020: the bigrams of party and document number, a stored generated column
-    that only PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a necessary condition of the ``LIKE`` (each bigram of a substring is one of the
-    field's), so the rows are the same, only found without reading every notice."""
+    ``search_grams`` (migration 0020: the bigrams of party and document number, a stored generated
+    column that only PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a
+    necessary condition of the ``LIKE`` (each bigram of a substring is one of the field's), so the rows
+    are the same, only found without reading every notice."""
     offset = (page - 1) * size
     where: list[ColumnElement[bool]] = [Notice.published_at.is_not(None)]
     q = q.strip()
