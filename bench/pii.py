@@ -53,6 +53,9 @@ FILLER = ("经查，当事人于{date}在其经营场所销售不符合食品安
           "统一社会信用代码{credit}，法定代表人{name}。",
           "订单号{order}，交易流水号{order}。",
           "如不服本决定，可在收到本决定书之日起六十日内向北京市朝阳区人民政府申请行政复议，或者六个月内依法向人民法院提起行政诉讼。")
+# with ``decoys``: resident ID numbers whose check digit is wrong, which no detector may report (areas of
+# Beijing, Tianjin, Hebei, Liaoning: no bank card network starts so, so none passes as a card either)
+DECOYS = ("当事人提供的证件号{bad_id}经核查校验位不符，不予采信。",)
 _CREDIT = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_W = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -88,20 +91,31 @@ LEADS = {"id_number": "，身份证号", "mobile": "，联系电话", "landline"
          "plate": "，涉案车辆", "email": "，电子邮箱", "address": "，住所"}
 
 
-def generate(mb: float, seed: int = 1, every: int = 8) -> tuple[str, list[tuple[int, str, str]]]:
+def _bad_id(rng: random.Random) -> str:
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000))
+    first = f"{rng.choice([110101, 120103, 130102, 210102])}{born:%Y%m%d}{rng.randrange(1000):03d}"
+    right = pii.id_check_char(first)
+    return first + rng.choice([c for c in "0123456789X" if c != right])
+
+
+def generate(mb: float, seed: int = 1, every: int = 8, decoys: bool = False) -> tuple[str, list[tuple[int, str, str]]]:
+    """The text and its planted items ``(position, kind, text)``; ``decoys`` adds sentences with invalid
+    ID numbers among the filler (order numbers and credit codes are always there)."""
     rng = random.Random(seed)
+    filler = FILLER + DECOYS if decoys else FILLER
     parts: list[str] = []
     planted: list[tuple[int, str, str]] = []
     pos = size = 0
     target = int(mb * 1e6)
     while size < target:
         for _ in range(every):
-            s = rng.choice(FILLER).format(
+            s = rng.choice(filler).format(
                 date=f"{rng.randrange(2015, 2026)}年{rng.randrange(1, 13)}月{rng.randrange(1, 29)}日",
                 amount=f"{rng.randrange(100, 10**6):,}", gain=f"{rng.randrange(10, 10**5)}.{rng.randrange(100):02d}",
                 order="".join(rng.choice("0123456789") for _ in range(20)), art=rng.randrange(1, 150),
                 para=rng.randrange(1, 6), year=rng.randrange(2015, 2026), no=rng.randrange(1, 9999),
-                credit=_credit(rng), name=rng.choice(SURNAMES) + rng.choice(GIVEN))
+                credit=_credit(rng), name=rng.choice(SURNAMES) + rng.choice(GIVEN),
+                bad_id=_bad_id(rng) if decoys else "")
             parts.append(s)
             pos += len(s)
             size += len(s.encode())

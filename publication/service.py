@@ -27,7 +27,8 @@ from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 import liuhen
@@ -395,18 +396,54 @@ def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dic
 PUBLIC_STATES = ("published", "withdrawn")
 
 
+SEARCH_CAP = 1000  # a search counts its matches up to this many past the page's first; then "N 条以上"
+
+
+_SEARCH_GRAMS = literal_column(f"{Notice.__tablename__}.search_grams", ARRAY(Text))  # PostgreSQL only
+
+
+def grams(q: str) -> list[str]:
+    """The distinct two-character pieces of ``q``, as migration 0020's ``publication_grams`` cuts a field
+    into ``search_grams``."""
+    return sorted({q[i:i + 2] for i in range(len(q) - 1)})
+
+
 def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
                    tz: str = "Asia/Shanghai") -> tuple[list[site.PublicNotice], int]:
     """One page of the public notices, newest first, and how many match; ``q`` matches the party (an
-    organisation's name) or the document number."""
-    where: list[ColumnElement[bool]] = [Notice.state.in_(PUBLIC_STATES)]
-    if q.strip():
-        like = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    organisation's name) or the document number (a substring, ``LIKE``).
+
+    The whole list (no ``q``) is counted exactly. A search is counted up to ``SEARCH_CAP`` matches past
+    the first of the page; when more match, the count is ``site.AtLeast(offset + SEARCH_CAP)``, so that
+    a common word answers as fast as a rare one and the pages still lead on.
+
+    ``published_at IS NOT NULL`` stands for "published or withdrawn" (``ck_publication_published``
+    makes them the same), so the list and its count read only the index ``ix_publication_published``.
+    On PostgreSQL a search of two characters or more also asks for every bigram of ``q`` in
+    ``search_grams`` (migration 0020: the bigrams of party and document number, a stored generated
+    column that only PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a
+    necessary condition of the ``LIKE`` (each bigram of a substring is one of the field's), so the rows
+    are the same, only found without reading every notice."""
+    offset = (page - 1) * size
+    where: list[ColumnElement[bool]] = [Notice.published_at.is_not(None)]
+    q = q.strip()
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(or_(Notice.party.like(like, escape="\\"), Notice.doc_number.like(like, escape="\\")))
-    total = db.scalar(select(func.count()).select_from(Notice).where(*where)) or 0
-    rows = db.scalars(select(Notice).where(*where).order_by(Notice.published_at.desc(), Notice.id.desc())
-                      .offset((page - 1) * size).limit(size))
-    return [public_of(n, tz) for n in rows], total
+        if len(q) >= 2 and db.get_bind().dialect.name == "postgresql":
+            where.append(_SEARCH_GRAMS.op("@>")(cast(grams(q), ARRAY(Text))))
+    order = (Notice.published_at.desc(), Notice.id.desc())
+    total: int
+    if not q:
+        ids = list(db.scalars(select(Notice.id).where(*where).order_by(*order).offset(offset).limit(size)))
+        total = db.scalar(select(func.count()).select_from(Notice).where(*where)) or 0
+    else:  # one statement, in the list's order: the page and the count up to the cap past it
+        upto = offset + SEARCH_CAP + 1
+        found = list(db.scalars(select(Notice.id).where(*where).order_by(*order).limit(upto)))
+        ids = found[offset:offset + size]
+        total = site.AtLeast(offset + SEARCH_CAP) if len(found) >= upto else len(found)
+    rows = {n.id: n for n in db.scalars(select(Notice).where(Notice.id.in_(ids)))} if ids else {}
+    return [public_of(rows[i], tz) for i in ids], total
 
 
 def public_notice(db: Session, public_no: str, tz: str = "Asia/Shanghai") -> site.PublicNotice | None:

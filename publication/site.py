@@ -41,6 +41,12 @@ class PublicNotice:
         return self.withdrawn_on is not None
 
 
+class AtLeast(int):
+    """A count that stopped at a cap: at least this many matched (shown 「N 条以上」, the pages as far as
+    it counted). A search counts its matches only so far past the page it shows
+    (``publication.service.SEARCH_CAP``); the whole list is always counted exactly."""
+
+
 @dataclass(frozen=True)
 class Links:
     """Where a page links: ``notice(no)``, ``page(n, q)``, ``home``; ``search``: whether to show the search form."""
@@ -108,10 +114,8 @@ def list_page(items: Sequence[PublicNotice], *, page: int, pages: int, total: in
                      '<label for="q">按当事人名称或文书编号查询</label> '
                      f'<input id="q" name="q" type="search" value="{escape(q)}" maxlength="100"> '
                      '<button type="submit">查询</button></form>\n')
-    if q:
-        parts.append(f"<p>查询「{escape(q)}」：共 {total} 条</p>\n")
-    else:
-        parts.append(f"<p>共 {total} 条</p>\n")
+    count = f"{int(total)} 条以上" if isinstance(total, AtLeast) else f"{total} 条"
+    parts.append(f"<p>查询「{escape(q)}」：共 {count}</p>\n" if q else f"<p>共 {count}</p>\n")
     if items:
         parts.append('<table><caption>行政执法决定</caption><thead><tr><th scope="col">文书编号</th>'
                      '<th scope="col">当事人</th><th scope="col">执法类别</th><th scope="col">决定日期</th>'
@@ -128,7 +132,7 @@ def list_page(items: Sequence[PublicNotice], *, page: int, pages: int, total: in
         nav = ['<nav aria-label="分页"><p>']
         if page > 1:
             nav.append(f'<a href="{escape(links.page(page - 1, q))}" rel="prev">上一页</a> ')
-        nav.append(f"第 {page} / {pages} 页")
+        nav.append(f"第 {page} 页" if isinstance(total, AtLeast) else f"第 {page} / {pages} 页")
         if page < pages:
             nav.append(f' <a href="{escape(links.page(page + 1, q))}" rel="next">下一页</a>')
         nav.append("</p></nav>\n")
