@@ -130,6 +130,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review_figures as figures_page
 
     app.include_router(figures_page.router)  # 法制审核统计
+    from console import publication_figures as annual_figures_page
+
+    app.include_router(annual_figures_page.router)  # 年度行政执法数据
     from console import exports as export_pages
 
     app.include_router(export_pages.router)  # 我的导出, /exports/{id}

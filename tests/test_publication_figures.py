@@ -36,6 +36,7 @@ from publication.export import export
 from publication.figures_models import FiguresApproval
 from publication.models import Notice
 from review.catalogue import Proposal
+from review.figures import Row
 from tests.review_world import OTHER_REVIEWER, OTHER_UNIT, REVIEWER, UNIT, ReviewWorld, actor, local
 from tests.test_cases import tiny_pdf
 
@@ -126,7 +127,7 @@ def _compute(p: Planted, year: int = 2026, units: tuple[int, ...] | None = None,
                                units=units or (p.unit,), today=today)
 
 
-def _counts(rows: tuple[figures.Row, ...]) -> dict[str, int]:
+def _counts(rows: tuple[Row, ...]) -> dict[str, int]:
     return {r.key: r.count for r in rows}
 
 
