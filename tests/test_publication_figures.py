@@ -327,3 +327,35 @@ def test_the_public_pages_are_pure_functions_of_public_values() -> None:
     page = site.figures_year_page(2030, [f], site.live_links())
     assert "<script>" not in page and "&lt;script&gt;" in page and "123.45 元" in page
     assert site.figures_index_page([f], site.static_links(0)).count('href="figures-2030.html"') == 1
+
+
+def test_the_console_page_draws_the_figures_and_the_approval_state(planted: Planted) -> None:
+    w = planted.world
+    _approve(planted)  # (in force: the latest approval; whether the figures changed since is computed)
+    c = _client(w, REVIEWER)
+    r = c.get("/publication/figures", params={"year": 2026, "unit": UNIT}, headers={"Accept": "text/html"})
+    assert r.status_code == 200, r.text[:300]
+    page = r.text
+    for chart_id, label in (("kind", "按决定种类"), ("status", "公示情况"), ("outcome", "法制审核结论")):
+        assert f'id="chart-{chart_id}" class="chart" role="img" aria-label="{label}"' in page
+        assert f'id="table-{chart_id}"' in page  # the table beside the chart says the same
+    assert '<g data-key="罚款" data-count="3">' in page and '<g data-key="逾期公示" data-count="1">' in page
+    assert 'id="pf-decisions" data-count="5"' in page and 'id="pf-approved"' in page
+    assert 'data-changed="no"' in page and 'id="pf-approve"' in page and 'id="pf-history"' in page
+    assert 'href="/publication/figures?year=2026&amp;unit=' in page and "format=csv" in page
+    csv_page = c.get("/publication/figures", params={"year": 2026, "unit": UNIT, "format": "csv"})
+    assert csv_page.headers["content-type"].startswith("text/csv") and csv_page.content.startswith("\ufeff".encode())
+    # the console's approval of a year that has not ended is refused with the reason, nothing written
+    year = dt.datetime.now(ZoneInfo("Asia/Shanghai")).year
+    with w.archive.sessions() as db:
+        before = len(figures.approvals(db, unit_id=planted.unit, year=year))
+    r = c.post("/publication/figures/approve", data={"csrf": "", "year": str(year), "unit": UNIT},
+               follow_redirects=False)
+    assert r.status_code == 303 and "error=figures_not_final" in r.headers["location"]
+    assert "该年度尚未结束" in c.get(r.headers["location"], headers={"Accept": "text/html"}).text
+    with w.archive.sessions() as db:
+        assert len(figures.approvals(db, unit_id=planted.unit, year=year)) == before
+    # another unit's figures: 404, as if the unit did not exist
+    other = _client(w, OTHER_REVIEWER).get("/publication/figures", params={"year": 2026, "unit": UNIT},
+                                           headers={"Accept": "text/html"})
+    assert other.status_code == 404 and "东城区" not in other.text
