@@ -132,7 +132,8 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(figures_page.router)  # 法制审核统计
     from console import publication_figures as annual_figures_page
 
-    app.include_router(annual_figures_page.router)  # 年度行政执法数据
+    # 年度行政执法数据: /publication/figures, included before any /publication/{id} page so that it is not read as an id
+    app.include_router(annual_figures_page.router)
     from console import exports as export_pages
 
     app.include_router(export_pages.router)  # 我的导出, /exports/{id}
