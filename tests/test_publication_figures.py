@@ -331,7 +331,9 @@ def test_the_public_pages_are_pure_functions_of_public_values() -> None:
 
 def test_the_console_page_draws_the_figures_and_the_approval_state(planted: Planted) -> None:
     w = planted.world
-    _approve(planted)  # (in force: the latest approval; whether the figures changed since is computed)
+    _approve(planted)
+    _approve(planted)  # (in force: the latest; the one before it is history)
+    f = _compute(planted, today=dt.datetime.now(ZoneInfo("Asia/Shanghai")).date())
     c = _client(w, REVIEWER)
     r = c.get("/publication/figures", params={"year": 2026, "unit": UNIT}, headers={"Accept": "text/html"})
     assert r.status_code == 200, r.text[:300]
@@ -339,8 +341,9 @@ def test_the_console_page_draws_the_figures_and_the_approval_state(planted: Plan
     for chart_id, label in (("kind", "按决定种类"), ("status", "公示情况"), ("outcome", "法制审核结论")):
         assert f'id="chart-{chart_id}" class="chart" role="img" aria-label="{label}"' in page
         assert f'id="table-{chart_id}"' in page  # the table beside the chart says the same
-    assert '<g data-key="罚款" data-count="3">' in page and '<g data-key="逾期公示" data-count="1">' in page
-    assert 'id="pf-decisions" data-count="5"' in page and 'id="pf-approved"' in page
+    assert f'<g data-key="罚款" data-count="{_counts(f.by_kind)["罚款"]}">' in page
+    assert '<g data-key="逾期公示" data-count="1">' in page and '<g data-key="已撤回" data-count="1">' in page
+    assert f'id="pf-decisions" data-count="{f.decisions}"' in page and 'id="pf-approved"' in page
     assert 'data-changed="no"' in page and 'id="pf-approve"' in page and 'id="pf-history"' in page
     assert 'href="/publication/figures?year=2026&amp;unit=' in page and "format=csv" in page
     csv_page = c.get("/publication/figures", params={"year": 2026, "unit": UNIT, "format": "csv"})
