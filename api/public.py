@@ -1,6 +1,7 @@
 """``/public``: the public site (公示网站), no sign-in.
 
-It reads published and withdrawn notices through ``publication.service.public_notices`` and
+It reads published and withdrawn notices, and the approved annual figures (``publication.figures.
+public_years`` / ``public_year``: approved snapshots only, as ``publication.site.PublicFigures``), through ``publication.service.public_notices`` and
 ``public_notice`` only, which hand over ``publication.site.PublicNotice`` values (public number,
 masked fields, dates, agency; no internal id), and renders them with ``publication.site``, the same
 functions the static export uses. It takes no session, no token and no cookie, and touches no
@@ -24,7 +25,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import ArchiveDep
-from publication import service, site
+from publication import figures, service, site
 
 router = APIRouter(include_in_schema=False)
 PublicNo = Annotated[str, PathParam(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
@@ -108,3 +109,24 @@ def notice(public_no: PublicNo, request: Request, archive: ArchiveDep) -> Respon
     if n is None:
         return _page(request, archive, site.not_found(site.live_links()), status_code=404)
     return _page(request, archive, site.notice_page(n, site.live_links()))
+
+
+@router.get("/public/figures")
+def figures_index(request: Request, archive: ArchiveDep) -> Response:
+    limited = _limit(request, archive)
+    if limited is not None:
+        return limited
+    with archive.reads() as db:
+        items = figures.public_years(db, archive.settings.station.timezone)
+    return _page(request, archive, site.figures_index_page(items, site.live_links()))
+
+
+@router.get("/public/figures/{year}")
+def figures_year(year: Annotated[int, PathParam(ge=1, le=9998)], request: Request, archive: ArchiveDep) -> Response:
+    limited = _limit(request, archive)
+    if limited is not None:
+        return limited
+    with archive.reads() as db:
+        items = figures.public_year(db, year, archive.settings.station.timezone)
+    return _page(request, archive, site.figures_year_page(year, items, site.live_links()),
+                 status_code=200 if items else 404)

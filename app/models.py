@@ -6,6 +6,7 @@ import auth.models  # noqa: F401
 import cases.models  # noqa: F401
 import hashing.models  # noqa: F401
 import jobs.models  # noqa: F401
+import publication.figures_models  # noqa: F401
 import publication.models  # noqa: F401
 import redaction.models  # noqa: F401
 import redaction.record_models  # noqa: F401

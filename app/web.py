@@ -28,6 +28,7 @@ from api import (
     officers,
     public,
     publication,
+    publication_figures,
     recorders,
     redaction,
     retention,
@@ -109,6 +110,7 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
     app.include_router(publication.router, prefix=PREFIX)  # /publication/notices (行政执法公示, for publishers)
+    app.include_router(publication_figures.router, prefix=PREFIX)  # /publication/figures (年度行政执法数据)
     app.include_router(public.router)  # /public/...: the public site, no sign-in, notices only
 
     from fastapi.staticfiles import StaticFiles
@@ -128,6 +130,10 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import review_figures as figures_page
 
     app.include_router(figures_page.router)  # 法制审核统计
+    from console import publication_figures as annual_figures_page
+
+    # 年度行政执法数据: /publication/figures, included before any /publication/{id} page so that it is not read as an id
+    app.include_router(annual_figures_page.router)
     from console import exports as export_pages
 
     app.include_router(export_pages.router)  # 我的导出, /exports/{id}

@@ -1,8 +1,9 @@
-"""The notice rows bound to the custody log (``hashing.binding``): every column but the id."""
+"""The notice rows and the approved annual figures bound to the custody log (``hashing.binding``): every column but the id."""
 
 from __future__ import annotations
 
 from hashing.binding import Binding
+from publication.figures_models import FiguresApproval
 from publication.models import Notice
 
 NOTICE = Binding("publication_notices", Notice, (
@@ -10,4 +11,6 @@ NOTICE = Binding("publication_notices", Notice, (
     "party", "facts", "legal_basis", "decision", "agency", "decided_on", "days", "due_on", "masks", "state",
     "created_at", "created_by", "published_at", "published_by", "published_on", "html_sha256", "withdrawn_at",
     "withdrawn_by", "withdraw_reason"))
-BINDINGS = (NOTICE,)
+FIGURES = Binding("publication_figures", FiguresApproval, (
+    "unit_id", "year", "snapshot", "sha256", "approved_by", "approved_at", "supersedes_id"))
+BINDINGS = (NOTICE, FIGURES)

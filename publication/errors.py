@@ -21,3 +21,15 @@ class PersonalDataFound(PublicationError):
     """The rendered public page still holds personal data: nothing is published."""
 
     code = "personal_data_found"
+
+
+class UnknownFiguresUnit(NotFound):
+    """A unit that does not exist or is not the user's: the same answer for both."""
+
+    code = "unknown_unit"
+
+
+class FiguresNotFinal(PublicationError):
+    """The annual figures of a year that has not ended yet cannot be approved."""
+
+    code = "figures_not_final"

@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 LANG = "zh-CN"
 SITE_TITLE = "行政执法公示"
@@ -58,6 +59,7 @@ class Links:
     officers: str = "/public/officers"  # 执法人员 (事前公示: officers with valid certificates)
     powers: str = "/public/powers"  # 权责清单 (the agency's powers and procedures, as it uploaded them)
     figures: str = "/public/figures"  # 年度数据 (the approved annual enforcement figures)
+    figures_year: Callable[[int], str] = lambda year: f"/public/figures/{year}"  # one year's approved figures
 
 
 def live_links() -> Links:
@@ -77,7 +79,7 @@ def static_links(depth: int) -> Links:
     return Links(notice=lambda no: f"{up}notices/{no}.html",
                  page=lambda n, q: f"{up}index.html" if n <= 1 else f"{up}page-{n}.html",
                  home=f"{up}index.html", search=False, officers=f"{up}officers.html", powers=f"{up}powers.html",
-                 figures=f"{up}figures.html")
+                 figures=f"{up}figures.html", figures_year=lambda year: f"{up}figures-{year}.html")
 
 
 _STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:52rem;margin:0 auto;"
@@ -158,3 +160,71 @@ def notice_page(n: PublicNotice, links: Links) -> str:
 def not_found(links: Links) -> str:
     return _layout("未找到", "<h1>未找到该公示</h1>\n<p>请核对公示编号，或返回公示列表查询。</p>\n"
                    f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n', links)
+
+
+# ---------------------------------------------------------------------------- annual figures (年度行政执法数据)
+
+
+@dataclass(frozen=True)
+class PublicFigures:
+    """One unit's approved figures of one year: the agency's name, the day they were approved, and the
+    snapshot as approved (``publication.figures.Figures.to_dict``); the page shows names and counts,
+    never a unit's code or any row id."""
+
+    agency: str
+    year: int
+    approved_on: dt.date
+    figures: dict[str, Any]
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def _count_table(caption: str, head: str, rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return f"<p>{escape(caption)}：无</p>\n"
+    body = "".join(f"<tr><td>{escape(str(r['label']))}</td><td>{int(r['count'])}</td></tr>\n" for r in rows)
+    return (f'<table><caption>{escape(caption)}</caption><thead><tr><th scope="col">{escape(head)}</th>'
+            f'<th scope="col">数量</th></tr></thead><tbody>\n{body}</tbody></table>\n')
+
+
+def figures_index_page(items: Sequence[PublicFigures], links: Links) -> str:
+    """The years whose figures were approved, newest first, each with the units that approved them."""
+    parts = ["<h1>年度行政执法数据</h1>\n"]
+    if not items:
+        parts.append("<p>尚未公开年度行政执法数据。</p>\n")
+    else:
+        parts.append('<table><caption>已公开的年度数据</caption><thead><tr><th scope="col">年度</th>'
+                     '<th scope="col">执法机关</th><th scope="col">公开日期</th></tr></thead><tbody>\n')
+        for f in items:
+            parts.append(f'<tr><td><a href="{escape(links.figures_year(f.year))}">{f.year}年</a></td>'
+                         f"<td>{escape(f.agency)}</td><td>{_date(f.approved_on)}</td></tr>\n")
+        parts.append("</tbody></table>\n")
+    return _layout("年度行政执法数据", "".join(parts), links)
+
+
+def figures_year_page(year: int, items: Sequence[PublicFigures], links: Links) -> str:
+    """The approved figures of ``year``, one section per unit."""
+    parts = [f"<h1>{year}年度行政执法数据</h1>\n"]
+    if not items:
+        parts.append(f"<p>{year}年度的行政执法数据尚未公开。</p>\n")
+    for f in items:
+        d = f.figures
+        a, r, c = d["amounts"], d["reviews"], d["coverage"]
+        rows = (("执法决定总数", f"{int(d['decisions'])} 件"),
+                ("罚没金额合计", f"{_yuan(int(a['total_fen']))} 元（{int(a['stated'])} 件决定载明金额；"
+                 f"{int(a['not_stated'])} 件未填写金额；{int(a['unknown'])} 件金额未知，未计入）"),
+                ("法制审核", f"{int(r['rounds'])} 件（已审结 {int(r['decided'])} 件，超期 {int(r['overdue'])} 件）"),
+                ("全过程记录核查", f"{int(c['cases'])} 件案件，音像记录完整 {int(c['ok'])} 件，有缺失 {int(c['flagged'])} 件"),
+                ("执法决定公示", f"{int(d['notices'])} 件"),
+                ("统计截至", escape(str(d["as_of"]))), ("公开日期", _date(f.approved_on)))
+        parts.append(f"<section><h2>{escape(f.agency)}</h2>\n<dl>\n"
+                     + "".join(f"<dt>{k}</dt><dd>{v}</dd>\n" for k, v in rows) + "</dl>\n")
+        parts.append(_count_table("按决定种类", "决定种类", d["by_kind"]))
+        parts.append(_count_table("按执法类别", "执法类别", d["by_category"]))
+        parts.append(_count_table("法制审核结论", "审核结论", r["by_outcome"]))
+        parts.append(_count_table("公示情况", "公示情况", d["by_status"]))
+        parts.append("</section>\n")
+    parts.append(f'<p><a href="{escape(links.figures)}">返回年度数据列表</a></p>\n')
+    return _layout(f"{year}年度行政执法数据", "".join(parts), links)

@@ -230,6 +230,12 @@ EXPECTED_TABLE += """| POST   /evidence/{evidence_id}/redaction           | 403 
 | GET    /redaction/renders/{render_id}/download     | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 | POST   /redaction/release                          | 403      | 200/404      | 200/404        | 200/404         | 403     | 403     |
 """
+# annual figures (年度行政执法数据): whoever reads notices reads their units' figures (JSON and CSV);
+# legal reviewers and records managers approve one unit's figures of a year that has ended
+EXPECTED_TABLE += """| GET    /publication/figures                        | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /publication/figures.csv                    | 403      | 200          | 200            | 200             | 200     | 403     |
+| POST   /publication/figures/approve                | 403      | 403          | 200            | 200             | 403     | 403     |
+"""
 # (the last twelve rows: administration (系统管理) — accounts, units and stations are the administrator's
 # (users.manage), in their own units; a unit of another tree to act in is 403 naming it, another unit's
 # user or station is 404 as if missing)
@@ -786,6 +792,13 @@ CALLS: dict[Key, Call] = {
     ("POST", "/publication/notices/{notice_id}/withdraw"): Call(lambda c, u: (
         f"/publication/notices/{c.fresh_draft(u, published=True)}/withdraw", {"json": {"reason": "决定已撤销"}}),
         "publication.publish", "publication"),
+    # annual figures (年度行政执法数据): the figures of 2025 (a year that has ended) of the caller's unit
+    ("GET", "/publication/figures"): Call(lambda c, u: ("/publication/figures", {"params": {"year": 2025}}),
+                                          "publication.view"),
+    ("GET", "/publication/figures.csv"): Call(lambda c, u: ("/publication/figures.csv", {"params": {"year": 2025}}),
+                                              "publication.view"),
+    ("POST", "/publication/figures/approve"): Call(lambda c, u: ("/publication/figures/approve", {
+        "json": {"year": 2025, "unit": A}}), "publication.publish"),
     # cases (issue #14): evidence ↔ case
     ("GET", "/evidence/{evidence_id}/cases"): Call(_ev("/cases"), "cases.view", "evidence"),
     ("GET", "/cases/steps"): Call(lambda c, u: ("/cases/steps", {"params": {"q": "权限矩阵"}}), "cases.view"),
@@ -1097,6 +1110,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         me,
         officers,
         publication,
+        publication_figures,
         recorders,
         redaction,
         retention,
@@ -1105,7 +1119,8 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
-                                   disposals, holds, retention, review, exports, publication, redaction)
+                                   disposals, holds, retention, review, exports, publication, redaction,
+                                   publication_figures)
     assert checked - VIEW_ONLY <= named - {None}
 
 

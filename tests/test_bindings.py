@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -128,6 +129,12 @@ def _build(settings: config.Settings, make_clip) -> dict[str, object]:
         with archive.sessions() as db:
             ids["version"] = db.scalars(select(TextRecordVersion.id).where(
                 TextRecordVersion.record_id == v1.record_id, TextRecordVersion.version == 1)).one()
+        with archive.sessions.begin() as db:  # the annual figures of 2025, approved (年度行政执法数据)
+            from auth.models import Unit
+            from publication import figures
+
+            figures.approve(db, archive.custody, settings, archive.store, unit=db.get_one(Unit, unit_id), year=2025,
+                            actor=ACTOR)
         return ids
     finally:
         archive.close()
@@ -235,7 +242,8 @@ def test_every_row_write_carries_its_hash_in_an_event(world):
     finally:
         archive.close()
     assert {"officer_added", "recorder_assigned", "received", "stored", "probed", "derived", "case_opened",
-            "step_added", "linked", "unlinked", "case_closed", "record_added", "record_revised"} <= actions
+            "step_added", "linked", "unlinked", "case_closed", "record_added", "record_revised",
+            "figures_approved"} <= actions
 
 
 # ---------------------------------------------------------------------------- each tampering is named
@@ -383,6 +391,14 @@ def test_a_case_retitled_is_named(world):
     assert code == 3
     (detail,) = named(report, "row_changed")
     assert detail.startswith(f"cases {cid}: title changed")
+
+
+def test_approved_annual_figures_changed_below_the_application_are_named(world):
+    tamper(world, "UPDATE publication_figures SET snapshot = replace(snapshot, '\"decisions\":0', '\"decisions\":9')")
+    code, report = verify(world)
+    assert code == 3
+    (detail,) = named(report, "row_changed")
+    assert re.match(r"publication_figures [0-9]+: snapshot changed since its last custody event", detail)
 
 
 def test_a_recorder_reassigned_and_an_officer_moved_below_the_application_are_named(world):

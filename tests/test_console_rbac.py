@@ -54,6 +54,8 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     "/review/rounds/{round_id}": (REVIEW_READERS, "round"),
     "/review/notices/{notice_id}": (REVIEW_READERS, "notice"),
     "/review/figures": (FIGURES, None),
+    # 年度行政执法数据 (annual figures): whoever reads notices (publication.view)
+    "/publication/figures": (CASE_READERS, None),
     # exports (issue #14 item 8): whoever may export sees their own exports; another's answers 404
     "/exports": ({INV, LR, RM}, None),
     "/exports/{export_id}": ({INV, LR, RM}, "export"),
@@ -75,7 +77,8 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
 REDIRECTS = {"/review/notices/{notice_id}": "/cases/", "/admin": "/admin/"}
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
 # (the public site, /public/..., is open to anyone by design: tests/test_publication_api.py checks it shows notices only)
-OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}"}
+OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}",
+        "/public/figures", "/public/figures/{year}"}
 
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int | str:
@@ -208,6 +211,7 @@ POSTS: dict[str, set[str]] = {
     "/publication/{notice_id}/mask": {LR, RM},  # publication.publish
     "/publication/{notice_id}/publish": {LR, RM},
     "/publication/{notice_id}/withdraw": {LR, RM},
+    "/publication/figures/approve": {LR, RM},  # 年度行政执法数据: publication.publish
 }
 OPEN_POSTS = {"/login", "/logout"}
 ABSENT = {"username": "no_such_user", "code": "no-such-unit", "officer_no": "no-such-officer",

@@ -71,6 +71,8 @@ PAGES: tuple[str, ...] = (
     "/retention/destroyed",
     "/review",
     "/review/figures",
+    "/publication/figures",
+    "/publication/figures?year=2026&unit=110101",
     "/exports",
     "/admin/users",
     "/admin/users/investigator_a",

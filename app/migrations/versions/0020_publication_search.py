@@ -12,12 +12,12 @@ planner has the column's statistics (those of a partial expression index it igno
 one-character query is not indexed. SQLite has neither; its search is the ``LIKE`` alone, as before.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 from alembic import op
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
