@@ -8,6 +8,7 @@ one). Files are written whole and renamed into place, so a reader never sees hal
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -37,11 +38,12 @@ def _write(path: Path, text: str) -> None:
 def export(db: Session, settings: Settings, out: Path) -> Exported:
     size = settings.publication.page_size
     tz = settings.station.timezone
-    _, total = service.public_notices(db, page=1, size=1, tz=tz)
+    total = service.public_total(db)
     pages = max(1, math.ceil(total / size))
     written = 0
-    for page in range(1, pages + 1):
-        items, total = service.public_notices(db, page=page, size=size, tz=tz)
+    for page, items in enumerate(itertools.chain(service.public_pages(db, size=size, tz=tz), [[]]), start=1):
+        if page > pages:
+            break
         name = "index.html" if page == 1 else f"page-{page}.html"
         _write(out / name, site.list_page(items, page=page, pages=pages, total=total, q="", links=site.static_links(0)))
         for n in items:

@@ -21,7 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
@@ -396,7 +396,9 @@ def to_dict(n: Notice, today: dt.date, *, case_number: str | None = None) -> dic
 PUBLIC_STATES = ("published", "withdrawn")
 
 
+REACH = 10_000  # the live list and a search reach this many notices, newest first (500 pages of 20)
 SEARCH_CAP = 1000  # a search counts its matches up to this many past the page's first; then "N 条以上"
+WINDOW = 20_000  # a search first reads this many of the newest notices (a common word is answered there)
 
 
 _SEARCH_GRAMS = literal_column(f"{Notice.__tablename__}.search_grams", ARRAY(Text))  # PostgreSQL only
@@ -408,42 +410,97 @@ def grams(q: str) -> list[str]:
     return sorted({q[i:i + 2] for i in range(len(q) - 1)})
 
 
+def public_total(db: Session) -> int:
+    """How many notices are public (published or withdrawn), counted exactly (the static export's pages)."""
+    return db.scalar(select(func.count()).select_from(Notice).where(Notice.published_at.is_not(None))) or 0
+
+
+def _public_ids(db: Session, where: Sequence[ColumnElement[bool]], limit: int) -> list[int]:
+    order = (Notice.published_at.desc(), Notice.id.desc())
+    return list(db.scalars(select(Notice.id).where(*where).order_by(*order).limit(limit)))
+
+
 def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
                    tz: str = "Asia/Shanghai") -> tuple[list[site.PublicNotice], int]:
     """One page of the public notices, newest first, and how many match; ``q`` matches the party (an
     organisation's name) or the document number (a substring, ``LIKE``).
 
-    The whole list (no ``q``) is counted exactly. A search is counted up to ``SEARCH_CAP`` matches past
-    the first of the page; when more match, the count is ``site.AtLeast(offset + SEARCH_CAP)``, so that
-    a common word answers as fast as a rare one and the pages still lead on.
+    What a reader waits for is bounded, however many notices there are: the list and a search reach the
+    newest ``REACH`` notices (``site.AtLeast(REACH)`` when more are public; earlier ones are found by a
+    search narrower than that, and all of them are in the static export, ``public_total``), and a search
+    is counted up to ``SEARCH_CAP`` matches past the first of the page (then ``site.AtLeast``, so the
+    pages still lead on). A page past the reach is empty.
 
     ``published_at IS NOT NULL`` stands for "published or withdrawn" (``ck_publication_published``
-    makes them the same), so the list and its count read only the index ``ix_publication_published``.
-    On PostgreSQL a search of two characters or more also asks for every bigram of ``q`` in
-    ``search_grams`` (migration 0020: the bigrams of party and document number, a stored generated
-    column that only PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a
-    necessary condition of the ``LIKE`` (each bigram of a substring is one of the field's), so the rows
-    are the same, only found without reading every notice."""
+    makes them the same), so the list reads only the index ``ix_publication_published``. On PostgreSQL
+    a search of two characters or more first reads the newest ``WINDOW`` notices in order (a common word
+    fills its page there); when they do not answer it, every bigram of ``q`` must be in ``search_grams``
+    (migration 0020: the bigrams of party and document number, a stored generated column that only
+    PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a necessary condition of
+    the ``LIKE`` (each bigram of a substring is one of the field's), so the rows are the same, found
+    through the index (its candidates taken whole, then put in order: a planner guessing a common bigram
+    rare would otherwise walk the list). Either way the answer is the plain ``LIKE``'s."""
     offset = (page - 1) * size
-    where: list[ColumnElement[bool]] = [Notice.published_at.is_not(None)]
+    public = Notice.published_at.is_not(None)
     q = q.strip()
-    if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        where.append(or_(Notice.party.like(like, escape="\\"), Notice.doc_number.like(like, escape="\\")))
-        if len(q) >= 2 and db.get_bind().dialect.name == "postgresql":
-            where.append(_SEARCH_GRAMS.op("@>")(cast(grams(q), ARRAY(Text))))
-    order = (Notice.published_at.desc(), Notice.id.desc())
-    total: int
+    if offset >= REACH:
+        return [], site.AtLeast(REACH)
     if not q:
-        ids = list(db.scalars(select(Notice.id).where(*where).order_by(*order).offset(offset).limit(size)))
-        total = db.scalar(select(func.count()).select_from(Notice).where(*where)) or 0
-    else:  # one statement, in the list's order: the page and the count up to the cap past it
-        upto = offset + SEARCH_CAP + 1
-        found = list(db.scalars(select(Notice.id).where(*where).order_by(*order).limit(upto)))
+        found = _public_ids(db, [public], min(REACH, offset + size))
         ids = found[offset:offset + size]
-        total = site.AtLeast(offset + SEARCH_CAP) if len(found) >= upto else len(found)
+        counted = db.scalar(select(func.count()).select_from(
+            select(Notice.id).where(public).order_by(Notice.published_at.desc(), Notice.id.desc())
+            .limit(REACH + 1).subquery())) or 0
+        total: int = site.AtLeast(REACH) if counted > REACH else counted
+    else:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = or_(Notice.party.like(like, escape="\\"), Notice.doc_number.like(like, escape="\\"))
+        upto = min(offset + SEARCH_CAP, REACH) + 1
+        found = []
+        complete = False
+        if len(q) >= 2 and db.get_bind().dialect.name == "postgresql":
+            newest = (select(Notice.id, Notice.party, Notice.doc_number, Notice.published_at).where(public)
+                      .order_by(Notice.published_at.desc(), Notice.id.desc()).limit(WINDOW).subquery())
+            found = list(db.scalars(select(newest.c.id).where(or_(
+                newest.c.party.like(like, escape="\\"), newest.c.doc_number.like(like, escape="\\")))
+                .order_by(newest.c.published_at.desc(), newest.c.id.desc()).limit(upto)))
+            complete = len(found) >= upto or public_total_at_most(db, WINDOW) < WINDOW
+            if not complete:
+                candidates = (select(Notice.id, Notice.published_at)
+                              .where(public, _SEARCH_GRAMS.op("@>")(cast(grams(q), ARRAY(Text))), matches)
+                              .cte("candidates").prefix_with("MATERIALIZED"))
+                found = list(db.scalars(select(candidates.c.id).order_by(candidates.c.published_at.desc(),
+                                                                         candidates.c.id.desc()).limit(upto)))
+        else:
+            found = _public_ids(db, [public, matches], upto)
+        ids = found[offset:offset + size]
+        total = site.AtLeast(upto - 1) if len(found) >= upto else len(found)
     rows = {n.id: n for n in db.scalars(select(Notice).where(Notice.id.in_(ids)))} if ids else {}
     return [public_of(rows[i], tz) for i in ids], total
+
+
+def public_pages(db: Session, *, size: int, tz: str = "Asia/Shanghai") -> Iterator[list[site.PublicNotice]]:
+    """Every public notice, newest first, ``size`` a page (the static export: all of them, past the
+    live list's reach), each page found from the last one's key, not by an offset."""
+    last: tuple[dt.datetime, int] | None = None
+    while True:
+        query = select(Notice).where(Notice.published_at.is_not(None))
+        if last is not None:
+            query = query.where(or_(Notice.published_at < last[0],
+                                    and_(Notice.published_at == last[0], Notice.id < last[1])))
+        rows = list(db.scalars(query.order_by(Notice.published_at.desc(), Notice.id.desc()).limit(size)))
+        if not rows:
+            return
+        yield [public_of(n, tz) for n in rows]
+        tail = rows[-1]
+        assert tail.published_at is not None
+        last = (tail.published_at, tail.id)
+
+
+def public_total_at_most(db: Session, cap: int) -> int:
+    """How many notices are public, counted up to ``cap`` (an index-only walk of at most ``cap`` entries)."""
+    return db.scalar(select(func.count()).select_from(
+        select(Notice.id).where(Notice.published_at.is_not(None)).limit(cap).subquery())) or 0
 
 
 def public_notice(db: Session, public_no: str, tz: str = "Asia/Shanghai") -> site.PublicNotice | None:

@@ -45,7 +45,8 @@ class PublicNotice:
 class AtLeast(int):
     """A count that stopped at a cap: at least this many matched (shown 「N 条以上」, the pages as far as
     it counted). A search counts its matches only so far past the page it shows
-    (``publication.service.SEARCH_CAP``); the whole list is always counted exactly."""
+    (``publication.service.SEARCH_CAP``), and the live list and a search reach only the newest
+    ``publication.service.REACH`` notices; the static export counts every notice exactly."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ def list_page(items: Sequence[PublicNotice], *, page: int, pages: int, total: in
         parts.append("</tbody></table>\n")
     else:
         parts.append("<p>没有符合条件的公示信息。</p>\n")
+    if isinstance(total, AtLeast) and page >= pages:  # the live list's reach (publication.service.REACH)
+        parts.append(f"<p>此处列出最近的 {int(total)} 条；更早的公示请按当事人名称或文书编号查询。</p>\n")
     if pages > 1:
         nav = ['<nav aria-label="分页"><p>']
         if page > 1:

@@ -78,7 +78,8 @@ def plain(db: Session, q: str, page: int, size: int) -> tuple[list[str], int]:
 
 
 @pytest.mark.postgres
-def test_the_bigram_index_answers_the_same_rows_as_the_plain_search(pg_url: str) -> None:
+def test_the_bigram_index_answers_the_same_rows_as_the_plain_search(pg_url: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     e = liuhen_db.make_engine(pg_url)
     try:
         upgrade(e, data_key=DataKey(os.urandom(32)))
@@ -94,12 +95,16 @@ def test_the_bigram_index_answers_the_same_rows_as_the_plain_search(pg_url: str)
                         "EXPLAIN SELECT id FROM publication_notices WHERE published_at IS NOT NULL AND "
                         "search_grams @> CAST(:g AS TEXT[])"), {"g": service.grams("星光")}))
                     assert "ix_publication_search" in plan
-                for q in QUERIES:
-                    for page in (1, 2, 4):
-                        got, total = service.public_notices(db, q=q, page=page, size=7)
-                        want, want_total = plain(db, q, page, 7)
-                        assert [n.public_no for n in got] == want, (q, page, force_index)
-                        assert total == want_total and not isinstance(total, site.AtLeast), (q, page)
+                # the newest-first window answers alone (it holds every notice), answers a common word and
+                # leaves the rest to the index (a window of 3 or 40 of the 300), or is too small to answer any
+                for window in (100000, 40, 3):
+                    monkeypatch.setattr(service, "WINDOW", window)
+                    for q in QUERIES:
+                        for page in (1, 2, 4):
+                            got, total = service.public_notices(db, q=q, page=page, size=7)
+                            want, want_total = plain(db, q, page, 7)
+                            assert [n.public_no for n in got] == want, (q, page, force_index, window)
+                            assert total == want_total and not isinstance(total, site.AtLeast), (q, page)
     finally:
         e.dispose()
 
@@ -152,3 +157,21 @@ def test_a_search_counts_up_to_the_cap_then_says_more_and_the_pages_lead_on(
             page += 1
         assert seen == plain(db, "星光餐饮", 1, 100)[0] and page == 10
         assert [n.public_no for n in whole] == plain(db, "", 1, 4)[0]
+
+
+def test_the_live_list_reaches_the_newest_notices_and_the_export_every_one(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "REACH", 12)
+    load(engine, 60, party="杭州市西湖区星光餐饮管理有限公司")  # 40 public notices
+    with Session(engine) as db:
+        items, total = service.public_notices(db, page=3, size=4)  # notices 9-12: the last page in reach
+        assert [n.public_no for n in items] == plain(db, "", 3, 4)[0]
+        assert isinstance(total, site.AtLeast) and total == 12
+        html = site.list_page(items, page=3, pages=3, total=total, q="", links=site.live_links())
+        assert "共 12 条以上" in html and "更早的公示请按当事人名称或文书编号查询" in html and 'rel="next"' not in html
+        assert service.public_notices(db, page=4, size=4) == ([], site.AtLeast(12))  # past the reach: nothing
+        _, found = service.public_notices(db, q="星光餐饮", page=1, size=4)
+        assert isinstance(found, site.AtLeast) and found == 12
+        assert service.public_total(db) == 40
+        every = [n.public_no for page in service.public_pages(db, size=7) for n in page]
+        assert every == plain(db, "", 1, 100)[0]  # the export's pages: all 40, newest first, none twice
