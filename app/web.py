@@ -28,6 +28,7 @@ from api import (
     officers,
     public,
     publication,
+    publication_powers,
     recorders,
     redaction,
     retention,
@@ -109,7 +110,8 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(review.router, prefix=PREFIX)  # legal review (法制审核): /review/..., /cases/{id}/review
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
     app.include_router(publication.router, prefix=PREFIX)  # /publication/notices (行政执法公示, for publishers)
-    app.include_router(public.router)  # /public/...: the public site, no sign-in, notices only
+    app.include_router(publication_powers.router, prefix=PREFIX)  # /publication/powers (权责清单, 事前公示)
+    app.include_router(public.router)  # /public/...: the public site, no sign-in: notices, officers, powers
 
     from fastapi.staticfiles import StaticFiles
 

@@ -142,7 +142,7 @@ def is_read(db: Session) -> bool:
     return bool(db.info.get(READ))
 
 
-SCHEMA_HEAD = "0017"  # the newest migration; tests/test_db.py checks it against Alembic's own head
+SCHEMA_HEAD = "0018"  # the newest migration; tests/test_db.py checks it against Alembic's own head
 
 
 def schema_version(engine: Engine) -> str | None:

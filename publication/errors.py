@@ -21,3 +21,13 @@ class PersonalDataFound(PublicationError):
     """The rendered public page still holds personal data: nothing is published."""
 
     code = "personal_data_found"
+
+
+class UnknownPowersDocument(NotFound):
+    code = "unknown_powers_document"
+
+
+class PowersDocumentRefused(PublicationError):
+    """An upload of a powers document that is not a PDF or plain text/Markdown, empty, or too large."""
+
+    code = "powers_document_refused"
