@@ -110,6 +110,8 @@ async def upload_powers(archive: ArchiveDep, p: CurrentUser, request: Request) -
         except ValidationError as e:
             raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from e
         name = os.path.basename(file.filename or "document") or "document"
+        if file.size is not None:
+            powers.check_size(name, file.size)  # (refused before its bytes are read into memory)
         data = await file.read(powers.MAX_BYTES + 1)
     finally:
         await form.close()

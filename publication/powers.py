@@ -49,16 +49,22 @@ def _refused(name: str, what: tuple[str, str], todo: tuple[str, str]) -> PowersD
                                  said(*todo))
 
 
+def check_size(name: str, size: int) -> None:
+    """Refuse an empty document or one larger than ``MAX_BYTES`` (before its bytes are read whole)."""
+    if size <= 0:
+        raise _refused(name, ("是空文件", "is empty"), ("请选择要公示的文件。", "Choose the document to publish."))
+    if size > MAX_BYTES:
+        most = f"{MAX_BYTES >> 20} MB" if MAX_BYTES >= 1 << 20 else f"{MAX_BYTES} 字节"
+        raise _refused(name, (f"有 {size} 字节，超过 {most}的上限", f"has {size} bytes, more than the limit of "
+                              f"{most.replace('字节', 'bytes')}"),
+                       ("请压缩或拆分为多份文件后再上传。", "Compress it or split it into several documents, then "
+                        "upload them."))
+
+
 def sniff(name: str, data: bytes) -> str:
     """The document's type from its bytes (``application/pdf``, ``text/markdown`` for a ``.md`` name,
     else ``text/plain``); refuse anything else, empty or larger than ``MAX_BYTES``."""
-    if not data:
-        raise _refused(name, ("是空文件", "is empty"), ("请选择要公示的文件。", "Choose the document to publish."))
-    if len(data) > MAX_BYTES:
-        raise _refused(name, (f"有 {len(data)} 字节，超过 {MAX_BYTES >> 20} MB 的上限",
-                              f"has {len(data)} bytes, more than the limit of {MAX_BYTES >> 20} MB"),
-                       ("请压缩或拆分为多份文件后再上传。", "Compress it or split it into several documents, then "
-                        "upload them."))
+    check_size(name, len(data))
     if data.startswith(b"%PDF-"):
         return "application/pdf"
     try:
