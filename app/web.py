@@ -142,6 +142,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import redaction as redaction_page
 
     app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
+    from console import publication_powers as powers_page
+
+    app.include_router(powers_page.router)  # 权责清单与执法流程: the publishers' upload form
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],

@@ -67,11 +67,15 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     "/admin/officers": ({ADM, RM}, None),
     "/admin/recorders": ({OP, ADM}, None),
     "/admin/stations": ({ADM}, None),
+    # publication (行政执法公示, 事前公示): whoever reads the notices reads the powers documents; publishers
+    # (legal reviewers, records managers) also see the upload form
+    "/publication/powers": (CASE_READERS, None),
 }
 REDIRECTS = {"/review/notices/{notice_id}": "/cases/", "/admin": "/admin/"}
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
 # (the public site, /public/..., is open to anyone by design: tests/test_publication_api.py checks it shows notices only)
-OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}"}
+OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}",
+        "/public/officers", "/public/powers", "/public/powers/{public_id}"}
 
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int | str:
@@ -200,6 +204,7 @@ POSTS: dict[str, set[str]] = {
     "/cases/{case_id}/review/decision": {INV, RM},
     "/review/rounds/{round_id}/answer": {LR},
     "/review/rounds/{round_id}/decide": {LR},
+    "/publication/powers": {LR, RM},  # a powers document (权责清单): publishers
 }
 OPEN_POSTS = {"/login", "/logout"}
 ABSENT = {"username": "no_such_user", "code": "no-such-unit", "officer_no": "no-such-officer",

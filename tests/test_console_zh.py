@@ -81,6 +81,7 @@ PAGES: tuple[str, ...] = (
     "/search?view=list",
     "/search?range=7d&sort=archived",
     "/evidence/{zhangsan}/redaction",
+    "/publication/powers",
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {

@@ -178,3 +178,19 @@ def test_each_version_is_bound_to_the_log_and_a_change_below_is_named(world: Wor
     assert failures() == []
     r = upload(world, PUBLISHER, "指南.txt", b"x", "x", unit_code="110102")  # another unit's: refused, named
     assert r.status_code == 403 and "110102" in r.json()["detail"]
+
+
+def test_the_console_form_uploads_a_version_and_shows_a_refusal_as_a_page(world: World) -> None:
+    c = world.client(PUBLISHER)  # (a token: the console takes it as it takes the session; csrf is the session's)
+    form = {"csrf": "", "title": "控制台上传的流程", "kind": "执法流程", "unit_code": "110101", "note": ""}
+    r = c.post("/publication/powers", data=form, files={"file": ("流程.txt", "一、立案\n二、调查\n".encode(), "text/plain")},
+               headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/publication/powers?done=uploaded", r.text
+    page = c.get("/publication/powers", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "控制台上传的流程" in page.text and 'id="powers-form"' in page.text
+    r = c.post("/publication/powers", data=form, files={"file": ("流程.doc", b"\xd0\xcf\x11\xe0" + bytes(300), "x")},
+               headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    assert "「流程.doc」不是 PDF 或 UTF-8 纯文本" in r.text and "另存为 PDF" in r.text
+    reader = world.client(AUDITOR).get("/publication/powers", headers={"Accept": "text/html"})
+    assert reader.status_code == 200 and "控制台上传的流程" in reader.text and 'id="powers-form"' not in reader.text
