@@ -194,3 +194,21 @@ def test_the_console_form_uploads_a_version_and_shows_a_refusal_as_a_page(world:
     assert "「流程.doc」不是 PDF 或 UTF-8 纯文本" in r.text and "另存为 PDF" in r.text
     reader = world.client(AUDITOR).get("/publication/powers", headers={"Accept": "text/html"})
     assert reader.status_code == 200 and "控制台上传的流程" in reader.text and 'id="powers-form"' not in reader.text
+
+
+def test_the_public_router_has_only_the_public_pages_and_sets_no_cookie(world: World) -> None:
+    from api import public
+
+    paths = {(m, r.path) for r in public.router.routes for m in getattr(r, "methods", ())}
+    assert {p for _, p in paths} == {"/public", "/public/", "/public/notices", "/public/notices/{public_no}",
+                                     "/public/officers", "/public/powers", "/public/powers/{public_id}"}
+    assert {m for m, _ in paths} <= {"GET", "HEAD"}
+    anon = world.client()
+    for path in ("/public/officers", "/public/powers", "/public/powers/QZ-bcdfghjkmnpqrstv"):
+        r = anon.get(path)
+        assert r.status_code in (200, 404) and "set-cookie" not in r.headers
+    # the internal routes of powers documents answer nothing without a session
+    assert anon.get(f"{API}/publication/powers").status_code == 401
+    assert anon.post(f"{API}/publication/powers", files={"file": ("a.pdf", PDF1)}, data={"title": "x", "kind": "其他"}
+                     ).status_code == 401
+    assert anon.get("/publication/powers", follow_redirects=False).status_code in (302, 303, 401)
