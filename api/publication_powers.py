@@ -11,7 +11,7 @@ with an ``access_denied`` event); a unit of another tree to upload into is 403 n
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi import Path as PathParam
@@ -36,13 +36,13 @@ Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 class _UploadFields(BaseModel):
     title: str = Field(min_length=1, max_length=200, pattern=LINE_NOT_BLANK, examples=["行政处罚权责清单"],
                        description="the document's title; the same title in the same unit is its next version")
-    kind: str = Field(min_length=1, max_length=32, pattern=LINE_NOT_BLANK, description="one of " + ", ".join(KINDS))
+    kind: Literal["权责清单", "执法流程", "服务指南", "其他"] = Field(description="the kind: " + ", ".join(KINDS))
     unit_code: str = Field(default="", max_length=64, pattern=LINE, description="the unit (default: the user's own)")
     note: str = Field(default="", max_length=2000, pattern=LINE, description="what changed in this version")
 
 
 _UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file", "title", "kind"], "properties": {
+    "type": "object", "required": ["file", "title", "kind"], "additionalProperties": False, "properties": {
         "file": {"type": "string", "format": "binary", "description": "a PDF, or UTF-8 plain text/Markdown"},
         **_UploadFields.model_json_schema()["properties"]}}}}}}
 
