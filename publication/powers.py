@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 import liuhen
+from auth.errors import UnknownUnit
 from auth.models import Unit
 from hashing.binding import bound
 from hashing.custody import CustodyLog
@@ -114,8 +115,8 @@ def upload(db: Session, custody: CustodyLog, *, unit_id: int, title: str, kind: 
     # the unit's row locked, so that two uploads of one title cannot both take the same version number
     unit = db.execute(select(Unit).where(Unit.id == unit_id).with_for_update()).scalar_one_or_none()
     if unit is None:
-        raise UnknownPowersDocument(said(f"没有单位 {unit_id}", f"There is no unit {unit_id}."),
-                                    said("请选择本人所在或可见的单位。", "Choose one of your units."))
+        raise UnknownUnit(said(f"没有单位 {unit_id}", f"There is no unit {unit_id}."),
+                          said("请选择本人所在或可见的单位。", "Choose one of your units."))
     version = (db.scalar(select(func.max(PowersDocument.version))
                          .where(PowersDocument.unit_id == unit_id, PowersDocument.title == title)) or 0) + 1
     doc = PowersDocument(public_id=_public_id(), unit_id=unit_id, title=title, kind=kind, version=version,
