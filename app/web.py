@@ -144,7 +144,9 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
     from console import publication_powers as powers_page
 
-    app.include_router(powers_page.router)  # 权责清单与执法流程: the publishers' upload form
+    # 权责清单与执法流程: /publication/powers, the publishers' upload form; included before any
+    # /publication/{id} page (console.publication) so that it is not read as an id
+    app.include_router(powers_page.router)
     app.mount("/static", StaticFiles(directory=str(pages.HERE / "static")), name="static")
 
     @app.get(f"{PREFIX}/health", tags=["health"], dependencies=[StrictQuery],
