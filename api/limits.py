@@ -9,7 +9,9 @@ bytes, and only for a route that reads its body at all.
 
 The limits (``[web]``): an intake chunk (``PATCH /api/v1/intake/uploads/{id}``) ``max_chunk_mb``;
 a text-record upload or a filled form (``POST /api/v1/cases/{id}/records|forms``)
-``max_record_mb``; everything else ``max_body_kb``.
+``max_record_mb``, as a powers document (``POST /api/v1/publication/powers`` and the console's
+``/publication/powers``, which then refuse one over ``publication.powers.MAX_BYTES``, 20 MiB);
+everything else ``max_body_kb``.
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _CHUNK = re.compile(r"^/api/v1/intake/uploads/[^/]+$")
 _RECORD = re.compile(r"^/api/v1/cases/[0-9]+/(records|forms)$")
+_POWERS = re.compile(r"^(/api/v1)?/publication/powers$")  # a powers document (API and console form)
 
 
 def limit_for(web: WebSettings, method: str, path: str) -> tuple[int, str]:
     """(bytes, the setting that says so) for a request's body."""
     if method == "PATCH" and _CHUNK.match(path):
         return web.max_chunk_mb << 20, "max_chunk_mb"
-    if method == "POST" and _RECORD.match(path):
+    if method == "POST" and (_RECORD.match(path) or _POWERS.match(path)):
         return (web.max_record_mb << 20) + (64 << 10), "max_record_mb"  # (and the multipart framing)
     return web.max_body_kb << 10, "max_body_kb"
 

@@ -1,7 +1,14 @@
 """``/public``: the public site (公示网站), no sign-in.
 
-It reads published and withdrawn notices, and the approved annual figures (``publication.figures.
-public_years`` / ``public_year``: approved snapshots only, as ``publication.site.PublicFigures``), through ``publication.service.public_notices`` and
+Besides the notices it shows, before enforcement (事前公示), the officers holding a valid certificate
+(``/public/officers``, from ``publication.officers.public_officers``: ``site.PublicOfficer`` values)
+and the agency's powers and procedures (``/public/powers``, each document's file at
+``/public/powers/<public id>``, from ``publication.powers``: ``site.PublicDocument`` values); and the
+approved annual figures (``/public/figures``, ``/public/figures/<year>``, from
+``publication.figures.public_years`` / ``public_year``: approved snapshots only, as
+``site.PublicFigures``).
+
+It reads published and withdrawn notices through ``publication.service.public_notices`` and
 ``public_notice`` only, which hand over ``publication.site.PublicNotice`` values (public number,
 masked fields, dates, agency; no internal id), and renders them with ``publication.site``, the same
 functions the static export uses. It takes no session, no token and no cookie, and touches no
@@ -13,21 +20,25 @@ repeated request with ``If-None-Match`` gets 304); each client (by address) may 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import threading
 import time
 from collections import deque
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import ArchiveDep
-from publication import figures, service, site
+from publication import figures, powers, service, site
+from publication import officers as officer_list
 
 router = APIRouter(include_in_schema=False)
+PublicId = Annotated[str, PathParam(min_length=1, max_length=32, pattern=r"^[A-Za-z-]+$")]
 PublicNo = Annotated[str, PathParam(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 
 
@@ -109,6 +120,68 @@ def notice(public_no: PublicNo, request: Request, archive: ArchiveDep) -> Respon
     if n is None:
         return _page(request, archive, site.not_found(site.live_links()), status_code=404)
     return _page(request, archive, site.notice_page(n, site.live_links()))
+
+
+def _today(archive: ArchiveDep) -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    from liuhen.db import utcnow
+
+    return utcnow().astimezone(ZoneInfo(archive.settings.station.timezone)).date()
+
+
+@router.get("/public/officers")
+def officers(request: Request, archive: ArchiveDep, q: Annotated[str, Query(max_length=100)] = "",
+             unit: Annotated[str, Query(max_length=200)] = "",
+             page: Annotated[int, Query(ge=1, le=100000)] = 1) -> Response:
+    """执法人员公示: the officers with a certificate valid today (the station's time zone)."""
+    limited = _limit(request, archive)
+    if limited is not None:
+        return limited
+    size = archive.settings.publication.page_size
+    today = _today(archive)
+    with archive.reads() as db:
+        items, total = officer_list.public_officers(db, on=today, q=q.strip(), unit=unit.strip(), page=page,
+                                                    size=size)
+        units = officer_list.officer_units(db, on=today)
+    pages = max(1, math.ceil(total / size))
+    return _page(request, archive, site.officers_page(items, page=page, pages=pages, total=total, q=q.strip(),
+                                                      unit=unit.strip(), units=units, as_of=today,
+                                                      links=site.live_links()))
+
+
+@router.get("/public/powers")
+def powers_list(request: Request, archive: ArchiveDep) -> Response:
+    """权责清单与执法流程: each document's current version, and its history."""
+    limited = _limit(request, archive)
+    if limited is not None:
+        return limited
+    with archive.reads() as db:
+        docs = powers.public_powers(db, tz=archive.settings.station.timezone)
+    return _page(request, archive, site.powers_page(docs, site.live_links()))
+
+
+@router.get("/public/powers/{public_id}")
+def powers_file(public_id: PublicId, request: Request, archive: ArchiveDep) -> Response:
+    """One version's file, as uploaded, with its type and name; sandboxed, never sniffed."""
+    limited = _limit(request, archive)
+    if limited is not None:
+        return limited
+    with archive.reads() as db:
+        found = powers.public_file(db, public_id, tz=archive.settings.station.timezone)
+    if found is None:
+        return _page(request, archive, site.not_found(site.live_links()), status_code=404)
+    d = found.document
+    etag = '"' + d.sha256[:32] + '"'
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in d.file_name)
+    headers = {"Cache-Control": f"public, max-age={archive.settings.publication.cache_seconds}", "ETag": etag,
+               "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox; default-src 'none'",
+               "X-Content-SHA256": d.sha256,
+               "Content-Disposition": f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(d.file_name)}"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    media = d.mime if d.mime == "application/pdf" else f"{d.mime}; charset=utf-8"
+    return Response(found.content, media_type=media, headers=headers)
 
 
 @router.get("/public/figures")

@@ -8,6 +8,7 @@ import hashing.models  # noqa: F401
 import jobs.models  # noqa: F401
 import publication.figures_models  # noqa: F401
 import publication.models  # noqa: F401
+import publication.powers_models  # noqa: F401
 import redaction.models  # noqa: F401
 import redaction.record_models  # noqa: F401
 import retention.models  # noqa: F401

@@ -29,6 +29,7 @@ from api import (
     public,
     publication,
     publication_figures,
+    publication_powers,
     recorders,
     redaction,
     retention,
@@ -111,7 +112,8 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     app.include_router(review_figures.router, prefix=PREFIX)  # /review/figures (法制审核统计)
     app.include_router(publication.router, prefix=PREFIX)  # /publication/notices (行政执法公示, for publishers)
     app.include_router(publication_figures.router, prefix=PREFIX)  # /publication/figures (年度行政执法数据)
-    app.include_router(public.router)  # /public/...: the public site, no sign-in, notices only
+    app.include_router(publication_powers.router, prefix=PREFIX)  # /publication/powers (权责清单, 事前公示)
+    app.include_router(public.router)  # /public/...: the public site, no sign-in: notices, officers, powers
 
     from fastapi.staticfiles import StaticFiles
 
@@ -146,6 +148,12 @@ def create_app(archive: Archive, *, sweep: bool = True) -> FastAPI:
     from console import redaction as redaction_page
 
     app.include_router(redaction_page.router)  # 隐私遮蔽: the redaction editor of a recording
+    from console import publication_powers as powers_page
+
+    # 权责清单与执法流程: /publication/powers, the publishers' upload form; included before any
+    # /publication/{id} page (console.publication) so that it is not read as an id
+    app.include_router(powers_page.router)
+
     from console import publication as publication_pages
 
     app.include_router(publication_pages.router)  # 公示: the publishers' notices, masks, publish and withdraw

@@ -33,3 +33,13 @@ class FiguresNotFinal(PublicationError):
     """The annual figures of a year that has not ended yet cannot be approved."""
 
     code = "figures_not_final"
+
+
+class UnknownPowersDocument(NotFound):
+    code = "unknown_powers_document"
+
+
+class PowersDocumentRefused(PublicationError):
+    """An upload of a powers document that is not a PDF or plain text/Markdown, empty, or too large."""
+
+    code = "powers_document_refused"

@@ -4,20 +4,28 @@ website's CMS: ``index.html`` and ``page-N.html`` (the list, page by page, newes
 ``notices/<public number>.html`` (each published or withdrawn notice), and the approved annual
 figures (``figures.html``, the years; ``figures-<year>.html``, each year's). Only the links differ from
 the live pages (relative file names) and the list has no search form (static files cannot answer
-one). Files are written whole and renamed into place, so a reader never sees half a page."""
+one). Files are written whole and renamed into place, so a reader never sees half a page.
+
+Before enforcement (事前公示) it writes ``officers.html`` (and ``officers-page-N.html``: the officers
+with a certificate valid on the day of the export, in the station's time zone), ``powers.html`` and
+each powers document's every version as ``powers/<public id>.<pdf|md|txt>``, the bytes as uploaded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from liuhen.config import Settings
-from publication import figures, service, site
+from liuhen.db import utcnow
+from publication import figures, powers, service, site
+from publication import officers as officer_list
 
 
 @dataclass(frozen=True)
@@ -26,6 +34,8 @@ class Exported:
     pages: int
     notices: int
     figure_years: int = 0
+    officers: int = 0  # lines on the officers' list (one per valid certificate)
+    documents: int = 0  # powers documents' files (every version)
 
 
 def _write(path: Path, text: str) -> None:
@@ -35,7 +45,41 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def export(db: Session, settings: Settings, out: Path) -> Exported:
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def export_officers(db: Session, settings: Settings, out: Path, *, on: dt.date) -> int:
+    """``officers.html``, ``officers-page-N.html``: the list as the live site pages it (no search form)."""
+    size = settings.publication.page_size
+    _, total = officer_list.public_officers(db, on=on, page=1, size=1)
+    pages = max(1, math.ceil(total / size))
+    for page in range(1, pages + 1):
+        items, total = officer_list.public_officers(db, on=on, page=page, size=size)
+        name = "officers.html" if page == 1 else f"officers-page-{page}.html"
+        _write(out / name, site.officers_page(items, page=page, pages=pages, total=total, q="", unit="", units=(),
+                                              as_of=on, links=site.static_links(0)))
+    return total
+
+
+def export_powers(db: Session, settings: Settings, out: Path) -> int:
+    """``powers.html`` and every version's file under ``powers/``."""
+    docs = powers.public_powers(db, tz=settings.station.timezone)
+    _write(out / "powers.html", site.powers_page(docs, site.static_links(0)))
+    written = 0
+    for p in docs:
+        for d in (p.current, *p.history):
+            found = powers.public_file(db, d.public_id, tz=settings.station.timezone)
+            assert found is not None
+            _write_bytes(out / site.document_file(d), found.content)
+            written += 1
+    return written
+
+
+def export(db: Session, settings: Settings, out: Path, *, today: dt.date | None = None) -> Exported:
     size = settings.publication.page_size
     tz = settings.station.timezone
     total = service.public_total(db)
@@ -55,4 +99,8 @@ def export(db: Session, settings: Settings, out: Path) -> Exported:
     for year in years:
         _write(out / f"figures-{year}.html",
                site.figures_year_page(year, [f for f in approved if f.year == year], site.static_links(0)))
-    return Exported(out=out, pages=pages, notices=written, figure_years=len(years))
+    on = today or utcnow().astimezone(ZoneInfo(tz)).date()
+    officers = export_officers(db, settings, out, on=on)
+    documents = export_powers(db, settings, out)
+    return Exported(out=out, pages=pages, notices=written, officers=officers, documents=documents,
+                    figure_years=len(years))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
@@ -50,6 +50,58 @@ class AtLeast(int):
 
 
 @dataclass(frozen=True)
+class PublicOfficer:
+    """An officer with a certificate valid today (执法人员公示): one per valid certificate. Officers are
+    public by law; no officer, unit or certificate row id."""
+
+    name: str
+    unit: str
+    certificate_no: str  # 执法证号
+    category: str
+    area: str
+    valid_until: dt.date
+
+
+@dataclass(frozen=True)
+class PublicDocument:
+    """One version of a powers document (权责清单 / 执法流程 …): known by its random ``public_id``."""
+
+    public_id: str
+    title: str
+    kind: str
+    unit: str
+    version: int
+    uploaded_on: dt.date
+    file_name: str
+    mime: str
+    size: int
+    sha256: str
+
+    @property
+    def ext(self) -> str:
+        return {"application/pdf": "pdf", "text/markdown": "md"}.get(self.mime, "txt")
+
+
+@dataclass(frozen=True)
+class PublicPowers:
+    """A document as the public sees it: its current (newest) version and the older ones, newest first."""
+
+    current: PublicDocument
+    history: tuple[PublicDocument, ...] = ()
+
+
+def _live_officers_page(n: int, q: str, unit: str) -> str:
+    from urllib.parse import urlencode
+
+    params = {k: v for k, v in (("q", q), ("unit", unit), ("page", str(n) if n > 1 else "")) if v}
+    return "/public/officers" + ("?" + urlencode(params) if params else "")
+
+
+def _live_document(d: PublicDocument) -> str:
+    return f"/public/powers/{d.public_id}"
+
+
+@dataclass(frozen=True)
 class Links:
     """Where a page links: ``notice(no)``, ``page(n, q)``, ``home``; ``search``: whether to show the search form."""
 
@@ -61,6 +113,9 @@ class Links:
     powers: str = "/public/powers"  # 权责清单 (the agency's powers and procedures, as it uploaded them)
     figures: str = "/public/figures"  # 年度数据 (the approved annual enforcement figures)
     figures_year: Callable[[int], str] = lambda year: f"/public/figures/{year}"  # one year's approved figures
+    # a page of the officers' list (page, q, unit), and a powers document's file
+    officers_page: Callable[[int, str, str], str] = field(default_factory=lambda: _live_officers_page)
+    document: Callable[[PublicDocument], str] = field(default_factory=lambda: _live_document)
 
 
 def live_links() -> Links:
@@ -80,7 +135,14 @@ def static_links(depth: int) -> Links:
     return Links(notice=lambda no: f"{up}notices/{no}.html",
                  page=lambda n, q: f"{up}index.html" if n <= 1 else f"{up}page-{n}.html",
                  home=f"{up}index.html", search=False, officers=f"{up}officers.html", powers=f"{up}powers.html",
-                 figures=f"{up}figures.html", figures_year=lambda year: f"{up}figures-{year}.html")
+                 figures=f"{up}figures.html", figures_year=lambda year: f"{up}figures-{year}.html",
+                 officers_page=lambda n, q, unit: f"{up}officers.html" if n <= 1 else f"{up}officers-page-{n}.html",
+                 document=lambda d: f"{up}{document_file(d)}")
+
+
+def document_file(d: PublicDocument) -> str:
+    """Where the static export writes a powers document's file (relative to the site's root)."""
+    return f"powers/{d.public_id}.{d.ext}"
 
 
 _STYLE = ("body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:52rem;margin:0 auto;"
@@ -158,6 +220,88 @@ def notice_page(n: PublicNotice, links: Links) -> str:
     parts.append("<dl>\n" + "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>\n" for k, v in rows if v) + "</dl>\n")
     parts.append(f'<p><a href="{escape(links.home)}">返回公示列表</a></p>\n')
     return _layout(f"{n.doc_number or n.public_no}", "".join(parts), links)
+
+
+def _pager(page: int, pages: int, link: Callable[[int], str]) -> str:
+    if pages <= 1:
+        return ""
+    nav = ['<nav aria-label="分页"><p>']
+    if page > 1:
+        nav.append(f'<a href="{escape(link(page - 1))}" rel="prev">上一页</a> ')
+    nav.append(f"第 {page} / {pages} 页")
+    if page < pages:
+        nav.append(f' <a href="{escape(link(page + 1))}" rel="next">下一页</a>')
+    nav.append("</p></nav>\n")
+    return "".join(nav)
+
+
+def officers_page(items: Sequence[PublicOfficer], *, page: int, pages: int, total: int, q: str, unit: str,
+                  units: Sequence[str], as_of: dt.date, links: Links) -> str:
+    """执法人员公示: the officers holding a certificate valid on ``as_of``, by unit then name, one page of
+    them; ``q`` (a name or certificate number) and ``unit`` (a unit's name) what the list answers."""
+    parts = ["<h1>行政执法人员公示</h1>\n",
+             f"<p>以下为截至{_date(as_of)}持有有效行政执法证件的执法人员。证件过期、注销或尚未生效的不在此列。</p>\n"]
+    if links.search:
+        options = "".join(f'<option value="{escape(u)}"{" selected" if u == unit else ""}>{escape(u)}</option>'
+                          for u in units)
+        parts.append('<form class="search" role="search" method="get" action="/public/officers">'
+                     '<label for="q">按姓名或执法证号查询</label> '
+                     f'<input id="q" name="q" type="search" value="{escape(q)}" maxlength="100"> '
+                     '<label for="unit">执法单位</label> '
+                     f'<select id="unit" name="unit"><option value="">全部</option>{options}</select> '
+                     '<button type="submit">查询</button></form>\n')
+    if q or unit:
+        parts.append(f"<p>查询「{escape(' '.join(x for x in (unit, q) if x))}」：共 {total} 条</p>\n")
+    else:
+        parts.append(f"<p>共 {total} 条</p>\n")
+    if items:
+        parts.append('<table><caption>行政执法人员</caption><thead><tr><th scope="col">姓名</th>'
+                     '<th scope="col">执法单位</th><th scope="col">执法证号</th><th scope="col">执法类别</th>'
+                     '<th scope="col">执法区域</th><th scope="col">有效期至</th></tr></thead><tbody>\n')
+        for o in items:
+            parts.append(f"<tr><td>{escape(o.name)}</td><td>{escape(o.unit)}</td><td>{escape(o.certificate_no)}</td>"
+                         f"<td>{escape(o.category)}</td><td>{escape(o.area)}</td><td>{_date(o.valid_until)}</td></tr>\n")
+        parts.append("</tbody></table>\n")
+    else:
+        parts.append("<p>没有符合条件的执法人员。</p>\n")
+    parts.append(_pager(page, pages, lambda n: links.officers_page(n, q, unit)))
+    return _layout("行政执法人员公示", "".join(parts), links)
+
+
+def _size(n: int) -> str:
+    return f"{n} 字节" if n < 1024 else (f"{n / 1024:.0f} KB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MB")
+
+
+def _doc_link(d: PublicDocument, links: Links, text: str) -> str:
+    kind = {"pdf": "PDF", "md": "Markdown", "txt": "文本"}[d.ext]
+    return f'<a href="{escape(links.document(d))}">{escape(text)}</a>（{kind}，{_size(d.size)}）'
+
+
+def powers_page(docs: Sequence[PublicPowers], links: Links) -> str:
+    """权责清单与执法流程: each document's current version with its download, and its older versions."""
+    parts = ["<h1>权责清单与执法流程</h1>\n",
+             "<p>本机关依法公示的行政执法职责、权限、依据和程序。每份文件公示其现行版本，历史版本附后。</p>\n"]
+    if docs:
+        parts.append('<table><caption>现行版本</caption><thead><tr><th scope="col">名称</th><th scope="col">类别</th>'
+                     '<th scope="col">执法单位</th><th scope="col">版本</th><th scope="col">发布日期</th>'
+                     '<th scope="col">下载</th></tr></thead><tbody>\n')
+        for p in docs:
+            d = p.current
+            parts.append(f"<tr><td>{escape(d.title)}</td><td>{escape(d.kind)}</td><td>{escape(d.unit)}</td>"
+                         f"<td>第 {d.version} 版</td><td>{_date(d.uploaded_on)}</td>"
+                         f"<td>{_doc_link(d, links, d.file_name)}</td></tr>\n")
+        parts.append("</tbody></table>\n")
+        older = [p for p in docs if p.history]
+        if older:
+            parts.append("<h2>历史版本</h2>\n<ul>\n")
+            for p in older:
+                items = "".join(f"<li>第 {h.version} 版（{_date(h.uploaded_on)}）：{_doc_link(h, links, h.file_name)}"
+                                "</li>" for h in p.history)
+                parts.append(f"<li>{escape(p.current.unit)}：{escape(p.current.title)}<ul>{items}</ul></li>\n")
+            parts.append("</ul>\n")
+    else:
+        parts.append("<p>尚未公示文件。</p>\n")
+    return _layout("权责清单与执法流程", "".join(parts), links)
 
 
 def not_found(links: Links) -> str:

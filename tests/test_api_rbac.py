@@ -29,6 +29,9 @@ enforces: a wrong permission table must fail here. The rules, as read:
 * publication (行政执法公示): whoever reads cases (investigators, legal reviewers, records managers,
   the auditor) lists and reads their units' decision notices; legal reviewers and records managers
   publish them (mask more, publish, withdraw); a notice of another unit is 404 exactly as if missing;
+  the same readers list and read the powers and procedures documents (权责清单, 事前公示), the same
+  publishers upload them (a unit of another tree to upload into is 403 naming it), and a document
+  version of another unit is 404 exactly as if missing;
 * everyone signed in may ask who they are (``/me``) and list their units' officers.
 
 Units: a role refusal comes first (403, whatever the target); a permitted role asking for another
@@ -182,6 +185,9 @@ EXPECTED_TABLE = """
 | POST   /publication/notices/{notice_id}/mask       | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
 | POST   /publication/notices/{notice_id}/publish    | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
 | POST   /publication/notices/{notice_id}/withdraw   | 403      | 403          | 200/404        | 200/404         | 403     | 403     |
+| GET    /publication/powers                         | 403      | 200          | 200            | 200             | 200     | 403     |
+| GET    /publication/powers/{document_id}           | 403      | 200/404      | 200/404        | 200/404         | 200/404 | 403     |
+| POST   /publication/powers                         | 403      | 403          | 201/403        | 201/403         | 403     | 403     |
 | GET    /health                                     | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /openapi.json                               | 200      | 200          | 200            | 200             | 200     | 200     |
 | GET    /docs                                       | 200      | 200          | 200            | 200             | 200     | 200     |
@@ -307,6 +313,7 @@ class Ctx:
     redactions: dict[str, int] = field(default_factory=dict)
     plans: dict[str, int] = field(default_factory=dict)
     renders: dict[str, int] = field(default_factory=dict)
+    powers: dict[str, int] = field(default_factory=dict)
     user: str = ""  # who makes the call now (an export is its maker's only)
 
     def export(self, unit: str) -> int:
@@ -595,6 +602,21 @@ class Ctx:
                 publication.publish(db, self.world.archive.custody, self.world.settings, notice=n, actor=ACTOR)
             return n.id
 
+    def powers_document(self, unit: str) -> int:
+        """A powers document (权责清单) of ``unit``, uploaded by the service as its publisher would."""
+        from auth.models import Unit
+        from publication import powers
+
+        if unit == MISSING:
+            return MISSING_ID
+        if unit not in self.powers:
+            with self.world.archive.sessions.begin() as db:
+                unit_id = db.scalars(select(Unit.id).where(Unit.code == unit)).one()
+                doc = powers.upload(db, self.world.archive.custody, unit_id=unit_id, title="权限矩阵 权责清单",
+                                    kind="权责清单", file_name="权责清单.pdf", data=PDF, actor=ACTOR)
+                self.powers[unit] = doc.id
+        return self.powers[unit]
+
     def fresh_unit(self, unit: str) -> str:
         """A new unit below ``unit`` (for a rename, which must change its name)."""
         if unit == MISSING:
@@ -628,7 +650,7 @@ class Call:
 
     make: Callable[[Ctx, str], Request]
     permission: str | None = None  # named by the route's refusals; None: anyone signed in (or public)
-    target: str | None = None  # "evidence", "case", "disposal", "hold", "user", "round", "notice" or "publication" (foreign: 404 as
+    target: str | None = None  # "evidence", "case", "disposal", "hold", "user", "round", "notice", "publication" or "powers" (foreign: 404 as
     # if missing), "roster" (foreign: 403)
     public: bool = False  # no sign-in needed
     named_by_role: dict[str, str] = field(default_factory=dict)  # a role refused on another permission
@@ -799,6 +821,13 @@ CALLS: dict[Key, Call] = {
                                               "publication.view"),
     ("POST", "/publication/figures/approve"): Call(lambda c, u: ("/publication/figures/approve", {
         "json": {"year": 2025, "unit": A}}), "publication.publish"),
+    # powers and procedures (权责清单, 事前公示): a document per unit; each upload its next version
+    ("GET", "/publication/powers"): Call(_plain("/publication/powers"), "publication.view"),
+    ("GET", "/publication/powers/{document_id}"): Call(lambda c, u: (f"/publication/powers/{c.powers_document(u)}", {}),
+                                                       "publication.view", "powers"),
+    ("POST", "/publication/powers"): Call(lambda c, u: ("/publication/powers", {
+        "files": {"file": ("权责清单.pdf", PDF, "application/pdf")},
+        "data": {"title": "权限矩阵 上传", "kind": "权责清单", "unit_code": u}}), "publication.publish", "roster"),
     # cases (issue #14): evidence ↔ case
     ("GET", "/evidence/{evidence_id}/cases"): Call(_ev("/cases"), "cases.view", "evidence"),
     ("GET", "/cases/steps"): Call(lambda c, u: ("/cases/steps", {"params": {"q": "权限矩阵"}}), "cases.view"),
@@ -874,6 +903,7 @@ CALLS: dict[Key, Call] = {
 HIDDEN_CODE = {"disposal": "unknown_disposal", "evidence": "not_found", "case": "unknown_case", "roster": "unknown_officer",
                "user": "unknown_user", "hold": "unknown_hold", "round": "unknown_review_round",
                "notice": "unknown_review_round", "export": "export_not_found", "publication": "unknown_notice",
+               "powers": "unknown_powers_document",
                "station": "unknown_station", "redaction_plan": "unknown_redaction_plan",
                "redaction_render": "unknown_redaction_render"}  # the code of "no such thing (that you may see)"
 
@@ -1111,6 +1141,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
         officers,
         publication,
         publication_figures,
+        publication_powers,
         recorders,
         redaction,
         retention,
@@ -1120,7 +1151,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
     named = {c.permission for c in CALLS.values()} | {p for c in CALLS.values() for p in c.named_by_role.values()}
     checked = permissions_named_in(evidence, dock, cases, me, officers, recorders, jobs, audit, access, links,
                                    disposals, holds, retention, review, exports, publication, redaction,
-                                   publication_figures)
+                                   publication_figures, publication_powers)
     assert checked - VIEW_ONLY <= named - {None}
 
 
@@ -1129,7 +1160,7 @@ def test_every_permission_the_api_checks_is_exercised_by_the_table() -> None:
 
 def hidden_cells() -> Iterator[Any]:
     for key, call in CALLS.items():
-        if call.target not in ("evidence", "case", "disposal", "round", "notice", "publication", "redaction_plan",
+        if call.target not in ("evidence", "case", "disposal", "round", "notice", "publication", "powers", "redaction_plan",
                                "redaction_render"):
             continue
         role = next(r for r in ROLES if EXPECTED[key][r][-1] == 404)  # the first role that may, in its units

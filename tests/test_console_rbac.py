@@ -73,12 +73,15 @@ PAGES: dict[str, tuple[set[str], str | None]] = {
     # publication (行政执法公示, issue #16): whoever reads cases sees their units' notices (publication.view)
     "/publication": (PUBLICATION_READERS, None),
     "/publication/{notice_id}": (PUBLICATION_READERS, "publication"),
+    # publication (行政执法公示, 事前公示): whoever reads the notices reads the powers documents; publishers
+    # (legal reviewers, records managers) also see the upload form
+    "/publication/powers": (CASE_READERS, None),
 }
 REDIRECTS = {"/review/notices/{notice_id}": "/cases/", "/admin": "/admin/"}
 # pages every visitor may open, signed in or not, and pages that only send the visitor elsewhere
 # (the public site, /public/..., is open to anyone by design: tests/test_publication_api.py checks it shows notices only)
 OPEN = {"/login", "/lang/{code}", "/", "/public", "/public/", "/public/notices", "/public/notices/{public_no}",
-        "/public/figures", "/public/figures/{year}"}
+        "/public/figures", "/public/figures/{year}", "/public/officers", "/public/powers", "/public/powers/{public_id}"}
 
 
 def target_id(ctx: Ctx, kind: str, unit: str) -> int | str:
@@ -212,6 +215,7 @@ POSTS: dict[str, set[str]] = {
     "/publication/{notice_id}/publish": {LR, RM},
     "/publication/{notice_id}/withdraw": {LR, RM},
     "/publication/figures/approve": {LR, RM},  # 年度行政执法数据: publication.publish
+    "/publication/powers": {LR, RM},  # a powers document (权责清单): publishers
 }
 OPEN_POSTS = {"/login", "/logout"}
 ABSENT = {"username": "no_such_user", "code": "no-such-unit", "officer_no": "no-such-officer",

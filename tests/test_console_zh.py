@@ -87,6 +87,7 @@ PAGES: tuple[str, ...] = (
     "/publication?status=due",
     "/publication/{notice}",  # a draft: the masks highlighted, the forms to mask more and to publish
     "/publication/{published}",  # a published notice: its public link and the withdrawal form
+    "/publication/powers",
 )
 # pages drawn by console.js: read in a real browser once drawn (a CSS selector that shows it is)
 JS_PAGES: dict[str, str] = {

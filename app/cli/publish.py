@@ -77,10 +77,13 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
         with archive.sessions.begin() as db:
             archive.custody.record(db, actor=cli_actor(), action="notices_exported", tool=TOOL,
                                    tool_version=liuhen.__version__,
-                                   detail={"out": str(out.resolve()), "pages": done.pages, "notices": done.notices})
-    emit(args, {"out": str(out), "pages": done.pages, "notices": done.notices},
-         f"已导出公示网页 {done.notices} 条、列表 {done.pages} 页到 {out} / Exported {done.notices} notices and "
-         f"{done.pages} list pages to {out}.")
+                                   detail={"out": str(out.resolve()), "pages": done.pages, "notices": done.notices,
+                                           "officers": done.officers, "documents": done.documents})
+    emit(args, {"out": str(out), "pages": done.pages, "notices": done.notices, "officers": done.officers,
+                "documents": done.documents},
+         f"已导出公示网页 {done.notices} 条、列表 {done.pages} 页、执法人员 {done.officers} 人次、权责清单文件 "
+         f"{done.documents} 份到 {out} / Exported {done.notices} notices, {done.pages} list pages, "
+         f"{done.officers} officers' certificates and {done.documents} powers documents to {out}.")
     return EXIT_OK
 
 
@@ -92,6 +95,6 @@ def register(sub: Any, add: Add) -> None:
     sp.add_argument("--today", help="as of this date (YYYY-MM-DD; default today in [station] timezone)")
     sp.add_argument("--json", action="store_true")
     sp = add("export", cmd_export, "write the public site's pages as static files (index.html, page-N.html, "
-             "notices/<no>.html)", pp)
+             "notices/<no>.html, officers.html, powers.html, powers/<id>.<ext>)", pp)
     sp.add_argument("--out", required=True, help="the folder to write into")
     sp.add_argument("--json", action="store_true")

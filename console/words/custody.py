@@ -117,6 +117,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "action.notice_publish_refused": ("公示含个人信息，未发布", "publication refused: personal data"),
     "action.notice_withdrawn": ("撤回公示", "notice withdrawn"),
     "action.figures_approved": ("审定年度行政执法数据", "annual figures approved"),
+    "action.powers_document_uploaded": ("上传权责清单文件", "powers document uploaded"),
     "action.notices_exported": ("导出公示网页", "notices exported"),
     # retention
     "action.retention_viewed": ("查看保存期限", "retention viewed"),

@@ -1,7 +1,7 @@
 """publication: approved annual figures (年度行政执法数据), one frozen snapshot per approval
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 import sqlalchemy as sa
 from alembic import op
@@ -16,7 +16,7 @@ def UTCDateTime() -> sa.DateTime:
 BigId = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
