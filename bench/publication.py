@@ -20,7 +20,8 @@ a few lines of facts, published over three years, 5 % withdrawn. Then it times
 ``publication.service.public_notices`` — the function the live router calls — in a session as the
 router opens one (``archive.reads()``), per query kind, ``--runs`` times each, in a random order:
 
-* ``first_page``: the list, page 1 (exact count); ``deep_page``: a random page between 1,000 and the last;
+* ``first_page``: the list, page 1; ``deep_page``: a random page between 100 and the last the live
+  list reaches (``publication.service.REACH``: the newest 10,000 notices, 500 pages of 20);
 * ``org_full``: a whole party name (one to a few notices); ``org_part``: brand + trade (星光餐饮, tens);
 * ``common``: a common word (有限公司, 餐饮, 市监罚, …: up to most of the notices; count capped);
 * ``year``: a year of the document numbers (〔2024〕, 〔2025〕: a third of the notices each, all
@@ -291,13 +292,13 @@ def queries(url: str, n_public: int, runs: int, seed: int) -> list[tuple[str, st
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         sample = conn.execute("SELECT party, doc_number FROM publication_notices TABLESAMPLE SYSTEM (1) "
                               "WHERE party LIKE '%公司' OR party LIKE '%部' OR party LIKE '%户' LIMIT 5000").fetchall()
-    last = max(1, math.ceil(n_public / SIZE))
+    last = max(1, min(math.ceil(n_public / SIZE), service.REACH // SIZE))  # the live list's reach
     rx_part = re.compile(r"区(..)(" + "|".join(TRADES) + ")")
     out: list[tuple[str, str, int]] = []
     for _ in range(runs):
         party, doc = rng.choice(sample)
         m = rx_part.search(party)
-        out += [("first_page", "", 1), ("deep_page", "", rng.randrange(min(1000, last), last + 1)),
+        out += [("first_page", "", 1), ("deep_page", "", rng.randrange(min(100, last), last + 1)),
                 ("org_full", party, 1), ("org_part", m.group(1) + m.group(2) if m else party, 1),
                 ("common", rng.choice(("有限公司", "餐饮", "市监罚", "科技", "分公司", "杭州市")), 1),
                 ("year", rng.choice(("〔2024〕", "〔2025〕")), 1),

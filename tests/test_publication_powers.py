@@ -201,7 +201,8 @@ def test_the_public_router_has_only_the_public_pages_and_sets_no_cookie(world: W
 
     paths = {(m, r.path) for r in public.router.routes for m in getattr(r, "methods", ())}
     assert {p for _, p in paths} == {"/public", "/public/", "/public/notices", "/public/notices/{public_no}",
-                                     "/public/officers", "/public/powers", "/public/powers/{public_id}"}
+                                     "/public/officers", "/public/powers", "/public/powers/{public_id}",
+                                     "/public/figures", "/public/figures/{year}"}
     assert {m for m, _ in paths} <= {"GET", "HEAD"}
     anon = world.client()
     for path in ("/public/officers", "/public/powers", "/public/powers/QZ-bcdfghjkmnpqrstv"):
