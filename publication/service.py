@@ -21,13 +21,14 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Text, and_, cast, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -398,7 +399,8 @@ PUBLIC_STATES = ("published", "withdrawn")
 
 REACH = 10_000  # the live list and a search reach this many notices, newest first (500 pages of 20)
 SEARCH_CAP = 1000  # a search counts its matches up to this many past the page's first; then "N 条以上"
-WINDOW = 20_000  # a search first reads this many of the newest notices (a common word is answered there)
+WINDOW = 20_000  # a search of common pieces first reads this many of the newest notices (answered there)
+RARE = 0.02  # a bigram held by fewer than this share of the notices is looked up in the index
 
 
 _SEARCH_GRAMS = literal_column(f"{Notice.__tablename__}.search_grams", ARRAY(Text))  # PostgreSQL only
@@ -420,6 +422,35 @@ def _public_ids(db: Session, where: Sequence[ColumnElement[bool]], limit: int) -
     return list(db.scalars(select(Notice.id).where(*where).order_by(*order).limit(limit)))
 
 
+def _candidates(db: Session, pieces: Sequence[str], matches: ColumnElement[bool], upto: int) -> list[int]:
+    """The public notices holding every bigram of ``pieces`` (the GIN index) and ``matches``, newest
+    first, at most ``upto``: the candidates taken whole (``MATERIALIZED``), then ordered."""
+    found = (select(Notice.id, Notice.published_at)
+             .where(Notice.published_at.is_not(None), _SEARCH_GRAMS.op("@>")(cast(list(pieces), ARRAY(Text))), matches)
+             .cte("candidates").prefix_with("MATERIALIZED"))
+    return list(db.scalars(select(found.c.id).order_by(found.c.published_at.desc(), found.c.id.desc()).limit(upto)))
+
+
+_FREQS: dict[str, tuple[float, dict[str, float]]] = {}  # per database: when read, each common bigram's share
+
+
+def gram_freqs(db: Session, *, max_age_s: float = 600.0) -> dict[str, float]:
+    """The share of public notices holding each common bigram, as PostgreSQL's statistics of
+    ``search_grams`` say (``pg_stats.most_common_elems``, kept by ``ANALYZE``; a bigram not listed is
+    rarer than every one listed); read again after ``max_age_s``. Empty before the first ``ANALYZE``."""
+    key = db.get_bind().engine.url.render_as_string(hide_password=True)
+    now = time.monotonic()
+    hit = _FREQS.get(key)
+    if hit is not None and now - hit[0] < max_age_s:
+        return hit[1]
+    row = db.execute(text(
+        "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats WHERE schemaname = "
+        "current_schema() AND tablename = 'publication_notices' AND attname = 'search_grams'")).first()
+    freqs = {str(g): float(f) for g, f in zip(row[0], row[1], strict=False)} if row and row[0] else {}
+    _FREQS[key] = (now, freqs)
+    return freqs
+
+
 def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
                    tz: str = "Asia/Shanghai") -> tuple[list[site.PublicNotice], int]:
     """One page of the public notices, newest first, and how many match; ``q`` matches the party (an
@@ -433,18 +464,20 @@ def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
 
     ``published_at IS NOT NULL`` stands for "published or withdrawn" (``ck_publication_published``
     makes them the same), so the list reads only the index ``ix_publication_published``. On PostgreSQL
-    a search of two characters or more first reads the newest ``WINDOW`` notices in order (a common word
-    fills its page there); when they do not answer it, every bigram of ``q`` must be in ``search_grams``
-    (migration 0020: the bigrams of party and document number, a stored generated column that only
-    PostgreSQL has, so not in the model; GIN index ``ix_publication_search``): a necessary condition of
-    the ``LIKE`` (each bigram of a substring is one of the field's), so the rows are the same, found
-    through the index (its candidates taken whole, then put in order: a planner guessing a common bigram
-    rare would otherwise walk the list). Either way the answer is the plain ``LIKE``'s."""
+    a search of two characters or more uses ``search_grams`` (migration 0020: the bigrams of party and
+    document number, a stored generated column that only PostgreSQL has, so not in the model; GIN index
+    ``ix_publication_search``): the notices holding the rarest (at most three) of ``q``'s bigrams that
+    fewer than ``RARE`` of the notices hold (``gram_freqs``) are the candidates, taken whole, then
+    matched and put in order — a necessary condition of the ``LIKE`` (each bigram of a substring is one
+    of the field's), so the rows are the same. When every bigram of ``q`` is common, the newest
+    ``WINDOW`` notices are read in order first (a common word fills its page there), and only if they
+    do not answer it the index with all of them. Either way the answer is the plain ``LIKE``'s."""
     offset = (page - 1) * size
     public = Notice.published_at.is_not(None)
     q = q.strip()
     if offset >= REACH:
         return [], site.AtLeast(REACH)
+    found: list[int]
     if not q:
         found = _public_ids(db, [public], min(REACH, offset + size))
         ids = found[offset:offset + size]
@@ -456,21 +489,20 @@ def public_notices(db: Session, *, q: str = "", page: int = 1, size: int = 20,
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         matches = or_(Notice.party.like(like, escape="\\"), Notice.doc_number.like(like, escape="\\"))
         upto = min(offset + SEARCH_CAP, REACH) + 1
-        found = []
-        complete = False
         if len(q) >= 2 and db.get_bind().dialect.name == "postgresql":
-            newest = (select(Notice.id, Notice.party, Notice.doc_number, Notice.published_at).where(public)
-                      .order_by(Notice.published_at.desc(), Notice.id.desc()).limit(WINDOW).subquery())
-            found = list(db.scalars(select(newest.c.id).where(or_(
-                newest.c.party.like(like, escape="\\"), newest.c.doc_number.like(like, escape="\\")))
-                .order_by(newest.c.published_at.desc(), newest.c.id.desc()).limit(upto)))
-            complete = len(found) >= upto or public_total_at_most(db, WINDOW) < WINDOW
-            if not complete:
-                candidates = (select(Notice.id, Notice.published_at)
-                              .where(public, _SEARCH_GRAMS.op("@>")(cast(grams(q), ARRAY(Text))), matches)
-                              .cte("candidates").prefix_with("MATERIALIZED"))
-                found = list(db.scalars(select(candidates.c.id).order_by(candidates.c.published_at.desc(),
-                                                                         candidates.c.id.desc()).limit(upto)))
+            freqs = gram_freqs(db)
+            pieces = sorted(grams(q), key=lambda g: (freqs.get(g, 0.0), g))
+            rare = [g for g in pieces if freqs.get(g, 0.0) < RARE][:3]
+            if rare:  # the index's few candidates, taken whole, then matched and ordered
+                found = _candidates(db, rare, matches, upto)
+            else:  # every piece of q is common: read the newest notices in order, then the whole index
+                newest = (select(Notice.id, Notice.party, Notice.doc_number, Notice.published_at).where(public)
+                          .order_by(Notice.published_at.desc(), Notice.id.desc()).limit(WINDOW).subquery())
+                found = list(db.scalars(select(newest.c.id).where(or_(
+                    newest.c.party.like(like, escape="\\"), newest.c.doc_number.like(like, escape="\\")))
+                    .order_by(newest.c.published_at.desc(), newest.c.id.desc()).limit(upto)))
+                if len(found) < upto and public_total_at_most(db, WINDOW) >= WINDOW:
+                    found = _candidates(db, pieces, matches, upto)
         else:
             found = _public_ids(db, [public, matches], upto)
         ids = found[offset:offset + size]

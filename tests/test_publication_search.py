@@ -95,9 +95,11 @@ def test_the_bigram_index_answers_the_same_rows_as_the_plain_search(pg_url: str,
                         "EXPLAIN SELECT id FROM publication_notices WHERE published_at IS NOT NULL AND "
                         "search_grams @> CAST(:g AS TEXT[])"), {"g": service.grams("星光")}))
                     assert "ix_publication_search" in plan
-                # the newest-first window answers alone (it holds every notice), answers a common word and
-                # leaves the rest to the index (a window of 3 or 40 of the 300), or is too small to answer any
-                for window in (100000, 40, 3):
+                # the rarest pieces through the index (every piece counted rare), or every piece common: the
+                # newest-first window answers alone (it holds every notice), answers a common word and leaves
+                # the rest to the whole index (a window of 40 of the 300), or is too small to answer any
+                for rare, window in ((2.0, 100000), (0.0, 100000), (0.0, 40), (0.0, 3)):
+                    monkeypatch.setattr(service, "RARE", rare)
                     monkeypatch.setattr(service, "WINDOW", window)
                     for q in QUERIES:
                         for page in (1, 2, 4):
