@@ -22,10 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +30,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import write_config
+from tests.console_server import serving
 from tests.test_pii import make_id
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,12 +46,6 @@ FACTS = (f"当事人{ORG}的店员{PERSON}（公民身份号码{ID}，手机{MOB
          "经现场检查查实。")
 REASON = "行政处罚决定已被复议机关依法撤销"
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class World:
@@ -111,34 +102,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     finally:
         archive.close()
 
-    port = _free_port()
-    log = open(folder / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "serve", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIUHEN_CONFIG": str(cfg)},
-                            cwd=folder)
-    base = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("liuhen serve did not start:\n" + (folder / "serve.log").read_text(errors="replace"))
-        time.sleep(0.2)
-    try:
+    with serving(cfg, folder) as base:
         yield World(base, settings, ids)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _seed(archive: Any, settings: Any) -> dict[str, int]:

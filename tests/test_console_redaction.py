@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,17 +26,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import write_config
+from tests.console_server import serving
 from tests.docks import put
 from tests.test_console_browser import ARGS, CHROMIUM, PASSWORD, _wait
 
 pytestmark = pytest.mark.slow
 UNIT = "110101"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class World:
@@ -52,7 +43,6 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium) before the tests")
-    import httpx
 
     from app.runtime import open_archive
     from liuhen import config
@@ -70,32 +60,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     finally:
         archive.close()
 
-    port = _free_port()
-    log = open(folder / "serve.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--config", str(cfg), "serve", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIUHEN_CONFIG": str(cfg)},
-                            cwd=folder)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("liuhen serve did not start:\n" + (folder / "serve.log").read_text(errors="replace"))
-        time.sleep(0.2)
-    try:
+    with serving(cfg, folder) as base:
         yield World(base, folder, evidence_id, hashlib.sha256(clip.read_bytes()).hexdigest())
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _seed(archive: Any, settings: Any, clip: Path) -> int:

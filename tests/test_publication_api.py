@@ -128,6 +128,7 @@ def test_a_decision_is_drafted_masked_published_found_and_withdrawn(world: World
                         "export", "--out", str(out), "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["notices"] >= 1
+    assert set(json.loads(r.stdout)) == {"out", "pages", "notices", "officers", "documents", "figure_years"}  # README
     static = (out / "notices" / f"{n['public_no']}.html").read_text(encoding="utf-8")
     assert normalised(static) == normalised(page.text)
     assert normalised((out / "index.html").read_text(encoding="utf-8")) == normalised(anon.get("/public/notices").text)

@@ -78,12 +78,14 @@ def cmd_export(args: argparse.Namespace, settings: config.Settings) -> int:
             archive.custody.record(db, actor=cli_actor(), action="notices_exported", tool=TOOL,
                                    tool_version=liuhen.__version__,
                                    detail={"out": str(out.resolve()), "pages": done.pages, "notices": done.notices,
-                                           "officers": done.officers, "documents": done.documents})
+                                           "officers": done.officers, "documents": done.documents,
+                                           "figure_years": done.figure_years})
     emit(args, {"out": str(out), "pages": done.pages, "notices": done.notices, "officers": done.officers,
-                "documents": done.documents},
+                "documents": done.documents, "figure_years": done.figure_years},
          f"已导出公示网页 {done.notices} 条、列表 {done.pages} 页、执法人员 {done.officers} 人次、权责清单文件 "
-         f"{done.documents} 份到 {out} / Exported {done.notices} notices, {done.pages} list pages, "
-         f"{done.officers} officers' certificates and {done.documents} powers documents to {out}.")
+         f"{done.documents} 份、年度数据 {done.figure_years} 年到 {out} / Exported {done.notices} notices, "
+         f"{done.pages} list pages, {done.officers} officers' certificates, {done.documents} powers documents and "
+         f"{done.figure_years} years of figures to {out}.")
     return EXIT_OK
 
 
